@@ -1,0 +1,136 @@
+//! The page, as one Leptos component tree that the server renders and the
+//! browser hydrates. Everything the first paint shows comes from [`PageData`],
+//! which the server provides as context and Leptos carries to the browser
+//! with the HTML, so both sides render the same markup.
+
+mod board;
+mod palette_bar;
+mod status_bar;
+
+use crate::geometry::CanvasSize;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
+use serde::{Deserialize, Serialize};
+
+use board::Board;
+use palette_bar::{CooldownIndicator, PaletteBar};
+use status_bar::StatusBar;
+
+/// What the server knows when it renders the page: the canvas's size and the
+/// live figures at that moment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PageData {
+    pub width: u16,
+    pub height: u16,
+    /// Placements so far in this epoch.
+    pub seq: u64,
+    pub cooldown_ms: u32,
+    pub online: u32,
+}
+
+/// The state of the page's live connection, shown to the user and exposed as
+/// `data-connection` on the page root (the browser tests wait on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// First paint, before the WASM has loaded the canvas.
+    Connecting,
+    /// Snapshot loaded, WebSocket open: tiles arrive as they are placed.
+    Live,
+    /// The socket closed; trying again with backoff.
+    Reconnecting,
+    /// Several attempts failed in a row; still trying, less often.
+    Offline,
+}
+
+impl Connection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Live => "live",
+            Self::Reconnecting => "reconnecting",
+            Self::Offline => "offline",
+        }
+    }
+}
+
+/// The reactive state of the page. Only these few figures are signals: the
+/// pixels themselves live in a plain buffer drawn with `putImageData`.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveState {
+    pub connection: RwSignal<Connection>,
+    pub online: RwSignal<u32>,
+    /// The last placement applied to this page's canvas.
+    pub seq: RwSignal<u64>,
+    /// The palette index the next click places.
+    pub selected: RwSignal<u8>,
+    /// Time left before this user may place again.
+    pub cooldown_left_ms: RwSignal<u32>,
+    /// A short message about the last refusal or failure.
+    pub notice: RwSignal<Option<String>>,
+}
+
+impl LiveState {
+    fn new(page: &PageData) -> Self {
+        Self {
+            connection: RwSignal::new(Connection::Connecting),
+            online: RwSignal::new(page.online),
+            seq: RwSignal::new(page.seq),
+            selected: RwSignal::new(crate::palette::DEFAULT_SELECTED),
+            cooldown_left_ms: RwSignal::new(0),
+            notice: RwSignal::new(None),
+        }
+    }
+}
+
+/// The HTML document around [`App`], used by the server for every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Read from context on the server; read back from the HTML when hydrating.
+    let page = SharedValue::new(|| use_context::<PageData>().unwrap_or_default()).into_inner();
+    let size = CanvasSize {
+        width: page.width,
+        height: page.height,
+    };
+    let live = LiveState::new(&page);
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/canvas.css"/>
+        <Title text="Canvas"/>
+        <Meta
+            name="description"
+            content="A shared pixel canvas: pick a color, place a tile, and everyone sees it at once."
+        />
+        <div class="app" data-connection=move || live.connection.get().as_str()>
+            <header class="topbar">
+                <h1 class="brand">"Canvas"</h1>
+                <StatusBar live/>
+            </header>
+            <main class="stage">
+                <Board size live/>
+            </main>
+            <footer class="toolbar">
+                <PaletteBar live/>
+                <CooldownIndicator live/>
+            </footer>
+        </div>
+    }
+}

@@ -1,0 +1,24 @@
+//! The live figures: connection state, users online, tiles placed.
+
+use super::LiveState;
+use leptos::prelude::*;
+
+#[component]
+pub fn StatusBar(live: LiveState) -> impl IntoView {
+    view! {
+        <dl class="status" aria-live="polite">
+            <div class="figure">
+                <dt>"Status"</dt>
+                <dd class="connection">{move || live.connection.get().as_str()}</dd>
+            </div>
+            <div class="figure">
+                <dt>"Online"</dt>
+                <dd class="online">{move || live.online.get()}</dd>
+            </div>
+            <div class="figure">
+                <dt>"Tiles placed"</dt>
+                <dd class="placed">{move || live.seq.get()}</dd>
+            </div>
+        </dl>
+    }
+}

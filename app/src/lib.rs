@@ -1,0 +1,19 @@
+//! What the Canvas server and the browser share.
+//!
+//! - [`protocol`]: the WebSocket wire format of PROTOCOL.md, encoded and
+//!   decoded in one place.
+//! - [`palette`] and [`geometry`]: the colors and the canvas coordinates.
+//! - [`components`]: the Leptos page, rendered on the server (feature `ssr`)
+//!   and hydrated in the browser (feature `hydrate`).
+//! - `client` (feature `hydrate` only): the browser side of the live canvas,
+//!   the WebSocket, the snapshot and the drawing.
+
+pub mod components;
+pub mod geometry;
+pub mod palette;
+pub mod protocol;
+
+#[cfg(feature = "hydrate")]
+mod client;
+
+pub use components::{shell, App, PageData};

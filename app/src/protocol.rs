@@ -1,0 +1,567 @@
+//! The wire format of PROTOCOL.md: every WebSocket frame, encoded and decoded
+//! in this one place so the server and the browser cannot disagree.
+//!
+//! Frames are binary, byte 0 is the message type and every integer is
+//! little-endian. Decoding is strict: a frame with an unknown type, a wrong
+//! length or a bad field value is rejected with a [`DecodeError`] (never a
+//! panic), because frames come from the network.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use thiserror::Error;
+
+/// The largest frame a client may send. Anything bigger is refused before it
+/// is even looked at (close code 1009).
+pub const MAX_CLIENT_FRAME_LEN: usize = 1024;
+
+/// Message type bytes (byte 0 of every frame).
+pub mod kind {
+    pub const PLACE: u8 = 0x01;
+    pub const RESUME: u8 = 0x02;
+    pub const HELLO: u8 = 0x10;
+    pub const TILES: u8 = 0x11;
+    pub const PLACE_RESULT: u8 = 0x12;
+    pub const PRESENCE: u8 = 0x13;
+    pub const RESYNC: u8 = 0x14;
+    pub const ERROR: u8 = 0x15;
+}
+
+/// Codes carried by the `Error` frame, so a client can tell failures apart
+/// without parsing the message text.
+pub mod error_code {
+    /// The frame's type byte is not a client message type.
+    pub const UNKNOWN_TYPE: u16 = 1;
+    /// The frame's length does not match its type.
+    pub const BAD_LENGTH: u16 = 2;
+    /// A text frame: the protocol is binary only.
+    pub const TEXT_FRAME: u16 = 3;
+    /// The frame is larger than [`super::MAX_CLIENT_FRAME_LEN`].
+    pub const TOO_LARGE: u16 = 4;
+    /// An empty frame.
+    pub const EMPTY: u16 = 5;
+    /// A field holds a value its type does not allow.
+    pub const BAD_VALUE: u16 = 6;
+}
+
+/// One pixel write: the unit of both `Place` and `Tiles`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tile {
+    pub x: u16,
+    pub y: u16,
+    pub color: u8,
+}
+
+/// Bytes one tile takes inside a `Place` or `Tiles` frame.
+const TILE_LEN: usize = 5;
+/// `Tiles` header: type, `first_seq: u64`, `count: u16`.
+const TILES_HEADER_LEN: usize = 1 + 8 + 2;
+/// The most tiles one `Tiles` frame can carry (its count is a `u16`).
+pub const MAX_TILES_PER_FRAME: usize = u16::MAX as usize;
+
+/// A frame from a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientMessage {
+    Place(Tile),
+    /// Sent after a reconnect: "I have applied everything up to `last_seq`".
+    Resume {
+        epoch: u64,
+        last_seq: u64,
+    },
+}
+
+/// The answer to one `Place`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PlaceStatus {
+    Accepted = 0,
+    Cooldown = 1,
+    Invalid = 2,
+    RateLimited = 3,
+    NotAllowed = 4,
+}
+
+impl PlaceStatus {
+    fn from_byte(byte: u8) -> Option<Self> {
+        Some(match byte {
+            0 => Self::Accepted,
+            1 => Self::Cooldown,
+            2 => Self::Invalid,
+            3 => Self::RateLimited,
+            4 => Self::NotAllowed,
+            _ => return None,
+        })
+    }
+}
+
+/// The first frame of every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hello {
+    pub width: u16,
+    pub height: u16,
+    pub seq: u64,
+    pub epoch: u64,
+    pub cooldown_ms: u32,
+}
+
+/// A frame from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerMessage {
+    Hello(Hello),
+    /// Tiles carrying the consecutive seqs `first_seq ..`.
+    Tiles {
+        first_seq: u64,
+        tiles: Vec<Tile>,
+    },
+    PlaceResult {
+        status: PlaceStatus,
+        seq: u64,
+        retry_after_ms: u32,
+    },
+    Presence {
+        online: u32,
+    },
+    Resync {
+        seq: u64,
+        epoch: u64,
+    },
+    Error {
+        code: u16,
+        message: String,
+    },
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    #[error("empty frame")]
+    Empty,
+    #[error("unknown message type 0x{0:02x}")]
+    UnknownType(u8),
+    #[error("message type 0x{kind:02x} must be {expected} bytes, got {got}")]
+    BadLength {
+        kind: u8,
+        expected: usize,
+        got: usize,
+    },
+    #[error("frame of {0} bytes is over the {MAX_CLIENT_FRAME_LEN} byte limit")]
+    TooLarge(usize),
+    #[error("invalid value: {0}")]
+    BadValue(&'static str),
+}
+
+impl DecodeError {
+    /// The code an `Error` frame carries for this failure.
+    pub fn code(&self) -> u16 {
+        match self {
+            Self::Empty => error_code::EMPTY,
+            Self::UnknownType(_) => error_code::UNKNOWN_TYPE,
+            Self::BadLength { .. } => error_code::BAD_LENGTH,
+            Self::TooLarge(_) => error_code::TOO_LARGE,
+            Self::BadValue(_) => error_code::BAD_VALUE,
+        }
+    }
+}
+
+/// A little-endian reader over a frame whose length was checked up front, so
+/// the reads themselves cannot run past the end.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn u8(&mut self) -> u8 {
+        let (head, rest) = self.0.split_at(1);
+        self.0 = rest;
+        head[0]
+    }
+    fn u16(&mut self) -> u16 {
+        let (head, rest) = self.0.split_at(2);
+        self.0 = rest;
+        u16::from_le_bytes([head[0], head[1]])
+    }
+    fn u32(&mut self) -> u32 {
+        let (head, rest) = self.0.split_at(4);
+        self.0 = rest;
+        u32::from_le_bytes(head.try_into().expect("split_at(4) gives 4 bytes"))
+    }
+    fn u64(&mut self) -> u64 {
+        let (head, rest) = self.0.split_at(8);
+        self.0 = rest;
+        u64::from_le_bytes(head.try_into().expect("split_at(8) gives 8 bytes"))
+    }
+    fn tile(&mut self) -> Tile {
+        Tile {
+            x: self.u16(),
+            y: self.u16(),
+            color: self.u8(),
+        }
+    }
+}
+
+fn expect_len(frame: &[u8], expected: usize) -> Result<Reader<'_>, DecodeError> {
+    if frame.len() != expected {
+        return Err(DecodeError::BadLength {
+            kind: frame[0],
+            expected,
+            got: frame.len(),
+        });
+    }
+    Ok(Reader(&frame[1..]))
+}
+
+fn put_tile(buf: &mut BytesMut, tile: &Tile) {
+    buf.put_u16_le(tile.x);
+    buf.put_u16_le(tile.y);
+    buf.put_u8(tile.color);
+}
+
+impl ClientMessage {
+    pub const PLACE_LEN: usize = 1 + TILE_LEN;
+    pub const RESUME_LEN: usize = 1 + 8 + 8;
+
+    pub fn encode(&self) -> Bytes {
+        match self {
+            Self::Place(tile) => {
+                let mut buf = BytesMut::with_capacity(Self::PLACE_LEN);
+                buf.put_u8(kind::PLACE);
+                put_tile(&mut buf, tile);
+                buf.freeze()
+            }
+            Self::Resume { epoch, last_seq } => {
+                let mut buf = BytesMut::with_capacity(Self::RESUME_LEN);
+                buf.put_u8(kind::RESUME);
+                buf.put_u64_le(*epoch);
+                buf.put_u64_le(*last_seq);
+                buf.freeze()
+            }
+        }
+    }
+
+    pub fn decode(frame: &[u8]) -> Result<Self, DecodeError> {
+        if frame.len() > MAX_CLIENT_FRAME_LEN {
+            return Err(DecodeError::TooLarge(frame.len()));
+        }
+        match frame.first() {
+            None => Err(DecodeError::Empty),
+            Some(&kind::PLACE) => Ok(Self::Place(expect_len(frame, Self::PLACE_LEN)?.tile())),
+            Some(&kind::RESUME) => {
+                let mut r = expect_len(frame, Self::RESUME_LEN)?;
+                Ok(Self::Resume {
+                    epoch: r.u64(),
+                    last_seq: r.u64(),
+                })
+            }
+            Some(&other) => Err(DecodeError::UnknownType(other)),
+        }
+    }
+}
+
+impl ServerMessage {
+    pub const HELLO_LEN: usize = 1 + 2 + 2 + 8 + 8 + 4;
+    pub const PLACE_RESULT_LEN: usize = 1 + 1 + 8 + 4;
+    pub const PRESENCE_LEN: usize = 1 + 4;
+    pub const RESYNC_LEN: usize = 1 + 8 + 8;
+
+    pub fn encode(&self) -> Bytes {
+        match self {
+            Self::Hello(hello) => {
+                let mut buf = BytesMut::with_capacity(Self::HELLO_LEN);
+                buf.put_u8(kind::HELLO);
+                buf.put_u16_le(hello.width);
+                buf.put_u16_le(hello.height);
+                buf.put_u64_le(hello.seq);
+                buf.put_u64_le(hello.epoch);
+                buf.put_u32_le(hello.cooldown_ms);
+                buf.freeze()
+            }
+            Self::Tiles { first_seq, tiles } => encode_tiles(*first_seq, tiles),
+            Self::PlaceResult {
+                status,
+                seq,
+                retry_after_ms,
+            } => {
+                let mut buf = BytesMut::with_capacity(Self::PLACE_RESULT_LEN);
+                buf.put_u8(kind::PLACE_RESULT);
+                buf.put_u8(*status as u8);
+                buf.put_u64_le(*seq);
+                buf.put_u32_le(*retry_after_ms);
+                buf.freeze()
+            }
+            Self::Presence { online } => {
+                let mut buf = BytesMut::with_capacity(Self::PRESENCE_LEN);
+                buf.put_u8(kind::PRESENCE);
+                buf.put_u32_le(*online);
+                buf.freeze()
+            }
+            Self::Resync { seq, epoch } => {
+                let mut buf = BytesMut::with_capacity(Self::RESYNC_LEN);
+                buf.put_u8(kind::RESYNC);
+                buf.put_u64_le(*seq);
+                buf.put_u64_le(*epoch);
+                buf.freeze()
+            }
+            Self::Error { code, message } => {
+                let mut buf = BytesMut::with_capacity(3 + message.len());
+                buf.put_u8(kind::ERROR);
+                buf.put_u16_le(*code);
+                buf.put_slice(message.as_bytes());
+                buf.freeze()
+            }
+        }
+    }
+
+    /// Decodes a server frame. Server frames have no size cap of their own (a
+    /// `Tiles` frame may carry 65,535 tiles); their lengths are checked exactly.
+    pub fn decode(frame: &[u8]) -> Result<Self, DecodeError> {
+        match frame.first() {
+            None => Err(DecodeError::Empty),
+            Some(&kind::HELLO) => {
+                let mut r = expect_len(frame, Self::HELLO_LEN)?;
+                Ok(Self::Hello(Hello {
+                    width: r.u16(),
+                    height: r.u16(),
+                    seq: r.u64(),
+                    epoch: r.u64(),
+                    cooldown_ms: r.u32(),
+                }))
+            }
+            Some(&kind::TILES) => {
+                if frame.len() < TILES_HEADER_LEN {
+                    return Err(DecodeError::BadLength {
+                        kind: kind::TILES,
+                        expected: TILES_HEADER_LEN,
+                        got: frame.len(),
+                    });
+                }
+                let mut header = Reader(&frame[1..TILES_HEADER_LEN]);
+                let first_seq = header.u64();
+                let count = usize::from(header.u16());
+                let mut r = expect_len(frame, TILES_HEADER_LEN + count * TILE_LEN)?;
+                r.0 = &r.0[TILES_HEADER_LEN - 1..];
+                let tiles = (0..count).map(|_| r.tile()).collect();
+                Ok(Self::Tiles { first_seq, tiles })
+            }
+            Some(&kind::PLACE_RESULT) => {
+                let mut r = expect_len(frame, Self::PLACE_RESULT_LEN)?;
+                let status = PlaceStatus::from_byte(r.u8())
+                    .ok_or(DecodeError::BadValue("unknown place status"))?;
+                Ok(Self::PlaceResult {
+                    status,
+                    seq: r.u64(),
+                    retry_after_ms: r.u32(),
+                })
+            }
+            Some(&kind::PRESENCE) => Ok(Self::Presence {
+                online: expect_len(frame, Self::PRESENCE_LEN)?.u32(),
+            }),
+            Some(&kind::RESYNC) => {
+                let mut r = expect_len(frame, Self::RESYNC_LEN)?;
+                Ok(Self::Resync {
+                    seq: r.u64(),
+                    epoch: r.u64(),
+                })
+            }
+            Some(&kind::ERROR) => {
+                if frame.len() < 3 {
+                    return Err(DecodeError::BadLength {
+                        kind: kind::ERROR,
+                        expected: 3,
+                        got: frame.len(),
+                    });
+                }
+                let code = u16::from_le_bytes([frame[1], frame[2]]);
+                let message = std::str::from_utf8(&frame[3..])
+                    .map_err(|_| DecodeError::BadValue("error message is not UTF-8"))?
+                    .to_owned();
+                Ok(Self::Error { code, message })
+            }
+            Some(&other) => Err(DecodeError::UnknownType(other)),
+        }
+    }
+}
+
+/// Encodes one `Tiles` frame straight from a slice, so the server can encode a
+/// batch once and share the bytes with every socket.
+///
+/// # Panics
+/// If `tiles` holds more than [`MAX_TILES_PER_FRAME`] tiles; callers split
+/// batches with `chunks(MAX_TILES_PER_FRAME)`.
+pub fn encode_tiles(first_seq: u64, tiles: &[Tile]) -> Bytes {
+    let count = u16::try_from(tiles.len()).expect("a Tiles frame holds at most 65535 tiles");
+    let mut buf = BytesMut::with_capacity(TILES_HEADER_LEN + tiles.len() * TILE_LEN);
+    buf.put_u8(kind::TILES);
+    buf.put_u64_le(first_seq);
+    buf.put_u16_le(count);
+    for tile in tiles {
+        put_tile(&mut buf, tile);
+    }
+    buf.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn place_has_the_documented_layout() {
+        let frame = ClientMessage::Place(Tile {
+            x: 0x0102,
+            y: 0x0304,
+            color: 7,
+        })
+        .encode();
+        assert_eq!(&frame[..], &[0x01, 0x02, 0x01, 0x04, 0x03, 7]);
+    }
+
+    #[test]
+    fn tiles_has_the_documented_layout() {
+        let frame = encode_tiles(
+            258,
+            &[Tile {
+                x: 1,
+                y: 2,
+                color: 3,
+            }],
+        );
+        assert_eq!(
+            &frame[..],
+            &[0x11, 2, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 2, 0, 3]
+        );
+    }
+
+    #[test]
+    fn rejects_each_malformed_client_frame() {
+        assert_eq!(ClientMessage::decode(&[]), Err(DecodeError::Empty));
+        assert_eq!(
+            ClientMessage::decode(&[0x7f]),
+            Err(DecodeError::UnknownType(0x7f))
+        );
+        assert!(matches!(
+            ClientMessage::decode(&[0x01, 0, 0, 0]),
+            Err(DecodeError::BadLength {
+                expected: 6,
+                got: 4,
+                ..
+            })
+        ));
+        assert!(matches!(
+            ClientMessage::decode(&[0x02; 18]),
+            Err(DecodeError::BadLength { expected: 17, .. })
+        ));
+        assert_eq!(
+            ClientMessage::decode(&[0x01; 1025]),
+            Err(DecodeError::TooLarge(1025))
+        );
+        // Server messages are not accepted from a client.
+        assert_eq!(
+            ClientMessage::decode(&[0x10; 22]),
+            Err(DecodeError::UnknownType(0x10))
+        );
+    }
+
+    #[test]
+    fn tiles_count_must_match_the_body() {
+        let mut frame = encode_tiles(
+            1,
+            &[Tile {
+                x: 1,
+                y: 1,
+                color: 1,
+            }; 2],
+        )
+        .to_vec();
+        frame.pop();
+        assert!(ServerMessage::decode(&frame).is_err());
+        frame[9] = 200; // count now claims far more tiles than follow
+        assert!(ServerMessage::decode(&frame).is_err());
+    }
+
+    fn tile() -> impl Strategy<Value = Tile> {
+        (any::<u16>(), any::<u16>(), any::<u8>()).prop_map(|(x, y, color)| Tile { x, y, color })
+    }
+
+    fn client_message() -> impl Strategy<Value = ClientMessage> {
+        prop_oneof![
+            tile().prop_map(ClientMessage::Place),
+            (any::<u64>(), any::<u64>())
+                .prop_map(|(epoch, last_seq)| ClientMessage::Resume { epoch, last_seq }),
+        ]
+    }
+
+    fn server_message() -> impl Strategy<Value = ServerMessage> {
+        let status = prop_oneof![
+            Just(PlaceStatus::Accepted),
+            Just(PlaceStatus::Cooldown),
+            Just(PlaceStatus::Invalid),
+            Just(PlaceStatus::RateLimited),
+            Just(PlaceStatus::NotAllowed),
+        ];
+        prop_oneof![
+            (
+                any::<u16>(),
+                any::<u16>(),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u32>()
+            )
+                .prop_map(|(width, height, seq, epoch, cooldown_ms)| {
+                    ServerMessage::Hello(Hello {
+                        width,
+                        height,
+                        seq,
+                        epoch,
+                        cooldown_ms,
+                    })
+                }),
+            (any::<u64>(), proptest::collection::vec(tile(), 0..300))
+                .prop_map(|(first_seq, tiles)| ServerMessage::Tiles { first_seq, tiles }),
+            (status, any::<u64>(), any::<u32>()).prop_map(|(status, seq, retry_after_ms)| {
+                ServerMessage::PlaceResult {
+                    status,
+                    seq,
+                    retry_after_ms,
+                }
+            }),
+            any::<u32>().prop_map(|online| ServerMessage::Presence { online }),
+            (any::<u64>(), any::<u64>())
+                .prop_map(|(seq, epoch)| ServerMessage::Resync { seq, epoch }),
+            (any::<u16>(), ".{0,100}")
+                .prop_map(|(code, message)| ServerMessage::Error { code, message }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn client_messages_round_trip(message in client_message()) {
+            prop_assert_eq!(ClientMessage::decode(&message.encode()), Ok(message));
+        }
+
+        #[test]
+        fn server_messages_round_trip(message in server_message()) {
+            prop_assert_eq!(ServerMessage::decode(&message.encode()), Ok(message));
+        }
+
+        /// Arbitrary bytes never panic the decoders, and whatever a decoder
+        /// accepts encodes back to exactly the bytes it came from.
+        #[test]
+        fn arbitrary_bytes_are_decoded_or_rejected(frame in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            if let Ok(message) = ClientMessage::decode(&frame) {
+                prop_assert_eq!(&message.encode()[..], &frame[..]);
+            }
+            if let Ok(message) = ServerMessage::decode(&frame) {
+                prop_assert_eq!(&message.encode()[..], &frame[..]);
+            }
+        }
+
+        /// Frames that start with a valid type byte but have the wrong length
+        /// are rejected, whatever the bytes.
+        #[test]
+        fn wrong_lengths_are_rejected(
+            kind in prop_oneof![Just(kind::PLACE), Just(kind::RESUME)],
+            body in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut frame = vec![kind];
+            frame.extend(body);
+            let expected = if kind == kind::PLACE { ClientMessage::PLACE_LEN } else { ClientMessage::RESUME_LEN };
+            prop_assert_eq!(ClientMessage::decode(&frame).is_ok(), frame.len() == expected);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The sync task: the one place that moves the mirror forward.
+//!
+//! It applies updates from the feed strictly in seq order: a duplicate is
+//! dropped, a gap is filled from the store's history, and when history cannot
+//! bridge it (trimmed, or another epoch) the whole snapshot is reloaded and
+//! every socket is told to `Resync`. Applied tiles are gathered and sent as
+//! one `Tiles` frame per batch interval.
+
+use super::{
+    fanout::{Fanout, Frame},
+    mirror::{Mirror, Version},
+    Update,
+};
+use crate::{
+    feed::{Feed, FeedEvent},
+    metrics::Metrics,
+    store::{Store, StoreError},
+};
+use app::protocol::{ServerMessage, Tile};
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+/// Placements read from history per request while catching up.
+const CATCH_UP_PAGE: usize = 10_000;
+
+pub struct SyncTask {
+    pub store: Arc<dyn Store>,
+    pub feed: Box<dyn Feed>,
+    pub mirror: Arc<Mirror>,
+    pub fanout: Fanout,
+    pub metrics: Arc<Metrics>,
+    /// True while the feed is delivering and the mirror is current; read by
+    /// `/readyz`.
+    pub live: Arc<AtomicBool>,
+    pub batch_interval: Duration,
+}
+
+/// Tiles applied since the last frame went out: consecutive seqs.
+#[derive(Default)]
+struct Batch {
+    first_seq: u64,
+    tiles: Vec<Tile>,
+}
+
+impl SyncTask {
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut batch = Batch::default();
+        let mut tick = tokio::time::interval(self.batch_interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Set when the mirror may be missing updates that could not be
+        // fetched yet (the store was unreachable); retried every tick.
+        let mut behind = true;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                event = self.feed.next() => match event {
+                    Some(FeedEvent::Update(update)) => {
+                        if let Err(error) = self.on_update(update, &mut batch).await {
+                            tracing::warn!(%error, "could not fill a gap; retrying");
+                            behind = true;
+                        }
+                    }
+                    Some(FeedEvent::Interrupted) => behind = true,
+                    None => {
+                        tracing::error!("the update feed ended");
+                        self.live.store(false, Ordering::Relaxed);
+                        break;
+                    }
+                },
+                _ = tick.tick() => {
+                    if behind {
+                        match self.catch_up(&mut batch).await {
+                            Ok(()) => behind = false,
+                            Err(error) => tracing::warn!(%error, "catch-up failed; retrying"),
+                        }
+                    }
+                    self.live.store(!behind, Ordering::Relaxed);
+                    self.flush(&mut batch);
+                }
+            }
+        }
+        self.flush(&mut batch);
+    }
+
+    async fn on_update(&self, update: Update, batch: &mut Batch) -> Result<(), StoreError> {
+        let current = self.mirror.version();
+        if update.epoch == current.epoch && update.seq <= current.seq {
+            return Ok(()); // a duplicate
+        }
+        if update.epoch == current.epoch && update.seq == current.seq + 1 {
+            self.apply(update, batch);
+            return Ok(());
+        }
+        // A gap, or another epoch: history decides what happens.
+        self.metrics.feed_gaps.inc();
+        self.catch_up(batch).await
+    }
+
+    /// Brings the mirror up to the store's newest seq from history, or
+    /// reloads the snapshot when history cannot bridge the gap.
+    async fn catch_up(&self, batch: &mut Batch) -> Result<(), StoreError> {
+        loop {
+            let Version { epoch, seq } = self.mirror.version();
+            match self.store.history(epoch, seq, CATCH_UP_PAGE).await? {
+                Some(updates) => {
+                    let complete = updates.len() < CATCH_UP_PAGE;
+                    for update in updates {
+                        self.apply(update, batch);
+                    }
+                    if complete {
+                        return Ok(());
+                    }
+                }
+                None => return self.reload(batch).await,
+            }
+        }
+    }
+
+    async fn reload(&self, batch: &mut Batch) -> Result<(), StoreError> {
+        let snapshot = self.store.snapshot().await?;
+        self.flush(batch);
+        self.mirror.replace(snapshot);
+        let Version { epoch, seq } = self.mirror.version();
+        tracing::info!(epoch, seq, "reloaded the canvas from the store");
+        self.metrics.feed_reloads.inc();
+        self.metrics.feed_seq.set(seq as i64);
+        self.fanout
+            .send(Frame::message(&ServerMessage::Resync { seq, epoch }));
+        Ok(())
+    }
+
+    fn apply(&self, update: Update, batch: &mut Batch) {
+        self.mirror.apply(update.seq, update.tile);
+        if batch.tiles.is_empty() {
+            batch.first_seq = update.seq;
+        }
+        batch.tiles.push(update.tile);
+        self.metrics.feed_seq.set(update.seq as i64);
+    }
+
+    fn flush(&self, batch: &mut Batch) {
+        if batch.tiles.is_empty() {
+            return;
+        }
+        for frame in Frame::tiles(batch.first_seq, &batch.tiles) {
+            self.fanout.send(frame);
+        }
+        batch.tiles.clear();
+    }
+}

@@ -1,0 +1,44 @@
+//! The HTTP API's errors. Each maps to a status and a JSON body
+//! `{"error": "…"}`; the underlying cause is logged, never sent.
+
+use crate::store::StoreError;
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("temporarily unavailable")]
+    Unavailable(#[source] StoreError),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unavailable(cause) => {
+                tracing::warn!(%cause, "request failed: store unavailable");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        let body = Json(serde_json::json!({ "error": self.to_string() }));
+        (status, body).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::Unavailable(error)
+    }
+}

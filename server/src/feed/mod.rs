@@ -1,0 +1,23 @@
+//! How placements reach this instance. A [`Feed`] delivers every accepted
+//! placement to the sync task, at most once and in order as far as it can;
+//! when it may have lost some (a lagging receiver, a dropped subscription) it
+//! says so with [`FeedEvent::Interrupted`] and the sync task catches up from
+//! the store's history.
+
+pub mod local;
+
+use crate::canvas::Update;
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedEvent {
+    Update(Update),
+    /// Updates may have been missed since the last one delivered.
+    Interrupted,
+}
+
+#[async_trait]
+pub trait Feed: Send + Sync + 'static {
+    /// The next event; `None` once the feed has ended for good.
+    async fn next(&mut self) -> Option<FeedEvent>;
+}

@@ -1,0 +1,196 @@
+//! The JSON and binary API: `/api/info`, `/api/canvas`, `/api/canvas.png`,
+//! `/api/pixel`. Canvas reads are served from this instance's mirror.
+
+use crate::{canvas::mirror::Version, error::ApiError, state::AppState};
+use app::palette::PALETTE;
+use axum::{
+    extract::{RawQuery, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::SystemTime;
+
+pub async fn info(State(state): State<AppState>) -> Json<Value> {
+    let size = state.mirror.size();
+    let Version { epoch, seq } = state.mirror.version();
+    Json(json!({
+        "width": size.width,
+        "height": size.height,
+        "palette": PALETTE.iter().map(|c| c.hex()).collect::<Vec<_>>(),
+        "cooldown_ms": state.config.cooldown.as_millis() as u64,
+        "seq": seq,
+        // A string: JavaScript numbers cannot hold every u64.
+        "epoch": epoch.to_string(),
+        "online": state.presence.online(),
+    }))
+}
+
+/// The snapshot: one palette index per pixel, with its seq and epoch.
+pub async fn canvas(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let encoded = state.mirror.encoded();
+    let version = encoded.version;
+    let etag = etag(version);
+    let mut response = if if_none_match(&headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if accepts_gzip(&headers) {
+        let mut response = encoded.gzip().into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        encoded.raw.clone().into_response()
+    };
+    let out = response.headers_mut();
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    out.insert("x-canvas-seq", version.seq.into());
+    out.insert("x-canvas-epoch", version.epoch.into());
+    out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    cache_headers(out, etag);
+    response
+}
+
+/// The canvas as an indexed PNG, one image pixel per canvas pixel.
+pub async fn canvas_png(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let encoded = state.mirror.encoded();
+    let etag = etag(encoded.version);
+    let mut response = if if_none_match(&headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        encoded.png().into_response()
+    };
+    let out = response.headers_mut();
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    cache_headers(out, etag);
+    response
+}
+
+#[derive(Deserialize)]
+struct PixelQuery {
+    x: Option<String>,
+    y: Option<String>,
+}
+
+/// Who placed a pixel, when, and its color now.
+pub async fn pixel(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let query: PixelQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|_| ApiError::BadRequest("malformed query string".into()))?;
+    let size = state.mirror.size();
+    let axis = |value: Option<String>, name: &str, extent: u16| {
+        value
+            .and_then(|v| v.parse::<u16>().ok())
+            .filter(|v| *v < extent)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "{name} must be an integer from 0 to {}",
+                    extent - 1
+                ))
+            })
+    };
+    let x = axis(query.x, "x", size.width)?;
+    let y = axis(query.y, "y", size.height)?;
+    let coord = size.coord(x, y).expect("both axes were checked");
+    let (color, _) = state.mirror.pixel(coord);
+    let record = state.store.pixel(coord).await?;
+    Ok(Json(json!({
+        "x": x,
+        "y": y,
+        "color": color,
+        "placed_by": record.as_ref().and_then(|r| r.placed_by.clone()),
+        "placed_at": record.as_ref().map(|r| rfc3339(r.placed_at)),
+        "seq": record.as_ref().map_or(0, |r| r.seq),
+    })))
+}
+
+fn rfc3339(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+fn etag(version: Version) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{}-{}\"", version.epoch, version.seq))
+        .expect("digits and a dash make a valid header")
+}
+
+/// Clients must revalidate (the canvas changes every second) but a
+/// revalidation of an unchanged canvas is a cheap 304.
+fn cache_headers(out: &mut HeaderMap, etag: HeaderValue) {
+    out.insert(header::ETAG, etag);
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+}
+
+fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/").as_bytes() == etag.as_bytes()
+        })
+}
+
+/// Whether `Accept-Encoding` allows gzip (present and not `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: header::HeaderName, value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn gzip_negotiation_honours_q_zero() {
+        assert!(accepts_gzip(&headers(
+            header::ACCEPT_ENCODING,
+            "gzip, deflate, br"
+        )));
+        assert!(!accepts_gzip(&headers(
+            header::ACCEPT_ENCODING,
+            "br, gzip;q=0"
+        )));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn etag_matching_accepts_weak_and_lists() {
+        let tag = etag(Version { epoch: 7, seq: 9 });
+        assert!(if_none_match(
+            &headers(header::IF_NONE_MATCH, "\"1-1\", W/\"7-9\""),
+            &tag
+        ));
+        assert!(!if_none_match(
+            &headers(header::IF_NONE_MATCH, "\"7-8\""),
+            &tag
+        ));
+    }
+}

@@ -1,0 +1,36 @@
+//! The HTTP routes of PROTOCOL.md.
+
+mod api;
+mod health;
+mod metrics;
+mod page;
+mod ws;
+
+use crate::{error::ApiError, state::AppState};
+use axum::{routing::get, Router};
+use tower_http::{services::ServeDir, trace::TraceLayer};
+
+pub fn router(state: AppState) -> Router {
+    // Files cargo-leptos built (the WASM bundle, CSS) and `public/`; anything
+    // else is a JSON 404.
+    let files = ServeDir::new(&*state.config.leptos.site_root).fallback(
+        axum::handler::HandlerWithoutStateExt::into_service(not_found),
+    );
+    Router::new()
+        .route("/", get(page::page))
+        .route("/api/info", get(api::info))
+        .route("/api/canvas", get(api::canvas))
+        .route("/api/canvas.png", get(api::canvas_png))
+        .route("/api/pixel", get(api::pixel))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/ws", get(ws::upgrade))
+        .fallback_service(files)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

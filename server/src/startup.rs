@@ -1,0 +1,120 @@
+//! Builds an [`Application`] from a [`Config`]: binds the listener, picks the
+//! store and feed, loads the mirror and starts the background tasks. Tests
+//! build one on port 0 and read the real port back.
+
+use crate::{
+    canvas::{fanout::Fanout, mirror::Mirror, sync::SyncTask},
+    config::Config,
+    feed::Feed,
+    metrics::Metrics,
+    presence::Presence,
+    routes,
+    state::AppState,
+    store::{memory::MemoryStore, Store, StoreError},
+};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{atomic::AtomicBool, Arc},
+};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Frames the fan-out holds for the slowest socket before resyncing it.
+const FANOUT_CAPACITY: usize = 1024;
+
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot load the canvas: {0}")]
+    Store(#[from] StoreError),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        // Leptos spawns rendering work on a global executor; it is tokio's.
+        // (Tests build several apps in one process: only the first call counts.)
+        let _ = any_spawner::Executor::init_tokio();
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+
+        // The feed is subscribed before the snapshot is taken, so nothing
+        // placed in between is missed (duplicates are dropped by seq).
+        let (store, feed) = embedded_backend(&config);
+        let snapshot = store.snapshot().await?;
+        let mirror = Arc::new(Mirror::new(config.canvas, snapshot));
+
+        let state = AppState {
+            config: Arc::new(config),
+            store,
+            mirror,
+            fanout: Fanout::new(FANOUT_CAPACITY),
+            presence: Arc::new(Presence::default()),
+            metrics: Arc::new(Metrics::new()),
+            feed_live: Arc::new(AtomicBool::new(false)),
+            shutdown: CancellationToken::new(),
+        };
+
+        let sync = SyncTask {
+            store: state.store.clone(),
+            feed,
+            mirror: state.mirror.clone(),
+            fanout: state.fanout.clone(),
+            metrics: state.metrics.clone(),
+            live: state.feed_live.clone(),
+            batch_interval: state.config.batch_interval,
+        };
+        tokio::spawn(sync.run(state.shutdown.clone()));
+        tokio::spawn(
+            state
+                .presence
+                .clone()
+                .announce(state.fanout.clone(), state.shutdown.clone()),
+        );
+
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `stop` resolves, then closes every WebSocket with 1001,
+    /// lets in-flight requests finish and returns.
+    pub async fn run_until_stopped(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let shutdown = self.state.shutdown.clone();
+        let router = routes::router(self.state);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                stop.await;
+                shutdown.cancel();
+            })
+            .await
+    }
+}
+
+fn embedded_backend(config: &Config) -> (Arc<dyn Store>, Box<dyn Feed>) {
+    let store = MemoryStore::new(config.canvas, config.cooldown, config.history_len);
+    let feed = store.feed();
+    (Arc::new(store), Box::new(feed))
+}

@@ -1,0 +1,28 @@
+//! What every request handler shares.
+
+use crate::{
+    canvas::{fanout::Fanout, mirror::Mirror},
+    config::Config,
+    metrics::Metrics,
+    presence::Presence,
+    store::Store,
+};
+use std::sync::{atomic::AtomicBool, Arc};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    /// Placements and per-pixel records go to the store.
+    pub store: Arc<dyn Store>,
+    /// Every read of the canvas comes from the mirror.
+    pub mirror: Arc<Mirror>,
+    /// Frames for every socket.
+    pub fanout: Fanout,
+    pub presence: Arc<Presence>,
+    pub metrics: Arc<Metrics>,
+    /// Whether the sync task is current with the feed (for `/readyz`).
+    pub feed_live: Arc<AtomicBool>,
+    /// Cancelled on SIGTERM/SIGINT: sockets close with 1001 "going away".
+    pub shutdown: CancellationToken,
+}

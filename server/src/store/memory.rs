@@ -1,0 +1,240 @@
+//! The embedded store: the canvas, its history and the cooldowns in this
+//! process's memory. One mutex makes each placement atomic, and the update is
+//! handed to the in-process feed while that mutex is held, so the feed sees
+//! seqs in order.
+//!
+//! Nothing survives a restart, so every start is a new epoch.
+
+use super::{PixelRecord, PlaceOutcome, Placement, Snapshot, Store, StoreError};
+use crate::{canvas::Update, feed::local::LocalFeed, session::SessionId};
+use app::{geometry::CanvasSize, geometry::Coord, protocol::Tile};
+use async_trait::async_trait;
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Mutex,
+    time::{Duration, SystemTime},
+};
+use tokio::sync::broadcast;
+
+/// Cooldown entries are pruned when the map grows past this many sessions,
+/// so a stream of fresh sessions cannot grow memory without bound.
+const COOLDOWN_PRUNE_AT: usize = 100_000;
+
+pub struct MemoryStore {
+    size: CanvasSize,
+    cooldown: Duration,
+    history_len: usize,
+    epoch: u64,
+    state: Mutex<State>,
+    /// Feeds subscribe here; sending while `state` is locked keeps seq order.
+    updates: broadcast::Sender<Update>,
+}
+
+struct State {
+    seq: u64,
+    pixels: Vec<u8>,
+    /// The last `history_len` placements, oldest first, seqs consecutive.
+    history: VecDeque<Update>,
+    /// Who set each pixel that was ever set, by pixel index.
+    records: HashMap<usize, PixelRecord>,
+    /// When each session last placed.
+    last_placed: HashMap<SessionId, SystemTime>,
+}
+
+impl MemoryStore {
+    pub fn new(size: CanvasSize, cooldown: Duration, history_len: usize) -> Self {
+        let (updates, _) = broadcast::channel(4096);
+        Self {
+            size,
+            cooldown,
+            history_len,
+            // Never 0, so a client's "no epoch yet" never matches.
+            epoch: rand::random::<u64>().max(1),
+            state: Mutex::new(State {
+                seq: 0,
+                pixels: vec![0; size.area()],
+                history: VecDeque::new(),
+                records: HashMap::new(),
+                last_placed: HashMap::new(),
+            }),
+            updates,
+        }
+    }
+
+    /// The in-process feed of this store's placements.
+    pub fn feed(&self) -> LocalFeed {
+        LocalFeed::new(self.updates.subscribe())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-written
+        // (each write below is a single assignment), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError> {
+        let mut state = self.lock();
+        if let Some(last) = state.last_placed.get(&placement.session) {
+            let since = placement.at.duration_since(*last).unwrap_or_default();
+            if since < self.cooldown {
+                return Ok(PlaceOutcome::Cooldown {
+                    retry_after: self.cooldown - since,
+                });
+            }
+        }
+        if !self.cooldown.is_zero() {
+            if state.last_placed.len() >= COOLDOWN_PRUNE_AT {
+                let (now, cooldown) = (placement.at, self.cooldown);
+                state
+                    .last_placed
+                    .retain(|_, at| now.duration_since(*at).unwrap_or_default() < cooldown);
+            }
+            state.last_placed.insert(placement.session, placement.at);
+        }
+
+        state.seq += 1;
+        let seq = state.seq;
+        let Coord { x, y, index } = placement.coord;
+        let color = placement.color.get();
+        state.pixels[index] = color;
+        state.records.insert(
+            index,
+            PixelRecord {
+                placed_by: placement.display_name,
+                placed_at: placement.at,
+                seq,
+            },
+        );
+        let update = Update {
+            epoch: self.epoch,
+            seq,
+            tile: Tile { x, y, color },
+        };
+        if state.history.len() >= self.history_len {
+            state.history.pop_front();
+        }
+        state.history.push_back(update);
+        // No receiver (yet) is fine: the mirror catches up from history.
+        let _ = self.updates.send(update);
+        Ok(PlaceOutcome::Accepted { seq })
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let state = self.lock();
+        Ok(Snapshot {
+            epoch: self.epoch,
+            seq: state.seq,
+            pixels: state.pixels.clone(),
+        })
+    }
+
+    async fn history(
+        &self,
+        epoch: u64,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Option<Vec<Update>>, StoreError> {
+        let state = self.lock();
+        if epoch != self.epoch || after_seq > state.seq {
+            return Ok(None);
+        }
+        // History holds seqs `oldest ..= state.seq`; it bridges the gap if
+        // the first wanted seq is still in it (or nothing is wanted).
+        let oldest = state.seq + 1 - state.history.len() as u64;
+        if after_seq + 1 < oldest {
+            return Ok(None);
+        }
+        let skip = (after_seq + 1 - oldest) as usize;
+        Ok(Some(
+            state
+                .history
+                .iter()
+                .skip(skip)
+                .take(limit)
+                .copied()
+                .collect(),
+        ))
+    }
+
+    async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError> {
+        debug_assert!(coord.index < self.size.area());
+        Ok(self.lock().records.get(&coord.index).cloned())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::palette::ColorIndex;
+
+    fn placement(store: &MemoryStore, x: u16, session: &SessionId) -> Placement {
+        Placement {
+            coord: store.size.coord(x, 0).unwrap(),
+            color: ColorIndex::parse(3).unwrap(),
+            session: session.clone(),
+            display_name: None,
+            at: SystemTime::now(),
+        }
+    }
+
+    fn store(cooldown_ms: u64, history_len: usize) -> MemoryStore {
+        let size = CanvasSize {
+            width: 10,
+            height: 10,
+        };
+        MemoryStore::new(size, Duration::from_millis(cooldown_ms), history_len)
+    }
+
+    #[tokio::test]
+    async fn history_bridges_only_what_it_still_holds() {
+        let store = store(0, 3);
+        let session = SessionId::generate();
+        for x in 0..5 {
+            store.place(placement(&store, x, &session)).await.unwrap();
+        }
+        let epoch = store.epoch;
+        // Holds seqs 3, 4, 5.
+        let seqs = |h: Option<Vec<Update>>| h.map(|h| h.iter().map(|u| u.seq).collect::<Vec<_>>());
+        assert_eq!(
+            seqs(store.history(epoch, 2, 10).await.unwrap()),
+            Some(vec![3, 4, 5])
+        );
+        assert_eq!(
+            seqs(store.history(epoch, 3, 1).await.unwrap()),
+            Some(vec![4])
+        );
+        assert_eq!(
+            seqs(store.history(epoch, 5, 10).await.unwrap()),
+            Some(vec![])
+        );
+        assert_eq!(seqs(store.history(epoch, 1, 10).await.unwrap()), None);
+        assert_eq!(seqs(store.history(epoch, 6, 10).await.unwrap()), None);
+        assert_eq!(seqs(store.history(epoch + 1, 4, 10).await.unwrap()), None);
+    }
+
+    #[tokio::test]
+    async fn cooldown_is_per_session() {
+        let store = store(60_000, 10);
+        let (a, b) = (SessionId::generate(), SessionId::generate());
+        assert_eq!(
+            store.place(placement(&store, 0, &a)).await.unwrap(),
+            PlaceOutcome::Accepted { seq: 1 }
+        );
+        assert!(matches!(
+            store.place(placement(&store, 1, &a)).await.unwrap(),
+            PlaceOutcome::Cooldown { retry_after } if retry_after > Duration::from_secs(59)
+        ));
+        assert_eq!(
+            store.place(placement(&store, 1, &b)).await.unwrap(),
+            PlaceOutcome::Accepted { seq: 2 }
+        );
+        assert_eq!(store.snapshot().await.unwrap().pixels[..2], [3, 3]);
+    }
+}

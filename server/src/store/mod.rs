@@ -1,0 +1,86 @@
+//! Where the canvas lives. A [`Store`] owns the pixels, the global seq, the
+//! placement history and the cooldowns, and performs each placement as one
+//! atomic step. [`memory::MemoryStore`] is the embedded default; the Redis
+//! store slots in beside it behind the same trait.
+
+pub mod memory;
+
+use crate::{canvas::Update, session::SessionId};
+use app::{geometry::Coord, palette::ColorIndex};
+use async_trait::async_trait;
+use std::time::{Duration, SystemTime};
+use thiserror::Error;
+
+/// A placement that passed validation: coordinates and color are in range.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub coord: Coord,
+    pub color: ColorIndex,
+    pub session: SessionId,
+    /// Shown as `placed_by` in `/api/pixel`.
+    pub display_name: Option<String>,
+    pub at: SystemTime,
+}
+
+/// What became of a placement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaceOutcome {
+    Accepted {
+        seq: u64,
+    },
+    /// The session placed less than a cooldown ago.
+    Cooldown {
+        retry_after: Duration,
+    },
+}
+
+/// Who set a pixel last, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PixelRecord {
+    pub placed_by: Option<String>,
+    pub placed_at: SystemTime,
+    pub seq: u64,
+}
+
+/// The whole canvas at one seq.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub epoch: u64,
+    pub seq: u64,
+    /// `width*height` palette indices, row-major.
+    pub pixels: Vec<u8>,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The store cannot be reached or did not answer in time.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks the cooldown, writes the pixel, records who and when, takes the
+    /// next seq, appends to the history and publishes to the feed: all or
+    /// nothing.
+    async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError>;
+
+    /// The whole canvas with the seq and epoch it is current to.
+    async fn snapshot(&self) -> Result<Snapshot, StoreError>;
+
+    /// Up to `limit` placements after `after_seq` in `epoch`, oldest first.
+    /// `None` when the history no longer reaches back that far, or the epoch
+    /// is not the current one: the caller must reload the snapshot.
+    async fn history(
+        &self,
+        epoch: u64,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Option<Vec<Update>>, StoreError>;
+
+    /// The last placement on a pixel, if any.
+    async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError>;
+
+    /// Succeeds while the store can take placements.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

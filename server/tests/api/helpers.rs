@@ -1,0 +1,268 @@
+//! The test harness: spawn an app, talk to it over HTTP and WebSockets, and
+//! keep a client-side copy of the canvas the way PROTOCOL.md tells clients to.
+
+use app::protocol::{ClientMessage, Hello, PlaceStatus, ServerMessage, Tile};
+use futures_util::{SinkExt, StreamExt};
+use server::{
+    config::{Config, Source},
+    startup::Application,
+};
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use tokio::{net::TcpStream, sync::oneshot};
+use tokio_tungstenite::{
+    tungstenite::{client::IntoClientRequest, http::HeaderValue, Message},
+    MaybeTlsStream, WebSocketStream,
+};
+
+/// How long a test waits for any one expected frame.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestApp {
+    pub api: Api,
+    stop: Option<oneshot::Sender<()>>,
+    pub stopped: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Spawns an app on a free port: a 64x32 canvas, no cooldown and a 10 ms
+/// batch interval unless `vars` says otherwise.
+pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
+    let mut env: HashMap<String, String> = [
+        ("APP_PORT", "0"),
+        ("CANVAS_WIDTH", "64"),
+        ("CANVAS_HEIGHT", "32"),
+        ("COOLDOWN_MS", "0"),
+        ("BATCH_INTERVAL_MS", "10"),
+        ("PLACE_RATE_PER_SEC", "100000"),
+    ]
+    .into_iter()
+    .chain(vars.iter().copied())
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    env.entry("LEPTOS_SITE_ROOT".into())
+        .or_insert_with(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").into());
+    let config = Config::from_source(Source(move |name: &str| env.get(name).cloned()))
+        .expect("test configuration is valid");
+    let app = Application::build(config).await.expect("the app starts");
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        api: Api {
+            addr,
+            http: reqwest::Client::new(),
+        },
+        stop: Some(stop),
+        stopped: Some(handle),
+    }
+}
+
+/// The HTTP side of an app: cheap to clone into client tasks.
+#[derive(Clone)]
+pub struct Api {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Api {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        self.get(path).await.json().await.expect("a JSON body")
+    }
+
+    /// The snapshot with its seq.
+    pub async fn canvas(&self) -> (Vec<u8>, u64) {
+        let response = self.get("/api/canvas").await;
+        assert_eq!(response.status(), 200);
+        let seq = header_u64(&response, "x-canvas-seq");
+        (response.bytes().await.unwrap().to_vec(), seq)
+    }
+
+    pub async fn ws(&self) -> WsClient {
+        WsClient::connect(self, None).await
+    }
+}
+
+impl TestApp {
+    /// Asks the app to shut down (as SIGTERM does).
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn header_u64(response: &reqwest::Response, name: &str) -> u64 {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} header"))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+pub struct WsClient {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub hello: Hello,
+}
+
+impl WsClient {
+    pub async fn connect(app: &Api, origin: Option<&str>) -> Self {
+        Self::try_connect(app, origin)
+            .await
+            .expect("the handshake succeeds")
+    }
+
+    pub async fn try_connect(
+        app: &Api,
+        origin: Option<&str>,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let mut request = format!("ws://{}/ws", app.addr).into_client_request()?;
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", HeaderValue::from_str(origin).unwrap());
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        let mut client = Self {
+            stream,
+            hello: Hello {
+                width: 0,
+                height: 0,
+                seq: 0,
+                epoch: 0,
+                cooldown_ms: 0,
+            },
+        };
+        match client.recv().await {
+            ServerMessage::Hello(hello) => client.hello = hello,
+            other => panic!("expected Hello first, got {other:?}"),
+        }
+        Ok(client)
+    }
+
+    pub async fn send(&mut self, message: ClientMessage) {
+        self.send_raw(Message::Binary(message.encode())).await;
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.stream.send(message).await.expect("frame sent");
+    }
+
+    pub async fn place(&mut self, x: u16, y: u16, color: u8) {
+        self.send(ClientMessage::Place(Tile { x, y, color })).await;
+    }
+
+    /// The next raw WebSocket message (binary, close, …).
+    pub async fn recv_raw(&mut self) -> Option<Message> {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("a message within the wait");
+            match next {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(message)) => return Some(message),
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// The next server frame, decoded.
+    pub async fn recv(&mut self) -> ServerMessage {
+        match self.recv_raw().await {
+            Some(Message::Binary(data)) => ServerMessage::decode(&data).expect("a valid frame"),
+            other => panic!("expected a binary frame, got {other:?}"),
+        }
+    }
+
+    /// Waits for the next `PlaceResult`, passing over other frames.
+    pub async fn place_result(&mut self) -> (PlaceStatus, u64, u32) {
+        loop {
+            if let ServerMessage::PlaceResult {
+                status,
+                seq,
+                retry_after_ms,
+            } = self.recv().await
+            {
+                return (status, seq, retry_after_ms);
+            }
+        }
+    }
+
+    /// Waits for the close frame and returns its code.
+    pub async fn close_code(&mut self) -> u16 {
+        loop {
+            match self.recv_raw().await {
+                Some(Message::Close(Some(frame))) => return frame.code.into(),
+                Some(Message::Close(None)) | None => panic!("closed without a code"),
+                Some(_) => continue,
+            }
+        }
+    }
+}
+
+/// A client's copy of the canvas, kept as PROTOCOL.md says: Tiles are
+/// applied in seq order over a snapshot.
+pub struct Replica {
+    pub pixels: Vec<u8>,
+    pub seq: u64,
+    width: usize,
+}
+
+impl Replica {
+    /// Loads the snapshot; `kept` are Tiles frames received before it.
+    pub async fn load(app: &Api, width: u16, kept: Vec<ServerMessage>) -> Self {
+        let (pixels, seq) = app.canvas().await;
+        let mut replica = Self {
+            pixels,
+            seq,
+            width: usize::from(width),
+        };
+        for message in kept {
+            replica.apply(&message);
+        }
+        replica
+    }
+
+    /// Applies a Tiles frame; panics on a gap, which must never happen.
+    pub fn apply(&mut self, message: &ServerMessage) {
+        let ServerMessage::Tiles { first_seq, tiles } = message else {
+            return;
+        };
+        for (seq, tile) in (*first_seq..).zip(tiles) {
+            if seq <= self.seq {
+                continue;
+            }
+            assert_eq!(seq, self.seq + 1, "a gap in the tiles");
+            self.pixels[usize::from(tile.y) * self.width + usize::from(tile.x)] = tile.color;
+            self.seq = seq;
+        }
+    }
+}

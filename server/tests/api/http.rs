@@ -1,0 +1,188 @@
+//! The HTTP routes of PROTOCOL.md.
+
+use crate::helpers::{header_u64, spawn_app};
+use app::protocol::PlaceStatus;
+
+#[tokio::test]
+async fn health_and_readiness_answer_200() {
+    let app = spawn_app(&[]).await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    // The sync task reports live after its first tick.
+    let mut ready = false;
+    for _ in 0..100 {
+        if app.get("/readyz").await.status() == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ready, "/readyz never turned 200");
+}
+
+#[tokio::test]
+async fn info_describes_the_canvas() {
+    let app = spawn_app(&[("COOLDOWN_MS", "1500")]).await;
+    let info = app.json("/api/info").await;
+    assert_eq!(info["width"], 64);
+    assert_eq!(info["height"], 32);
+    assert_eq!(info["cooldown_ms"], 1500);
+    assert_eq!(info["seq"], 0);
+    assert_eq!(info["palette"].as_array().unwrap().len(), 32);
+    assert_eq!(info["palette"][0], "#ffffff");
+    assert!(info["epoch"].as_str().unwrap().parse::<u64>().is_ok());
+    assert_eq!(info["online"], 0);
+}
+
+#[tokio::test]
+async fn canvas_snapshot_has_seq_epoch_etag_and_compresses() {
+    let app = spawn_app(&[]).await;
+    let mut ws = app.ws().await;
+    ws.place(3, 2, 5).await;
+    assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    // Wait for the mirror to apply it (the tile comes back on the socket).
+    let _ = ws.recv().await;
+
+    let plain = app
+        .http
+        .get(app.url("/api/canvas"))
+        .header("accept-encoding", "identity")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 200);
+    assert_eq!(header_u64(&plain, "x-canvas-seq"), 1);
+    let epoch = header_u64(&plain, "x-canvas-epoch");
+    assert_eq!(epoch.to_string(), app.json("/api/info").await["epoch"]);
+    let etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let body = plain.bytes().await.unwrap();
+    assert_eq!(body.len(), 64 * 32);
+    assert_eq!(body[2 * 64 + 3], 5);
+    assert_eq!(body.iter().filter(|&&b| b != 0).count(), 1);
+
+    // Raw request without decompression, to see the encoding on the wire.
+    let raw = reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .unwrap()
+        .get(app.url("/api/canvas"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.headers()["content-encoding"], "gzip");
+    let compressed = raw.bytes().await.unwrap();
+    assert!(
+        compressed.len() < body.len() / 4,
+        "{} bytes",
+        compressed.len()
+    );
+    // And reqwest's own decompression gives back the same bytes.
+    assert_eq!(app.canvas().await.0, body.to_vec());
+
+    let revalidated = app
+        .http
+        .get(app.url("/api/canvas"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+}
+
+#[tokio::test]
+async fn canvas_png_is_the_canvas() {
+    let app = spawn_app(&[]).await;
+    let mut ws = app.ws().await;
+    ws.place(63, 31, 28).await; // black, bottom-right
+    assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    let _ = ws.recv().await;
+
+    let response = app.get("/api/canvas.png").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let bytes = response.bytes().await.unwrap();
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes.to_vec()));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut rgb).unwrap();
+    assert_eq!((frame.width, frame.height), (64, 32));
+    let channels = frame.color_type.samples();
+    let at = |x: usize, y: usize| &rgb[(y * 64 + x) * channels..][..3];
+    assert_eq!(at(0, 0), [0xff, 0xff, 0xff]);
+    assert_eq!(at(63, 31), [0, 0, 0]);
+}
+
+#[tokio::test]
+async fn pixel_tells_who_and_when_and_refuses_bad_coordinates() {
+    let app = spawn_app(&[]).await;
+    let untouched = app.json("/api/pixel?x=1&y=1").await;
+    assert_eq!(untouched["color"], 0);
+    assert!(untouched["placed_at"].is_null());
+    assert!(untouched["placed_by"].is_null());
+
+    let mut ws = app.ws().await;
+    ws.place(1, 1, 7).await;
+    let (_, seq, _) = ws.place_result().await;
+    let _ = ws.recv().await;
+    let pixel = app.json("/api/pixel?x=1&y=1").await;
+    assert_eq!(pixel["color"], 7);
+    assert_eq!(pixel["seq"], seq);
+    assert!(pixel["placed_at"].as_str().unwrap().ends_with('Z'));
+
+    for query in ["x=64&y=0", "x=0&y=32", "x=-1&y=0", "x=a&y=0", "x=1", ""] {
+        let response = app.get(&format!("/api/pixel?{query}")).await;
+        assert_eq!(response.status(), 400, "{query}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"].is_string(), "{query}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_are_json_404s() {
+    let app = spawn_app(&[]).await;
+    let response = app.get("/api/nope").await;
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "not found");
+}
+
+#[tokio::test]
+async fn page_is_server_rendered_with_the_canvas_and_a_session() {
+    let app = spawn_app(&[]).await;
+    let response = app.get("/").await;
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("canvas_session=") && cookie.contains("HttpOnly"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<title>Canvas</title>"), "{html}");
+    assert!(html.contains(r#"width="64""#) && html.contains("<canvas"));
+    assert!(html.contains("/api/canvas.png"));
+    assert_eq!(html.matches(r#"class="swatch""#).count(), 32);
+    assert!(html.contains("/pkg/canvas.js"), "hydration script");
+}
+
+#[tokio::test]
+async fn metrics_count_placements_and_connections() {
+    let app = spawn_app(&[]).await;
+    let mut ws = app.ws().await;
+    ws.place(0, 0, 1).await;
+    ws.place(999, 0, 1).await;
+    let _ = ws.place_result().await;
+    let _ = ws.place_result().await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(r#"canvas_placements_total{result="accepted"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"canvas_placements_total{result="invalid"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("canvas_websocket_connections 1"), "{text}");
+    assert!(text.ends_with("# EOF\n"));
+}
