@@ -29,7 +29,15 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
     };
 
     view! {
-        <div class="board" style=format!("aspect-ratio:{}/{}", size.width, size.height)>
+        <div
+            class="board"
+            style=format!(
+                "aspect-ratio:{w}/{h};--aspect:{}",
+                f64::from(size.width) / f64::from(size.height),
+                w = size.width,
+                h = size.height,
+            )
+        >
             <img
                 class="board-image"
                 src="/api/canvas.png"

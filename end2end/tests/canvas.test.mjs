@@ -1,0 +1,85 @@
+// The page in a real browser: hydration, live tiles between two users,
+// placing by click.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import {
+  artifacts,
+  clickPixel,
+  launchBrowser,
+  openCanvas,
+  startServer,
+  waitForPixel,
+} from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("the server-rendered page hydrates without warnings and goes live", async () => {
+  const page = await openCanvas(browser, server.base);
+  assert.equal(await page.title(), "Canvas");
+  assert.equal(await page.locator(".swatch").count(), 32);
+  assert.equal(await page.locator(".connection").textContent(), "live");
+  await page.screenshot({ path: `${artifacts}/desktop.png` });
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("a tile placed in one tab appears in another", async () => {
+  const alice = await openCanvas(browser, server.base);
+  const bob = await openCanvas(browser, server.base);
+
+  // Yellow (#ffd635) at (10, 20), clicked on Alice's canvas.
+  await alice.click('.swatch[data-color="5"]');
+  assert.equal(await alice.getAttribute('.swatch[data-color="5"]', "aria-checked"), "true");
+  await clickPixel(alice, 10, 20);
+
+  await waitForPixel(bob, 10, 20, [0xff, 0xd6, 0x35]);
+  await waitForPixel(alice, 10, 20, [0xff, 0xd6, 0x35]);
+  const pixel = await (await fetch(`${server.base}/api/pixel?x=10&y=20`)).json();
+  assert.equal(pixel.color, 5);
+  // Bob's neighbouring pixel is untouched (white).
+  await waitForPixel(bob, 11, 20, [0xff, 0xff, 0xff]);
+  // Both counters show the placement.
+  assert.ok(Number(await bob.locator(".placed").textContent()) >= 1);
+
+  assert.deepEqual(alice.problems, []);
+  assert.deepEqual(bob.problems, []);
+  await alice.context().close();
+  await bob.context().close();
+});
+
+test("a tile placed over the raw protocol reaches a page that loaded before it", async () => {
+  const page = await openCanvas(browser, server.base);
+  // Another client speaking the wire protocol directly, from a plain page
+  // of the same origin.
+  const bot = await browser.newPage();
+  await bot.goto(`${server.base}/robots.txt`);
+  const status = await bot.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://${location.host}/ws`);
+        ws.binaryType = "arraybuffer";
+        ws.onerror = reject;
+        ws.onopen = () => ws.send(new Uint8Array([0x01, 42, 0, 7, 0, 28])); // (42, 7) black
+        ws.onmessage = (event) => {
+          const frame = new Uint8Array(event.data);
+          if (frame[0] === 0x12) resolve(frame[1]); // PlaceResult status
+        };
+      }),
+  );
+  assert.equal(status, 0);
+  await waitForPixel(page, 42, 7, [0, 0, 0]);
+  await bot.close();
+  await page.context().close();
+});

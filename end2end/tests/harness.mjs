@@ -1,0 +1,126 @@
+// Starts a real canvas-server (the debug build `cargo leptos build` made) on
+// a free loopback port, and Debian's Chromium through playwright-core.
+
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const root = fileURLToPath(new URL("../..", import.meta.url));
+export const artifacts = `${root}end2end/test-results`;
+mkdirSync(artifacts, { recursive: true });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntil(check, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Starts the server with `env` on top of test defaults. */
+export async function startServer(env = {}) {
+  const port = await freePort();
+  const child = spawn(`${root}target/debug/canvas-server`, [], {
+    env: {
+      ...process.env,
+      APP_HOST: "127.0.0.1",
+      APP_PORT: String(port),
+      LEPTOS_SITE_ROOT: `${root}target/site`,
+      LEPTOS_OUTPUT_NAME: "canvas",
+      CANVAS_WIDTH: "100",
+      CANVAS_HEIGHT: "100",
+      COOLDOWN_MS: "0",
+      RUST_LOG: "warn",
+      ...env,
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitUntil(async () => (await fetch(`${base}/readyz`)).ok, "the server");
+  return {
+    base,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/**
+ * Opens the page in a new browser context and waits until it is live:
+ * hydrated, snapshot drawn, socket open. Console errors and warnings are
+ * collected in `page.problems`.
+ */
+export async function openCanvas(browser, base, contextOptions = {}) {
+  const context = await browser.newContext(contextOptions);
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("console", (message) => {
+    if (["error", "warning"].includes(message.type())) {
+      page.problems.push(`${message.type()}: ${message.text()}`);
+    }
+  });
+  page.on("pageerror", (error) => page.problems.push(`pageerror: ${error.message}`));
+  await page.goto(base);
+  await page.waitForSelector('.app[data-connection="live"]', { timeout: 30_000 });
+  return page;
+}
+
+/** Clicks the centre of canvas pixel (x, y). */
+export async function clickPixel(page, x, y) {
+  const canvas = page.locator(".board-canvas");
+  const box = await canvas.boundingBox();
+  const size = await canvas.evaluate((c) => [c.width, c.height]);
+  await page.mouse.click(
+    box.x + ((x + 0.5) / size[0]) * box.width,
+    box.y + ((y + 0.5) / size[1]) * box.height,
+  );
+}
+
+/** Waits until the page's <canvas> shows `rgb` at pixel (x, y). */
+export async function waitForPixel(page, x, y, rgb) {
+  await page.waitForFunction(
+    ([x, y, rgb]) => {
+      const canvas = document.querySelector(".board-canvas");
+      const [r, g, b] = canvas.getContext("2d").getImageData(x, y, 1, 1).data;
+      return r === rgb[0] && g === rgb[1] && b === rgb[2];
+    },
+    [x, y, rgb],
+    { timeout: 10_000 },
+  );
+}
