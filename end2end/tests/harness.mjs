@@ -116,8 +116,13 @@ export async function clickPixel(page, x, y) {
 export async function waitForPixel(page, x, y, rgb) {
   await page.waitForFunction(
     ([x, y, rgb]) => {
-      const canvas = document.querySelector(".board-canvas");
-      const [r, g, b] = canvas.getContext("2d").getImageData(x, y, 1, 1).data;
+      // Copy the pixel to a fresh 1x1 canvas and read that: repeated reads
+      // of the page's own canvas would make Chrome warn about readbacks.
+      const probe = document.createElement("canvas");
+      probe.width = probe.height = 1;
+      const ctx = probe.getContext("2d");
+      ctx.drawImage(document.querySelector(".board-canvas"), x, y, 1, 1, 0, 0, 1, 1);
+      const [r, g, b] = ctx.getImageData(0, 0, 1, 1).data;
       return r === rgb[0] && g === rgb[1] && b === rgb[2];
     },
     [x, y, rgb],
