@@ -2,8 +2,10 @@
 //! to the server's, following "Ordering and catch-up" of PROTOCOL.md.
 //!
 //! On first connect: keep the Tiles that arrive, fetch `/api/canvas`, apply the
-//! kept tiles above the snapshot's seq. On reconnect: `Resume` from the last
-//! applied seq. On `Resync`, a gap or a new epoch: load the snapshot again.
+//! kept tiles above the snapshot's seq. On reconnect, or when tiles show a gap
+//! (a snapshot older than the socket's start, say from another instance or a
+//! cache): `Resume` from the last applied seq. On `Resync` or a new epoch:
+//! load the snapshot again.
 //!
 //! The browser runs this on one thread, so the state is a thread-local
 //! singleton and the DOM callbacks reach it through [`with_client`]; only the
@@ -59,6 +61,10 @@ struct Client {
     generation: u32,
     /// Epoch and seq of the last tile applied; `None` before the first snapshot.
     applied: Option<(u64, u64)>,
+    /// The seq a `Resume` was last sent from, so a gap asks only once.
+    resumed_from: Option<u64>,
+    /// The epoch the server announced in its last `Hello`.
+    server_epoch: Option<u64>,
     cooldown_ms: u32,
     /// `performance.now()` at which the user may place again.
     cooldown_until: f64,
@@ -87,6 +93,8 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
             sync: Sync::Live,
             generation: 0,
             applied: None,
+            resumed_from: None,
+            server_epoch: None,
             cooldown_ms: 0,
             cooldown_until: 0.0,
             failures: 0,
@@ -181,12 +189,11 @@ impl Client {
 
     fn on_hello(&mut self, hello: Hello) {
         self.cooldown_ms = hello.cooldown_ms;
+        self.server_epoch = Some(hello.epoch);
         match (self.applied, &self.sync) {
-            (Some((epoch, seq)), Sync::Live) if epoch == hello.epoch => {
-                self.send(ClientMessage::Resume {
-                    epoch,
-                    last_seq: seq,
-                });
+            (Some((epoch, _)), Sync::Live) if epoch == hello.epoch => {
+                self.resumed_from = None;
+                self.resume();
                 self.live.connection.set(Connection::Live);
             }
             _ => self.load_snapshot(),
@@ -199,33 +206,41 @@ impl Client {
             Sync::Loading { kept, .. } => kept.extend(numbered),
             Sync::Live => {
                 for (seq, tile) in numbered {
-                    if !self.apply(seq, tile) {
-                        // A gap: the server never leaves one on a live socket,
-                        // but if it happens the snapshot brings us back.
-                        self.load_snapshot();
-                        return;
-                    }
+                    self.apply(seq, tile);
                 }
             }
         }
     }
 
-    /// Applies one tile in seq order. Returns false on a gap.
-    fn apply(&mut self, seq: u64, tile: Tile) -> bool {
+    /// Applies one tile in seq order. A tile past a gap is dropped and the
+    /// server asked to `Resume` from the last tile applied: its answer
+    /// carries every tile from there on.
+    fn apply(&mut self, seq: u64, tile: Tile) {
         let Some((epoch, applied)) = self.applied else {
-            return false;
+            return;
         };
         if seq <= applied {
-            return true; // already in the snapshot or seen before
+            return; // already in the snapshot or seen before
         }
         if seq != applied + 1 {
-            return false;
+            self.resume();
+            return;
         }
         self.pixels.set(tile);
         self.applied = Some((epoch, seq));
         self.live.seq.set(seq);
         self.request_frame();
-        true
+    }
+
+    /// Asks for the tiles after the last one applied (once per seq).
+    fn resume(&mut self) {
+        let Some((epoch, last_seq)) = self.applied else {
+            return;
+        };
+        if self.resumed_from != Some(last_seq) {
+            self.resumed_from = Some(last_seq);
+            self.send(ClientMessage::Resume { epoch, last_seq });
+        }
     }
 
     fn load_snapshot(&mut self) {
@@ -268,13 +283,16 @@ impl Client {
             }
         };
         self.applied = Some((snapshot.epoch, snapshot.seq));
+        self.resumed_from = None;
         self.live.seq.set(snapshot.seq);
         self.request_frame();
         for (seq, tile) in kept {
-            if !self.apply(seq, tile) {
-                self.load_snapshot();
-                return;
-            }
+            self.apply(seq, tile);
+        }
+        if self.server_epoch != Some(snapshot.epoch) {
+            // A snapshot from another epoch than the socket's: the server
+            // answers this Resume with Resync, and the snapshot is reloaded.
+            self.resume();
         }
         self.live.connection.set(Connection::Live);
     }

@@ -108,9 +108,10 @@ struct Connection {
     socket: WebSocket,
     frames: broadcast::Receiver<Frame>,
     place_limit: TokenBucket,
-    /// The highest seq this socket was sent while resuming: live frames up to
-    /// it are not sent twice.
-    resumed_to: u64,
+    /// Tiles up to this seq reach the client some other way (the snapshot it
+    /// loads after `Hello`, or the history sent for its `Resume`), so live
+    /// frames leave them out: each tile is sent once.
+    covered_to: u64,
 }
 
 impl Connection {
@@ -125,7 +126,7 @@ impl Connection {
             session,
             socket,
             frames,
-            resumed_to: 0,
+            covered_to: 0,
         }
     }
 
@@ -145,6 +146,8 @@ impl Connection {
     async fn serve(&mut self) -> Result<(), DisconnectReason> {
         let size = self.state.mirror.size();
         let Version { epoch, seq } = self.state.mirror.version();
+        // A client loads a snapshot at least this new after Hello.
+        self.covered_to = seq;
         self.send(ServerMessage::Hello(Hello {
             width: size.width,
             height: size.height,
@@ -260,9 +263,13 @@ impl Connection {
     /// cannot all be sent.
     async fn resume(&mut self, epoch: u64, last_seq: u64) -> Result<(), DisconnectReason> {
         let current = self.state.mirror.version();
-        let bridgeable = epoch == current.epoch
-            && last_seq <= current.seq
-            && current.seq - last_seq <= MAX_RESUME_TILES;
+        if epoch == current.epoch && last_seq >= current.seq {
+            // The client is as new as this instance (or newer: another
+            // instance was ahead); live frames bring the rest.
+            self.covered_to = last_seq;
+            return Ok(());
+        }
+        let bridgeable = epoch == current.epoch && current.seq - last_seq <= MAX_RESUME_TILES;
         let mut after = last_seq;
         while bridgeable && after < current.seq {
             match self.state.store.history(epoch, after, RESUME_PAGE).await {
@@ -284,23 +291,23 @@ impl Connection {
             let Version { epoch, seq } = self.state.mirror.version();
             return self.send(ServerMessage::Resync { seq, epoch }).await;
         }
-        self.resumed_to = after;
+        self.covered_to = after;
         Ok(())
     }
 
-    /// Sends a fan-out frame, leaving out tiles already sent by a resume.
+    /// Sends a fan-out frame, leaving out the tiles the client has already.
     async fn forward(&mut self, frame: Frame) -> Result<(), DisconnectReason> {
         match frame.seqs {
-            Some((_, last)) if last <= self.resumed_to => Ok(()),
-            Some((first, _)) if first <= self.resumed_to => {
-                // Partly sent already: send the rest (rare: only right after
-                // a resume).
+            Some((_, last)) if last <= self.covered_to => Ok(()),
+            Some((first, _)) if first <= self.covered_to => {
+                // Partly covered: send the rest (rare: only right after the
+                // connection opens or resumes).
                 let Ok(ServerMessage::Tiles { tiles, .. }) = ServerMessage::decode(&frame.bytes)
                 else {
                     return Ok(());
                 };
-                let skip = (self.resumed_to + 1 - first) as usize;
-                for part in Frame::tiles(self.resumed_to + 1, &tiles[skip..]) {
+                let skip = (self.covered_to + 1 - first) as usize;
+                for part in Frame::tiles(self.covered_to + 1, &tiles[skip..]) {
                     self.send_bytes(part.bytes).await?;
                 }
                 Ok(())

@@ -1,9 +1,8 @@
 //! The WebSocket protocol: delivery, ordering, cooldown, resume, and every
 //! class of bad input.
 
-use crate::helpers::{spawn_app, Replica, WsClient};
+use crate::helpers::{place_randomly, spawn_app, WsClient};
 use app::protocol::{error_code, ClientMessage, PlaceStatus, ServerMessage, Tile};
-use rand::{Rng, SeedableRng};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -275,56 +274,19 @@ async fn resume_past_the_history_gets_resync() {
 /// from a snapshot plus the Tiles it received, equals `/api/canvas`.
 #[tokio::test]
 async fn random_placements_converge_on_every_client() {
-    const CLIENTS: usize = 4;
-    const PLACEMENTS: usize = 1000;
     let app = spawn_app(&[]).await;
-
-    let mut tasks = Vec::new();
-    for client in 0..CLIENTS {
-        let mut ws = app.ws().await;
-        let (width, height) = (ws.hello.width, ws.hello.height);
-        // Keep what arrives while the snapshot loads, as a browser does.
-        let api = app.api.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(client as u64);
-            let mut replica = Replica::load(&api, width, Vec::new()).await;
-            let mut accepted = 0;
-            let mut last_seq = 0;
-            let mut sent = 0;
-            while accepted < PLACEMENTS / CLIENTS {
-                if sent == accepted {
-                    let tile = Tile {
-                        x: rng.random_range(0..width),
-                        y: rng.random_range(0..height),
-                        color: rng.random_range(0..32),
-                    };
-                    ws.send(ClientMessage::Place(tile)).await;
-                    sent += 1;
-                }
-                match ws.recv().await {
-                    ServerMessage::PlaceResult { status, seq, .. } => {
-                        assert_eq!(status, PlaceStatus::Accepted);
-                        accepted += 1;
-                        last_seq = last_seq.max(seq);
-                    }
-                    tiles @ ServerMessage::Tiles { .. } => replica.apply(&tiles),
-                    _ => {}
-                }
-            }
-            (ws, replica)
-        }));
-    }
+    let clients: Vec<_> = (0..4)
+        .map(|seed| tokio::spawn(place_randomly(app.api.clone(), seed, 250)))
+        .collect();
     let mut finished = Vec::new();
-    for task in tasks {
-        finished.push(task.await.expect("client task"));
+    for client in clients {
+        finished.push(client.await.expect("client task"));
     }
     let (expected, final_seq) = app.canvas().await;
-    assert_eq!(final_seq, PLACEMENTS as u64);
-    for (mut ws, mut replica) in finished {
-        while replica.seq < final_seq {
-            let message = ws.recv().await;
-            replica.apply(&message);
-        }
+    assert_eq!(final_seq, 1000);
+    for (mut ws, mut replica, accepted) in finished {
+        assert_eq!(accepted.len(), 250);
+        replica.settle(&mut ws, final_seq).await;
         assert!(
             replica.pixels == expected,
             "a client's canvas differs from /api/canvas"
