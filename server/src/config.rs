@@ -34,6 +34,42 @@ pub struct Config {
     pub send_timeout: Duration,
     /// Where cargo-leptos put the WASM bundle, the CSS and `public/`.
     pub leptos: LeptosOptions,
+    /// The shared Redis store; `None` runs on the embedded store.
+    pub redis: Option<RedisConfig>,
+}
+
+/// How to reach Redis and how to name things in it.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `redis://host:port/db` (credentials may be in it, hence [`Secret`]).
+    pub url: Secret,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Prefix of every key and of the Pub/Sub channel, so several canvases
+    /// can share one Redis.
+    pub key_prefix: String,
+    /// Placements kept in the history stream for catch-up and `Resume`
+    /// (approximately: the stream is trimmed with `MAXLEN ~`).
+    pub history_len: usize,
+    /// A command that takes longer fails: a placement must answer promptly
+    /// even when Redis does not.
+    pub command_timeout: Duration,
+}
+
+/// A value that must never reach a log: its `Debug` prints a placeholder.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 #[derive(Debug, Error)]
@@ -151,6 +187,30 @@ impl Config {
             .env(leptos_env)
             .build();
 
+        // REDIS_URL, or the seed's REDIS_HOST (+ REDIS_PORT).
+        let url = match (env.get("REDIS_URL"), env.get("REDIS_HOST")) {
+            (Some(url), _) => Some(url),
+            (None, Some(host)) => Some(format!(
+                "redis://{host}:{}",
+                env.parse::<u16>("REDIS_PORT", 6379)?
+            )),
+            (None, None) => None,
+        };
+        let history_len: usize = env.parse("HISTORY_LEN", 100_000)?;
+        let redis = match url {
+            None => None,
+            Some(url) => Some(RedisConfig {
+                url: Secret(url),
+                username: env.get("REDIS_USERNAME"),
+                password: env.get("REDIS_PASSWORD").map(Secret),
+                key_prefix: env
+                    .get("REDIS_KEY_PREFIX")
+                    .unwrap_or_else(|| "canvas".into()),
+                history_len,
+                command_timeout: env.ms("REDIS_TIMEOUT_MS", 1000)?,
+            }),
+        };
+
         Ok(Self {
             listen,
             canvas,
@@ -158,11 +218,12 @@ impl Config {
             batch_interval: env
                 .ms("BATCH_INTERVAL_MS", 50)?
                 .max(Duration::from_millis(1)),
-            history_len: env.parse("HISTORY_LEN", 100_000)?,
+            history_len,
             allowed_origins,
             place_rate_per_sec: env.parse("PLACE_RATE_PER_SEC", 20)?,
             send_timeout: env.ms("SEND_TIMEOUT_MS", 10_000)?,
             leptos,
+            redis,
         })
     }
 }
@@ -192,6 +253,15 @@ mod tests {
     fn app_port_wins_over_the_leptos_site_addr() {
         let config = config(&[("LEPTOS_SITE_ADDR", "0.0.0.0:3000"), ("APP_PORT", "8080")]).unwrap();
         assert_eq!(config.listen, "0.0.0.0:8080".parse().unwrap());
+    }
+
+    #[test]
+    fn redis_from_the_seed_names_and_secrets_stay_hidden() {
+        assert!(config(&[]).unwrap().redis.is_none());
+        let config = config(&[("REDIS_HOST", "redis"), ("REDIS_PASSWORD", "hunter2")]).unwrap();
+        let redis = config.redis.as_ref().unwrap();
+        assert_eq!(redis.url.expose(), "redis://redis:6379");
+        assert!(!format!("{config:?}").contains("hunter2"));
     }
 
     #[test]

@@ -28,6 +28,11 @@ impl SessionId {
         .then(|| Self(value.to_owned()))
     }
 
+    /// The id itself, for store keys. Never log it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The session named by the request's cookie, if it carries a valid one.
     pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
         headers

@@ -6,11 +6,16 @@ use crate::{
     canvas::{fanout::Fanout, mirror::Mirror, sync::SyncTask},
     config::Config,
     feed::Feed,
+    feed::{local::LocalFeed, redis::RedisFeed},
     metrics::Metrics,
     presence::Presence,
     routes,
     state::AppState,
-    store::{memory::MemoryStore, Store, StoreError},
+    store::{
+        memory::MemoryStore,
+        redis::{Keys, RedisStore},
+        Snapshot, Store, StoreError,
+    },
 };
 use std::{
     future::Future,
@@ -53,10 +58,23 @@ impl Application {
                     source,
                 })?;
 
+        let shutdown = CancellationToken::new();
         // The feed is subscribed before the snapshot is taken, so nothing
         // placed in between is missed (duplicates are dropped by seq).
-        let (store, feed) = embedded_backend(&config);
-        let snapshot = store.snapshot().await?;
+        let Backend { store, feed } = backend(&config, &shutdown)?;
+        let snapshot = match store.snapshot().await {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                // Serve a blank canvas, not ready, until the store answers:
+                // the sync task then loads the real one.
+                tracing::warn!(%error, "the store is unreachable; starting with a blank canvas");
+                Snapshot {
+                    epoch: 0,
+                    seq: 0,
+                    pixels: Vec::new(),
+                }
+            }
+        };
         let mirror = Arc::new(Mirror::new(config.canvas, snapshot));
 
         let state = AppState {
@@ -67,7 +85,7 @@ impl Application {
             presence: Arc::new(Presence::default()),
             metrics: Arc::new(Metrics::new()),
             feed_live: Arc::new(AtomicBool::new(false)),
-            shutdown: CancellationToken::new(),
+            shutdown,
         };
 
         let sync = SyncTask {
@@ -113,8 +131,33 @@ impl Application {
     }
 }
 
-fn embedded_backend(config: &Config) -> (Arc<dyn Store>, Box<dyn Feed>) {
-    let store = MemoryStore::new(config.canvas, config.cooldown, config.history_len);
-    let feed = store.feed();
-    (Arc::new(store), Box::new(feed))
+/// Where the canvas is kept and how its updates arrive.
+struct Backend {
+    store: Arc<dyn Store>,
+    feed: Box<dyn Feed>,
+}
+
+/// The Redis store and feed when Redis is configured, else the embedded ones.
+fn backend(config: &Config, shutdown: &CancellationToken) -> Result<Backend, StoreError> {
+    match &config.redis {
+        None => {
+            let store = MemoryStore::new(config.canvas, config.cooldown, config.history_len);
+            let feed: LocalFeed = store.feed();
+            Ok(Backend {
+                store: Arc::new(store),
+                feed: Box::new(feed),
+            })
+        }
+        Some(redis) => {
+            let store = RedisStore::new(redis, config.cooldown)?;
+            let channel = Keys::new(&redis.key_prefix).channel;
+            let feed = RedisFeed::spawn(redis, channel, shutdown.clone())
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            tracing::info!(prefix = %redis.key_prefix, "using the Redis store");
+            Ok(Backend {
+                store: Arc::new(store),
+                feed: Box::new(feed),
+            })
+        }
+    }
 }

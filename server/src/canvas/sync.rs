@@ -57,6 +57,8 @@ impl SyncTask {
         // Set when the mirror may be missing updates that could not be
         // fetched yet (the store was unreachable); retried every tick.
         let mut behind = true;
+        // Cleared while the feed's connection is down.
+        let mut connected = true;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -67,7 +69,14 @@ impl SyncTask {
                             behind = true;
                         }
                     }
-                    Some(FeedEvent::Interrupted) => behind = true,
+                    Some(FeedEvent::Interrupted) => {
+                        behind = true;
+                        connected = true;
+                    }
+                    Some(FeedEvent::Disconnected) => {
+                        connected = false;
+                        self.live.store(false, Ordering::Relaxed);
+                    }
                     None => {
                         tracing::error!("the update feed ended");
                         self.live.store(false, Ordering::Relaxed);
@@ -81,7 +90,7 @@ impl SyncTask {
                             Err(error) => tracing::warn!(%error, "catch-up failed; retrying"),
                         }
                     }
-                    self.live.store(!behind, Ordering::Relaxed);
+                    self.live.store(connected && !behind, Ordering::Relaxed);
                     self.flush(&mut batch);
                 }
             }

@@ -5,6 +5,7 @@
 //! the store's history.
 
 pub mod local;
+pub mod redis;
 
 use crate::canvas::Update;
 use async_trait::async_trait;
@@ -12,8 +13,11 @@ use async_trait::async_trait;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedEvent {
     Update(Update),
-    /// Updates may have been missed since the last one delivered.
+    /// Updates may have been missed since the last one delivered; the feed
+    /// is delivering again.
     Interrupted,
+    /// The feed is down (its connection dropped) and is reconnecting.
+    Disconnected,
 }
 
 #[async_trait]

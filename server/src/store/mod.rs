@@ -1,9 +1,10 @@
 //! Where the canvas lives. A [`Store`] owns the pixels, the global seq, the
 //! placement history and the cooldowns, and performs each placement as one
-//! atomic step. [`memory::MemoryStore`] is the embedded default; the Redis
-//! store slots in beside it behind the same trait.
+//! atomic step. [`memory::MemoryStore`] is the embedded default;
+//! [`redis::RedisStore`] shares one canvas between instances.
 
 pub mod memory;
+pub mod redis;
 
 use crate::{canvas::Update, session::SessionId};
 use app::{geometry::Coord, palette::ColorIndex};

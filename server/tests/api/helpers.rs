@@ -117,6 +117,14 @@ impl Drop for TestApp {
     }
 }
 
+/// The value of an unlabelled metric in `/metrics` text.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("metric {name} in {text}"))
+}
+
 pub fn header_u64(response: &reqwest::Response, name: &str) -> u64 {
     response
         .headers()
@@ -229,40 +237,92 @@ impl WsClient {
 }
 
 /// A client's copy of the canvas, kept as PROTOCOL.md says: Tiles are
-/// applied in seq order over a snapshot.
+/// applied in seq order over a snapshot, and `Resync` reloads it.
 pub struct Replica {
+    api: Api,
     pub pixels: Vec<u8>,
     pub seq: u64,
     width: usize,
 }
 
 impl Replica {
-    /// Loads the snapshot; `kept` are Tiles frames received before it.
-    pub async fn load(app: &Api, width: u16, kept: Vec<ServerMessage>) -> Self {
-        let (pixels, seq) = app.canvas().await;
-        let mut replica = Self {
+    /// Loads the snapshot. Tiles that arrived on the socket meanwhile are
+    /// still queued there and are applied (above the snapshot's seq) later.
+    pub async fn load(api: &Api, width: u16) -> Self {
+        let (pixels, seq) = api.canvas().await;
+        Self {
+            api: api.clone(),
             pixels,
             seq,
             width: usize::from(width),
-        };
-        for message in kept {
-            replica.apply(&message);
         }
-        replica
     }
 
-    /// Applies a Tiles frame; panics on a gap, which must never happen.
-    pub fn apply(&mut self, message: &ServerMessage) {
-        let ServerMessage::Tiles { first_seq, tiles } = message else {
-            return;
-        };
-        for (seq, tile) in (*first_seq..).zip(tiles) {
-            if seq <= self.seq {
-                continue;
+    /// Applies a frame: Tiles in seq order (a gap fails the test: it must
+    /// never happen), Resync by reloading the snapshot.
+    pub async fn on(&mut self, message: &ServerMessage) {
+        match message {
+            ServerMessage::Tiles { first_seq, tiles } => {
+                for (seq, tile) in (*first_seq..).zip(tiles) {
+                    if seq <= self.seq {
+                        continue;
+                    }
+                    assert_eq!(seq, self.seq + 1, "a gap in the tiles");
+                    self.pixels[usize::from(tile.y) * self.width + usize::from(tile.x)] =
+                        tile.color;
+                    self.seq = seq;
+                }
             }
-            assert_eq!(seq, self.seq + 1, "a gap in the tiles");
-            self.pixels[usize::from(tile.y) * self.width + usize::from(tile.x)] = tile.color;
-            self.seq = seq;
+            ServerMessage::Resync { .. } => {
+                let (pixels, seq) = self.api.canvas().await;
+                self.pixels = pixels;
+                self.seq = seq;
+            }
+            _ => {}
         }
     }
+
+    /// Reads frames until this copy has caught up with `seq`.
+    pub async fn settle(&mut self, ws: &mut WsClient, seq: u64) {
+        while self.seq < seq {
+            let message = ws.recv().await;
+            self.on(&message).await;
+        }
+    }
+}
+
+/// A user who places `count` random tiles one after another (each waits
+/// for its result) and keeps a copy of the canvas meanwhile. Returns the
+/// socket, the copy and the tiles that were accepted, with their seqs.
+pub async fn place_randomly(
+    api: Api,
+    seed: u64,
+    count: usize,
+) -> (WsClient, Replica, Vec<(u64, Tile)>) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut ws = api.ws().await;
+    let (width, height) = (ws.hello.width, ws.hello.height);
+    let mut replica = Replica::load(&api, width).await;
+    let mut accepted = Vec::new();
+    for _ in 0..count {
+        let tile = Tile {
+            x: rng.random_range(0..width),
+            y: rng.random_range(0..height),
+            color: rng.random_range(0..32),
+        };
+        ws.send(ClientMessage::Place(tile)).await;
+        loop {
+            match ws.recv().await {
+                ServerMessage::PlaceResult { status, seq, .. } => {
+                    if status == PlaceStatus::Accepted {
+                        accepted.push((seq, tile));
+                    }
+                    break;
+                }
+                other => replica.on(&other).await,
+            }
+        }
+    }
+    (ws, replica, accepted)
 }

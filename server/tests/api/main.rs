@@ -1,7 +1,10 @@
-//! Black-box tests of one server instance: each test spawns its own app on
-//! port 0 and speaks HTTP and the binary WebSocket protocol to it.
+//! Black-box tests: each test spawns its own apps on port 0 (and, where it
+//! needs one, its own `redis-server`) and speaks HTTP and the binary
+//! WebSocket protocol to them.
 
 mod helpers;
+mod redis_server;
 
 mod http;
+mod multi_instance;
 mod websocket;

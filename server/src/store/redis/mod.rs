@@ -1,0 +1,313 @@
+//! The shared store: one canvas in Redis for every instance.
+//!
+//! Each operation that must see a consistent state is one Lua script
+//! (`place.lua`, `snapshot.lua`, `history.lua`), run with EVALSHA and loaded
+//! again on NOSCRIPT. Commands go through a deadpool of multiplexed
+//! connections, and every call has a deadline, so a placement answers
+//! promptly when Redis does not. The key schema is in docs/redis.md.
+
+use super::{PixelRecord, PlaceOutcome, Placement, Snapshot, Store, StoreError};
+use crate::{canvas::Update, config::RedisConfig};
+use app::{geometry::Coord, protocol::Tile};
+use async_trait::async_trait;
+use deadpool_redis::{Manager, Pool, Runtime};
+use redis::{aio::ConnectionLike, AsyncConnectionConfig, IntoConnectionInfo, Script, Value};
+use std::{
+    future::Future,
+    sync::LazyLock,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+static PLACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("place.lua")));
+static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("snapshot.lua")));
+static HISTORY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("history.lua")));
+
+/// Commands in flight at once per instance; each connection is multiplexed.
+const POOL_SIZE: usize = 8;
+
+/// The names of everything Canvas keeps in Redis.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// String: the epoch, a random u64 in decimal.
+    pub epoch: String,
+    /// Integer: the last seq taken.
+    pub seq: String,
+    /// String: one palette index per pixel, row-major.
+    pub pixels: String,
+    /// Stream: one entry per placement, ID `<seq>-1`, fields x, y, c.
+    pub history: String,
+    /// Hash: pixel index -> `<seq>,<unix ms>,<display name>`.
+    pub meta: String,
+    /// Pub/Sub channel: `<epoch>:<seq>:<x>:<y>:<color>` per placement.
+    pub channel: String,
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            epoch: format!("{prefix}:epoch"),
+            seq: format!("{prefix}:seq"),
+            pixels: format!("{prefix}:pixels"),
+            history: format!("{prefix}:history"),
+            meta: format!("{prefix}:meta"),
+            channel: format!("{prefix}:updates"),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// String with a TTL: present while the session is cooling down.
+    pub fn cooldown(&self, session: &str) -> String {
+        format!("{}:cooldown:{session}", self.prefix)
+    }
+}
+
+pub struct RedisStore {
+    pool: Pool,
+    keys: Keys,
+    cooldown: Duration,
+    history_len: usize,
+    timeout: Duration,
+}
+
+/// Turns the configuration into connection details (credentials set apart
+/// from the URL, so a password needs no URL escaping).
+pub fn connection_info(config: &RedisConfig) -> Result<redis::ConnectionInfo, StoreError> {
+    let info = config
+        .url
+        .expose()
+        .into_connection_info()
+        .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL: {e}")))?;
+    let mut settings = info.redis_settings().clone();
+    if let Some(username) = &config.username {
+        settings = settings.set_username(username);
+    }
+    if let Some(password) = &config.password {
+        settings = settings.set_password(password.expose());
+    }
+    Ok(info.set_redis_settings(settings))
+}
+
+impl RedisStore {
+    pub fn new(config: &RedisConfig, cooldown: Duration) -> Result<Self, StoreError> {
+        let connection = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(config.command_timeout))
+            .set_response_timeout(Some(config.command_timeout));
+        let manager =
+            Manager::new_with_config(connection_info(config)?, connection).map_err(unavailable)?;
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(config.command_timeout))
+            .create_timeout(Some(config.command_timeout))
+            .recycle_timeout(Some(config.command_timeout))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            pool,
+            keys: Keys::new(&config.key_prefix),
+            cooldown,
+            history_len: config.history_len.max(1),
+            timeout: config.command_timeout,
+        })
+    }
+
+    /// Runs `f` on a pooled connection within the command deadline.
+    async fn with_connection<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let work = async {
+            let connection = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            f(connection).await.map_err(unavailable)
+        };
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_| StoreError::Unavailable("Redis did not answer in time".into()))?
+    }
+}
+
+fn unavailable(error: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+/// A candidate epoch, used only if Redis has none yet.
+fn new_epoch() -> String {
+    rand::random::<u64>().max(1).to_string()
+}
+
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+fn malformed(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("unexpected reply from Redis: {what}"))
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError> {
+        let keys = &self.keys;
+        let mut invocation = PLACE.prepare_invoke();
+        invocation
+            .key(&keys.epoch)
+            .key(&keys.seq)
+            .key(&keys.pixels)
+            .key(&keys.history)
+            .key(&keys.meta)
+            .key(keys.cooldown(placement.session.as_str()))
+            .arg(placement.coord.index)
+            .arg(placement.color.get())
+            .arg(placement.coord.x)
+            .arg(placement.coord.y)
+            .arg(unix_ms(placement.at))
+            .arg(self.cooldown.as_millis() as u64)
+            .arg(placement.display_name.as_deref().unwrap_or(""))
+            .arg(self.history_len)
+            .arg(&keys.channel)
+            .arg(new_epoch());
+        let (status, value): (u8, u64) = self
+            .with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(match status {
+            0 => PlaceOutcome::Accepted { seq: value },
+            _ => PlaceOutcome::Cooldown {
+                retry_after: Duration::from_millis(value),
+            },
+        })
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let keys = &self.keys;
+        let mut invocation = SNAPSHOT.prepare_invoke();
+        invocation
+            .key(&keys.epoch)
+            .key(&keys.seq)
+            .key(&keys.pixels)
+            .key(&keys.history)
+            .arg(new_epoch());
+        let (epoch, seq, pixels): (u64, u64, Vec<u8>) = self
+            .with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(Snapshot { epoch, seq, pixels })
+    }
+
+    async fn history(
+        &self,
+        epoch: u64,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Option<Vec<Update>>, StoreError> {
+        let keys = &self.keys;
+        let mut invocation = HISTORY.prepare_invoke();
+        invocation
+            .key(&keys.epoch)
+            .key(&keys.seq)
+            .key(&keys.history)
+            .arg(after_seq)
+            .arg(limit);
+        let (current_epoch, newest, entries): (String, u64, Vec<Value>) = self
+            .with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        if current_epoch.parse::<u64>().ok() != Some(epoch) || after_seq > newest {
+            return Ok(None);
+        }
+        let updates = entries
+            .iter()
+            .map(|entry| parse_entry(epoch, entry))
+            .collect::<Result<Vec<_>, _>>()?;
+        // History bridges the gap only if it starts right after `after_seq`.
+        match updates.first() {
+            Some(first) if first.seq != after_seq + 1 => Ok(None),
+            None if after_seq < newest => Ok(None),
+            _ => Ok(Some(updates)),
+        }
+    }
+
+    async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError> {
+        let meta = self.keys.meta.clone();
+        let record: Option<String> = self
+            .with_connection(|mut c| async move {
+                redis::cmd("HGET")
+                    .arg(meta)
+                    .arg(coord.index)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        record.map(|r| parse_record(&r)).transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with_connection(|mut c| async move {
+            c.req_packed_command(&redis::cmd("PING")).await.map(drop)
+        })
+        .await
+    }
+}
+
+/// A history entry: `[id, [field, value, …]]` with id `<seq>-1` and fields
+/// x, y, c.
+fn parse_entry(epoch: u64, entry: &Value) -> Result<Update, StoreError> {
+    let (id, fields): (String, Vec<(String, u32)>) =
+        redis::from_redis_value_ref(entry).map_err(|_| malformed("history entry"))?;
+    let seq = id
+        .strip_suffix("-1")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| malformed("history id"))?;
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| malformed("history field"))
+    };
+    let narrow = |v: u32| u16::try_from(v).map_err(|_| malformed("history coordinate"));
+    Ok(Update {
+        epoch,
+        seq,
+        tile: Tile {
+            x: narrow(field("x")?)?,
+            y: narrow(field("y")?)?,
+            color: u8::try_from(field("c")?).map_err(|_| malformed("history color"))?,
+        },
+    })
+}
+
+/// `<seq>,<unix ms>,<display name>`; the name may itself hold commas.
+fn parse_record(record: &str) -> Result<PixelRecord, StoreError> {
+    let mut parts = record.splitn(3, ',');
+    let seq = parts.next().and_then(|s| s.parse().ok());
+    let ms = parts.next().and_then(|s| s.parse().ok());
+    let name = parts.next().unwrap_or("");
+    match (seq, ms) {
+        (Some(seq), Some(ms)) => Ok(PixelRecord {
+            seq,
+            placed_at: UNIX_EPOCH + Duration::from_millis(ms),
+            placed_by: (!name.is_empty()).then(|| name.to_owned()),
+        }),
+        _ => Err(malformed("pixel record")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pixel_records_keep_commas_in_names() {
+        let record = parse_record("42,1700000000123,a, b").unwrap();
+        assert_eq!(record.seq, 42);
+        assert_eq!(record.placed_by.as_deref(), Some("a, b"));
+        assert_eq!(unix_ms(record.placed_at), 1_700_000_000_123);
+        assert_eq!(parse_record("7,5,").unwrap().placed_by, None);
+        assert!(parse_record("x,5,").is_err());
+    }
+}

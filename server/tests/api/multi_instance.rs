@@ -1,0 +1,325 @@
+//! Several instances sharing one real Redis: delivery across instances,
+//! convergence, and recovery from a killed subscription, trimmed history
+//! and a Redis restart.
+
+use crate::{
+    helpers::{metric, place_randomly, spawn_app, TestApp, WsClient},
+    redis_server::RedisServer,
+};
+use app::protocol::{PlaceStatus, ServerMessage, Tile};
+use std::time::{Duration, Instant};
+
+/// Starts `n` instances on one Redis, each with its own memory.
+async fn instances(redis: &RedisServer, n: usize, extra: &[(&str, &str)]) -> Vec<TestApp> {
+    let url = redis.url();
+    let mut apps = Vec::new();
+    for _ in 0..n {
+        let mut vars = vec![("REDIS_URL", url.as_str())];
+        vars.extend_from_slice(extra);
+        apps.push(spawn_app(&vars).await);
+    }
+    for app in &apps {
+        wait_ready(app).await;
+    }
+    apps
+}
+
+async fn wait_ready(app: &TestApp) -> Duration {
+    let start = Instant::now();
+    while app.get("/readyz").await.status() != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "instance never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    start.elapsed()
+}
+
+/// The canvas bytes Redis holds, padded to the canvas size as a snapshot is.
+async fn redis_pixels(redis: &RedisServer) -> Vec<u8> {
+    let mut connection = redis.connect().await;
+    let mut pixels: Vec<u8> = redis::cmd("GET")
+        .arg("canvas:pixels")
+        .query_async(&mut connection)
+        .await
+        .unwrap_or_default();
+    pixels.resize(64 * 32, 0);
+    pixels
+}
+
+/// Waits until every instance's `/api/canvas` is at `seq`, and returns them.
+async fn snapshots_at(apps: &[TestApp], seq: u64) -> Vec<Vec<u8>> {
+    let mut snapshots = Vec::new();
+    for app in apps {
+        let start = Instant::now();
+        loop {
+            let (pixels, at) = app.canvas().await;
+            if at == seq {
+                snapshots.push(pixels);
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "instance stuck at {at} < {seq}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    snapshots
+}
+
+async fn newest_seq(redis: &RedisServer) -> u64 {
+    let mut connection = redis.connect().await;
+    redis::cmd("GET")
+        .arg("canvas:seq")
+        .query_async::<Option<u64>>(&mut connection)
+        .await
+        .unwrap()
+        .unwrap_or(0)
+}
+
+/// Everything agrees: each client's copy, each instance's snapshot, Redis.
+async fn assert_converged(
+    redis: &RedisServer,
+    apps: &[TestApp],
+    clients: Vec<(WsClient, crate::helpers::Replica)>,
+) {
+    let seq = newest_seq(redis).await;
+    let expected = redis_pixels(redis).await;
+    for snapshot in snapshots_at(apps, seq).await {
+        assert!(
+            snapshot == expected,
+            "an instance's canvas differs from Redis"
+        );
+    }
+    for (mut ws, mut replica) in clients {
+        replica.settle(&mut ws, seq).await;
+        assert!(
+            replica.pixels == expected,
+            "a client's canvas differs from Redis"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_place_through_each_instance_reaches_clients_of_all_three() {
+    let redis = RedisServer::start().await;
+    let apps = instances(&redis, 3, &[]).await;
+    let mut clients = Vec::new();
+    for app in &apps {
+        clients.push(app.ws().await);
+    }
+    for (i, client) in clients.iter_mut().enumerate() {
+        client.place(i as u16, 0, 5).await;
+        assert_eq!(client.place_result().await.0, PlaceStatus::Accepted);
+    }
+    for client in &mut clients {
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            if let ServerMessage::Tiles { first_seq, tiles } = client.recv().await {
+                seen.extend((first_seq..).zip(tiles));
+            }
+        }
+        seen.sort_by_key(|(seq, _)| *seq);
+        let seqs: Vec<u64> = seen.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        let mut xs: Vec<u16> = seen.iter().map(|(_, tile)| tile.x).collect();
+        xs.sort();
+        assert_eq!(xs, vec![0, 1, 2]);
+    }
+    // Who and when, from Redis, on any instance.
+    let pixel = apps[2].json("/api/pixel?x=0&y=0").await;
+    assert_eq!(pixel["color"], 5);
+    assert!(pixel["placed_at"].is_string());
+    assert!(pixel["seq"].as_u64().unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn many_clients_on_three_instances_converge() {
+    let redis = RedisServer::start().await;
+    let apps = instances(&redis, 3, &[]).await;
+    let tasks: Vec<_> = (0..6)
+        .map(|i| tokio::spawn(place_randomly(apps[i % 3].api.clone(), i as u64, 80)))
+        .collect();
+    let mut clients = Vec::new();
+    for task in tasks {
+        let (ws, replica, accepted) = task.await.unwrap();
+        assert_eq!(accepted.len(), 80);
+        clients.push((ws, replica));
+    }
+    assert_eq!(newest_seq(&redis).await, 480);
+    assert_converged(&redis, &apps, clients).await;
+}
+
+#[tokio::test]
+async fn killing_the_subscriptions_mid_stream_loses_nothing() {
+    let redis = RedisServer::start().await;
+    let apps = instances(&redis, 3, &[]).await;
+    let tasks: Vec<_> = (0..3)
+        .map(|i| tokio::spawn(place_randomly(apps[i].api.clone(), 10 + i as u64, 150)))
+        .collect();
+    // Kill every instance's subscription a few times while tiles flow.
+    let mut control = redis.connect().await;
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let killed: u64 = redis::cmd("CLIENT")
+            .arg(&["KILL", "TYPE", "pubsub"])
+            .query_async(&mut control)
+            .await
+            .unwrap();
+        assert!(killed <= 3);
+    }
+    let mut clients = Vec::new();
+    for task in tasks {
+        let (ws, replica, _) = task.await.unwrap();
+        clients.push((ws, replica));
+    }
+    assert_converged(&redis, &apps, clients).await;
+    // Recovery: every instance is ready again.
+    for app in &apps {
+        wait_ready(app).await;
+    }
+}
+
+/// One instance loses its connection (its ACL user is switched off) while
+/// the others place tiles and the history is trimmed: when it comes back,
+/// history cannot bridge the gap, so it reloads and tells its clients.
+#[tokio::test]
+async fn an_instance_lagging_past_the_history_reloads() {
+    let redis = RedisServer::start().await;
+    let mut control = redis.connect().await;
+    let _: () = redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "lagger",
+            "on",
+            ">lag-secret",
+            "~*",
+            "&*",
+            "+@all",
+        ])
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    let url = redis.url();
+    let lagging = spawn_app(&[
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_USERNAME", "lagger"),
+        ("REDIS_PASSWORD", "lag-secret"),
+    ])
+    .await;
+    let others = instances(&redis, 1, &[]).await;
+    wait_ready(&lagging).await;
+    let watcher = lagging.ws().await;
+    let mut replica = crate::helpers::Replica::load(&lagging.api, 64).await;
+
+    // Cut the lagging instance off.
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "lagger", "off"])
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    let _: u64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "USER", "lagger"])
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    let (_, _, accepted) = place_randomly(others[0].api.clone(), 99, 40).await;
+    assert_eq!(accepted.len(), 40);
+    let _: u64 = redis::cmd("XTRIM")
+        .arg(&["canvas:history", "MAXLEN", "0"])
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    place_randomly(others[0].api.clone(), 100, 5).await;
+    assert_eq!(
+        lagging.get("/readyz").await.status(),
+        503,
+        "an instance cut off from Redis is not ready"
+    );
+
+    // Let it back in: it must reload and converge.
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "lagger", "on"])
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    let recovered = wait_ready(&lagging).await;
+    println!("lagging instance ready again {recovered:?} after its user was re-enabled");
+    let mut watcher = watcher;
+    let seq = newest_seq(&redis).await;
+    replica.settle(&mut watcher, seq).await;
+    assert!(replica.pixels == redis_pixels(&redis).await);
+    let metrics = lagging.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metric(&metrics, "canvas_feed_reloads_total") >= 1.0,
+        "it reloaded"
+    );
+    let mut all = others;
+    all.push(lagging);
+    snapshots_at(&all, seq).await;
+}
+
+#[tokio::test]
+async fn a_redis_restart_fails_placements_cleanly_and_loses_nothing() {
+    let mut redis = RedisServer::start().await;
+    let apps = instances(&redis, 2, &[]).await;
+
+    // Tiles at distinct pixels, acknowledged before Redis stops.
+    let mut placer = apps[0].ws().await;
+    let mut acknowledged = Vec::new();
+    for x in 0..20u16 {
+        let tile = Tile { x, y: 3, color: 9 };
+        placer.place(tile.x, tile.y, tile.color).await;
+        let (status, seq, _) = placer.place_result().await;
+        assert_eq!(status, PlaceStatus::Accepted);
+        acknowledged.push((seq, tile));
+    }
+    let watcher = apps[1].ws().await;
+    let mut replica = crate::helpers::Replica::load(&apps[1].api, 64).await;
+
+    redis.stop().await;
+    // A placement answers promptly with a clear refusal; reads go on.
+    let asked = Instant::now();
+    placer.place(30, 30, 1).await;
+    let (status, _, retry_after_ms) = placer.place_result().await;
+    assert_eq!(status, PlaceStatus::NotAllowed);
+    assert!(retry_after_ms > 0);
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        asked.elapsed()
+    );
+    for app in &apps {
+        assert_eq!(app.get("/api/canvas").await.status(), 200);
+        let ready_status = app.get("/readyz").await.status();
+        assert_eq!(ready_status, 503);
+    }
+
+    redis.restart().await;
+    let restarted = Instant::now();
+    for app in &apps {
+        wait_ready(app).await;
+    }
+    println!(
+        "instances ready {:?} after Redis restarted",
+        restarted.elapsed()
+    );
+    placer.place(40, 4, 2).await;
+    assert_eq!(placer.place_result().await.0, PlaceStatus::Accepted);
+
+    let pixels = redis_pixels(&redis).await;
+    for (_, tile) in &acknowledged {
+        assert_eq!(
+            pixels[usize::from(tile.y) * 64 + usize::from(tile.x)],
+            tile.color
+        );
+    }
+    let seq = newest_seq(&redis).await;
+    assert_eq!(seq, 21, "the seq survived the restart");
+    let mut watcher = watcher;
+    replica.settle(&mut watcher, seq).await;
+    assert!(replica.pixels == pixels);
+    snapshots_at(&apps, seq).await;
+}
