@@ -32,6 +32,14 @@ pub struct Config {
     /// A socket whose write has not completed after this long is dropped:
     /// a stalled reader must not hold server memory.
     pub send_timeout: Duration,
+    /// The server pings every socket this often; a socket that has sent
+    /// nothing (not even a pong) for two intervals is closed as dead.
+    pub ping_interval: Duration,
+    /// Open WebSockets one client address may hold on this instance.
+    pub max_connections_per_ip: u32,
+    /// Whether to take the client address from `X-Forwarded-For` (set by
+    /// the proxy in front) rather than from the TCP peer.
+    pub trust_forwarded_for: bool,
     /// Where cargo-leptos put the WASM bundle, the CSS and `public/`.
     pub leptos: LeptosOptions,
     /// The shared Redis store; `None` runs on the embedded store.
@@ -222,6 +230,11 @@ impl Config {
             allowed_origins,
             place_rate_per_sec: env.parse("PLACE_RATE_PER_SEC", 20)?,
             send_timeout: env.ms("SEND_TIMEOUT_MS", 10_000)?,
+            ping_interval: env
+                .ms("PING_INTERVAL_MS", 20_000)?
+                .max(Duration::from_millis(10)),
+            max_connections_per_ip: env.parse("MAX_CONNECTIONS_PER_IP", 32)?,
+            trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,
             leptos,
             redis,
         })

@@ -17,6 +17,8 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    #[error("{0}")]
+    TooManyRequests(&'static str),
     #[error("temporarily unavailable")]
     Unavailable(#[source] StoreError),
 }
@@ -27,6 +29,7 @@ impl IntoResponse for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(cause) => {
                 tracing::warn!(%cause, "request failed: store unavailable");
                 StatusCode::SERVICE_UNAVAILABLE

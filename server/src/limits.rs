@@ -1,6 +1,71 @@
 //! Rate limits for what one connection may ask of the server.
 
-use std::time::{Duration, Instant};
+use axum::http::HeaderMap;
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+/// The address a request comes from: the TCP peer, or, behind a trusted
+/// proxy, the first address of `X-Forwarded-For` (nginx overwrites the
+/// header with the address it saw, so it cannot be forged through it).
+pub fn client_ip(headers: &HeaderMap, peer: SocketAddr, trust_forwarded_for: bool) -> IpAddr {
+    let forwarded = trust_forwarded_for
+        .then(|| headers.get("x-forwarded-for")?.to_str().ok())
+        .flatten()
+        .and_then(|list| list.split(',').next())
+        .and_then(|first| first.trim().parse().ok());
+    forwarded.unwrap_or(peer.ip())
+}
+
+/// Counts open WebSockets per client address on this instance.
+pub struct ConnectionLimiter {
+    max_per_ip: u32,
+    open: Mutex<HashMap<IpAddr, u32>>,
+}
+
+/// One counted connection; uncounted when dropped.
+pub struct ConnectionPermit {
+    limiter: Arc<ConnectionLimiter>,
+    ip: IpAddr,
+}
+
+impl ConnectionLimiter {
+    pub fn new(max_per_ip: u32) -> Arc<Self> {
+        Arc::new(Self {
+            max_per_ip,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A permit for one more connection from `ip`, unless it is at the cap.
+    pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionPermit> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.max_per_ip {
+            return None;
+        }
+        *count += 1;
+        Some(ConnectionPermit {
+            limiter: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        let mut open = self.limiter.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
 
 /// A token bucket: `rate` tokens a second, holding at most `burst`.
 #[derive(Debug)]
@@ -40,6 +105,27 @@ impl TokenBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_are_capped_per_address_and_released() {
+        let limiter = ConnectionLimiter::new(2);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let first = limiter.try_acquire(ip).unwrap();
+        let _second = limiter.try_acquire(ip).unwrap();
+        assert!(limiter.try_acquire(ip).is_none());
+        assert!(limiter.try_acquire("10.0.0.2".parse().unwrap()).is_some());
+        drop(first);
+        assert!(limiter.try_acquire(ip).is_some());
+    }
+
+    #[test]
+    fn forwarded_for_is_used_only_when_trusted() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.7, 10.0.0.1".parse().unwrap());
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        assert_eq!(client_ip(&headers, peer, true).to_string(), "203.0.113.7");
+        assert_eq!(client_ip(&headers, peer, false).to_string(), "127.0.0.1");
+    }
 
     #[test]
     fn allows_a_burst_then_the_rate() {

@@ -43,6 +43,8 @@ pub enum DisconnectReason {
     SlowClient,
     /// The server is shutting down.
     Shutdown,
+    /// The peer stopped answering pings.
+    HeartbeatTimeout,
 }
 
 impl DisconnectReason {
@@ -52,6 +54,7 @@ impl DisconnectReason {
             Self::ProtocolError => "protocol_error",
             Self::SlowClient => "slow_client",
             Self::Shutdown => "shutdown",
+            Self::HeartbeatTimeout => "heartbeat_timeout",
         }
     }
 }

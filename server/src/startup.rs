@@ -7,6 +7,7 @@ use crate::{
     config::Config,
     feed::Feed,
     feed::{local::LocalFeed, redis::RedisFeed},
+    limits::ConnectionLimiter,
     metrics::Metrics,
     presence::Presence,
     routes,
@@ -77,12 +78,14 @@ impl Application {
         };
         let mirror = Arc::new(Mirror::new(config.canvas, snapshot));
 
+        let connections = ConnectionLimiter::new(config.max_connections_per_ip);
         let state = AppState {
             config: Arc::new(config),
             store,
             mirror,
             fanout: Fanout::new(FANOUT_CAPACITY),
             presence: Arc::new(Presence::default()),
+            connections,
             metrics: Arc::new(Metrics::new()),
             feed_live: Arc::new(AtomicBool::new(false)),
             shutdown,
@@ -98,12 +101,11 @@ impl Application {
             batch_interval: state.config.batch_interval,
         };
         tokio::spawn(sync.run(state.shutdown.clone()));
-        tokio::spawn(
-            state
-                .presence
-                .clone()
-                .announce(state.fanout.clone(), state.shutdown.clone()),
-        );
+        tokio::spawn(state.presence.clone().run(
+            state.store.clone(),
+            state.fanout.clone(),
+            state.shutdown.clone(),
+        ));
 
         Ok(Self { listener, state })
     }
@@ -122,12 +124,15 @@ impl Application {
     ) -> std::io::Result<()> {
         let shutdown = self.state.shutdown.clone();
         let router = routes::router(self.state);
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                stop.await;
-                shutdown.cancel();
-            })
-            .await
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop.await;
+            shutdown.cancel();
+        })
+        .await
     }
 }
 

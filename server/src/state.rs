@@ -3,6 +3,7 @@
 use crate::{
     canvas::{fanout::Fanout, mirror::Mirror},
     config::Config,
+    limits::ConnectionLimiter,
     metrics::Metrics,
     presence::Presence,
     store::Store,
@@ -20,6 +21,8 @@ pub struct AppState {
     /// Frames for every socket.
     pub fanout: Fanout,
     pub presence: Arc<Presence>,
+    /// Open WebSockets per client address.
+    pub connections: Arc<ConnectionLimiter>,
     pub metrics: Arc<Metrics>,
     /// Whether the sync task is current with the feed (for `/readyz`).
     pub feed_live: Arc<AtomicBool>,

@@ -9,7 +9,7 @@
 use crate::{
     canvas::{fanout::Frame, mirror::Version},
     error::ApiError,
-    limits::TokenBucket,
+    limits::{client_ip, ConnectionPermit, TokenBucket},
     metrics::{DisconnectReason, PlacementResult},
     session::SessionId,
     state::AppState,
@@ -25,13 +25,16 @@ use app::{
 use axum::{
     extract::{
         ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade},
-        State,
+        ConnectInfo, State,
     },
     http::{header, HeaderMap},
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use std::time::{Duration, Instant, SystemTime};
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant, SystemTime},
+};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 /// The transport refuses frames above this outright. Frames between the
@@ -51,17 +54,22 @@ const STORE_DOWN_RETRY: Duration = Duration::from_secs(1);
 
 pub async fn upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     if !origin_allowed(&headers, &state.config.allowed_origins) {
         return ApiError::Forbidden("origin not allowed").into_response();
     }
+    let ip = client_ip(&headers, peer, state.config.trust_forwarded_for);
+    let Some(permit) = state.connections.try_acquire(ip) else {
+        return ApiError::TooManyRequests("too many connections from this address").into_response();
+    };
     let (session, new_cookie) = SessionId::for_request(&headers);
     let mut response = ws
         .max_message_size(TRANSPORT_LIMIT)
         .max_frame_size(TRANSPORT_LIMIT)
-        .on_upgrade(move |socket| Connection::new(state, session, socket).run());
+        .on_upgrade(move |socket| Connection::new(state, session, socket, permit).run());
     if let Some(cookie) = new_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -108,6 +116,10 @@ struct Connection {
     socket: WebSocket,
     frames: broadcast::Receiver<Frame>,
     place_limit: TokenBucket,
+    /// Counts this connection against its address's cap while it lives.
+    _permit: ConnectionPermit,
+    /// When the client last sent anything (a pong included).
+    last_heard: Instant,
     /// Tiles up to this seq reach the client some other way (the snapshot it
     /// loads after `Hello`, or the history sent for its `Resume`), so live
     /// frames leave them out: each tile is sent once.
@@ -115,7 +127,12 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(state: AppState, session: SessionId, socket: WebSocket) -> Self {
+    fn new(
+        state: AppState,
+        session: SessionId,
+        socket: WebSocket,
+        permit: ConnectionPermit,
+    ) -> Self {
         // Subscribe before reading the version sent in Hello, so every tile
         // after that version reaches this socket.
         let frames = state.fanout.subscribe();
@@ -126,6 +143,8 @@ impl Connection {
             session,
             socket,
             frames,
+            _permit: permit,
+            last_heard: Instant::now(),
             covered_to: 0,
         }
     }
@@ -160,13 +179,27 @@ impl Connection {
         self.send(ServerMessage::Presence { online }).await?;
 
         let shutdown = self.state.shutdown.clone();
+        let ping_interval = self.state.config.ping_interval;
+        let mut heartbeat =
+            tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     return self.close(close_code::AWAY, "server shutting down", DisconnectReason::Shutdown).await;
                 }
+                _ = heartbeat.tick() => {
+                    // A peer that has not answered two pings is gone, even
+                    // if TCP has not noticed yet.
+                    if self.last_heard.elapsed() >= ping_interval * 2 {
+                        return self.close(close_code::AWAY, "heartbeat timeout", DisconnectReason::HeartbeatTimeout).await;
+                    }
+                    self.send_message(Message::Ping(Bytes::new())).await?;
+                }
                 incoming = self.socket.recv() => match incoming {
-                    Some(Ok(message)) => self.on_message(message).await?,
+                    Some(Ok(message)) => {
+                        self.last_heard = Instant::now();
+                        self.on_message(message).await?
+                    }
                     Some(Err(_)) | None => return Ok(()),
                 },
                 frame = self.frames.recv() => match frame {
@@ -342,11 +375,7 @@ impl Connection {
             code,
             reason: reason.into(),
         };
-        let _ = tokio::time::timeout(
-            self.state.config.send_timeout,
-            self.socket.send(Message::Close(Some(frame))),
-        )
-        .await;
+        let _ = self.send_message(Message::Close(Some(frame))).await;
         Err(why)
     }
 
@@ -355,11 +384,11 @@ impl Connection {
     }
 
     async fn send_bytes(&mut self, bytes: Bytes) -> Result<(), DisconnectReason> {
-        match tokio::time::timeout(
-            self.state.config.send_timeout,
-            self.socket.send(Message::Binary(bytes)),
-        )
-        .await
+        self.send_message(Message::Binary(bytes)).await
+    }
+
+    async fn send_message(&mut self, message: Message) -> Result<(), DisconnectReason> {
+        match tokio::time::timeout(self.state.config.send_timeout, self.socket.send(message)).await
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(DisconnectReason::Closed),

@@ -167,6 +167,11 @@ impl Store for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// The embedded store serves one instance: its count is the total.
+    async fn report_online(&self, _: &str, online: u32, _: Duration) -> Result<u32, StoreError> {
+        Ok(online)
+    }
 }
 
 #[cfg(test)]

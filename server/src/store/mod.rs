@@ -84,4 +84,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Succeeds while the store can take placements.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Records that `instance` has `online` open sockets, for `ttl` unless
+    /// renewed, and returns the users online across every instance.
+    async fn report_online(
+        &self,
+        instance: &str,
+        online: u32,
+        ttl: Duration,
+    ) -> Result<u32, StoreError>;
 }

@@ -323,3 +323,47 @@ async fn a_redis_restart_fails_placements_cleanly_and_loses_nothing() {
     assert!(replica.pixels == pixels);
     snapshots_at(&apps, seq).await;
 }
+
+/// Reads frames until a `Presence` frame says `online`.
+async fn wait_for_presence(ws: &mut WsClient, online: u32) {
+    let start = Instant::now();
+    loop {
+        if let ServerMessage::Presence { online: now } = ws.recv().await {
+            if now == online {
+                return;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "presence never reached {online}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn presence_counts_users_across_instances_and_forgets_a_dead_one() {
+    let redis = RedisServer::start().await;
+    let mut apps = instances(&redis, 3, &[]).await;
+    let mut a1 = apps[0].ws().await;
+    let a2 = apps[0].ws().await;
+    let mut b = apps[1].ws().await;
+    let _c = apps[2].ws().await;
+    wait_for_presence(&mut a1, 4).await;
+    wait_for_presence(&mut b, 4).await;
+    assert_eq!(apps[2].json("/api/info").await["online"], 4);
+
+    drop(a2);
+    wait_for_presence(&mut b, 3).await;
+
+    // Instance C stops reporting (as a dead one would): its user stops
+    // counting once its report expires.
+    let died = Instant::now();
+    let mut c = apps.pop().unwrap();
+    c.stop();
+    wait_for_presence(&mut a1, 2).await;
+    println!(
+        "a dead instance's users stopped counting after {:?}",
+        died.elapsed()
+    );
+    wait_for_presence(&mut b, 2).await;
+}

@@ -3,6 +3,7 @@
 
 use crate::helpers::{place_randomly, spawn_app, WsClient};
 use app::protocol::{error_code, ClientMessage, PlaceStatus, ServerMessage, Tile};
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -306,4 +307,59 @@ async fn shutdown_closes_sockets_with_going_away() {
         .expect("the server stops")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_stops_answering_pings_is_closed() {
+    let app = spawn_app(&[("PING_INTERVAL_MS", "100")]).await;
+    let mut silent = app.ws().await;
+    let mut alive = app.ws().await;
+    // `alive` keeps reading (and so answers pings); `silent` reads nothing.
+    let _ = tokio::time::timeout(Duration::from_millis(700), async {
+        loop {
+            alive.recv_raw().await;
+        }
+    })
+    .await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"canvas_websocket_disconnects_total{reason="heartbeat_timeout"} 1"#),
+        "{metrics}"
+    );
+    loop {
+        match silent.recv_raw().await {
+            Some(Message::Close(Some(frame))) => {
+                assert_eq!(u16::from(frame.code), 1001);
+                break;
+            }
+            None => break,
+            Some(_) => continue,
+        }
+    }
+    alive.place(1, 1, 1).await;
+    assert_eq!(alive.place_result().await.0, PlaceStatus::Accepted);
+}
+
+#[tokio::test]
+async fn connections_over_the_per_address_cap_are_refused() {
+    let app = spawn_app(&[("MAX_CONNECTIONS_PER_IP", "2")]).await;
+    let first = app.ws().await;
+    let _second = app.ws().await;
+    match WsClient::try_connect(&app, None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429)
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("a third connection was accepted"),
+    }
+    // Closing one frees its place.
+    drop(first);
+    let start = std::time::Instant::now();
+    while WsClient::try_connect(&app, None).await.is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the place was never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -21,6 +21,7 @@ use std::{
 static PLACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("place.lua")));
 static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("snapshot.lua")));
 static HISTORY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("history.lua")));
+static PRESENCE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("presence.lua")));
 
 /// Commands in flight at once per instance; each connection is multiplexed.
 const POOL_SIZE: usize = 8;
@@ -40,6 +41,8 @@ pub struct Keys {
     pub meta: String,
     /// Pub/Sub channel: `<epoch>:<seq>:<x>:<y>:<color>` per placement.
     pub channel: String,
+    /// Hash: instance id -> `<open sockets>:<expires at, unix ms>`.
+    pub presence: String,
     prefix: String,
 }
 
@@ -52,6 +55,7 @@ impl Keys {
             history: format!("{prefix}:history"),
             meta: format!("{prefix}:meta"),
             channel: format!("{prefix}:updates"),
+            presence: format!("{prefix}:presence"),
             prefix: prefix.to_owned(),
         }
     }
@@ -250,6 +254,22 @@ impl Store for RedisStore {
             c.req_packed_command(&redis::cmd("PING")).await.map(drop)
         })
         .await
+    }
+
+    async fn report_online(
+        &self,
+        instance: &str,
+        online: u32,
+        ttl: Duration,
+    ) -> Result<u32, StoreError> {
+        let mut invocation = PRESENCE.prepare_invoke();
+        invocation
+            .key(&self.keys.presence)
+            .arg(instance)
+            .arg(online)
+            .arg(ttl.as_millis() as u64);
+        self.with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await
     }
 }
 
