@@ -37,6 +37,8 @@ pub struct Config {
     pub ping_interval: Duration,
     /// Open WebSockets one client address may hold on this instance.
     pub max_connections_per_ip: u32,
+    /// Sessions one client address may be given per hour; 0: no limit.
+    pub max_new_sessions_per_ip: u32,
     /// Whether to take the client address from `X-Forwarded-For` (set by
     /// the proxy in front) rather than from the TCP peer.
     pub trust_forwarded_for: bool,
@@ -234,6 +236,7 @@ impl Config {
                 .ms("PING_INTERVAL_MS", 20_000)?
                 .max(Duration::from_millis(10)),
             max_connections_per_ip: env.parse("MAX_CONNECTIONS_PER_IP", 32)?,
+            max_new_sessions_per_ip: env.parse("MAX_NEW_SESSIONS_PER_IP", 30)?,
             trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,
             leptos,
             redis,

@@ -2,12 +2,16 @@
 //! for the display name); it is created on the first visit, by the page or
 //! by the WebSocket handshake, and kept in an HttpOnly cookie.
 
+use crate::store::Store;
 use axum::http::{header, HeaderMap, HeaderValue};
-use std::fmt;
+use std::{fmt, net::IpAddr, time::Duration};
+use thiserror::Error;
 
 pub const COOKIE_NAME: &str = "canvas_session";
 /// A year: the cookie outlives any cooldown by far.
 const COOKIE_MAX_AGE_SECS: u32 = 365 * 24 * 3600;
+/// How long the store keeps a session nobody uses (renewed on every visit).
+pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// 128 random bits as 32 lowercase hex digits. Only [`SessionId::parse`] and
 /// [`SessionId::generate`] make one, so a cookie value that is not of that
@@ -45,20 +49,9 @@ impl SessionId {
             .and_then(|(_, value)| Self::parse(value))
     }
 
-    /// The session of a request: its cookie's, or a new one together with
-    /// the `Set-Cookie` header that hands it out.
-    pub fn for_request(headers: &HeaderMap) -> (Self, Option<HeaderValue>) {
-        match Self::from_headers(headers) {
-            Some(id) => (id, None),
-            None => {
-                let id = Self::generate();
-                let cookie = id.cookie(is_https(headers));
-                (id, Some(cookie))
-            }
-        }
-    }
-
-    fn cookie(&self, secure: bool) -> HeaderValue {
+    /// The `Set-Cookie` header that hands this session out.
+    pub fn cookie(&self, headers: &HeaderMap) -> HeaderValue {
+        let secure = is_https(headers);
         let secure = if secure { "; Secure" } else { "" };
         let value = format!(
             "{COOKIE_NAME}={}; Path=/; Max-Age={COOKIE_MAX_AGE_SECS}; HttpOnly; SameSite=Lax{secure}",
@@ -68,12 +61,79 @@ impl SessionId {
     }
 }
 
+/// What a request's session turned out to be.
+pub enum SessionGrant {
+    /// The request's own valid cookie.
+    Known(SessionId),
+    /// A session made for this request; `cookie` hands it out.
+    Fresh { id: SessionId, cookie: HeaderValue },
+    /// No cookie, and the client address made too many sessions lately.
+    Refused,
+}
+
+/// The session of a request: its cookie's, or a new one while the client
+/// address is under its ceiling of new sessions (so that dropping the
+/// cookie does not dodge the cooldown). If the store cannot count, the
+/// session is granted: placements fail anyway while it is unreachable.
+pub async fn grant(
+    store: &dyn Store,
+    headers: &HeaderMap,
+    ip: IpAddr,
+    max_new_per_ip: u32,
+) -> SessionGrant {
+    if let Some(id) = SessionId::from_headers(headers) {
+        return SessionGrant::Known(id);
+    }
+    match store.admit_new_session(ip, max_new_per_ip).await {
+        Ok(false) => SessionGrant::Refused,
+        Ok(true) | Err(_) => {
+            let id = SessionId::generate();
+            let cookie = id.cookie(headers);
+            SessionGrant::Fresh { id, cookie }
+        }
+    }
+}
+
 /// Whether the client reached us over TLS, as the proxy in front says.
 fn is_https(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+}
+
+/// The name a user chose, shown as `placed_by`: 2 to 24 characters of
+/// letters, digits, spaces and `_ - .`, trimmed, without repeated spaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum NameError {
+    #[error("a name has 2 to 24 characters")]
+    Length,
+    #[error("a name may hold letters, digits, single spaces, and _ - .")]
+    Characters,
+}
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 24;
+
+    pub fn parse(raw: &str) -> Result<Self, NameError> {
+        let name = raw.trim();
+        let chars = name.chars().count();
+        if !(2..=Self::MAX_CHARS).contains(&chars) {
+            return Err(NameError::Length);
+        }
+        let allowed = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.');
+        if !name.chars().all(allowed) || name.contains("  ") {
+            return Err(NameError::Characters);
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 // Session ids are bearer secrets: never print them whole.
@@ -104,11 +164,21 @@ mod tests {
     }
 
     #[test]
+    fn display_names_are_validated() {
+        assert_eq!(DisplayName::parse("  Ada L. ").unwrap().as_str(), "Ada L.");
+        assert_eq!(DisplayName::parse("Zoë_9").unwrap().as_str(), "Zoë_9");
+        assert_eq!(DisplayName::parse("a"), Err(NameError::Length));
+        assert_eq!(DisplayName::parse(&"x".repeat(25)), Err(NameError::Length));
+        for bad in ["<script>", "a\nb", "two  spaces", "semi;colon", "a,b"] {
+            assert_eq!(DisplayName::parse(bad), Err(NameError::Characters), "{bad}");
+        }
+    }
+
+    #[test]
     fn new_cookie_is_http_only_and_secure_behind_tls() {
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        let (_, cookie) = SessionId::for_request(&headers);
-        let cookie = cookie.unwrap();
+        let cookie = SessionId::generate().cookie(&headers);
         let cookie = cookie.to_str().unwrap();
         assert!(
             cookie.contains("HttpOnly")

@@ -11,6 +11,7 @@
 //! singleton and the DOM callbacks reach it through [`with_client`]; only the
 //! few figures the page shows are Leptos signals.
 
+mod http;
 mod pixels;
 mod socket;
 
@@ -125,6 +126,17 @@ pub fn place_at(canvas: &HtmlCanvasElement, event: &MouseEvent) {
     };
     let (x, y) = (to_pixel(fx, canvas.width()), to_pixel(fy, canvas.height()));
     with_client(|client| client.place(x, y));
+}
+
+/// Saves the display name and says how it went.
+pub fn save_name(name: String, live: LiveState) {
+    leptos::task::spawn_local(async move {
+        let notice = match http::save_name(&name).await {
+            Ok(saved) => format!("Your tiles now show as {saved}."),
+            Err(error) => format!("Name not saved: {error}"),
+        };
+        live.notice.set(Some(notice));
+    });
 }
 
 fn connect() {
@@ -254,12 +266,12 @@ impl Client {
             generation,
         };
         leptos::task::spawn_local(async move {
-            let snapshot = socket::fetch_snapshot().await;
+            let snapshot = http::fetch_snapshot().await;
             with_client(|client| client.on_snapshot(generation, snapshot));
         });
     }
 
-    fn on_snapshot(&mut self, generation: u32, snapshot: Result<socket::Snapshot, String>) {
+    fn on_snapshot(&mut self, generation: u32, snapshot: Result<http::Snapshot, String>) {
         let kept = match &mut self.sync {
             Sync::Loading {
                 kept,

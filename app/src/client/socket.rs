@@ -1,11 +1,10 @@
-//! The browser's WebSocket and snapshot fetch, wrapped so the client logic
-//! deals in byte slices and plain results.
+//! The browser's WebSocket, wrapped so the client logic deals in byte
+//! slices.
 
 use js_sys::{ArrayBuffer, Uint8Array};
 use leptos::prelude::window;
-use wasm_bindgen::{prelude::Closure, JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{BinaryType, MessageEvent, Response, WebSocket};
+use wasm_bindgen::{prelude::Closure, JsCast};
+use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 /// An open (or opening) `/ws` connection. Its callbacks live as long as it.
 pub struct Socket {
@@ -67,41 +66,4 @@ impl Drop for Socket {
         self.ws.set_onclose(None);
         let _ = self.ws.close();
     }
-}
-
-/// `/api/canvas` with the seq and epoch it was taken at.
-pub struct Snapshot {
-    pub pixels: Vec<u8>,
-    pub seq: u64,
-    pub epoch: u64,
-}
-
-pub async fn fetch_snapshot() -> Result<Snapshot, String> {
-    let js_err = |e: JsValue| format!("{e:?}");
-    let response: Response = JsFuture::from(window().fetch_with_str("/api/canvas"))
-        .await
-        .map_err(js_err)?
-        .dyn_into()
-        .map_err(js_err)?;
-    if !response.ok() {
-        return Err(format!("HTTP {}", response.status()));
-    }
-    let header = |name: &str| -> Result<u64, String> {
-        response
-            .headers()
-            .get(name)
-            .map_err(js_err)?
-            .and_then(|value| value.parse().ok())
-            .ok_or_else(|| format!("missing {name}"))
-    };
-    let seq = header("X-Canvas-Seq")?;
-    let epoch = header("X-Canvas-Epoch")?;
-    let buffer = JsFuture::from(response.array_buffer().map_err(js_err)?)
-        .await
-        .map_err(js_err)?;
-    Ok(Snapshot {
-        pixels: Uint8Array::new(&buffer).to_vec(),
-        seq,
-        epoch,
-    })
 }

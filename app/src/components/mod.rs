@@ -4,6 +4,7 @@
 //! with the HTML, so both sides render the same markup.
 
 mod board;
+mod name_form;
 mod palette_bar;
 mod status_bar;
 
@@ -13,6 +14,7 @@ use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
 use serde::{Deserialize, Serialize};
 
 use board::Board;
+use name_form::NameForm;
 use palette_bar::{CooldownIndicator, PaletteBar};
 use status_bar::StatusBar;
 
@@ -26,6 +28,8 @@ pub struct PageData {
     pub seq: u64,
     pub cooldown_ms: u32,
     pub online: u32,
+    /// The visitor's display name, if they chose one.
+    pub display_name: Option<String>,
 }
 
 /// The state of the page's live connection, shown to the user and exposed as
@@ -131,6 +135,7 @@ pub fn App() -> impl IntoView {
             <footer class="toolbar">
                 <PaletteBar live/>
                 <CooldownIndicator live/>
+                <NameForm initial=page.display_name.clone() live/>
             </footer>
         </div>
     }

@@ -57,8 +57,9 @@ impl SyncTask {
         // Set when the mirror may be missing updates that could not be
         // fetched yet (the store was unreachable); retried every tick.
         let mut behind = true;
-        // Cleared while the feed's connection is down.
-        let mut connected = true;
+        // Set once the feed reports it is delivering; cleared while its
+        // connection is down.
+        let mut connected = false;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,

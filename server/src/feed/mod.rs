@@ -1,8 +1,9 @@
 //! How placements reach this instance. A [`Feed`] delivers every accepted
-//! placement to the sync task, at most once and in order as far as it can;
-//! when it may have lost some (a lagging receiver, a dropped subscription) it
-//! says so with [`FeedEvent::Interrupted`] and the sync task catches up from
-//! the store's history.
+//! placement to the sync task, at most once and in order as far as it can.
+//! Its first event is [`FeedEvent::Interrupted`], once it is delivering; it
+//! says the same whenever it may have lost some (a lagging receiver, a
+//! re-established subscription), and the sync task then catches up from the
+//! store's history. Until that first event the instance is not ready.
 
 pub mod local;
 pub mod redis;

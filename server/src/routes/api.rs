@@ -1,17 +1,24 @@
 //! The JSON and binary API: `/api/info`, `/api/canvas`, `/api/canvas.png`,
 //! `/api/pixel`. Canvas reads are served from this instance's mirror.
 
-use crate::{canvas::mirror::Version, error::ApiError, state::AppState};
+use crate::{
+    canvas::mirror::Version,
+    error::ApiError,
+    limits::client_ip,
+    session::{self, DisplayName, SessionGrant},
+    state::AppState,
+};
 use app::palette::PALETTE;
 use axum::{
-    extract::{RawQuery, State},
+    body::Bytes,
+    extract::{ConnectInfo, RawQuery, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::time::SystemTime;
+use std::{net::SocketAddr, time::SystemTime};
 
 pub async fn info(State(state): State<AppState>) -> Json<Value> {
     let size = state.mirror.size();
@@ -109,6 +116,42 @@ pub async fn pixel(
         "placed_at": record.as_ref().map(|r| rfc3339(r.placed_at)),
         "seq": record.as_ref().map_or(0, |r| r.seq),
     })))
+}
+
+#[derive(Deserialize)]
+struct NameRequest {
+    name: String,
+}
+
+/// `POST /api/name` with `{"name": "…"}`: sets the session's display name,
+/// shown as `placed_by` on the pixels it places from now on.
+pub async fn set_name(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: NameRequest = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::BadRequest(r#"expected {"name": "…"}"#.into()))?;
+    let name = DisplayName::parse(&request.name)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let ip = client_ip(&headers, peer, state.config.trust_forwarded_for);
+    let max_new = state.config.max_new_sessions_per_ip;
+    let (id, cookie) = match session::grant(&*state.store, &headers, ip, max_new).await {
+        SessionGrant::Known(id) => (id, None),
+        SessionGrant::Fresh { id, cookie } => (id, Some(cookie)),
+        SessionGrant::Refused => {
+            return Err(ApiError::TooManyRequests(
+                "too many new sessions from this address",
+            ))
+        }
+    };
+    state.store.set_display_name(&id, &name).await?;
+    let mut response = Json(json!({ "name": name.as_str() })).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 fn rfc3339(at: SystemTime) -> String {

@@ -7,7 +7,11 @@ mod page;
 mod ws;
 
 use crate::{error::ApiError, state::AppState};
-use axum::{routing::get, Router};
+use axum::{
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+    Router,
+};
 use tower_http::{services::ServeDir, trace::TraceLayer};
 
 pub fn router(state: AppState) -> Router {
@@ -22,6 +26,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/canvas", get(api::canvas))
         .route("/api/canvas.png", get(api::canvas_png))
         .route("/api/pixel", get(api::pixel))
+        .route(
+            "/api/name",
+            post(api::set_name).layer(DefaultBodyLimit::max(1024)),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -1,18 +1,36 @@
 //! `GET /`: the server-rendered page. The figures it shows come from this
 //! instance's mirror, handed to the Leptos tree as context.
 
-use crate::{session::SessionId, state::AppState};
+use crate::{
+    limits::client_ip,
+    session::{self, SessionGrant},
+    state::AppState,
+};
 use app::PageData;
 use axum::{
     body::Body,
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::header,
     response::Response,
 };
 use leptos::prelude::provide_context;
+use std::net::SocketAddr;
 
-pub async fn page(State(state): State<AppState>, request: Request<Body>) -> Response {
-    let (_, new_cookie) = SessionId::for_request(request.headers());
+pub async fn page(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let headers = request.headers();
+    let ip = client_ip(headers, peer, state.config.trust_forwarded_for);
+    let max_new = state.config.max_new_sessions_per_ip;
+    // Over the ceiling the page is still served, without a session.
+    let (display_name, new_cookie) = match session::grant(&*state.store, headers, ip, max_new).await
+    {
+        SessionGrant::Known(id) => (state.store.display_name(&id).await.ok().flatten(), None),
+        SessionGrant::Fresh { cookie, .. } => (None, Some(cookie)),
+        SessionGrant::Refused => (None, None),
+    };
     let size = state.mirror.size();
     let data = PageData {
         width: size.width,
@@ -20,6 +38,7 @@ pub async fn page(State(state): State<AppState>, request: Request<Body>) -> Resp
         seq: state.mirror.version().seq,
         cooldown_ms: state.config.cooldown.as_millis() as u32,
         online: state.presence.online(),
+        display_name,
     };
     let options = state.config.leptos.clone();
     let render = leptos_axum::render_app_to_stream_with_context(

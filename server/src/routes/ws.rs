@@ -11,7 +11,7 @@ use crate::{
     error::ApiError,
     limits::{client_ip, ConnectionPermit, TokenBucket},
     metrics::{DisconnectReason, PlacementResult},
-    session::SessionId,
+    session::{self, SessionGrant, SessionId},
     state::AppState,
     store::{PlaceOutcome, Placement},
 };
@@ -65,7 +65,15 @@ pub async fn upgrade(
     let Some(permit) = state.connections.try_acquire(ip) else {
         return ApiError::TooManyRequests("too many connections from this address").into_response();
     };
-    let (session, new_cookie) = SessionId::for_request(&headers);
+    let max_new = state.config.max_new_sessions_per_ip;
+    let (session, new_cookie) = match session::grant(&*state.store, &headers, ip, max_new).await {
+        SessionGrant::Known(id) => (id, None),
+        SessionGrant::Fresh { id, cookie } => (id, Some(cookie)),
+        SessionGrant::Refused => {
+            return ApiError::TooManyRequests("too many new sessions from this address")
+                .into_response()
+        }
+    };
     let mut response = ws
         .max_message_size(TRANSPORT_LIMIT)
         .max_frame_size(TRANSPORT_LIMIT)
@@ -159,6 +167,9 @@ impl Connection {
         };
         metrics.ws_connections.dec();
         metrics.disconnect(reason);
+        if let Err(error) = self.state.store.touch_session(&self.session).await {
+            tracing::debug!(%error, "cannot record the session's last visit");
+        }
         tracing::debug!(?reason, session = ?self.session, "websocket closed");
     }
 
@@ -272,7 +283,6 @@ impl Connection {
             coord,
             color,
             session: self.session.clone(),
-            display_name: None,
             at: SystemTime::now(),
         };
         match self.state.store.place(placement).await {

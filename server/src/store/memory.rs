@@ -5,20 +5,27 @@
 //!
 //! Nothing survives a restart, so every start is a new epoch.
 
-use super::{PixelRecord, PlaceOutcome, Placement, Snapshot, Store, StoreError};
-use crate::{canvas::Update, feed::local::LocalFeed, session::SessionId};
+use super::{
+    PixelRecord, PlaceOutcome, Placement, Snapshot, Store, StoreError, NEW_SESSION_WINDOW,
+};
+use crate::{
+    canvas::Update,
+    feed::local::LocalFeed,
+    session::{DisplayName, SessionId, SESSION_TTL},
+};
 use app::{geometry::CanvasSize, geometry::Coord, protocol::Tile};
 use async_trait::async_trait;
 use std::{
     collections::{HashMap, VecDeque},
+    net::IpAddr,
     sync::Mutex,
-    time::{Duration, SystemTime},
+    time::{Duration, Instant, SystemTime},
 };
 use tokio::sync::broadcast;
 
-/// Cooldown entries are pruned when the map grows past this many sessions,
-/// so a stream of fresh sessions cannot grow memory without bound.
-const COOLDOWN_PRUNE_AT: usize = 100_000;
+/// Per-session maps are pruned of stale entries when they grow past this
+/// many, so a stream of fresh sessions cannot grow memory without bound.
+const PRUNE_AT: usize = 100_000;
 
 pub struct MemoryStore {
     size: CanvasSize,
@@ -39,6 +46,15 @@ struct State {
     records: HashMap<usize, PixelRecord>,
     /// When each session last placed.
     last_placed: HashMap<SessionId, SystemTime>,
+    /// Display name and last visit of each session.
+    sessions: HashMap<SessionId, SessionRecord>,
+    /// Sessions minted per client address in the current window.
+    new_sessions: HashMap<IpAddr, (Instant, u32)>,
+}
+
+struct SessionRecord {
+    name: Option<String>,
+    last_seen: SystemTime,
 }
 
 impl MemoryStore {
@@ -56,6 +72,8 @@ impl MemoryStore {
                 history: VecDeque::new(),
                 records: HashMap::new(),
                 last_placed: HashMap::new(),
+                sessions: HashMap::new(),
+                new_sessions: HashMap::new(),
             }),
             updates,
         }
@@ -86,13 +104,15 @@ impl Store for MemoryStore {
             }
         }
         if !self.cooldown.is_zero() {
-            if state.last_placed.len() >= COOLDOWN_PRUNE_AT {
+            if state.last_placed.len() >= PRUNE_AT {
                 let (now, cooldown) = (placement.at, self.cooldown);
                 state
                     .last_placed
                     .retain(|_, at| now.duration_since(*at).unwrap_or_default() < cooldown);
             }
-            state.last_placed.insert(placement.session, placement.at);
+            state
+                .last_placed
+                .insert(placement.session.clone(), placement.at);
         }
 
         state.seq += 1;
@@ -100,10 +120,14 @@ impl Store for MemoryStore {
         let Coord { x, y, index } = placement.coord;
         let color = placement.color.get();
         state.pixels[index] = color;
+        let placed_by = state
+            .sessions
+            .get(&placement.session)
+            .and_then(|s| s.name.clone());
         state.records.insert(
             index,
             PixelRecord {
-                placed_by: placement.display_name,
+                placed_by,
                 placed_at: placement.at,
                 seq,
             },
@@ -168,10 +192,72 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn admit_new_session(&self, ip: IpAddr, limit: u32) -> Result<bool, StoreError> {
+        if limit == 0 {
+            return Ok(true);
+        }
+        let mut state = self.lock();
+        let now = Instant::now();
+        if state.new_sessions.len() >= PRUNE_AT {
+            state
+                .new_sessions
+                .retain(|_, (start, _)| now.duration_since(*start) < NEW_SESSION_WINDOW);
+        }
+        let (start, count) = state.new_sessions.entry(ip).or_insert((now, 0));
+        if now.duration_since(*start) >= NEW_SESSION_WINDOW {
+            (*start, *count) = (now, 0);
+        }
+        *count += 1;
+        Ok(*count <= limit)
+    }
+
+    async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .sessions
+            .get(session)
+            .and_then(|s| s.name.clone()))
+    }
+
+    async fn set_display_name(
+        &self,
+        session: &SessionId,
+        name: &DisplayName,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let record = session_record(&mut state, session);
+        record.name = Some(name.as_str().to_owned());
+        Ok(())
+    }
+
+    async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        session_record(&mut state, session).last_seen = SystemTime::now();
+        Ok(())
+    }
+
     /// The embedded store serves one instance: its count is the total.
     async fn report_online(&self, _: &str, online: u32, _: Duration) -> Result<u32, StoreError> {
         Ok(online)
     }
+}
+
+/// The session's record, made if new. Sessions unseen for longer than
+/// their time to live are forgotten when the map grows large.
+fn session_record<'a>(state: &'a mut State, session: &SessionId) -> &'a mut SessionRecord {
+    if state.sessions.len() >= PRUNE_AT {
+        let now = SystemTime::now();
+        state
+            .sessions
+            .retain(|_, s| now.duration_since(s.last_seen).unwrap_or_default() < SESSION_TTL);
+    }
+    state
+        .sessions
+        .entry(session.clone())
+        .or_insert_with(|| SessionRecord {
+            name: None,
+            last_seen: SystemTime::now(),
+        })
 }
 
 #[cfg(test)]
@@ -184,7 +270,6 @@ mod tests {
             coord: store.size.coord(x, 0).unwrap(),
             color: ColorIndex::parse(3).unwrap(),
             session: session.clone(),
-            display_name: None,
             at: SystemTime::now(),
         }
     }

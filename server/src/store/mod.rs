@@ -6,10 +6,16 @@
 pub mod memory;
 pub mod redis;
 
-use crate::{canvas::Update, session::SessionId};
+use crate::{
+    canvas::Update,
+    session::{DisplayName, SessionId},
+};
 use app::{geometry::Coord, palette::ColorIndex};
 use async_trait::async_trait;
-use std::time::{Duration, SystemTime};
+use std::{
+    net::IpAddr,
+    time::{Duration, SystemTime},
+};
 use thiserror::Error;
 
 /// A placement that passed validation: coordinates and color are in range.
@@ -17,9 +23,9 @@ use thiserror::Error;
 pub struct Placement {
     pub coord: Coord,
     pub color: ColorIndex,
+    /// Whose cooldown applies; the session's display name (if any) is
+    /// recorded as `placed_by`.
     pub session: SessionId,
-    /// Shown as `placed_by` in `/api/pixel`.
-    pub display_name: Option<String>,
     pub at: SystemTime,
 }
 
@@ -51,6 +57,9 @@ pub struct Snapshot {
     /// `width*height` palette indices, row-major.
     pub pixels: Vec<u8>,
 }
+
+/// The window over which fresh sessions per client address are counted.
+pub const NEW_SESSION_WINDOW: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -84,6 +93,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Succeeds while the store can take placements.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Counts a session minted for a client address; false once `limit`
+    /// (0: no limit) were minted for it within [`NEW_SESSION_WINDOW`], so
+    /// dropping the cookie cannot dodge the cooldown for long.
+    async fn admit_new_session(&self, ip: IpAddr, limit: u32) -> Result<bool, StoreError>;
+
+    /// The display name a session chose, if any.
+    async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError>;
+
+    async fn set_display_name(
+        &self,
+        session: &SessionId,
+        name: &DisplayName,
+    ) -> Result<(), StoreError>;
+
+    /// Records that the session was just seen, keeping it for another
+    /// [`crate::session::SESSION_TTL`].
+    async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError>;
 
     /// Records that `instance` has `online` open sockets, for `ttl` unless
     /// renewed, and returns the users online across every instance.

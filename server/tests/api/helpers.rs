@@ -139,6 +139,8 @@ pub fn header_u64(response: &reqwest::Response, name: &str) -> u64 {
 pub struct WsClient {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub hello: Hello,
+    /// The session cookie the handshake handed out, as `name=value`.
+    pub new_session: Option<String>,
 }
 
 impl WsClient {
@@ -152,14 +154,39 @@ impl WsClient {
         app: &Api,
         origin: Option<&str>,
     ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let headers: Vec<_> = origin
+            .map(|o| ("origin", o.to_owned()))
+            .into_iter()
+            .collect();
+        Self::open(app, &headers).await
+    }
+
+    /// Connects with the session in `cookie` (`name=value`).
+    pub async fn with_session(app: &Api, cookie: &str) -> Self {
+        Self::open(app, &[("cookie", cookie.to_owned())])
+            .await
+            .expect("the handshake succeeds")
+    }
+
+    pub async fn open(
+        app: &Api,
+        headers: &[(&'static str, String)],
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
         let mut request = format!("ws://{}/ws", app.addr).into_client_request()?;
-        if let Some(origin) = origin {
+        for (name, value) in headers {
             request
                 .headers_mut()
-                .insert("origin", HeaderValue::from_str(origin).unwrap());
+                .insert(*name, HeaderValue::from_str(value).unwrap());
         }
-        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        let (stream, response) = tokio_tungstenite::connect_async(request).await?;
+        let new_session = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
         let mut client = Self {
+            new_session,
             stream,
             hello: Hello {
                 width: 0,
@@ -220,6 +247,18 @@ impl WsClient {
             } = self.recv().await
             {
                 return (status, seq, retry_after_ms);
+            }
+        }
+    }
+
+    /// Reads frames until a `Tiles` frame carries `seq`: the instance has
+    /// applied it.
+    pub async fn wait_for_seq(&mut self, seq: u64) {
+        loop {
+            if let ServerMessage::Tiles { first_seq, tiles } = self.recv().await {
+                if (first_seq..first_seq + tiles.len() as u64).contains(&seq) {
+                    return;
+                }
             }
         }
     }

@@ -38,9 +38,10 @@ async fn canvas_snapshot_has_seq_epoch_etag_and_compresses() {
     let app = spawn_app(&[]).await;
     let mut ws = app.ws().await;
     ws.place(3, 2, 5).await;
-    assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    let (status, seq, _) = ws.place_result().await;
+    assert_eq!(status, PlaceStatus::Accepted);
     // Wait for the mirror to apply it (the tile comes back on the socket).
-    let _ = ws.recv().await;
+    ws.wait_for_seq(seq).await;
 
     let plain = app
         .http
@@ -95,8 +96,9 @@ async fn canvas_png_is_the_canvas() {
     let app = spawn_app(&[]).await;
     let mut ws = app.ws().await;
     ws.place(63, 31, 28).await; // black, bottom-right
-    assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
-    let _ = ws.recv().await;
+    let (status, seq, _) = ws.place_result().await;
+    assert_eq!(status, PlaceStatus::Accepted);
+    ws.wait_for_seq(seq).await;
 
     let response = app.get("/api/canvas.png").await;
     assert_eq!(response.status(), 200);
@@ -125,7 +127,7 @@ async fn pixel_tells_who_and_when_and_refuses_bad_coordinates() {
     let mut ws = app.ws().await;
     ws.place(1, 1, 7).await;
     let (_, seq, _) = ws.place_result().await;
-    let _ = ws.recv().await;
+    ws.wait_for_seq(seq).await;
     let pixel = app.json("/api/pixel?x=1&y=1").await;
     assert_eq!(pixel["color"], 7);
     assert_eq!(pixel["seq"], seq);
@@ -185,4 +187,57 @@ async fn metrics_count_placements_and_connections() {
     );
     assert!(text.contains("canvas_websocket_connections 1"), "{text}");
     assert!(text.ends_with("# EOF\n"));
+}
+
+#[tokio::test]
+async fn a_display_name_shows_as_placed_by() {
+    let app = spawn_app(&[]).await;
+    let response = app
+        .http
+        .post(app.url("/api/name"))
+        .json(&serde_json::json!({ "name": "  Ada L. " }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["name"], "Ada L.");
+
+    let mut ws = crate::helpers::WsClient::with_session(&app, &cookie).await;
+    ws.place(4, 4, 4).await;
+    assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    assert_eq!(app.json("/api/pixel?x=4&y=4").await["placed_by"], "Ada L.");
+    // The page shows the name back to its owner.
+    let html = app
+        .http
+        .get(app.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"value="Ada L.""#), "{html}");
+
+    for bad in [
+        r#"{"name":"x"}"#,
+        r#"{"name":"<b>hi</b>"}"#,
+        r#"{"nom":"Ada"}"#,
+        "not json",
+    ] {
+        let response = app
+            .http
+            .post(app.url("/api/name"))
+            .header("cookie", &cookie)
+            .body(bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"].is_string(), "{bad}");
+    }
 }

@@ -112,13 +112,18 @@ async fn a_place_through_each_instance_reaches_clients_of_all_three() {
     }
     for (i, client) in clients.iter_mut().enumerate() {
         client.place(i as u16, 0, 5).await;
-        assert_eq!(client.place_result().await.0, PlaceStatus::Accepted);
     }
     for client in &mut clients {
+        let mut accepted = false;
         let mut seen = Vec::new();
-        while seen.len() < 3 {
-            if let ServerMessage::Tiles { first_seq, tiles } = client.recv().await {
-                seen.extend((first_seq..).zip(tiles));
+        while !accepted || seen.len() < 3 {
+            match client.recv().await {
+                ServerMessage::PlaceResult { status, .. } => {
+                    assert_eq!(status, PlaceStatus::Accepted);
+                    accepted = true;
+                }
+                ServerMessage::Tiles { first_seq, tiles } => seen.extend((first_seq..).zip(tiles)),
+                _ => {}
             }
         }
         seen.sort_by_key(|(seq, _)| *seq);
@@ -347,9 +352,10 @@ async fn presence_counts_users_across_instances_and_forgets_a_dead_one() {
     let mut a1 = apps[0].ws().await;
     let a2 = apps[0].ws().await;
     let mut b = apps[1].ws().await;
-    let _c = apps[2].ws().await;
+    let mut c = apps[2].ws().await;
     wait_for_presence(&mut a1, 4).await;
     wait_for_presence(&mut b, 4).await;
+    wait_for_presence(&mut c, 4).await;
     assert_eq!(apps[2].json("/api/info").await["online"], 4);
 
     drop(a2);
@@ -358,12 +364,100 @@ async fn presence_counts_users_across_instances_and_forgets_a_dead_one() {
     // Instance C stops reporting (as a dead one would): its user stops
     // counting once its report expires.
     let died = Instant::now();
-    let mut c = apps.pop().unwrap();
-    c.stop();
+    let mut instance_c = apps.pop().unwrap();
+    instance_c.stop();
     wait_for_presence(&mut a1, 2).await;
     println!(
         "a dead instance's users stopped counting after {:?}",
         died.elapsed()
     );
     wait_for_presence(&mut b, 2).await;
+}
+
+#[tokio::test]
+async fn one_session_has_one_cooldown_and_name_on_every_instance() {
+    let redis = RedisServer::start().await;
+    let apps = instances(&redis, 3, &[("COOLDOWN_MS", "60000")]).await;
+    let mut on_a = apps[0].ws().await;
+    let cookie = on_a.new_session.clone().expect("a session cookie");
+    let named = apps[1]
+        .http
+        .post(apps[1].url("/api/name"))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({ "name": "Grace" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), 200);
+
+    on_a.place(7, 7, 7).await;
+    assert_eq!(on_a.place_result().await.0, PlaceStatus::Accepted);
+    let mut on_b = WsClient::with_session(&apps[1].api, &cookie).await;
+    on_b.place(8, 8, 8).await;
+    let (status, _, retry_after_ms) = on_b.place_result().await;
+    assert_eq!(status, PlaceStatus::Cooldown);
+    assert!(retry_after_ms > 55_000, "{retry_after_ms}");
+    // Reconnecting does not dodge it either.
+    drop(on_b);
+    let mut again = WsClient::with_session(&apps[2].api, &cookie).await;
+    again.place(9, 9, 9).await;
+    assert_eq!(again.place_result().await.0, PlaceStatus::Cooldown);
+
+    assert_eq!(
+        apps[2].json("/api/pixel?x=7&y=7").await["placed_by"],
+        "Grace"
+    );
+}
+
+#[tokio::test]
+async fn resume_on_another_instance_gets_exactly_the_missed_tiles_or_resync() {
+    use app::protocol::ClientMessage;
+    let redis = RedisServer::start().await;
+    let apps = instances(&redis, 2, &[]).await;
+    let mut leaving = apps[0].ws().await;
+    leaving.place(0, 0, 1).await;
+    let (_, last_seq, _) = leaving.place_result().await;
+    let epoch = leaving.hello.epoch;
+    drop(leaving);
+
+    let (_, _, missed) = place_randomly(apps[0].api.clone(), 5, 100).await;
+    assert_eq!(missed.len(), 100);
+    // Wait until the other instance has them all.
+    snapshots_at(&apps[1..], last_seq + 100).await;
+
+    let mut back = apps[1].ws().await;
+    back.send(ClientMessage::Resume { epoch, last_seq }).await;
+    let mut received = Vec::new();
+    while received.len() < missed.len() {
+        if let ServerMessage::Tiles { first_seq, tiles } = back.recv().await {
+            assert_eq!(
+                first_seq,
+                last_seq + 1 + received.len() as u64,
+                "in order, once"
+            );
+            received.extend(tiles);
+        }
+    }
+    let expected: Vec<Tile> = missed.iter().map(|(_, tile)| *tile).collect();
+    assert_eq!(received, expected);
+
+    // Once history is trimmed past it, the same Resume gets Resync.
+    let mut control = redis.connect().await;
+    let _: u64 = redis::cmd("XTRIM")
+        .arg(&["canvas:history", "MAXLEN", "0"])
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    let mut late = apps[1].ws().await;
+    late.send(ClientMessage::Resume { epoch, last_seq }).await;
+    loop {
+        match late.recv().await {
+            ServerMessage::Resync { epoch: now, seq } => {
+                assert_eq!((now, seq), (epoch, last_seq + 100));
+                break;
+            }
+            ServerMessage::Tiles { .. } => panic!("tiles from a trimmed history"),
+            _ => continue,
+        }
+    }
 }

@@ -363,3 +363,26 @@ async fn connections_over_the_per_address_cap_are_refused() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn fresh_sessions_per_address_are_capped() {
+    let app = spawn_app(&[("MAX_NEW_SESSIONS_PER_IP", "3")]).await;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let ws = WsClient::try_connect(&app, None)
+            .await
+            .expect("under the ceiling");
+        sessions.push(ws.new_session.clone().expect("a session cookie"));
+    }
+    match WsClient::try_connect(&app, None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429)
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("a fourth fresh session was granted"),
+    }
+    // A returning user keeps their session.
+    let mut returning = WsClient::with_session(&app, &sessions[0]).await;
+    returning.place(2, 2, 2).await;
+    assert_eq!(returning.place_result().await.0, PlaceStatus::Accepted);
+}

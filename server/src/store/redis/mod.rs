@@ -6,14 +6,21 @@
 //! connections, and every call has a deadline, so a placement answers
 //! promptly when Redis does not. The key schema is in docs/redis.md.
 
-use super::{PixelRecord, PlaceOutcome, Placement, Snapshot, Store, StoreError};
-use crate::{canvas::Update, config::RedisConfig};
+use super::{
+    PixelRecord, PlaceOutcome, Placement, Snapshot, Store, StoreError, NEW_SESSION_WINDOW,
+};
+use crate::{
+    canvas::Update,
+    config::RedisConfig,
+    session::{DisplayName, SessionId, SESSION_TTL},
+};
 use app::{geometry::Coord, protocol::Tile};
 use async_trait::async_trait;
 use deadpool_redis::{Manager, Pool, Runtime};
 use redis::{aio::ConnectionLike, AsyncConnectionConfig, IntoConnectionInfo, Script, Value};
 use std::{
     future::Future,
+    net::IpAddr,
     sync::LazyLock,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -61,8 +68,18 @@ impl Keys {
     }
 
     /// String with a TTL: present while the session is cooling down.
-    pub fn cooldown(&self, session: &str) -> String {
-        format!("{}:cooldown:{session}", self.prefix)
+    pub fn cooldown(&self, session: &SessionId) -> String {
+        format!("{}:cooldown:{}", self.prefix, session.as_str())
+    }
+
+    /// Hash with a TTL: the session's `name` and `last_seen` (unix ms).
+    pub fn session(&self, session: &SessionId) -> String {
+        format!("{}:session:{}", self.prefix, session.as_str())
+    }
+
+    /// Counter with a TTL: sessions minted for a client address this window.
+    pub fn new_sessions(&self, ip: IpAddr) -> String {
+        format!("{}:new-sessions:{ip}", self.prefix)
     }
 }
 
@@ -136,6 +153,29 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Sets one field of the session's hash and renews its time to live.
+    async fn save_session(
+        &self,
+        session: &SessionId,
+        field: &'static str,
+        value: String,
+    ) -> Result<(), StoreError> {
+        let key = self.keys.session(session);
+        self.with_connection(|mut c| async move {
+            redis::pipe()
+                .atomic()
+                .hset(&key, field, value)
+                .ignore()
+                .expire(&key, SESSION_TTL.as_secs() as i64)
+                .ignore()
+                .query_async(&mut c)
+                .await
+        })
+        .await
+    }
+}
+
 fn unavailable(error: redis::RedisError) -> StoreError {
     StoreError::Unavailable(error.to_string())
 }
@@ -166,14 +206,14 @@ impl Store for RedisStore {
             .key(&keys.pixels)
             .key(&keys.history)
             .key(&keys.meta)
-            .key(keys.cooldown(placement.session.as_str()))
+            .key(keys.cooldown(&placement.session))
+            .key(keys.session(&placement.session))
             .arg(placement.coord.index)
             .arg(placement.color.get())
             .arg(placement.coord.x)
             .arg(placement.coord.y)
             .arg(unix_ms(placement.at))
             .arg(self.cooldown.as_millis() as u64)
-            .arg(placement.display_name.as_deref().unwrap_or(""))
             .arg(self.history_len)
             .arg(&keys.channel)
             .arg(new_epoch());
@@ -254,6 +294,54 @@ impl Store for RedisStore {
             c.req_packed_command(&redis::cmd("PING")).await.map(drop)
         })
         .await
+    }
+
+    async fn admit_new_session(&self, ip: IpAddr, limit: u32) -> Result<bool, StoreError> {
+        if limit == 0 {
+            return Ok(true);
+        }
+        let key = self.keys.new_sessions(ip);
+        let (count,): (u32,) = self
+            .with_connection(|mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .incr(&key, 1)
+                    .cmd("EXPIRE")
+                    .arg(&key)
+                    .arg(NEW_SESSION_WINDOW.as_secs())
+                    .arg("NX")
+                    .ignore()
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(count <= limit)
+    }
+
+    async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError> {
+        let key = self.keys.session(session);
+        self.with_connection(|mut c| async move {
+            redis::cmd("HGET")
+                .arg(key)
+                .arg("name")
+                .query_async(&mut c)
+                .await
+        })
+        .await
+    }
+
+    async fn set_display_name(
+        &self,
+        session: &SessionId,
+        name: &DisplayName,
+    ) -> Result<(), StoreError> {
+        self.save_session(session, "name", name.as_str().to_owned())
+            .await
+    }
+
+    async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError> {
+        self.save_session(session, "last_seen", unix_ms(SystemTime::now()).to_string())
+            .await
     }
 
     async fn report_online(

@@ -1,0 +1,34 @@
+//! The display name shown as "placed by" on the user's tiles.
+
+use super::LiveState;
+use leptos::{ev::SubmitEvent, html, prelude::*};
+
+#[component]
+pub fn NameForm(initial: Option<String>, live: LiveState) -> impl IntoView {
+    let input = NodeRef::<html::Input>::new();
+    let on_submit = move |event: SubmitEvent| {
+        event.prevent_default();
+        #[cfg(feature = "hydrate")]
+        if let Some(input) = input.get_untracked() {
+            crate::client::save_name(input.value(), live);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = live;
+    };
+    view! {
+        <form class="name-form" on:submit=on_submit>
+            <label for="display-name">"Name"</label>
+            <input
+                id="display-name"
+                node_ref=input
+                name="name"
+                minlength="2"
+                maxlength="24"
+                placeholder="anonymous"
+                autocomplete="nickname"
+                value=initial.unwrap_or_default()
+            />
+            <button type="submit">"Save"</button>
+        </form>
+    }
+}
