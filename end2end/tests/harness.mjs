@@ -38,7 +38,27 @@ async function waitUntil(check, what, timeoutMs = 30_000) {
 /** Starts the server with `env` on top of test defaults. */
 export async function startServer(env = {}) {
   const port = await freePort();
-  const child = spawn(`${root}target/debug/canvas-server`, [], {
+  const server = {
+    base: `http://127.0.0.1:${port}`,
+    child: null,
+    async start() {
+      this.child = launch(port, env);
+      await waitUntil(async () => (await fetch(`${this.base}/readyz`)).ok, "the server");
+    },
+    async stop() {
+      const child = this.child;
+      if (!child || child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+  await server.start();
+  return server;
+}
+
+function launch(port, env) {
+  return spawn(`${root}target/debug/canvas-server`, [], {
     env: {
       ...process.env,
       APP_HOST: "127.0.0.1",
@@ -53,17 +73,6 @@ export async function startServer(env = {}) {
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
-  const base = `http://127.0.0.1:${port}`;
-  await waitUntil(async () => (await fetch(`${base}/readyz`)).ok, "the server");
-  return {
-    base,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
 }
 
 export function launchBrowser() {
