@@ -23,6 +23,11 @@ pub enum ApiError {
     Unavailable(#[source] StoreError),
 }
 
+impl ApiError {
+    pub const TOO_MANY_SESSIONS: Self =
+        Self::TooManyRequests("too many new sessions from this address");
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {

@@ -71,6 +71,18 @@ pub enum SessionGrant {
     Refused,
 }
 
+impl SessionGrant {
+    /// The session with the `Set-Cookie` value to send if it is new, or
+    /// `None` when refused.
+    pub fn accepted(self) -> Option<(SessionId, Option<HeaderValue>)> {
+        match self {
+            Self::Known(id) => Some((id, None)),
+            Self::Fresh { id, cookie } => Some((id, Some(cookie))),
+            Self::Refused => None,
+        }
+    }
+}
+
 /// The session of a request: its cookie's, or a new one while the client
 /// address is under its ceiling of new sessions (so that dropping the
 /// cookie does not dodge the cooldown). If the store cannot count, the

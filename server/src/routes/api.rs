@@ -5,7 +5,7 @@ use crate::{
     canvas::mirror::Version,
     error::ApiError,
     limits::client_ip,
-    session::{self, DisplayName, SessionGrant},
+    session::{self, DisplayName},
     state::AppState,
 };
 use app::palette::PALETTE;
@@ -137,15 +137,8 @@ pub async fn set_name(
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let ip = client_ip(&headers, peer, state.config.trust_forwarded_for);
     let max_new = state.config.max_new_sessions_per_ip;
-    let (id, cookie) = match session::grant(&*state.store, &headers, ip, max_new).await {
-        SessionGrant::Known(id) => (id, None),
-        SessionGrant::Fresh { id, cookie } => (id, Some(cookie)),
-        SessionGrant::Refused => {
-            return Err(ApiError::TooManyRequests(
-                "too many new sessions from this address",
-            ))
-        }
-    };
+    let grant = session::grant(&*state.store, &headers, ip, max_new).await;
+    let (id, cookie) = grant.accepted().ok_or(ApiError::TOO_MANY_SESSIONS)?;
     state.store.set_display_name(&id, &name).await?;
     let mut response = Json(json!({ "name": name.as_str() })).into_response();
     if let Some(cookie) = cookie {

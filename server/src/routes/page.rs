@@ -1,11 +1,7 @@
 //! `GET /`: the server-rendered page. The figures it shows come from this
 //! instance's mirror, handed to the Leptos tree as context.
 
-use crate::{
-    limits::client_ip,
-    session::{self, SessionGrant},
-    state::AppState,
-};
+use crate::{limits::client_ip, session, state::AppState};
 use app::PageData;
 use axum::{
     body::Body,
@@ -25,11 +21,13 @@ pub async fn page(
     let ip = client_ip(headers, peer, state.config.trust_forwarded_for);
     let max_new = state.config.max_new_sessions_per_ip;
     // Over the ceiling the page is still served, without a session.
-    let (display_name, new_cookie) = match session::grant(&*state.store, headers, ip, max_new).await
+    let (display_name, new_cookie) = match session::grant(&*state.store, headers, ip, max_new)
+        .await
+        .accepted()
     {
-        SessionGrant::Known(id) => (state.store.display_name(&id).await.ok().flatten(), None),
-        SessionGrant::Fresh { cookie, .. } => (None, Some(cookie)),
-        SessionGrant::Refused => (None, None),
+        Some((id, None)) => (state.store.display_name(&id).await.ok().flatten(), None),
+        Some((_, cookie)) => (None, cookie),
+        None => (None, None),
     };
     let size = state.mirror.size();
     let data = PageData {

@@ -11,7 +11,7 @@ use crate::{
     error::ApiError,
     limits::{client_ip, ConnectionPermit, TokenBucket},
     metrics::{DisconnectReason, PlacementResult},
-    session::{self, SessionGrant, SessionId},
+    session::{self, SessionId},
     state::AppState,
     store::{PlaceOutcome, Placement},
 };
@@ -66,13 +66,9 @@ pub async fn upgrade(
         return ApiError::TooManyRequests("too many connections from this address").into_response();
     };
     let max_new = state.config.max_new_sessions_per_ip;
-    let (session, new_cookie) = match session::grant(&*state.store, &headers, ip, max_new).await {
-        SessionGrant::Known(id) => (id, None),
-        SessionGrant::Fresh { id, cookie } => (id, Some(cookie)),
-        SessionGrant::Refused => {
-            return ApiError::TooManyRequests("too many new sessions from this address")
-                .into_response()
-        }
+    let grant = session::grant(&*state.store, &headers, ip, max_new).await;
+    let Some((session, new_cookie)) = grant.accepted() else {
+        return ApiError::TOO_MANY_SESSIONS.into_response();
     };
     let mut response = ws
         .max_message_size(TRANSPORT_LIMIT)
