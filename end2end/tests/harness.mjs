@@ -68,6 +68,8 @@ function launch(port, env) {
       CANVAS_WIDTH: "100",
       CANVAS_HEIGHT: "100",
       COOLDOWN_MS: "0",
+      PLACE_RATE_PER_SEC: "100000",
+      MAX_NEW_SESSIONS_PER_IP: "0",
       RUST_LOG: "warn",
       ...env,
     },

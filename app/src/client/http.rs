@@ -87,3 +87,30 @@ fn json_string(value: &str) -> String {
         .and_then(|s| s.as_string())
         .unwrap_or_else(|| "\"\"".to_owned())
 }
+
+/// Who placed a pixel and when, as a short sentence.
+pub async fn pixel_info(x: u16, y: u16) -> Option<String> {
+    let response: Response =
+        JsFuture::from(window().fetch_with_str(&format!("/api/pixel?x={x}&y={y}")))
+            .await
+            .ok()?
+            .dyn_into()
+            .ok()?;
+    if !response.ok() {
+        return None;
+    }
+    let json = JsFuture::from(response.json().ok()?).await.ok()?;
+    let field = |name: &str| js_sys::Reflect::get(&json, &JsValue::from_str(name)).ok();
+    let when = field("placed_at")?.as_string();
+    let who = field("placed_by")
+        .and_then(|v| v.as_string())
+        .unwrap_or_else(|| "anonymous".to_owned());
+    Some(match when {
+        // RFC 3339: keep the date and the minute.
+        Some(at) => format!(
+            "placed by {who}, {} UTC",
+            at.get(..16).unwrap_or(&at).replace('T', " ")
+        ),
+        None => "never placed".to_owned(),
+    })
+}

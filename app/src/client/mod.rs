@@ -12,20 +12,24 @@
 //! few figures the page shows are Leptos signals.
 
 mod http;
+mod input;
 mod pixels;
 mod socket;
+mod view;
 
 use crate::{
     components::{Connection, LiveState},
     geometry::CanvasSize,
     protocol::{ClientMessage, Hello, PlaceStatus, ServerMessage, Tile},
 };
+use input::{Gesture, Motion};
 use leptos::prelude::*;
 use pixels::Pixels;
 use socket::Socket;
 use std::{cell::RefCell, time::Duration};
+use view::View;
 use wasm_bindgen::{prelude::Closure, JsCast};
-use web_sys::{HtmlCanvasElement, MouseEvent};
+use web_sys::{Element, HtmlCanvasElement, PointerEvent};
 
 thread_local! {
     static CLIENT: RefCell<Option<Client>> = const { RefCell::new(None) };
@@ -50,6 +54,13 @@ enum Sync {
 
 struct Client {
     pixels: Pixels,
+    view: View,
+    gesture: Gesture,
+    /// Whether a URL update for the view is already scheduled.
+    url_save_scheduled: bool,
+    /// Increments whenever the target pixel changes, so only the latest
+    /// `/api/pixel` answer is shown.
+    info_generation: u32,
     live: LiveState,
     /// The current socket. It stays here after it closes (dropping it from
     /// inside its own `onclose` would free the running callback) and is
@@ -80,14 +91,26 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
     if started {
         return;
     }
-    let Some(pixels) = Pixels::new(&canvas, size) else {
+    let (Some(pixels), Some(stage), Some(board), Some(reticle)) = (
+        Pixels::new(&canvas, size),
+        input::element("stage"),
+        input::element("board"),
+        input::element("reticle"),
+    ) else {
         live.notice
             .set(Some("This browser cannot draw on a canvas.".into()));
         return;
     };
+    input::attach(&stage);
+    let view = View::new(stage, board, reticle, size);
+    live.hover.set(Some(view.target));
     CLIENT.with(|cell| {
         *cell.borrow_mut() = Some(Client {
             pixels,
+            view,
+            gesture: Gesture::default(),
+            url_save_scheduled: false,
+            info_generation: 0,
             live,
             socket: None,
             connected: false,
@@ -111,21 +134,12 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
     connect();
 }
 
-/// Places the selected color at the pixel under a click.
-pub fn place_at(canvas: &HtmlCanvasElement, event: &MouseEvent) {
-    let rect = canvas.get_bounding_client_rect();
-    if rect.width() <= 0.0 || rect.height() <= 0.0 {
-        return;
-    }
-    let fx = (f64::from(event.client_x()) - rect.left()) / rect.width();
-    let fy = (f64::from(event.client_y()) - rect.top()) / rect.height();
-    let to_pixel = |f: f64, extent: u32| {
-        (f * f64::from(extent))
-            .floor()
-            .clamp(0.0, f64::from(extent - 1)) as u16
-    };
-    let (x, y) = (to_pixel(fx, canvas.width()), to_pixel(fy, canvas.height()));
-    with_client(|client| client.place(x, y));
+/// Zooms around the centre of the view (the zoom buttons).
+pub fn zoom_by(factor: f64) {
+    with_client(|client| {
+        client.view.zoom_centered(factor);
+        client.view_changed();
+    });
 }
 
 /// Saves the display name and says how it went.
@@ -326,6 +340,141 @@ impl Client {
         let left = (self.cooldown_until - now()).max(0.0).ceil() as u32;
         if left != self.live.cooldown_left_ms.get_untracked() {
             self.live.cooldown_left_ms.set(left);
+        }
+    }
+
+    fn on_pointer_down(&mut self, event: &PointerEvent) {
+        let at = (f64::from(event.client_x()), f64::from(event.client_y()));
+        self.gesture.press(event.pointer_id(), at);
+        // Keep receiving this pointer's moves while it is pressed, even off
+        // the stage.
+        if let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) {
+            let _ = target.set_pointer_capture(event.pointer_id());
+        }
+        self.target_at(at);
+    }
+
+    fn on_pointer_move(&mut self, event: &PointerEvent) {
+        let at = (f64::from(event.client_x()), f64::from(event.client_y()));
+        match self.gesture.move_to(event.pointer_id(), at) {
+            Motion::Hover => self.target_at(at),
+            Motion::Pan(dx, dy) => {
+                self.view.pan_screen(dx, dy);
+                self.view_changed();
+            }
+            Motion::Pinch { factor, centre } => {
+                self.view.zoom_at(factor, centre.0, centre.1);
+                self.view_changed();
+            }
+        }
+    }
+
+    fn on_pointer_up(&mut self, event: &PointerEvent) {
+        if !self.gesture.release(event.pointer_id()) {
+            return; // the end of a drag or a pinch never places
+        }
+        let at = (f64::from(event.client_x()), f64::from(event.client_y()));
+        if let Some((x, y)) = self.view.pixel_at(at.0, at.1) {
+            self.set_target((x, y));
+            self.place(x, y);
+        }
+    }
+
+    /// Handles a key on the focused stage; false if the key is not ours.
+    fn on_key(&mut self, key: &str, shift: bool) -> bool {
+        let step = if shift { 10 } else { 1 };
+        let colors = crate::palette::PALETTE.len() as u8;
+        let selected = self.live.selected.get_untracked();
+        match key {
+            "ArrowLeft" => self.pan_by_keys(-step, 0),
+            "ArrowRight" => self.pan_by_keys(step, 0),
+            "ArrowUp" => self.pan_by_keys(0, -step),
+            "ArrowDown" => self.pan_by_keys(0, step),
+            "+" | "=" => {
+                self.view.zoom_centered(1.5);
+                self.view_changed();
+            }
+            "-" | "_" => {
+                self.view.zoom_centered(1.0 / 1.5);
+                self.view_changed();
+            }
+            "Enter" | " " => {
+                let (x, y) = self.view.target;
+                self.place(x, y);
+            }
+            "[" => self.live.selected.set((selected + colors - 1) % colors),
+            "]" => self.live.selected.set((selected + 1) % colors),
+            digit if digit.len() == 1 && digit.as_bytes()[0].is_ascii_digit() => {
+                // 1..9 then 0 pick the first ten colors.
+                let n = (digit.as_bytes()[0] - b'0' + 9) % 10;
+                self.live.selected.set(n);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Arrow keys move the view; the reticle stays on its centre pixel.
+    fn pan_by_keys(&mut self, dx: i32, dy: i32) {
+        self.view.pan_pixels(dx, dy);
+        self.view_changed();
+        self.set_target(self.view.center_pixel());
+    }
+
+    fn target_at(&mut self, at: (f64, f64)) {
+        if let Some(pixel) = self.view.pixel_at(at.0, at.1) {
+            self.set_target(pixel);
+        }
+    }
+
+    fn set_target(&mut self, pixel: (u16, u16)) {
+        if self.view.target == pixel {
+            return;
+        }
+        self.view.target = pixel;
+        self.view.apply();
+        self.live.hover.set(Some(pixel));
+        self.live.pixel_info.set(None);
+        // Ask who placed it once the pointer rests there.
+        self.info_generation += 1;
+        let generation = self.info_generation;
+        set_timeout(
+            move || {
+                with_client(|client| client.fetch_pixel_info(generation));
+            },
+            Duration::from_millis(400),
+        );
+    }
+
+    fn fetch_pixel_info(&mut self, generation: u32) {
+        if generation != self.info_generation {
+            return;
+        }
+        let (x, y) = self.view.target;
+        leptos::task::spawn_local(async move {
+            let info = http::pixel_info(x, y).await;
+            with_client(|client| {
+                if client.info_generation == generation {
+                    client.live.pixel_info.set(info);
+                }
+            });
+        });
+    }
+
+    /// Redraws the view now and records it in the URL shortly.
+    fn view_changed(&mut self) {
+        self.view.apply();
+        if !self.url_save_scheduled {
+            self.url_save_scheduled = true;
+            set_timeout(
+                || {
+                    with_client(|client| {
+                        client.url_save_scheduled = false;
+                        client.view.save_to_url();
+                    });
+                },
+                Duration::from_millis(250),
+            );
         }
     }
 

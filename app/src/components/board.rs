@@ -1,10 +1,11 @@
 //! The canvas itself. Before the WASM runs, the `<img>` of `/api/canvas.png`
 //! underneath shows the current canvas (also with JavaScript off); once the
-//! client has drawn the snapshot, the `<canvas>` covers it.
+//! client has drawn the snapshot, the `<canvas>` covers it. The client then
+//! moves the board with a CSS transform (pan, zoom) and places the reticle.
 
 use super::LiveState;
 use crate::geometry::CanvasSize;
-use leptos::{ev::MouseEvent, html, prelude::*};
+use leptos::{ev, html, prelude::*};
 
 #[component]
 pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
@@ -19,14 +20,17 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
     #[cfg(not(feature = "hydrate"))]
     let _ = live;
 
-    let on_click = move |event: MouseEvent| {
-        #[cfg(feature = "hydrate")]
-        if let Some(canvas) = canvas_ref.get_untracked() {
-            crate::client::place_at(&canvas, &event);
+    let zoom = move |factor: f64| {
+        move |_: ev::MouseEvent| {
+            #[cfg(feature = "hydrate")]
+            crate::client::zoom_by(factor);
+            #[cfg(not(feature = "hydrate"))]
+            let _ = factor;
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = event;
     };
+    // The zoom buttons sit on the stage: their presses must not reach it as
+    // a click on the canvas.
+    let keep = |event: ev::PointerEvent| event.stop_propagation();
 
     view! {
         <div
@@ -51,8 +55,30 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
                 width=size.width.to_string()
                 height=size.height.to_string()
                 aria-label="The canvas: click a pixel to place the selected color"
-                on:click=on_click
             ></canvas>
+        </div>
+        <div class="reticle" hidden></div>
+        <div class="zoom-controls">
+            <button
+                type="button"
+                aria-label="Zoom in"
+                class="zoom-in"
+                on:pointerdown=keep
+                on:pointerup=keep
+                on:click=zoom(1.5)
+            >
+                "+"
+            </button>
+            <button
+                type="button"
+                aria-label="Zoom out"
+                class="zoom-out"
+                on:pointerdown=keep
+                on:pointerup=keep
+                on:click=zoom(1.0 / 1.5)
+            >
+                "−"
+            </button>
         </div>
     }
 }

@@ -30,6 +30,9 @@ pub struct PageData {
     pub online: u32,
     /// The visitor's display name, if they chose one.
     pub display_name: Option<String>,
+    /// `scheme://host` the page was requested at, for absolute links in the
+    /// meta tags (crawlers want an absolute `og:image`).
+    pub origin: String,
 }
 
 /// The state of the page's live connection, shown to the user and exposed as
@@ -71,6 +74,10 @@ pub struct LiveState {
     pub cooldown_left_ms: RwSignal<u32>,
     /// A short message about the last refusal or failure.
     pub notice: RwSignal<Option<String>>,
+    /// The pixel under the pointer or the reticle.
+    pub hover: RwSignal<Option<(u16, u16)>>,
+    /// Who placed that pixel and when.
+    pub pixel_info: RwSignal<Option<String>>,
 }
 
 impl LiveState {
@@ -82,6 +89,8 @@ impl LiveState {
             selected: RwSignal::new(crate::palette::DEFAULT_SELECTED),
             cooldown_left_ms: RwSignal::new(0),
             notice: RwSignal::new(None),
+            hover: RwSignal::new(None),
+            pixel_info: RwSignal::new(None),
         }
     }
 }
@@ -116,20 +125,35 @@ pub fn App() -> impl IntoView {
         height: page.height,
     };
     let live = LiveState::new(&page);
+    let description = format!(
+        "A shared {}x{} pixel canvas: pick a color, place a tile, and everyone sees it at once. {} tiles placed so far.",
+        page.width, page.height, page.seq
+    );
+    // The version in the query makes link previews fetch a fresh image.
+    let image = format!("{}/api/canvas.png?seq={}", page.origin, page.seq);
 
     view! {
         <Stylesheet id="leptos" href="/pkg/canvas.css"/>
         <Title text="Canvas"/>
-        <Meta
-            name="description"
-            content="A shared pixel canvas: pick a color, place a tile, and everyone sees it at once."
-        />
+        <Meta name="description" content=description.clone()/>
+        <Meta property="og:type" content="website"/>
+        <Meta property="og:title" content="Canvas"/>
+        <Meta property="og:description" content=description/>
+        <Meta property="og:image" content=image.clone()/>
+        <Meta property="og:url" content=format!("{}/", page.origin)/>
+        <Meta name="twitter:card" content="summary_large_image"/>
+        <Meta name="twitter:title" content="Canvas"/>
+        <Meta name="twitter:image" content=image/>
         <div class="app" data-connection=move || live.connection.get().as_str()>
             <header class="topbar">
                 <h1 class="brand">"Canvas"</h1>
                 <StatusBar live/>
             </header>
-            <main class="stage">
+            <main
+                class="stage"
+                tabindex="0"
+                aria-label="Canvas. Arrow keys move, plus and minus zoom, Enter places, 1 to 0 and brackets pick colors."
+            >
                 <Board size live/>
             </main>
             <footer class="toolbar">

@@ -19,6 +19,13 @@ pub fn StatusBar(live: LiveState) -> impl IntoView {
                 <dt>"Tiles placed"</dt>
                 <dd class="placed">{move || live.seq.get()}</dd>
             </div>
+            <div class="figure">
+                <dt>"Pixel"</dt>
+                <dd class="coords">
+                    {move || live.hover.get().map(|(x, y)| format!("{x}, {y}")).unwrap_or_default()}
+                </dd>
+                <dd class="pixel-info">{move || live.pixel_info.get()}</dd>
+            </div>
         </dl>
     }
 }

@@ -12,6 +12,23 @@ use axum::{
 use leptos::prelude::provide_context;
 use std::net::SocketAddr;
 
+/// `scheme://host` as the client sees it (through the proxy, if any).
+fn origin(headers: &axum::http::HeaderMap) -> String {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = match header("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let host = header("x-forwarded-host")
+        .or_else(|| header("host"))
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}
+
 pub async fn page(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -37,6 +54,7 @@ pub async fn page(
         cooldown_ms: state.config.cooldown.as_millis() as u32,
         online: state.presence.online(),
         display_name,
+        origin: origin(headers),
     };
     let options = state.config.leptos.clone();
     let render = leptos_axum::render_app_to_stream_with_context(

@@ -166,6 +166,20 @@ async fn page_is_server_rendered_with_the_canvas_and_a_session() {
     assert!(html.contains("/api/canvas.png"));
     assert_eq!(html.matches(r#"class="swatch""#).count(), 32);
     assert!(html.contains("/pkg/canvas.js"), "hydration script");
+    // Link previews and crawlers: absolute image, description, live figures.
+    let origin = format!("http://{}", app.addr);
+    assert!(
+        html.contains(&format!(
+            r#"property="og:image" content="{origin}/api/canvas.png?seq=0""#
+        )),
+        "{html}"
+    );
+    assert!(html.contains(r#"name="twitter:card" content="summary_large_image""#));
+    assert!(html.contains(r#"name="description" content="A shared 64x32 pixel canvas"#));
+    assert!(
+        html.contains(r#"class="placed">0<"#),
+        "tiles placed in the first paint"
+    );
 }
 
 #[tokio::test]
