@@ -40,7 +40,7 @@ fn with_client<R>(f: impl FnOnce(&mut Client) -> R) -> Option<R> {
     CLIENT.with(|cell| cell.borrow_mut().as_mut().map(f))
 }
 
-enum Sync {
+enum SyncState {
     /// A snapshot is being fetched; tiles that arrive meanwhile are kept
     /// (seq, tile) and applied after it. `generation` tells a stale fetch
     /// from the current one.
@@ -68,7 +68,7 @@ struct Client {
     socket: Option<Socket>,
     /// Whether `socket` is open.
     connected: bool,
-    sync: Sync,
+    sync: SyncState,
     /// Increments for every snapshot fetch started.
     generation: u32,
     /// Epoch and seq of the last tile applied; `None` before the first snapshot.
@@ -114,7 +114,7 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
             live,
             socket: None,
             connected: false,
-            sync: Sync::Live,
+            sync: SyncState::Live,
             generation: 0,
             applied: None,
             resumed_from: None,
@@ -217,7 +217,7 @@ impl Client {
         self.cooldown_ms = hello.cooldown_ms;
         self.server_epoch = Some(hello.epoch);
         match (self.applied, &self.sync) {
-            (Some((epoch, _)), Sync::Live) if epoch == hello.epoch => {
+            (Some((epoch, _)), SyncState::Live) if epoch == hello.epoch => {
                 self.resumed_from = None;
                 self.resume();
                 self.live.connection.set(Connection::Live);
@@ -229,8 +229,8 @@ impl Client {
     fn on_tiles(&mut self, first_seq: u64, tiles: &[Tile]) {
         let numbered = (first_seq..).zip(tiles.iter().copied());
         match &mut self.sync {
-            Sync::Loading { kept, .. } => kept.extend(numbered),
-            Sync::Live => {
+            SyncState::Loading { kept, .. } => kept.extend(numbered),
+            SyncState::Live => {
                 for (seq, tile) in numbered {
                     self.apply(seq, tile);
                 }
@@ -270,12 +270,12 @@ impl Client {
     }
 
     fn load_snapshot(&mut self) {
-        if matches!(self.sync, Sync::Loading { .. }) {
+        if matches!(self.sync, SyncState::Loading { .. }) {
             return;
         }
         self.generation += 1;
         let generation = self.generation;
-        self.sync = Sync::Loading {
+        self.sync = SyncState::Loading {
             kept: Vec::new(),
             generation,
         };
@@ -287,13 +287,13 @@ impl Client {
 
     fn on_snapshot(&mut self, generation: u32, snapshot: Result<http::Snapshot, String>) {
         let kept = match &mut self.sync {
-            Sync::Loading {
+            SyncState::Loading {
                 kept,
                 generation: current,
             } if *current == generation => std::mem::take(kept),
             _ => return,
         };
-        self.sync = Sync::Live;
+        self.sync = SyncState::Live;
         let snapshot = match snapshot {
             Ok(snapshot) if self.pixels.load(&snapshot.pixels) => snapshot,
             _ => {

@@ -17,10 +17,7 @@ use crate::{
 };
 use app::{
     palette::ColorIndex,
-    protocol::{
-        error_code, ClientMessage, DecodeError, Hello, PlaceStatus, ServerMessage, Tile,
-        MAX_CLIENT_FRAME_LEN,
-    },
+    protocol::{error_code, ClientMessage, DecodeError, Hello, PlaceStatus, ServerMessage, Tile},
 };
 use axum::{
     extract::{
@@ -251,7 +248,6 @@ impl Connection {
                     DecodeError::TooLarge(_) => close_code::SIZE,
                     _ => close_code::POLICY,
                 };
-                debug_assert!(data.len() <= MAX_CLIENT_FRAME_LEN || close == close_code::SIZE);
                 self.refuse(error.code(), &error.to_string(), close).await
             }
         }
