@@ -51,8 +51,7 @@ pub struct Config {
 /// How to reach Redis and how to name things in it.
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
-    /// `redis://host:port/db` (credentials may be in it, hence [`Secret`]).
-    pub url: Secret,
+    pub target: RedisTarget,
     pub username: Option<String>,
     pub password: Option<Secret>,
     /// Prefix of every key and of the Pub/Sub channel, so several canvases
@@ -64,6 +63,21 @@ pub struct RedisConfig {
     /// A command that takes longer fails: a placement must answer promptly
     /// even when Redis does not.
     pub command_timeout: Duration,
+}
+
+/// Where the Redis master is.
+#[derive(Debug, Clone)]
+pub enum RedisTarget {
+    /// At a fixed address: `redis://host:port/db` (credentials may be in
+    /// it, hence [`Secret`]).
+    Direct(Secret),
+    /// Wherever these Sentinels (`host:port`) say the master called
+    /// `master_name` is; asked again after every failure, so a failover is
+    /// followed.
+    Sentinel {
+        sentinels: Vec<String>,
+        master_name: String,
+    },
 }
 
 /// A value that must never reach a log: its `Debug` prints a placeholder.
@@ -197,20 +211,34 @@ impl Config {
             .env(leptos_env)
             .build();
 
-        // REDIS_URL, or the seed's REDIS_HOST (+ REDIS_PORT).
-        let url = match (env.get("REDIS_URL"), env.get("REDIS_HOST")) {
-            (Some(url), _) => Some(url),
-            (None, Some(host)) => Some(format!(
+        // REDIS_SENTINELS, else REDIS_URL, else the seed's REDIS_HOST (+ PORT).
+        let target = match (
+            env.get("REDIS_SENTINELS"),
+            env.get("REDIS_URL"),
+            env.get("REDIS_HOST"),
+        ) {
+            (Some(list), _, _) => Some(RedisTarget::Sentinel {
+                sentinels: list
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+                master_name: env
+                    .get("REDIS_MASTER_NAME")
+                    .unwrap_or_else(|| "canvas".into()),
+            }),
+            (None, Some(url), _) => Some(RedisTarget::Direct(Secret(url))),
+            (None, None, Some(host)) => Some(RedisTarget::Direct(Secret(format!(
                 "redis://{host}:{}",
                 env.parse::<u16>("REDIS_PORT", 6379)?
-            )),
-            (None, None) => None,
+            )))),
+            (None, None, None) => None,
         };
         let history_len: usize = env.parse("HISTORY_LEN", 100_000)?;
-        let redis = match url {
+        let redis = match target {
             None => None,
-            Some(url) => Some(RedisConfig {
-                url: Secret(url),
+            Some(target) => Some(RedisConfig {
+                target,
                 username: env.get("REDIS_USERNAME"),
                 password: env.get("REDIS_PASSWORD").map(Secret),
                 key_prefix: env
@@ -276,8 +304,30 @@ mod tests {
         assert!(config(&[]).unwrap().redis.is_none());
         let config = config(&[("REDIS_HOST", "redis"), ("REDIS_PASSWORD", "hunter2")]).unwrap();
         let redis = config.redis.as_ref().unwrap();
-        assert_eq!(redis.url.expose(), "redis://redis:6379");
+        match &redis.target {
+            RedisTarget::Direct(url) => assert_eq!(url.expose(), "redis://redis:6379"),
+            other => panic!("{other:?}"),
+        }
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn sentinels_win_over_a_fixed_address() {
+        let config = config(&[
+            ("REDIS_URL", "redis://a:1"),
+            ("REDIS_SENTINELS", "s1:26379, s2:26379"),
+        ])
+        .unwrap();
+        match config.redis.unwrap().target {
+            RedisTarget::Sentinel {
+                sentinels,
+                master_name,
+            } => {
+                assert_eq!(sentinels, ["s1:26379", "s2:26379"]);
+                assert_eq!(master_name, "canvas");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -154,10 +154,9 @@ fn backend(config: &Config, shutdown: &CancellationToken) -> Result<Backend, Sto
             })
         }
         Some(redis) => {
-            let store = RedisStore::new(redis, config.cooldown)?;
+            let store = RedisStore::new(redis, config.cooldown);
             let channel = Keys::new(&redis.key_prefix).channel;
-            let feed = RedisFeed::spawn(redis, channel, shutdown.clone())
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let feed = RedisFeed::spawn(redis, channel, shutdown.clone());
             tracing::info!(prefix = %redis.key_prefix, "using the Redis store");
             Ok(Backend {
                 store: Arc::new(store),

@@ -7,7 +7,7 @@
 //! same way rather than trusted.
 
 use super::{Feed, FeedEvent};
-use crate::{canvas::Update, config::RedisConfig, store::redis::connection_info};
+use crate::{canvas::Update, config::RedisConfig, store::redis::locate};
 use app::protocol::Tile;
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -29,24 +29,16 @@ pub struct RedisFeed {
 
 impl RedisFeed {
     /// Starts the subscriber task; it runs until `shutdown`.
-    pub fn spawn(
-        config: &RedisConfig,
-        channel: String,
-        shutdown: CancellationToken,
-    ) -> Result<Self, redis::RedisError> {
-        let info = connection_info(config).map_err(|e| {
-            redis::RedisError::from((redis::ErrorKind::Io, "config", e.to_string()))
-        })?;
-        let client = redis::Client::open(info)?;
+    pub fn spawn(config: &RedisConfig, channel: String, shutdown: CancellationToken) -> Self {
         let (sender, events) = mpsc::channel(BUFFER);
-        let timeout = config.command_timeout;
+        let config = config.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = subscribe_forever(client, channel, timeout, sender) => {}
+                _ = subscribe_forever(config, channel, sender) => {}
             }
         });
-        Ok(Self { events })
+        Self { events }
     }
 }
 
@@ -57,16 +49,16 @@ impl Feed for RedisFeed {
     }
 }
 
-async fn subscribe_forever(
-    client: redis::Client,
-    channel: String,
-    timeout: Duration,
-    events: mpsc::Sender<FeedEvent>,
-) {
+/// Subscribes, forwards, and starts again after any drop, locating the
+/// master afresh each time (after a failover it has moved).
+async fn subscribe_forever(config: RedisConfig, channel: String, events: mpsc::Sender<FeedEvent>) {
     let mut backoff = BACKOFF_FIRST;
     loop {
-        let subscribed = tokio::time::timeout(timeout, async {
-            let mut pubsub = client.get_async_pubsub().await?;
+        let subscribed = tokio::time::timeout(config.command_timeout, async {
+            let info = locate::master(&config).await.map_err(|e| {
+                redis::RedisError::from((redis::ErrorKind::Io, "locate", e.to_string()))
+            })?;
+            let mut pubsub = redis::Client::open(info)?.get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;
             Ok::<_, redis::RedisError>(pubsub)
         })

@@ -461,3 +461,117 @@ async fn resume_on_another_instance_gets_exactly_the_missed_tiles_or_resync() {
         }
     }
 }
+
+/// Master, replica and three Sentinels; the master dies under traffic. The
+/// Sentinels promote the replica, the instances follow by themselves, and
+/// everything converges.
+#[tokio::test]
+async fn a_sentinel_failover_is_followed_and_nothing_acknowledged_is_lost() {
+    let mut master = RedisServer::start().await;
+    let replica = RedisServer::start_replica_of(&master).await;
+    let mut sentinels = Vec::new();
+    for _ in 0..3 {
+        sentinels.push(RedisServer::start_sentinel(&master).await);
+    }
+    // Every Sentinel must know the replica before a failover can promote it.
+    for sentinel in &sentinels {
+        let mut connection = sentinel.connect().await;
+        let start = Instant::now();
+        loop {
+            let replicas: Vec<Vec<String>> = redis::cmd("SENTINEL")
+                .arg(&["REPLICAS", "canvas"])
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            if !replicas.is_empty() {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "Sentinel never saw the replica"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let list = sentinels
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.port))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut apps = Vec::new();
+    for _ in 0..2 {
+        apps.push(spawn_app(&[("REDIS_SENTINELS", list.as_str())]).await);
+    }
+    for app in &apps {
+        wait_ready(app).await;
+    }
+
+    let (mut placer, mut copy, accepted) = place_randomly(apps[0].api.clone(), 21, 30).await;
+    assert_eq!(accepted.len(), 30);
+    let watcher_app = &apps[1];
+    let mut watcher = watcher_app.ws().await;
+    let mut watcher_copy = crate::helpers::Replica::load(&watcher_app.api, 64).await;
+    // The acknowledged tiles have reached the replica.
+    let mut on_master = master.connect().await;
+    let start = Instant::now();
+    loop {
+        let synced: u64 = redis::cmd("WAIT")
+            .arg(&[1, 100])
+            .query_async(&mut on_master)
+            .await
+            .unwrap();
+        if synced == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the replica never caught up"
+        );
+    }
+
+    master.kill();
+    let died = Instant::now();
+    let mut refused = 0;
+    loop {
+        placer.place(63, 31, 30).await;
+        // Keep the placer's copy current while waiting for the result.
+        let (status, seq) = loop {
+            match placer.recv().await {
+                ServerMessage::PlaceResult { status, seq, .. } => break (status, seq),
+                other => copy.on(&other).await,
+            }
+        };
+        match status {
+            PlaceStatus::Accepted => {
+                assert_eq!(seq, 31, "the seq carried on from the replica");
+                break;
+            }
+            PlaceStatus::NotAllowed => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(died.elapsed() < Duration::from_secs(60), "no failover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "first accepted placement {:?} after the master died ({refused} refused meanwhile)",
+        died.elapsed()
+    );
+
+    // Everything agrees with the promoted replica.
+    let seq = newest_seq(&replica).await;
+    assert_eq!(seq, 31);
+    let expected = redis_pixels(&replica).await;
+    for snapshot in snapshots_at(&apps, seq).await {
+        assert!(
+            snapshot == expected,
+            "an instance differs from the new master"
+        );
+    }
+    copy.settle(&mut placer, seq).await;
+    watcher_copy.settle(&mut watcher, seq).await;
+    assert!(copy.pixels == expected && watcher_copy.pixels == expected);
+    for app in &apps {
+        wait_ready(app).await;
+    }
+    drop(sentinels);
+}

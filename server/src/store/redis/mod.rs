@@ -17,13 +17,17 @@ use crate::{
 use app::{geometry::Coord, protocol::Tile};
 use async_trait::async_trait;
 use deadpool_redis::{Manager, Pool, Runtime};
-use redis::{aio::ConnectionLike, AsyncConnectionConfig, IntoConnectionInfo, Script, Value};
+use redis::{
+    aio::ConnectionLike, AsyncConnectionConfig, ErrorKind, Script, ServerErrorKind, Value,
+};
 use std::{
     future::Future,
     net::IpAddr,
-    sync::LazyLock,
+    sync::{LazyLock, RwLock},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
+
+pub mod locate;
 
 static PLACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("place.lua")));
 static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("snapshot.lua")));
@@ -84,68 +88,110 @@ impl Keys {
 }
 
 pub struct RedisStore {
-    pool: Pool,
+    config: RedisConfig,
+    /// Connections to the master as last located, with its address. Replaced
+    /// when the master turns out to have moved (a Sentinel failover).
+    pool: RwLock<Option<(String, Pool)>>,
+    /// Held while the master is being located, so a burst of failures looks
+    /// it up once.
+    locating: tokio::sync::Mutex<()>,
     keys: Keys,
     cooldown: Duration,
     history_len: usize,
     timeout: Duration,
 }
 
-/// Turns the configuration into connection details (credentials set apart
-/// from the URL, so a password needs no URL escaping).
-pub fn connection_info(config: &RedisConfig) -> Result<redis::ConnectionInfo, StoreError> {
-    let info = config
-        .url
-        .expose()
-        .into_connection_info()
-        .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL: {e}")))?;
-    let mut settings = info.redis_settings().clone();
-    if let Some(username) = &config.username {
-        settings = settings.set_username(username);
-    }
-    if let Some(password) = &config.password {
-        settings = settings.set_password(password.expose());
-    }
-    Ok(info.set_redis_settings(settings))
-}
-
 impl RedisStore {
-    pub fn new(config: &RedisConfig, cooldown: Duration) -> Result<Self, StoreError> {
-        let connection = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(config.command_timeout))
-            .set_response_timeout(Some(config.command_timeout));
-        let manager =
-            Manager::new_with_config(connection_info(config)?, connection).map_err(unavailable)?;
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(config.command_timeout))
-            .create_timeout(Some(config.command_timeout))
-            .recycle_timeout(Some(config.command_timeout))
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Self {
-            pool,
+    /// Connections are made on first use, so an instance can start while
+    /// Redis is down.
+    pub fn new(config: &RedisConfig, cooldown: Duration) -> Self {
+        Self {
+            config: config.clone(),
+            pool: RwLock::new(None),
+            locating: tokio::sync::Mutex::new(()),
             keys: Keys::new(&config.key_prefix),
             cooldown,
             history_len: config.history_len.max(1),
             timeout: config.command_timeout,
-        })
+        }
     }
 
-    /// Runs `f` on a pooled connection within the command deadline.
+    /// The pool for the current master, locating it first if need be.
+    async fn pool(&self) -> Result<Pool, StoreError> {
+        if let Some((_, pool)) = &*self.pool.read().unwrap_or_else(|e| e.into_inner()) {
+            return Ok(pool.clone());
+        }
+        self.locate_master().await
+    }
+
+    /// Locates the master again, and replaces the pool if it has moved.
+    async fn locate_master(&self) -> Result<Pool, StoreError> {
+        let _one_at_a_time = self.locating.lock().await;
+        let info = locate::master(&self.config).await?;
+        let address = info.addr().to_string();
+        let mut current = self.pool.write().unwrap_or_else(|e| e.into_inner());
+        match &*current {
+            Some((known, pool)) if *known == address => Ok(pool.clone()),
+            _ => {
+                let pool = self.build_pool(info)?;
+                tracing::info!(%address, "using the Redis master");
+                *current = Some((address, pool.clone()));
+                Ok(pool)
+            }
+        }
+    }
+
+    fn build_pool(&self, info: redis::ConnectionInfo) -> Result<Pool, StoreError> {
+        let connection = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        let manager = Manager::new_with_config(info, connection).map_err(unavailable)?;
+        Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.timeout))
+            .create_timeout(Some(self.timeout))
+            .recycle_timeout(Some(self.timeout))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Runs `f` on a pooled connection within the command deadline. A
+    /// failure that says the master may have moved (no connection, or
+    /// `READONLY` from a demoted master) has the master located again, so
+    /// the next call goes to the right place.
     async fn with_connection<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(deadpool_redis::Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let work = async {
-            let connection = self
-                .pool
+            let pool = self.pool().await?;
+            let connection = pool
                 .get()
                 .await
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            f(connection).await.map_err(unavailable)
+                .map_err(|e| StoreError::Unavailable(format!("no connection to Redis: {e}")));
+            let result = match connection {
+                Ok(connection) => f(connection).await.map_err(|error| {
+                    let moved = error.is_io_error()
+                        || error.is_connection_dropped()
+                        || error.is_connection_refusal()
+                        || error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly);
+                    (moved, unavailable(error))
+                }),
+                Err(error) => Err((true, error)),
+            };
+            match result {
+                Ok(value) => Ok(value),
+                Err((moved, error)) => {
+                    if moved {
+                        if let Err(locating) = self.locate_master().await {
+                            tracing::debug!(%locating, "cannot locate the Redis master");
+                        }
+                    }
+                    Err(error)
+                }
+            }
         };
         tokio::time::timeout(self.timeout, work)
             .await
