@@ -3,8 +3,11 @@
 //! It applies updates from the feed strictly in seq order: a duplicate is
 //! dropped, a gap is filled from the store's history, and when history cannot
 //! bridge it (trimmed, or another epoch) the whole snapshot is reloaded and
-//! every socket is told to `Resync`. Applied tiles are gathered and sent as
-//! one `Tiles` frame per batch interval.
+//! every socket is told to `Resync`. Before catching up it checks that the
+//! last tiles it applied are still the store's: after a failover to a replica
+//! that had not received them, the same seqs carry other tiles, and only a
+//! reload is right. Applied tiles are gathered and sent as one `Tiles` frame
+//! per batch interval.
 
 use super::{
     fanout::{Fanout, Frame},
@@ -18,6 +21,7 @@ use crate::{
 };
 use app::protocol::{ServerMessage, Tile};
 use std::{
+    collections::VecDeque,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -29,6 +33,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Placements read from history per request while catching up.
 const CATCH_UP_PAGE: usize = 10_000;
+/// The last applied placements kept to check against the store's history.
+const RECENT: usize = 16;
 
 pub struct SyncTask {
     pub store: Arc<dyn Store>,
@@ -42,16 +48,19 @@ pub struct SyncTask {
     pub batch_interval: Duration,
 }
 
-/// Tiles applied since the last frame went out: consecutive seqs.
+/// What the task has applied and not yet sent, and what it applied last.
 #[derive(Default)]
-struct Batch {
+struct Applied {
+    /// Tiles applied since the last frame went out: consecutive seqs.
     first_seq: u64,
     tiles: Vec<Tile>,
+    /// The last few placements applied, oldest first.
+    recent: VecDeque<Update>,
 }
 
 impl SyncTask {
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut batch = Batch::default();
+        let mut applied = Applied::default();
         let mut tick = tokio::time::interval(self.batch_interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // Set when the mirror may be missing updates that could not be
@@ -65,7 +74,7 @@ impl SyncTask {
                 _ = shutdown.cancelled() => break,
                 event = self.feed.next() => match event {
                     Some(FeedEvent::Update(update)) => {
-                        if let Err(error) = self.on_update(update, &mut batch).await {
+                        if let Err(error) = self.on_update(update, &mut applied).await {
                             tracing::warn!(%error, "could not fill a gap; retrying");
                             behind = true;
                         }
@@ -86,56 +95,69 @@ impl SyncTask {
                 },
                 _ = tick.tick() => {
                     if behind {
-                        match self.catch_up(&mut batch).await {
+                        match self.catch_up(&mut applied).await {
                             Ok(()) => behind = false,
                             Err(error) => tracing::warn!(%error, "catch-up failed; retrying"),
                         }
                     }
                     self.live.store(connected && !behind, Ordering::Relaxed);
-                    self.flush(&mut batch);
+                    self.flush(&mut applied);
                 }
             }
         }
-        self.flush(&mut batch);
+        self.flush(&mut applied);
     }
 
-    async fn on_update(&self, update: Update, batch: &mut Batch) -> Result<(), StoreError> {
+    async fn on_update(&self, update: Update, applied: &mut Applied) -> Result<(), StoreError> {
         let current = self.mirror.version();
         if update.epoch == current.epoch && update.seq <= current.seq {
             return Ok(()); // a duplicate
         }
         if update.epoch == current.epoch && update.seq == current.seq + 1 {
-            self.apply(update, batch);
+            self.apply(update, applied);
             return Ok(());
         }
         // A gap, or another epoch: history decides what happens.
         self.metrics.feed_gaps.inc();
-        self.catch_up(batch).await
+        self.catch_up(applied).await
     }
 
     /// Brings the mirror up to the store's newest seq from history, or
-    /// reloads the snapshot when history cannot bridge the gap.
-    async fn catch_up(&self, batch: &mut Batch) -> Result<(), StoreError> {
+    /// reloads the snapshot when history cannot bridge the gap or no longer
+    /// holds the tiles last applied.
+    async fn catch_up(&self, applied: &mut Applied) -> Result<(), StoreError> {
+        if let Some(oldest) = applied.recent.front() {
+            let still_there = self
+                .store
+                .history(oldest.epoch, oldest.seq - 1, applied.recent.len())
+                .await?
+                .is_some_and(|history| history.iter().eq(applied.recent.iter()));
+            if !still_there {
+                tracing::warn!("the store no longer holds the last tiles applied");
+                self.store.start_new_epoch(oldest.epoch).await?;
+                return self.reload(applied).await;
+            }
+        }
         loop {
             let Version { epoch, seq } = self.mirror.version();
             match self.store.history(epoch, seq, CATCH_UP_PAGE).await? {
                 Some(updates) => {
                     let complete = updates.len() < CATCH_UP_PAGE;
                     for update in updates {
-                        self.apply(update, batch);
+                        self.apply(update, applied);
                     }
                     if complete {
                         return Ok(());
                     }
                 }
-                None => return self.reload(batch).await,
+                None => return self.reload(applied).await,
             }
         }
     }
 
-    async fn reload(&self, batch: &mut Batch) -> Result<(), StoreError> {
+    async fn reload(&self, applied: &mut Applied) -> Result<(), StoreError> {
         let snapshot = self.store.snapshot().await?;
-        self.flush(batch);
+        self.flush(applied);
         self.mirror.replace(snapshot);
         let Version { epoch, seq } = self.mirror.version();
         tracing::info!(epoch, seq, "reloaded the canvas from the store");
@@ -146,22 +168,26 @@ impl SyncTask {
         Ok(())
     }
 
-    fn apply(&self, update: Update, batch: &mut Batch) {
+    fn apply(&self, update: Update, applied: &mut Applied) {
         self.mirror.apply(update.seq, update.tile);
-        if batch.tiles.is_empty() {
-            batch.first_seq = update.seq;
+        if applied.tiles.is_empty() {
+            applied.first_seq = update.seq;
         }
-        batch.tiles.push(update.tile);
+        applied.tiles.push(update.tile);
+        if applied.recent.len() == RECENT {
+            applied.recent.pop_front();
+        }
+        applied.recent.push_back(update);
         self.metrics.feed_seq.set(update.seq as i64);
     }
 
-    fn flush(&self, batch: &mut Batch) {
-        if batch.tiles.is_empty() {
+    fn flush(&self, applied: &mut Applied) {
+        if applied.tiles.is_empty() {
             return;
         }
-        for frame in Frame::tiles(batch.first_seq, &batch.tiles) {
+        for frame in Frame::tiles(applied.first_seq, &applied.tiles) {
             self.fanout.send(frame);
         }
-        batch.tiles.clear();
+        applied.tiles.clear();
     }
 }

@@ -298,13 +298,15 @@ impl Connection {
     /// cannot all be sent.
     async fn resume(&mut self, epoch: u64, last_seq: u64) -> Result<(), DisconnectReason> {
         let current = self.state.mirror.version();
-        if epoch == current.epoch && last_seq >= current.seq {
-            // The client is as new as this instance (or newer: another
-            // instance was ahead); live frames bring the rest.
-            self.covered_to = last_seq;
+        if epoch == current.epoch && last_seq == current.seq {
+            self.covered_to = last_seq; // nothing missed
             return Ok(());
         }
-        let bridgeable = epoch == current.epoch && current.seq - last_seq <= MAX_RESUME_TILES;
+        // A client ahead of this instance cannot be told which of its tiles
+        // are still true (after a failover they may not be): it reloads.
+        let bridgeable = epoch == current.epoch
+            && last_seq < current.seq
+            && current.seq - last_seq <= MAX_RESUME_TILES;
         let mut after = last_seq;
         while bridgeable && after < current.seq {
             match self.state.store.history(epoch, after, RESUME_PAGE).await {

@@ -88,6 +88,13 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Option<Vec<Update>>, StoreError>;
 
+    /// Replaces the epoch `stale` with a new one (unless another instance
+    /// already did): called when the history no longer holds placements this
+    /// instance applied, which happens when a failover promoted a replica
+    /// that had not received them. Clients then reload instead of trusting
+    /// seqs that now name other tiles.
+    async fn start_new_epoch(&self, stale: u64) -> Result<(), StoreError>;
+
     /// The last placement on a pixel, if any.
     async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError>;
 

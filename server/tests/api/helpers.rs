@@ -91,10 +91,17 @@ impl Api {
 
     /// The snapshot with its seq.
     pub async fn canvas(&self) -> (Vec<u8>, u64) {
+        let (pixels, seq, _) = self.snapshot().await;
+        (pixels, seq)
+    }
+
+    /// The snapshot with its seq and epoch.
+    pub async fn snapshot(&self) -> (Vec<u8>, u64, u64) {
         let response = self.get("/api/canvas").await;
         assert_eq!(response.status(), 200);
         let seq = header_u64(&response, "x-canvas-seq");
-        (response.bytes().await.unwrap().to_vec(), seq)
+        let epoch = header_u64(&response, "x-canvas-epoch");
+        (response.bytes().await.unwrap().to_vec(), seq, epoch)
     }
 
     pub async fn ws(&self) -> WsClient {
@@ -281,6 +288,7 @@ pub struct Replica {
     api: Api,
     pub pixels: Vec<u8>,
     pub seq: u64,
+    pub epoch: u64,
     width: usize,
 }
 
@@ -288,11 +296,12 @@ impl Replica {
     /// Loads the snapshot. Tiles that arrived on the socket meanwhile are
     /// still queued there and are applied (above the snapshot's seq) later.
     pub async fn load(api: &Api, width: u16) -> Self {
-        let (pixels, seq) = api.canvas().await;
+        let (pixels, seq, epoch) = api.snapshot().await;
         Self {
             api: api.clone(),
             pixels,
             seq,
+            epoch,
             width: usize::from(width),
         }
     }
@@ -312,10 +321,19 @@ impl Replica {
                     self.seq = seq;
                 }
             }
-            ServerMessage::Resync { .. } => {
-                let (pixels, seq) = self.api.canvas().await;
-                self.pixels = pixels;
-                self.seq = seq;
+            ServerMessage::Resync { seq, epoch } => {
+                // A snapshot at least as new as the Resync says, in its epoch
+                // (a cache in front may still hold an older one for a moment).
+                let start = std::time::Instant::now();
+                loop {
+                    let (pixels, at, at_epoch) = self.api.snapshot().await;
+                    if at_epoch == *epoch && at >= *seq {
+                        (self.pixels, self.seq, self.epoch) = (pixels, at, at_epoch);
+                        break;
+                    }
+                    assert!(start.elapsed() < WAIT, "no snapshot for the Resync");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
             _ => {}
         }

@@ -5,6 +5,7 @@
 mod helpers;
 mod redis_server;
 
+mod cluster;
 mod http;
 mod multi_instance;
 mod websocket;

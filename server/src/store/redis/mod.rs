@@ -32,6 +32,7 @@ pub mod locate;
 static PLACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("place.lua")));
 static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("snapshot.lua")));
 static HISTORY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("history.lua")));
+static NEW_EPOCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("new_epoch.lua")));
 static PRESENCE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("presence.lua")));
 
 /// Commands in flight at once per instance; each connection is multiplexed.
@@ -319,6 +320,16 @@ impl Store for RedisStore {
             None if after_seq < newest => Ok(None),
             _ => Ok(Some(updates)),
         }
+    }
+
+    async fn start_new_epoch(&self, stale: u64) -> Result<(), StoreError> {
+        let mut invocation = NEW_EPOCH.prepare_invoke();
+        invocation.key(&self.keys.epoch).arg(stale).arg(new_epoch());
+        let epoch: String = self
+            .with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        tracing::warn!(stale, %epoch, "history went back on applied tiles: new epoch");
+        Ok(())
     }
 
     async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError> {

@@ -1,0 +1,293 @@
+//! The deployment's topology on loopback (`scripts/cluster`): nginx in front
+//! of three instances, Redis master + replica + three Sentinels. Clients
+//! speak through nginx; an instance and then the Redis master are killed
+//! under traffic.
+
+use crate::helpers::{place_randomly, Api, Replica, WsClient};
+use app::protocol::{ClientMessage, PlaceStatus, ServerMessage};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/cluster");
+
+/// A running cluster, stopped (only what it started) when dropped.
+struct Cluster {
+    dir: PathBuf,
+    base: u16,
+}
+
+impl Cluster {
+    fn up() -> Self {
+        let dir = std::env::temp_dir().join(format!("canvas-test-cluster-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // A base port whose neighbours are very likely free too.
+        let base = 20_000 + (std::process::id() % 2000) as u16 * 20;
+        let cluster = Self { dir, base };
+        let status = cluster
+            .command("up")
+            .env("CANVAS_BIN", env!("CARGO_BIN_EXE_canvas-server"))
+            .env("CANVAS_WIDTH", "64")
+            .env("CANVAS_HEIGHT", "32")
+            .env("COOLDOWN_MS", "0")
+            .env("PLACE_RATE_PER_SEC", "100000")
+            .env("MAX_NEW_SESSIONS_PER_IP", "0")
+            .env("RUST_LOG", "warn")
+            .status()
+            .expect("scripts/cluster runs");
+        assert!(
+            status.success(),
+            "scripts/cluster up failed (logs in {:?})",
+            cluster.dir
+        );
+        cluster
+    }
+
+    fn command(&self, action: &str) -> Command {
+        let mut command = Command::new(SCRIPT);
+        command
+            .arg(action)
+            .env("CLUSTER_DIR", &self.dir)
+            .env("CLUSTER_PORT_BASE", self.base.to_string());
+        command
+    }
+
+    fn api(&self, port: u16) -> Api {
+        Api {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Through nginx.
+    fn front(&self) -> Api {
+        self.api(self.base)
+    }
+
+    fn instance(&self, n: u16) -> Api {
+        self.api(self.base + 10 + n)
+    }
+
+    fn kill(&self, component: &str) {
+        let pid =
+            std::fs::read_to_string(self.dir.join(component).join("pid")).expect("a pid file");
+        let status = Command::new("kill")
+            .args(["-KILL", pid.trim()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    async fn redis(&self, port_offset: u16) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(format!("redis://127.0.0.1:{}", self.base + port_offset))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.command("down").status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A watcher: a socket through nginx and its copy of the canvas.
+struct Watcher {
+    ws: WsClient,
+    copy: Replica,
+}
+
+impl Watcher {
+    async fn connect(front: &Api) -> Self {
+        let ws = front.ws().await;
+        let copy = Replica::load(front, ws.hello.width).await;
+        Self { ws, copy }
+    }
+
+    /// Follows the canvas up to `seq` of `epoch`; when its instance dies,
+    /// reconnects through nginx and resumes from the last tile it applied.
+    /// Returns when it reconnected, if it did.
+    async fn follow(&mut self, front: &Api, epoch: u64, seq: u64) -> Option<Instant> {
+        let mut reconnected = None;
+        while self.copy.epoch != epoch || self.copy.seq < seq {
+            match self.ws.recv_raw().await {
+                Some(tokio_tungstenite::tungstenite::Message::Binary(frame)) => {
+                    let message = ServerMessage::decode(&frame).unwrap();
+                    self.copy.on(&message).await;
+                }
+                Some(tokio_tungstenite::tungstenite::Message::Close(_)) | None => {
+                    self.ws = reconnect(front).await;
+                    reconnected = Some(Instant::now());
+                    let (epoch, last_seq) = (self.copy.epoch, self.copy.seq);
+                    self.ws
+                        .send(ClientMessage::Resume { epoch, last_seq })
+                        .await;
+                }
+                Some(_) => {}
+            }
+        }
+        reconnected
+    }
+}
+
+/// Connects through nginx, retrying while it still sends some to the dead.
+async fn reconnect(front: &Api) -> WsClient {
+    let start = Instant::now();
+    loop {
+        match WsClient::try_connect(front, None).await {
+            Ok(ws) => return ws,
+            Err(error) => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "cannot reconnect: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// The epoch and the newest seq in Redis.
+async fn version_in(redis: &mut redis::aio::MultiplexedConnection) -> (u64, u64) {
+    let (epoch, seq): (Option<u64>, Option<u64>) = redis::cmd("MGET")
+        .arg(&["canvas:epoch", "canvas:seq"])
+        .query_async(redis)
+        .await
+        .unwrap();
+    (epoch.unwrap_or(0), seq.unwrap_or(0))
+}
+
+async fn pixels_in(redis: &mut redis::aio::MultiplexedConnection) -> Vec<u8> {
+    let mut pixels: Vec<u8> = redis::cmd("GET")
+        .arg("canvas:pixels")
+        .query_async(redis)
+        .await
+        .unwrap_or_default();
+    pixels.resize(64 * 32, 0);
+    pixels
+}
+
+#[tokio::test]
+async fn the_cluster_survives_losing_an_instance_and_the_redis_master() {
+    let cluster = tokio::task::spawn_blocking(Cluster::up).await.unwrap();
+    let front = cluster.front();
+
+    // Through nginx: the page, the API, the WebSocket.
+    let page = front.get("/").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<canvas"));
+    assert_eq!(front.json("/api/info").await["width"], 64);
+    let snapshot = front.get("/api/canvas").await;
+    assert!(
+        snapshot.headers().contains_key("x-cache"),
+        "the micro-cache answers"
+    );
+
+    let mut watchers = Vec::new();
+    for _ in 0..9 {
+        watchers.push(Watcher::connect(&front).await);
+    }
+    // least_conn spread them over the three instances.
+    for n in 1..=3 {
+        let metrics = cluster
+            .instance(n)
+            .get("/metrics")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let open = crate::helpers::metric(&metrics, "canvas_websocket_connections");
+        assert!(open >= 1.0, "instance {n} got no client");
+    }
+
+    // Traffic, straight to instance 1 so the placer itself survives.
+    let (mut placer, _, accepted) = place_randomly(cluster.instance(1), 1, 40).await;
+    assert_eq!(accepted.len(), 40);
+
+    // An instance dies under traffic.
+    cluster.kill("app-2");
+    let died = Instant::now();
+    place_randomly(cluster.instance(1), 2, 40).await;
+    for _ in 0..20 {
+        assert_eq!(
+            front.get("/api/info").await.status(),
+            200,
+            "a request reached the dead instance"
+        );
+    }
+    let mut redis = cluster.redis(21).await;
+    let (epoch, seq) = version_in(&mut redis).await;
+    let mut back_after = None;
+    for watcher in &mut watchers {
+        if let Some(at) = watcher.follow(&front, epoch, seq).await {
+            back_after.get_or_insert(at - died);
+        }
+    }
+    let expected = pixels_in(&mut redis).await;
+    for watcher in &watchers {
+        assert!(watcher.copy.pixels == expected, "a client lost tiles");
+    }
+    // A client of the dead instance places again through nginx.
+    let mut moved = reconnect(&front).await;
+    moved.place(1, 1, 1).await;
+    assert_eq!(moved.place_result().await.0, PlaceStatus::Accepted);
+    println!(
+        "instance killed: its clients were back after {:?}, placing again after {:?}",
+        back_after.expect("some clients were on the dead instance"),
+        died.elapsed()
+    );
+
+    // The Redis master dies under traffic.
+    cluster.kill("redis-master");
+    let died = Instant::now();
+    loop {
+        placer.place(2, 2, 2).await;
+        let (status, _, _) = placer.place_result().await;
+        if status == PlaceStatus::Accepted {
+            break;
+        }
+        assert_eq!(status, PlaceStatus::NotAllowed);
+        assert!(died.elapsed() < Duration::from_secs(60), "no failover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "master killed: first accepted placement after {:?}",
+        died.elapsed()
+    );
+    place_randomly(cluster.instance(3), 3, 20).await;
+
+    let mut promoted = cluster.redis(22).await;
+    let (epoch, seq) = version_in(&mut promoted).await;
+    let expected = pixels_in(&mut promoted).await;
+    for watcher in &mut watchers {
+        watcher.follow(&front, epoch, seq).await;
+        assert!(
+            watcher.copy.pixels == expected,
+            "a client differs from the new master"
+        );
+    }
+    for n in [1, 3] {
+        let start = Instant::now();
+        loop {
+            let (pixels, at, at_epoch) = cluster.instance(n).snapshot().await;
+            if (at_epoch, at) == (epoch, seq) {
+                assert!(
+                    pixels == expected,
+                    "instance {n} differs from the new master"
+                );
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "instance {n} stuck at {at}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
