@@ -25,7 +25,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home canvas
-COPY --from=build /src/target/release/canvas-server /usr/local/bin/canvas-server
+COPY --from=build /src/target/release/canvas-server /src/target/release/hash.txt /usr/local/bin/
 COPY --from=build /src/target/site /app/site
 ENV APP_HOST=0.0.0.0 \
     APP_PORT=3000 \

@@ -209,6 +209,7 @@ impl Config {
             .site_addr(listen)
             .reload_port(env.parse("LEPTOS_RELOAD_PORT", 3001)?)
             .env(leptos_env)
+            .hash_files(env.parse("LEPTOS_HASH_FILES", hash_file_beside_binary())?)
             .build();
 
         // REDIS_SENTINELS, else REDIS_URL, else the seed's REDIS_HOST (+ PORT).
@@ -270,6 +271,15 @@ impl Config {
             redis,
         })
     }
+}
+
+/// Whether cargo-leptos left `hash.txt` (the hashed names of the bundle's
+/// files) beside this binary: then the page must link the hashed names.
+fn hash_file_beside_binary() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("hash.txt")))
+        .is_some_and(|path| path.exists())
 }
 
 #[cfg(test)]

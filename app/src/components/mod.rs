@@ -10,7 +10,7 @@ mod status_bar;
 
 use crate::geometry::CanvasSize;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title};
 use serde::{Deserialize, Serialize};
 
 use board::Board;
@@ -105,6 +105,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -133,7 +134,6 @@ pub fn App() -> impl IntoView {
     let image = format!("{}/api/canvas.png?seq={}", page.origin, page.seq);
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/canvas.css"/>
         <Title text="Canvas"/>
         <Meta name="description" content=description.clone()/>
         <Meta property="og:type" content="website"/>
