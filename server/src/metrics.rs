@@ -3,8 +3,14 @@
 
 use prometheus_client::{
     encoding::{text::encode, EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
-    metrics::{counter::Counter, family::Family, gauge::Gauge},
-    registry::Registry,
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{exponential_buckets, Histogram},
+        info::Info,
+    },
+    registry::{Registry, Unit},
 };
 
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
@@ -76,9 +82,27 @@ pub struct DisconnectLabels {
     pub reason: DisconnectReason,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    /// The route pattern (`/api/pixel`), never the raw path: bounded.
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
 pub struct Metrics {
     registry: Registry,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_duration: Family<RouteLabels, Histogram>,
     pub placements: Family<PlacementLabels, Counter>,
+    /// From a Place frame to the store's answer.
+    pub placement_duration: Histogram,
+    /// From a placement's acceptance to the write of its tile to a socket.
+    pub delivery_lag: Histogram,
     pub ws_connections: Gauge,
     pub ws_disconnects: Family<DisconnectLabels, Counter>,
     /// Sockets that fell too far behind the fan-out and were sent `Resync`.
@@ -87,55 +111,117 @@ pub struct Metrics {
     pub feed_seq: Gauge,
     pub feed_gaps: Counter,
     pub feed_reloads: Counter,
+    /// Times the feed (re)started delivering: subscriptions made again.
+    pub feed_resubscriptions: Counter,
+    /// Store commands that failed (Redis unreachable, timed out, refused).
+    pub store_errors: Counter,
+    process_memory: Gauge,
+}
+
+/// Latency buckets from 1 ms to about 16 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
 }
 
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("canvas");
         let metrics = Self {
+            http_requests: Family::default(),
+            http_duration: Family::new_with_constructor(latency_histogram),
             placements: Family::default(),
+            placement_duration: latency_histogram(),
+            delivery_lag: latency_histogram(),
             ws_connections: Gauge::default(),
             ws_disconnects: Family::default(),
             ws_resyncs: Counter::default(),
             feed_seq: Gauge::default(),
             feed_gaps: Counter::default(),
             feed_reloads: Counter::default(),
+            feed_resubscriptions: Counter::default(),
+            store_errors: Counter::default(),
+            process_memory: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register(
+        let r = &mut registry;
+        r.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            metrics.http_requests.clone(),
+        );
+        r.register_with_unit(
+            "http_request_duration",
+            "HTTP request duration by route",
+            Unit::Seconds,
+            metrics.http_duration.clone(),
+        );
+        r.register(
             "placements",
             "Placements by result",
             metrics.placements.clone(),
         );
-        registry.register(
+        r.register_with_unit(
+            "placement_duration",
+            "From a Place frame to the store's answer",
+            Unit::Seconds,
+            metrics.placement_duration.clone(),
+        );
+        r.register_with_unit(
+            "delivery_lag",
+            "From a placement's acceptance to its tile's write to a socket",
+            Unit::Seconds,
+            metrics.delivery_lag.clone(),
+        );
+        r.register(
             "websocket_connections",
             "Open WebSocket connections",
             metrics.ws_connections.clone(),
         );
-        registry.register(
+        r.register(
             "websocket_disconnects",
             "Closed WebSocket connections by reason",
             metrics.ws_disconnects.clone(),
         );
-        registry.register(
+        r.register(
             "websocket_resyncs",
             "Sockets resynced after falling behind the fan-out",
             metrics.ws_resyncs.clone(),
         );
-        registry.register(
+        r.register(
             "feed_seq",
             "Last seq applied to this instance's canvas",
             metrics.feed_seq.clone(),
         );
-        registry.register(
+        r.register(
             "feed_gaps",
             "Gaps in the update feed filled from history",
             metrics.feed_gaps.clone(),
         );
-        registry.register(
+        r.register(
             "feed_reloads",
             "Full canvas reloads after history could not bridge a gap",
             metrics.feed_reloads.clone(),
+        );
+        r.register(
+            "feed_resubscriptions",
+            "Times the update feed (re)started delivering",
+            metrics.feed_resubscriptions.clone(),
+        );
+        r.register(
+            "store_errors",
+            "Store commands that failed",
+            metrics.store_errors.clone(),
+        );
+        r.register_with_unit(
+            "process_resident_memory",
+            "Resident memory of this process",
+            Unit::Bytes,
+            metrics.process_memory.clone(),
+        );
+        r.register(
+            "build",
+            "The running build",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
         Self {
             registry,
@@ -155,11 +241,35 @@ impl Metrics {
             .inc();
     }
 
+    pub fn http_request(&self, route: &str, status: u16, seconds: f64) {
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.http_duration
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
     pub fn render(&self) -> String {
+        self.process_memory.set(resident_memory_bytes());
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
+}
+
+/// Resident set size from `/proc/self/statm` (0 where there is none).
+fn resident_memory_bytes() -> i64 {
+    const PAGE: i64 = 4096;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<i64>().ok())
+        .map_or(0, |pages| pages * PAGE)
 }
 
 impl Default for Metrics {

@@ -62,7 +62,8 @@ impl Application {
         let shutdown = CancellationToken::new();
         // The feed is subscribed before the snapshot is taken, so nothing
         // placed in between is missed (duplicates are dropped by seq).
-        let Backend { store, feed } = backend(&config, &shutdown)?;
+        let metrics = Arc::new(Metrics::new());
+        let Backend { store, feed } = backend(&config, &shutdown, &metrics)?;
         let snapshot = match store.snapshot().await {
             Ok(snapshot) => snapshot,
             Err(error) => {
@@ -86,7 +87,7 @@ impl Application {
             fanout: Fanout::new(FANOUT_CAPACITY),
             presence: Arc::new(Presence::default()),
             connections,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             feed_live: Arc::new(AtomicBool::new(false)),
             shutdown,
         };
@@ -143,7 +144,11 @@ struct Backend {
 }
 
 /// The Redis store and feed when Redis is configured, else the embedded ones.
-fn backend(config: &Config, shutdown: &CancellationToken) -> Result<Backend, StoreError> {
+fn backend(
+    config: &Config,
+    shutdown: &CancellationToken,
+    metrics: &Arc<Metrics>,
+) -> Result<Backend, StoreError> {
     match &config.redis {
         None => {
             let store = MemoryStore::new(config.canvas, config.cooldown, config.history_len);
@@ -154,7 +159,7 @@ fn backend(config: &Config, shutdown: &CancellationToken) -> Result<Backend, Sto
             })
         }
         Some(redis) => {
-            let store = RedisStore::new(redis, config.cooldown);
+            let store = RedisStore::new(redis, config.cooldown, metrics.clone());
             let channel = Keys::new(&redis.key_prefix).channel;
             let feed = RedisFeed::spawn(redis, channel, shutdown.clone());
             tracing::info!(prefix = %redis.key_prefix, "using the Redis store");

@@ -14,6 +14,8 @@ pub struct Frame {
     /// For a `Tiles` frame, the first and last seq it carries: lets a socket
     /// skip tiles it already sent while resuming.
     pub seqs: Option<(u64, u64)>,
+    /// When its oldest tile was accepted (unix ms), for the delivery lag.
+    pub placed_at_ms: Option<u64>,
 }
 
 impl Frame {
@@ -21,18 +23,24 @@ impl Frame {
         Self {
             bytes: message.encode(),
             seqs: None,
+            placed_at_ms: None,
         }
     }
 
     /// `Tiles` frames for consecutive tiles starting at `first_seq`, split at
     /// the frame's 65,535-tile limit.
-    pub fn tiles(first_seq: u64, tiles: &[Tile]) -> impl Iterator<Item = Self> + '_ {
+    pub fn tiles(
+        first_seq: u64,
+        tiles: &[Tile],
+        placed_at_ms: Option<u64>,
+    ) -> impl Iterator<Item = Self> + '_ {
         tiles
             .chunks(MAX_TILES_PER_FRAME)
             .zip((first_seq..).step_by(MAX_TILES_PER_FRAME))
-            .map(|(chunk, first)| Self {
+            .map(move |(chunk, first)| Self {
                 bytes: encode_tiles(first, chunk),
                 seqs: Some((first, first + chunk.len() as u64 - 1)),
+                placed_at_ms,
             })
     }
 }

@@ -16,4 +16,14 @@ pub struct Update {
     pub epoch: u64,
     pub seq: u64,
     pub tile: Tile,
+    /// When it was accepted (unix ms), for the delivery-lag metric; unknown
+    /// for placements read back from history.
+    pub placed_at_ms: Option<u64>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }

@@ -54,6 +54,8 @@ struct Applied {
     /// Tiles applied since the last frame went out: consecutive seqs.
     first_seq: u64,
     tiles: Vec<Tile>,
+    /// When the oldest of them was accepted, if known.
+    placed_at_ms: Option<u64>,
     /// The last few placements applied, oldest first.
     recent: VecDeque<Update>,
 }
@@ -80,6 +82,7 @@ impl SyncTask {
                         }
                     }
                     Some(FeedEvent::Interrupted) => {
+                        self.metrics.feed_resubscriptions.inc();
                         behind = true;
                         connected = true;
                     }
@@ -172,6 +175,7 @@ impl SyncTask {
         self.mirror.apply(update.seq, update.tile);
         if applied.tiles.is_empty() {
             applied.first_seq = update.seq;
+            applied.placed_at_ms = update.placed_at_ms;
         }
         applied.tiles.push(update.tile);
         if applied.recent.len() == RECENT {
@@ -185,7 +189,7 @@ impl SyncTask {
         if applied.tiles.is_empty() {
             return;
         }
-        for frame in Frame::tiles(applied.first_seq, &applied.tiles) {
+        for frame in Frame::tiles(applied.first_seq, &applied.tiles, applied.placed_at_ms) {
             self.fanout.send(frame);
         }
         applied.tiles.clear();

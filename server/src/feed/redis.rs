@@ -93,7 +93,7 @@ async fn subscribe_forever(config: RedisConfig, channel: String, events: mpsc::S
     }
 }
 
-/// `<epoch>:<seq>:<x>:<y>:<color>`, as `place.lua` publishes it.
+/// `<epoch>:<seq>:<x>:<y>:<color>:<unix ms>`, as `place.lua` publishes it.
 fn parse(payload: &[u8]) -> Option<Update> {
     let text = std::str::from_utf8(payload).ok()?;
     let mut fields = text.split(':');
@@ -106,6 +106,7 @@ fn parse(payload: &[u8]) -> Option<Update> {
             y: next()?.parse().ok()?,
             color: next()?.parse().ok()?,
         },
+        placed_at_ms: Some(next()?.parse().ok()?),
     };
     next().is_none().then_some(update)
 }
@@ -116,7 +117,7 @@ mod tests {
 
     #[test]
     fn parses_what_the_script_publishes_and_nothing_else() {
-        let update = parse(b"7:42:3:4:5").unwrap();
+        let update = parse(b"7:42:3:4:5:1700000000000").unwrap();
         assert_eq!((update.epoch, update.seq), (7, 42));
         assert_eq!(
             update.tile,
@@ -126,10 +127,11 @@ mod tests {
                 color: 5
             }
         );
+        assert_eq!(update.placed_at_ms, Some(1_700_000_000_000));
         for bad in [
-            &b"7:42:3:4"[..],
-            b"7:42:3:4:5:6",
-            b"7:42:3:70000:5",
+            &b"7:42:3:4:5"[..],
+            b"7:42:3:4:5:6:7",
+            b"7:42:3:70000:5:1",
             b"",
             b"\xff",
         ] {

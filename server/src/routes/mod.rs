@@ -8,10 +8,13 @@ mod ws;
 
 use crate::{error::ApiError, state::AppState};
 use axum::{
-    extract::DefaultBodyLimit,
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    middleware::{self, Next},
+    response::Response,
     routing::{get, post},
     Router,
 };
+use std::time::Instant;
 use tower_http::{services::ServeDir, trace::TraceLayer};
 
 pub fn router(state: AppState) -> Router {
@@ -34,9 +37,26 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .route("/ws", get(ws::upgrade))
+        .route_layer(middleware::from_fn_with_state(state.clone(), count_request))
         .fallback_service(files)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Counts and times each request by its route pattern and status.
+async fn count_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    state
+        .metrics
+        .http_request(&route, response.status().as_u16(), seconds);
+    response
 }
 
 async fn not_found() -> ApiError {

@@ -277,7 +277,12 @@ impl Connection {
             session: self.session.clone(),
             at: SystemTime::now(),
         };
-        match self.state.store.place(placement).await {
+        let asked = Instant::now();
+        let outcome = self.state.store.place(placement).await;
+        metrics
+            .placement_duration
+            .observe(asked.elapsed().as_secs_f64());
+        match outcome {
             Ok(PlaceOutcome::Accepted { seq }) => {
                 metrics.placement(PlacementResult::Accepted);
                 reply(PlaceStatus::Accepted, seq, Duration::ZERO)
@@ -312,7 +317,7 @@ impl Connection {
             match self.state.store.history(epoch, after, RESUME_PAGE).await {
                 Ok(Some(updates)) if !updates.is_empty() => {
                     let tiles: Vec<Tile> = updates.iter().map(|u| u.tile).collect();
-                    for frame in Frame::tiles(after + 1, &tiles) {
+                    for frame in Frame::tiles(after + 1, &tiles, None) {
                         self.send_bytes(frame.bytes).await?;
                     }
                     after += tiles.len() as u64;
@@ -344,12 +349,20 @@ impl Connection {
                     return Ok(());
                 };
                 let skip = (self.covered_to + 1 - first) as usize;
-                for part in Frame::tiles(self.covered_to + 1, &tiles[skip..]) {
+                for part in Frame::tiles(self.covered_to + 1, &tiles[skip..], None) {
                     self.send_bytes(part.bytes).await?;
                 }
                 Ok(())
             }
-            _ => self.send_bytes(frame.bytes).await,
+            _ => {
+                self.send_bytes(frame.bytes).await?;
+                if let Some(placed_at_ms) = frame.placed_at_ms {
+                    let now = crate::canvas::unix_ms(SystemTime::now());
+                    let lag = now.saturating_sub(placed_at_ms) as f64 / 1000.0;
+                    self.state.metrics.delivery_lag.observe(lag);
+                }
+                Ok(())
+            }
         }
     }
 

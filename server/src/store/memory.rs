@@ -136,6 +136,7 @@ impl Store for MemoryStore {
             epoch: self.epoch,
             seq,
             tile: Tile { x, y, color },
+            placed_at_ms: Some(crate::canvas::unix_ms(placement.at)),
         };
         if state.history.len() >= self.history_len {
             state.history.pop_front();

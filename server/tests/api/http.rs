@@ -183,24 +183,64 @@ async fn page_is_server_rendered_with_the_canvas_and_a_session() {
 }
 
 #[tokio::test]
-async fn metrics_count_placements_and_connections() {
+async fn metrics_parse_as_openmetrics_and_move_with_traffic() {
     let app = spawn_app(&[]).await;
+    let before = app.get("/metrics").await.text().await.unwrap();
+    assert_openmetrics(&before);
+    let mut watcher = app.ws().await;
     let mut ws = app.ws().await;
     ws.place(0, 0, 1).await;
+    let (_, seq, _) = ws.place_result().await;
     ws.place(999, 0, 1).await;
     let _ = ws.place_result().await;
-    let _ = ws.place_result().await;
-    let text = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        text.contains(r#"canvas_placements_total{result="accepted"} 1"#),
-        "{text}"
+    watcher.wait_for_seq(seq).await;
+    app.get("/api/pixel?x=0&y=0").await;
+    app.get("/api/pixel?x=-1&y=0").await;
+
+    let response = app.get("/metrics").await;
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
-    assert!(
-        text.contains(r#"canvas_placements_total{result="invalid"} 1"#),
-        "{text}"
-    );
-    assert!(text.contains("canvas_websocket_connections 1"), "{text}");
-    assert!(text.ends_with("# EOF\n"));
+    let text = response.text().await.unwrap();
+    assert_openmetrics(&text);
+    for line in [
+        r#"canvas_placements_total{result="accepted"} 1"#,
+        r#"canvas_placements_total{result="invalid"} 1"#,
+        "canvas_websocket_connections 2",
+        "canvas_placement_duration_seconds_count 1",
+        r#"canvas_http_requests_total{route="/api/pixel",status="200"} 1"#,
+        r#"canvas_http_requests_total{route="/api/pixel",status="400"} 1"#,
+        r#"canvas_build_info{version="#,
+        "canvas_feed_seq 1",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+    // The watcher and the placer both got the tile.
+    assert!(crate::helpers::metric(&text, "canvas_delivery_lag_seconds_count") >= 2.0);
+    assert!(crate::helpers::metric(&text, "canvas_process_resident_memory_bytes") > 1e6);
+}
+
+/// Every line is metadata, a sample with a numeric value, or the final
+/// `# EOF`, as the OpenMetrics text format requires.
+fn assert_openmetrics(text: &str) {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.last(), Some(&"# EOF"));
+    for line in &lines[..lines.len() - 1] {
+        if let Some(meta) = line.strip_prefix("# ") {
+            let kind = meta.split(' ').next().unwrap();
+            assert!(["HELP", "TYPE", "UNIT"].contains(&kind), "{line}");
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("name and value");
+        let name = series.split('{').next().unwrap();
+        assert!(
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "metric name in {line}"
+        );
+        assert!(series.contains('{') == series.ends_with('}'), "labels in {line}");
+        assert!(value.parse::<f64>().is_ok(), "value in {line}");
+    }
 }
 
 #[tokio::test]

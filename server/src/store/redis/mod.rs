@@ -10,8 +10,9 @@ use super::{
     PixelRecord, PlaceOutcome, Placement, Snapshot, Store, StoreError, NEW_SESSION_WINDOW,
 };
 use crate::{
-    canvas::Update,
+    canvas::{unix_ms, Update},
     config::RedisConfig,
+    metrics::Metrics,
     session::{DisplayName, SessionId, SESSION_TTL},
 };
 use app::{geometry::Coord, protocol::Tile};
@@ -23,7 +24,7 @@ use redis::{
 use std::{
     future::Future,
     net::IpAddr,
-    sync::{LazyLock, RwLock},
+    sync::{Arc, LazyLock, RwLock},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -90,6 +91,7 @@ impl Keys {
 
 pub struct RedisStore {
     config: RedisConfig,
+    metrics: Arc<Metrics>,
     /// Connections to the master as last located, with its address. Replaced
     /// when the master turns out to have moved (a Sentinel failover).
     pool: RwLock<Option<(String, Pool)>>,
@@ -105,9 +107,10 @@ pub struct RedisStore {
 impl RedisStore {
     /// Connections are made on first use, so an instance can start while
     /// Redis is down.
-    pub fn new(config: &RedisConfig, cooldown: Duration) -> Self {
+    pub fn new(config: &RedisConfig, cooldown: Duration, metrics: Arc<Metrics>) -> Self {
         Self {
             config: config.clone(),
+            metrics,
             pool: RwLock::new(None),
             locating: tokio::sync::Mutex::new(()),
             keys: Keys::new(&config.key_prefix),
@@ -194,9 +197,14 @@ impl RedisStore {
                 }
             }
         };
-        tokio::time::timeout(self.timeout, work)
+        let result = tokio::time::timeout(self.timeout, work)
             .await
-            .map_err(|_| StoreError::Unavailable("Redis did not answer in time".into()))?
+            .map_err(|_| StoreError::Unavailable("Redis did not answer in time".into()))
+            .and_then(|result| result);
+        if result.is_err() {
+            self.metrics.store_errors.inc();
+        }
+        result
     }
 }
 
@@ -230,12 +238,6 @@ fn unavailable(error: redis::RedisError) -> StoreError {
 /// A candidate epoch, used only if Redis has none yet.
 fn new_epoch() -> String {
     rand::random::<u64>().max(1).to_string()
-}
-
-fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
 }
 
 fn malformed(what: &str) -> StoreError {
@@ -438,6 +440,7 @@ fn parse_entry(epoch: u64, entry: &Value) -> Result<Update, StoreError> {
     Ok(Update {
         epoch,
         seq,
+        placed_at_ms: None,
         tile: Tile {
             x: narrow(field("x")?)?,
             y: narrow(field("y")?)?,

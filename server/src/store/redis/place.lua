@@ -33,5 +33,5 @@ if cooldown > 0 then
   redis.call('SET', KEYS[6], '1', 'PX', cooldown)
 end
 redis.call('PUBLISH', ARGV[8],
-  epoch .. ':' .. seq .. ':' .. ARGV[3] .. ':' .. ARGV[4] .. ':' .. ARGV[2])
+  epoch .. ':' .. seq .. ':' .. ARGV[3] .. ':' .. ARGV[4] .. ':' .. ARGV[2] .. ':' .. ARGV[5])
 return {0, seq}
