@@ -134,7 +134,12 @@ impl SyncTask {
                 .store
                 .history(oldest.epoch, oldest.seq - 1, applied.recent.len())
                 .await?
-                .is_some_and(|history| history.iter().eq(applied.recent.iter()));
+                .is_some_and(|history| {
+                    // The same placements: epoch, seq and tile (the time of
+                    // acceptance is not kept in history).
+                    let key = |u: &Update| (u.epoch, u.seq, u.tile);
+                    history.iter().map(key).eq(applied.recent.iter().map(key))
+                });
             if !still_there {
                 tracing::warn!("the store no longer holds the last tiles applied");
                 self.store.start_new_epoch(oldest.epoch).await?;

@@ -72,6 +72,8 @@ async fn subscribe_forever(config: RedisConfig, channel: String, events: mpsc::S
                 }
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {
+                    // A new epoch (`epoch:…`) or anything unreadable: catch
+                    // up from the store, which tells what is true now.
                     let event = parse(message.get_payload_bytes())
                         .map(FeedEvent::Update)
                         .unwrap_or(FeedEvent::Interrupted);

@@ -116,7 +116,14 @@ impl Watcher {
     async fn follow(&mut self, front: &Api, epoch: u64, seq: u64) -> Option<Instant> {
         let mut reconnected = None;
         while self.copy.epoch != epoch || self.copy.seq < seq {
-            match self.ws.recv_raw().await {
+            let next = tokio::time::timeout(Duration::from_secs(8), self.ws.recv_raw()).await;
+            let Ok(next) = next else {
+                panic!(
+                    "stuck at epoch {} seq {}, waiting for epoch {epoch} seq {seq}",
+                    self.copy.epoch, self.copy.seq
+                );
+            };
+            match next {
                 Some(tokio_tungstenite::tungstenite::Message::Binary(frame)) => {
                     let message = ServerMessage::decode(&frame).unwrap();
                     self.copy.on(&message).await;
@@ -210,6 +217,20 @@ async fn the_cluster_survives_losing_an_instance_and_the_redis_master() {
     let (mut placer, _, accepted) = place_randomly(cluster.instance(1), 1, 40).await;
     assert_eq!(accepted.len(), 40);
 
+    // Prometheus scrapes every target, and every dashboard panel's query
+    // returns data while there is traffic.
+    let load = {
+        let api = cluster.instance(3);
+        tokio::spawn(async move {
+            for seed in 100.. {
+                place_randomly(api.clone(), seed, 20).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    check_monitoring(&cluster).await;
+    load.abort();
+
     // An instance dies under traffic.
     cluster.kill("app-2");
     let died = Instant::now();
@@ -290,4 +311,70 @@ async fn the_cluster_survives_losing_an_instance_and_the_redis_master() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Every Prometheus target is up and every query of the Grafana dashboard
+/// returns numbers.
+async fn check_monitoring(cluster: &Cluster) {
+    let prometheus = cluster.api(cluster.base + 40);
+    let start = Instant::now();
+    loop {
+        let targets = prometheus.json("/api/v1/targets").await;
+        let targets = targets["data"]["activeTargets"].as_array().unwrap().clone();
+        let up = targets.iter().filter(|t| t["health"] == "up").count();
+        if targets.len() == 6 && up == 6 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "targets: {targets:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let dashboard: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../monitoring/grafana/dashboards/canvas.json"
+    ))
+    .unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let start = Instant::now();
+            let values = loop {
+                let url = format!("/api/v1/query?query={}", url_escape(expr));
+                let answer = prometheus.json(&url).await;
+                let values: Vec<String> = answer["data"]["result"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|sample| sample["value"][1].as_str().unwrap().to_owned())
+                    .filter(|value| value != "NaN")
+                    .collect();
+                if !values.is_empty() {
+                    break values;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "no data for {:?}: {expr}",
+                    panel["title"]
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            };
+            println!(
+                "panel {:?}: {expr} = {values:?}",
+                panel["title"].as_str().unwrap()
+            );
+        }
+    }
+}
+
+/// Percent-encodes a query parameter.
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -235,10 +235,16 @@ fn assert_openmetrics(text: &str) {
         let (series, value) = line.rsplit_once(' ').expect("name and value");
         let name = series.split('{').next().unwrap();
         assert!(
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
             "metric name in {line}"
         );
-        assert!(series.contains('{') == series.ends_with('}'), "labels in {line}");
+        assert!(
+            series.contains('{') == series.ends_with('}'),
+            "labels in {line}"
+        );
         assert!(value.parse::<f64>().is_ok(), "value in {line}");
     }
 }

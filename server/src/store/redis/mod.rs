@@ -52,7 +52,8 @@ pub struct Keys {
     pub history: String,
     /// Hash: pixel index -> `<seq>,<unix ms>,<display name>`.
     pub meta: String,
-    /// Pub/Sub channel: `<epoch>:<seq>:<x>:<y>:<color>` per placement.
+    /// Pub/Sub channel: `<epoch>:<seq>:<x>:<y>:<color>:<unix ms>` per
+    /// placement, and `epoch:<epoch>` when a new epoch starts.
     pub channel: String,
     /// Hash: instance id -> `<open sockets>:<expires at, unix ms>`.
     pub presence: String,
@@ -326,7 +327,11 @@ impl Store for RedisStore {
 
     async fn start_new_epoch(&self, stale: u64) -> Result<(), StoreError> {
         let mut invocation = NEW_EPOCH.prepare_invoke();
-        invocation.key(&self.keys.epoch).arg(stale).arg(new_epoch());
+        invocation
+            .key(&self.keys.epoch)
+            .arg(stale)
+            .arg(new_epoch())
+            .arg(&self.keys.channel);
         let epoch: String = self
             .with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
