@@ -93,7 +93,10 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.command("down").status();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // Keep the logs of a failed test.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
