@@ -1,6 +1,6 @@
 //! What the Canvas server and the browser share.
 //!
-//! - [`protocol`]: the WebSocket wire format of PROTOCOL.md, encoded and
+//! - [`protocol`]: the WebSocket wire format of docs/protocol.md, encoded and
 //!   decoded in one place.
 //! - [`palette`] and [`geometry`]: the colors and the canvas coordinates.
 //! - [`components`]: the Leptos page, rendered on the server (feature `ssr`)

@@ -1,4 +1,4 @@
-//! The wire format of PROTOCOL.md: every WebSocket frame, encoded and decoded
+//! The wire format of docs/protocol.md: every WebSocket frame, encoded and decoded
 //! in this one place so the server and the browser cannot disagree.
 //!
 //! Frames are binary, byte 0 is the message type and every integer is
@@ -51,9 +51,9 @@ pub struct Tile {
 }
 
 /// Bytes one tile takes inside a `Place` or `Tiles` frame.
-const TILE_LEN: usize = 5;
+pub const TILE_LEN: usize = 5;
 /// `Tiles` header: type, `first_seq: u64`, `count: u16`.
-const TILES_HEADER_LEN: usize = 1 + 8 + 2;
+pub const TILES_HEADER_LEN: usize = 1 + 8 + 2;
 /// The most tiles one `Tiles` frame can carry (its count is a `u16`).
 pub const MAX_TILES_PER_FRAME: usize = u16::MAX as usize;
 
@@ -395,6 +395,37 @@ pub fn encode_tiles(first_seq: u64, tiles: &[Tile]) -> Bytes {
     buf.freeze()
 }
 
+/// Encodes one `Tiles` frame from tiles that are already encoded (five bytes
+/// each, as inside a `Tiles` frame): how the server joins the payloads of
+/// several consecutive frames into one without decoding them.
+///
+/// # Panics
+/// If the parts hold more than [`MAX_TILES_PER_FRAME`] tiles or a part is not
+/// a whole number of tiles: both are the caller's bugs, never the network's.
+pub fn join_tiles<'a>(first_seq: u64, parts: impl IntoIterator<Item = &'a [u8]> + Clone) -> Bytes {
+    let len: usize = parts.clone().into_iter().map(<[u8]>::len).sum();
+    assert!(len.is_multiple_of(TILE_LEN), "whole tiles only");
+    let count = u16::try_from(len / TILE_LEN).expect("a Tiles frame holds at most 65535 tiles");
+    let mut buf = BytesMut::with_capacity(TILES_HEADER_LEN + len);
+    buf.put_u8(kind::TILES);
+    buf.put_u64_le(first_seq);
+    buf.put_u16_le(count);
+    for part in parts {
+        buf.put_slice(part);
+    }
+    buf.freeze()
+}
+
+/// The tiles of a list encoded as inside a `Tiles` frame (five bytes each,
+/// no header), as the Redis store publishes and records them.
+pub fn decode_tile_list(bytes: &[u8]) -> Result<Vec<Tile>, DecodeError> {
+    if !bytes.len().is_multiple_of(TILE_LEN) {
+        return Err(DecodeError::BadValue("a tile list is five bytes per tile"));
+    }
+    let mut r = Reader(bytes);
+    Ok((0..bytes.len() / TILE_LEN).map(|_| r.tile()).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,6 +580,28 @@ mod tests {
             if let Ok(message) = ServerMessage::decode(&frame) {
                 prop_assert_eq!(&message.encode()[..], &frame[..]);
             }
+        }
+
+        /// Joining the payloads of consecutive `Tiles` frames gives the frame
+        /// of all their tiles, and a tile list decodes back to its tiles.
+        #[test]
+        fn joined_frames_equal_one_frame_of_all_tiles(
+            first_seq in any::<u32>(),
+            parts in proptest::collection::vec(proptest::collection::vec(tile(), 0..20), 0..6),
+        ) {
+            let first_seq = u64::from(first_seq);
+            let frames: Vec<Bytes> = parts
+                .iter()
+                .scan(first_seq, |seq, tiles| {
+                    let frame = encode_tiles(*seq, tiles);
+                    *seq += tiles.len() as u64;
+                    Some(frame)
+                })
+                .collect();
+            let all: Vec<Tile> = parts.concat();
+            let joined = join_tiles(first_seq, frames.iter().map(|f| &f[TILES_HEADER_LEN..]));
+            prop_assert_eq!(&joined[..], &encode_tiles(first_seq, &all)[..]);
+            prop_assert_eq!(decode_tile_list(&joined[TILES_HEADER_LEN..]), Ok(all));
         }
 
         /// Frames that start with a valid type byte but have the wrong length

@@ -19,9 +19,16 @@ pub struct Config {
     pub canvas: CanvasSize,
     /// Wait between two placements of one user; zero turns it off.
     pub cooldown: Duration,
-    /// How long accepted tiles are gathered before one `Tiles` frame is
-    /// encoded and sent to every socket.
+    /// Under load, each socket gets at most one `Tiles` frame this often
+    /// (a tile after a quiet spell goes at once).
     pub batch_interval: Duration,
+    /// Socket-frames a second the instance aims to stay under: the wait
+    /// between two `Tiles` frames grows with the number of sockets beyond
+    /// `batch_interval`.
+    pub fanout_frames_per_sec: u32,
+    /// Tiles the instance remembers, to catch up a socket that fell behind
+    /// and to answer `Resume` without asking the store.
+    pub recent_tiles: usize,
     /// Placements the embedded store keeps for `Resume`.
     pub history_len: usize,
     /// Origins accepted on `/ws`; empty means "the host serving the page".
@@ -255,8 +262,10 @@ impl Config {
             canvas,
             cooldown,
             batch_interval: env
-                .ms("BATCH_INTERVAL_MS", 50)?
-                .max(Duration::from_millis(1)),
+                .ms("BATCH_INTERVAL_MS", 10)?
+                .clamp(Duration::from_millis(1), Duration::from_secs(1)),
+            fanout_frames_per_sec: env.parse("FANOUT_FRAMES_PER_SEC", 50_000)?,
+            recent_tiles: env.parse("RECENT_TILES", 65_536)?,
             history_len,
             allowed_origins,
             place_rate_per_sec: env.parse("PLACE_RATE_PER_SEC", 20)?,

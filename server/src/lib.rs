@@ -8,7 +8,7 @@
 //!
 //! - [`config`]: typed configuration from the environment.
 //! - [`startup`]: builds and runs an [`startup::Application`].
-//! - [`routes`]: the HTTP routes and the WebSocket of PROTOCOL.md.
+//! - [`routes`]: the HTTP routes and the WebSocket of docs/protocol.md.
 //! - [`store`]: the canvas, history and cooldowns (embedded in memory).
 //! - [`feed`]: how accepted placements reach this instance.
 //! - [`canvas`]: the mirror, the sync task and the fan-out.

@@ -13,6 +13,13 @@ async fn main() -> ExitCode {
         )
         .init();
 
+    // One descriptor per socket: a crowd needs more than the usual soft
+    // limit of 1024, and the hard limit is what the operator allows.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files"),
+        Err(error) => tracing::warn!(%error, "cannot raise the limit of open files"),
+    }
+
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {

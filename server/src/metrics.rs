@@ -1,6 +1,8 @@
 //! The instance's Prometheus metrics, exposed on `/metrics` in the
 //! OpenMetrics text format.
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::{
     encoding::{text::encode, EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
     metrics::{
@@ -107,6 +109,11 @@ pub struct Metrics {
     pub ws_disconnects: Family<DisconnectLabels, Counter>,
     /// Sockets that fell too far behind the fan-out and were sent `Resync`.
     pub ws_resyncs: Counter,
+    /// Sockets that fell behind the fan-out and were caught up from the
+    /// mirror's recent tiles.
+    pub ws_catch_ups: Counter,
+    /// The wait between two `Tiles` frames now in force.
+    pub batch_interval: Gauge<f64, AtomicU64>,
     /// The last seq applied to this instance's mirror.
     pub feed_seq: Gauge,
     pub feed_gaps: Counter,
@@ -135,6 +142,8 @@ impl Metrics {
             ws_connections: Gauge::default(),
             ws_disconnects: Family::default(),
             ws_resyncs: Counter::default(),
+            ws_catch_ups: Counter::default(),
+            batch_interval: Gauge::default(),
             feed_seq: Gauge::default(),
             feed_gaps: Counter::default(),
             feed_reloads: Counter::default(),
@@ -186,6 +195,17 @@ impl Metrics {
             "websocket_resyncs",
             "Sockets resynced after falling behind the fan-out",
             metrics.ws_resyncs.clone(),
+        );
+        r.register(
+            "websocket_catch_ups",
+            "Sockets caught up from memory after falling behind the fan-out",
+            metrics.ws_catch_ups.clone(),
+        );
+        r.register_with_unit(
+            "batch_interval",
+            "Wait between two Tiles frames now in force (grows with sockets and load)",
+            Unit::Seconds,
+            metrics.batch_interval.clone(),
         );
         r.register(
             "feed_seq",

@@ -10,7 +10,6 @@ use crate::{
     canvas::fanout::{Fanout, Frame},
     store::Store,
 };
-use app::protocol::ServerMessage;
 use std::{
     sync::{
         atomic::{AtomicU32, Ordering},
@@ -104,7 +103,7 @@ impl Presence {
             }
             let online = self.online();
             if announced != Some(online) {
-                fanout.send(Frame::message(&ServerMessage::Presence { online }));
+                fanout.send(Frame::presence(online));
                 announced = Some(online);
             }
         }

@@ -3,7 +3,11 @@
 //! build one on port 0 and read the real port back.
 
 use crate::{
-    canvas::{fanout::Fanout, mirror::Mirror, sync::SyncTask},
+    canvas::{
+        fanout::Fanout,
+        mirror::Mirror,
+        sync::{Batching, SyncTask},
+    },
     config::Config,
     feed::Feed,
     feed::{local::LocalFeed, redis::RedisFeed},
@@ -18,17 +22,31 @@ use crate::{
         Snapshot, Store, StoreError,
     },
 };
+use axum::serve::ListenerExt;
 use std::{
     future::Future,
     net::SocketAddr,
     sync::{atomic::AtomicBool, Arc},
 };
 use thiserror::Error;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 
-/// Frames the fan-out holds for the slowest socket before resyncing it.
+/// Frames the fan-out holds for the slowest socket; one further behind is
+/// caught up from the mirror's recent tiles instead.
 const FANOUT_CAPACITY: usize = 1024;
+
+/// Connections the kernel queues before they are accepted: a crowd that
+/// reconnects at once (after a restart) must not be refused.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// The kernel's send buffer per accepted socket (Linux doubles it). Left to
+/// autotuning it grows to megabytes, minutes of tiles queued for a client
+/// that reads slowly; capped, such a client's writes block within seconds,
+/// its frames are coalesced instead, and one that stops reading is dropped
+/// by the send timeout. 64 KiB still carries a snapshot to a distant
+/// client at hundreds of KB/s.
+const SEND_BUFFER: usize = 64 * 1024;
 
 #[derive(Debug, Error)]
 pub enum StartupError {
@@ -51,13 +69,10 @@ impl Application {
         // Leptos spawns rendering work on a global executor; it is tokio's.
         // (Tests build several apps in one process: only the first call counts.)
         let _ = any_spawner::Executor::init_tokio();
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = listen(config.listen).map_err(|source| StartupError::Bind {
+            addr: config.listen,
+            source,
+        })?;
 
         let shutdown = CancellationToken::new();
         // The feed is subscribed before the snapshot is taken, so nothing
@@ -77,7 +92,7 @@ impl Application {
                 }
             }
         };
-        let mirror = Arc::new(Mirror::new(config.canvas, snapshot));
+        let mirror = Arc::new(Mirror::new(config.canvas, snapshot, config.recent_tiles));
 
         let connections = ConnectionLimiter::new(config.max_connections_per_ip);
         let state = AppState {
@@ -99,7 +114,10 @@ impl Application {
             fanout: state.fanout.clone(),
             metrics: state.metrics.clone(),
             live: state.feed_live.clone(),
-            batch_interval: state.config.batch_interval,
+            batching: Batching {
+                interval: state.config.batch_interval,
+                frames_per_sec: state.config.fanout_frames_per_sec,
+            },
         };
         tokio::spawn(sync.run(state.shutdown.clone()));
         tokio::spawn(state.presence.clone().run(
@@ -125,8 +143,19 @@ impl Application {
     ) -> std::io::Result<()> {
         let shutdown = self.state.shutdown.clone();
         let router = routes::router(self.state);
+        // Small frames (a PlaceResult, a Tiles frame of one tile) must not
+        // wait for the peer's acknowledgement of the previous write: Nagle's
+        // algorithm held them for up to the client's delayed-ACK timer.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+            if let Err(error) = socket2::SockRef::from(&*tcp).set_send_buffer_size(SEND_BUFFER) {
+                tracing::debug!(%error, "cannot set SO_SNDBUF");
+            }
+        });
         axum::serve(
-            self.listener,
+            listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
@@ -135,6 +164,20 @@ impl Application {
         })
         .await
     }
+}
+
+/// A listening socket with a backlog for crowds (std's default is 128).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // A restarted instance can listen again at once, even while its old
+    // connections linger in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Where the canvas is kept and how its updates arrive.
@@ -164,7 +207,7 @@ fn backend(
             let feed = RedisFeed::spawn(redis, channel, shutdown.clone());
             tracing::info!(prefix = %redis.key_prefix, "using the Redis store");
             Ok(Backend {
-                store: Arc::new(store),
+                store,
                 feed: Box::new(feed),
             })
         }

@@ -1,5 +1,5 @@
 //! The live canvas in the browser: keeps the page's copy of the canvas equal
-//! to the server's, following "Ordering and catch-up" of PROTOCOL.md.
+//! to the server's, following "Ordering and catch-up" of docs/protocol.md.
 //!
 //! On first connect: keep the Tiles that arrive, fetch `/api/canvas`, apply the
 //! kept tiles above the snapshot's seq. On reconnect, or when tiles show a gap
@@ -208,7 +208,7 @@ impl Client {
             Ok(ServerMessage::Presence { online }) => self.live.online.set(online),
             Ok(ServerMessage::Resync { .. }) => self.load_snapshot(),
             Ok(ServerMessage::Error { message, .. }) => self.live.notice.set(Some(message)),
-            // A message type this client does not know: ignore it (PROTOCOL.md).
+            // A message type this client does not know: ignore it (docs/protocol.md).
             Err(_) => {}
         }
     }

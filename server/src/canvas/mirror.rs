@@ -1,6 +1,8 @@
 //! The instance's in-memory copy of the canvas. `/api/canvas`, the PNG, the
 //! pixel colors of `/api/pixel` and the SSR page all read from here, so a
-//! read never costs a store round trip.
+//! read never costs a store round trip. It also keeps the most recent tiles,
+//! so a socket that fell behind the fan-out, or a client that resumes after a
+//! short disconnection, is caught up from memory rather than from the store.
 
 use super::encode;
 use crate::store::Snapshot;
@@ -9,7 +11,10 @@ use app::{
     protocol::Tile,
 };
 use bytes::Bytes;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex, OnceLock, RwLock},
+};
 
 /// A canvas version: the epoch and the last seq applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +34,26 @@ pub struct Mirror {
 struct State {
     version: Version,
     pixels: Vec<u8>,
+    recent: RecentTiles,
+}
+
+/// The last tiles applied, oldest first, ending at the mirror's seq.
+struct RecentTiles {
+    tiles: VecDeque<Tile>,
+    capacity: usize,
+}
+
+/// What the mirror can tell a client that has every tile up to some seq.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Since {
+    /// It has everything.
+    Current,
+    /// The tiles it misses: consecutive seqs from `first_seq` to the
+    /// mirror's newest.
+    Tiles { first_seq: u64, tiles: Vec<Tile> },
+    /// The mirror no longer holds them all, or the epoch differs: only a
+    /// snapshot brings the client up to date.
+    Gone,
 }
 
 /// One version of the canvas, with its encodings made on first use.
@@ -55,12 +80,17 @@ impl Encoded {
 }
 
 impl Mirror {
-    pub fn new(size: CanvasSize, snapshot: Snapshot) -> Self {
+    /// A mirror of `snapshot` that remembers the last `recent` tiles applied.
+    pub fn new(size: CanvasSize, snapshot: Snapshot, recent: usize) -> Self {
         let mirror = Self {
             size,
             state: RwLock::new(State {
                 version: Version { epoch: 0, seq: 0 },
                 pixels: Vec::new(),
+                recent: RecentTiles {
+                    tiles: VecDeque::with_capacity(recent),
+                    capacity: recent,
+                },
             }),
             encoded: Mutex::new(None),
         };
@@ -82,30 +112,64 @@ impl Mirror {
         (state.pixels[coord.index], state.version)
     }
 
-    /// Applies the next placement. The caller (the sync task) guarantees
-    /// `seq` is the one after the current version's and the tile is on the
-    /// canvas; a tile off the canvas is skipped rather than trusted.
-    pub fn apply(&self, seq: u64, tile: Tile) {
+    /// Applies the placements that follow the current version: `tiles[0]`
+    /// has the seq after the current one. The caller (the sync task) keeps
+    /// that order; a tile off the canvas is skipped rather than trusted.
+    pub fn apply(&self, tiles: &[Tile]) {
         let mut state = self.write();
-        if let Some(coord) = self.size.coord(tile.x, tile.y) {
-            state.pixels[coord.index] = tile.color;
+        let State {
+            version,
+            pixels,
+            recent,
+        } = &mut *state;
+        for tile in tiles {
+            if let Some(coord) = self.size.coord(tile.x, tile.y) {
+                pixels[coord.index] = tile.color;
+            }
+            recent.push(*tile);
         }
-        state.version.seq = seq;
+        version.seq += tiles.len() as u64;
     }
 
     /// Replaces the whole canvas, at start-up and on a reload. A snapshot of
     /// the wrong size (another canvas size configured) is fitted: cut or
-    /// padded with white.
+    /// padded with white. The recent tiles are forgotten: they may no longer
+    /// lead to this version.
     pub fn replace(&self, snapshot: Snapshot) {
         let mut pixels = snapshot.pixels;
         pixels.resize(self.size.area(), 0);
-        *self.write() = State {
-            version: Version {
-                epoch: snapshot.epoch,
-                seq: snapshot.seq,
-            },
-            pixels,
+        let mut state = self.write();
+        state.version = Version {
+            epoch: snapshot.epoch,
+            seq: snapshot.seq,
         };
+        state.pixels = pixels;
+        state.recent.tiles.clear();
+    }
+
+    /// The tiles a client misses that has applied every tile up to
+    /// `last_seq` of `epoch`.
+    pub fn since(&self, epoch: u64, last_seq: u64) -> Since {
+        let state = self.read();
+        let Version {
+            epoch: current,
+            seq,
+        } = state.version;
+        if epoch != current || last_seq > seq {
+            return Since::Gone;
+        }
+        if last_seq == seq {
+            return Since::Current;
+        }
+        let missing = (seq - last_seq) as usize;
+        let recent = &state.recent.tiles;
+        if missing > recent.len() {
+            return Since::Gone;
+        }
+        Since::Tiles {
+            first_seq: last_seq + 1,
+            tiles: recent.range(recent.len() - missing..).copied().collect(),
+        }
     }
 
     /// The current version with its encodings, shared with every request
@@ -137,5 +201,93 @@ impl Mirror {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl RecentTiles {
+    fn push(&mut self, tile: Tile) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.tiles.len() == self.capacity {
+            self.tiles.pop_front();
+        }
+        self.tiles.push_back(tile);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tile(n: u16) -> Tile {
+        Tile {
+            x: n % 4,
+            y: n / 4,
+            color: (n % 32) as u8,
+        }
+    }
+
+    fn mirror(recent: usize) -> Mirror {
+        let size = CanvasSize {
+            width: 4,
+            height: 4,
+        };
+        let snapshot = Snapshot {
+            epoch: 7,
+            seq: 10,
+            pixels: vec![0; 16],
+        };
+        Mirror::new(size, snapshot, recent)
+    }
+
+    #[test]
+    fn applies_in_order_and_remembers_the_recent_tiles() {
+        let mirror = mirror(3);
+        mirror.apply(&[tile(1), tile(2)]);
+        mirror.apply(&[tile(3), tile(4)]);
+        assert_eq!(mirror.version(), Version { epoch: 7, seq: 14 });
+        assert_eq!(mirror.since(7, 14), Since::Current);
+        assert_eq!(
+            mirror.since(7, 12),
+            Since::Tiles {
+                first_seq: 13,
+                tiles: vec![tile(3), tile(4)]
+            }
+        );
+        // Only three are kept: seq 11 is gone.
+        assert_eq!(
+            mirror.since(7, 11),
+            Since::Tiles {
+                first_seq: 12,
+                tiles: vec![tile(2), tile(3), tile(4)]
+            }
+        );
+        assert_eq!(mirror.since(7, 10), Since::Gone);
+        // Another epoch, or a client ahead of the mirror, cannot be bridged.
+        assert_eq!(mirror.since(8, 14), Since::Gone);
+        assert_eq!(mirror.since(7, 15), Since::Gone);
+        let (color, _) = mirror.pixel(
+            CanvasSize {
+                width: 4,
+                height: 4,
+            }
+            .coord(0, 1)
+            .unwrap(),
+        );
+        assert_eq!(color, tile(4).color);
+    }
+
+    #[test]
+    fn a_reload_forgets_the_recent_tiles() {
+        let mirror = mirror(8);
+        mirror.apply(&[tile(1)]);
+        mirror.replace(Snapshot {
+            epoch: 7,
+            seq: 11,
+            pixels: vec![0; 16],
+        });
+        assert_eq!(mirror.since(7, 10), Since::Gone);
+        assert_eq!(mirror.since(7, 11), Since::Current);
     }
 }

@@ -1,40 +1,116 @@
 //! The sync task: the one place that moves the mirror forward.
 //!
-//! It applies updates from the feed strictly in seq order: a duplicate is
+//! It applies batches from the feed strictly in seq order: a duplicate is
 //! dropped, a gap is filled from the store's history, and when history cannot
 //! bridge it (trimmed, or another epoch) the whole snapshot is reloaded and
 //! every socket is told to `Resync`. Before catching up it checks that the
 //! last tiles it applied are still the store's: after a failover to a replica
 //! that had not received them, the same seqs carry other tiles, and only a
-//! reload is right. Applied tiles are gathered and sent as one `Tiles` frame
-//! per batch interval.
+//! reload is right.
+//!
+//! Applied tiles go to the sockets as one `Tiles` frame per flush, and
+//! flushes adapt to the load ([`Batching`]): a tile after a quiet spell goes
+//! out at once; under load the tiles of one interval share a frame.
 
 use super::{
-    fanout::{Fanout, Frame},
+    fanout::{Fanout, Frame, TilesFrame},
     mirror::{Mirror, Version},
-    Update,
+    Batch, Update,
 };
 use crate::{
     feed::{Feed, FeedEvent},
     metrics::Metrics,
     store::{Store, StoreError},
 };
-use app::protocol::{ServerMessage, Tile};
+use app::protocol::Tile;
+use futures_util::FutureExt;
 use std::{
     collections::VecDeque,
+    pin::pin,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
     },
     time::Duration,
 };
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 /// Placements read from history per request while catching up.
 const CATCH_UP_PAGE: usize = 10_000;
 /// The last applied placements kept to check against the store's history.
 const RECENT: usize = 16;
+/// How often a failed catch-up is retried and readiness re-evaluated.
+const RETRY_EVERY: Duration = Duration::from_millis(50);
+/// Feed events taken in one go before the flush decision: a burst of
+/// messages that arrived together goes out in one frame.
+const DRAIN: usize = 256;
+
+/// When applied tiles are sent to the sockets.
+///
+/// Writing one frame to every socket is the instance's main cost (each is a
+/// write syscall and a TCP segment), so the wait between two frames is the
+/// longest of:
+/// - `interval` (`BATCH_INTERVAL_MS`): no socket gets more than one `Tiles`
+///   frame per interval;
+/// - the socket count over `frames_per_sec` (`FANOUT_FRAMES_PER_SEC`): the
+///   instance writes at most that many socket-frames a second, so its CPU
+///   stays bounded however many sockets it carries;
+/// - while sockets fall behind (the machine is short of CPU, whatever the
+///   cause), a stretch of that, grown each round they do and relaxed each
+///   round they do not ([`Pacing`]).
+///
+/// A tile that arrives when the last frame is older than the wait goes out
+/// at once; no tile waits longer than [`Batching::MAX_INTERVAL`].
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    pub interval: Duration,
+    pub frames_per_sec: u32,
+}
+
+impl Batching {
+    /// The longest any tile waits for its frame.
+    pub const MAX_INTERVAL: Duration = Duration::from_secs(1);
+
+    /// The wait between two frames for `sockets` listeners, unstretched.
+    pub fn base(&self, sockets: usize) -> Duration {
+        let spread =
+            Duration::from_secs_f64(sockets as f64 / f64::from(self.frames_per_sec.max(1)));
+        spread.max(self.interval).min(Self::MAX_INTERVAL)
+    }
+}
+
+/// How far the wait is stretched beyond [`Batching::base`] because sockets
+/// could not keep up.
+#[derive(Debug)]
+struct Pacing {
+    stretch: f64,
+}
+
+impl Pacing {
+    /// Sockets behind in a round, as a share of all, that count as falling
+    /// behind: a few slow clients must not slow everyone.
+    const BEHIND_SHARE: f64 = 0.05;
+    const GROW: f64 = 1.5;
+    const RELAX: f64 = 0.9;
+
+    fn new() -> Self {
+        Self { stretch: 1.0 }
+    }
+
+    /// The wait before the next frame, given how many of `sockets` found
+    /// more than one frame waiting since the last one.
+    fn interval(&mut self, batching: &Batching, sockets: usize, behind: u64) -> Duration {
+        let base = batching.base(sockets);
+        if behind as f64 > sockets as f64 * Self::BEHIND_SHARE {
+            let most = Batching::MAX_INTERVAL.as_secs_f64() / base.as_secs_f64().max(1e-3);
+            self.stretch = (self.stretch * Self::GROW).min(most.max(1.0));
+        } else {
+            self.stretch = (self.stretch * Self::RELAX).max(1.0);
+        }
+        base.mul_f64(self.stretch).min(Batching::MAX_INTERVAL)
+    }
+}
 
 pub struct SyncTask {
     pub store: Arc<dyn Store>,
@@ -45,7 +121,7 @@ pub struct SyncTask {
     /// True while the feed is delivering and the mirror is current; read by
     /// `/readyz`.
     pub live: Arc<AtomicBool>,
-    pub batch_interval: Duration,
+    pub batching: Batching,
 }
 
 /// What the task has applied and not yet sent, and what it applied last.
@@ -63,8 +139,14 @@ struct Applied {
 impl SyncTask {
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut applied = Applied::default();
-        let mut tick = tokio::time::interval(self.batch_interval);
-        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut retry = tokio::time::interval(RETRY_EVERY);
+        retry.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The next flush, while tiles wait for one.
+        let mut flush_at: Option<Instant> = None;
+        let mut last_flush = Instant::now();
+        let mut flush_timer = pin!(tokio::time::sleep_until(last_flush));
+        let mut pacing = Pacing::new();
+        let mut interval = self.batching.base(0);
         // Set when the mirror may be missing updates that could not be
         // fetched yet (the store was unreachable); retried every tick.
         let mut behind = true;
@@ -74,29 +156,60 @@ impl SyncTask {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                event = self.feed.next() => match event {
-                    Some(FeedEvent::Update(update)) => {
-                        if let Err(error) = self.on_update(update, &mut applied).await {
-                            tracing::warn!(%error, "could not fill a gap; retrying");
-                            behind = true;
+                event = self.feed.next() => {
+                    let mut event = event;
+                    for _ in 0..DRAIN {
+                        match event {
+                            Some(FeedEvent::Batch(batch)) => {
+                                if let Err(error) = self.on_batch(batch, &mut applied).await {
+                                    tracing::warn!(%error, "could not fill a gap; retrying");
+                                    behind = true;
+                                }
+                            }
+                            Some(FeedEvent::Delivering) => {
+                                connected = true;
+                            }
+                            Some(FeedEvent::Interrupted) => {
+                                self.metrics.feed_resubscriptions.inc();
+                                behind = true;
+                                connected = true;
+                            }
+                            Some(FeedEvent::Disconnected) => {
+                                connected = false;
+                                self.live.store(false, Ordering::Relaxed);
+                            }
+                            None => {
+                                tracing::error!("the update feed ended");
+                                self.live.store(false, Ordering::Relaxed);
+                                self.flush(&mut applied);
+                                return;
+                            }
+                        }
+                        // More events that are already there join this round.
+                        match self.feed.next().now_or_never() {
+                            Some(next) => event = next,
+                            None => break,
                         }
                     }
-                    Some(FeedEvent::Interrupted) => {
-                        self.metrics.feed_resubscriptions.inc();
-                        behind = true;
-                        connected = true;
+                    if !applied.tiles.is_empty() && flush_at.is_none() {
+                        let due = last_flush + interval;
+                        if due <= Instant::now() {
+                            self.flush(&mut applied);
+                            last_flush = Instant::now();
+                            interval = self.pace(&mut pacing);
+                        } else {
+                            flush_at = Some(due);
+                            flush_timer.as_mut().reset(due);
+                        }
                     }
-                    Some(FeedEvent::Disconnected) => {
-                        connected = false;
-                        self.live.store(false, Ordering::Relaxed);
-                    }
-                    None => {
-                        tracing::error!("the update feed ended");
-                        self.live.store(false, Ordering::Relaxed);
-                        break;
-                    }
-                },
-                _ = tick.tick() => {
+                }
+                _ = &mut flush_timer, if flush_at.is_some() => {
+                    flush_at = None;
+                    self.flush(&mut applied);
+                    last_flush = Instant::now();
+                    interval = self.pace(&mut pacing);
+                }
+                _ = retry.tick() => {
                     if behind {
                         match self.catch_up(&mut applied).await {
                             Ok(()) => behind = false,
@@ -104,20 +217,40 @@ impl SyncTask {
                         }
                     }
                     self.live.store(connected && !behind, Ordering::Relaxed);
-                    self.flush(&mut applied);
+                    if flush_at.is_none() && !applied.tiles.is_empty() {
+                        self.flush(&mut applied);
+                        last_flush = Instant::now();
+                    }
                 }
             }
         }
         self.flush(&mut applied);
     }
 
-    async fn on_update(&self, update: Update, applied: &mut Applied) -> Result<(), StoreError> {
+    /// The wait before the frame after the one just sent.
+    fn pace(&self, pacing: &mut Pacing) -> Duration {
+        let sockets = self.fanout.sockets();
+        let interval = pacing.interval(&self.batching, sockets, self.fanout.take_behind());
+        self.metrics.batch_interval.set(interval.as_secs_f64());
+        interval
+    }
+
+    async fn on_batch(&self, batch: Batch, applied: &mut Applied) -> Result<(), StoreError> {
         let current = self.mirror.version();
-        if update.epoch == current.epoch && update.seq <= current.seq {
+        if batch.epoch == current.epoch && batch.last_seq() <= current.seq {
             return Ok(()); // a duplicate
         }
-        if update.epoch == current.epoch && update.seq == current.seq + 1 {
-            self.apply(update, applied);
+        if batch.epoch == current.epoch && batch.first_seq <= current.seq + 1 {
+            // Next in line (perhaps after a few duplicates).
+            let skip = (current.seq + 1 - batch.first_seq) as usize;
+            let placed_at_ms = batch.placed_at_ms;
+            self.apply(
+                current.seq + 1,
+                &batch.tiles[skip..],
+                placed_at_ms,
+                batch.epoch,
+                applied,
+            );
             return Ok(());
         }
         // A gap, or another epoch: history decides what happens.
@@ -135,10 +268,10 @@ impl SyncTask {
                 .history(oldest.epoch, oldest.seq - 1, applied.recent.len())
                 .await?
                 .is_some_and(|history| {
-                    // The same placements: epoch, seq and tile (the time of
-                    // acceptance is not kept in history).
-                    let key = |u: &Update| (u.epoch, u.seq, u.tile);
-                    history.iter().map(key).eq(applied.recent.iter().map(key))
+                    history
+                        .iter()
+                        .take(applied.recent.len())
+                        .eq(applied.recent.iter())
                 });
             if !still_there {
                 tracing::warn!("the store no longer holds the last tiles applied");
@@ -151,9 +284,8 @@ impl SyncTask {
             match self.store.history(epoch, seq, CATCH_UP_PAGE).await? {
                 Some(updates) => {
                     let complete = updates.len() < CATCH_UP_PAGE;
-                    for update in updates {
-                        self.apply(update, applied);
-                    }
+                    let tiles: Vec<Tile> = updates.iter().map(|u| u.tile).collect();
+                    self.apply(seq + 1, &tiles, None, epoch, applied);
                     if complete {
                         return Ok(());
                     }
@@ -167,36 +299,103 @@ impl SyncTask {
         let snapshot = self.store.snapshot().await?;
         self.flush(applied);
         self.mirror.replace(snapshot);
-        let Version { epoch, seq } = self.mirror.version();
-        tracing::info!(epoch, seq, "reloaded the canvas from the store");
+        applied.recent.clear();
+        let version = self.mirror.version();
+        tracing::info!(
+            epoch = version.epoch,
+            seq = version.seq,
+            "reloaded the canvas from the store"
+        );
         self.metrics.feed_reloads.inc();
-        self.metrics.feed_seq.set(seq as i64);
-        self.fanout
-            .send(Frame::message(&ServerMessage::Resync { seq, epoch }));
+        self.metrics.feed_seq.set(version.seq as i64);
+        self.fanout.send(Frame::resync(version));
         Ok(())
     }
 
-    fn apply(&self, update: Update, applied: &mut Applied) {
-        self.mirror.apply(update.seq, update.tile);
+    /// Applies consecutive tiles from `first_seq` (the one after the
+    /// mirror's) to the mirror and queues them for the next frame.
+    fn apply(
+        &self,
+        first_seq: u64,
+        tiles: &[Tile],
+        placed_at_ms: Option<u64>,
+        epoch: u64,
+        applied: &mut Applied,
+    ) {
+        if tiles.is_empty() {
+            return;
+        }
+        self.mirror.apply(tiles);
         if applied.tiles.is_empty() {
-            applied.first_seq = update.seq;
-            applied.placed_at_ms = update.placed_at_ms;
+            applied.first_seq = first_seq;
+            applied.placed_at_ms = placed_at_ms;
         }
-        applied.tiles.push(update.tile);
-        if applied.recent.len() == RECENT {
-            applied.recent.pop_front();
+        applied.tiles.extend_from_slice(tiles);
+        let recent_from = tiles.len().saturating_sub(RECENT);
+        for (seq, tile) in (first_seq..).zip(tiles).skip(recent_from) {
+            if applied.recent.len() == RECENT {
+                applied.recent.pop_front();
+            }
+            applied.recent.push_back(Update {
+                epoch,
+                seq,
+                tile: *tile,
+            });
         }
-        applied.recent.push_back(update);
-        self.metrics.feed_seq.set(update.seq as i64);
+        let last_seq = first_seq + tiles.len() as u64 - 1;
+        self.metrics.feed_seq.set(last_seq as i64);
     }
 
     fn flush(&self, applied: &mut Applied) {
         if applied.tiles.is_empty() {
             return;
         }
-        for frame in Frame::tiles(applied.first_seq, &applied.tiles, applied.placed_at_ms) {
-            self.fanout.send(frame);
+        for frame in TilesFrame::encode(applied.first_seq, &applied.tiles, applied.placed_at_ms) {
+            self.fanout.send(Frame::Tiles(frame));
         }
         applied.tiles.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_grows_with_the_sockets_within_its_bounds() {
+        let batching = Batching {
+            interval: Duration::from_millis(10),
+            frames_per_sec: 100_000,
+        };
+        assert_eq!(batching.base(0), Duration::from_millis(10));
+        assert_eq!(batching.base(3_000), Duration::from_millis(30));
+        assert_eq!(batching.base(10_000_000), Batching::MAX_INTERVAL);
+    }
+
+    #[test]
+    fn the_interval_stretches_while_sockets_fall_behind_and_relaxes_after() {
+        let batching = Batching {
+            interval: Duration::from_millis(10),
+            frames_per_sec: 100_000,
+        };
+        let mut pacing = Pacing::new();
+        // One slow socket in a hundred is not the machine falling behind.
+        assert_eq!(
+            pacing.interval(&batching, 100, 1),
+            Duration::from_millis(10)
+        );
+        let mut interval = Duration::ZERO;
+        for _ in 0..3 {
+            interval = pacing.interval(&batching, 100, 50);
+        }
+        assert!(interval >= Duration::from_millis(33), "{interval:?}");
+        for _ in 0..100 {
+            interval = pacing.interval(&batching, 100, 50);
+        }
+        assert_eq!(interval, Batching::MAX_INTERVAL);
+        for _ in 0..100 {
+            interval = pacing.interval(&batching, 100, 0);
+        }
+        assert_eq!(interval, Duration::from_millis(10));
     }
 }

@@ -1,18 +1,18 @@
 //! The in-process feed of the embedded store.
 
 use super::{Feed, FeedEvent};
-use crate::canvas::Update;
+use crate::canvas::Batch;
 use async_trait::async_trait;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 pub struct LocalFeed {
-    receiver: broadcast::Receiver<Update>,
-    /// Whether the first `Interrupted` ("delivering now") was reported.
+    receiver: broadcast::Receiver<Batch>,
+    /// Whether the first event ("delivering now") was reported.
     started: bool,
 }
 
 impl LocalFeed {
-    pub fn new(receiver: broadcast::Receiver<Update>) -> Self {
+    pub fn new(receiver: broadcast::Receiver<Batch>) -> Self {
         Self {
             receiver,
             started: false,
@@ -25,10 +25,10 @@ impl Feed for LocalFeed {
     async fn next(&mut self) -> Option<FeedEvent> {
         if !self.started {
             self.started = true;
-            return Some(FeedEvent::Interrupted);
+            return Some(FeedEvent::Delivering);
         }
         match self.receiver.recv().await {
-            Ok(update) => Some(FeedEvent::Update(update)),
+            Ok(batch) => Some(FeedEvent::Batch(batch)),
             Err(RecvError::Lagged(_)) => Some(FeedEvent::Interrupted),
             Err(RecvError::Closed) => None,
         }

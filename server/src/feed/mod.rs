@@ -1,19 +1,23 @@
 //! How placements reach this instance. A [`Feed`] delivers every accepted
 //! placement to the sync task, at most once and in order as far as it can.
-//! Its first event is [`FeedEvent::Interrupted`], once it is delivering; it
-//! says the same whenever it may have lost some (a lagging receiver, a
-//! re-established subscription), and the sync task then catches up from the
-//! store's history. Until that first event the instance is not ready.
+//! Its first event is [`FeedEvent::Delivering`] or
+//! [`FeedEvent::Interrupted`], once it is delivering; it says `Interrupted`
+//! whenever it may have lost some (a lagging receiver, a re-established
+//! subscription), and the sync task then catches up from the store's
+//! history. Until that first event the instance is not ready.
 
 pub mod local;
 pub mod redis;
 
-use crate::canvas::Update;
+use crate::canvas::Batch;
 use async_trait::async_trait;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedEvent {
-    Update(Update),
+    /// Placements accepted together, in seq order.
+    Batch(Batch),
+    /// The feed is delivering, and nothing was missed since it was made.
+    Delivering,
     /// Updates may have been missed since the last one delivered; the feed
     /// is delivering again.
     Interrupted,

@@ -7,8 +7,8 @@
 //! same way rather than trusted.
 
 use super::{Feed, FeedEvent};
-use crate::{canvas::Update, config::RedisConfig, store::redis::locate};
-use app::protocol::Tile;
+use crate::{canvas::Batch, config::RedisConfig, store::redis::locate};
+use app::protocol::decode_tile_list;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -75,7 +75,7 @@ async fn subscribe_forever(config: RedisConfig, channel: String, events: mpsc::S
                     // A new epoch (`epoch:…`) or anything unreadable: catch
                     // up from the store, which tells what is true now.
                     let event = parse(message.get_payload_bytes())
-                        .map(FeedEvent::Update)
+                        .map(FeedEvent::Batch)
                         .unwrap_or(FeedEvent::Interrupted);
                     if events.send(event).await.is_err() {
                         return;
@@ -95,49 +95,59 @@ async fn subscribe_forever(config: RedisConfig, channel: String, events: mpsc::S
     }
 }
 
-/// `<epoch>:<seq>:<x>:<y>:<color>:<unix ms>`, as `place.lua` publishes it.
-fn parse(payload: &[u8]) -> Option<Update> {
-    let text = std::str::from_utf8(payload).ok()?;
-    let mut fields = text.split(':');
-    let mut next = || fields.next();
-    let update = Update {
-        epoch: next()?.parse().ok()?,
-        seq: next()?.parse().ok()?,
-        tile: Tile {
-            x: next()?.parse().ok()?,
-            y: next()?.parse().ok()?,
-            color: next()?.parse().ok()?,
-        },
-        placed_at_ms: Some(next()?.parse().ok()?),
-    };
-    next().is_none().then_some(update)
+/// `<epoch>:<first seq>:<unix ms>:<tiles>`, as `place.lua` publishes a
+/// batch: three decimal numbers, then the tiles as in a `Tiles` frame.
+fn parse(payload: &[u8]) -> Option<Batch> {
+    let mut fields = payload.splitn(4, |b| *b == b':');
+    let mut number = || -> Option<u64> { std::str::from_utf8(fields.next()?).ok()?.parse().ok() };
+    let (epoch, first_seq, placed_at_ms) = (number()?, number()?, number()?);
+    let tiles = decode_tile_list(fields.next()?).ok()?;
+    (!tiles.is_empty() && first_seq > 0).then_some(Batch {
+        epoch,
+        first_seq,
+        tiles,
+        placed_at_ms: Some(placed_at_ms),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::protocol::{encode_tiles, Tile, TILES_HEADER_LEN};
 
     #[test]
     fn parses_what_the_script_publishes_and_nothing_else() {
-        let update = parse(b"7:42:3:4:5:1700000000000").unwrap();
-        assert_eq!((update.epoch, update.seq), (7, 42));
-        assert_eq!(
-            update.tile,
+        let tiles = [
             Tile {
                 x: 3,
                 y: 4,
-                color: 5
-            }
+                color: 5,
+            },
+            // A coordinate byte that is also ':' must not split the message.
+            Tile {
+                x: 58,
+                y: 0x3a3a,
+                color: 1,
+            },
+        ];
+        let mut payload = b"7:42:1700000000000:".to_vec();
+        payload.extend_from_slice(&encode_tiles(42, &tiles)[TILES_HEADER_LEN..]);
+        let batch = parse(&payload).unwrap();
+        assert_eq!(
+            (batch.epoch, batch.first_seq, batch.last_seq()),
+            (7, 42, 43)
         );
-        assert_eq!(update.placed_at_ms, Some(1_700_000_000_000));
+        assert_eq!(batch.tiles, tiles);
+        assert_eq!(batch.placed_at_ms, Some(1_700_000_000_000));
         for bad in [
-            &b"7:42:3:4:5"[..],
-            b"7:42:3:4:5:6:7",
-            b"7:42:3:70000:5:1",
+            &b"7:42:1:"[..],
+            b"7:42:1:\x01\x02",
+            b"7:x:1:\x01\x00\x02\x00\x03",
+            b"epoch:123",
+            b"7:42:3:4:5:1700000000000",
             b"",
-            b"\xff",
         ] {
-            assert!(parse(bad).is_none());
+            assert!(parse(bad).is_none(), "{bad:?}");
         }
     }
 }

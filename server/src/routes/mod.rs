@@ -1,4 +1,4 @@
-//! The HTTP routes of PROTOCOL.md.
+//! The HTTP routes of docs/protocol.md.
 
 mod api;
 mod health;

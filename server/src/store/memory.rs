@@ -9,7 +9,7 @@ use super::{
     PixelRecord, PlaceOutcome, Placement, Snapshot, Store, StoreError, NEW_SESSION_WINDOW,
 };
 use crate::{
-    canvas::Update,
+    canvas::{unix_ms, Batch, Update},
     feed::local::LocalFeed,
     session::{DisplayName, SessionId, SESSION_TTL},
 };
@@ -34,7 +34,7 @@ pub struct MemoryStore {
     epoch: u64,
     state: Mutex<State>,
     /// Feeds subscribe here; sending while `state` is locked keeps seq order.
-    updates: broadcast::Sender<Update>,
+    updates: broadcast::Sender<Batch>,
 }
 
 struct State {
@@ -132,18 +132,22 @@ impl Store for MemoryStore {
                 seq,
             },
         );
-        let update = Update {
-            epoch: self.epoch,
-            seq,
-            tile: Tile { x, y, color },
-            placed_at_ms: Some(crate::canvas::unix_ms(placement.at)),
-        };
+        let tile = Tile { x, y, color };
         if state.history.len() >= self.history_len {
             state.history.pop_front();
         }
-        state.history.push_back(update);
+        state.history.push_back(Update {
+            epoch: self.epoch,
+            seq,
+            tile,
+        });
         // No receiver (yet) is fine: the mirror catches up from history.
-        let _ = self.updates.send(update);
+        let _ = self.updates.send(Batch {
+            epoch: self.epoch,
+            first_seq: seq,
+            tiles: vec![tile],
+            placed_at_ms: Some(unix_ms(placement.at)),
+        });
         Ok(PlaceOutcome::Accepted { seq })
     }
 

@@ -61,7 +61,7 @@ pub struct Snapshot {
 /// The window over which fresh sessions per client address are counted.
 pub const NEW_SESSION_WINDOW: Duration = Duration::from_secs(3600);
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     /// The store cannot be reached or did not answer in time.
     #[error("store unavailable: {0}")]

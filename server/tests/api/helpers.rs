@@ -1,5 +1,5 @@
 //! The test harness: spawn an app, talk to it over HTTP and WebSockets, and
-//! keep a client-side copy of the canvas the way PROTOCOL.md tells clients to.
+//! keep a client-side copy of the canvas the way docs/protocol.md tells clients to.
 
 use app::protocol::{ClientMessage, Hello, PlaceStatus, ServerMessage, Tile};
 use futures_util::{SinkExt, StreamExt};
@@ -282,7 +282,7 @@ impl WsClient {
     }
 }
 
-/// A client's copy of the canvas, kept as PROTOCOL.md says: Tiles are
+/// A client's copy of the canvas, kept as docs/protocol.md says: Tiles are
 /// applied in seq order over a snapshot, and `Resync` reloads it.
 pub struct Replica {
     api: Api,

@@ -1,4 +1,4 @@
-//! The HTTP routes of PROTOCOL.md.
+//! The HTTP routes of docs/protocol.md.
 
 use crate::helpers::{header_u64, spawn_app};
 use app::protocol::PlaceStatus;

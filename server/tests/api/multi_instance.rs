@@ -374,6 +374,42 @@ async fn presence_counts_users_across_instances_and_forgets_a_dead_one() {
     wait_for_presence(&mut b, 2).await;
 }
 
+/// Placements that wait on an instance together go to Redis in one script
+/// call. Within it each is still judged on its own, in order: of a burst
+/// of Place frames from one session only the first is accepted, and every
+/// session of the burst gets its own answer.
+#[tokio::test]
+async fn a_burst_is_placed_in_one_call_yet_each_placement_is_judged_alone() {
+    let redis = RedisServer::start().await;
+    let apps = instances(&redis, 1, &[("COOLDOWN_MS", "60000")]).await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(apps[0].ws().await);
+    }
+    // Everything is sent before any answer is read, so the placements
+    // queue up together on the instance.
+    for (i, client) in clients.iter_mut().enumerate() {
+        for x in 0..5 {
+            client.place(x, i as u16, 3).await;
+        }
+    }
+    let mut accepted = Vec::new();
+    for client in &mut clients {
+        let (status, seq, _) = client.place_result().await;
+        assert_eq!(status, PlaceStatus::Accepted, "each session's first");
+        accepted.push(seq);
+        for _ in 1..5 {
+            let (status, _, retry_after_ms) = client.place_result().await;
+            assert_eq!(status, PlaceStatus::Cooldown, "then its cooldown, in order");
+            assert!(retry_after_ms > 55_000, "{retry_after_ms}");
+        }
+    }
+    accepted.sort_unstable();
+    assert_eq!(accepted, [1, 2, 3, 4], "consecutive seqs, none lost");
+    let expected = redis_pixels(&redis).await;
+    assert_eq!(snapshots_at(&apps, 4).await, [expected]);
+}
+
 #[tokio::test]
 async fn one_session_has_one_cooldown_and_name_on_every_instance() {
     let redis = RedisServer::start().await;
@@ -413,7 +449,9 @@ async fn one_session_has_one_cooldown_and_name_on_every_instance() {
 async fn resume_on_another_instance_gets_exactly_the_missed_tiles_or_resync() {
     use app::protocol::ClientMessage;
     let redis = RedisServer::start().await;
-    let apps = instances(&redis, 2, &[]).await;
+    // The instances remember fewer tiles than the client misses, so the
+    // store's history answers.
+    let apps = instances(&redis, 2, &[("RECENT_TILES", "50")]).await;
     let mut leaving = apps[0].ws().await;
     leaving.place(0, 0, 1).await;
     let (_, last_seq, _) = leaving.place_result().await;

@@ -248,7 +248,7 @@ async fn resume_sends_exactly_the_missed_tiles() {
 
 #[tokio::test]
 async fn resume_past_the_history_gets_resync() {
-    let app = spawn_app(&[("HISTORY_LEN", "10")]).await;
+    let app = spawn_app(&[("HISTORY_LEN", "10"), ("RECENT_TILES", "10")]).await;
     let mut placer = app.ws().await;
     for i in 0..30 {
         placer.place(i, 0, 2).await;
@@ -266,6 +266,35 @@ async fn resume_past_the_history_gets_resync() {
             ServerMessage::Tiles { first_seq, .. } => {
                 assert!(first_seq > 30, "history past its length was sent")
             }
+            _ => continue,
+        }
+    }
+}
+
+/// The instance remembers recent tiles itself: a `Resume` within them is
+/// answered exactly, even when the store's history no longer reaches back.
+#[tokio::test]
+async fn resume_is_answered_from_memory_past_the_stores_history() {
+    let app = spawn_app(&[("HISTORY_LEN", "10"), ("RECENT_TILES", "100")]).await;
+    let mut placer = app.ws().await;
+    for i in 0..30 {
+        placer.place(i, 0, 2).await;
+        assert_eq!(placer.place_result().await.0, PlaceStatus::Accepted);
+    }
+    let mut late = app.ws().await;
+    late.send(ClientMessage::Resume {
+        epoch: placer.hello.epoch,
+        last_seq: 5,
+    })
+    .await;
+    let mut next = 6;
+    while next <= 30 {
+        match late.recv().await {
+            ServerMessage::Tiles { first_seq, tiles } => {
+                assert_eq!(first_seq, next, "the missed tiles, in order");
+                next += tiles.len() as u64;
+            }
+            ServerMessage::Resync { .. } => panic!("resynced although memory holds the tiles"),
             _ => continue,
         }
     }

@@ -2,9 +2,17 @@
 //!
 //! Each operation that must see a consistent state is one Lua script
 //! (`place.lua`, `snapshot.lua`, `history.lua`), run with EVALSHA and loaded
-//! again on NOSCRIPT. Commands go through a deadpool of multiplexed
-//! connections, and every call has a deadline, so a placement answers
-//! promptly when Redis does not. The key schema is in docs/redis.md.
+//! again on NOSCRIPT. Every command goes through one multiplexed connection
+//! to the master, which pipelines the requests of all tasks (a pool would
+//! add a round trip per checkout to test its connection), and every call
+//! has a deadline, so a placement answers promptly when Redis does not. The
+//! key schema is in docs/redis.md.
+//!
+//! Placements are group-committed: one task per instance takes every
+//! placement waiting and runs them through one script call, which records
+//! them as one history entry and publishes them as one message. While a call
+//! is in flight the next placements queue, so the busier the instance, the
+//! larger (and cheaper per placement) the calls.
 
 use super::{
     PixelRecord, PlaceOutcome, Placement, Snapshot, Store, StoreError, NEW_SESSION_WINDOW,
@@ -15,18 +23,22 @@ use crate::{
     metrics::Metrics,
     session::{DisplayName, SessionId, SESSION_TTL},
 };
-use app::{geometry::Coord, protocol::Tile};
+use app::{
+    geometry::Coord,
+    protocol::{decode_tile_list, Tile},
+};
 use async_trait::async_trait;
-use deadpool_redis::{Manager, Pool, Runtime};
 use redis::{
-    aio::ConnectionLike, AsyncConnectionConfig, ErrorKind, Script, ServerErrorKind, Value,
+    aio::{ConnectionLike, MultiplexedConnection},
+    AsyncConnectionConfig, ErrorKind, Script, ServerErrorKind, Value,
 };
 use std::{
     future::Future,
     net::IpAddr,
-    sync::{Arc, LazyLock, RwLock},
+    sync::{Arc, LazyLock, RwLock, Weak},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
+use tokio::sync::{mpsc, oneshot};
 
 pub mod locate;
 
@@ -36,8 +48,10 @@ static HISTORY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("hi
 static NEW_EPOCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("new_epoch.lua")));
 static PRESENCE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("presence.lua")));
 
-/// Commands in flight at once per instance; each connection is multiplexed.
-const POOL_SIZE: usize = 8;
+/// The most placements one script call takes.
+const MAX_BATCH: usize = 256;
+/// Placements waiting for a script call; past this, placing sockets wait.
+const PLACE_QUEUE: usize = 8192;
 
 /// The names of everything Canvas keeps in Redis.
 #[derive(Debug, Clone)]
@@ -48,12 +62,13 @@ pub struct Keys {
     pub seq: String,
     /// String: one palette index per pixel, row-major.
     pub pixels: String,
-    /// Stream: one entry per placement, ID `<seq>-1`, fields x, y, c.
+    /// Stream: one entry per batch of placements, ID `<last seq>-0`, fields
+    /// `f` (the first seq) and `t` (the tiles, five bytes each).
     pub history: String,
     /// Hash: pixel index -> `<seq>,<unix ms>,<display name>`.
     pub meta: String,
-    /// Pub/Sub channel: `<epoch>:<seq>:<x>:<y>:<color>:<unix ms>` per
-    /// placement, and `epoch:<epoch>` when a new epoch starts.
+    /// Pub/Sub channel: `<epoch>:<first seq>:<unix ms>:<tiles>` per batch
+    /// of placements, and `epoch:<epoch>` when a new epoch starts.
     pub channel: String,
     /// Hash: instance id -> `<open sockets>:<expires at, unix ms>`.
     pub presence: String,
@@ -93,9 +108,10 @@ impl Keys {
 pub struct RedisStore {
     config: RedisConfig,
     metrics: Arc<Metrics>,
-    /// Connections to the master as last located, with its address. Replaced
-    /// when the master turns out to have moved (a Sentinel failover).
-    pool: RwLock<Option<(String, Pool)>>,
+    /// The connection to the master as last located. Replaced when it
+    /// fails in a way that says the connection or the master is gone (a
+    /// restart, a Sentinel failover).
+    link: RwLock<Option<Link>>,
     /// Held while the master is being located, so a burst of failures looks
     /// it up once.
     locating: tokio::sync::Mutex<()>,
@@ -103,105 +119,124 @@ pub struct RedisStore {
     cooldown: Duration,
     history_len: usize,
     timeout: Duration,
+    /// Placements on their way to the batching task.
+    placements: mpsc::Sender<Pending>,
+}
+
+/// A connection to the master.
+struct Link {
+    address: String,
+    connection: MultiplexedConnection,
+    /// Which connection this is, so that of many commands failing on it,
+    /// only the first replaces it.
+    generation: u64,
+}
+
+/// A placement waiting for its script call, and where its outcome goes.
+struct Pending {
+    placement: Placement,
+    outcome: oneshot::Sender<Result<PlaceOutcome, StoreError>>,
 }
 
 impl RedisStore {
     /// Connections are made on first use, so an instance can start while
-    /// Redis is down.
-    pub fn new(config: &RedisConfig, cooldown: Duration, metrics: Arc<Metrics>) -> Self {
-        Self {
-            config: config.clone(),
-            metrics,
-            pool: RwLock::new(None),
-            locating: tokio::sync::Mutex::new(()),
-            keys: Keys::new(&config.key_prefix),
-            cooldown,
-            history_len: config.history_len.max(1),
-            timeout: config.command_timeout,
-        }
+    /// Redis is down. The batching task ends when the store is dropped.
+    pub fn new(config: &RedisConfig, cooldown: Duration, metrics: Arc<Metrics>) -> Arc<Self> {
+        let (placements, queue) = mpsc::channel(PLACE_QUEUE);
+        Arc::new_cyclic(|store| {
+            tokio::spawn(place_batches(store.clone(), queue));
+            Self {
+                config: config.clone(),
+                metrics,
+                link: RwLock::new(None),
+                locating: tokio::sync::Mutex::new(()),
+                keys: Keys::new(&config.key_prefix),
+                cooldown,
+                history_len: config.history_len.max(1),
+                timeout: config.command_timeout,
+                placements,
+            }
+        })
     }
 
-    /// The pool for the current master, locating it first if need be.
-    async fn pool(&self) -> Result<Pool, StoreError> {
-        if let Some((_, pool)) = &*self.pool.read().unwrap_or_else(|e| e.into_inner()) {
-            return Ok(pool.clone());
+    /// The connection to the master, made first if need be.
+    async fn connection(&self) -> Result<(u64, MultiplexedConnection), StoreError> {
+        if let Some(link) = &*self.link.read().unwrap_or_else(|e| e.into_inner()) {
+            return Ok((link.generation, link.connection.clone()));
         }
-        self.locate_master().await
+        self.reconnect(None).await
     }
 
-    /// Locates the master again, and replaces the pool if it has moved.
-    async fn locate_master(&self) -> Result<Pool, StoreError> {
+    /// Locates the master and connects to it, replacing the connection
+    /// `failed` (unless another task already did).
+    async fn reconnect(
+        &self,
+        failed: Option<u64>,
+    ) -> Result<(u64, MultiplexedConnection), StoreError> {
         let _one_at_a_time = self.locating.lock().await;
+        let previous = match &*self.link.read().unwrap_or_else(|e| e.into_inner()) {
+            Some(link) if Some(link.generation) != failed => {
+                return Ok((link.generation, link.connection.clone()))
+            }
+            Some(link) => Some((link.address.clone(), link.generation)),
+            None => None,
+        };
         let info = locate::master(&self.config).await?;
         let address = info.addr().to_string();
-        let mut current = self.pool.write().unwrap_or_else(|e| e.into_inner());
-        match &*current {
-            Some((known, pool)) if *known == address => Ok(pool.clone()),
-            _ => {
-                let pool = self.build_pool(info)?;
-                tracing::info!(%address, "using the Redis master");
-                *current = Some((address, pool.clone()));
-                Ok(pool)
-            }
-        }
-    }
-
-    fn build_pool(&self, info: redis::ConnectionInfo) -> Result<Pool, StoreError> {
-        let connection = AsyncConnectionConfig::new()
+        let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout));
-        let manager = Manager::new_with_config(info, connection).map_err(unavailable)?;
-        Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(self.timeout))
-            .create_timeout(Some(self.timeout))
-            .recycle_timeout(Some(self.timeout))
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+        let connection = redis::Client::open(info)
+            .map_err(unavailable)?
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(unavailable)?;
+        if previous.as_ref().map(|(a, _)| a) != Some(&address) {
+            tracing::info!(%address, "using the Redis master");
+        }
+        let generation = previous.map_or(0, |(_, g)| g + 1);
+        *self.link.write().unwrap_or_else(|e| e.into_inner()) = Some(Link {
+            address,
+            connection: connection.clone(),
+            generation,
+        });
+        Ok((generation, connection))
     }
 
-    /// Runs `f` on a pooled connection within the command deadline. A
-    /// failure that says the master may have moved (no connection, or
-    /// `READONLY` from a demoted master) has the master located again, so
-    /// the next call goes to the right place.
+    /// Runs `f` on the master's connection within the command deadline. A
+    /// failure that says the master may have moved or the connection broke
+    /// (I/O, a dropped or refused connection, `READONLY` from a demoted
+    /// master) has the master located again, so the next call goes to the
+    /// right place.
     async fn with_connection<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let work = async {
-            let pool = self.pool().await?;
-            let connection = pool
-                .get()
-                .await
-                .map_err(|e| StoreError::Unavailable(format!("no connection to Redis: {e}")));
-            let result = match connection {
-                Ok(connection) => f(connection).await.map_err(|error| {
-                    let moved = error.is_io_error()
-                        || error.is_connection_dropped()
-                        || error.is_connection_refusal()
-                        || error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly);
-                    (moved, unavailable(error))
-                }),
-                Err(error) => Err((true, error)),
+            let (generation, connection) = self.connection().await?;
+            let error = match f(connection).await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
             };
-            match result {
-                Ok(value) => Ok(value),
-                Err((moved, error)) => {
-                    if moved {
-                        if let Err(locating) = self.locate_master().await {
-                            tracing::debug!(%locating, "cannot locate the Redis master");
-                        }
-                    }
-                    Err(error)
+            let moved = error.is_io_error()
+                || error.is_connection_dropped()
+                || error.is_connection_refusal()
+                || error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly);
+            if moved {
+                if let Err(locating) = self.reconnect(Some(generation)).await {
+                    tracing::debug!(%locating, "cannot reach the Redis master");
                 }
             }
+            Err(unavailable(error))
         };
         let result = tokio::time::timeout(self.timeout, work)
             .await
-            .map_err(|_| StoreError::Unavailable("Redis did not answer in time".into()))
-            .and_then(|result| result);
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(
+                    "Redis did not answer in time".into(),
+                ))
+            });
         if result.is_err() {
             self.metrics.store_errors.inc();
         }
@@ -232,6 +267,78 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Runs `batch` through one call of `place.lua`: each placement is
+    /// accepted or refused on its own, in order.
+    async fn place_batch(&self, batch: &[Pending]) -> Result<Vec<PlaceOutcome>, StoreError> {
+        let keys = &self.keys;
+        let mut invocation = PLACE.prepare_invoke();
+        invocation
+            .key(&keys.epoch)
+            .key(&keys.seq)
+            .key(&keys.pixels)
+            .key(&keys.history)
+            .key(&keys.meta);
+        for Pending { placement, .. } in batch {
+            invocation
+                .key(keys.cooldown(&placement.session))
+                .key(keys.session(&placement.session));
+        }
+        let accepted_at = batch.iter().map(|p| p.placement.at).min();
+        invocation
+            .arg(accepted_at.map_or(0, unix_ms))
+            .arg(self.cooldown.as_millis() as u64)
+            .arg(self.history_len)
+            .arg(&keys.channel)
+            .arg(new_epoch());
+        for Pending { placement, .. } in batch {
+            invocation
+                .arg(placement.coord.index)
+                .arg(placement.color.get())
+                .arg(placement.coord.x)
+                .arg(placement.coord.y);
+        }
+        let results: Vec<u64> = self
+            .with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        if results.len() != batch.len() * 2 {
+            return Err(malformed("placement results"));
+        }
+        Ok(results
+            .chunks(2)
+            .map(|pair| match pair[0] {
+                0 => PlaceOutcome::Accepted { seq: pair[1] },
+                _ => PlaceOutcome::Cooldown {
+                    retry_after: Duration::from_millis(pair[1]),
+                },
+            })
+            .collect())
+    }
+}
+
+/// The batching task: takes every placement waiting (up to [`MAX_BATCH`])
+/// into one script call, answers each, and starts over. Ends with the store.
+async fn place_batches(store: Weak<RedisStore>, mut queue: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let Some(store) = store.upgrade() else {
+            return;
+        };
+        match store.place_batch(&batch).await {
+            Ok(outcomes) => {
+                for (pending, outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = pending.outcome.send(Ok(outcome));
+                }
+            }
+            Err(error) => {
+                for pending in batch.drain(..) {
+                    let _ = pending.outcome.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
 fn unavailable(error: redis::RedisError) -> StoreError {
     StoreError::Unavailable(error.to_string())
 }
@@ -248,34 +355,13 @@ fn malformed(what: &str) -> StoreError {
 #[async_trait]
 impl Store for RedisStore {
     async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError> {
-        let keys = &self.keys;
-        let mut invocation = PLACE.prepare_invoke();
-        invocation
-            .key(&keys.epoch)
-            .key(&keys.seq)
-            .key(&keys.pixels)
-            .key(&keys.history)
-            .key(&keys.meta)
-            .key(keys.cooldown(&placement.session))
-            .key(keys.session(&placement.session))
-            .arg(placement.coord.index)
-            .arg(placement.color.get())
-            .arg(placement.coord.x)
-            .arg(placement.coord.y)
-            .arg(unix_ms(placement.at))
-            .arg(self.cooldown.as_millis() as u64)
-            .arg(self.history_len)
-            .arg(&keys.channel)
-            .arg(new_epoch());
-        let (status, value): (u8, u64) = self
-            .with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
-            .await?;
-        Ok(match status {
-            0 => PlaceOutcome::Accepted { seq: value },
-            _ => PlaceOutcome::Cooldown {
-                retry_after: Duration::from_millis(value),
-            },
-        })
+        let (outcome, answer) = oneshot::channel();
+        let closed = || StoreError::Unavailable("the placement queue is closed".into());
+        self.placements
+            .send(Pending { placement, outcome })
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 
     async fn snapshot(&self) -> Result<Snapshot, StoreError> {
@@ -313,13 +399,18 @@ impl Store for RedisStore {
         if current_epoch.parse::<u64>().ok() != Some(epoch) || after_seq > newest {
             return Ok(None);
         }
-        let updates = entries
-            .iter()
-            .map(|entry| parse_entry(epoch, entry))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut updates = Vec::new();
+        for entry in &entries {
+            parse_entry(epoch, entry, &mut updates)?;
+        }
+        // The first entry may hold placements up to `after_seq` as well.
+        updates.retain(|u| u.seq > after_seq);
+        updates.truncate(limit);
+        let consecutive = (after_seq + 1..).zip(&updates).all(|(seq, u)| u.seq == seq);
         // History bridges the gap only if it starts right after `after_seq`.
         match updates.first() {
             Some(first) if first.seq != after_seq + 1 => Ok(None),
+            Some(_) if !consecutive => Err(malformed("history with a hole")),
             None if after_seq < newest => Ok(None),
             _ => Ok(Some(updates)),
         }
@@ -425,33 +516,50 @@ impl Store for RedisStore {
     }
 }
 
-/// A history entry: `[id, [field, value, …]]` with id `<seq>-1` and fields
-/// x, y, c.
-fn parse_entry(epoch: u64, entry: &Value) -> Result<Update, StoreError> {
-    let (id, fields): (String, Vec<(String, u32)>) =
+/// The placements of a history entry, `[id, [field, value, …]]`: a batch
+/// (ID `<last seq>-0`, fields `f`: first seq, `t`: tiles) or, as earlier
+/// versions wrote them, one placement (ID `<seq>-1`, fields x, y, c).
+fn parse_entry(epoch: u64, entry: &Value, out: &mut Vec<Update>) -> Result<(), StoreError> {
+    let (id, fields): (String, Vec<(String, Vec<u8>)>) =
         redis::from_redis_value_ref(entry).map_err(|_| malformed("history entry"))?;
-    let seq = id
-        .strip_suffix("-1")
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| malformed("history id"))?;
     let field = |name: &str| {
         fields
             .iter()
             .find(|(f, _)| f == name)
-            .map(|(_, v)| *v)
+            .map(|(_, v)| v.as_slice())
             .ok_or_else(|| malformed("history field"))
     };
-    let narrow = |v: u32| u16::try_from(v).map_err(|_| malformed("history coordinate"));
-    Ok(Update {
+    let number = |name: &str| -> Result<u64, StoreError> {
+        std::str::from_utf8(field(name)?)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| malformed("history number"))
+    };
+    if let Some(_last) = id.strip_suffix("-0") {
+        let first_seq = number("f")?;
+        let tiles = decode_tile_list(field("t")?).map_err(|_| malformed("history tiles"))?;
+        out.extend(
+            (first_seq..)
+                .zip(tiles)
+                .map(|(seq, tile)| Update { epoch, seq, tile }),
+        );
+        return Ok(());
+    }
+    let seq = id
+        .strip_suffix("-1")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| malformed("history id"))?;
+    let narrow = |v: u64| u16::try_from(v).map_err(|_| malformed("history coordinate"));
+    out.push(Update {
         epoch,
         seq,
-        placed_at_ms: None,
         tile: Tile {
-            x: narrow(field("x")?)?,
-            y: narrow(field("y")?)?,
-            color: u8::try_from(field("c")?).map_err(|_| malformed("history color"))?,
+            x: narrow(number("x")?)?,
+            y: narrow(number("y")?)?,
+            color: u8::try_from(number("c")?).map_err(|_| malformed("history color"))?,
         },
-    })
+    });
+    Ok(())
 }
 
 /// `<seq>,<unix ms>,<display name>`; the name may itself hold commas.
@@ -473,6 +581,66 @@ fn parse_record(record: &str) -> Result<PixelRecord, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_entries_of_both_formats_are_read() {
+        let tiles = [
+            Tile {
+                x: 1,
+                y: 2,
+                color: 3,
+            },
+            Tile {
+                x: 4,
+                y: 5,
+                color: 6,
+            },
+        ];
+        let packed =
+            app::protocol::encode_tiles(7, &tiles)[app::protocol::TILES_HEADER_LEN..].to_vec();
+        let field = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let batch = Value::Array(vec![
+            field("8-0"),
+            Value::Array(vec![
+                field("f"),
+                field("7"),
+                field("t"),
+                Value::BulkString(packed),
+            ]),
+        ]);
+        let single = Value::Array(vec![
+            field("9-1"),
+            Value::Array(vec![
+                field("x"),
+                field("10"),
+                field("y"),
+                field("11"),
+                field("c"),
+                field("12"),
+            ]),
+        ]);
+        let mut updates = Vec::new();
+        parse_entry(5, &batch, &mut updates).unwrap();
+        parse_entry(5, &single, &mut updates).unwrap();
+        let seqs: Vec<u64> = updates.iter().map(|u| u.seq).collect();
+        assert_eq!(seqs, [7, 8, 9]);
+        assert_eq!(updates[1].tile, tiles[1]);
+        assert_eq!(
+            updates[2].tile,
+            Tile {
+                x: 10,
+                y: 11,
+                color: 12
+            }
+        );
+        assert!(updates.iter().all(|u| u.epoch == 5));
+
+        let torn = Value::Array(vec![
+            field("8-0"),
+            Value::Array(vec![field("f"), field("7"), field("t"), field("abc")]),
+        ]);
+        assert!(parse_entry(5, &torn, &mut Vec::new()).is_err());
+    }
 
     #[test]
     fn pixel_records_keep_commas_in_names() {

@@ -1,37 +1,77 @@
--- One placement, all or nothing (docs/redis.md).
--- KEYS: 1 epoch, 2 seq, 3 pixels, 4 history, 5 meta, 6 this session's cooldown,
---       7 this session
--- ARGV: 1 pixel index, 2 color, 3 x, 4 y, 5 now (ms), 6 cooldown (ms),
---       7 history length, 8 channel, 9 epoch to start if none
--- Returns {1, ms left} in cooldown, else {0, seq}.
--- Every check comes before the first write, so an error cannot leave a
--- placement half-applied.
-local cooldown = tonumber(ARGV[6])
-if cooldown > 0 then
-  local left = redis.call('PTTL', KEYS[6])
-  if left > 0 then
-    return {1, left}
-  end
-end
+-- Placements, in order, each accepted or refused on its own; the accepted
+-- ones all or nothing (docs/redis.md).
+-- KEYS: 1 epoch, 2 seq, 3 pixels, 4 history, 5 meta, then for each
+--       placement its session's cooldown key and its session key
+-- ARGV: 1 now (ms), 2 cooldown (ms), 3 history length, 4 channel,
+--       5 epoch to start if none, then for each placement its pixel index,
+--       color, x and y
+-- Returns for each placement {0, seq} accepted, or {1, ms left} cooling
+-- down, flattened into one list.
+-- Every check comes before the first write, so an error cannot leave the
+-- batch half-applied. The accepted placements take consecutive seqs and
+-- become one history entry (ID <last seq>-0, fields f: first seq, t: the
+-- tiles, five bytes each as in a Tiles frame) and one Pub/Sub message
+-- (<epoch>:<first seq>:<now>:<tiles>).
+local now, cooldown, keep, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local count = (#KEYS - 5) / 2
 
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   -- No epoch: a new canvas, or one whose history was lost. Its seqs start
   -- again, so clients must reload (the new epoch tells them).
-  epoch = ARGV[9]
+  epoch = ARGV[5]
   redis.call('SET', KEYS[1], epoch)
   redis.call('DEL', KEYS[2], KEYS[4])
 end
 
-local seq = redis.call('INCR', KEYS[2])
-redis.call('SETRANGE', KEYS[3], ARGV[1], string.char(tonumber(ARGV[2])))
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], seq .. '-1',
-  'x', ARGV[3], 'y', ARGV[4], 'c', ARGV[2])
-local name = redis.call('HGET', KEYS[7], 'name') or ''
-redis.call('HSET', KEYS[5], ARGV[1], seq .. ',' .. ARGV[5] .. ',' .. name)
-if cooldown > 0 then
-  redis.call('SET', KEYS[6], '1', 'PX', cooldown)
+local first = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+local seq = first - 1
+local results, bitfield, meta, tiles, cooling = {}, {}, {}, {}, {}
+for i = 1, count do
+  local cooldown_key, session_key = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
+  local index, color, x, y = ARGV[2 + 4 * i], ARGV[3 + 4 * i], ARGV[4 + 4 * i], ARGV[5 + 4 * i]
+  local left = 0
+  if cooldown > 0 then
+    if cooling[cooldown_key] then
+      left = cooldown -- placed earlier in this batch
+    else
+      left = redis.call('PTTL', cooldown_key)
+    end
+  end
+  if left > 0 then
+    results[#results + 1] = 1
+    results[#results + 1] = left
+  else
+    seq = seq + 1
+    if cooldown > 0 then
+      cooling[cooldown_key] = true
+    end
+    local name = redis.call('HGET', session_key, 'name') or ''
+    bitfield[#bitfield + 1] = 'SET'
+    bitfield[#bitfield + 1] = 'u8'
+    bitfield[#bitfield + 1] = '#' .. index
+    bitfield[#bitfield + 1] = color
+    meta[#meta + 1] = index
+    meta[#meta + 1] = string.format('%d', seq) .. ',' .. now .. ',' .. name
+    tiles[#tiles + 1] = struct.pack('<HHB', tonumber(x), tonumber(y), tonumber(color))
+    results[#results + 1] = 0
+    results[#results + 1] = seq
+  end
 end
-redis.call('PUBLISH', ARGV[8],
-  epoch .. ':' .. seq .. ':' .. ARGV[3] .. ':' .. ARGV[4] .. ':' .. ARGV[2] .. ':' .. ARGV[5])
-return {0, seq}
+
+if seq >= first then
+  local packed = table.concat(tiles)
+  local first_id, last_id = string.format('%d', first), string.format('%d', seq)
+  -- First, as the one write that can be refused (an ID below the stream's
+  -- newest, if the seq was tampered with).
+  redis.call('XADD', KEYS[4], 'MINID', '~', string.format('%d', math.max(seq - keep, 0)),
+    last_id .. '-0', 'f', first_id, 't', packed)
+  redis.call('SET', KEYS[2], last_id)
+  redis.call('BITFIELD', KEYS[3], unpack(bitfield))
+  redis.call('HSET', KEYS[5], unpack(meta))
+  for key in pairs(cooling) do
+    redis.call('SET', key, '1', 'PX', cooldown)
+  end
+  redis.call('PUBLISH', channel, epoch .. ':' .. first_id .. ':' .. now .. ':' .. packed)
+end
+return results

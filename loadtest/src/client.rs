@@ -1,0 +1,491 @@
+//! One WebSocket client of the run: it checks the stream of every frame it
+//! receives (seqs consecutive from `Hello`), and by its role it also places
+//! tiles, timestamps the seqs it sees for the visibility latency, or keeps
+//! a whole canvas the way docs/protocol.md tells clients to, to check
+//! convergence at the end.
+
+use crate::stats::{micros, Count, Counters, Latencies, SeenAt};
+use app::protocol::{kind, ClientMessage, ServerMessage, Tile, TILES_HEADER_LEN, TILE_LEN};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+use tokio::{
+    net::TcpStream,
+    sync::{oneshot, watch},
+};
+use tokio_tungstenite::{
+    tungstenite::{protocol::WebSocketConfig, Message},
+    MaybeTlsStream, WebSocketStream,
+};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Where the run is; every client follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Connecting,
+    /// Placers place (the warm-up, then the measured window).
+    Placing,
+    /// Placers stop; everyone keeps receiving until the run is quiet.
+    Stopped,
+    /// Every client reports and closes.
+    Finish,
+}
+
+/// What every client shares.
+pub struct Shared {
+    pub start: Instant,
+    pub counters: Counters,
+    /// Per target: when its observer first saw each seq.
+    pub seen: Vec<SeenAt>,
+    /// The measured window, in microseconds since `start` (0 until known).
+    pub window_start: AtomicU64,
+    pub window_end: AtomicU64,
+    pub http: reqwest::Client,
+    pub read_buffer: usize,
+}
+
+impl Shared {
+    fn in_window(&self, at: u64) -> bool {
+        let start = self.window_start.load(Ordering::Relaxed);
+        let end = self.window_end.load(Ordering::Relaxed);
+        start != 0 && at >= start && (end == 0 || at < end)
+    }
+}
+
+/// How a placer paces its placements.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// One every `every`, the first after `offset` (open loop).
+    Every { every: Duration, offset: Duration },
+    /// `window` in flight at all times (closed loop).
+    Window(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Role {
+    pub place: Option<Pace>,
+    /// Timestamps seqs for the visibility latency of its target.
+    pub observer: bool,
+    /// Keeps a whole canvas.
+    pub tracked: bool,
+    pub colors: u8,
+}
+
+/// What a client tells at the end.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub connected: bool,
+    /// Still connected when the run finished.
+    pub up: bool,
+    /// The last seq it has every tile up to.
+    pub last_seq: u64,
+    pub epoch: u64,
+    pub canvas: Option<Vec<u8>>,
+    pub acks: Latencies,
+    /// Its accepted placements sent in the window: seq and send time (µs).
+    pub placed: Vec<(u64, u64)>,
+    pub errors: Vec<String>,
+}
+
+/// The run's next phase, and the receiver to wait for the one after.
+async fn next_phase(mut phase: watch::Receiver<Phase>) -> (Phase, watch::Receiver<Phase>) {
+    let now = match phase.changed().await {
+        Ok(()) => *phase.borrow_and_update(),
+        Err(_) => Phase::Finish,
+    };
+    (now, phase)
+}
+
+/// A snapshot's pixels and seq, once fetched (`None` if it could not be).
+type SnapshotAnswer = oneshot::Receiver<Option<(Vec<u8>, u64)>>;
+
+/// A tracked client's copy of the canvas.
+struct Replica {
+    pixels: Vec<u8>,
+    width: u16,
+    /// Every tile up to this seq is applied; `None` until a snapshot came.
+    applied: Option<u64>,
+    /// Tiles frames that arrived while the snapshot was on its way.
+    kept: Vec<Bytes>,
+    snapshot: Option<SnapshotAnswer>,
+}
+
+pub struct Client {
+    shared: Arc<Shared>,
+    target: String,
+    target_index: usize,
+    role: Role,
+    socket: Socket,
+    report: Report,
+    /// The next seq the stream should bring.
+    expected: u64,
+    width: u16,
+    height: u16,
+    /// Send times (µs) of the placements waiting for their result.
+    in_flight: VecDeque<u64>,
+    replica: Option<Replica>,
+    rng: SmallRng,
+}
+
+/// Connects (up to four attempts) and reads `Hello`.
+pub async fn connect(
+    shared: Arc<Shared>,
+    target: String,
+    target_index: usize,
+    role: Role,
+    seed: u64,
+) -> Result<Client, String> {
+    let url = format!("{}/ws", target.replacen("http://", "ws://", 1));
+    let config = WebSocketConfig::default()
+        .read_buffer_size(shared.read_buffer)
+        .write_buffer_size(0);
+    let mut last_error = String::new();
+    for attempt in 0..4 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+        }
+        match tokio_tungstenite::connect_async_with_config(&url, Some(config), true).await {
+            Ok((socket, _)) => {
+                let mut client = Client {
+                    shared,
+                    target,
+                    target_index,
+                    role,
+                    socket,
+                    report: Report {
+                        connected: true,
+                        ..Report::default()
+                    },
+                    expected: 0,
+                    width: 0,
+                    height: 0,
+                    in_flight: VecDeque::new(),
+                    replica: None,
+                    rng: SmallRng::seed_from_u64(seed),
+                };
+                client.hello().await?;
+                return Ok(client);
+            }
+            Err(error) => last_error = error.to_string(),
+        }
+    }
+    Err(last_error)
+}
+
+impl Client {
+    async fn hello(&mut self) -> Result<(), String> {
+        let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+            .await
+            .map_err(|_| "no Hello within 10 s".to_owned())?;
+        let Some(Ok(Message::Binary(frame))) = frame else {
+            return Err("the connection closed before Hello".into());
+        };
+        let Ok(ServerMessage::Hello(hello)) = ServerMessage::decode(&frame) else {
+            return Err("the first frame is not Hello".into());
+        };
+        self.expected = hello.seq + 1;
+        self.report.epoch = hello.epoch;
+        (self.width, self.height) = (hello.width, hello.height);
+        if self.role.tracked {
+            let area = usize::from(hello.width) * usize::from(hello.height);
+            self.replica = Some(Replica {
+                pixels: vec![0; area],
+                width: hello.width,
+                applied: None,
+                kept: Vec::new(),
+                snapshot: Some(self.fetch_snapshot()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs until the run finishes (or the connection drops), then reports.
+    pub async fn run(mut self, phase: watch::Receiver<Phase>) -> Report {
+        let mut ticker = match self.role.place {
+            Some(Pace::Every { every, offset }) => {
+                let mut ticker =
+                    tokio::time::interval_at(tokio::time::Instant::now() + offset, every);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                Some(ticker)
+            }
+            _ => None,
+        };
+        let mut placing = false;
+        // Made once per phase, not per frame: each `changed()` registers
+        // with the channel that every client shares.
+        let mut next_phase = Box::pin(next_phase(phase));
+        let mut finished = false;
+        loop {
+            let pending_snapshot = self.replica.as_mut().and_then(|r| r.snapshot.as_mut());
+            let snapshot = async move {
+                match pending_snapshot {
+                    Some(receiver) => receiver.await.ok().flatten(),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                (now, phase) = &mut next_phase => {
+                    next_phase = Box::pin(self::next_phase(phase));
+                    placing = now == Phase::Placing;
+                    if now == Phase::Finish {
+                        finished = true;
+                        break;
+                    }
+                    if placing {
+                        if let Some(Pace::Window(window)) = self.role.place {
+                            if self.fill_window(window).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Some(()) = async {
+                    match ticker.as_mut() {
+                        Some(ticker) if placing => { ticker.tick().await; Some(()) }
+                        _ => None,
+                    }
+                } => {
+                    if self.place().await.is_err() {
+                        break;
+                    }
+                }
+                snapshot = snapshot => self.on_snapshot(snapshot),
+                incoming = self.socket.next() => match incoming {
+                    Some(Ok(Message::Binary(frame))) => {
+                        let answered = self.on_frame(frame);
+                        if let (true, Some(Pace::Window(window))) = (placing && answered, self.role.place) {
+                            if self.fill_window(window).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => break,
+                },
+            }
+        }
+        self.report.up = finished;
+        if !finished {
+            self.shared.counters.add(Count::Disconnects, 1);
+        }
+        let _ = self.socket.close(None).await;
+        self.report.last_seq = self.expected.saturating_sub(1);
+        if let Some(replica) = self.replica.take() {
+            if replica.applied.is_some() {
+                self.report.canvas = Some(replica.pixels);
+            }
+        }
+        self.report
+    }
+
+    async fn fill_window(&mut self, window: usize) -> Result<(), ()> {
+        while self.in_flight.len() < window {
+            self.send_place(false).await?;
+        }
+        self.socket.flush().await.map_err(drop)
+    }
+
+    async fn place(&mut self) -> Result<(), ()> {
+        self.send_place(true).await
+    }
+
+    async fn send_place(&mut self, flush: bool) -> Result<(), ()> {
+        let tile = Tile {
+            x: self.rng.random_range(0..self.width),
+            y: self.rng.random_range(0..self.height),
+            color: self.rng.random_range(0..self.role.colors),
+        };
+        let frame = ClientMessage::Place(tile).encode();
+        self.in_flight.push_back(micros(self.shared.start));
+        self.shared.counters.add(Count::Sent, 1);
+        let message = Message::Binary(frame);
+        if flush {
+            self.socket.send(message).await.map_err(drop)
+        } else {
+            self.socket.feed(message).await.map_err(drop)
+        }
+    }
+
+    /// Handles one server frame; true when it answered a placement.
+    fn on_frame(&mut self, frame: Bytes) -> bool {
+        let counters = &self.shared.counters;
+        match frame.first() {
+            Some(&kind::TILES) => {
+                let Some((first_seq, count)) = tiles_header(&frame) else {
+                    counters.add(Count::BadFrames, 1);
+                    return false;
+                };
+                self.on_tiles(first_seq, count, frame);
+            }
+            Some(&kind::PLACE_RESULT) => {
+                let Ok(ServerMessage::PlaceResult { status, seq, .. }) =
+                    ServerMessage::decode(&frame)
+                else {
+                    counters.add(Count::BadFrames, 1);
+                    return false;
+                };
+                let Some(sent) = self.in_flight.pop_front() else {
+                    self.report.errors.push("a PlaceResult for no Place".into());
+                    return false;
+                };
+                let count = match status as u8 {
+                    0 => Count::Accepted,
+                    1 => Count::Cooldown,
+                    2 => Count::Invalid,
+                    3 => Count::RateLimited,
+                    4 => Count::NotAllowed,
+                    _ => Count::OtherRefusal,
+                };
+                counters.add(count, 1);
+                if self.shared.in_window(sent) {
+                    let now = micros(self.shared.start);
+                    self.report.acks.0.push((now - sent) as f64 / 1000.0);
+                    if status as u8 == 0 {
+                        self.report.placed.push((seq, sent));
+                    }
+                }
+                return true;
+            }
+            Some(&kind::PRESENCE) => counters.add(Count::PresenceFrames, 1),
+            Some(&kind::RESYNC) => match ServerMessage::decode(&frame) {
+                Ok(ServerMessage::Resync { seq, epoch }) => {
+                    counters.add(Count::Resyncs, 1);
+                    self.expected = seq + 1;
+                    self.report.epoch = epoch;
+                    if self.replica.is_some() {
+                        let snapshot = self.fetch_snapshot();
+                        if let Some(replica) = self.replica.as_mut() {
+                            replica.applied = None;
+                            replica.kept.clear();
+                            replica.snapshot = Some(snapshot);
+                        }
+                    }
+                }
+                _ => counters.add(Count::BadFrames, 1),
+            },
+            Some(&kind::ERROR) => {
+                counters.add(Count::ErrorFrames, 1);
+                if let Ok(ServerMessage::Error { code, message }) = ServerMessage::decode(&frame) {
+                    self.report.errors.push(format!("Error {code}: {message}"));
+                }
+            }
+            _ => counters.add(Count::BadFrames, 1),
+        }
+        false
+    }
+
+    fn on_tiles(&mut self, first_seq: u64, count: u64, frame: Bytes) {
+        let counters = &self.shared.counters;
+        counters.add(Count::TilesFrames, 1);
+        counters.add(Count::Tiles, count);
+        if count == 0 {
+            return;
+        }
+        let last_seq = first_seq + count - 1;
+        if first_seq > self.expected {
+            counters.add(Count::Gaps, 1);
+            counters.add(Count::MissingTiles, first_seq - self.expected);
+        } else if first_seq < self.expected {
+            counters.add(Count::DupTiles, (self.expected - first_seq).min(count));
+        }
+        if self.role.observer {
+            let now = micros(self.shared.start);
+            let seen = &self.shared.seen[self.target_index];
+            for seq in first_seq.max(self.expected)..=last_seq {
+                seen.record(seq, now);
+            }
+        }
+        self.expected = self.expected.max(last_seq + 1);
+        if let Some(replica) = self.replica.as_mut() {
+            match replica.applied {
+                None => replica.kept.push(frame),
+                Some(_) => replica.apply(&frame),
+            }
+        }
+    }
+
+    fn fetch_snapshot(&self) -> SnapshotAnswer {
+        let (answer, receiver) = oneshot::channel();
+        let http = self.shared.http.clone();
+        let url = format!("{}/api/canvas", self.target);
+        tokio::spawn(async move {
+            let _ = answer.send(
+                snapshot(&http, &url)
+                    .await
+                    .map(|(pixels, seq, _)| (pixels, seq)),
+            );
+        });
+        receiver
+    }
+
+    fn on_snapshot(&mut self, snapshot: Option<(Vec<u8>, u64)>) {
+        let Some(replica) = self.replica.as_mut() else {
+            return;
+        };
+        let Some((pixels, seq)) = snapshot else {
+            self.report
+                .errors
+                .push("a snapshot could not be fetched".into());
+            replica.snapshot = None;
+            return;
+        };
+        replica.snapshot = None;
+        if pixels.len() == replica.pixels.len() {
+            replica.pixels = pixels;
+        }
+        replica.applied = Some(seq);
+        for frame in std::mem::take(&mut replica.kept) {
+            replica.apply(&frame);
+        }
+    }
+}
+
+impl Replica {
+    fn apply(&mut self, frame: &[u8]) {
+        let (Some(applied), Some((first_seq, count))) = (self.applied, tiles_header(frame)) else {
+            return;
+        };
+        for i in 0..count {
+            let seq = first_seq + i;
+            if seq <= applied {
+                continue;
+            }
+            let at = TILES_HEADER_LEN + i as usize * TILE_LEN;
+            let x = u16::from_le_bytes([frame[at], frame[at + 1]]);
+            let y = u16::from_le_bytes([frame[at + 2], frame[at + 3]]);
+            let index = usize::from(y) * usize::from(self.width) + usize::from(x);
+            if let Some(pixel) = self.pixels.get_mut(index) {
+                *pixel = frame[at + 4];
+            }
+            self.applied = Some(seq);
+        }
+    }
+}
+
+/// A `Tiles` frame's first seq and tile count, if its length matches.
+fn tiles_header(frame: &[u8]) -> Option<(u64, u64)> {
+    let header = frame.get(..TILES_HEADER_LEN)?;
+    let first_seq = u64::from_le_bytes(header[1..9].try_into().ok()?);
+    let count = u64::from(u16::from_le_bytes([header[9], header[10]]));
+    (frame.len() == TILES_HEADER_LEN + count as usize * TILE_LEN).then_some((first_seq, count))
+}
+
+/// `GET /api/canvas`: the pixels with their seq and epoch.
+pub async fn snapshot(http: &reqwest::Client, url: &str) -> Option<(Vec<u8>, u64, u64)> {
+    let response = http.get(url).send().await.ok()?;
+    let header =
+        |name: &str| -> Option<u64> { response.headers().get(name)?.to_str().ok()?.parse().ok() };
+    let (seq, epoch) = (header("x-canvas-seq")?, header("x-canvas-epoch")?);
+    let pixels = response.bytes().await.ok()?.to_vec();
+    Some((pixels, seq, epoch))
+}

@@ -1,0 +1,431 @@
+//! One run: connect the clients (spread over the ramp), let the placers
+//! place through the warm-up and the measured window, stop, wait for quiet,
+//! check convergence, and gather the figures.
+
+use crate::{
+    client::{self, Pace, Phase, Report, Role, Shared},
+    options::Options,
+    stats::{machine_ticks, micros, round3, Count, Counters, Latencies, Process, SeenAt, Totals},
+};
+use serde_json::{json, Value};
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+use tokio::{
+    runtime::Handle,
+    sync::{watch, Semaphore},
+    task::JoinHandle,
+};
+
+/// The run's figures, and whether verification passed.
+pub struct Outcome {
+    pub figures: Value,
+    pub converged: Option<bool>,
+}
+
+/// The figures at one moment, to take differences over the window.
+struct Sample {
+    at: Instant,
+    totals: Totals,
+    servers: Vec<Option<Process>>,
+    me: Option<Process>,
+    machine: Option<(u64, u64)>,
+}
+
+fn sample(counters: &Counters, pids: &[u32]) -> Sample {
+    Sample {
+        at: Instant::now(),
+        totals: counters.totals(),
+        servers: pids.iter().map(|pid| Process::read(*pid)).collect(),
+        me: Process::read(std::process::id()),
+        machine: machine_ticks(),
+    }
+}
+
+/// Runs the load described by `options`. `measuring` runs the clients whose
+/// timestamps matter (placers, observers, tracked clients) on a runtime of
+/// their own, so their clocks are not read behind thousands of ready
+/// receivers.
+pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let info = info(&http, &options.targets[0]).await?;
+    let palette = info["palette"].as_array().map_or(0, Vec::len);
+    if usize::from(options.colors) > palette {
+        eprintln!(
+            "canvas-load: --colors {} but the palette has {palette}",
+            options.colors
+        );
+    }
+    let shared = Arc::new(Shared {
+        start: Instant::now(),
+        counters: Counters::default(),
+        seen: options.targets.iter().map(|_| SeenAt::default()).collect(),
+        window_start: 0.into(),
+        window_end: 0.into(),
+        http: http.clone(),
+        read_buffer: (16 * 1024 * 1024 / options.clients.max(1)).clamp(1024, 64 * 1024),
+    });
+    let before = sample(&shared.counters, &options.pids);
+    let (phase, phase_watch) = watch::channel(Phase::Connecting);
+
+    // Connect, spread over the ramp, a bounded number of handshakes at once.
+    let connecting = Arc::new(Semaphore::new(options.connect_concurrency));
+    // Clients whose handshake is over, whether it succeeded or not.
+    let settled = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let targets = options.targets.len();
+    let mut observers = vec![false; targets];
+    let mut clients: Vec<(usize, JoinHandle<Result<Report, String>>)> = Vec::new();
+    for index in 0..options.clients {
+        let target_index = index % targets;
+        let role = role(options, index, &mut observers[target_index]);
+        let ramp_at = options.ramp.mul_f64(index as f64 / options.clients as f64);
+        let (shared, connecting, phase) = (shared.clone(), connecting.clone(), phase_watch.clone());
+        let settled = settled.clone();
+        let target = options.targets[target_index].clone();
+        let task = async move {
+            tokio::time::sleep_until((started + ramp_at).into()).await;
+            let permit = connecting
+                .acquire_owned()
+                .await
+                .map_err(|e| e.to_string())?;
+            let client =
+                client::connect(shared, target, target_index, role, index as u64 + 1).await;
+            drop(permit);
+            settled.fetch_add(1, Ordering::Relaxed);
+            Ok(client?.run(phase).await)
+        };
+        let measured = role.place.is_some() || role.observer || role.tracked;
+        let handle = if measured {
+            measuring.spawn(task)
+        } else {
+            tokio::spawn(task)
+        };
+        clients.push((index, handle));
+    }
+    let mut last_progress = Instant::now();
+    while settled.load(Ordering::Relaxed) < options.clients {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if last_progress.elapsed() >= Duration::from_secs(1) {
+            progress(options, "connecting", &shared, started);
+            last_progress = Instant::now();
+        }
+    }
+    let connect_s = started.elapsed().as_secs_f64();
+    progress(options, "connected", &shared, started);
+
+    phase.send_replace(Phase::Placing);
+    tokio::time::sleep(options.warmup).await;
+    let window = sample(&shared.counters, &options.pids);
+    shared
+        .window_start
+        .store(micros(shared.start).max(1), Ordering::Relaxed);
+    while window.at.elapsed() < options.duration {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if last_progress.elapsed() >= Duration::from_secs(1) {
+            progress(options, "placing", &shared, started);
+            last_progress = Instant::now();
+        }
+    }
+    shared
+        .window_end
+        .store(micros(shared.start), Ordering::Relaxed);
+    let end = sample(&shared.counters, &options.pids);
+    phase.send_replace(Phase::Stopped);
+
+    let mut verify = None;
+    if options.verify {
+        let quiet_wait =
+            wait_for_quiet(&shared.counters, options.quiet, options.verify_timeout).await;
+        let mut snapshots = Vec::new();
+        for target in &options.targets {
+            snapshots.push(client::snapshot(&http, &format!("{target}/api/canvas")).await);
+        }
+        verify = Some((quiet_wait, snapshots));
+    }
+    phase.send_replace(Phase::Finish);
+
+    let mut reports = Vec::new();
+    let mut connect_errors = Vec::new();
+    for (index, handle) in clients {
+        match handle.await {
+            Ok(Ok(report)) => reports.push((index, report)),
+            Ok(Err(error)) => connect_errors.push(error),
+            Err(error) => connect_errors.push(error.to_string()),
+        }
+    }
+    if reports.is_empty() {
+        return Err(format!(
+            "no client connected: {}",
+            connect_errors.first().map_or("", String::as_str)
+        ));
+    }
+
+    let mut figures = figures(options, &shared, &before, &window, &end, &mut reports);
+    figures["connect_s"] = json!(round3(connect_s));
+    figures["clients_failed"] = json!(connect_errors.len());
+    let mut converged = None;
+    if let Some((quiet_wait, snapshots)) = verify {
+        let (result, ok) = verify_run(options, &reports, &snapshots, quiet_wait);
+        figures["verify"] = result;
+        converged = Some(ok);
+    }
+    Ok(Outcome { figures, converged })
+}
+
+/// Placers first, then one observer per target (its first client that does
+/// not place), and the last `track` clients keep a canvas.
+fn role(options: &Options, index: usize, target_has_observer: &mut bool) -> Role {
+    let placers = options.placers;
+    let place = (index < placers).then(|| {
+        if options.rate > 0.0 {
+            let every = Duration::from_secs_f64(placers as f64 / options.rate);
+            Pace::Every {
+                every,
+                offset: every.mul_f64(index as f64 / placers as f64),
+            }
+        } else {
+            Pace::Window(options.window)
+        }
+    });
+    let observer = index >= placers && !*target_has_observer;
+    *target_has_observer |= observer;
+    Role {
+        place,
+        observer,
+        tracked: index >= options.clients - options.track,
+        colors: options.colors,
+    }
+}
+
+async fn info(http: &reqwest::Client, target: &str) -> Result<Value, String> {
+    let response = http
+        .get(format!("{target}/api/info"))
+        .send()
+        .await
+        .map_err(|e| format!("{target}/api/info: {e}"))?;
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| format!("{target}/api/info: {e}"))
+}
+
+/// Waits until no tile arrived for `quiet`; returns how long that took.
+async fn wait_for_quiet(counters: &Counters, quiet: Duration, timeout: Duration) -> Option<f64> {
+    let started = Instant::now();
+    let mut tiles = counters.totals().get(Count::Tiles);
+    let mut since = Instant::now();
+    while started.elapsed() < timeout {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = counters.totals().get(Count::Tiles);
+        if now != tiles {
+            (tiles, since) = (now, Instant::now());
+        } else if since.elapsed() >= quiet {
+            return Some(round3(started.elapsed().as_secs_f64()));
+        }
+    }
+    None
+}
+
+fn progress(options: &Options, what: &str, shared: &Shared, started: Instant) {
+    if options.progress {
+        let totals = shared.counters.totals();
+        eprintln!(
+            "canvas-load: {:6.1} s {what}: {} accepted, {} tiles received, {} disconnects",
+            started.elapsed().as_secs_f64(),
+            totals.get(Count::Accepted),
+            totals.get(Count::Tiles),
+            totals.get(Count::Disconnects),
+        );
+    }
+}
+
+fn figures(
+    options: &Options,
+    shared: &Shared,
+    before: &Sample,
+    window: &Sample,
+    end: &Sample,
+    reports: &mut [(usize, Report)],
+) -> Value {
+    let seconds = end.at.duration_since(window.at).as_secs_f64();
+    let counted = end.totals.since(&window.totals);
+    let per_s = |count: Count| round3(counted.get(count) as f64 / seconds);
+
+    let mut acks = Latencies::default();
+    let mut visible = Latencies::default();
+    let mut unmatched = 0;
+    let targets = options.targets.len();
+    for (index, report) in reports.iter_mut() {
+        acks.0.append(&mut report.acks.0);
+        // Seen at the next target (the same one when there is one).
+        let seen = &shared.seen[(*index % targets + 1) % targets];
+        for &(seq, sent) in &report.placed {
+            match seen.get(seq) {
+                Some(at) if at >= sent => visible.0.push((at - sent) as f64 / 1000.0),
+                _ => unmatched += 1,
+            }
+        }
+    }
+    let connected = reports.iter().filter(|(_, r)| r.connected).count();
+    let accepted = per_s(Count::Accepted);
+    let expected_tiles = accepted * connected as f64;
+
+    let cpu = |a: &Option<Process>, b: &Option<Process>| match (a, b) {
+        (Some(a), Some(b)) => round3((b.cpu - a.cpu) / seconds),
+        _ => 0.0,
+    };
+    let server_cpu: f64 = window
+        .servers
+        .iter()
+        .zip(&end.servers)
+        .map(|(a, b)| cpu(a, b))
+        .sum();
+    let rss: Vec<Value> = options
+        .pids
+        .iter()
+        .zip(before.servers.iter().zip(&end.servers))
+        .map(|(pid, (start, end))| {
+            json!({"pid": pid, "start": start.map(|p| p.rss), "end": end.map(|p| p.rss)})
+        })
+        .collect();
+    let rss_growth: i64 = before
+        .servers
+        .iter()
+        .zip(&end.servers)
+        .filter_map(|(a, b)| Some(b.as_ref()?.rss as i64 - a.as_ref()?.rss as i64))
+        .sum();
+    let busy = match (window.machine, end.machine) {
+        (Some((busy_a, total_a)), Some((busy_b, total_b))) if total_b > total_a => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+            round3((busy_b - busy_a) as f64 / (total_b - total_a) as f64 * cores)
+        }
+        _ => 0.0,
+    };
+    let all = end.totals;
+    json!({
+        "targets": options.targets,
+        "clients": options.clients,
+        "placers": options.placers,
+        "rate": options.rate,
+        "window": options.window,
+        "duration_s": round3(seconds),
+        "connected": connected,
+        "up_at_end": reports.iter().filter(|(_, r)| r.up).count(),
+        "disconnects": all.get(Count::Disconnects),
+        "sent_per_s": per_s(Count::Sent),
+        "accepted_per_s": accepted,
+        "refused_per_s": {
+            "cooldown": per_s(Count::Cooldown),
+            "invalid": per_s(Count::Invalid),
+            "rate_limited": per_s(Count::RateLimited),
+            "not_allowed": per_s(Count::NotAllowed),
+            "other": per_s(Count::OtherRefusal),
+        },
+        "tiles_frames_per_s": per_s(Count::TilesFrames),
+        "tiles_per_s": per_s(Count::Tiles),
+        "expected_tiles_per_s": round3(expected_tiles),
+        "delivery_ratio": if expected_tiles > 0.0 { round3(per_s(Count::Tiles) / expected_tiles) } else { 0.0 },
+        "ack_ms": acks.summary(),
+        "visible_ms": visible.summary(),
+        "visible_unmatched": unmatched,
+        "gaps": all.get(Count::Gaps),
+        "missing_tiles": all.get(Count::MissingTiles),
+        "dup_tiles": all.get(Count::DupTiles),
+        "resyncs": all.get(Count::Resyncs),
+        "error_frames": all.get(Count::ErrorFrames),
+        "bad_frames": all.get(Count::BadFrames),
+        "presence_frames": all.get(Count::PresenceFrames),
+        "errors": reports.iter().flat_map(|(_, r)| r.errors.iter().cloned()).take(10).collect::<Vec<_>>(),
+        "server": {
+            "cpu_cores": round3(server_cpu),
+            "rss": rss,
+            "rss_bytes_per_conn": if connected > 0 { (rss_growth as f64 / connected as f64).round() } else { 0.0 },
+        },
+        "loadgen": {
+            "cpu_cores": cpu(&window.me, &end.me),
+            "rss": end.me.map(|p| p.rss),
+        },
+        "machine": { "busy_cores": busy },
+    })
+}
+
+type Snapshot = Option<(Vec<u8>, u64, u64)>;
+
+/// Every target answers the same canvas, every tracked client holds it, and
+/// every client still connected is at its seq.
+fn verify_run(
+    options: &Options,
+    reports: &[(usize, Report)],
+    snapshots: &[Snapshot],
+    quiet_wait: Option<f64>,
+) -> (Value, bool) {
+    let mut problems = Vec::new();
+    if quiet_wait.is_none() {
+        problems.push(format!(
+            "tiles still arrived after {:?}",
+            options.verify_timeout
+        ));
+    }
+    let reference = snapshots.first().cloned().flatten();
+    for (target, snapshot) in options.targets.iter().zip(snapshots) {
+        match (snapshot, &reference) {
+            (None, _) => problems.push(format!("{target}: no snapshot")),
+            (Some(s), Some(r)) if s.0 != r.0 || s.1 != r.1 => {
+                problems.push(format!(
+                    "{target}: differs from {} (seq {} vs {})",
+                    options.targets[0], s.1, r.1
+                ));
+            }
+            _ => {}
+        }
+    }
+    let final_seq = reference.as_ref().map(|r| r.1);
+    let up: Vec<&Report> = reports.iter().map(|(_, r)| r).filter(|r| r.up).collect();
+    let at_final = up.iter().filter(|r| Some(r.last_seq) == final_seq).count();
+    if at_final != up.len() {
+        problems.push(format!(
+            "{} of {} clients are not at the final seq",
+            up.len() - at_final,
+            up.len()
+        ));
+    }
+    let tracked: Vec<&Report> = up.iter().copied().filter(|r| r.canvas.is_some()).collect();
+    let equal = tracked
+        .iter()
+        .filter(|r| {
+            reference
+                .as_ref()
+                .is_some_and(|s| r.canvas.as_deref() == Some(&s.0[..]))
+        })
+        .count();
+    if equal != tracked.len() {
+        problems.push(format!(
+            "{} of {} tracked canvases differ",
+            tracked.len() - equal,
+            tracked.len()
+        ));
+    }
+    if options.track > 0 && tracked.is_empty() {
+        problems.push("no tracked client finished with a canvas".into());
+    }
+    let converged = problems.is_empty();
+    (
+        json!({
+            "converged": converged,
+            "final_seq": final_seq,
+            "clients_up": up.len(),
+            "clients_at_final_seq": at_final,
+            "tracked_checked": tracked.len(),
+            "tracked_equal": equal,
+            "quiet_wait_s": quiet_wait,
+            "problems": problems,
+        }),
+        converged,
+    )
+}

@@ -1,0 +1,514 @@
+//! The life of one WebSocket connection.
+//!
+//! A connection is one task that waits on four things at once: answers to
+//! its placements, frames from the client, frames from the instance's
+//! fan-out, and its heartbeat. Each wake-up does what is ready and ends with
+//! one flush, so a socket costs one write syscall per round however many
+//! frames the round produced.
+//!
+//! Placements are pipelined: a client may have up to
+//! [`MAX_PLACEMENTS_IN_FLIGHT`] Place frames waiting for the store, and
+//! their `PlaceResult`s go back in order. The fan-out never waits behind a
+//! placement, nor a placement behind the fan-out.
+//!
+//! Every write has a deadline, so a client that stops reading is dropped
+//! instead of holding memory. No timer is armed while writes complete at
+//! once, which is almost always: the deadline starts only when the kernel's
+//! buffer for the socket is full.
+
+use crate::{
+    canvas::{
+        fanout::{Frame, Outbox},
+        mirror::{Since, Version},
+        unix_ms,
+    },
+    limits::{ConnectionPermit, TokenBucket},
+    metrics::{DisconnectReason, Metrics, PlacementResult},
+    session::SessionId,
+    state::AppState,
+    store::{PlaceOutcome, Placement, Store},
+};
+use app::{
+    palette::ColorIndex,
+    protocol::{error_code, ClientMessage, DecodeError, Hello, PlaceStatus, ServerMessage, Tile},
+};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
+use bytes::Bytes;
+use futures_util::{stream::FuturesOrdered, SinkExt, StreamExt};
+use std::{
+    future::Future,
+    pin::{pin, Pin},
+    sync::Arc,
+    task::Poll,
+    time::{Duration, Instant, SystemTime},
+};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
+
+/// Place frames one connection may have waiting for the store. At this
+/// many the socket is not read until one is answered, so a flood waits in
+/// the client's TCP window, not in server memory.
+const MAX_PLACEMENTS_IN_FLIGHT: usize = 64;
+
+/// Client frames handled per wake-up before the answers are written.
+const READ_BATCH: usize = 64;
+
+/// A `Resume` further back than this gets `Resync`: the snapshot is then
+/// cheaper than the tiles.
+const MAX_RESUME_TILES: u64 = 50_000;
+
+/// Placements read from the store's history per request while resuming
+/// past what the mirror remembers.
+const RESUME_PAGE: usize = 10_000;
+
+/// How long a client is told to wait when the store is unavailable.
+const STORE_DOWN_RETRY: Duration = Duration::from_secs(1);
+
+/// The most tiles a socket that fell behind the fan-out is sent from
+/// memory (about 80 KB); further behind, the snapshot is the better deal
+/// and it gets `Resync`. Bounds the frame one catch-up writes.
+const MAX_CATCH_UP_TILES: usize = 16_384;
+
+/// How often one socket records its delivery lag. The histogram takes a
+/// lock per observation: one per socket and second is plenty of samples
+/// and keeps that lock out of the fan-out's path.
+const LAG_SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// The answer to one Place frame, once the store has decided.
+type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
+
+pub(super) struct Connection {
+    state: AppState,
+    session: SessionId,
+    socket: WebSocket,
+    frames: broadcast::Receiver<Frame>,
+    /// What the fan-out has for this client and it has not been sent yet.
+    outbox: Outbox,
+    /// Answers to Place frames, in the order the frames came.
+    replies: FuturesOrdered<Reply>,
+    place_limit: TokenBucket,
+    /// Counts this connection against its address's cap while it lives.
+    _permit: ConnectionPermit,
+    /// When the client last sent anything (a pong included).
+    last_heard: Instant,
+    /// When this socket next records its delivery lag.
+    next_lag_sample: Instant,
+}
+
+impl Connection {
+    pub(super) fn new(
+        state: AppState,
+        session: SessionId,
+        socket: WebSocket,
+        permit: ConnectionPermit,
+    ) -> Self {
+        // Subscribe before reading the version sent in Hello, so every tile
+        // after that version reaches this socket.
+        let frames = state.fanout.subscribe();
+        let hello = state.mirror.version();
+        let rate = state.config.place_rate_per_sec;
+        Self {
+            place_limit: TokenBucket::new(rate, rate.saturating_mul(2)),
+            session,
+            socket,
+            frames,
+            outbox: Outbox::new(hello),
+            replies: FuturesOrdered::new(),
+            _permit: permit,
+            last_heard: Instant::now(),
+            next_lag_sample: Instant::now(),
+            state,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let _online = self.state.presence.join();
+        let metrics = self.state.metrics.clone();
+        metrics.ws_connections.inc();
+        let reason = match self.serve().await {
+            Ok(()) => DisconnectReason::Closed,
+            Err(reason) => reason,
+        };
+        metrics.ws_connections.dec();
+        metrics.disconnect(reason);
+        if let Err(error) = self.state.store.touch_session(&self.session).await {
+            tracing::debug!(%error, "cannot record the session's last visit");
+        }
+        tracing::debug!(?reason, session = ?self.session, "websocket closed");
+    }
+
+    async fn serve(&mut self) -> Result<(), DisconnectReason> {
+        let size = self.state.mirror.size();
+        // The client loads a snapshot at least this new after Hello.
+        let Version { epoch, seq } = self.outbox.covered();
+        self.feed(
+            ServerMessage::Hello(Hello {
+                width: size.width,
+                height: size.height,
+                seq,
+                epoch,
+                cooldown_ms: self.state.config.cooldown.as_millis() as u32,
+            })
+            .encode(),
+        )
+        .await?;
+        let online = self.state.presence.online();
+        self.feed(ServerMessage::Presence { online }.encode())
+            .await?;
+        self.flush().await?;
+
+        let shutdown = self.state.shutdown.clone();
+        // Made once: a fresh `cancelled()` per round would register with
+        // the token (a lock shared by every socket) each time.
+        let mut cancelled = pin!(shutdown.cancelled());
+        let ping_interval = self.state.config.ping_interval;
+        let mut heartbeat =
+            tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut cancelled => {
+                    return self.close(close_code::AWAY, "server shutting down", DisconnectReason::Shutdown).await;
+                }
+                Some(reply) = self.replies.next(), if !self.replies.is_empty() => {
+                    self.feed(reply.encode()).await?;
+                    while let Some(Some(reply)) = ready_now(self.replies.next()).await {
+                        self.feed(reply.encode()).await?;
+                    }
+                }
+                incoming = self.socket.next(), if self.replies.len() < MAX_PLACEMENTS_IN_FLIGHT => {
+                    self.on_incoming(incoming).await?;
+                    for _ in 1..READ_BATCH {
+                        if self.replies.len() >= MAX_PLACEMENTS_IN_FLIGHT {
+                            break;
+                        }
+                        match ready_now(self.socket.next()).await {
+                            Some(incoming) => self.on_incoming(incoming).await?,
+                            None => break,
+                        }
+                    }
+                }
+                frame = self.frames.recv() => {
+                    self.on_frame(frame)?;
+                    let mut taken = 1;
+                    loop {
+                        match self.frames.try_recv() {
+                            Ok(frame) => self.outbox.push(frame),
+                            Err(TryRecvError::Lagged(_)) => self.catch_up(),
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Closed) => return Ok(()),
+                        }
+                        taken += 1;
+                    }
+                    self.state.fanout.taken(taken);
+                    self.write_outbox().await?;
+                }
+                _ = heartbeat.tick() => {
+                    // A peer that has not answered two pings is gone, even
+                    // if TCP has not noticed yet.
+                    if self.last_heard.elapsed() >= ping_interval * 2 {
+                        return self.close(close_code::AWAY, "heartbeat timeout", DisconnectReason::HeartbeatTimeout).await;
+                    }
+                    self.feed_message(Message::Ping(Bytes::new())).await?;
+                }
+            }
+            self.flush().await?;
+        }
+    }
+
+    /// One frame from the client, or the end of the stream.
+    async fn on_incoming(
+        &mut self,
+        incoming: Option<Result<Message, axum::Error>>,
+    ) -> Result<(), DisconnectReason> {
+        let Some(Ok(message)) = incoming else {
+            return Err(DisconnectReason::Closed);
+        };
+        self.last_heard = Instant::now();
+        let data = match message {
+            Message::Binary(data) => data,
+            Message::Text(_) => {
+                return self
+                    .refuse(
+                        error_code::TEXT_FRAME,
+                        "text frames are not part of the protocol",
+                        close_code::POLICY,
+                    )
+                    .await
+            }
+            Message::Close(_) => return Err(DisconnectReason::Closed),
+            // axum answers pings itself.
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+        };
+        match ClientMessage::decode(&data) {
+            Ok(ClientMessage::Place(tile)) => {
+                let reply = self.place(tile);
+                self.replies.push_back(reply);
+                Ok(())
+            }
+            Ok(ClientMessage::Resume { epoch, last_seq }) => self.resume(epoch, last_seq).await,
+            Err(error) => {
+                let close = match error {
+                    DecodeError::TooLarge(_) => close_code::SIZE,
+                    _ => close_code::POLICY,
+                };
+                self.refuse(error.code(), &error.to_string(), close).await
+            }
+        }
+    }
+
+    /// The answer to a Place frame: at once when it is refused here, else
+    /// once the store has decided.
+    fn place(&mut self, tile: Tile) -> Reply {
+        let metrics = self.state.metrics.clone();
+        if let Err(wait) = self.place_limit.take(Instant::now()) {
+            metrics.placement(PlacementResult::RateLimited);
+            return answered(PlaceStatus::RateLimited, 0, wait);
+        }
+        let size = self.state.mirror.size();
+        let (Some(coord), Some(color)) =
+            (size.coord(tile.x, tile.y), ColorIndex::parse(tile.color))
+        else {
+            metrics.placement(PlacementResult::Invalid);
+            return answered(PlaceStatus::Invalid, 0, Duration::ZERO);
+        };
+        let placement = Placement {
+            coord,
+            color,
+            session: self.session.clone(),
+            at: SystemTime::now(),
+        };
+        let store = self.state.store.clone();
+        Box::pin(decide(store, metrics, placement))
+    }
+
+    /// Sends the tiles after `last_seq` (from memory, or from the store's
+    /// history when the gap is older than memory), or `Resync` when they
+    /// cannot all be sent.
+    async fn resume(&mut self, epoch: u64, last_seq: u64) -> Result<(), DisconnectReason> {
+        let resumed = Version {
+            epoch,
+            seq: last_seq,
+        };
+        match self.state.mirror.since(epoch, last_seq) {
+            Since::Current => self.outbox.resume_from(resumed),
+            Since::Tiles { first_seq, tiles } => {
+                self.outbox.resume_from(resumed);
+                self.outbox.push_tiles(first_seq, &tiles);
+            }
+            Since::Gone => match history_since(&self.state, resumed).await {
+                Some(tiles) => {
+                    self.outbox.resume_from(resumed);
+                    self.outbox.push_tiles(last_seq + 1, &tiles);
+                }
+                None => {
+                    let current = self.state.mirror.version();
+                    self.outbox.resync_to(current, resync(current));
+                }
+            },
+        }
+        self.write_outbox().await
+    }
+
+    /// A frame from the fan-out (or news that some were missed).
+    fn on_frame(&mut self, frame: Result<Frame, RecvError>) -> Result<(), DisconnectReason> {
+        match frame {
+            Ok(frame) => self.outbox.push(frame),
+            Err(RecvError::Lagged(_)) => self.catch_up(),
+            Err(RecvError::Closed) => return Err(DisconnectReason::Closed),
+        }
+        Ok(())
+    }
+
+    /// The socket fell further behind than the fan-out holds: it gets what
+    /// it missed from the mirror's recent tiles, or `Resync`.
+    fn catch_up(&mut self) {
+        let covered = self.outbox.covered();
+        match self.state.mirror.since(covered.epoch, covered.seq) {
+            Since::Current => {}
+            Since::Tiles { first_seq, tiles } if tiles.len() <= MAX_CATCH_UP_TILES => {
+                self.state.metrics.ws_catch_ups.inc();
+                self.outbox.push_tiles(first_seq, &tiles);
+            }
+            Since::Tiles { .. } | Since::Gone => {
+                self.state.metrics.ws_resyncs.inc();
+                let current = self.state.mirror.version();
+                self.outbox.resync_to(current, resync(current));
+            }
+        }
+    }
+
+    /// Writes whatever the outbox holds (not yet flushed).
+    async fn write_outbox(&mut self) -> Result<(), DisconnectReason> {
+        let ready = self.outbox.take();
+        for frame in ready.frames {
+            self.feed(frame).await?;
+        }
+        if let Some(placed_at_ms) = ready.placed_at_ms {
+            let now = Instant::now();
+            if now >= self.next_lag_sample {
+                self.next_lag_sample = now + LAG_SAMPLE_EVERY;
+                let lag_ms = unix_ms(SystemTime::now()).saturating_sub(placed_at_ms);
+                self.state
+                    .metrics
+                    .delivery_lag
+                    .observe(lag_ms as f64 / 1000.0);
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers a protocol violation with `Error` and closes the socket.
+    async fn refuse(
+        &mut self,
+        code: u16,
+        message: &str,
+        close: u16,
+    ) -> Result<(), DisconnectReason> {
+        let error = ServerMessage::Error {
+            code,
+            message: message.to_owned(),
+        };
+        self.feed(error.encode()).await?;
+        self.close(close, message, DisconnectReason::ProtocolError)
+            .await
+    }
+
+    async fn close(
+        &mut self,
+        code: u16,
+        reason: &str,
+        why: DisconnectReason,
+    ) -> Result<(), DisconnectReason> {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = self.feed_message(Message::Close(Some(frame))).await;
+        let _ = self.flush().await;
+        Err(why)
+    }
+
+    /// Queues a binary frame; it is written by the next flush (or sooner,
+    /// once the queue is large).
+    async fn feed(&mut self, frame: Bytes) -> Result<(), DisconnectReason> {
+        self.feed_message(Message::Binary(frame)).await
+    }
+
+    async fn feed_message(&mut self, message: Message) -> Result<(), DisconnectReason> {
+        let send_timeout = self.state.config.send_timeout;
+        within(send_timeout, self.socket.feed(message)).await
+    }
+
+    /// Writes what was queued.
+    async fn flush(&mut self) -> Result<(), DisconnectReason> {
+        let send_timeout = self.state.config.send_timeout;
+        within(send_timeout, self.socket.flush()).await
+    }
+}
+
+/// The tiles after `from` up to the mirror's version, from the store's
+/// history; `None` when it cannot bridge the gap (another epoch, a
+/// client ahead of this instance, too far back, or trimmed).
+async fn history_since(state: &AppState, from: Version) -> Option<Vec<Tile>> {
+    let current = state.mirror.version();
+    let bridgeable = from.epoch == current.epoch
+        && from.seq < current.seq
+        && current.seq - from.seq <= MAX_RESUME_TILES;
+    if !bridgeable {
+        return None;
+    }
+    let mut tiles = Vec::new();
+    let mut after = from.seq;
+    while after < current.seq {
+        let page = state
+            .store
+            .history(from.epoch, after, RESUME_PAGE)
+            .await
+            .ok()??;
+        if page.is_empty() {
+            return None;
+        }
+        let wanted = (current.seq - after) as usize;
+        tiles.extend(page.iter().take(wanted).map(|u| u.tile));
+        after += page.len().min(wanted) as u64;
+    }
+    Some(tiles)
+}
+
+/// Asks the store about one placement and turns its answer into the
+/// client's `PlaceResult`.
+async fn decide(
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    placement: Placement,
+) -> ServerMessage {
+    let asked = Instant::now();
+    let outcome = store.place(placement).await;
+    metrics
+        .placement_duration
+        .observe(asked.elapsed().as_secs_f64());
+    match outcome {
+        Ok(PlaceOutcome::Accepted { seq }) => {
+            metrics.placement(PlacementResult::Accepted);
+            result(PlaceStatus::Accepted, seq, Duration::ZERO)
+        }
+        Ok(PlaceOutcome::Cooldown { retry_after }) => {
+            metrics.placement(PlacementResult::Cooldown);
+            result(PlaceStatus::Cooldown, 0, retry_after)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "placement failed");
+            metrics.placement(PlacementResult::Error);
+            result(PlaceStatus::NotAllowed, 0, STORE_DOWN_RETRY)
+        }
+    }
+}
+
+fn result(status: PlaceStatus, seq: u64, retry_after: Duration) -> ServerMessage {
+    ServerMessage::PlaceResult {
+        status,
+        seq,
+        retry_after_ms: u32::try_from(retry_after.as_millis()).unwrap_or(u32::MAX),
+    }
+}
+
+/// A reply decided without the store.
+fn answered(status: PlaceStatus, seq: u64, retry_after: Duration) -> Reply {
+    Box::pin(std::future::ready(result(status, seq, retry_after)))
+}
+
+fn resync(version: Version) -> Bytes {
+    let Version { epoch, seq } = version;
+    ServerMessage::Resync { seq, epoch }.encode()
+}
+
+/// Polls `future` once, with this task's waker: its output if it is ready.
+async fn ready_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    std::future::poll_fn(|cx| {
+        Poll::Ready(match future.as_mut().poll(cx) {
+            Poll::Ready(output) => Some(output),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+/// Runs a write that normally completes at once; only if it does not (the
+/// socket's kernel buffer is full) is a deadline armed for it.
+async fn within<F>(deadline: Duration, write: F) -> Result<(), DisconnectReason>
+where
+    F: Future<Output = Result<(), axum::Error>>,
+{
+    let mut write = pin!(write);
+    let result = match ready_now(write.as_mut()).await {
+        Some(result) => result,
+        None => tokio::time::timeout(deadline, write)
+            .await
+            .map_err(|_| DisconnectReason::SlowClient)?,
+    };
+    result.map_err(|_| DisconnectReason::Closed)
+}
