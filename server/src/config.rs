@@ -2,6 +2,7 @@
 //! values. Every variable has a default that works on a laptop; the README
 //! and `.env.development` list them all.
 
+use crate::session::MIN_SECRET_LEN;
 use app::geometry::CanvasSize;
 use leptos::config::{Env, LeptosOptions};
 use std::{
@@ -46,6 +47,12 @@ pub struct Config {
     pub max_connections_per_ip: u32,
     /// Sessions one client address may be given per hour; 0: no limit.
     pub max_new_sessions_per_ip: u32,
+    /// Placements one client address (an IPv4 address or an IPv6 /64, all
+    /// its sessions together) may make per cooldown; 0: no limit.
+    pub placements_per_address: u32,
+    /// What session cookies are signed with; unset: agreed through Redis,
+    /// or this process's own on the embedded store.
+    pub session_secret: Option<Secret>,
     /// Whether to take the client address from `X-Forwarded-For` (set by
     /// the proxy in front) rather than from the TCP peer.
     pub trust_forwarded_for: bool,
@@ -275,10 +282,26 @@ impl Config {
                 .max(Duration::from_millis(10)),
             max_connections_per_ip: env.parse("MAX_CONNECTIONS_PER_IP", 32)?,
             max_new_sessions_per_ip: env.parse("MAX_NEW_SESSIONS_PER_IP", 30)?,
+            placements_per_address: env.parse("PLACEMENTS_PER_ADDRESS", 0)?,
+            session_secret: session_secret(&env)?,
             trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,
             leptos,
             redis,
         })
+    }
+}
+
+/// `SESSION_SECRET`, long enough to derive a key from.
+fn session_secret<F: Fn(&str) -> Option<String>>(
+    env: &Source<F>,
+) -> Result<Option<Secret>, ConfigError> {
+    match env.get("SESSION_SECRET") {
+        Some(secret) if secret.len() < MIN_SECRET_LEN => Err(ConfigError::Invalid {
+            name: "SESSION_SECRET",
+            value: "[redacted]".into(),
+            reason: format!("must be at least {MIN_SECRET_LEN} bytes"),
+        }),
+        secret => Ok(secret.map(Secret)),
     }
 }
 
@@ -347,6 +370,22 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_short_session_secret_is_refused_without_being_printed() {
+        let error = config(&[("SESSION_SECRET", "hunter2")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("SESSION_SECRET") && !error.contains("hunter2"),
+            "{error}"
+        );
+        let long = "x".repeat(MIN_SECRET_LEN);
+        assert!(config(&[("SESSION_SECRET", &long)])
+            .unwrap()
+            .session_secret
+            .is_some());
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     TooManyRequests(&'static str),
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
     #[error("temporarily unavailable")]
     Unavailable(#[source] StoreError),
 }
@@ -35,6 +37,7 @@ impl IntoResponse for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(cause) => {
                 tracing::warn!(%cause, "request failed: store unavailable");
                 StatusCode::SERVICE_UNAVAILABLE

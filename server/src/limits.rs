@@ -1,56 +1,97 @@
-//! Rate limits for what one connection may ask of the server.
+//! Limits on what one client may ask of the server, and who "one client"
+//! is: its [`ClientAddress`].
 
 use axum::http::HeaderMap;
 use std::{
     collections::HashMap,
-    net::{IpAddr, SocketAddr},
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
+/// Who a request comes from, as far as per-address limits go: an IPv4
+/// address, or the /64 an IPv6 address belongs to. A subscriber is usually
+/// given a whole /64, so keying on the full IPv6 address would hand one
+/// person 2^64 addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAddress {
+    V4(Ipv4Addr),
+    /// The upper 64 bits of the address.
+    V6Prefix(u64),
+}
+
+impl ClientAddress {
+    pub fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(v4) => Self::V4(v4),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self::V4(v4),
+                None => Self::V6Prefix((u128::from(v6) >> 64) as u64),
+            },
+        }
+    }
+}
+
+/// `203.0.113.7`, or `2001:db8:1:2::/64`: also the form in store keys.
+impl fmt::Display for ClientAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::V4(v4) => write!(f, "{v4}"),
+            Self::V6Prefix(prefix) => write!(f, "{}/64", Ipv6Addr::from(u128::from(*prefix) << 64)),
+        }
+    }
+}
+
 /// The address a request comes from: the TCP peer, or, behind a trusted
 /// proxy, the first address of `X-Forwarded-For` (nginx overwrites the
 /// header with the address it saw, so it cannot be forged through it).
-pub fn client_ip(headers: &HeaderMap, peer: SocketAddr, trust_forwarded_for: bool) -> IpAddr {
+pub fn client_address(
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    trust_forwarded_for: bool,
+) -> ClientAddress {
     let forwarded = trust_forwarded_for
         .then(|| headers.get("x-forwarded-for")?.to_str().ok())
         .flatten()
         .and_then(|list| list.split(',').next())
         .and_then(|first| first.trim().parse().ok());
-    forwarded.unwrap_or(peer.ip())
+    ClientAddress::of(forwarded.unwrap_or(peer.ip()))
 }
 
-/// Counts open WebSockets per client address on this instance.
+/// Counts open WebSockets per client address on this instance. The map
+/// holds only addresses with a connection open, so it is bounded by them.
 pub struct ConnectionLimiter {
-    max_per_ip: u32,
-    open: Mutex<HashMap<IpAddr, u32>>,
+    max_per_address: u32,
+    open: Mutex<HashMap<ClientAddress, u32>>,
 }
 
 /// One counted connection; uncounted when dropped.
 pub struct ConnectionPermit {
     limiter: Arc<ConnectionLimiter>,
-    ip: IpAddr,
+    address: ClientAddress,
 }
 
 impl ConnectionLimiter {
-    pub fn new(max_per_ip: u32) -> Arc<Self> {
+    pub fn new(max_per_address: u32) -> Arc<Self> {
         Arc::new(Self {
-            max_per_ip,
+            max_per_address,
             open: Mutex::new(HashMap::new()),
         })
     }
 
-    /// A permit for one more connection from `ip`, unless it is at the cap.
-    pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionPermit> {
+    /// A permit for one more connection from `address`, unless it is at the
+    /// cap.
+    pub fn try_acquire(self: &Arc<Self>, address: ClientAddress) -> Option<ConnectionPermit> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let count = open.entry(ip).or_insert(0);
-        if *count >= self.max_per_ip {
+        let count = open.entry(address).or_insert(0);
+        if *count >= self.max_per_address {
             return None;
         }
         *count += 1;
         Some(ConnectionPermit {
             limiter: self.clone(),
-            ip,
+            address,
         })
     }
 }
@@ -58,10 +99,10 @@ impl ConnectionLimiter {
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
         let mut open = self.limiter.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = open.get_mut(&self.ip) {
+        if let Some(count) = open.get_mut(&self.address) {
             *count -= 1;
             if *count == 0 {
-                open.remove(&self.ip);
+                open.remove(&self.address);
             }
         }
     }
@@ -106,16 +147,35 @@ impl TokenBucket {
 mod tests {
     use super::*;
 
+    fn address(ip: &str) -> ClientAddress {
+        ClientAddress::of(ip.parse().unwrap())
+    }
+
     #[test]
     fn connections_are_capped_per_address_and_released() {
         let limiter = ConnectionLimiter::new(2);
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let first = limiter.try_acquire(ip).unwrap();
-        let _second = limiter.try_acquire(ip).unwrap();
-        assert!(limiter.try_acquire(ip).is_none());
-        assert!(limiter.try_acquire("10.0.0.2".parse().unwrap()).is_some());
+        let first = limiter.try_acquire(address("10.0.0.1")).unwrap();
+        let _second = limiter.try_acquire(address("10.0.0.1")).unwrap();
+        assert!(limiter.try_acquire(address("10.0.0.1")).is_none());
+        assert!(limiter.try_acquire(address("10.0.0.2")).is_some());
         drop(first);
-        assert!(limiter.try_acquire(ip).is_some());
+        assert!(limiter.try_acquire(address("10.0.0.1")).is_some());
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_address() {
+        let one = address("2001:db8:1:2::1");
+        assert_eq!(one, address("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_ne!(one, address("2001:db8:1:3::1"));
+        assert_eq!(one.to_string(), "2001:db8:1:2::/64");
+        // An IPv4 address written as IPv6 is the IPv4 address.
+        assert_eq!(address("::ffff:203.0.113.7"), address("203.0.113.7"));
+        assert_eq!(address("203.0.113.7").to_string(), "203.0.113.7");
+        // And the limits share it.
+        let limiter = ConnectionLimiter::new(1);
+        let _held = limiter.try_acquire(address("2001:db8:1:2::1")).unwrap();
+        assert!(limiter.try_acquire(address("2001:db8:1:2::abcd")).is_none());
+        assert!(limiter.try_acquire(address("2001:db8:1:3::1")).is_some());
     }
 
     #[test]
@@ -123,8 +183,8 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", "203.0.113.7, 10.0.0.1".parse().unwrap());
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        assert_eq!(client_ip(&headers, peer, true).to_string(), "203.0.113.7");
-        assert_eq!(client_ip(&headers, peer, false).to_string(), "127.0.0.1");
+        assert_eq!(client_address(&headers, peer, true), address("203.0.113.7"));
+        assert_eq!(client_address(&headers, peer, false), address("127.0.0.1"));
     }
 
     #[test]

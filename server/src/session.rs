@@ -1,17 +1,27 @@
-//! The session cookie. A session names a user for the cooldown (and later
-//! for the display name); it is created on the first visit, by the page or
-//! by the WebSocket handshake, and kept in an HttpOnly cookie.
+//! Sessions: who a user is, for the cooldown and the display name. A session
+//! is made on the first visit (by the page or the WebSocket handshake) and
+//! named in an HttpOnly cookie.
+//!
+//! Only the server makes sessions: the cookie carries the id signed with the
+//! deployment's session key (HMAC-SHA256, the `cookie` crate's signed jar),
+//! and a cookie that does not verify is no cookie at all. So an invented id
+//! never reaches the store, and dropping or forging the cookie meets the
+//! per-address ceiling on new sessions.
 
-use crate::store::Store;
+use crate::{config::Secret, limits::ClientAddress, store::Store, store::StoreError};
 use axum::http::{header, HeaderMap, HeaderValue};
-use std::{fmt, net::IpAddr, time::Duration};
+use cookie::{Cookie, CookieJar, Key};
+use std::{fmt, sync::Arc, time::Duration};
 use thiserror::Error;
+use tokio::sync::OnceCell;
 
 pub const COOKIE_NAME: &str = "canvas_session";
 /// A year: the cookie outlives any cooldown by far.
 const COOKIE_MAX_AGE_SECS: u32 = 365 * 24 * 3600;
 /// How long the store keeps a session nobody uses (renewed on every visit).
 pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The shortest `SESSION_SECRET` accepted: the key is derived from it.
+pub const MIN_SECRET_LEN: usize = 32;
 
 /// 128 random bits as 32 lowercase hex digits. Only [`SessionId::parse`] and
 /// [`SessionId::generate`] make one, so a cookie value that is not of that
@@ -36,29 +46,72 @@ impl SessionId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
 
-    /// The session named by the request's cookie, if it carries a valid one.
-    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
+/// The key that signs session cookies.
+#[derive(Clone)]
+pub struct SessionKey(Key);
+
+impl SessionKey {
+    /// A key derived from a secret of at least [`MIN_SECRET_LEN`] bytes.
+    pub fn from_secret(secret: &[u8]) -> Self {
+        Self(Key::derive_from(secret))
+    }
+
+    /// The session a request's cookie names, if the cookie was signed with
+    /// this key. Unsigned, tampered and malformed values are ignored.
+    pub fn session(&self, headers: &HeaderMap) -> Option<SessionId> {
         headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == COOKIE_NAME)
-            .and_then(|(_, value)| Self::parse(value))
+            .filter(|(name, _)| *name == COOKIE_NAME)
+            .find_map(|(_, value)| {
+                let mut jar = CookieJar::new();
+                jar.add_original(Cookie::new(COOKIE_NAME, value.to_owned()));
+                let verified = jar.signed(&self.0).get(COOKIE_NAME)?;
+                SessionId::parse(verified.value())
+            })
     }
 
-    /// The `Set-Cookie` header that hands this session out.
-    pub fn cookie(&self, headers: &HeaderMap) -> HeaderValue {
-        let secure = is_https(headers);
-        let secure = if secure { "; Secure" } else { "" };
+    /// The `Set-Cookie` header that hands `session` out, signed.
+    pub fn cookie(&self, session: &SessionId, headers: &HeaderMap) -> HeaderValue {
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&self.0)
+            .add(Cookie::new(COOKIE_NAME, session.0.clone()));
+        let signed = jar
+            .get(COOKIE_NAME)
+            .map(|c| c.value().to_owned())
+            .expect("the jar holds the cookie just added");
+        let secure = if is_https(headers) { "; Secure" } else { "" };
         let value = format!(
-            "{COOKIE_NAME}={}; Path=/; Max-Age={COOKIE_MAX_AGE_SECS}; HttpOnly; SameSite=Lax{secure}",
-            self.0
+            "{COOKIE_NAME}={signed}; Path=/; Max-Age={COOKIE_MAX_AGE_SECS}; HttpOnly; SameSite=Lax{secure}"
         );
-        HeaderValue::from_str(&value).expect("hex digits and ASCII make a valid header")
+        HeaderValue::from_str(&value).expect("base64, hex digits and ASCII make a valid header")
     }
+}
+
+/// Where the session key comes from.
+enum KeySource {
+    /// `SESSION_SECRET`.
+    Configured(Secret),
+    /// Unset with Redis: every instance uses the first secret any of them
+    /// put in the store, so the zero-configuration path still works.
+    Agreed,
+    /// Unset on the embedded store: this process's own; its sessions, like
+    /// its canvas, live as long as it does.
+    Random,
+}
+
+/// Grants sessions to requests.
+pub struct Sessions {
+    store: Arc<dyn Store>,
+    source: KeySource,
+    key: OnceCell<SessionKey>,
+    /// New sessions one client address may be given per hour (0: no limit).
+    max_new_per_address: u32,
 }
 
 /// What a request's session turned out to be.
@@ -67,7 +120,8 @@ pub enum SessionGrant {
     Known(SessionId),
     /// A session made for this request; `cookie` hands it out.
     Fresh { id: SessionId, cookie: HeaderValue },
-    /// No cookie, and the client address made too many sessions lately.
+    /// No valid cookie, and the client address made too many sessions
+    /// lately (or the session key cannot be had: the store is down).
     Refused,
 }
 
@@ -83,27 +137,90 @@ impl SessionGrant {
     }
 }
 
-/// The session of a request: its cookie's, or a new one while the client
-/// address is under its ceiling of new sessions (so that dropping the
-/// cookie does not dodge the cooldown). If the store cannot count, the
-/// session is granted: placements fail anyway while it is unreachable.
-pub async fn grant(
-    store: &dyn Store,
-    headers: &HeaderMap,
-    ip: IpAddr,
-    max_new_per_ip: u32,
-) -> SessionGrant {
-    if let Some(id) = SessionId::from_headers(headers) {
-        return SessionGrant::Known(id);
-    }
-    match store.admit_new_session(ip, max_new_per_ip).await {
-        Ok(false) => SessionGrant::Refused,
-        Ok(true) | Err(_) => {
-            let id = SessionId::generate();
-            let cookie = id.cookie(headers);
-            SessionGrant::Fresh { id, cookie }
+impl Sessions {
+    pub fn new(
+        store: Arc<dyn Store>,
+        secret: Option<Secret>,
+        shared_store: bool,
+        max_new_per_address: u32,
+    ) -> Self {
+        let source = match secret {
+            Some(secret) => KeySource::Configured(secret),
+            None if shared_store => KeySource::Agreed,
+            None => KeySource::Random,
+        };
+        Self {
+            store,
+            source,
+            key: OnceCell::new(),
+            max_new_per_address,
         }
     }
+
+    /// The session key, resolved on first use.
+    pub async fn key(&self) -> Result<&SessionKey, StoreError> {
+        self.key
+            .get_or_try_init(|| async {
+                let secret = match &self.source {
+                    KeySource::Configured(secret) => secret.expose().to_owned(),
+                    KeySource::Random => random_secret(),
+                    KeySource::Agreed => {
+                        let secret = self.store.shared_secret(&random_secret()).await?;
+                        tracing::warn!(
+                            "SESSION_SECRET is not set: the instances sign sessions with a secret agreed through Redis"
+                        );
+                        secret
+                    }
+                };
+                Ok(SessionKey::from_secret(secret.as_bytes()))
+            })
+            .await
+    }
+
+    /// The session of a request's signed cookie, if it has one; never
+    /// makes one.
+    pub async fn existing(&self, headers: &HeaderMap) -> Option<SessionId> {
+        self.key().await.ok()?.session(headers)
+    }
+
+    /// The session of a request: its cookie's, or a new one while the
+    /// client address is under its ceiling of new sessions (so that
+    /// dropping or forging the cookie does not dodge the cooldown). If the
+    /// store cannot count, the session is granted: placements fail anyway
+    /// while it is unreachable.
+    pub async fn grant(&self, headers: &HeaderMap, address: ClientAddress) -> SessionGrant {
+        let key = match self.key().await {
+            Ok(key) => key,
+            Err(error) => {
+                tracing::warn!(%error, "no session key yet");
+                return SessionGrant::Refused;
+            }
+        };
+        if let Some(id) = key.session(headers) {
+            return SessionGrant::Known(id);
+        }
+        match self
+            .store
+            .admit_new_session(address, self.max_new_per_address)
+            .await
+        {
+            Ok(false) => SessionGrant::Refused,
+            Ok(true) | Err(_) => {
+                let id = SessionId::generate();
+                let cookie = key.cookie(&id, headers);
+                SessionGrant::Fresh { id, cookie }
+            }
+        }
+    }
+}
+
+/// 256 random bits in hex.
+fn random_secret() -> String {
+    format!(
+        "{:032x}{:032x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    )
 }
 
 /// Whether the client reached us over TLS, as the proxy in front says.
@@ -159,20 +276,52 @@ impl fmt::Debug for SessionId {
 mod tests {
     use super::*;
 
-    #[test]
-    fn reads_only_a_well_formed_cookie() {
-        let id = SessionId::generate();
+    fn key() -> SessionKey {
+        SessionKey::from_secret(b"a test secret of thirty-two bytes or more")
+    }
+
+    fn request_with(cookie: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_str(&format!("other=1; {COOKIE_NAME}={}", id.0)).unwrap(),
+        headers.insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
+        headers
+    }
+
+    /// `name=value` of a Set-Cookie header.
+    fn pair(set_cookie: &HeaderValue) -> String {
+        set_cookie
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn only_a_cookie_this_key_signed_names_a_session() {
+        let key = key();
+        let id = SessionId::generate();
+        let signed = pair(&key.cookie(&id, &HeaderMap::new()));
+        assert_eq!(
+            key.session(&request_with(&format!("other=1; {signed}"))),
+            Some(id.clone())
         );
-        assert_eq!(SessionId::from_headers(&headers), Some(id));
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("canvas_session=../../etc/passwd"),
+        // The bare id, as an attacker would invent it, is not a session.
+        let bare = format!("{COOKIE_NAME}={}", id.as_str());
+        assert_eq!(key.session(&request_with(&bare)), None);
+        // Nor is a signed value with one character changed, nor another
+        // deployment's signature.
+        let mut tampered = signed.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(key.session(&request_with(&tampered)), None);
+        let other = SessionKey::from_secret(b"another deployment's secret, 32+ bytes");
+        assert_eq!(other.session(&request_with(&signed)), None);
+        assert_eq!(
+            key.session(&request_with("canvas_session=../../etc/passwd")),
+            None
         );
-        assert_eq!(SessionId::from_headers(&headers), None);
     }
 
     #[test]
@@ -190,7 +339,7 @@ mod tests {
     fn new_cookie_is_http_only_and_secure_behind_tls() {
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        let cookie = SessionId::generate().cookie(&headers);
+        let cookie = key().cookie(&SessionId::generate(), &headers);
         let cookie = cookie.to_str().unwrap();
         assert!(
             cookie.contains("HttpOnly")

@@ -15,11 +15,12 @@ use crate::{
     metrics::Metrics,
     presence::Presence,
     routes,
+    session::Sessions,
     state::AppState,
     store::{
         memory::MemoryStore,
         redis::{Keys, RedisStore},
-        Snapshot, Store, StoreError,
+        Rules, Snapshot, Store, StoreError,
     },
 };
 use axum::serve::ListenerExt;
@@ -95,8 +96,15 @@ impl Application {
         let mirror = Arc::new(Mirror::new(config.canvas, snapshot, config.recent_tiles));
 
         let connections = ConnectionLimiter::new(config.max_connections_per_ip);
+        let sessions = Sessions::new(
+            store.clone(),
+            config.session_secret.clone(),
+            config.redis.is_some(),
+            config.max_new_sessions_per_ip,
+        );
         let state = AppState {
             config: Arc::new(config),
+            sessions: Arc::new(sessions),
             store,
             mirror,
             fanout: Fanout::new(FANOUT_CAPACITY),
@@ -192,9 +200,13 @@ fn backend(
     shutdown: &CancellationToken,
     metrics: &Arc<Metrics>,
 ) -> Result<Backend, StoreError> {
+    let rules = Rules {
+        cooldown: config.cooldown,
+        per_address: config.placements_per_address,
+    };
     match &config.redis {
         None => {
-            let store = MemoryStore::new(config.canvas, config.cooldown, config.history_len);
+            let store = MemoryStore::new(config.canvas, rules, config.history_len);
             let feed: LocalFeed = store.feed();
             Ok(Backend {
                 store: Arc::new(store),
@@ -202,7 +214,7 @@ fn backend(
             })
         }
         Some(redis) => {
-            let store = RedisStore::new(redis, config.cooldown, metrics.clone());
+            let store = RedisStore::new(redis, rules, metrics.clone());
             let channel = Keys::new(&redis.key_prefix).channel;
             let feed = RedisFeed::spawn(redis, channel, shutdown.clone());
             tracing::info!(prefix = %redis.key_prefix, "using the Redis store");

@@ -6,6 +6,7 @@ use crate::{
     limits::ConnectionLimiter,
     metrics::Metrics,
     presence::Presence,
+    session::Sessions,
     store::Store,
 };
 use std::sync::{atomic::AtomicBool, Arc};
@@ -16,6 +17,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Placements and per-pixel records go to the store.
     pub store: Arc<dyn Store>,
+    /// Grants (signed) sessions to requests.
+    pub sessions: Arc<Sessions>,
     /// Every read of the canvas comes from the mirror.
     pub mirror: Arc<Mirror>,
     /// Frames for every socket.

@@ -1,24 +1,19 @@
 //! The JSON and binary API: `/api/info`, `/api/canvas`, `/api/canvas.png`,
 //! `/api/pixel`. Canvas reads are served from this instance's mirror.
 
-use crate::{
-    canvas::mirror::Version,
-    error::ApiError,
-    limits::client_ip,
-    session::{self, DisplayName},
-    state::AppState,
-};
+use super::origin;
+use crate::{canvas::mirror::Version, error::ApiError, session::DisplayName, state::AppState};
 use app::palette::PALETTE;
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, RawQuery, State},
+    extract::{RawQuery, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::{net::SocketAddr, time::SystemTime};
+use std::time::SystemTime;
 
 pub async fn info(State(state): State<AppState>) -> Json<Value> {
     let size = state.mirror.size();
@@ -124,27 +119,45 @@ struct NameRequest {
 }
 
 /// `POST /api/name` with `{"name": "…"}`: sets the session's display name,
-/// shown as `placed_by` on the pixels it places from now on.
+/// shown as `placed_by` on the pixels it places from now on. Only from this
+/// deployment's pages (or a program), only JSON (a form on another site can
+/// post `text/plain` without asking), and only for a session the visitor
+/// already has: it never makes one.
 pub async fn set_name(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    if !origin::same_site_request(&headers, &state.config) {
+        return Err(ApiError::Forbidden(
+            "names are set from the canvas page only",
+        ));
+    }
+    if !is_json(&headers) {
+        return Err(ApiError::UnsupportedMediaType("expected application/json"));
+    }
     let request: NameRequest = serde_json::from_slice(&body)
         .map_err(|_| ApiError::BadRequest(r#"expected {"name": "…"}"#.into()))?;
     let name = DisplayName::parse(&request.name)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
-    let ip = client_ip(&headers, peer, state.config.trust_forwarded_for);
-    let max_new = state.config.max_new_sessions_per_ip;
-    let grant = session::grant(&*state.store, &headers, ip, max_new).await;
-    let (id, cookie) = grant.accepted().ok_or(ApiError::TOO_MANY_SESSIONS)?;
+    let id = state
+        .sessions
+        .existing(&headers)
+        .await
+        .ok_or(ApiError::Forbidden(
+            "no session yet: reload the page (with cookies allowed) to set a name",
+        ))?;
     state.store.set_display_name(&id, &name).await?;
-    let mut response = Json(json!({ "name": name.as_str() })).into_response();
-    if let Some(cookie) = cookie {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+    Ok(Json(json!({ "name": name.as_str() })).into_response())
+}
+
+/// Whether `Content-Type` is JSON (`application/json`, any parameters).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
 fn rfc3339(at: SystemTime) -> String {

@@ -3,6 +3,7 @@
 mod api;
 mod health;
 mod metrics;
+mod origin;
 mod page;
 mod ws;
 

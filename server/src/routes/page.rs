@@ -1,7 +1,7 @@
 //! `GET /`: the server-rendered page. The figures it shows come from this
 //! instance's mirror, handed to the Leptos tree as context.
 
-use crate::{limits::client_ip, session, state::AppState};
+use crate::{limits::client_address, state::AppState};
 use app::PageData;
 use axum::{
     body::Body,
@@ -35,13 +35,9 @@ pub async fn page(
     request: Request<Body>,
 ) -> Response {
     let headers = request.headers();
-    let ip = client_ip(headers, peer, state.config.trust_forwarded_for);
-    let max_new = state.config.max_new_sessions_per_ip;
+    let address = client_address(headers, peer, state.config.trust_forwarded_for);
     // Over the ceiling the page is still served, without a session.
-    let (display_name, new_cookie) = match session::grant(&*state.store, headers, ip, max_new)
-        .await
-        .accepted()
-    {
+    let (display_name, new_cookie) = match state.sessions.grant(headers, address).await.accepted() {
         Some((id, None)) => (state.store.display_name(&id).await.ok().flatten(), None),
         Some((_, cookie)) => (None, cookie),
         None => (None, None),

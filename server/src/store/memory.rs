@@ -6,18 +6,18 @@
 //! Nothing survives a restart, so every start is a new epoch.
 
 use super::{
-    PixelRecord, PlaceOutcome, Placement, Snapshot, Store, StoreError, NEW_SESSION_WINDOW,
+    PixelRecord, PlaceOutcome, Placement, Rules, Snapshot, Store, StoreError, NEW_SESSION_WINDOW,
 };
 use crate::{
     canvas::{unix_ms, Batch, Update},
     feed::local::LocalFeed,
+    limits::ClientAddress,
     session::{DisplayName, SessionId, SESSION_TTL},
 };
 use app::{geometry::CanvasSize, geometry::Coord, protocol::Tile};
 use async_trait::async_trait;
 use std::{
     collections::{HashMap, VecDeque},
-    net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant, SystemTime},
 };
@@ -29,7 +29,7 @@ const PRUNE_AT: usize = 100_000;
 
 pub struct MemoryStore {
     size: CanvasSize,
-    cooldown: Duration,
+    rules: Rules,
     history_len: usize,
     epoch: u64,
     state: Mutex<State>,
@@ -49,7 +49,11 @@ struct State {
     /// Display name and last visit of each session.
     sessions: HashMap<SessionId, SessionRecord>,
     /// Sessions minted per client address in the current window.
-    new_sessions: HashMap<IpAddr, (Instant, u32)>,
+    new_sessions: HashMap<ClientAddress, (Instant, u32)>,
+    /// Placements per client address in the current budget window.
+    address_budget: HashMap<ClientAddress, (SystemTime, u32)>,
+    /// The secret sessions are signed with, once one was asked for.
+    secret: Option<String>,
 }
 
 struct SessionRecord {
@@ -58,11 +62,11 @@ struct SessionRecord {
 }
 
 impl MemoryStore {
-    pub fn new(size: CanvasSize, cooldown: Duration, history_len: usize) -> Self {
+    pub fn new(size: CanvasSize, rules: Rules, history_len: usize) -> Self {
         let (updates, _) = broadcast::channel(4096);
         Self {
             size,
-            cooldown,
+            rules,
             history_len,
             // Never 0, so a client's "no epoch yet" never matches.
             epoch: rand::random::<u64>().max(1),
@@ -74,6 +78,8 @@ impl MemoryStore {
                 last_placed: HashMap::new(),
                 sessions: HashMap::new(),
                 new_sessions: HashMap::new(),
+                address_budget: HashMap::new(),
+                secret: None,
             }),
             updates,
         }
@@ -95,17 +101,21 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError> {
         let mut state = self.lock();
+        let cooldown = self.rules.cooldown;
         if let Some(last) = state.last_placed.get(&placement.session) {
             let since = placement.at.duration_since(*last).unwrap_or_default();
-            if since < self.cooldown {
+            if since < cooldown {
                 return Ok(PlaceOutcome::Cooldown {
-                    retry_after: self.cooldown - since,
+                    retry_after: cooldown - since,
                 });
             }
         }
-        if !self.cooldown.is_zero() {
+        if let Some(retry_after) = spend_budget(&mut state, &self.rules, &placement) {
+            return Ok(PlaceOutcome::Cooldown { retry_after });
+        }
+        if !cooldown.is_zero() {
             if state.last_placed.len() >= PRUNE_AT {
-                let (now, cooldown) = (placement.at, self.cooldown);
+                let now = placement.at;
                 state
                     .last_placed
                     .retain(|_, at| now.duration_since(*at).unwrap_or_default() < cooldown);
@@ -202,7 +212,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn admit_new_session(&self, ip: IpAddr, limit: u32) -> Result<bool, StoreError> {
+    async fn admit_new_session(
+        &self,
+        address: ClientAddress,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
         if limit == 0 {
             return Ok(true);
         }
@@ -213,12 +227,20 @@ impl Store for MemoryStore {
                 .new_sessions
                 .retain(|_, (start, _)| now.duration_since(*start) < NEW_SESSION_WINDOW);
         }
-        let (start, count) = state.new_sessions.entry(ip).or_insert((now, 0));
+        let (start, count) = state.new_sessions.entry(address).or_insert((now, 0));
         if now.duration_since(*start) >= NEW_SESSION_WINDOW {
             (*start, *count) = (now, 0);
         }
         *count += 1;
         Ok(*count <= limit)
+    }
+
+    async fn shared_secret(&self, candidate: &str) -> Result<String, StoreError> {
+        Ok(self
+            .lock()
+            .secret
+            .get_or_insert_with(|| candidate.to_owned())
+            .clone())
     }
 
     async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError> {
@@ -252,6 +274,34 @@ impl Store for MemoryStore {
     }
 }
 
+/// Counts a placement against its address's budget; the wait until the
+/// window ends when the budget is spent. Windows are counted from the first
+/// placement in them, and the map is pruned of ended ones when it grows.
+fn spend_budget(state: &mut State, rules: &Rules, placement: &Placement) -> Option<Duration> {
+    if rules.per_address == 0 {
+        return None;
+    }
+    let (now, window) = (placement.at, rules.window());
+    let elapsed = |start: SystemTime| now.duration_since(start).unwrap_or_default();
+    if state.address_budget.len() >= PRUNE_AT {
+        state
+            .address_budget
+            .retain(|_, (start, _)| elapsed(*start) < window);
+    }
+    let (start, used) = state
+        .address_budget
+        .entry(placement.address)
+        .or_insert((now, 0));
+    if elapsed(*start) >= window {
+        (*start, *used) = (now, 0);
+    }
+    if *used >= rules.per_address {
+        return Some(window - elapsed(*start));
+    }
+    *used += 1;
+    None
+}
+
 /// The session's record, made if new. Sessions unseen for longer than
 /// their time to live are forgotten when the map grows large.
 fn session_record<'a>(state: &'a mut State, session: &SessionId) -> &'a mut SessionRecord {
@@ -276,20 +326,33 @@ mod tests {
     use app::palette::ColorIndex;
 
     fn placement(store: &MemoryStore, x: u16, session: &SessionId) -> Placement {
+        placement_from(store, x, session, "192.0.2.1")
+    }
+
+    fn placement_from(store: &MemoryStore, x: u16, session: &SessionId, ip: &str) -> Placement {
         Placement {
             coord: store.size.coord(x, 0).unwrap(),
             color: ColorIndex::parse(3).unwrap(),
             session: session.clone(),
+            address: ClientAddress::of(ip.parse().unwrap()),
             at: SystemTime::now(),
         }
     }
 
-    fn store(cooldown_ms: u64, history_len: usize) -> MemoryStore {
+    fn store_with(cooldown_ms: u64, history_len: usize, per_address: u32) -> MemoryStore {
         let size = CanvasSize {
             width: 10,
             height: 10,
         };
-        MemoryStore::new(size, Duration::from_millis(cooldown_ms), history_len)
+        let rules = Rules {
+            cooldown: Duration::from_millis(cooldown_ms),
+            per_address,
+        };
+        MemoryStore::new(size, rules, history_len)
+    }
+
+    fn store(cooldown_ms: u64, history_len: usize) -> MemoryStore {
+        store_with(cooldown_ms, history_len, 0)
     }
 
     #[tokio::test]
@@ -336,5 +399,40 @@ mod tests {
             PlaceOutcome::Accepted { seq: 2 }
         );
         assert_eq!(store.snapshot().await.unwrap().pixels[..2], [3, 3]);
+    }
+
+    #[tokio::test]
+    async fn an_address_budget_caps_all_its_sessions_together() {
+        let store = store_with(60_000, 10, 3);
+        for x in 0..3 {
+            let outcome = store
+                .place(placement(&store, x, &SessionId::generate()))
+                .await
+                .unwrap();
+            assert!(matches!(outcome, PlaceOutcome::Accepted { .. }));
+        }
+        // A fourth session from the same address waits for the window.
+        assert!(matches!(
+            store.place(placement(&store, 4, &SessionId::generate())).await.unwrap(),
+            PlaceOutcome::Cooldown { retry_after } if retry_after > Duration::from_secs(59)
+        ));
+        // Another address is not affected; the same /64 is the same address.
+        let other = placement_from(&store, 5, &SessionId::generate(), "192.0.2.2");
+        assert!(matches!(
+            store.place(other).await.unwrap(),
+            PlaceOutcome::Accepted { .. }
+        ));
+        for ip in ["2001:db8::1", "2001:db8::2", "2001:db8::3"] {
+            let v6 = placement_from(&store, 6, &SessionId::generate(), ip);
+            assert!(matches!(
+                store.place(v6).await.unwrap(),
+                PlaceOutcome::Accepted { .. }
+            ));
+        }
+        let same_64 = placement_from(&store, 7, &SessionId::generate(), "2001:db8::ffff");
+        assert!(matches!(
+            store.place(same_64).await.unwrap(),
+            PlaceOutcome::Cooldown { .. }
+        ));
     }
 }

@@ -8,14 +8,12 @@ pub mod redis;
 
 use crate::{
     canvas::Update,
+    limits::ClientAddress,
     session::{DisplayName, SessionId},
 };
 use app::{geometry::Coord, palette::ColorIndex};
 use async_trait::async_trait;
-use std::{
-    net::IpAddr,
-    time::{Duration, SystemTime},
-};
+use std::time::{Duration, SystemTime};
 use thiserror::Error;
 
 /// A placement that passed validation: coordinates and color are in range.
@@ -26,7 +24,31 @@ pub struct Placement {
     /// Whose cooldown applies; the session's display name (if any) is
     /// recorded as `placed_by`.
     pub session: SessionId,
+    /// Whose per-address budget it counts against.
+    pub address: ClientAddress,
     pub at: SystemTime,
+}
+
+/// What limits placements, checked inside the atomic step.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// The wait between two placements of one session; zero: none.
+    pub cooldown: Duration,
+    /// Placements one client address (all its sessions together) may make
+    /// per [`Rules::window`]; 0: no limit.
+    pub per_address: u32,
+}
+
+impl Rules {
+    /// The window of the per-address budget: the cooldown, or a second when
+    /// there is none.
+    pub fn window(&self) -> Duration {
+        if self.cooldown.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            self.cooldown
+        }
+    }
 }
 
 /// What became of a placement.
@@ -35,7 +57,8 @@ pub enum PlaceOutcome {
     Accepted {
         seq: u64,
     },
-    /// The session placed less than a cooldown ago.
+    /// The session placed less than a cooldown ago, or its address used
+    /// up its budget for the window.
     Cooldown {
         retry_after: Duration,
     },
@@ -104,7 +127,15 @@ pub trait Store: Send + Sync + 'static {
     /// Counts a session minted for a client address; false once `limit`
     /// (0: no limit) were minted for it within [`NEW_SESSION_WINDOW`], so
     /// dropping the cookie cannot dodge the cooldown for long.
-    async fn admit_new_session(&self, ip: IpAddr, limit: u32) -> Result<bool, StoreError>;
+    async fn admit_new_session(
+        &self,
+        address: ClientAddress,
+        limit: u32,
+    ) -> Result<bool, StoreError>;
+
+    /// The secret every instance signs sessions with: `candidate` if none
+    /// was set yet, else the one set first.
+    async fn shared_secret(&self, candidate: &str) -> Result<String, StoreError>;
 
     /// The display name a session chose, if any.
     async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError>;

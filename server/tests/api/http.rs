@@ -252,16 +252,23 @@ fn assert_openmetrics(text: &str) {
 #[tokio::test]
 async fn a_display_name_shows_as_placed_by() {
     let app = spawn_app(&[]).await;
+    // The page hands out the session the name belongs to.
+    let page = app.get("/").await;
+    let cookie = page.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
     let response = app
         .http
         .post(app.url("/api/name"))
+        .header("cookie", &cookie)
         .json(&serde_json::json!({ "name": "  Ada L. " }))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
+    assert!(
+        response.headers().get("set-cookie").is_none(),
+        "no new session"
+    );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["name"], "Ada L.");
 
@@ -292,6 +299,7 @@ async fn a_display_name_shows_as_placed_by() {
             .http
             .post(app.url("/api/name"))
             .header("cookie", &cookie)
+            .header("content-type", "application/json")
             .body(bad)
             .send()
             .await

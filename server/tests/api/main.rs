@@ -5,6 +5,7 @@
 mod helpers;
 mod redis_server;
 
+mod abuse;
 mod cluster;
 mod http;
 mod multi_instance;

@@ -22,7 +22,7 @@ use crate::{
         mirror::{Since, Version},
         unix_ms,
     },
-    limits::{ConnectionPermit, TokenBucket},
+    limits::{ClientAddress, ConnectionPermit, TokenBucket},
     metrics::{DisconnectReason, Metrics, PlacementResult},
     session::SessionId,
     state::AppState,
@@ -82,6 +82,8 @@ type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
 pub(super) struct Connection {
     state: AppState,
     session: SessionId,
+    /// Whose per-address budget this connection's placements count against.
+    address: ClientAddress,
     socket: WebSocket,
     frames: broadcast::Receiver<Frame>,
     /// What the fan-out has for this client and it has not been sent yet.
@@ -101,6 +103,7 @@ impl Connection {
     pub(super) fn new(
         state: AppState,
         session: SessionId,
+        address: ClientAddress,
         socket: WebSocket,
         permit: ConnectionPermit,
     ) -> Self {
@@ -112,6 +115,7 @@ impl Connection {
         Self {
             place_limit: TokenBucket::new(rate, rate.saturating_mul(2)),
             session,
+            address,
             socket,
             frames,
             outbox: Outbox::new(hello),
@@ -278,6 +282,7 @@ impl Connection {
             coord,
             color,
             session: self.session.clone(),
+            address: self.address,
             at: SystemTime::now(),
         };
         let store = self.state.store.clone();

@@ -15,11 +15,12 @@
 //! larger (and cheaper per placement) the calls.
 
 use super::{
-    PixelRecord, PlaceOutcome, Placement, Snapshot, Store, StoreError, NEW_SESSION_WINDOW,
+    PixelRecord, PlaceOutcome, Placement, Rules, Snapshot, Store, StoreError, NEW_SESSION_WINDOW,
 };
 use crate::{
     canvas::{unix_ms, Update},
     config::RedisConfig,
+    limits::ClientAddress,
     metrics::Metrics,
     session::{DisplayName, SessionId, SESSION_TTL},
 };
@@ -34,7 +35,6 @@ use redis::{
 };
 use std::{
     future::Future,
-    net::IpAddr,
     sync::{Arc, LazyLock, RwLock, Weak},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -100,8 +100,20 @@ impl Keys {
     }
 
     /// Counter with a TTL: sessions minted for a client address this window.
-    pub fn new_sessions(&self, ip: IpAddr) -> String {
-        format!("{}:new-sessions:{ip}", self.prefix)
+    pub fn new_sessions(&self, address: ClientAddress) -> String {
+        format!("{}:new-sessions:{address}", self.prefix)
+    }
+
+    /// Counter with a TTL: placements of a client address in the current
+    /// window of its budget.
+    pub fn address_budget(&self, address: ClientAddress) -> String {
+        format!("{}:address:{address}", self.prefix)
+    }
+
+    /// String: the secret sessions are signed with when `SESSION_SECRET`
+    /// is not set.
+    pub fn session_secret(&self) -> String {
+        format!("{}:session-secret", self.prefix)
     }
 }
 
@@ -116,7 +128,7 @@ pub struct RedisStore {
     /// it up once.
     locating: tokio::sync::Mutex<()>,
     keys: Keys,
-    cooldown: Duration,
+    rules: Rules,
     history_len: usize,
     timeout: Duration,
     /// Placements on their way to the batching task.
@@ -141,7 +153,7 @@ struct Pending {
 impl RedisStore {
     /// Connections are made on first use, so an instance can start while
     /// Redis is down. The batching task ends when the store is dropped.
-    pub fn new(config: &RedisConfig, cooldown: Duration, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub fn new(config: &RedisConfig, rules: Rules, metrics: Arc<Metrics>) -> Arc<Self> {
         let (placements, queue) = mpsc::channel(PLACE_QUEUE);
         Arc::new_cyclic(|store| {
             tokio::spawn(place_batches(store.clone(), queue));
@@ -151,7 +163,7 @@ impl RedisStore {
                 link: RwLock::new(None),
                 locating: tokio::sync::Mutex::new(()),
                 keys: Keys::new(&config.key_prefix),
-                cooldown,
+                rules,
                 history_len: config.history_len.max(1),
                 timeout: config.command_timeout,
                 placements,
@@ -282,15 +294,18 @@ impl RedisStore {
         for Pending { placement, .. } in batch {
             invocation
                 .key(keys.cooldown(&placement.session))
-                .key(keys.session(&placement.session));
+                .key(keys.session(&placement.session))
+                .key(keys.address_budget(placement.address));
         }
         let accepted_at = batch.iter().map(|p| p.placement.at).min();
         invocation
             .arg(accepted_at.map_or(0, unix_ms))
-            .arg(self.cooldown.as_millis() as u64)
+            .arg(self.rules.cooldown.as_millis() as u64)
             .arg(self.history_len)
             .arg(&keys.channel)
-            .arg(new_epoch());
+            .arg(new_epoch())
+            .arg(self.rules.per_address)
+            .arg(self.rules.window().as_millis() as u64);
         for Pending { placement, .. } in batch {
             invocation
                 .arg(placement.coord.index)
@@ -451,11 +466,15 @@ impl Store for RedisStore {
         .await
     }
 
-    async fn admit_new_session(&self, ip: IpAddr, limit: u32) -> Result<bool, StoreError> {
+    async fn admit_new_session(
+        &self,
+        address: ClientAddress,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
         if limit == 0 {
             return Ok(true);
         }
-        let key = self.keys.new_sessions(ip);
+        let key = self.keys.new_sessions(address);
         let (count,): (u32,) = self
             .with_connection(|mut c| async move {
                 redis::pipe()
@@ -471,6 +490,26 @@ impl Store for RedisStore {
             })
             .await?;
         Ok(count <= limit)
+    }
+
+    async fn shared_secret(&self, candidate: &str) -> Result<String, StoreError> {
+        let key = self.keys.session_secret();
+        let candidate = candidate.to_owned();
+        let earlier: Option<String> = self
+            .with_connection(|mut c| {
+                let candidate = candidate.clone();
+                async move {
+                    redis::cmd("SET")
+                        .arg(key)
+                        .arg(candidate)
+                        .arg("NX")
+                        .arg("GET")
+                        .query_async(&mut c)
+                        .await
+                }
+            })
+            .await?;
+        Ok(earlier.unwrap_or(candidate))
     }
 
     async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError> {

@@ -1,19 +1,23 @@
 -- Placements, in order, each accepted or refused on its own; the accepted
 -- ones all or nothing (docs/redis.md).
 -- KEYS: 1 epoch, 2 seq, 3 pixels, 4 history, 5 meta, then for each
---       placement its session's cooldown key and its session key
+--       placement its session's cooldown key, its session key and its
+--       client address's budget key
 -- ARGV: 1 now (ms), 2 cooldown (ms), 3 history length, 4 channel,
---       5 epoch to start if none, then for each placement its pixel index,
---       color, x and y
+--       5 epoch to start if none, 6 placements per address and window
+--       (0: no budget), 7 the budget's window (ms), then for each placement
+--       its pixel index, color, x and y
 -- Returns for each placement {0, seq} accepted, or {1, ms left} cooling
--- down, flattened into one list.
+-- down (the session's cooldown, or its address's spent budget), flattened
+-- into one list.
 -- Every check comes before the first write, so an error cannot leave the
 -- batch half-applied. The accepted placements take consecutive seqs and
 -- become one history entry (ID <last seq>-0, fields f: first seq, t: the
 -- tiles, five bytes each as in a Tiles frame) and one Pub/Sub message
 -- (<epoch>:<first seq>:<now>:<tiles>).
 local now, cooldown, keep, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local count = (#KEYS - 5) / 2
+local budget, window = tonumber(ARGV[6]), tonumber(ARGV[7])
+local count = (#KEYS - 5) / 3
 
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
@@ -27,15 +31,29 @@ end
 local first = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
 local seq = first - 1
 local results, bitfield, meta, tiles, cooling = {}, {}, {}, {}, {}
+-- Per address key: placements counted so far (stored and in this batch),
+-- and those this batch adds.
+local used, spent = {}, {}
 for i = 1, count do
-  local cooldown_key, session_key = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
-  local index, color, x, y = ARGV[2 + 4 * i], ARGV[3 + 4 * i], ARGV[4 + 4 * i], ARGV[5 + 4 * i]
+  local cooldown_key, session_key, address_key = KEYS[3 + 3 * i], KEYS[4 + 3 * i], KEYS[5 + 3 * i]
+  local index, color, x, y = ARGV[4 + 4 * i], ARGV[5 + 4 * i], ARGV[6 + 4 * i], ARGV[7 + 4 * i]
   local left = 0
   if cooldown > 0 then
     if cooling[cooldown_key] then
       left = cooldown -- placed earlier in this batch
     else
       left = redis.call('PTTL', cooldown_key)
+    end
+  end
+  if left <= 0 and budget > 0 then
+    if used[address_key] == nil then
+      used[address_key] = tonumber(redis.call('GET', address_key) or '0')
+    end
+    if used[address_key] >= budget then
+      left = redis.call('PTTL', address_key)
+      if left <= 0 then
+        left = window
+      end
     end
   end
   if left > 0 then
@@ -45,6 +63,10 @@ for i = 1, count do
     seq = seq + 1
     if cooldown > 0 then
       cooling[cooldown_key] = true
+    end
+    if budget > 0 then
+      used[address_key] = used[address_key] + 1
+      spent[address_key] = (spent[address_key] or 0) + 1
     end
     local name = redis.call('HGET', session_key, 'name') or ''
     bitfield[#bitfield + 1] = 'SET'
@@ -71,6 +93,11 @@ if seq >= first then
   redis.call('HSET', KEYS[5], unpack(meta))
   for key in pairs(cooling) do
     redis.call('SET', key, '1', 'PX', cooldown)
+  end
+  -- A fixed window per address, from its first placement.
+  for key, n in pairs(spent) do
+    redis.call('INCRBY', key, n)
+    redis.call('PEXPIRE', key, window, 'NX')
   end
   redis.call('PUBLISH', channel, epoch .. ':' .. first_id .. ':' .. now .. ':' .. packed)
 end

@@ -1,0 +1,218 @@
+//! What an attacker tries first: invented session cookies, many sessions
+//! from one address, floods of cheap requests that buy expensive work.
+
+use crate::{
+    helpers::{spawn_app, WsClient},
+    redis_server::RedisServer,
+};
+use app::protocol::PlaceStatus;
+
+/// The per-address ceiling of new sessions in these tests.
+const CEILING: u32 = 10;
+
+/// Keys under the test prefix that name a session id.
+async fn session_keys(redis: &RedisServer, id: &str) -> Vec<String> {
+    let mut control = redis.connect().await;
+    redis::cmd("KEYS")
+        .arg(format!("canvas:*{id}*"))
+        .query_async(&mut control)
+        .await
+        .unwrap()
+}
+
+fn invented_id(n: u32) -> String {
+    format!("{:032x}", u128::from(n) * 0x9e37_79b9_7f4a_7c15 + 1)
+}
+
+/// 50 sockets, each with a session id the client made up, cooldown on: only
+/// sessions the server minted may place, so at most the address's ceiling
+/// of new sessions ever place, and nothing is written for the invented ids.
+#[tokio::test]
+async fn invented_session_ids_buy_nothing() {
+    let redis = RedisServer::start().await;
+    let ceiling = CEILING.to_string();
+    let app = spawn_app(&[
+        ("REDIS_URL", &redis.url()),
+        ("COOLDOWN_MS", "5000"),
+        ("MAX_NEW_SESSIONS_PER_IP", &ceiling),
+    ])
+    .await;
+    let mut placed = 0;
+    for n in 0..50 {
+        let cookie = format!("canvas_session={}", invented_id(n));
+        let Ok(mut ws) = WsClient::open(&app.api, &[("cookie", cookie)]).await else {
+            continue; // refused: the address is over its ceiling
+        };
+        ws.place(n as u16, 0, 3).await;
+        if ws.place_result().await.0 == PlaceStatus::Accepted {
+            placed += 1;
+        }
+    }
+    println!("invented session ids: {placed} of 50 placed");
+    assert!(placed <= CEILING, "{placed} of 50 invented sessions placed");
+    for n in 0..50 {
+        let keys = session_keys(&redis, &invented_id(n)).await;
+        assert!(keys.is_empty(), "keys written for an invented id: {keys:?}");
+    }
+}
+
+/// A signed session with one character changed is refused like an invented
+/// one: the client gets a fresh session instead, counted against its
+/// address's ceiling.
+#[tokio::test]
+async fn a_tampered_session_is_no_session() {
+    let app = spawn_app(&[("COOLDOWN_MS", "60000"), ("MAX_NEW_SESSIONS_PER_IP", "2")]).await;
+    let mut first = app.ws().await;
+    let cookie = first.new_session.clone().expect("a session");
+    first.place(1, 1, 1).await;
+    assert_eq!(first.place_result().await.0, PlaceStatus::Accepted);
+
+    let mut tampered = cookie.clone().into_bytes();
+    let at = cookie.find('=').unwrap() + 3;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let mut second = WsClient::open(&app.api, &[("cookie", tampered.clone())])
+        .await
+        .expect("the second of two new sessions");
+    assert!(
+        second.new_session.is_some(),
+        "a fresh session, not the tampered one"
+    );
+    second.place(2, 2, 2).await;
+    assert_eq!(
+        second.place_result().await.0,
+        PlaceStatus::Accepted,
+        "a new session's first"
+    );
+    // The address has used its two new sessions: a third forgery is refused.
+    assert!(WsClient::open(&app.api, &[("cookie", tampered)])
+        .await
+        .is_err());
+    // The genuine session is still itself: still cooling down.
+    let mut again = WsClient::with_session(&app.api, &cookie).await;
+    again.place(3, 3, 3).await;
+    assert_eq!(again.place_result().await.0, PlaceStatus::Cooldown);
+}
+
+/// A form on another site can post `text/plain` to any origin without
+/// asking: `/api/name` answers only JSON from this deployment's pages, and
+/// never makes a session.
+#[tokio::test]
+async fn a_cross_site_name_post_is_refused_and_mints_nothing() {
+    let app = spawn_app(&[]).await;
+    let cookie = {
+        let page = app.get("/").await;
+        let value = page.headers()["set-cookie"].to_str().unwrap();
+        value.split(';').next().unwrap().to_owned()
+    };
+    let post = |origin: Option<&str>, content_type: &'static str, cookie: Option<&str>| {
+        let mut request = app
+            .http
+            .post(app.url("/api/name"))
+            .header("content-type", content_type)
+            .body(r#"{"name":"Mallory"}"#);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin.to_owned());
+        }
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie.to_owned());
+        }
+        request.send()
+    };
+    // From another site, as a form would: refused, nothing minted.
+    let forged = post(Some("https://evil.example"), "text/plain", Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(forged.headers().get("set-cookie").is_none());
+    let forged = post(Some("https://evil.example"), "application/json", None)
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(forged.headers().get("set-cookie").is_none());
+    // Same origin but not JSON.
+    let same = format!("http://{}", app.addr);
+    let same = same.as_str();
+    let plain = post(Some(same), "text/plain", Some(&cookie)).await.unwrap();
+    assert_eq!(plain.status(), 415);
+    // Without a session there is nothing to name, and none is made.
+    let anonymous = post(Some(same), "application/json", None).await.unwrap();
+    assert_eq!(anonymous.status(), 403);
+    assert!(anonymous.headers().get("set-cookie").is_none());
+    let message: serde_json::Value = anonymous.json().await.unwrap();
+    assert!(
+        message["error"].as_str().unwrap().contains("reload"),
+        "{message}"
+    );
+    // The page's own request works, and the forged ones changed nothing.
+    assert_eq!(
+        app.json("/api/pixel?x=0&y=0").await["placed_by"],
+        serde_json::Value::Null
+    );
+    let own = post(Some(same), "application/json; charset=utf-8", Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+}
+
+/// Many real sessions from one address place no faster than the address's
+/// budget, checked inside the same atomic step as the cooldown; another
+/// address is not affected.
+#[tokio::test]
+async fn many_sessions_from_one_address_share_its_budget() {
+    let redis = RedisServer::start().await;
+    let app = spawn_app(&[
+        ("REDIS_URL", &redis.url()),
+        ("COOLDOWN_MS", "60000"),
+        ("PLACEMENTS_PER_ADDRESS", "3"),
+        ("MAX_NEW_SESSIONS_PER_IP", "0"),
+        ("TRUST_FORWARDED_FOR", "true"),
+    ])
+    .await;
+    let from = |ip: &str| vec![("x-forwarded-for", ip.to_owned())];
+    let mut outcomes = Vec::new();
+    for n in 0..8u16 {
+        let mut ws = WsClient::open(&app.api, &from("198.51.100.7"))
+            .await
+            .unwrap();
+        assert!(ws.new_session.is_some(), "a session of its own");
+        ws.place(n, 0, 5).await;
+        outcomes.push(ws.place_result().await);
+    }
+    let accepted = outcomes
+        .iter()
+        .filter(|(s, ..)| *s == PlaceStatus::Accepted)
+        .count();
+    assert_eq!(accepted, 3, "{outcomes:?}");
+    for (status, _, retry_after_ms) in &outcomes[3..] {
+        assert_eq!(*status, PlaceStatus::Cooldown);
+        assert!(
+            *retry_after_ms > 55_000,
+            "until the window ends: {retry_after_ms}"
+        );
+    }
+    let mut elsewhere = WsClient::open(&app.api, &from("198.51.100.8"))
+        .await
+        .unwrap();
+    elsewhere.place(9, 9, 5).await;
+    assert_eq!(elsewhere.place_result().await.0, PlaceStatus::Accepted);
+    // Two IPv6 addresses in one /64 are one address.
+    for (n, ip) in [
+        "2001:db8:7::1",
+        "2001:db8:7::2",
+        "2001:db8:7::3",
+        "2001:db8:7::4",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut ws = WsClient::open(&app.api, &from(ip)).await.unwrap();
+        ws.place(n as u16, 5, 5).await;
+        let expected = if n < 3 {
+            PlaceStatus::Accepted
+        } else {
+            PlaceStatus::Cooldown
+        };
+        assert_eq!(ws.place_result().await.0, expected, "{ip}");
+    }
+}
