@@ -40,6 +40,9 @@ pub mod error_code {
     pub const EMPTY: u16 = 5;
     /// A field holds a value its type does not allow.
     pub const BAD_VALUE: u16 = 6;
+    /// More `Resume` frames than a connection may send (a client resumes
+    /// once per connection, or after a gap).
+    pub const TOO_MANY_RESUMES: u16 = 7;
 }
 
 /// One pixel write: the unit of both `Place` and `Tiles`.

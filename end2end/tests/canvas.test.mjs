@@ -27,6 +27,12 @@ after(async () => {
 
 test("the server-rendered page hydrates without warnings and goes live", async () => {
   const page = await openCanvas(browser, server.base);
+  // Under its own Content-Security-Policy: the hydration loader runs by its
+  // nonce, the WASM compiles, the socket connects, and nothing is refused.
+  const response = await fetch(server.base);
+  const policy = response.headers.get("content-security-policy");
+  assert.match(policy, /script-src 'self' 'nonce-[^']+' 'wasm-unsafe-eval'/);
+  assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
   assert.equal(await page.title(), "Canvas");
   assert.equal(await page.locator(".swatch").count(), 32);
   assert.equal(await page.locator(".connection").textContent(), "live");

@@ -99,6 +99,14 @@ export function launchBrowser() {
  */
 export async function openCanvas(browser, base, contextOptions = {}) {
   const context = await browser.newContext(contextOptions);
+  // Every Content-Security-Policy violation is recorded (the browser also
+  // logs it, which the console check below catches).
+  await context.addInitScript(() => {
+    window.cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (event) => {
+      window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
+    });
+  });
   const page = await context.newPage();
   page.problems = [];
   page.on("console", (message) => {

@@ -30,6 +30,9 @@ pub struct Config {
     /// Tiles the instance remembers, to catch up a socket that fell behind
     /// and to answer `Resume` without asking the store.
     pub recent_tiles: usize,
+    /// How old a served snapshot may be while the canvas moves on: each
+    /// encoding is made at most once per this interval.
+    pub snapshot_max_age: Duration,
     /// Placements the embedded store keeps for `Resume`.
     pub history_len: usize,
     /// Origins accepted on `/ws`; empty means "the host serving the page".
@@ -43,6 +46,11 @@ pub struct Config {
     /// The server pings every socket this often; a socket that has sent
     /// nothing (not even a pong) for two intervals is closed as dead.
     pub ping_interval: Duration,
+    /// A client that has not sent a request's headers within this long is
+    /// disconnected (slow-loris).
+    pub header_read_timeout: Duration,
+    /// A request not answered within this long gets 408.
+    pub request_timeout: Duration,
     /// Open WebSockets one client address may hold on this instance.
     pub max_connections_per_ip: u32,
     /// Sessions one client address may be given per hour; 0: no limit.
@@ -58,6 +66,9 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Where cargo-leptos put the WASM bundle, the CSS and `public/`.
     pub leptos: LeptosOptions,
+    /// Whether `cargo leptos watch` runs the server (it sets `LEPTOS_WATCH`):
+    /// the page then loads its live-reload script.
+    pub live_reload: bool,
     /// The shared Redis store; `None` runs on the embedded store.
     pub redis: Option<RedisConfig>,
 }
@@ -273,6 +284,7 @@ impl Config {
                 .clamp(Duration::from_millis(1), Duration::from_secs(1)),
             fanout_frames_per_sec: env.parse("FANOUT_FRAMES_PER_SEC", 50_000)?,
             recent_tiles: env.parse("RECENT_TILES", 65_536)?,
+            snapshot_max_age: env.ms("SNAPSHOT_MAX_AGE_MS", 250)?,
             history_len,
             allowed_origins,
             place_rate_per_sec: env.parse("PLACE_RATE_PER_SEC", 20)?,
@@ -280,12 +292,19 @@ impl Config {
             ping_interval: env
                 .ms("PING_INTERVAL_MS", 20_000)?
                 .max(Duration::from_millis(10)),
+            header_read_timeout: env
+                .ms("HEADER_READ_TIMEOUT_MS", 10_000)?
+                .max(Duration::from_millis(10)),
+            request_timeout: env
+                .ms("REQUEST_TIMEOUT_MS", 10_000)?
+                .max(Duration::from_millis(10)),
             max_connections_per_ip: env.parse("MAX_CONNECTIONS_PER_IP", 32)?,
             max_new_sessions_per_ip: env.parse("MAX_NEW_SESSIONS_PER_IP", 30)?,
             placements_per_address: env.parse("PLACEMENTS_PER_ADDRESS", 0)?,
             session_secret: session_secret(&env)?,
             trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,
             leptos,
+            live_reload: env.get("LEPTOS_WATCH").is_some(),
             redis,
         })
     }

@@ -23,6 +23,8 @@ pub enum ApiError {
     UnsupportedMediaType(&'static str),
     #[error("temporarily unavailable")]
     Unavailable(#[source] StoreError),
+    #[error("the request took too long")]
+    Timeout,
 }
 
 impl ApiError {
@@ -38,6 +40,7 @@ impl IntoResponse for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(cause) => {
                 tracing::warn!(%cause, "request failed: store unavailable");
                 StatusCode::SERVICE_UNAVAILABLE

@@ -7,7 +7,8 @@
 //! sends it to every socket in one shared frame.
 //!
 //! - [`config`]: typed configuration from the environment.
-//! - [`startup`]: builds and runs an [`startup::Application`].
+//! - [`startup`]: builds and runs an [`startup::Application`]; [`serve`] is
+//!   its HTTP server.
 //! - [`routes`]: the HTTP routes and the WebSocket of docs/protocol.md.
 //! - [`store`]: the canvas, history and cooldowns (embedded in memory).
 //! - [`feed`]: how accepted placements reach this instance.
@@ -23,6 +24,7 @@ pub mod limits;
 pub mod metrics;
 pub mod presence;
 pub mod routes;
+pub mod serve;
 pub mod session;
 pub mod startup;
 pub mod state;

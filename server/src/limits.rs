@@ -119,8 +119,17 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     pub fn new(rate_per_sec: u32, burst: u32) -> Self {
+        Self::with_rate(f64::from(rate_per_sec), burst)
+    }
+
+    /// One token every `period`, holding at most `burst`.
+    pub fn every(period: Duration, burst: u32) -> Self {
+        Self::with_rate(1.0 / period.as_secs_f64().max(1e-9), burst)
+    }
+
+    fn with_rate(rate: f64, burst: u32) -> Self {
         Self {
-            rate: f64::from(rate_per_sec),
+            rate,
             burst: f64::from(burst),
             tokens: f64::from(burst),
             refilled: Instant::now(),

@@ -35,16 +35,9 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(address = %application.local_addr(), "canvas is listening");
-    match application.run_until_stopped(shutdown_signal()).await {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            tracing::error!(%error, "server failed");
-            ExitCode::FAILURE
-        }
-    }
+    application.run_until_stopped(shutdown_signal()).await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
 }
 
 async fn shutdown_signal() {

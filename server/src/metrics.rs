@@ -41,6 +41,30 @@ pub struct PlacementLabels {
     pub result: PlacementResult,
 }
 
+/// The encodings of the snapshot.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum SnapshotFormat {
+    /// A copy of the mirror's bytes (what the others are made from).
+    Raw,
+    Gzip,
+    Png,
+}
+
+impl SnapshotFormat {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Gzip => "gzip",
+            Self::Png => "png",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SnapshotLabels {
+    pub format: SnapshotFormat,
+}
+
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum DisconnectReason {
     /// The client closed or the connection dropped.
@@ -77,7 +101,7 @@ macro_rules! label_value_as_str {
         }
     )*};
 }
-label_value_as_str!(PlacementResult, DisconnectReason);
+label_value_as_str!(PlacementResult, DisconnectReason, SnapshotFormat);
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DisconnectLabels {
@@ -122,6 +146,9 @@ pub struct Metrics {
     pub feed_resubscriptions: Counter,
     /// Store commands that failed (Redis unreachable, timed out, refused).
     pub store_errors: Counter,
+    /// Snapshot encodings made, by format: bounded by the refresh interval,
+    /// whatever the request rate.
+    snapshot_encodings: Family<SnapshotLabels, Counter>,
     process_memory: Gauge,
 }
 
@@ -149,6 +176,7 @@ impl Metrics {
             feed_reloads: Counter::default(),
             feed_resubscriptions: Counter::default(),
             store_errors: Counter::default(),
+            snapshot_encodings: Family::default(),
             process_memory: Gauge::default(),
             registry: Registry::default(),
         };
@@ -232,6 +260,11 @@ impl Metrics {
             "Store commands that failed",
             metrics.store_errors.clone(),
         );
+        r.register(
+            "snapshot_encodings",
+            "Snapshot encodings made, by format",
+            metrics.snapshot_encodings.clone(),
+        );
         r.register_with_unit(
             "process_resident_memory",
             "Resident memory of this process",
@@ -253,6 +286,19 @@ impl Metrics {
         self.placements
             .get_or_create(&PlacementLabels { result })
             .inc();
+    }
+
+    pub fn snapshot_encoded(&self, format: SnapshotFormat) {
+        self.snapshot_encodings
+            .get_or_create(&SnapshotLabels { format })
+            .inc();
+    }
+
+    /// Encodings of `format` made so far.
+    pub fn snapshot_encodings(&self, format: SnapshotFormat) -> u64 {
+        self.snapshot_encodings
+            .get_or_create(&SnapshotLabels { format })
+            .get()
     }
 
     pub fn disconnect(&self, reason: DisconnectReason) {

@@ -6,6 +6,7 @@ use crate::{
     canvas::{
         fanout::Fanout,
         mirror::Mirror,
+        snapshot::Snapshots,
         sync::{Batching, SyncTask},
     },
     config::Config,
@@ -14,7 +15,7 @@ use crate::{
     limits::ConnectionLimiter,
     metrics::Metrics,
     presence::Presence,
-    routes,
+    routes, serve,
     session::Sessions,
     state::AppState,
     store::{
@@ -23,14 +24,13 @@ use crate::{
         Rules, Snapshot, Store, StoreError,
     },
 };
-use axum::serve::ListenerExt;
 use std::{
     future::Future,
     net::SocketAddr,
     sync::{atomic::AtomicBool, Arc},
 };
 use thiserror::Error;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 /// Frames the fan-out holds for the slowest socket; one further behind is
@@ -102,11 +102,13 @@ impl Application {
             config.redis.is_some(),
             config.max_new_sessions_per_ip,
         );
+        let snapshots = Snapshots::new(mirror.clone(), metrics.clone(), config.snapshot_max_age);
         let state = AppState {
             config: Arc::new(config),
             sessions: Arc::new(sessions),
             store,
             mirror,
+            snapshots: Arc::new(snapshots),
             fanout: Fanout::new(FANOUT_CAPACITY),
             presence: Arc::new(Presence::default()),
             connections,
@@ -145,32 +147,28 @@ impl Application {
 
     /// Serves until `stop` resolves, then closes every WebSocket with 1001,
     /// lets in-flight requests finish and returns.
-    pub async fn run_until_stopped(
-        self,
-        stop: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) {
         let shutdown = self.state.shutdown.clone();
+        let header_read_timeout = self.state.config.header_read_timeout;
         let router = routes::router(self.state);
-        // Small frames (a PlaceResult, a Tiles frame of one tile) must not
-        // wait for the peer's acknowledgement of the previous write: Nagle's
-        // algorithm held them for up to the client's delayed-ACK timer.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-            if let Err(error) = socket2::SockRef::from(&*tcp).set_send_buffer_size(SEND_BUFFER) {
-                tracing::debug!(%error, "cannot set SO_SNDBUF");
-            }
-        });
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let stop = async move {
             stop.await;
             shutdown.cancel();
-        })
-        .await
+        };
+        serve::run(self.listener, router, header_read_timeout, tune, stop).await;
+    }
+}
+
+/// Socket options of every accepted connection.
+fn tune(tcp: &TcpStream) {
+    // Small frames (a PlaceResult, a Tiles frame of one tile) must not wait
+    // for the peer's acknowledgement of the previous write: Nagle's
+    // algorithm held them for up to the client's delayed-ACK timer.
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY");
+    }
+    if let Err(error) = socket2::SockRef::from(tcp).set_send_buffer_size(SEND_BUFFER) {
+        tracing::debug!(%error, "cannot set SO_SNDBUF");
     }
 }
 

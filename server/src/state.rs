@@ -1,7 +1,7 @@
 //! What every request handler shares.
 
 use crate::{
-    canvas::{fanout::Fanout, mirror::Mirror},
+    canvas::{fanout::Fanout, mirror::Mirror, snapshot::Snapshots},
     config::Config,
     limits::ConnectionLimiter,
     metrics::Metrics,
@@ -21,6 +21,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Every read of the canvas comes from the mirror.
     pub mirror: Arc<Mirror>,
+    /// The mirror's encodings for `/api/canvas` and the PNG.
+    pub snapshots: Arc<Snapshots>,
     /// Frames for every socket.
     pub fanout: Fanout,
     pub presence: Arc<Presence>,

@@ -206,7 +206,7 @@ impl Client {
                 ..
             }) => self.on_place_result(status, retry_after_ms),
             Ok(ServerMessage::Presence { online }) => self.live.online.set(online),
-            Ok(ServerMessage::Resync { .. }) => self.load_snapshot(),
+            Ok(ServerMessage::Resync { .. }) => self.resync(),
             Ok(ServerMessage::Error { message, .. }) => self.live.notice.set(Some(message)),
             // A message type this client does not know: ignore it (docs/protocol.md).
             Err(_) => {}
@@ -270,6 +270,19 @@ impl Client {
     }
 
     fn load_snapshot(&mut self) {
+        self.load_snapshot_after(Duration::ZERO);
+    }
+
+    /// Every client of an instance gets `Resync` at the same moment (the
+    /// instance reloaded, or a new epoch began): each waits a random 0–1 s
+    /// before fetching the snapshot, so they do not all ask at once. Tiles
+    /// that arrive meanwhile are kept, as while any snapshot loads.
+    fn resync(&mut self) {
+        let jitter = Duration::from_secs_f64(js_sys::Math::random());
+        self.load_snapshot_after(jitter);
+    }
+
+    fn load_snapshot_after(&mut self, delay: Duration) {
         if matches!(self.sync, SyncState::Loading { .. }) {
             return;
         }
@@ -279,10 +292,17 @@ impl Client {
             kept: Vec::new(),
             generation,
         };
-        leptos::task::spawn_local(async move {
-            let snapshot = http::fetch_snapshot().await;
-            with_client(|client| client.on_snapshot(generation, snapshot));
-        });
+        let fetch = move || {
+            leptos::task::spawn_local(async move {
+                let snapshot = http::fetch_snapshot().await;
+                with_client(|client| client.on_snapshot(generation, snapshot));
+            });
+        };
+        if delay.is_zero() {
+            fetch();
+        } else {
+            set_timeout(fetch, delay);
+        }
     }
 
     fn on_snapshot(&mut self, generation: u32, snapshot: Result<http::Snapshot, String>) {

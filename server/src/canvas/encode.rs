@@ -1,5 +1,5 @@
 //! The snapshot's encodings: gzip for `/api/canvas`, an indexed PNG for
-//! `/api/canvas.png`. Both are computed at most once per canvas version.
+//! `/api/canvas.png`. [`super::snapshot`] decides when they are made.
 
 use app::{geometry::CanvasSize, palette::PALETTE};
 use flate2::{write::GzEncoder, Compression};

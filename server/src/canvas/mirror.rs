@@ -1,20 +1,15 @@
-//! The instance's in-memory copy of the canvas. `/api/canvas`, the PNG, the
-//! pixel colors of `/api/pixel` and the SSR page all read from here, so a
-//! read never costs a store round trip. It also keeps the most recent tiles,
+//! The instance's in-memory copy of the canvas. `/api/canvas`, the PNG (both
+//! through [`super::snapshot`]), the pixel colors of `/api/pixel` and the SSR
+//! page all read from here, so a read never costs a store round trip. It also keeps the most recent tiles,
 //! so a socket that fell behind the fan-out, or a client that resumes after a
 //! short disconnection, is caught up from memory rather than from the store.
 
-use super::encode;
 use crate::store::Snapshot;
 use app::{
     geometry::{CanvasSize, Coord},
     protocol::Tile,
 };
-use bytes::Bytes;
-use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex, OnceLock, RwLock},
-};
+use std::{collections::VecDeque, sync::RwLock};
 
 /// A canvas version: the epoch and the last seq applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,9 +21,6 @@ pub struct Version {
 pub struct Mirror {
     size: CanvasSize,
     state: RwLock<State>,
-    /// The encodings of the newest version asked for. Under steady traffic
-    /// many readers ask for the same version; each encoding is made once.
-    encoded: Mutex<Option<Arc<Encoded>>>,
 }
 
 struct State {
@@ -56,29 +48,6 @@ pub enum Since {
     Gone,
 }
 
-/// One version of the canvas, with its encodings made on first use.
-pub struct Encoded {
-    pub version: Version,
-    pub raw: Bytes,
-    size: CanvasSize,
-    gzip: OnceLock<Bytes>,
-    png: OnceLock<Bytes>,
-}
-
-impl Encoded {
-    pub fn gzip(&self) -> Bytes {
-        self.gzip
-            .get_or_init(|| encode::gzip(&self.raw).into())
-            .clone()
-    }
-
-    pub fn png(&self) -> Bytes {
-        self.png
-            .get_or_init(|| encode::png(self.size, &self.raw).into())
-            .clone()
-    }
-}
-
 impl Mirror {
     /// A mirror of `snapshot` that remembers the last `recent` tiles applied.
     pub fn new(size: CanvasSize, snapshot: Snapshot, recent: usize) -> Self {
@@ -92,7 +61,6 @@ impl Mirror {
                     capacity: recent,
                 },
             }),
-            encoded: Mutex::new(None),
         };
         mirror.replace(snapshot);
         mirror
@@ -172,25 +140,10 @@ impl Mirror {
         }
     }
 
-    /// The current version with its encodings, shared with every request
-    /// that asks for the same version.
-    pub fn encoded(&self) -> Arc<Encoded> {
-        let mut cached = self.encoded.lock().unwrap_or_else(|e| e.into_inner());
+    /// The whole canvas with its version.
+    pub fn copy(&self) -> (Version, Vec<u8>) {
         let state = self.read();
-        match &*cached {
-            Some(encoded) if encoded.version == state.version => encoded.clone(),
-            _ => {
-                let encoded = Arc::new(Encoded {
-                    version: state.version,
-                    raw: Bytes::copy_from_slice(&state.pixels),
-                    size: self.size,
-                    gzip: OnceLock::new(),
-                    png: OnceLock::new(),
-                });
-                *cached = Some(encoded.clone());
-                encoded
-            }
-        }
+        (state.version, state.pixels.clone())
     }
 
     // The state is replaced whole or changed one byte at a time, so a panic

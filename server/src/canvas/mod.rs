@@ -1,12 +1,13 @@
 //! This instance's view of the canvas: the in-memory [`mirror::Mirror`] that
 //! every read is served from (with the recent tiles, for sockets that fell
 //! behind and for `Resume`), the [`sync`] task that keeps it in seq order
-//! from the update feed, and the [`fanout`] that sends each batch of tiles to
-//! every socket as one shared frame.
+//! from the update feed, the [`fanout`] that sends each batch of tiles to
+//! every socket as one shared frame, and the [`snapshot`]s HTTP serves.
 
 pub mod encode;
 pub mod fanout;
 pub mod mirror;
+pub mod snapshot;
 pub mod sync;
 
 use app::protocol::Tile;

@@ -32,19 +32,19 @@ pub async fn info(State(state): State<AppState>) -> Json<Value> {
 
 /// The snapshot: one palette index per pixel, with its seq and epoch.
 pub async fn canvas(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let encoded = state.mirror.encoded();
+    let encoded = state.snapshots.latest().await;
     let version = encoded.version;
     let etag = etag(version);
     let mut response = if if_none_match(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if accepts_gzip(&headers) {
-        let mut response = encoded.gzip().into_response();
+        let mut response = encoded.gzip().await.into_response();
         response
             .headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         response
     } else {
-        encoded.raw.clone().into_response()
+        encoded.raw().into_response()
     };
     let out = response.headers_mut();
     out.insert(
@@ -60,12 +60,12 @@ pub async fn canvas(State(state): State<AppState>, headers: HeaderMap) -> Respon
 
 /// The canvas as an indexed PNG, one image pixel per canvas pixel.
 pub async fn canvas_png(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let encoded = state.mirror.encoded();
+    let encoded = state.snapshots.latest().await;
     let etag = etag(encoded.version);
     let mut response = if if_none_match(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        encoded.png().into_response()
+        encoded.png().await.into_response()
     };
     let out = response.headers_mut();
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
@@ -169,11 +169,15 @@ fn etag(version: Version) -> HeaderValue {
         .expect("digits and a dash make a valid header")
 }
 
-/// Clients must revalidate (the canvas changes every second) but a
-/// revalidation of an unchanged canvas is a cheap 304.
+/// A snapshot may be kept for a second, by the proxy's micro-cache and the
+/// browser alike: whoever gets one a second old catches up from its seq.
+/// After that, a revalidation of an unchanged canvas is a cheap 304.
 fn cache_headers(out: &mut HeaderMap, etag: HeaderValue) {
     out.insert(header::ETAG, etag);
-    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=1"),
+    );
 }
 
 fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {

@@ -9,6 +9,11 @@ mod ws;
 
 use crate::{error::ApiError, state::AppState};
 use axum::{
+    error_handling::HandleErrorLayer,
+    http::{header, HeaderName, HeaderValue},
+    BoxError,
+};
+use axum::{
     extract::{DefaultBodyLimit, MatchedPath, Request, State},
     middleware::{self, Next},
     response::Response,
@@ -16,9 +21,21 @@ use axum::{
     Router,
 };
 use std::time::Instant;
-use tower_http::{services::ServeDir, trace::TraceLayer};
+use tower::{timeout::TimeoutLayer, ServiceBuilder};
+use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
 pub fn router(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    with_security_headers(routes(state)).layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(|_: BoxError| async {
+                ApiError::Timeout
+            }))
+            .layer(TimeoutLayer::new(timeout)),
+    )
+}
+
+fn routes(state: AppState) -> Router {
     // Files cargo-leptos built (the WASM bundle, CSS) and `public/`; anything
     // else is a JSON 404.
     let files = ServeDir::new(&*state.config.leptos.site_root).fallback(
@@ -42,6 +59,26 @@ pub fn router(state: AppState) -> Router {
         .fallback_service(files)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Headers every response carries, with or without a proxy in front: no
+/// MIME sniffing, no framing (clickjacking), no referrer to other sites, no
+/// access to devices. (The page adds its Content-Security-Policy itself.)
+fn with_security_headers(router: Router) -> Router {
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    router
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(
+            header::REFERRER_POLICY,
+            "strict-origin-when-cross-origin",
+        ))
+        .layer(header(
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=()",
+        ))
 }
 
 /// Counts and times each request by its route pattern and status.

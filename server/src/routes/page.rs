@@ -1,25 +1,32 @@
 //! `GET /`: the server-rendered page. The figures it shows come from this
-//! instance's mirror, handed to the Leptos tree as context.
+//! instance's mirror, handed to the Leptos tree as context. The page carries
+//! its own Content-Security-Policy: its one inline script (the hydration
+//! loader) runs under a nonce made for this response, and nothing else
+//! inline or from elsewhere runs at all.
 
-use crate::{limits::client_address, state::AppState};
+use crate::{config::Config, limits::client_address, state::AppState};
 use app::PageData;
 use axum::{
     body::Body,
     extract::{ConnectInfo, Request, State},
-    http::header,
+    http::{header, HeaderMap, HeaderValue},
     response::Response,
 };
-use leptos::prelude::provide_context;
+use leptos::{nonce::Nonce, prelude::provide_context};
 use std::net::SocketAddr;
 
-/// `scheme://host` as the client sees it (through the proxy, if any).
-fn origin(headers: &axum::http::HeaderMap) -> String {
+/// `scheme://host` as the client sees it (through the proxy, if any: its
+/// `X-Forwarded-Host` is believed only behind a trusted proxy).
+fn origin(headers: &HeaderMap, trust_forwarded: bool) -> String {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let scheme = match header("x-forwarded-proto") {
         Some("https") => "https",
         _ => "http",
     };
-    let host = header("x-forwarded-host")
+    let forwarded_host = trust_forwarded
+        .then(|| header("x-forwarded-host"))
+        .flatten();
+    let host = forwarded_host
         .or_else(|| header("host"))
         .filter(|h| {
             h.chars()
@@ -50,16 +57,43 @@ pub async fn page(
         cooldown_ms: state.config.cooldown.as_millis() as u32,
         online: state.presence.online(),
         display_name,
-        origin: origin(headers),
+        origin: origin(headers, state.config.trust_forwarded_for),
     };
+    let nonce = Nonce::new();
+    let policy = content_security_policy(&nonce, &state.config);
     let options = state.config.leptos.clone();
     let render = leptos_axum::render_app_to_stream_with_context(
-        move || provide_context(data.clone()),
+        move || {
+            provide_context(data.clone());
+            provide_context(nonce.clone());
+        },
         move || app::shell(options.clone()),
     );
     let mut response = render(request).await;
+    let out = response.headers_mut();
     if let Some(cookie) = new_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+        out.append(header::SET_COOKIE, cookie);
     }
+    out.insert(header::CONTENT_SECURITY_POLICY, policy);
     response
+}
+
+/// What the page may load and run: its own scripts (the WASM bundle may be
+/// compiled), the inline loader with this response's nonce, its own styles
+/// (inline style attributes too: the view is positioned with them), images
+/// from itself, and connections to itself (the WebSocket included). Under
+/// `cargo leptos watch` the live-reload socket on its own port too.
+fn content_security_policy(nonce: &Nonce, config: &Config) -> HeaderValue {
+    let reload = if config.live_reload {
+        format!(" ws://*:{0} wss://*:{0}", config.leptos.reload_port)
+    } else {
+        String::new()
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+         connect-src 'self'{reload}; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    HeaderValue::from_str(&policy).expect("a nonce is base64: the policy is a valid header")
 }

@@ -2,10 +2,12 @@
 //! from one address, floods of cheap requests that buy expensive work.
 
 use crate::{
-    helpers::{spawn_app, WsClient},
+    helpers::{metric, spawn_app, WsClient},
     redis_server::RedisServer,
 };
-use app::protocol::PlaceStatus;
+use app::protocol::{error_code, ClientMessage, PlaceStatus, ServerMessage};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
 
 /// The per-address ceiling of new sessions in these tests.
 const CEILING: u32 = 10;
@@ -215,4 +217,113 @@ async fn many_sessions_from_one_address_share_its_budget() {
         };
         assert_eq!(ws.place_result().await.0, expected, "{ip}");
     }
+}
+
+/// `Resume` can cost store reads: a socket that sends it in a loop is
+/// closed with a clear error, and other clients place meanwhile.
+#[tokio::test]
+async fn a_resume_flood_is_closed_and_others_keep_placing() {
+    let app = spawn_app(&[]).await;
+    let mut placer = app.ws().await;
+    let mut flooder = app.ws().await;
+    let epoch = flooder.hello.epoch;
+    let flood = tokio::spawn(async move {
+        for _ in 0..50 {
+            flooder
+                .send(ClientMessage::Resume { epoch, last_seq: 0 })
+                .await;
+        }
+        loop {
+            match flooder.recv_raw().await {
+                Some(Message::Binary(frame)) => {
+                    if let Ok(ServerMessage::Error { code, message }) =
+                        ServerMessage::decode(&frame)
+                    {
+                        assert_eq!(code, error_code::TOO_MANY_RESUMES, "{message}");
+                        break;
+                    }
+                }
+                Some(_) => continue,
+                None => panic!("closed without an Error"),
+            }
+        }
+        flooder.close_code().await
+    });
+    for x in 0..20 {
+        placer.place(x, 1, 4).await;
+        assert_eq!(placer.place_result().await.0, PlaceStatus::Accepted);
+    }
+    assert_eq!(flood.await.unwrap(), 1008);
+}
+
+/// A client that sends its request headers a byte at a time is cut off at
+/// the header deadline; the instance serves others meanwhile.
+#[tokio::test]
+async fn a_slow_loris_is_cut_off_at_the_header_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(&[("HEADER_READ_TIMEOUT_MS", "500")]).await;
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let started = Instant::now();
+    let request = b"GET /api/info HTTP/1.1\r\nHost: canvas\r\nX-Slow: ";
+    let mut cut_off = None;
+    for byte in request.iter().chain(std::iter::repeat(&b'a')).take(60) {
+        if slow.write_all(&[*byte]).await.is_err() {
+            cut_off = Some(started.elapsed());
+            break;
+        }
+        let mut buf = [0; 256];
+        match tokio::time::timeout(Duration::from_millis(100), slow.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                cut_off = Some(started.elapsed());
+                break;
+            }
+            Ok(Ok(_)) => {} // an answer (408) before the close
+            Err(_) => {}    // nothing yet: keep trickling
+        }
+        assert_eq!(app.get("/healthz").await.status(), 200, "others are served");
+    }
+    let cut_off = cut_off.expect("the slow client was never cut off");
+    assert!(
+        cut_off < Duration::from_secs(3),
+        "cut off after {cut_off:?}"
+    );
+}
+
+/// A flood of snapshot requests while the canvas keeps changing makes one
+/// encoding of each kind per interval, not one per request.
+#[tokio::test]
+async fn a_snapshot_flood_does_not_buy_encodings() {
+    let app = spawn_app(&[("SNAPSHOT_MAX_AGE_MS", "60000")]).await;
+    let mut placer = app.ws().await;
+    for n in 0..100u16 {
+        placer.place(n % 64, n / 64, 3).await;
+        assert_eq!(placer.place_result().await.0, PlaceStatus::Accepted);
+        let gzip = app.get("/api/canvas").await;
+        assert_eq!(gzip.status(), 200);
+        assert_eq!(app.get("/api/canvas.png").await.status(), 200);
+        let plain = app
+            .http
+            .get(app.url("/api/canvas"))
+            .header("accept-encoding", "identity")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(plain.status(), 200);
+        assert_eq!(
+            plain.headers()["cache-control"],
+            "public, max-age=1",
+            "a proxy may keep it for a second"
+        );
+    }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for format in ["raw", "gzip", "png"] {
+        let made = metric(
+            &metrics,
+            &format!("canvas_snapshot_encodings_total{{format=\"{format}\"}}"),
+        );
+        assert_eq!(made, 1.0, "{format} encoded {made} times for 100 requests");
+    }
+    // The served snapshot is the one made then, and says so.
+    let (_, seq) = app.canvas().await;
+    assert_eq!(seq, 1);
 }

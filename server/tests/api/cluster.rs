@@ -4,7 +4,7 @@
 //! under traffic.
 
 use crate::helpers::{place_randomly, Api, Replica, WsClient};
-use app::protocol::{ClientMessage, PlaceStatus, ServerMessage};
+use app::protocol::{PlaceStatus, ServerMessage};
 use std::{
     net::SocketAddr,
     path::PathBuf,
@@ -108,8 +108,9 @@ struct Watcher {
 
 impl Watcher {
     async fn connect(front: &Api) -> Self {
-        let ws = front.ws().await;
-        let copy = Replica::load(front, ws.hello.width).await;
+        let mut ws = front.ws().await;
+        let mut copy = Replica::load(front, ws.hello.width).await;
+        copy.resume_if_behind(&mut ws).await;
         Self { ws, copy }
     }
 
@@ -134,10 +135,7 @@ impl Watcher {
                 Some(tokio_tungstenite::tungstenite::Message::Close(_)) | None => {
                     self.ws = reconnect(front).await;
                     reconnected = Some(Instant::now());
-                    let (epoch, last_seq) = (self.copy.epoch, self.copy.seq);
-                    self.ws
-                        .send(ClientMessage::Resume { epoch, last_seq })
-                        .await;
+                    self.copy.resume(&mut self.ws).await;
                 }
                 Some(_) => {}
             }
@@ -193,11 +191,7 @@ async fn the_cluster_survives_losing_an_instance_and_the_redis_master() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("<canvas"));
     assert_eq!(front.json("/api/info").await["width"], 64);
-    let snapshot = front.get("/api/canvas").await;
-    assert!(
-        snapshot.headers().contains_key("x-cache"),
-        "the micro-cache answers"
-    );
+    check_the_front(&cluster).await;
 
     let mut watchers = Vec::new();
     for _ in 0..9 {
@@ -318,6 +312,60 @@ async fn the_cluster_survives_losing_an_instance_and_the_redis_master() {
 
 /// Every Prometheus target is up and every query of the Grafana dashboard
 /// returns numbers.
+/// What nginx adds and keeps from the public: the snapshot micro-cache
+/// (one copy per route, whatever the client accepts or appends), the
+/// operators' routes refused, HSTS over TLS, the page's own CSP passed on.
+async fn check_the_front(cluster: &Cluster) {
+    let front = cluster.front();
+    for route in ["/api/canvas", "/api/canvas.png"] {
+        let first = front.get(route).await;
+        assert_eq!(first.status(), 200);
+        let cache = |r: &reqwest::Response| r.headers()["x-cache"].to_str().unwrap().to_owned();
+        let again = front
+            .http
+            .get(front.url(&format!("{route}?cache-buster=1")))
+            .header("accept-encoding", "identity")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            cache(&again),
+            "HIT",
+            "{route}: the second request within a second"
+        );
+        assert!(
+            again.headers().get("content-encoding").is_none(),
+            "unzipped for this client"
+        );
+        assert_eq!(again.bytes().await.unwrap(), first.bytes().await.unwrap());
+    }
+    for route in ["/metrics", "/readyz"] {
+        assert_eq!(
+            front.get(route).await.status(),
+            403,
+            "{route} is not public"
+        );
+    }
+    let page = front.get("/").await;
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self' 'nonce-"), "{policy}");
+    assert!(
+        page.headers().get("strict-transport-security").is_none(),
+        "not over plain HTTP"
+    );
+    let tls = Command::new("curl")
+        .args(["-sk", "-o", "/dev/null", "-D", "-"])
+        .arg(format!("https://127.0.0.1:{}/", cluster.base + 1))
+        .output()
+        .expect("curl runs");
+    let headers = String::from_utf8_lossy(&tls.stdout).to_ascii_lowercase();
+    assert!(
+        headers.contains("strict-transport-security: max-age="),
+        "{headers}"
+    );
+    assert!(headers.contains("content-security-policy:"), "{headers}");
+}
+
 async fn check_monitoring(cluster: &Cluster) {
     let prometheus = cluster.api(cluster.base + 40);
     let start = Instant::now();

@@ -20,11 +20,11 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub api: Api,
     stop: Option<oneshot::Sender<()>>,
-    pub stopped: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    pub stopped: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Spawns an app on a free port: a 64x32 canvas, no cooldown and a 10 ms
-/// batch interval unless `vars` says otherwise.
+/// Spawns an app on a free port: a 64x32 canvas, no cooldown, a 10 ms
+/// batch interval and always-fresh snapshots unless `vars` says otherwise.
 pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
     let mut env: HashMap<String, String> = [
         ("APP_PORT", "0"),
@@ -32,6 +32,8 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
         ("CANVAS_HEIGHT", "32"),
         ("COOLDOWN_MS", "0"),
         ("BATCH_INTERVAL_MS", "10"),
+        // Snapshots as new as the mirror, so a test reads what it placed.
+        ("SNAPSHOT_MAX_AGE_MS", "0"),
         ("PLACE_RATE_PER_SEC", "100000"),
     ]
     .into_iter()
@@ -290,6 +292,10 @@ pub struct Replica {
     pub seq: u64,
     pub epoch: u64,
     width: usize,
+    /// A `Resume` was sent and not yet answered: tiles past a gap are live
+    /// frames written before the server read it, and come again in its
+    /// answer.
+    resuming: bool,
 }
 
 impl Replica {
@@ -303,11 +309,28 @@ impl Replica {
             seq,
             epoch,
             width: usize::from(width),
+            resuming: false,
+        }
+    }
+
+    /// Sends `Resume` from this copy's seq, as a client does after a
+    /// reconnect or when its snapshot is older than its socket's `Hello`
+    /// (a cache in front served it).
+    pub async fn resume(&mut self, ws: &mut WsClient) {
+        self.resuming = true;
+        let (epoch, last_seq) = (self.epoch, self.seq);
+        ws.send(ClientMessage::Resume { epoch, last_seq }).await;
+    }
+
+    /// Resumes if the snapshot is older than the socket's `Hello`.
+    pub async fn resume_if_behind(&mut self, ws: &mut WsClient) {
+        if self.epoch == ws.hello.epoch && self.seq < ws.hello.seq {
+            self.resume(ws).await;
         }
     }
 
     /// Applies a frame: Tiles in seq order (a gap fails the test: it must
-    /// never happen), Resync by reloading the snapshot.
+    /// never happen, but while resuming), Resync by reloading the snapshot.
     pub async fn on(&mut self, message: &ServerMessage) {
         match message {
             ServerMessage::Tiles { first_seq, tiles } => {
@@ -315,7 +338,11 @@ impl Replica {
                     if seq <= self.seq {
                         continue;
                     }
+                    if self.resuming && seq > self.seq + 1 {
+                        break; // comes again in the answer to the Resume
+                    }
                     assert_eq!(seq, self.seq + 1, "a gap in the tiles");
+                    self.resuming = false;
                     self.pixels[usize::from(tile.y) * self.width + usize::from(tile.x)] =
                         tile.color;
                     self.seq = seq;
@@ -361,6 +388,7 @@ pub async fn place_randomly(
     let mut ws = api.ws().await;
     let (width, height) = (ws.hello.width, ws.hello.height);
     let mut replica = Replica::load(&api, width).await;
+    replica.resume_if_behind(&mut ws).await;
     let mut accepted = Vec::new();
     for _ in 0..count {
         let tile = Tile {

@@ -334,7 +334,6 @@ async fn shutdown_closes_sockets_with_going_away() {
     tokio::time::timeout(crate::helpers::WAIT, stopped)
         .await
         .expect("the server stops")
-        .unwrap()
         .unwrap();
 }
 

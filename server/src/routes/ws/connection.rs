@@ -63,6 +63,13 @@ const MAX_RESUME_TILES: u64 = 50_000;
 /// past what the mirror remembers.
 const RESUME_PAGE: usize = 10_000;
 
+/// `Resume` frames a connection may send: a burst of this many, then one
+/// every [`RESUME_EVERY`]. A client resumes once per connection, and again
+/// only when it sees a gap; more is a flood (each may cost store reads),
+/// and the connection is closed.
+const RESUME_BURST: u32 = 3;
+const RESUME_EVERY: Duration = Duration::from_secs(5);
+
 /// How long a client is told to wait when the store is unavailable.
 const STORE_DOWN_RETRY: Duration = Duration::from_secs(1);
 
@@ -91,6 +98,7 @@ pub(super) struct Connection {
     /// Answers to Place frames, in the order the frames came.
     replies: FuturesOrdered<Reply>,
     place_limit: TokenBucket,
+    resume_limit: TokenBucket,
     /// Counts this connection against its address's cap while it lives.
     _permit: ConnectionPermit,
     /// When the client last sent anything (a pong included).
@@ -114,6 +122,7 @@ impl Connection {
         let rate = state.config.place_rate_per_sec;
         Self {
             place_limit: TokenBucket::new(rate, rate.saturating_mul(2)),
+            resume_limit: TokenBucket::every(RESUME_EVERY, RESUME_BURST),
             session,
             address,
             socket,
@@ -252,7 +261,18 @@ impl Connection {
                 self.replies.push_back(reply);
                 Ok(())
             }
-            Ok(ClientMessage::Resume { epoch, last_seq }) => self.resume(epoch, last_seq).await,
+            Ok(ClientMessage::Resume { epoch, last_seq }) => {
+                if self.resume_limit.take(Instant::now()).is_err() {
+                    return self
+                        .refuse(
+                            error_code::TOO_MANY_RESUMES,
+                            "too many Resume frames",
+                            close_code::POLICY,
+                        )
+                        .await;
+                }
+                self.resume(epoch, last_seq).await
+            }
             Err(error) => {
                 let close = match error {
                     DecodeError::TooLarge(_) => close_code::SIZE,
