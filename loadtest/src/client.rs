@@ -11,6 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use std::{
     collections::VecDeque,
+    net::{IpAddr, SocketAddr},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -116,6 +117,13 @@ struct Replica {
     applied: Option<u64>,
     /// Tiles frames that arrived while the snapshot was on its way.
     kept: Vec<Bytes>,
+    /// The seq up to which the socket's stream leaves tiles out (that of
+    /// `Hello`, or of the last `Resync`): a snapshot older than that (from
+    /// a cache) must be followed by a `Resume`.
+    covered: u64,
+    /// A `Resume` was sent and not answered yet: tiles past a gap are live
+    /// frames written before the server read it, and come again.
+    resuming: bool,
     snapshot: Option<SnapshotAnswer>,
 }
 
@@ -136,12 +144,14 @@ pub struct Client {
     rng: SmallRng,
 }
 
-/// Connects (up to four attempts) and reads `Hello`.
+/// Connects (up to four attempts), from `source` if given, and reads
+/// `Hello`.
 pub async fn connect(
     shared: Arc<Shared>,
     target: String,
     target_index: usize,
     role: Role,
+    source: Option<IpAddr>,
     seed: u64,
 ) -> Result<Client, String> {
     let url = format!("{}/ws", target.replacen("http://", "ws://", 1));
@@ -153,7 +163,13 @@ pub async fn connect(
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
         }
-        match tokio_tungstenite::connect_async_with_config(&url, Some(config), true).await {
+        let connected = match source {
+            None => tokio_tungstenite::connect_async_with_config(&url, Some(config), true)
+                .await
+                .map_err(|e| e.to_string()),
+            Some(source) => connect_from(source, &target, &url, config).await,
+        };
+        match connected {
             Ok((socket, _)) => {
                 let mut client = Client {
                     shared,
@@ -175,10 +191,40 @@ pub async fn connect(
                 client.hello().await?;
                 return Ok(client);
             }
-            Err(error) => last_error = error.to_string(),
+            Err(error) => last_error = error,
         }
     }
     Err(last_error)
+}
+
+/// The handshake over a TCP connection made from `source`.
+async fn connect_from(
+    source: IpAddr,
+    target: &str,
+    url: &str,
+    config: WebSocketConfig,
+) -> Result<
+    (
+        Socket,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ),
+    String,
+> {
+    let address: SocketAddr = target
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .ok_or("--source-ips needs targets given as http://IP:port")?;
+    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket
+        .bind(SocketAddr::new(source, 0))
+        .map_err(|e| e.to_string())?;
+    let stream = socket.connect(address).await.map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    tokio_tungstenite::client_async_with_config(url, MaybeTlsStream::Plain(stream), Some(config))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 impl Client {
@@ -202,6 +248,8 @@ impl Client {
                 width: hello.width,
                 applied: None,
                 kept: Vec::new(),
+                covered: hello.seq,
+                resuming: false,
                 snapshot: Some(self.fetch_snapshot()),
             });
         }
@@ -259,7 +307,13 @@ impl Client {
                         break;
                     }
                 }
-                snapshot = snapshot => self.on_snapshot(snapshot),
+                snapshot = snapshot => {
+                    if let Some(resume) = self.on_snapshot(snapshot) {
+                        if self.socket.send(Message::Binary(resume.encode())).await.is_err() {
+                            break;
+                        }
+                    }
+                }
                 incoming = self.socket.next() => match incoming {
                     Some(Ok(Message::Binary(frame))) => {
                         let answered = self.on_frame(frame);
@@ -367,6 +421,8 @@ impl Client {
                         if let Some(replica) = self.replica.as_mut() {
                             replica.applied = None;
                             replica.kept.clear();
+                            replica.covered = seq;
+                            replica.resuming = false;
                             replica.snapshot = Some(snapshot);
                         }
                     }
@@ -409,7 +465,7 @@ impl Client {
         if let Some(replica) = self.replica.as_mut() {
             match replica.applied {
                 None => replica.kept.push(frame),
-                Some(_) => replica.apply(&frame),
+                Some(_) => replica.apply(&frame, &mut self.report.errors),
             }
         }
     }
@@ -428,37 +484,49 @@ impl Client {
         receiver
     }
 
-    fn on_snapshot(&mut self, snapshot: Option<(Vec<u8>, u64)>) {
-        let Some(replica) = self.replica.as_mut() else {
-            return;
-        };
+    /// Takes the snapshot in; the `Resume` to send when it is older than
+    /// what the socket's stream starts from.
+    fn on_snapshot(&mut self, snapshot: Option<(Vec<u8>, u64)>) -> Option<ClientMessage> {
+        let replica = self.replica.as_mut()?;
+        replica.snapshot = None;
         let Some((pixels, seq)) = snapshot else {
             self.report
                 .errors
                 .push("a snapshot could not be fetched".into());
-            replica.snapshot = None;
-            return;
+            return None;
         };
-        replica.snapshot = None;
         if pixels.len() == replica.pixels.len() {
             replica.pixels = pixels;
         }
         replica.applied = Some(seq);
+        replica.resuming = seq < replica.covered;
+        let errors = &mut self.report.errors;
         for frame in std::mem::take(&mut replica.kept) {
-            replica.apply(&frame);
+            replica.apply(&frame, errors);
         }
+        replica.resuming.then_some(ClientMessage::Resume {
+            epoch: self.report.epoch,
+            last_seq: seq,
+        })
     }
 }
 
 impl Replica {
-    fn apply(&mut self, frame: &[u8]) {
-        let (Some(applied), Some((first_seq, count))) = (self.applied, tiles_header(frame)) else {
+    fn apply(&mut self, frame: &[u8], errors: &mut Vec<String>) {
+        let (Some(mut applied), Some((first_seq, count))) = (self.applied, tiles_header(frame))
+        else {
             return;
         };
         for i in 0..count {
             let seq = first_seq + i;
             if seq <= applied {
                 continue;
+            }
+            if seq > applied + 1 {
+                if self.resuming {
+                    break; // comes again in the answer to the Resume
+                }
+                errors.push(format!("a gap in the tiles: {} to {seq}", applied + 1));
             }
             let at = TILES_HEADER_LEN + i as usize * TILE_LEN;
             let x = u16::from_le_bytes([frame[at], frame[at + 1]]);
@@ -467,8 +535,10 @@ impl Replica {
             if let Some(pixel) = self.pixels.get_mut(index) {
                 *pixel = frame[at + 4];
             }
-            self.applied = Some(seq);
+            applied = seq;
+            self.resuming = false;
         }
+        self.applied = Some(applied);
     }
 }
 

@@ -11,9 +11,11 @@
 //! - [`options`]: the command line.
 //! - [`run`]: one run, from connecting to verifying.
 //! - [`client`]: one WebSocket client and its roles.
+//! - [`flood`]: snapshot requests beside the WebSocket load.
 //! - [`stats`]: counters, latencies and process figures.
 
 mod client;
+mod flood;
 mod options;
 mod run;
 mod stats;

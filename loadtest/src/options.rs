@@ -29,6 +29,12 @@ promises: every client receives every tile, in seq order, promptly.
       --verify-timeout S    longest wait for quiet (30)
       --pids P,P            server processes whose memory and CPU are sampled
       --connect-concurrency N  handshakes in flight at once (256)
+      --http-rate R         also fetch /api/canvas and /api/canvas.png, R
+                            requests/s in all, while placing (a snapshot
+                            flood); reports statuses, X-Cache and latency
+      --source-ips N        connect from 127.0.0.2 … 127.0.0.(N+1), client i
+                            from the (i mod N)-th (a proxy that limits per
+                            address sees N addresses); loopback targets only
       --no-progress         no progress lines on stderr
 
 The last line of stdout is one JSON object with every figure. Exit codes: 0
@@ -52,6 +58,8 @@ pub struct Options {
     pub pids: Vec<u32>,
     pub connect_concurrency: usize,
     pub progress: bool,
+    pub http_rate: f64,
+    pub source_ips: usize,
 }
 
 impl Options {
@@ -73,6 +81,8 @@ impl Options {
             pids: Vec::new(),
             connect_concurrency: 256,
             progress: true,
+            http_rate: 0.0,
+            source_ips: 0,
         };
         while let Some(arg) = args.next() {
             let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -100,6 +110,8 @@ impl Options {
                 }
                 "--connect-concurrency" => options.connect_concurrency = number(&value(&arg)?)?,
                 "--no-progress" => options.progress = false,
+                "--http-rate" => options.http_rate = number(&value(&arg)?)?,
+                "--source-ips" => options.source_ips = number(&value(&arg)?)?,
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
                 target => options
@@ -118,6 +130,9 @@ impl Options {
         }
         if options.rate < 0.0 || options.window == 0 || options.colors == 0 {
             return Err("--rate must be >= 0, --window and --colors >= 1".into());
+        }
+        if options.http_rate < 0.0 || options.source_ips > 250 {
+            return Err("--http-rate must be >= 0 and --source-ips at most 250".into());
         }
         if options.track == usize::MAX {
             options.track = if options.verify {

@@ -4,11 +4,13 @@
 
 use crate::{
     client::{self, Pace, Phase, Report, Role, Shared},
+    flood,
     options::Options,
     stats::{machine_ticks, micros, round3, Count, Counters, Latencies, Process, SeenAt, Totals},
 };
 use serde_json::{json, Value};
 use std::{
+    net::{IpAddr, Ipv4Addr},
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
@@ -81,6 +83,7 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
     let settled = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let targets = options.targets.len();
+    let sources = sources(options.source_ips);
     let mut observers = vec![false; targets];
     let mut clients: Vec<(usize, JoinHandle<Result<Report, String>>)> = Vec::new();
     for index in 0..options.clients {
@@ -90,6 +93,7 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
         let (shared, connecting, phase) = (shared.clone(), connecting.clone(), phase_watch.clone());
         let settled = settled.clone();
         let target = options.targets[target_index].clone();
+        let source = sources[index % sources.len()];
         let task = async move {
             tokio::time::sleep_until((started + ramp_at).into()).await;
             let permit = connecting
@@ -97,7 +101,7 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
                 .await
                 .map_err(|e| e.to_string())?;
             let client =
-                client::connect(shared, target, target_index, role, index as u64 + 1).await;
+                client::connect(shared, target, target_index, role, source, index as u64 + 1).await;
             drop(permit);
             settled.fetch_add(1, Ordering::Relaxed);
             Ok(client?.run(phase).await)
@@ -122,7 +126,13 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
     progress(options, "connected", &shared, started);
 
     phase.send_replace(Phase::Placing);
+    let flood = (options.http_rate > 0.0).then(|| {
+        let until = Instant::now() + options.warmup + options.duration;
+        let (targets, rate) = (options.targets.clone(), options.http_rate);
+        tokio::spawn(flood::run(targets, sources.clone(), rate, until))
+    });
     tokio::time::sleep(options.warmup).await;
+    let encodings_before = encodings(&http, &options.targets).await;
     let window = sample(&shared.counters, &options.pids);
     shared
         .window_start
@@ -138,18 +148,18 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
         .window_end
         .store(micros(shared.start), Ordering::Relaxed);
     let end = sample(&shared.counters, &options.pids);
+    let encodings_after = encodings(&http, &options.targets).await;
     phase.send_replace(Phase::Stopped);
+    let flood = match flood {
+        Some(flood) => flood.await.ok(),
+        None => None,
+    };
 
-    let mut verify = None;
-    if options.verify {
-        let quiet_wait =
-            wait_for_quiet(&shared.counters, options.quiet, options.verify_timeout).await;
-        let mut snapshots = Vec::new();
-        for target in &options.targets {
-            snapshots.push(client::snapshot(&http, &format!("{target}/api/canvas")).await);
-        }
-        verify = Some((quiet_wait, snapshots));
-    }
+    let quiet_wait = if options.verify {
+        wait_for_quiet(&shared.counters, options.quiet, options.verify_timeout).await
+    } else {
+        None
+    };
     phase.send_replace(Phase::Finish);
 
     let mut reports = Vec::new();
@@ -170,14 +180,61 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
 
     let mut figures = figures(options, &shared, &before, &window, &end, &mut reports);
     figures["connect_s"] = json!(round3(connect_s));
+    if let Some(flood) = flood {
+        figures["http"] = flood;
+    }
+    if let (Some(before), Some(after)) = (encodings_before, encodings_after) {
+        let seconds = end.at.duration_since(window.at).as_secs_f64();
+        figures["server"]["snapshot_encodings_per_s"] = json!(round3((after - before) / seconds));
+    }
     figures["clients_failed"] = json!(connect_errors.len());
     let mut converged = None;
-    if let Some((quiet_wait, snapshots)) = verify {
+    if options.verify {
+        let newest = reports.iter().map(|(_, r)| r.last_seq).max().unwrap_or(0);
+        let snapshots =
+            final_snapshots(&http, &options.targets, newest, options.verify_timeout).await;
         let (result, ok) = verify_run(options, &reports, &snapshots, quiet_wait);
         figures["verify"] = result;
         converged = Some(ok);
     }
     Ok(Outcome { figures, converged })
+}
+
+/// The source addresses clients connect from: 127.0.0.2 … with
+/// `--source-ips`, else the system's choice.
+fn sources(count: usize) -> Vec<Option<IpAddr>> {
+    if count == 0 {
+        return vec![None];
+    }
+    (0..count)
+        .map(|i| Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8))))
+        .collect()
+}
+
+/// Snapshot encodings the targets made so far (`canvas_snapshot_encodings_total`
+/// of every format, summed), when they all expose it.
+async fn encodings(http: &reqwest::Client, targets: &[String]) -> Option<f64> {
+    let mut total = 0.0;
+    for target in targets {
+        let text = http
+            .get(format!("{target}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let counts: Vec<f64> = text
+            .lines()
+            .filter(|line| line.starts_with("canvas_snapshot_encodings_total{"))
+            .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
+            .collect();
+        if counts.is_empty() {
+            return None;
+        }
+        total += counts.iter().sum::<f64>();
+    }
+    Some(total)
 }
 
 /// Placers first, then one observer per target (its first client that does
@@ -356,6 +413,33 @@ fn figures(
 }
 
 type Snapshot = Option<(Vec<u8>, u64, u64)>;
+
+/// Every target's snapshot once they all hold at least `newest` (what the
+/// clients reached) and agree. A cache in front may answer an older one for
+/// a second or two after the load stops, as any client would see: ask
+/// again until then (or the timeout).
+async fn final_snapshots(
+    http: &reqwest::Client,
+    targets: &[String],
+    newest: u64,
+    timeout: Duration,
+) -> Vec<Snapshot> {
+    let started = Instant::now();
+    loop {
+        let mut snapshots = Vec::new();
+        for target in targets {
+            snapshots.push(client::snapshot(http, &format!("{target}/api/canvas")).await);
+        }
+        let settled = snapshots
+            .iter()
+            .all(|s| s.as_ref().is_some_and(|s| s.1 >= newest))
+            && snapshots.windows(2).all(|w| w[0] == w[1]);
+        if settled || started.elapsed() >= timeout {
+            return snapshots;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
 
 /// Every target answers the same canvas, every tracked client holds it, and
 /// every client still connected is at its seq.
