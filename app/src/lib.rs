@@ -10,8 +10,11 @@
 
 pub mod components;
 pub mod geometry;
+pub mod live;
+pub mod name;
 pub mod palette;
 pub mod protocol;
+pub mod sync;
 
 #[cfg(feature = "hydrate")]
 mod client;

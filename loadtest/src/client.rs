@@ -5,7 +5,10 @@
 //! convergence at the end.
 
 use crate::stats::{micros, Count, Counters, Latencies, SeenAt};
-use app::protocol::{kind, ClientMessage, ServerMessage, Tile, TILES_HEADER_LEN, TILE_LEN};
+use app::{
+    protocol::{kind, ClientMessage, ServerMessage, Tile, TILES_HEADER_LEN, TILE_LEN},
+    sync::{Action, At, CanvasSync},
+};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
@@ -106,25 +109,20 @@ async fn next_phase(mut phase: watch::Receiver<Phase>) -> (Phase, watch::Receive
     (now, phase)
 }
 
-/// A snapshot's pixels and seq, once fetched (`None` if it could not be).
-type SnapshotAnswer = oneshot::Receiver<Option<(Vec<u8>, u64)>>;
+/// A snapshot's pixels, seq and epoch, once fetched (`None` if it could
+/// not be).
+type SnapshotAnswer = oneshot::Receiver<Option<(Vec<u8>, u64, u64)>>;
 
-/// A tracked client's copy of the canvas.
+/// A tracked client's copy of the canvas, kept by the same state machine as
+/// the browser's ([`app::sync`]).
 struct Replica {
     pixels: Vec<u8>,
     width: u16,
-    /// Every tile up to this seq is applied; `None` until a snapshot came.
-    applied: Option<u64>,
-    /// Tiles frames that arrived while the snapshot was on its way.
-    kept: Vec<Bytes>,
-    /// The seq up to which the socket's stream leaves tiles out (that of
-    /// `Hello`, or of the last `Resync`): a snapshot older than that (from
-    /// a cache) must be followed by a `Resume`.
-    covered: u64,
-    /// A `Resume` was sent and not answered yet: tiles past a gap are live
-    /// frames written before the server read it, and come again.
-    resuming: bool,
+    sync: CanvasSync,
+    /// The snapshot the machine asked for, on its way.
     snapshot: Option<SnapshotAnswer>,
+    /// Frames the machine asked to send, sent by the client's loop.
+    outgoing: Vec<ClientMessage>,
 }
 
 pub struct Client {
@@ -243,15 +241,16 @@ impl Client {
         (self.width, self.height) = (hello.width, hello.height);
         if self.role.tracked {
             let area = usize::from(hello.width) * usize::from(hello.height);
-            self.replica = Some(Replica {
+            let mut replica = Replica {
                 pixels: vec![0; area],
                 width: hello.width,
-                applied: None,
-                kept: Vec::new(),
-                covered: hello.seq,
-                resuming: false,
-                snapshot: Some(self.fetch_snapshot()),
-            });
+                sync: CanvasSync::new(),
+                snapshot: None,
+                outgoing: Vec::new(),
+            };
+            let actions = replica.sync.received(&ServerMessage::Hello(hello));
+            replica.perform(actions, &self.shared.http, &self.target);
+            self.replica = Some(replica);
         }
         Ok(())
     }
@@ -307,13 +306,7 @@ impl Client {
                         break;
                     }
                 }
-                snapshot = snapshot => {
-                    if let Some(resume) = self.on_snapshot(snapshot) {
-                        if self.socket.send(Message::Binary(resume.encode())).await.is_err() {
-                            break;
-                        }
-                    }
-                }
+                snapshot = snapshot => self.on_snapshot(snapshot),
                 incoming = self.socket.next() => match incoming {
                     Some(Ok(Message::Binary(frame))) => {
                         let answered = self.on_frame(frame);
@@ -327,6 +320,9 @@ impl Client {
                     Some(Err(_)) | None => break,
                 },
             }
+            if self.send_outgoing().await.is_err() {
+                break;
+            }
         }
         self.report.up = finished;
         if !finished {
@@ -335,7 +331,7 @@ impl Client {
         let _ = self.socket.close(None).await;
         self.report.last_seq = self.expected.saturating_sub(1);
         if let Some(replica) = self.replica.take() {
-            if replica.applied.is_some() {
+            if replica.sync.copy().is_some() {
                 self.report.canvas = Some(replica.pixels);
             }
         }
@@ -412,19 +408,13 @@ impl Client {
             }
             Some(&kind::PRESENCE) => counters.add(Count::PresenceFrames, 1),
             Some(&kind::RESYNC) => match ServerMessage::decode(&frame) {
-                Ok(ServerMessage::Resync { seq, epoch }) => {
+                Ok(resync @ ServerMessage::Resync { seq, epoch }) => {
                     counters.add(Count::Resyncs, 1);
                     self.expected = seq + 1;
                     self.report.epoch = epoch;
-                    if self.replica.is_some() {
-                        let snapshot = self.fetch_snapshot();
-                        if let Some(replica) = self.replica.as_mut() {
-                            replica.applied = None;
-                            replica.kept.clear();
-                            replica.covered = seq;
-                            replica.resuming = false;
-                            replica.snapshot = Some(snapshot);
-                        }
+                    if let Some(replica) = self.replica.as_mut() {
+                        let actions = replica.sync.received(&resync);
+                        replica.perform(actions, &self.shared.http, &self.target);
                     }
                 }
                 _ => counters.add(Count::BadFrames, 1),
@@ -463,83 +453,79 @@ impl Client {
         }
         self.expected = self.expected.max(last_seq + 1);
         if let Some(replica) = self.replica.as_mut() {
-            match replica.applied {
-                None => replica.kept.push(frame),
-                Some(_) => replica.apply(&frame, &mut self.report.errors),
+            if let Ok(tiles) = ServerMessage::decode(&frame) {
+                let actions = replica.sync.received(&tiles);
+                replica.perform(actions, &self.shared.http, &self.target);
             }
         }
     }
 
-    fn fetch_snapshot(&self) -> SnapshotAnswer {
-        let (answer, receiver) = oneshot::channel();
-        let http = self.shared.http.clone();
-        let url = format!("{}/api/canvas", self.target);
-        tokio::spawn(async move {
-            let _ = answer.send(
-                snapshot(&http, &url)
-                    .await
-                    .map(|(pixels, seq, _)| (pixels, seq)),
-            );
-        });
-        receiver
-    }
-
-    /// Takes the snapshot in; the `Resume` to send when it is older than
-    /// what the socket's stream starts from.
-    fn on_snapshot(&mut self, snapshot: Option<(Vec<u8>, u64)>) -> Option<ClientMessage> {
-        let replica = self.replica.as_mut()?;
+    /// Takes in the snapshot the machine asked for.
+    fn on_snapshot(&mut self, snapshot: Option<(Vec<u8>, u64, u64)>) {
+        let Some(replica) = self.replica.as_mut() else {
+            return;
+        };
         replica.snapshot = None;
-        let Some((pixels, seq)) = snapshot else {
+        let Some((pixels, seq, epoch)) = snapshot.filter(|s| s.0.len() == replica.pixels.len())
+        else {
             self.report
                 .errors
                 .push("a snapshot could not be fetched".into());
-            return None;
+            replica.sync.load_failed();
+            return;
         };
-        if pixels.len() == replica.pixels.len() {
+        if let Some(actions) = replica.sync.loaded(At { epoch, seq }) {
             replica.pixels = pixels;
+            replica.perform(actions, &self.shared.http, &self.target);
         }
-        replica.applied = Some(seq);
-        replica.resuming = seq < replica.covered;
-        let errors = &mut self.report.errors;
-        for frame in std::mem::take(&mut replica.kept) {
-            replica.apply(&frame, errors);
+    }
+
+    /// Sends what the tracked copy's machine asked to.
+    async fn send_outgoing(&mut self) -> Result<(), ()> {
+        let Some(replica) = self.replica.as_mut() else {
+            return Ok(());
+        };
+        for message in replica.outgoing.drain(..) {
+            self.socket
+                .send(Message::Binary(message.encode()))
+                .await
+                .map_err(drop)?;
         }
-        replica.resuming.then_some(ClientMessage::Resume {
-            epoch: self.report.epoch,
-            last_seq: seq,
-        })
+        Ok(())
     }
 }
 
 impl Replica {
-    fn apply(&mut self, frame: &[u8], errors: &mut Vec<String>) {
-        let (Some(mut applied), Some((first_seq, count))) = (self.applied, tiles_header(frame))
-        else {
-            return;
-        };
-        for i in 0..count {
-            let seq = first_seq + i;
-            if seq <= applied {
-                continue;
-            }
-            if seq > applied + 1 {
-                if self.resuming {
-                    break; // comes again in the answer to the Resume
+    /// Carries out what the machine asks for; the frames to send wait in
+    /// `outgoing`.
+    fn perform(&mut self, actions: Vec<Action>, http: &reqwest::Client, target: &str) {
+        for action in actions {
+            match action {
+                Action::Apply { tiles, .. } => {
+                    for tile in tiles {
+                        let index =
+                            usize::from(tile.y) * usize::from(self.width) + usize::from(tile.x);
+                        if let Some(pixel) = self.pixels.get_mut(index) {
+                            *pixel = tile.color;
+                        }
+                    }
                 }
-                errors.push(format!("a gap in the tiles: {} to {seq}", applied + 1));
+                Action::Send(message) => self.outgoing.push(message),
+                Action::FetchSnapshot { .. } => self.snapshot = Some(fetch_snapshot(http, target)),
             }
-            let at = TILES_HEADER_LEN + i as usize * TILE_LEN;
-            let x = u16::from_le_bytes([frame[at], frame[at + 1]]);
-            let y = u16::from_le_bytes([frame[at + 2], frame[at + 3]]);
-            let index = usize::from(y) * usize::from(self.width) + usize::from(x);
-            if let Some(pixel) = self.pixels.get_mut(index) {
-                *pixel = frame[at + 4];
-            }
-            applied = seq;
-            self.resuming = false;
         }
-        self.applied = Some(applied);
     }
+}
+
+/// Fetches the target's snapshot in the background.
+fn fetch_snapshot(http: &reqwest::Client, target: &str) -> SnapshotAnswer {
+    let (answer, receiver) = oneshot::channel();
+    let http = http.clone();
+    let url = format!("{target}/api/canvas");
+    tokio::spawn(async move {
+        let _ = answer.send(snapshot(&http, &url).await);
+    });
+    receiver
 }
 
 /// A `Tiles` frame's first seq and tile count, if its length matches.

@@ -2,7 +2,6 @@
 //! values. Every variable has a default that works on a laptop; the README
 //! and `.env.development` list them all.
 
-use crate::session::MIN_SECRET_LEN;
 use app::geometry::CanvasSize;
 use leptos::config::{Env, LeptosOptions};
 use std::{
@@ -12,6 +11,10 @@ use std::{
     time::Duration,
 };
 use thiserror::Error;
+
+/// The shortest `SESSION_SECRET` accepted: the session key is derived
+/// from it.
+pub const MIN_SECRET_LEN: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -1,7 +1,7 @@
 //! The HTTP API's errors. Each maps to a status and a JSON body
 //! `{"error": "…"}`; the underlying cause is logged, never sent.
 
-use crate::store::StoreError;
+use crate::backend::StoreError;
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},

@@ -1,47 +1,14 @@
 //! Limits on what one client may ask of the server, and who "one client"
 //! is: its [`ClientAddress`].
 
+use crate::model::ClientAddress;
 use axum::http::HeaderMap;
 use std::{
     collections::HashMap,
-    fmt,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    net::SocketAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-
-/// Who a request comes from, as far as per-address limits go: an IPv4
-/// address, or the /64 an IPv6 address belongs to. A subscriber is usually
-/// given a whole /64, so keying on the full IPv6 address would hand one
-/// person 2^64 addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ClientAddress {
-    V4(Ipv4Addr),
-    /// The upper 64 bits of the address.
-    V6Prefix(u64),
-}
-
-impl ClientAddress {
-    pub fn of(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V4(v4) => Self::V4(v4),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => Self::V4(v4),
-                None => Self::V6Prefix((u128::from(v6) >> 64) as u64),
-            },
-        }
-    }
-}
-
-/// `203.0.113.7`, or `2001:db8:1:2::/64`: also the form in store keys.
-impl fmt::Display for ClientAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::V4(v4) => write!(f, "{v4}"),
-            Self::V6Prefix(prefix) => write!(f, "{}/64", Ipv6Addr::from(u128::from(*prefix) << 64)),
-        }
-    }
-}
 
 /// The address a request comes from: the TCP peer, or, behind a trusted
 /// proxy, the first address of `X-Forwarded-For` (nginx overwrites the

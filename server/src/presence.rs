@@ -7,8 +7,8 @@
 //! report expires ([`REPORT_TTL`]).
 
 use crate::{
+    backend::Store,
     canvas::fanout::{Fanout, Frame},
-    store::Store,
 };
 use std::{
     sync::{

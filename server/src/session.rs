@@ -8,52 +8,27 @@
 //! never reaches the store, and dropping or forging the cookie meets the
 //! per-address ceiling on new sessions.
 
-use crate::{config::Secret, limits::ClientAddress, store::Store, store::StoreError};
+use crate::{
+    backend::{Store, StoreError},
+    config::Secret,
+    model::{ClientAddress, SessionId},
+};
 use axum::http::{header, HeaderMap, HeaderValue};
 use cookie::{Cookie, CookieJar, Key};
-use std::{fmt, sync::Arc, time::Duration};
-use thiserror::Error;
+use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 pub const COOKIE_NAME: &str = "canvas_session";
 /// A year: the cookie outlives any cooldown by far.
 const COOKIE_MAX_AGE_SECS: u32 = 365 * 24 * 3600;
-/// How long the store keeps a session nobody uses (renewed on every visit).
-pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
-/// The shortest `SESSION_SECRET` accepted: the key is derived from it.
-pub const MIN_SECRET_LEN: usize = 32;
-
-/// 128 random bits as 32 lowercase hex digits. Only [`SessionId::parse`] and
-/// [`SessionId::generate`] make one, so a cookie value that is not of that
-/// form never reaches the store.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SessionId(String);
-
-impl SessionId {
-    pub fn generate() -> Self {
-        Self(format!("{:032x}", rand::random::<u128>()))
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        (value.len() == 32
-            && value
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-        .then(|| Self(value.to_owned()))
-    }
-
-    /// The id itself, for store keys. Never log it.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// The key that signs session cookies.
 #[derive(Clone)]
 pub struct SessionKey(Key);
 
 impl SessionKey {
-    /// A key derived from a secret of at least [`MIN_SECRET_LEN`] bytes.
+    /// A key derived from a secret of at least
+    /// [`crate::config::MIN_SECRET_LEN`] bytes.
     pub fn from_secret(secret: &[u8]) -> Self {
         Self(Key::derive_from(secret))
     }
@@ -80,7 +55,7 @@ impl SessionKey {
     pub fn cookie(&self, session: &SessionId, headers: &HeaderMap) -> HeaderValue {
         let mut jar = CookieJar::new();
         jar.signed_mut(&self.0)
-            .add(Cookie::new(COOKIE_NAME, session.0.clone()));
+            .add(Cookie::new(COOKIE_NAME, session.as_str().to_owned()));
         let signed = jar
             .get(COOKIE_NAME)
             .map(|c| c.value().to_owned())
@@ -231,47 +206,6 @@ fn is_https(headers: &HeaderMap) -> bool {
         .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
 
-/// The name a user chose, shown as `placed_by`: 2 to 24 characters of
-/// letters, digits, spaces and `_ - .`, trimmed, without repeated spaces.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DisplayName(String);
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum NameError {
-    #[error("a name has 2 to 24 characters")]
-    Length,
-    #[error("a name may hold letters, digits, single spaces, and _ - .")]
-    Characters,
-}
-
-impl DisplayName {
-    pub const MAX_CHARS: usize = 24;
-
-    pub fn parse(raw: &str) -> Result<Self, NameError> {
-        let name = raw.trim();
-        let chars = name.chars().count();
-        if !(2..=Self::MAX_CHARS).contains(&chars) {
-            return Err(NameError::Length);
-        }
-        let allowed = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.');
-        if !name.chars().all(allowed) || name.contains("  ") {
-            return Err(NameError::Characters);
-        }
-        Ok(Self(name.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-// Session ids are bearer secrets: never print them whole.
-impl fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionId({}…)", &self.0[..6])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,17 +256,6 @@ mod tests {
             key.session(&request_with("canvas_session=../../etc/passwd")),
             None
         );
-    }
-
-    #[test]
-    fn display_names_are_validated() {
-        assert_eq!(DisplayName::parse("  Ada L. ").unwrap().as_str(), "Ada L.");
-        assert_eq!(DisplayName::parse("Zoë_9").unwrap().as_str(), "Zoë_9");
-        assert_eq!(DisplayName::parse("a"), Err(NameError::Length));
-        assert_eq!(DisplayName::parse(&"x".repeat(25)), Err(NameError::Length));
-        for bad in ["<script>", "a\nb", "two  spaces", "semi;colon", "a,b"] {
-            assert_eq!(DisplayName::parse(bad), Err(NameError::Characters), "{bad}");
-        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! build one on port 0 and read the real port back.
 
 use crate::{
+    backend::{self, Backend, StoreError},
     canvas::{
         fanout::Fanout,
         mirror::Mirror,
@@ -10,19 +11,13 @@ use crate::{
         sync::{Batching, SyncTask},
     },
     config::Config,
-    feed::Feed,
-    feed::{local::LocalFeed, redis::RedisFeed},
     limits::ConnectionLimiter,
     metrics::Metrics,
+    model::Snapshot,
     presence::Presence,
     routes, serve,
     session::Sessions,
     state::AppState,
-    store::{
-        memory::MemoryStore,
-        redis::{Keys, RedisStore},
-        Rules, Snapshot, Store, StoreError,
-    },
 };
 use std::{
     future::Future,
@@ -79,7 +74,7 @@ impl Application {
         // The feed is subscribed before the snapshot is taken, so nothing
         // placed in between is missed (duplicates are dropped by seq).
         let metrics = Arc::new(Metrics::new());
-        let Backend { store, feed } = backend(&config, &shutdown, &metrics)?;
+        let Backend { store, feed } = backend::open(&config, &shutdown, &metrics)?;
         let snapshot = match store.snapshot().await {
             Ok(snapshot) => snapshot,
             Err(error) => {
@@ -184,42 +179,4 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
-}
-
-/// Where the canvas is kept and how its updates arrive.
-struct Backend {
-    store: Arc<dyn Store>,
-    feed: Box<dyn Feed>,
-}
-
-/// The Redis store and feed when Redis is configured, else the embedded ones.
-fn backend(
-    config: &Config,
-    shutdown: &CancellationToken,
-    metrics: &Arc<Metrics>,
-) -> Result<Backend, StoreError> {
-    let rules = Rules {
-        cooldown: config.cooldown,
-        per_address: config.placements_per_address,
-    };
-    match &config.redis {
-        None => {
-            let store = MemoryStore::new(config.canvas, rules, config.history_len);
-            let feed: LocalFeed = store.feed();
-            Ok(Backend {
-                store: Arc::new(store),
-                feed: Box::new(feed),
-            })
-        }
-        Some(redis) => {
-            let store = RedisStore::new(redis, rules, metrics.clone());
-            let channel = Keys::new(&redis.key_prefix).channel;
-            let feed = RedisFeed::spawn(redis, channel, shutdown.clone());
-            tracing::info!(prefix = %redis.key_prefix, "using the Redis store");
-            Ok(Backend {
-                store,
-                feed: Box::new(feed),
-            })
-        }
-    }
 }

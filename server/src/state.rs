@@ -1,13 +1,13 @@
 //! What every request handler shares.
 
 use crate::{
+    backend::Store,
     canvas::{fanout::Fanout, mirror::Mirror, snapshot::Snapshots},
     config::Config,
     limits::ConnectionLimiter,
     metrics::Metrics,
     presence::Presence,
     session::Sessions,
-    store::Store,
 };
 use std::sync::{atomic::AtomicBool, Arc};
 use tokio_util::sync::CancellationToken;

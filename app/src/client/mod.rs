@@ -1,11 +1,6 @@
-//! The live canvas in the browser: keeps the page's copy of the canvas equal
-//! to the server's, following "Ordering and catch-up" of docs/protocol.md.
-//!
-//! On first connect: keep the Tiles that arrive, fetch `/api/canvas`, apply the
-//! kept tiles above the snapshot's seq. On reconnect, or when tiles show a gap
-//! (a snapshot older than the socket's start, say from another instance or a
-//! cache): `Resume` from the last applied seq. On `Resync` or a new epoch:
-//! load the snapshot again.
+//! The live canvas in the browser: the socket, the snapshot, the drawing and
+//! the gestures. Which tiles to apply, when to `Resume` and when to load the
+//! snapshot again is [`crate::sync`]'s to decide; this carries it out.
 //!
 //! The browser runs this on one thread, so the state is a thread-local
 //! singleton and the DOM callbacks reach it through [`with_client`]; only the
@@ -18,9 +13,10 @@ mod socket;
 mod view;
 
 use crate::{
-    components::{Connection, LiveState},
     geometry::CanvasSize,
-    protocol::{ClientMessage, Hello, PlaceStatus, ServerMessage, Tile},
+    live::{Connection, LiveState, ZOOM_STEP},
+    protocol::{ClientMessage, PlaceStatus, ServerMessage, Tile},
+    sync::{self, At, CanvasSync},
 };
 use input::{Gesture, Motion};
 use leptos::prelude::*;
@@ -40,18 +36,6 @@ fn with_client<R>(f: impl FnOnce(&mut Client) -> R) -> Option<R> {
     CLIENT.with(|cell| cell.borrow_mut().as_mut().map(f))
 }
 
-enum SyncState {
-    /// A snapshot is being fetched; tiles that arrive meanwhile are kept
-    /// (seq, tile) and applied after it. `generation` tells a stale fetch
-    /// from the current one.
-    Loading {
-        kept: Vec<(u64, Tile)>,
-        generation: u32,
-    },
-    /// The canvas is current up to `Client::applied_seq`.
-    Live,
-}
-
 struct Client {
     pixels: Pixels,
     view: View,
@@ -68,15 +52,8 @@ struct Client {
     socket: Option<Socket>,
     /// Whether `socket` is open.
     connected: bool,
-    sync: SyncState,
-    /// Increments for every snapshot fetch started.
-    generation: u32,
-    /// Epoch and seq of the last tile applied; `None` before the first snapshot.
-    applied: Option<(u64, u64)>,
-    /// The seq a `Resume` was last sent from, so a gap asks only once.
-    resumed_from: Option<u64>,
-    /// The epoch the server announced in its last `Hello`.
-    server_epoch: Option<u64>,
+    /// Keeps the pixels in step with the server (docs/protocol.md).
+    sync: CanvasSync,
     cooldown_ms: u32,
     /// `performance.now()` at which the user may place again.
     cooldown_until: f64,
@@ -114,11 +91,7 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
             live,
             socket: None,
             connected: false,
-            sync: SyncState::Live,
-            generation: 0,
-            applied: None,
-            resumed_from: None,
-            server_epoch: None,
+            sync: CanvasSync::new(),
             cooldown_ms: 0,
             cooldown_until: 0.0,
             failures: 0,
@@ -171,6 +144,21 @@ fn connect() {
     });
 }
 
+/// Fetches the snapshot after `delay` and hands it to the client.
+fn fetch_snapshot_after(delay: Duration) {
+    let fetch = || {
+        leptos::task::spawn_local(async {
+            let snapshot = http::fetch_snapshot().await;
+            with_client(|client| client.on_snapshot(snapshot));
+        });
+    };
+    if delay.is_zero() {
+        fetch();
+    } else {
+        set_timeout(fetch, delay);
+    }
+}
+
 fn now() -> f64 {
     window().performance().map(|p| p.now()).unwrap_or(0.0)
 }
@@ -183,6 +171,7 @@ impl Client {
 
     fn on_close(&mut self) {
         self.connected = false;
+        self.sync.disconnected();
         self.failures += 1;
         self.live.connection.set(if self.failures > 3 {
             Connection::Offline
@@ -197,150 +186,80 @@ impl Client {
     }
 
     fn on_frame(&mut self, frame: &[u8]) {
-        match ServerMessage::decode(frame) {
-            Ok(ServerMessage::Hello(hello)) => self.on_hello(hello),
-            Ok(ServerMessage::Tiles { first_seq, tiles }) => self.on_tiles(first_seq, &tiles),
-            Ok(ServerMessage::PlaceResult {
+        // A message type this client does not know is ignored (docs/protocol.md).
+        let Ok(message) = ServerMessage::decode(frame) else {
+            return;
+        };
+        match &message {
+            ServerMessage::Hello(hello) => self.cooldown_ms = hello.cooldown_ms,
+            ServerMessage::PlaceResult {
                 status,
                 retry_after_ms,
                 ..
-            }) => self.on_place_result(status, retry_after_ms),
-            Ok(ServerMessage::Presence { online }) => self.live.online.set(online),
-            Ok(ServerMessage::Resync { .. }) => self.resync(),
-            Ok(ServerMessage::Error { message, .. }) => self.live.notice.set(Some(message)),
-            // A message type this client does not know: ignore it (docs/protocol.md).
-            Err(_) => {}
+            } => self.on_place_result(*status, *retry_after_ms),
+            ServerMessage::Presence { online } => self.live.online.set(*online),
+            ServerMessage::Error { message, .. } => self.live.notice.set(Some(message.clone())),
+            _ => {}
         }
+        let actions = self.sync.received(&message);
+        self.perform(actions);
     }
 
-    fn on_hello(&mut self, hello: Hello) {
-        self.cooldown_ms = hello.cooldown_ms;
-        self.server_epoch = Some(hello.epoch);
-        match (self.applied, &self.sync) {
-            (Some((epoch, _)), SyncState::Live) if epoch == hello.epoch => {
-                self.resumed_from = None;
-                self.resume();
-                self.live.connection.set(Connection::Live);
-            }
-            _ => self.load_snapshot(),
-        }
-    }
-
-    fn on_tiles(&mut self, first_seq: u64, tiles: &[Tile]) {
-        let numbered = (first_seq..).zip(tiles.iter().copied());
-        match &mut self.sync {
-            SyncState::Loading { kept, .. } => kept.extend(numbered),
-            SyncState::Live => {
-                for (seq, tile) in numbered {
-                    self.apply(seq, tile);
+    /// Carries out what the sync machine asks for.
+    fn perform(&mut self, actions: Vec<sync::Action>) {
+        for action in actions {
+            match action {
+                sync::Action::Apply { first_seq, tiles } => {
+                    let last_seq = first_seq + tiles.len() as u64 - 1;
+                    for tile in tiles {
+                        self.pixels.set(tile);
+                    }
+                    self.live.seq.set(last_seq);
+                    self.request_frame();
+                }
+                sync::Action::Send(message) => self.send(message),
+                sync::Action::FetchSnapshot { spread } => {
+                    let delay = if spread {
+                        Duration::from_secs_f64(js_sys::Math::random())
+                    } else {
+                        Duration::ZERO
+                    };
+                    fetch_snapshot_after(delay);
                 }
             }
         }
-    }
-
-    /// Applies one tile in seq order. A tile past a gap is dropped and the
-    /// server asked to `Resume` from the last tile applied: its answer
-    /// carries every tile from there on.
-    fn apply(&mut self, seq: u64, tile: Tile) {
-        let Some((epoch, applied)) = self.applied else {
-            return;
-        };
-        if seq <= applied {
-            return; // already in the snapshot or seen before
-        }
-        if seq != applied + 1 {
-            self.resume();
-            return;
-        }
-        self.pixels.set(tile);
-        self.applied = Some((epoch, seq));
-        self.live.seq.set(seq);
-        self.request_frame();
-    }
-
-    /// Asks for the tiles after the last one applied (once per seq).
-    fn resume(&mut self) {
-        let Some((epoch, last_seq)) = self.applied else {
-            return;
-        };
-        if self.resumed_from != Some(last_seq) {
-            self.resumed_from = Some(last_seq);
-            self.send(ClientMessage::Resume { epoch, last_seq });
+        if self.sync.is_live() {
+            self.live.connection.set(Connection::Live);
         }
     }
 
-    fn load_snapshot(&mut self) {
-        self.load_snapshot_after(Duration::ZERO);
-    }
-
-    /// Every client of an instance gets `Resync` at the same moment (the
-    /// instance reloaded, or a new epoch began): each waits a random 0–1 s
-    /// before fetching the snapshot, so they do not all ask at once. Tiles
-    /// that arrive meanwhile are kept, as while any snapshot loads.
-    fn resync(&mut self) {
-        let jitter = Duration::from_secs_f64(js_sys::Math::random());
-        self.load_snapshot_after(jitter);
-    }
-
-    fn load_snapshot_after(&mut self, delay: Duration) {
-        if matches!(self.sync, SyncState::Loading { .. }) {
-            return;
-        }
-        self.generation += 1;
-        let generation = self.generation;
-        self.sync = SyncState::Loading {
-            kept: Vec::new(),
-            generation,
-        };
-        let fetch = move || {
-            leptos::task::spawn_local(async move {
-                let snapshot = http::fetch_snapshot().await;
-                with_client(|client| client.on_snapshot(generation, snapshot));
-            });
-        };
-        if delay.is_zero() {
-            fetch();
-        } else {
-            set_timeout(fetch, delay);
-        }
-    }
-
-    fn on_snapshot(&mut self, generation: u32, snapshot: Result<http::Snapshot, String>) {
-        let kept = match &mut self.sync {
-            SyncState::Loading {
-                kept,
-                generation: current,
-            } if *current == generation => std::mem::take(kept),
-            _ => return,
-        };
-        self.sync = SyncState::Live;
+    fn on_snapshot(&mut self, snapshot: Result<http::Snapshot, String>) {
+        let area = self.pixels.area();
         let snapshot = match snapshot {
-            Ok(snapshot) if self.pixels.load(&snapshot.pixels) => snapshot,
+            Ok(snapshot) if snapshot.pixels.len() == area => snapshot,
             _ => {
                 // Try again on the next connection.
                 self.live
                     .notice
                     .set(Some("Could not load the canvas; retrying.".into()));
-                self.applied = None;
+                self.sync.load_failed();
                 if let Some(socket) = &self.socket {
                     socket.close();
                 }
                 return;
             }
         };
-        self.applied = Some((snapshot.epoch, snapshot.seq));
-        self.resumed_from = None;
-        self.live.seq.set(snapshot.seq);
-        self.request_frame();
-        for (seq, tile) in kept {
-            self.apply(seq, tile);
+        let at = At {
+            epoch: snapshot.epoch,
+            seq: snapshot.seq,
+        };
+        // A leftover of an earlier request is dropped.
+        if let Some(actions) = self.sync.loaded(at) {
+            self.pixels.load(&snapshot.pixels);
+            self.live.seq.set(snapshot.seq);
+            self.request_frame();
+            self.perform(actions);
         }
-        if self.server_epoch != Some(snapshot.epoch) {
-            // A snapshot from another epoch than the socket's: the server
-            // answers this Resume with Resync, and the snapshot is reloaded.
-            self.resume();
-        }
-        self.live.connection.set(Connection::Live);
     }
 
     fn on_place_result(&mut self, status: PlaceStatus, retry_after_ms: u32) {
@@ -411,11 +330,11 @@ impl Client {
             "ArrowUp" => self.pan_by_keys(0, -step),
             "ArrowDown" => self.pan_by_keys(0, step),
             "+" | "=" => {
-                self.view.zoom_centered(1.5);
+                self.view.zoom_centered(ZOOM_STEP);
                 self.view_changed();
             }
             "-" | "_" => {
-                self.view.zoom_centered(1.0 / 1.5);
+                self.view.zoom_centered(1.0 / ZOOM_STEP);
                 self.view_changed();
             }
             "Enter" | " " => {

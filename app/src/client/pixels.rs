@@ -40,6 +40,11 @@ impl Pixels {
 
     /// Replaces every pixel with a snapshot (`width*height` palette indices).
     /// Returns false, changing nothing, if the snapshot has the wrong size.
+    /// Pixels on the canvas (bytes of a snapshot).
+    pub fn area(&self) -> usize {
+        self.size.area()
+    }
+
     pub fn load(&mut self, snapshot: &[u8]) -> bool {
         if snapshot.len() != self.size.area() {
             return false;

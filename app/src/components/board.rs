@@ -3,8 +3,8 @@
 //! client has drawn the snapshot, the `<canvas>` covers it. The client then
 //! moves the board with a CSS transform (pan, zoom) and places the reticle.
 
-use super::LiveState;
 use crate::geometry::CanvasSize;
+use crate::live::{LiveState, ZOOM_STEP};
 use leptos::{ev, html, prelude::*};
 
 #[component]
@@ -65,7 +65,7 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
                 class="zoom-in"
                 on:pointerdown=keep
                 on:pointerup=keep
-                on:click=zoom(1.5)
+                on:click=zoom(ZOOM_STEP)
             >
                 "+"
             </button>
@@ -75,7 +75,7 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
                 class="zoom-out"
                 on:pointerdown=keep
                 on:pointerup=keep
-                on:click=zoom(1.0 / 1.5)
+                on:click=zoom(1.0 / ZOOM_STEP)
             >
                 "−"
             </button>

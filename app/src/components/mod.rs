@@ -8,7 +8,7 @@ mod name_form;
 mod palette_bar;
 mod status_bar;
 
-use crate::geometry::CanvasSize;
+use crate::{geometry::CanvasSize, live::LiveState};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title};
 use serde::{Deserialize, Serialize};
@@ -33,66 +33,6 @@ pub struct PageData {
     /// `scheme://host` the page was requested at, for absolute links in the
     /// meta tags (crawlers want an absolute `og:image`).
     pub origin: String,
-}
-
-/// The state of the page's live connection, shown to the user and exposed as
-/// `data-connection` on the page root (the browser tests wait on it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Connection {
-    /// First paint, before the WASM has loaded the canvas.
-    Connecting,
-    /// Snapshot loaded, WebSocket open: tiles arrive as they are placed.
-    Live,
-    /// The socket closed; trying again with backoff.
-    Reconnecting,
-    /// Several attempts failed in a row; still trying, less often.
-    Offline,
-}
-
-impl Connection {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connecting => "connecting",
-            Self::Live => "live",
-            Self::Reconnecting => "reconnecting",
-            Self::Offline => "offline",
-        }
-    }
-}
-
-/// The reactive state of the page. Only these few figures are signals: the
-/// pixels themselves live in a plain buffer drawn with `putImageData`.
-#[derive(Debug, Clone, Copy)]
-pub struct LiveState {
-    pub connection: RwSignal<Connection>,
-    pub online: RwSignal<u32>,
-    /// The last placement applied to this page's canvas.
-    pub seq: RwSignal<u64>,
-    /// The palette index the next click places.
-    pub selected: RwSignal<u8>,
-    /// Time left before this user may place again.
-    pub cooldown_left_ms: RwSignal<u32>,
-    /// A short message about the last refusal or failure.
-    pub notice: RwSignal<Option<String>>,
-    /// The pixel under the pointer or the reticle.
-    pub hover: RwSignal<Option<(u16, u16)>>,
-    /// Who placed that pixel and when.
-    pub pixel_info: RwSignal<Option<String>>,
-}
-
-impl LiveState {
-    fn new(page: &PageData) -> Self {
-        Self {
-            connection: RwSignal::new(Connection::Connecting),
-            online: RwSignal::new(page.online),
-            seq: RwSignal::new(page.seq),
-            selected: RwSignal::new(crate::palette::DEFAULT_SELECTED),
-            cooldown_left_ms: RwSignal::new(0),
-            notice: RwSignal::new(None),
-            hover: RwSignal::new(None),
-            pixel_info: RwSignal::new(None),
-        }
-    }
 }
 
 /// The HTML document around [`App`], used by the server for every page.
@@ -125,7 +65,7 @@ pub fn App() -> impl IntoView {
         width: page.width,
         height: page.height,
     };
-    let live = LiveState::new(&page);
+    let live = LiveState::new(page.online, page.seq);
     let description = format!(
         "A shared {}x{} pixel canvas: pick a color, place a tile, and everyone sees it at once. {} tiles placed so far.",
         page.width, page.height, page.seq

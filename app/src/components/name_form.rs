@@ -1,6 +1,6 @@
 //! The display name shown as "placed by" on the user's tiles.
 
-use super::LiveState;
+use crate::{live::LiveState, name::DisplayName};
 use leptos::{ev::SubmitEvent, html, prelude::*};
 
 #[component]
@@ -22,8 +22,8 @@ pub fn NameForm(initial: Option<String>, live: LiveState) -> impl IntoView {
                 id="display-name"
                 node_ref=input
                 name="name"
-                minlength="2"
-                maxlength="24"
+                minlength=DisplayName::MIN_CHARS
+                maxlength=DisplayName::MAX_CHARS
                 placeholder="anonymous"
                 autocomplete="nickname"
                 value=initial.unwrap_or_default()

@@ -1,6 +1,6 @@
 //! The color picker and the cooldown countdown.
 
-use super::LiveState;
+use crate::live::LiveState;
 use crate::palette::PALETTE;
 use leptos::prelude::*;
 

@@ -1,6 +1,6 @@
 //! The live figures: connection state, users online, tiles placed.
 
-use super::LiveState;
+use crate::live::LiveState;
 use leptos::prelude::*;
 
 #[component]

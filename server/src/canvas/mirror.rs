@@ -4,7 +4,7 @@
 //! so a socket that fell behind the fan-out, or a client that resumes after a
 //! short disconnection, is caught up from memory rather than from the store.
 
-use crate::store::Snapshot;
+use crate::model::Snapshot;
 use app::{
     geometry::{CanvasSize, Coord},
     protocol::Tile,

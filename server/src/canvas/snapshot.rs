@@ -139,7 +139,7 @@ impl Encoded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Snapshot;
+    use crate::model::Snapshot;
     use app::protocol::Tile;
 
     fn snapshots(max_age: Duration) -> (Arc<Mirror>, Arc<Metrics>, Snapshots) {

@@ -15,12 +15,11 @@
 use super::{
     fanout::{Fanout, Frame, TilesFrame},
     mirror::{Mirror, Version},
-    Batch, Update,
 };
 use crate::{
-    feed::{Feed, FeedEvent},
+    backend::{Feed, FeedEvent, Store, StoreError},
     metrics::Metrics,
-    store::{Store, StoreError},
+    model::{Batch, Update},
 };
 use app::protocol::Tile;
 use futures_util::FutureExt;

@@ -2,7 +2,8 @@
 //! `/api/pixel`. Canvas reads are served from this instance's mirror.
 
 use super::origin;
-use crate::{canvas::mirror::Version, error::ApiError, session::DisplayName, state::AppState};
+use crate::{canvas::mirror::Version, error::ApiError, state::AppState};
+use app::name::DisplayName;
 use app::palette::PALETTE;
 use axum::{
     body::Bytes,

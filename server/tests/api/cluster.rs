@@ -109,8 +109,7 @@ struct Watcher {
 impl Watcher {
     async fn connect(front: &Api) -> Self {
         let mut ws = front.ws().await;
-        let mut copy = Replica::load(front, ws.hello.width).await;
-        copy.resume_if_behind(&mut ws).await;
+        let copy = Replica::start(front, &mut ws).await;
         Self { ws, copy }
     }
 
@@ -119,23 +118,24 @@ impl Watcher {
     /// Returns when it reconnected, if it did.
     async fn follow(&mut self, front: &Api, epoch: u64, seq: u64) -> Option<Instant> {
         let mut reconnected = None;
-        while self.copy.epoch != epoch || self.copy.seq < seq {
+        while self.copy.at().epoch != epoch || self.copy.at().seq < seq {
             let next = tokio::time::timeout(Duration::from_secs(8), self.ws.recv_raw()).await;
             let Ok(next) = next else {
                 panic!(
                     "stuck at epoch {} seq {}, waiting for epoch {epoch} seq {seq}",
-                    self.copy.epoch, self.copy.seq
+                    self.copy.at().epoch,
+                    self.copy.at().seq
                 );
             };
             match next {
                 Some(tokio_tungstenite::tungstenite::Message::Binary(frame)) => {
                     let message = ServerMessage::decode(&frame).unwrap();
-                    self.copy.on(&message).await;
+                    self.copy.on(&message, &mut self.ws).await;
                 }
                 Some(tokio_tungstenite::tungstenite::Message::Close(_)) | None => {
                     self.ws = reconnect(front).await;
                     reconnected = Some(Instant::now());
-                    self.copy.resume(&mut self.ws).await;
+                    self.copy.reconnected(&mut self.ws).await;
                 }
                 Some(_) => {}
             }

@@ -1,7 +1,10 @@
 //! The test harness: spawn an app, talk to it over HTTP and WebSockets, and
 //! keep a client-side copy of the canvas the way docs/protocol.md tells clients to.
 
-use app::protocol::{ClientMessage, Hello, PlaceStatus, ServerMessage, Tile};
+use app::{
+    protocol::{ClientMessage, Hello, PlaceStatus, ServerMessage, Tile},
+    sync::{Action, At, CanvasSync},
+};
 use futures_util::{SinkExt, StreamExt};
 use server::{
     config::{Config, Source},
@@ -284,93 +287,76 @@ impl WsClient {
     }
 }
 
-/// A client's copy of the canvas, kept as docs/protocol.md says: Tiles are
-/// applied in seq order over a snapshot, and `Resync` reloads it.
+/// A client's copy of the canvas, kept by the same state machine as the
+/// browser's ([`app::sync`]): the tests check the server against the rules
+/// its real clients follow.
 pub struct Replica {
     api: Api,
     pub pixels: Vec<u8>,
-    pub seq: u64,
-    pub epoch: u64,
     width: usize,
-    /// A `Resume` was sent and not yet answered: tiles past a gap are live
-    /// frames written before the server read it, and come again in its
-    /// answer.
-    resuming: bool,
+    sync: CanvasSync,
 }
 
 impl Replica {
-    /// Loads the snapshot. Tiles that arrived on the socket meanwhile are
-    /// still queued there and are applied (above the snapshot's seq) later.
-    pub async fn load(api: &Api, width: u16) -> Self {
-        let (pixels, seq, epoch) = api.snapshot().await;
-        Self {
+    /// Follows `ws` (whose `Hello` was read): loads the snapshot, and
+    /// resumes if it is older than the socket's stream.
+    pub async fn start(api: &Api, ws: &mut WsClient) -> Self {
+        let mut replica = Self {
             api: api.clone(),
-            pixels,
-            seq,
-            epoch,
-            width: usize::from(width),
-            resuming: false,
-        }
+            pixels: Vec::new(),
+            width: usize::from(ws.hello.width),
+            sync: CanvasSync::new(),
+        };
+        let actions = replica.sync.received(&ServerMessage::Hello(ws.hello));
+        replica.perform(actions, ws).await;
+        replica
     }
 
-    /// Sends `Resume` from this copy's seq, as a client does after a
-    /// reconnect or when its snapshot is older than its socket's `Hello`
-    /// (a cache in front served it).
-    pub async fn resume(&mut self, ws: &mut WsClient) {
-        self.resuming = true;
-        let (epoch, last_seq) = (self.epoch, self.seq);
-        ws.send(ClientMessage::Resume { epoch, last_seq }).await;
+    /// The epoch and seq the copy holds.
+    pub fn at(&self) -> At {
+        self.sync.copy().expect("a snapshot was loaded")
     }
 
-    /// Resumes if the snapshot is older than the socket's `Hello`.
-    pub async fn resume_if_behind(&mut self, ws: &mut WsClient) {
-        if self.epoch == ws.hello.epoch && self.seq < ws.hello.seq {
-            self.resume(ws).await;
-        }
+    /// Handles one frame from `ws`.
+    pub async fn on(&mut self, message: &ServerMessage, ws: &mut WsClient) {
+        let actions = self.sync.received(message);
+        self.perform(actions, ws).await;
     }
 
-    /// Applies a frame: Tiles in seq order (a gap fails the test: it must
-    /// never happen, but while resuming), Resync by reloading the snapshot.
-    pub async fn on(&mut self, message: &ServerMessage) {
-        match message {
-            ServerMessage::Tiles { first_seq, tiles } => {
-                for (seq, tile) in (*first_seq..).zip(tiles) {
-                    if seq <= self.seq {
-                        continue;
+    /// Goes on over a new socket (its `Hello` read): resumes from the copy.
+    pub async fn reconnected(&mut self, ws: &mut WsClient) {
+        self.sync.disconnected();
+        let actions = self.sync.received(&ServerMessage::Hello(ws.hello));
+        self.perform(actions, ws).await;
+    }
+
+    async fn perform(&mut self, actions: Vec<Action>, ws: &mut WsClient) {
+        let mut actions = std::collections::VecDeque::from(actions);
+        while let Some(action) = actions.pop_front() {
+            match action {
+                Action::Apply { tiles, .. } => {
+                    for tile in tiles {
+                        self.pixels[usize::from(tile.y) * self.width + usize::from(tile.x)] =
+                            tile.color;
                     }
-                    if self.resuming && seq > self.seq + 1 {
-                        break; // comes again in the answer to the Resume
+                }
+                Action::Send(message) => ws.send(message).await,
+                Action::FetchSnapshot { .. } => {
+                    let (pixels, seq, epoch) = self.api.snapshot().await;
+                    if let Some(more) = self.sync.loaded(At { epoch, seq }) {
+                        self.pixels = pixels;
+                        actions.extend(more);
                     }
-                    assert_eq!(seq, self.seq + 1, "a gap in the tiles");
-                    self.resuming = false;
-                    self.pixels[usize::from(tile.y) * self.width + usize::from(tile.x)] =
-                        tile.color;
-                    self.seq = seq;
                 }
             }
-            ServerMessage::Resync { seq, epoch } => {
-                // A snapshot at least as new as the Resync says, in its epoch
-                // (a cache in front may still hold an older one for a moment).
-                let start = std::time::Instant::now();
-                loop {
-                    let (pixels, at, at_epoch) = self.api.snapshot().await;
-                    if at_epoch == *epoch && at >= *seq {
-                        (self.pixels, self.seq, self.epoch) = (pixels, at, at_epoch);
-                        break;
-                    }
-                    assert!(start.elapsed() < WAIT, "no snapshot for the Resync");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-            _ => {}
         }
     }
 
     /// Reads frames until this copy has caught up with `seq`.
     pub async fn settle(&mut self, ws: &mut WsClient, seq: u64) {
-        while self.seq < seq {
+        while self.sync.copy().is_none_or(|at| at.seq < seq) {
             let message = ws.recv().await;
-            self.on(&message).await;
+            self.on(&message, ws).await;
         }
     }
 }
@@ -387,8 +373,7 @@ pub async fn place_randomly(
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut ws = api.ws().await;
     let (width, height) = (ws.hello.width, ws.hello.height);
-    let mut replica = Replica::load(&api, width).await;
-    replica.resume_if_behind(&mut ws).await;
+    let mut replica = Replica::start(&api, &mut ws).await;
     let mut accepted = Vec::new();
     for _ in 0..count {
         let tile = Tile {
@@ -405,7 +390,7 @@ pub async fn place_randomly(
                     }
                     break;
                 }
-                other => replica.on(&other).await,
+                other => replica.on(&other, &mut ws).await,
             }
         }
     }

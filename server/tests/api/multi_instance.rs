@@ -217,8 +217,7 @@ async fn an_instance_lagging_past_the_history_reloads() {
     let others = instances(&redis, 1, &[]).await;
     wait_ready(&lagging).await;
     let mut watcher = lagging.ws().await;
-    let mut replica = crate::helpers::Replica::load(&lagging.api, 64).await;
-    replica.resume_if_behind(&mut watcher).await;
+    let mut replica = crate::helpers::Replica::start(&lagging.api, &mut watcher).await;
 
     // Cut the lagging instance off.
     let _: () = redis::cmd("ACL")
@@ -283,8 +282,7 @@ async fn a_redis_restart_fails_placements_cleanly_and_loses_nothing() {
         acknowledged.push((seq, tile));
     }
     let mut watcher = apps[1].ws().await;
-    let mut replica = crate::helpers::Replica::load(&apps[1].api, 64).await;
-    replica.resume_if_behind(&mut watcher).await;
+    let mut replica = crate::helpers::Replica::start(&apps[1].api, &mut watcher).await;
 
     redis.stop().await;
     // A placement answers promptly with a clear refusal; reads go on.
@@ -550,8 +548,7 @@ async fn a_sentinel_failover_is_followed_and_nothing_acknowledged_is_lost() {
     assert_eq!(accepted.len(), 30);
     let watcher_app = &apps[1];
     let mut watcher = watcher_app.ws().await;
-    let mut watcher_copy = crate::helpers::Replica::load(&watcher_app.api, 64).await;
-    watcher_copy.resume_if_behind(&mut watcher).await;
+    let mut watcher_copy = crate::helpers::Replica::start(&watcher_app.api, &mut watcher).await;
     // The acknowledged tiles have reached the replica.
     let mut on_master = master.connect().await;
     let start = Instant::now();
@@ -579,7 +576,7 @@ async fn a_sentinel_failover_is_followed_and_nothing_acknowledged_is_lost() {
         let (status, seq) = loop {
             match placer.recv().await {
                 ServerMessage::PlaceResult { status, seq, .. } => break (status, seq),
-                other => copy.on(&other).await,
+                other => copy.on(&other, &mut placer).await,
             }
         };
         match status {

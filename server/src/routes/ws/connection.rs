@@ -17,16 +17,15 @@
 //! buffer for the socket is full.
 
 use crate::{
+    backend::Store,
     canvas::{
         fanout::{Frame, Outbox},
         mirror::{Since, Version},
-        unix_ms,
     },
-    limits::{ClientAddress, ConnectionPermit, TokenBucket},
+    limits::{ConnectionPermit, TokenBucket},
     metrics::{DisconnectReason, Metrics, PlacementResult},
-    session::SessionId,
+    model::{unix_ms, ClientAddress, PlaceOutcome, Placement, SessionId},
     state::AppState,
-    store::{PlaceOutcome, Placement, Store},
 };
 use app::{
     palette::ColorIndex,

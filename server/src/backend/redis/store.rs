@@ -2,11 +2,9 @@
 //!
 //! Each operation that must see a consistent state is one Lua script
 //! (`place.lua`, `snapshot.lua`, `history.lua`), run with EVALSHA and loaded
-//! again on NOSCRIPT. Every command goes through one multiplexed connection
-//! to the master, which pipelines the requests of all tasks (a pool would
-//! add a round trip per checkout to test its connection), and every call
-//! has a deadline, so a placement answers promptly when Redis does not. The
-//! key schema is in docs/redis.md.
+//! again on NOSCRIPT. Every command goes through the [`Master`] connection,
+//! with a deadline, so a placement answers promptly when Redis does not.
+//! The key schema is in docs/redis.md.
 //!
 //! Placements are group-committed: one task per instance takes every
 //! placement waiting and runs them through one script call, which records
@@ -14,33 +12,28 @@
 //! is in flight the next placements queue, so the busier the instance, the
 //! larger (and cheaper per placement) the calls.
 
-use super::{
-    PixelRecord, PlaceOutcome, Placement, Rules, Snapshot, Store, StoreError, NEW_SESSION_WINDOW,
-};
+use super::{keys::Keys, locate::Locator, master::Master};
 use crate::{
-    canvas::{unix_ms, Update},
+    backend::{Store, StoreError, NEW_SESSION_WINDOW, SESSION_TTL},
     config::RedisConfig,
-    limits::ClientAddress,
     metrics::Metrics,
-    session::{DisplayName, SessionId, SESSION_TTL},
+    model::{
+        unix_ms, ClientAddress, PixelRecord, PlaceOutcome, Placement, Rules, SessionId, Snapshot,
+        Update,
+    },
 };
 use app::{
     geometry::Coord,
+    name::DisplayName,
     protocol::{decode_tile_list, Tile},
 };
 use async_trait::async_trait;
-use redis::{
-    aio::{ConnectionLike, MultiplexedConnection},
-    AsyncConnectionConfig, ErrorKind, Script, ServerErrorKind, Value,
-};
+use redis::{aio::ConnectionLike, Script, Value};
 use std::{
-    future::Future,
-    sync::{Arc, LazyLock, RwLock, Weak},
+    sync::{Arc, LazyLock, Weak},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 use tokio::sync::{mpsc, oneshot};
-
-pub mod locate;
 
 static PLACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("place.lua")));
 static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("snapshot.lua")));
@@ -53,95 +46,14 @@ const MAX_BATCH: usize = 256;
 /// Placements waiting for a script call; past this, placing sockets wait.
 const PLACE_QUEUE: usize = 8192;
 
-/// The names of everything Canvas keeps in Redis.
-#[derive(Debug, Clone)]
-pub struct Keys {
-    /// String: the epoch, a random u64 in decimal.
-    pub epoch: String,
-    /// Integer: the last seq taken.
-    pub seq: String,
-    /// String: one palette index per pixel, row-major.
-    pub pixels: String,
-    /// Stream: one entry per batch of placements, ID `<last seq>-0`, fields
-    /// `f` (the first seq) and `t` (the tiles, five bytes each).
-    pub history: String,
-    /// Hash: pixel index -> `<seq>,<unix ms>,<display name>`.
-    pub meta: String,
-    /// Pub/Sub channel: `<epoch>:<first seq>:<unix ms>:<tiles>` per batch
-    /// of placements, and `epoch:<epoch>` when a new epoch starts.
-    pub channel: String,
-    /// Hash: instance id -> `<open sockets>:<expires at, unix ms>`.
-    pub presence: String,
-    prefix: String,
-}
-
-impl Keys {
-    pub fn new(prefix: &str) -> Self {
-        Self {
-            epoch: format!("{prefix}:epoch"),
-            seq: format!("{prefix}:seq"),
-            pixels: format!("{prefix}:pixels"),
-            history: format!("{prefix}:history"),
-            meta: format!("{prefix}:meta"),
-            channel: format!("{prefix}:updates"),
-            presence: format!("{prefix}:presence"),
-            prefix: prefix.to_owned(),
-        }
-    }
-
-    /// String with a TTL: present while the session is cooling down.
-    pub fn cooldown(&self, session: &SessionId) -> String {
-        format!("{}:cooldown:{}", self.prefix, session.as_str())
-    }
-
-    /// Hash with a TTL: the session's `name` and `last_seen` (unix ms).
-    pub fn session(&self, session: &SessionId) -> String {
-        format!("{}:session:{}", self.prefix, session.as_str())
-    }
-
-    /// Counter with a TTL: sessions minted for a client address this window.
-    pub fn new_sessions(&self, address: ClientAddress) -> String {
-        format!("{}:new-sessions:{address}", self.prefix)
-    }
-
-    /// Counter with a TTL: placements of a client address in the current
-    /// window of its budget.
-    pub fn address_budget(&self, address: ClientAddress) -> String {
-        format!("{}:address:{address}", self.prefix)
-    }
-
-    /// String: the secret sessions are signed with when `SESSION_SECRET`
-    /// is not set.
-    pub fn session_secret(&self) -> String {
-        format!("{}:session-secret", self.prefix)
-    }
-}
-
 pub struct RedisStore {
-    config: RedisConfig,
-    metrics: Arc<Metrics>,
-    /// The connection to the master as last located. Replaced when it
-    /// fails in a way that says the connection or the master is gone (a
-    /// restart, a Sentinel failover).
-    link: RwLock<Option<Link>>,
-    /// Held while the master is being located, so a burst of failures looks
-    /// it up once.
-    locating: tokio::sync::Mutex<()>,
+    /// Every command goes through it.
+    master: Master,
     keys: Keys,
     rules: Rules,
     history_len: usize,
-    timeout: Duration,
     /// Placements on their way to the batching task.
     placements: mpsc::Sender<Pending>,
-}
-
-/// A connection to the master.
-struct Link {
-    address: String,
-    connection: MultiplexedConnection,
-    /// Which connection this is, so that of many commands failing on it,
-    /// only the first replaces it.
-    generation: u64,
 }
 
 /// A placement waiting for its script call, and where its outcome goes.
@@ -153,106 +65,23 @@ struct Pending {
 impl RedisStore {
     /// Connections are made on first use, so an instance can start while
     /// Redis is down. The batching task ends when the store is dropped.
-    pub fn new(config: &RedisConfig, rules: Rules, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub fn new(
+        config: &RedisConfig,
+        rules: Rules,
+        locator: Arc<Locator>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         let (placements, queue) = mpsc::channel(PLACE_QUEUE);
         Arc::new_cyclic(|store| {
             tokio::spawn(place_batches(store.clone(), queue));
             Self {
-                config: config.clone(),
-                metrics,
-                link: RwLock::new(None),
-                locating: tokio::sync::Mutex::new(()),
+                master: Master::new(locator, config.command_timeout, metrics),
                 keys: Keys::new(&config.key_prefix),
                 rules,
                 history_len: config.history_len.max(1),
-                timeout: config.command_timeout,
                 placements,
             }
         })
-    }
-
-    /// The connection to the master, made first if need be.
-    async fn connection(&self) -> Result<(u64, MultiplexedConnection), StoreError> {
-        if let Some(link) = &*self.link.read().unwrap_or_else(|e| e.into_inner()) {
-            return Ok((link.generation, link.connection.clone()));
-        }
-        self.reconnect(None).await
-    }
-
-    /// Locates the master and connects to it, replacing the connection
-    /// `failed` (unless another task already did).
-    async fn reconnect(
-        &self,
-        failed: Option<u64>,
-    ) -> Result<(u64, MultiplexedConnection), StoreError> {
-        let _one_at_a_time = self.locating.lock().await;
-        let previous = match &*self.link.read().unwrap_or_else(|e| e.into_inner()) {
-            Some(link) if Some(link.generation) != failed => {
-                return Ok((link.generation, link.connection.clone()))
-            }
-            Some(link) => Some((link.address.clone(), link.generation)),
-            None => None,
-        };
-        let info = locate::master(&self.config).await?;
-        let address = info.addr().to_string();
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout));
-        let connection = redis::Client::open(info)
-            .map_err(unavailable)?
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(unavailable)?;
-        if previous.as_ref().map(|(a, _)| a) != Some(&address) {
-            tracing::info!(%address, "using the Redis master");
-        }
-        let generation = previous.map_or(0, |(_, g)| g + 1);
-        *self.link.write().unwrap_or_else(|e| e.into_inner()) = Some(Link {
-            address,
-            connection: connection.clone(),
-            generation,
-        });
-        Ok((generation, connection))
-    }
-
-    /// Runs `f` on the master's connection within the command deadline. A
-    /// failure that says the master may have moved or the connection broke
-    /// (I/O, a dropped or refused connection, `READONLY` from a demoted
-    /// master) has the master located again, so the next call goes to the
-    /// right place.
-    async fn with_connection<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
-    where
-        F: FnOnce(MultiplexedConnection) -> Fut,
-        Fut: Future<Output = redis::RedisResult<T>>,
-    {
-        let work = async {
-            let (generation, connection) = self.connection().await?;
-            let error = match f(connection).await {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            let moved = error.is_io_error()
-                || error.is_connection_dropped()
-                || error.is_connection_refusal()
-                || error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly);
-            if moved {
-                if let Err(locating) = self.reconnect(Some(generation)).await {
-                    tracing::debug!(%locating, "cannot reach the Redis master");
-                }
-            }
-            Err(unavailable(error))
-        };
-        let result = tokio::time::timeout(self.timeout, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(StoreError::Unavailable(
-                    "Redis did not answer in time".into(),
-                ))
-            });
-        if result.is_err() {
-            self.metrics.store_errors.inc();
-        }
-        result
     }
 }
 
@@ -265,17 +94,18 @@ impl RedisStore {
         value: String,
     ) -> Result<(), StoreError> {
         let key = self.keys.session(session);
-        self.with_connection(|mut c| async move {
-            redis::pipe()
-                .atomic()
-                .hset(&key, field, value)
-                .ignore()
-                .expire(&key, SESSION_TTL.as_secs() as i64)
-                .ignore()
-                .query_async(&mut c)
-                .await
-        })
-        .await
+        self.master
+            .run(|mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .hset(&key, field, value)
+                    .ignore()
+                    .expire(&key, SESSION_TTL.as_secs() as i64)
+                    .ignore()
+                    .query_async(&mut c)
+                    .await
+            })
+            .await
     }
 }
 
@@ -314,7 +144,8 @@ impl RedisStore {
                 .arg(placement.coord.y);
         }
         let results: Vec<u64> = self
-            .with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .master
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
         if results.len() != batch.len() * 2 {
             return Err(malformed("placement results"));
@@ -354,24 +185,20 @@ async fn place_batches(store: Weak<RedisStore>, mut queue: mpsc::Receiver<Pendin
     }
 }
 
-fn unavailable(error: redis::RedisError) -> StoreError {
-    StoreError::Unavailable(error.to_string())
-}
-
 /// A candidate epoch, used only if Redis has none yet.
 fn new_epoch() -> String {
     rand::random::<u64>().max(1).to_string()
 }
 
-fn malformed(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("unexpected reply from Redis: {what}"))
+fn malformed(what: &'static str) -> StoreError {
+    StoreError::Malformed(what)
 }
 
 #[async_trait]
 impl Store for RedisStore {
     async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError> {
         let (outcome, answer) = oneshot::channel();
-        let closed = || StoreError::Unavailable("the placement queue is closed".into());
+        let closed = || StoreError::Closed;
         self.placements
             .send(Pending { placement, outcome })
             .await
@@ -389,7 +216,8 @@ impl Store for RedisStore {
             .key(&keys.history)
             .arg(new_epoch());
         let (epoch, seq, pixels): (u64, u64, Vec<u8>) = self
-            .with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .master
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
         Ok(Snapshot { epoch, seq, pixels })
     }
@@ -409,7 +237,8 @@ impl Store for RedisStore {
             .arg(after_seq)
             .arg(limit);
         let (current_epoch, newest, entries): (String, u64, Vec<Value>) = self
-            .with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .master
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
         if current_epoch.parse::<u64>().ok() != Some(epoch) || after_seq > newest {
             return Ok(None);
@@ -439,7 +268,8 @@ impl Store for RedisStore {
             .arg(new_epoch())
             .arg(&self.keys.channel);
         let epoch: String = self
-            .with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .master
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
         tracing::warn!(stale, %epoch, "history went back on applied tiles: new epoch");
         Ok(())
@@ -448,7 +278,8 @@ impl Store for RedisStore {
     async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError> {
         let meta = self.keys.meta.clone();
         let record: Option<String> = self
-            .with_connection(|mut c| async move {
+            .master
+            .run(|mut c| async move {
                 redis::cmd("HGET")
                     .arg(meta)
                     .arg(coord.index)
@@ -460,10 +291,9 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.with_connection(|mut c| async move {
-            c.req_packed_command(&redis::cmd("PING")).await.map(drop)
-        })
-        .await
+        self.master
+            .run(|mut c| async move { c.req_packed_command(&redis::cmd("PING")).await.map(drop) })
+            .await
     }
 
     async fn admit_new_session(
@@ -476,7 +306,8 @@ impl Store for RedisStore {
         }
         let key = self.keys.new_sessions(address);
         let (count,): (u32,) = self
-            .with_connection(|mut c| async move {
+            .master
+            .run(|mut c| async move {
                 redis::pipe()
                     .atomic()
                     .incr(&key, 1)
@@ -496,7 +327,8 @@ impl Store for RedisStore {
         let key = self.keys.session_secret();
         let candidate = candidate.to_owned();
         let earlier: Option<String> = self
-            .with_connection(|mut c| {
+            .master
+            .run(|mut c| {
                 let candidate = candidate.clone();
                 async move {
                     redis::cmd("SET")
@@ -514,14 +346,15 @@ impl Store for RedisStore {
 
     async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError> {
         let key = self.keys.session(session);
-        self.with_connection(|mut c| async move {
-            redis::cmd("HGET")
-                .arg(key)
-                .arg("name")
-                .query_async(&mut c)
-                .await
-        })
-        .await
+        self.master
+            .run(|mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg("name")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await
     }
 
     async fn set_display_name(
@@ -550,7 +383,8 @@ impl Store for RedisStore {
             .arg(instance)
             .arg(online)
             .arg(ttl.as_millis() as u64);
-        self.with_connection(|mut c| async move { invocation.invoke_async(&mut c).await })
+        self.master
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await
     }
 }

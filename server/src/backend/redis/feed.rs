@@ -6,12 +6,16 @@
 //! subscription was down. Messages that cannot be parsed are reported the
 //! same way rather than trusted.
 
-use super::{Feed, FeedEvent};
-use crate::{canvas::Batch, config::RedisConfig, store::redis::locate};
+use super::locate::Locator;
+use crate::{
+    backend::{Feed, FeedEvent, StoreError},
+    model::Batch,
+};
 use app::protocol::decode_tile_list;
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use std::time::Duration;
+use redis::aio::PubSub;
+use std::{sync::Arc, time::Duration};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -28,14 +32,19 @@ pub struct RedisFeed {
 }
 
 impl RedisFeed {
-    /// Starts the subscriber task; it runs until `shutdown`.
-    pub fn spawn(config: &RedisConfig, channel: String, shutdown: CancellationToken) -> Self {
+    /// Starts the subscriber task; it runs until `shutdown`. `timeout`
+    /// bounds each attempt to subscribe.
+    pub fn spawn(
+        locator: Arc<Locator>,
+        channel: String,
+        timeout: Duration,
+        shutdown: CancellationToken,
+    ) -> Self {
         let (sender, events) = mpsc::channel(BUFFER);
-        let config = config.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = subscribe_forever(config, channel, sender) => {}
+                _ = subscribe_forever(&locator, &channel, timeout, sender) => {}
             }
         });
         Self { events }
@@ -49,22 +58,30 @@ impl Feed for RedisFeed {
     }
 }
 
-/// Subscribes, forwards, and starts again after any drop, locating the
-/// master afresh each time (after a failover it has moved).
-async fn subscribe_forever(config: RedisConfig, channel: String, events: mpsc::Sender<FeedEvent>) {
+/// Subscribes on a connection of its own to the master, located afresh
+/// (after a failover it has moved).
+async fn subscribe(locator: &Locator, channel: &str) -> Result<PubSub, StoreError> {
+    let master = locator.master().await?;
+    let client = redis::Client::open(master).map_err(StoreError::redis)?;
+    let mut pubsub = client.get_async_pubsub().await.map_err(StoreError::redis)?;
+    pubsub.subscribe(channel).await.map_err(StoreError::redis)?;
+    Ok(pubsub)
+}
+
+/// Subscribes, forwards, and starts again after any drop.
+async fn subscribe_forever(
+    locator: &Locator,
+    channel: &str,
+    timeout: Duration,
+    events: mpsc::Sender<FeedEvent>,
+) {
     let mut backoff = BACKOFF_FIRST;
     loop {
-        let subscribed = tokio::time::timeout(config.command_timeout, async {
-            let info = locate::master(&config).await.map_err(|e| {
-                redis::RedisError::from((redis::ErrorKind::Io, "locate", e.to_string()))
-            })?;
-            let mut pubsub = redis::Client::open(info)?.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        })
-        .await;
+        let subscribed = tokio::time::timeout(timeout, subscribe(locator, channel))
+            .await
+            .unwrap_or(Err(StoreError::Timeout(timeout)));
         match subscribed {
-            Ok(Ok(pubsub)) => {
+            Ok(pubsub) => {
                 tracing::info!(%channel, "subscribed to the update feed");
                 backoff = BACKOFF_FIRST;
                 if events.send(FeedEvent::Interrupted).await.is_err() {
@@ -83,8 +100,7 @@ async fn subscribe_forever(config: RedisConfig, channel: String, events: mpsc::S
                 }
                 tracing::warn!("the update feed's connection dropped; reconnecting");
             }
-            Ok(Err(error)) => tracing::warn!(%error, "cannot subscribe to the update feed"),
-            Err(_) => tracing::warn!("subscribing to the update feed timed out"),
+            Err(error) => tracing::warn!(%error, "cannot subscribe to the update feed"),
         }
         if events.send(FeedEvent::Disconnected).await.is_err() {
             return;

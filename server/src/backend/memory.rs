@@ -1,27 +1,28 @@
-//! The embedded store: the canvas, its history and the cooldowns in this
-//! process's memory. One mutex makes each placement atomic, and the update is
+//! The embedded backend: the canvas, its history, the cooldowns and the
+//! sessions in this process's memory, and the in-process feed of its
+//! placements. One mutex makes each placement atomic, and the update is
 //! handed to the in-process feed while that mutex is held, so the feed sees
 //! seqs in order.
 //!
 //! Nothing survives a restart, so every start is a new epoch.
 
-use super::{
-    PixelRecord, PlaceOutcome, Placement, Rules, Snapshot, Store, StoreError, NEW_SESSION_WINDOW,
+use super::{Feed, FeedEvent, Store, StoreError, NEW_SESSION_WINDOW, SESSION_TTL};
+use crate::model::{
+    unix_ms, Batch, ClientAddress, PixelRecord, PlaceOutcome, Placement, Rules, SessionId,
+    Snapshot, Update,
 };
-use crate::{
-    canvas::{unix_ms, Batch, Update},
-    feed::local::LocalFeed,
-    limits::ClientAddress,
-    session::{DisplayName, SessionId, SESSION_TTL},
+use app::{
+    geometry::{CanvasSize, Coord},
+    name::DisplayName,
+    protocol::Tile,
 };
-use app::{geometry::CanvasSize, geometry::Coord, protocol::Tile};
 use async_trait::async_trait;
 use std::{
     collections::{HashMap, VecDeque},
     sync::Mutex,
     time::{Duration, Instant, SystemTime},
 };
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 /// Per-session maps are pruned of stale entries when they grow past this
 /// many, so a stream of fresh sessions cannot grow memory without bound.
@@ -318,6 +319,37 @@ fn session_record<'a>(state: &'a mut State, session: &SessionId) -> &'a mut Sess
             name: None,
             last_seen: SystemTime::now(),
         })
+}
+
+/// The in-process feed of a [`MemoryStore`]'s placements.
+pub struct LocalFeed {
+    receiver: broadcast::Receiver<Batch>,
+    /// Whether the first event ("delivering now") was reported.
+    started: bool,
+}
+
+impl LocalFeed {
+    pub fn new(receiver: broadcast::Receiver<Batch>) -> Self {
+        Self {
+            receiver,
+            started: false,
+        }
+    }
+}
+
+#[async_trait]
+impl Feed for LocalFeed {
+    async fn next(&mut self) -> Option<FeedEvent> {
+        if !self.started {
+            self.started = true;
+            return Some(FeedEvent::Delivering);
+        }
+        match self.receiver.recv().await {
+            Ok(batch) => Some(FeedEvent::Batch(batch)),
+            Err(RecvError::Lagged(_)) => Some(FeedEvent::Interrupted),
+            Err(RecvError::Closed) => None,
+        }
+    }
 }
 
 #[cfg(test)]

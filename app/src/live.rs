@@ -1,0 +1,69 @@
+//! What the page shows as it lives, shared by its two halves: the
+//! components render it, and the browser client (`client`, behind
+//! `hydrate`) updates it. Neither half imports the other for it.
+
+use leptos::prelude::*;
+
+/// How much one step of the zoom buttons or keys zooms.
+pub const ZOOM_STEP: f64 = 1.5;
+
+/// The state of the page's live connection, shown to the user and exposed as
+/// `data-connection` on the page root (the browser tests wait on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// First paint, before the WASM has loaded the canvas.
+    Connecting,
+    /// Snapshot loaded, WebSocket open: tiles arrive as they are placed.
+    Live,
+    /// The socket closed; trying again with backoff.
+    Reconnecting,
+    /// Several attempts failed in a row; still trying, less often.
+    Offline,
+}
+
+impl Connection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Live => "live",
+            Self::Reconnecting => "reconnecting",
+            Self::Offline => "offline",
+        }
+    }
+}
+
+/// The reactive state of the page. Only these few figures are signals: the
+/// pixels themselves live in a plain buffer drawn with `putImageData`.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveState {
+    pub connection: RwSignal<Connection>,
+    pub online: RwSignal<u32>,
+    /// The last placement applied to this page's canvas.
+    pub seq: RwSignal<u64>,
+    /// The palette index the next click places.
+    pub selected: RwSignal<u8>,
+    /// Time left before this user may place again.
+    pub cooldown_left_ms: RwSignal<u32>,
+    /// A short message about the last refusal or failure.
+    pub notice: RwSignal<Option<String>>,
+    /// The pixel under the pointer or the reticle.
+    pub hover: RwSignal<Option<(u16, u16)>>,
+    /// Who placed that pixel and when.
+    pub pixel_info: RwSignal<Option<String>>,
+}
+
+impl LiveState {
+    /// The state at first paint: the figures the server rendered.
+    pub fn new(online: u32, seq: u64) -> Self {
+        Self {
+            connection: RwSignal::new(Connection::Connecting),
+            online: RwSignal::new(online),
+            seq: RwSignal::new(seq),
+            selected: RwSignal::new(crate::palette::DEFAULT_SELECTED),
+            cooldown_left_ms: RwSignal::new(0),
+            notice: RwSignal::new(None),
+            hover: RwSignal::new(None),
+            pixel_info: RwSignal::new(None),
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Where the canvas lives and how its changes arrive, by kind of backend.
+//!
+//! A [`Store`] owns the pixels, the global seq, the placement history, the
+//! cooldowns and the sessions, and performs each placement as one atomic
+//! step. A [`Feed`] brings every accepted placement to this instance, in
+//! order as far as it can. Each kind keeps both side by side: [`memory`]
+//! (the embedded default: one process, nothing to run) and [`redis`] (one
+//! canvas shared by every instance). [`open`] picks by the configuration.
+
+pub mod memory;
+pub mod redis;
+
+use crate::{
+    config::Config,
+    metrics::Metrics,
+    model::{
+        Batch, ClientAddress, PixelRecord, PlaceOutcome, Placement, Rules, SessionId, Snapshot,
+        Update,
+    },
+};
+use app::{geometry::Coord, name::DisplayName};
+use async_trait::async_trait;
+use std::{sync::Arc, time::Duration};
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+
+/// The window over which fresh sessions per client address are counted.
+pub const NEW_SESSION_WINDOW: Duration = Duration::from_secs(3600);
+
+/// How long the store keeps a session nobody uses (renewed on every visit).
+pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Why the store could not do what was asked. Clone, because one failed
+/// script call answers every placement it carried.
+#[derive(Debug, Clone, Error)]
+pub enum StoreError {
+    /// It did not answer within its deadline.
+    #[error("the store did not answer within {0:?}")]
+    Timeout(Duration),
+    /// No connection to it: refused, dropped, broken.
+    #[error("cannot reach the store: {0}")]
+    Unreachable(#[source] Arc<::redis::RedisError>),
+    /// It answered with an error (a demoted master's `READONLY`, a script
+    /// error, out of memory).
+    #[error("the store refused the command: {0}")]
+    Refused(#[source] Arc<::redis::RedisError>),
+    /// No Sentinel named a master of that name.
+    #[error("no Sentinel named a master called {0:?}")]
+    NoMaster(String),
+    /// Its answer was not of the expected form.
+    #[error("unexpected reply from the store: {0}")]
+    Malformed(&'static str),
+    /// The instance is shutting down.
+    #[error("the placement queue is closed")]
+    Closed,
+}
+
+impl StoreError {
+    /// A Redis error, sorted by what it says about the connection.
+    pub fn redis(error: ::redis::RedisError) -> Self {
+        let unreachable = error.is_io_error()
+            || error.is_connection_dropped()
+            || error.is_connection_refusal()
+            || error.is_timeout();
+        let error = Arc::new(error);
+        if unreachable {
+            Self::Unreachable(error)
+        } else {
+            Self::Refused(error)
+        }
+    }
+
+    /// A Redis error that is not about the connection (a bad address).
+    pub fn refused(error: ::redis::RedisError) -> Self {
+        Self::Refused(Arc::new(error))
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks the cooldown, writes the pixel, records who and when, takes the
+    /// next seq, appends to the history and publishes to the feed: all or
+    /// nothing.
+    async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError>;
+
+    /// The whole canvas with the seq and epoch it is current to.
+    async fn snapshot(&self) -> Result<Snapshot, StoreError>;
+
+    /// Up to `limit` placements after `after_seq` in `epoch`, oldest first.
+    /// `None` when the history no longer reaches back that far, or the epoch
+    /// is not the current one: the caller must reload the snapshot.
+    async fn history(
+        &self,
+        epoch: u64,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Option<Vec<Update>>, StoreError>;
+
+    /// Replaces the epoch `stale` with a new one (unless another instance
+    /// already did): called when the history no longer holds placements this
+    /// instance applied, which happens when a failover promoted a replica
+    /// that had not received them. Clients then reload instead of trusting
+    /// seqs that now name other tiles.
+    async fn start_new_epoch(&self, stale: u64) -> Result<(), StoreError>;
+
+    /// The last placement on a pixel, if any.
+    async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError>;
+
+    /// Succeeds while the store can take placements.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Counts a session minted for a client address; false once `limit`
+    /// (0: no limit) were minted for it within [`NEW_SESSION_WINDOW`], so
+    /// dropping the cookie cannot dodge the cooldown for long.
+    async fn admit_new_session(
+        &self,
+        address: ClientAddress,
+        limit: u32,
+    ) -> Result<bool, StoreError>;
+
+    /// The secret every instance signs sessions with: `candidate` if none
+    /// was set yet, else the one set first.
+    async fn shared_secret(&self, candidate: &str) -> Result<String, StoreError>;
+
+    /// The display name a session chose, if any.
+    async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError>;
+
+    async fn set_display_name(
+        &self,
+        session: &SessionId,
+        name: &DisplayName,
+    ) -> Result<(), StoreError>;
+
+    /// Records that the session was just seen, keeping it for another
+    /// [`SESSION_TTL`].
+    async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError>;
+
+    /// Records that `instance` has `online` open sockets, for `ttl` unless
+    /// renewed, and returns the users online across every instance.
+    async fn report_online(
+        &self,
+        instance: &str,
+        online: u32,
+        ttl: Duration,
+    ) -> Result<u32, StoreError>;
+}
+
+/// How placements reach this instance. A feed delivers every accepted
+/// placement to the sync task, at most once and in order as far as it can.
+/// Its first event is [`FeedEvent::Delivering`] or [`FeedEvent::Interrupted`],
+/// once it is delivering; it says `Interrupted` whenever it may have lost some
+/// (a lagging receiver, a re-established subscription), and the sync task
+/// then catches up from the store's history. Until that first event the
+/// instance is not ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEvent {
+    /// Placements accepted together, in seq order.
+    Batch(Batch),
+    /// The feed is delivering, and nothing was missed since it was made.
+    Delivering,
+    /// Updates may have been missed since the last one delivered; the feed
+    /// is delivering again.
+    Interrupted,
+    /// The feed is down (its connection dropped) and is reconnecting.
+    Disconnected,
+}
+
+#[async_trait]
+pub trait Feed: Send + Sync + 'static {
+    /// The next event; `None` once the feed has ended for good.
+    async fn next(&mut self) -> Option<FeedEvent>;
+}
+
+/// Where the canvas is kept and how its updates arrive.
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    pub feed: Box<dyn Feed>,
+}
+
+/// The Redis store and feed when Redis is configured, else the embedded
+/// ones. The feed subscribes at once, before the caller takes its first
+/// snapshot, so nothing placed in between is missed.
+pub fn open(
+    config: &Config,
+    shutdown: &CancellationToken,
+    metrics: &Arc<Metrics>,
+) -> Result<Backend, StoreError> {
+    let rules = Rules {
+        cooldown: config.cooldown,
+        per_address: config.placements_per_address,
+    };
+    match &config.redis {
+        None => {
+            let store = memory::MemoryStore::new(config.canvas, rules, config.history_len);
+            let feed = store.feed();
+            Ok(Backend {
+                store: Arc::new(store),
+                feed: Box::new(feed),
+            })
+        }
+        Some(redis) => {
+            let (store, feed) = redis::open(redis, rules, metrics.clone(), shutdown.clone())?;
+            tracing::info!(prefix = %redis.key_prefix, "using the Redis store");
+            Ok(Backend {
+                store,
+                feed: Box::new(feed),
+            })
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The names of everything Canvas keeps in Redis (docs/redis.md), in one
+//! place for the store, the feed and the tests.
+
+use crate::model::{ClientAddress, SessionId};
+
+/// The names of everything Canvas keeps in Redis.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// String: the epoch, a random u64 in decimal.
+    pub epoch: String,
+    /// Integer: the last seq taken.
+    pub seq: String,
+    /// String: one palette index per pixel, row-major.
+    pub pixels: String,
+    /// Stream: one entry per batch of placements, ID `<last seq>-0`, fields
+    /// `f` (the first seq) and `t` (the tiles, five bytes each).
+    pub history: String,
+    /// Hash: pixel index -> `<seq>,<unix ms>,<display name>`.
+    pub meta: String,
+    /// Pub/Sub channel: `<epoch>:<first seq>:<unix ms>:<tiles>` per batch
+    /// of placements, and `epoch:<epoch>` when a new epoch starts.
+    pub channel: String,
+    /// Hash: instance id -> `<open sockets>:<expires at, unix ms>`.
+    pub presence: String,
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            epoch: format!("{prefix}:epoch"),
+            seq: format!("{prefix}:seq"),
+            pixels: format!("{prefix}:pixels"),
+            history: format!("{prefix}:history"),
+            meta: format!("{prefix}:meta"),
+            channel: format!("{prefix}:updates"),
+            presence: format!("{prefix}:presence"),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// String with a TTL: present while the session is cooling down.
+    pub fn cooldown(&self, session: &SessionId) -> String {
+        format!("{}:cooldown:{}", self.prefix, session.as_str())
+    }
+
+    /// Hash with a TTL: the session's `name` and `last_seen` (unix ms).
+    pub fn session(&self, session: &SessionId) -> String {
+        format!("{}:session:{}", self.prefix, session.as_str())
+    }
+
+    /// Counter with a TTL: sessions minted for a client address this window.
+    pub fn new_sessions(&self, address: ClientAddress) -> String {
+        format!("{}:new-sessions:{address}", self.prefix)
+    }
+
+    /// Counter with a TTL: placements of a client address in the current
+    /// window of its budget.
+    pub fn address_budget(&self, address: ClientAddress) -> String {
+        format!("{}:address:{address}", self.prefix)
+    }
+
+    /// String: the secret sessions are signed with when `SESSION_SECRET`
+    /// is not set.
+    pub fn session_secret(&self) -> String {
+        format!("{}:session-secret", self.prefix)
+    }
+}

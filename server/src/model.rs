@@ -1,0 +1,188 @@
+//! The vocabulary every part of the server speaks: placements and their
+//! outcomes, batches and history entries, snapshots, pixel records, session
+//! ids, client addresses, time. It imports nothing of the crate, so every
+//! module may use it without tying itself to another.
+
+use app::{geometry::Coord, palette::ColorIndex, protocol::Tile};
+use std::{
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    time::{Duration, SystemTime},
+};
+
+/// One accepted placement, as the store's history gives it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Update {
+    pub epoch: u64,
+    pub seq: u64,
+    pub tile: Tile,
+}
+
+/// Placements accepted together, with consecutive seqs: what the feed
+/// carries. The Redis store takes every placement waiting on an instance in
+/// one script call and publishes them as one message; the embedded store
+/// sends each on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub epoch: u64,
+    /// The seq of `tiles[0]`; the others follow one by one.
+    pub first_seq: u64,
+    pub tiles: Vec<Tile>,
+    /// When they were accepted (unix ms), for the delivery-lag metric.
+    pub placed_at_ms: Option<u64>,
+}
+
+impl Batch {
+    /// The seq of the last tile (`first_seq - 1` for an empty batch).
+    pub fn last_seq(&self) -> u64 {
+        (self.first_seq + self.tiles.len() as u64).saturating_sub(1)
+    }
+
+    /// Its placements one by one.
+    pub fn updates(&self) -> impl Iterator<Item = Update> + '_ {
+        (self.first_seq..)
+            .zip(&self.tiles)
+            .map(|(seq, tile)| Update {
+                epoch: self.epoch,
+                seq,
+                tile: *tile,
+            })
+    }
+}
+
+/// A placement that passed validation: coordinates and color are in range.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub coord: Coord,
+    pub color: ColorIndex,
+    /// Whose cooldown applies; the session's display name (if any) is
+    /// recorded as `placed_by`.
+    pub session: SessionId,
+    /// Whose per-address budget it counts against.
+    pub address: ClientAddress,
+    pub at: SystemTime,
+}
+
+/// What limits placements, checked inside the atomic step.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// The wait between two placements of one session; zero: none.
+    pub cooldown: Duration,
+    /// Placements one client address (all its sessions together) may make
+    /// per [`Rules::window`]; 0: no limit.
+    pub per_address: u32,
+}
+
+impl Rules {
+    /// The window of the per-address budget: the cooldown, or a second when
+    /// there is none.
+    pub fn window(&self) -> Duration {
+        if self.cooldown.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            self.cooldown
+        }
+    }
+}
+
+/// What became of a placement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaceOutcome {
+    Accepted {
+        seq: u64,
+    },
+    /// The session placed less than a cooldown ago, or its address used
+    /// up its budget for the window.
+    Cooldown {
+        retry_after: Duration,
+    },
+}
+
+/// Who set a pixel last, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PixelRecord {
+    pub placed_by: Option<String>,
+    pub placed_at: SystemTime,
+    pub seq: u64,
+}
+
+/// The whole canvas at one seq.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub epoch: u64,
+    pub seq: u64,
+    /// `width*height` palette indices, row-major.
+    pub pixels: Vec<u8>,
+}
+
+/// 128 random bits as 32 lowercase hex digits. Only [`SessionId::parse`] and
+/// [`SessionId::generate`] make one, so a cookie value that is not of that
+/// form never reaches the store.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn generate() -> Self {
+        Self(format!("{:032x}", rand::random::<u128>()))
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        (value.len() == 32
+            && value
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| Self(value.to_owned()))
+    }
+
+    /// The id itself, for store keys. Never log it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+// Session ids are bearer secrets: never print them whole.
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({}…)", &self.0[..6])
+    }
+}
+
+/// Who a request comes from, as far as per-address limits go: an IPv4
+/// address, or the /64 an IPv6 address belongs to. A subscriber is usually
+/// given a whole /64, so keying on the full IPv6 address would hand one
+/// person 2^64 addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAddress {
+    V4(Ipv4Addr),
+    /// The upper 64 bits of the address.
+    V6Prefix(u64),
+}
+
+impl ClientAddress {
+    pub fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(v4) => Self::V4(v4),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self::V4(v4),
+                None => Self::V6Prefix((u128::from(v6) >> 64) as u64),
+            },
+        }
+    }
+}
+
+/// `203.0.113.7`, or `2001:db8:1:2::/64`: also the form in store keys.
+impl fmt::Display for ClientAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::V4(v4) => write!(f, "{v4}"),
+            Self::V6Prefix(prefix) => write!(f, "{}/64", Ipv6Addr::from(u128::from(*prefix) << 64)),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
