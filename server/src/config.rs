@@ -172,116 +172,12 @@ impl Config {
     }
 
     pub fn from_source<F: Fn(&str) -> Option<String>>(env: Source<F>) -> Result<Self, ConfigError> {
-        // cargo-leptos passes LEPTOS_SITE_ADDR; APP_HOST / APP_PORT win over it.
-        let site_addr: SocketAddr = env.parse(
-            "LEPTOS_SITE_ADDR",
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000),
-        )?;
-        let listen = SocketAddr::new(
-            env.parse("APP_HOST", site_addr.ip())?,
-            env.parse("APP_PORT", site_addr.port())?,
-        );
-
-        let side = |name: &'static str| -> Result<u16, ConfigError> {
-            let value: u16 = env.parse(name, 1000)?;
-            if value == 0 {
-                return Err(ConfigError::Invalid {
-                    name,
-                    value: "0".into(),
-                    reason: "must be between 1 and 65535".into(),
-                });
-            }
-            Ok(value)
-        };
-        let canvas = CanvasSize {
-            width: side("CANVAS_WIDTH")?,
-            height: side("CANVAS_HEIGHT")?,
-        };
-
-        let cooldown = env.ms("COOLDOWN_MS", 5000)?;
-        if u32::try_from(cooldown.as_millis()).is_err() {
-            return Err(ConfigError::Invalid {
-                name: "COOLDOWN_MS",
-                value: cooldown.as_millis().to_string(),
-                reason: "must fit in 32 bits (the wire format's cooldown_ms)".into(),
-            });
-        }
-
-        let allowed_origins = env
-            .get("ALLOWED_ORIGINS")
-            .map(|list| {
-                list.split(',')
-                    .map(|origin| origin.trim().trim_end_matches('/').to_ascii_lowercase())
-                    .filter(|origin| !origin.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-
-        let leptos_env = match env.get("LEPTOS_ENV").as_deref() {
-            Some("PROD") | Some("prod") | Some("production") => Env::PROD,
-            _ => Env::DEV,
-        };
-        let leptos = LeptosOptions::builder()
-            .output_name(Arc::<str>::from(
-                env.get("LEPTOS_OUTPUT_NAME")
-                    .unwrap_or_else(|| "canvas".into()),
-            ))
-            .site_root(Arc::<str>::from(
-                env.get("LEPTOS_SITE_ROOT")
-                    .unwrap_or_else(|| "target/site".into()),
-            ))
-            .site_pkg_dir(Arc::<str>::from(
-                env.get("LEPTOS_SITE_PKG_DIR")
-                    .unwrap_or_else(|| "pkg".into()),
-            ))
-            .site_addr(listen)
-            .reload_port(env.parse("LEPTOS_RELOAD_PORT", 3001)?)
-            .env(leptos_env)
-            .hash_files(env.parse("LEPTOS_HASH_FILES", hash_file_beside_binary())?)
-            .build();
-
-        // REDIS_SENTINELS, else REDIS_URL, else the seed's REDIS_HOST (+ PORT).
-        let target = match (
-            env.get("REDIS_SENTINELS"),
-            env.get("REDIS_URL"),
-            env.get("REDIS_HOST"),
-        ) {
-            (Some(list), _, _) => Some(RedisTarget::Sentinel {
-                sentinels: list
-                    .split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect(),
-                master_name: env
-                    .get("REDIS_MASTER_NAME")
-                    .unwrap_or_else(|| "canvas".into()),
-            }),
-            (None, Some(url), _) => Some(RedisTarget::Direct(Secret(url))),
-            (None, None, Some(host)) => Some(RedisTarget::Direct(Secret(format!(
-                "redis://{host}:{}",
-                env.parse::<u16>("REDIS_PORT", 6379)?
-            )))),
-            (None, None, None) => None,
-        };
+        let listen = listen_address(&env)?;
         let history_len: usize = env.parse("HISTORY_LEN", 100_000)?;
-        let redis = match target {
-            None => None,
-            Some(target) => Some(RedisConfig {
-                target,
-                username: env.get("REDIS_USERNAME"),
-                password: env.get("REDIS_PASSWORD").map(Secret),
-                key_prefix: env
-                    .get("REDIS_KEY_PREFIX")
-                    .unwrap_or_else(|| "canvas".into()),
-                history_len,
-                command_timeout: env.ms("REDIS_TIMEOUT_MS", 1000)?,
-            }),
-        };
-
         Ok(Self {
             listen,
-            canvas,
-            cooldown,
+            canvas: canvas_size(&env)?,
+            cooldown: cooldown(&env)?,
             batch_interval: env
                 .ms("BATCH_INTERVAL_MS", 10)?
                 .clamp(Duration::from_millis(1), Duration::from_secs(1)),
@@ -289,7 +185,7 @@ impl Config {
             recent_tiles: env.parse("RECENT_TILES", 65_536)?,
             snapshot_max_age: env.ms("SNAPSHOT_MAX_AGE_MS", 250)?,
             history_len,
-            allowed_origins,
+            allowed_origins: allowed_origins(&env),
             place_rate_per_sec: env.parse("PLACE_RATE_PER_SEC", 20)?,
             send_timeout: env.ms("SEND_TIMEOUT_MS", 10_000)?,
             ping_interval: env
@@ -306,10 +202,163 @@ impl Config {
             placements_per_address: env.parse("PLACEMENTS_PER_ADDRESS", 0)?,
             session_secret: session_secret(&env)?,
             trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,
-            leptos,
+            leptos: leptos_options(&env, listen)?,
             live_reload: env.get("LEPTOS_WATCH").is_some(),
-            redis,
+            redis: redis(&env, history_len)?,
         })
+    }
+}
+
+/// `APP_HOST`:`APP_PORT`, which win over cargo-leptos's `LEPTOS_SITE_ADDR`.
+fn listen_address<F: Fn(&str) -> Option<String>>(
+    env: &Source<F>,
+) -> Result<SocketAddr, ConfigError> {
+    let site_addr: SocketAddr = env.parse(
+        "LEPTOS_SITE_ADDR",
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000),
+    )?;
+    Ok(SocketAddr::new(
+        env.parse("APP_HOST", site_addr.ip())?,
+        env.parse("APP_PORT", site_addr.port())?,
+    ))
+}
+
+/// `CANVAS_WIDTH` × `CANVAS_HEIGHT`, each 1..65535.
+fn canvas_size<F: Fn(&str) -> Option<String>>(env: &Source<F>) -> Result<CanvasSize, ConfigError> {
+    let side = |name: &'static str| -> Result<u16, ConfigError> {
+        match env.parse(name, 1000)? {
+            0 => Err(invalid(name, "0", "must be between 1 and 65535")),
+            value => Ok(value),
+        }
+    };
+    Ok(CanvasSize {
+        width: side("CANVAS_WIDTH")?,
+        height: side("CANVAS_HEIGHT")?,
+    })
+}
+
+/// `COOLDOWN_MS`, which the wire format carries in 32 bits.
+fn cooldown<F: Fn(&str) -> Option<String>>(env: &Source<F>) -> Result<Duration, ConfigError> {
+    let cooldown = env.ms("COOLDOWN_MS", 5000)?;
+    match u32::try_from(cooldown.as_millis()) {
+        Ok(_) => Ok(cooldown),
+        Err(_) => Err(invalid(
+            "COOLDOWN_MS",
+            &cooldown.as_millis().to_string(),
+            "must fit in 32 bits (the wire format's cooldown_ms)",
+        )),
+    }
+}
+
+/// `ALLOWED_ORIGINS`, normalized; empty means "the host serving the page".
+fn allowed_origins<F: Fn(&str) -> Option<String>>(env: &Source<F>) -> Vec<String> {
+    env.get("ALLOWED_ORIGINS")
+        .map(|list| {
+            list.split(',')
+                .map(|origin| origin.trim().trim_end_matches('/').to_ascii_lowercase())
+                .filter(|origin| !origin.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Where cargo-leptos put the site, and how to link it.
+fn leptos_options<F: Fn(&str) -> Option<String>>(
+    env: &Source<F>,
+    listen: SocketAddr,
+) -> Result<LeptosOptions, ConfigError> {
+    let leptos_env = match env.get("LEPTOS_ENV").as_deref() {
+        Some("PROD") | Some("prod") | Some("production") => Env::PROD,
+        _ => Env::DEV,
+    };
+    let text = |name: &str, default: &str| -> Arc<str> {
+        Arc::from(env.get(name).unwrap_or_else(|| default.into()))
+    };
+    Ok(LeptosOptions::builder()
+        .output_name(text("LEPTOS_OUTPUT_NAME", "canvas"))
+        .site_root(text("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(text("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(listen)
+        .reload_port(env.parse("LEPTOS_RELOAD_PORT", 3001)?)
+        .env(leptos_env)
+        .hash_files(env.parse("LEPTOS_HASH_FILES", hash_file_beside_binary())?)
+        .build())
+}
+
+/// The Redis to share the canvas through: `REDIS_SENTINELS`, else
+/// `REDIS_URL`, else `REDIS_HOST` (+ `REDIS_PORT`); none: the embedded
+/// store. Addresses are checked here, so a malformed one stops start-up
+/// with the variable's name instead of leaving an instance that never gets
+/// ready.
+fn redis<F: Fn(&str) -> Option<String>>(
+    env: &Source<F>,
+    history_len: usize,
+) -> Result<Option<RedisConfig>, ConfigError> {
+    let target = match (
+        env.get("REDIS_SENTINELS"),
+        env.get("REDIS_URL"),
+        env.get("REDIS_HOST"),
+    ) {
+        (Some(list), _, _) => RedisTarget::Sentinel {
+            sentinels: sentinels(&list)?,
+            master_name: env
+                .get("REDIS_MASTER_NAME")
+                .unwrap_or_else(|| "canvas".into()),
+        },
+        (None, Some(url), _) => RedisTarget::Direct(redis_url("REDIS_URL", url)?),
+        (None, None, Some(host)) => {
+            let port = env.parse::<u16>("REDIS_PORT", 6379)?;
+            RedisTarget::Direct(redis_url("REDIS_HOST", format!("redis://{host}:{port}"))?)
+        }
+        (None, None, None) => return Ok(None),
+    };
+    Ok(Some(RedisConfig {
+        target,
+        username: env.get("REDIS_USERNAME"),
+        password: env.get("REDIS_PASSWORD").map(Secret),
+        key_prefix: env
+            .get("REDIS_KEY_PREFIX")
+            .unwrap_or_else(|| "canvas".into()),
+        history_len,
+        command_timeout: env.ms("REDIS_TIMEOUT_MS", 1000)?,
+    }))
+}
+
+/// A Redis URL the client accepts. The value is not repeated in the error:
+/// it may hold a password.
+fn redis_url(name: &'static str, url: String) -> Result<Secret, ConfigError> {
+    match redis::IntoConnectionInfo::into_connection_info(url.as_str()) {
+        Ok(_) => Ok(Secret(url)),
+        Err(error) => Err(invalid(name, "[redacted]", &error.to_string())),
+    }
+}
+
+/// `host:port,host:port,…`, at least one.
+fn sentinels(list: &str) -> Result<Vec<String>, ConfigError> {
+    let sentinels: Vec<String> = list
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let well_formed = |s: &String| {
+        s.rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+    };
+    if sentinels.is_empty() || !sentinels.iter().all(well_formed) {
+        return Err(invalid(
+            "REDIS_SENTINELS",
+            list,
+            "must be host:port of each Sentinel, separated by commas",
+        ));
+    }
+    Ok(sentinels)
+}
+
+fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
     }
 }
 
@@ -318,11 +367,11 @@ fn session_secret<F: Fn(&str) -> Option<String>>(
     env: &Source<F>,
 ) -> Result<Option<Secret>, ConfigError> {
     match env.get("SESSION_SECRET") {
-        Some(secret) if secret.len() < MIN_SECRET_LEN => Err(ConfigError::Invalid {
-            name: "SESSION_SECRET",
-            value: "[redacted]".into(),
-            reason: format!("must be at least {MIN_SECRET_LEN} bytes"),
-        }),
+        Some(secret) if secret.len() < MIN_SECRET_LEN => Err(invalid(
+            "SESSION_SECRET",
+            "[redacted]",
+            &format!("must be at least {MIN_SECRET_LEN} bytes"),
+        )),
         secret => Ok(secret.map(Secret)),
     }
 }
@@ -408,6 +457,26 @@ mod tests {
             .unwrap()
             .session_secret
             .is_some());
+    }
+
+    #[test]
+    fn malformed_redis_addresses_stop_start_up_naming_the_variable() {
+        let error = config(&[("REDIS_URL", "http://user:hunter2@redis")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("REDIS_URL") && !error.contains("hunter2"),
+            "{error}"
+        );
+        for list in ["s1", "s1:port", ":26379", " , "] {
+            let error = config(&[("REDIS_SENTINELS", list)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("REDIS_SENTINELS"), "{list}: {error}");
+        }
+        let error = config(&[("REDIS_HOST", "a b")]).unwrap_err().to_string();
+        assert!(error.contains("REDIS_HOST"), "{error}");
+        assert!(config(&[("REDIS_URL", "redis://redis:6379/2")]).is_ok());
     }
 
     #[test]

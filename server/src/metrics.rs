@@ -12,7 +12,7 @@ use prometheus_client::{
         histogram::{exponential_buckets, Histogram},
         info::Info,
     },
-    registry::{Registry, Unit},
+    registry::{Metric, Registry, Unit},
 };
 
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
@@ -157,119 +157,146 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
 }
 
+/// Registers `metric` under `name` (its unit, if any, appended by the
+/// format) and hands it back, so each metric is made and described in one
+/// expression.
+fn register<M: Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    unit: Option<Unit>,
+    metric: M,
+) -> M {
+    match unit {
+        Some(unit) => registry.register_with_unit(name, help, unit, metric.clone()),
+        None => registry.register(name, help, metric.clone()),
+    }
+    metric
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("canvas");
-        let metrics = Self {
-            http_requests: Family::default(),
-            http_duration: Family::new_with_constructor(latency_histogram),
-            placements: Family::default(),
-            placement_duration: latency_histogram(),
-            delivery_lag: latency_histogram(),
-            ws_connections: Gauge::default(),
-            ws_disconnects: Family::default(),
-            ws_resyncs: Counter::default(),
-            ws_catch_ups: Counter::default(),
-            batch_interval: Gauge::default(),
-            feed_seq: Gauge::default(),
-            feed_gaps: Counter::default(),
-            feed_reloads: Counter::default(),
-            feed_resubscriptions: Counter::default(),
-            store_errors: Counter::default(),
-            snapshot_encodings: Family::default(),
-            process_memory: Gauge::default(),
-            registry: Registry::default(),
-        };
         let r = &mut registry;
-        r.register(
+        let seconds = Some(Unit::Seconds);
+        let http_requests = register(
+            r,
             "http_requests",
             "HTTP requests by route and status",
-            metrics.http_requests.clone(),
+            None,
+            Family::default(),
         );
-        r.register_with_unit(
+        let http_duration = register(
+            r,
             "http_request_duration",
             "HTTP request duration by route",
-            Unit::Seconds,
-            metrics.http_duration.clone(),
+            seconds.clone(),
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram),
         );
-        r.register(
+        let placements = register(
+            r,
             "placements",
             "Placements by result",
-            metrics.placements.clone(),
+            None,
+            Family::default(),
         );
-        r.register_with_unit(
+        let placement_duration = register(
+            r,
             "placement_duration",
             "From a Place frame to the store's answer",
-            Unit::Seconds,
-            metrics.placement_duration.clone(),
+            seconds.clone(),
+            latency_histogram(),
         );
-        r.register_with_unit(
+        let delivery_lag = register(
+            r,
             "delivery_lag",
             "From a placement's acceptance to its tile's write to a socket",
-            Unit::Seconds,
-            metrics.delivery_lag.clone(),
+            seconds.clone(),
+            latency_histogram(),
         );
-        r.register(
+        let ws_connections = register(
+            r,
             "websocket_connections",
             "Open WebSocket connections",
-            metrics.ws_connections.clone(),
+            None,
+            Gauge::default(),
         );
-        r.register(
+        let ws_disconnects = register(
+            r,
             "websocket_disconnects",
             "Closed WebSocket connections by reason",
-            metrics.ws_disconnects.clone(),
+            None,
+            Family::default(),
         );
-        r.register(
+        let ws_resyncs = register(
+            r,
             "websocket_resyncs",
             "Sockets resynced after falling behind the fan-out",
-            metrics.ws_resyncs.clone(),
+            None,
+            Counter::default(),
         );
-        r.register(
+        let ws_catch_ups = register(
+            r,
             "websocket_catch_ups",
             "Sockets caught up from memory after falling behind the fan-out",
-            metrics.ws_catch_ups.clone(),
+            None,
+            Counter::default(),
         );
-        r.register_with_unit(
+        let batch_interval = register(
+            r,
             "batch_interval",
             "Wait between two Tiles frames now in force (grows with sockets and load)",
-            Unit::Seconds,
-            metrics.batch_interval.clone(),
+            seconds.clone(),
+            Gauge::default(),
         );
-        r.register(
+        let feed_seq = register(
+            r,
             "feed_seq",
             "Last seq applied to this instance's canvas",
-            metrics.feed_seq.clone(),
+            None,
+            Gauge::default(),
         );
-        r.register(
+        let feed_gaps = register(
+            r,
             "feed_gaps",
             "Gaps in the update feed filled from history",
-            metrics.feed_gaps.clone(),
+            None,
+            Counter::default(),
         );
-        r.register(
+        let feed_reloads = register(
+            r,
             "feed_reloads",
             "Full canvas reloads after history could not bridge a gap",
-            metrics.feed_reloads.clone(),
+            None,
+            Counter::default(),
         );
-        r.register(
+        let feed_resubscriptions = register(
+            r,
             "feed_resubscriptions",
             "Times the update feed (re)started delivering",
-            metrics.feed_resubscriptions.clone(),
+            None,
+            Counter::default(),
         );
-        r.register(
+        let store_errors = register(
+            r,
             "store_errors",
             "Store commands that failed",
-            metrics.store_errors.clone(),
+            None,
+            Counter::default(),
         );
-        r.register(
+        let snapshot_encodings = register(
+            r,
             "snapshot_encodings",
             "Snapshot encodings made, by format",
-            metrics.snapshot_encodings.clone(),
+            None,
+            Family::default(),
         );
-        r.register_with_unit(
+        let process_memory = register(
+            r,
             "process_resident_memory",
             "Resident memory of this process",
-            Unit::Bytes,
-            metrics.process_memory.clone(),
+            Some(Unit::Bytes),
+            Gauge::default(),
         );
         r.register(
             "build",
@@ -278,7 +305,23 @@ impl Metrics {
         );
         Self {
             registry,
-            ..metrics
+            http_requests,
+            http_duration,
+            placements,
+            placement_duration,
+            delivery_lag,
+            ws_connections,
+            ws_disconnects,
+            ws_resyncs,
+            ws_catch_ups,
+            batch_interval,
+            feed_seq,
+            feed_gaps,
+            feed_reloads,
+            feed_resubscriptions,
+            store_errors,
+            snapshot_encodings,
+            process_memory,
         }
     }
 

@@ -359,6 +359,316 @@ impl SyncTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{ClientAddress, PixelRecord, PlaceOutcome, Placement, SessionId, Snapshot};
+    use app::{geometry::CanvasSize, geometry::Coord, name::DisplayName};
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+    use tokio::sync::{broadcast, mpsc};
+
+    const SIDE: u16 = 8;
+
+    fn tile(n: u64) -> Tile {
+        Tile {
+            x: (n % 8) as u16,
+            y: ((n / 8) % 8) as u16,
+            color: (n % 31 + 1) as u8,
+        }
+    }
+
+    /// A store whose history the test shapes: what it placed in its epoch,
+    /// from which seq on it still remembers, and whether a failover made it
+    /// forget the last placements.
+    struct FakeStore(Mutex<StoreState>);
+
+    struct StoreState {
+        epoch: u64,
+        placed: Vec<Tile>,
+        /// History holds the placements after this seq.
+        trimmed_to: u64,
+        new_epochs: u32,
+    }
+
+    impl FakeStore {
+        fn new(epoch: u64) -> Arc<Self> {
+            Arc::new(Self(Mutex::new(StoreState {
+                epoch,
+                placed: Vec::new(),
+                trimmed_to: 0,
+                new_epochs: 0,
+            })))
+        }
+
+        fn state(&self) -> std::sync::MutexGuard<'_, StoreState> {
+            self.0.lock().unwrap()
+        }
+
+        /// Places `n` tiles; returns them as the batch the feed would carry.
+        fn place(&self, n: u64) -> Batch {
+            let mut state = self.state();
+            let first_seq = state.placed.len() as u64 + 1;
+            let tiles: Vec<Tile> = (first_seq..first_seq + n).map(tile).collect();
+            state.placed.extend(&tiles);
+            Batch {
+                epoch: state.epoch,
+                first_seq,
+                tiles,
+                placed_at_ms: None,
+            }
+        }
+
+        fn pixels(&self) -> Vec<u8> {
+            let mut pixels = vec![0; usize::from(SIDE) * usize::from(SIDE)];
+            for t in &self.state().placed {
+                pixels[usize::from(t.y) * usize::from(SIDE) + usize::from(t.x)] = t.color;
+            }
+            pixels
+        }
+    }
+
+    #[async_trait]
+    impl Store for FakeStore {
+        async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+            let pixels = self.pixels();
+            let state = self.state();
+            Ok(Snapshot {
+                epoch: state.epoch,
+                seq: state.placed.len() as u64,
+                pixels,
+            })
+        }
+
+        async fn history(
+            &self,
+            epoch: u64,
+            after_seq: u64,
+            limit: usize,
+        ) -> Result<Option<Vec<Update>>, StoreError> {
+            let state = self.state();
+            let newest = state.placed.len() as u64;
+            if epoch != state.epoch || after_seq > newest || after_seq < state.trimmed_to {
+                return Ok(None);
+            }
+            Ok(Some(
+                (after_seq + 1..=newest)
+                    .take(limit)
+                    .map(|seq| Update {
+                        epoch,
+                        seq,
+                        tile: state.placed[seq as usize - 1],
+                    })
+                    .collect(),
+            ))
+        }
+
+        async fn start_new_epoch(&self, stale: u64) -> Result<(), StoreError> {
+            let mut state = self.state();
+            if state.epoch == stale {
+                state.epoch += 1;
+                state.new_epochs += 1;
+            }
+            Ok(())
+        }
+
+        // What the sync task never asks.
+        async fn place(&self, _: Placement) -> Result<PlaceOutcome, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn pixel(&self, _: Coord) -> Result<Option<PixelRecord>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn admit_new_session(&self, _: ClientAddress, _: u32) -> Result<bool, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn shared_secret(&self, _: &str) -> Result<String, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn display_name(&self, _: &SessionId) -> Result<Option<String>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn set_display_name(&self, _: &SessionId, _: &DisplayName) -> Result<(), StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn touch_session(&self, _: &SessionId) -> Result<(), StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn report_online(&self, _: &str, _: u32, _: Duration) -> Result<u32, StoreError> {
+            Err(StoreError::Closed)
+        }
+    }
+
+    /// A feed the test writes to.
+    struct ChannelFeed(mpsc::UnboundedReceiver<FeedEvent>);
+
+    #[async_trait]
+    impl Feed for ChannelFeed {
+        async fn next(&mut self) -> Option<FeedEvent> {
+            self.0.recv().await
+        }
+    }
+
+    /// A running sync task over a fake store, and what it sends.
+    struct Running {
+        store: Arc<FakeStore>,
+        mirror: Arc<Mirror>,
+        metrics: Arc<Metrics>,
+        feed: mpsc::UnboundedSender<FeedEvent>,
+        frames: broadcast::Receiver<Frame>,
+        _stop: tokio_util::sync::DropGuard,
+    }
+
+    fn start(store: Arc<FakeStore>) -> Running {
+        let size = CanvasSize {
+            width: SIDE,
+            height: SIDE,
+        };
+        let snapshot = Snapshot {
+            epoch: store.state().epoch,
+            seq: 0,
+            pixels: Vec::new(),
+        };
+        let mirror = Arc::new(Mirror::new(size, snapshot, 1024));
+        let metrics = Arc::new(Metrics::new());
+        let fanout = Fanout::new(64);
+        let frames = fanout.subscribe();
+        let (feed, events) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let task = SyncTask {
+            store: store.clone(),
+            feed: Box::new(ChannelFeed(events)),
+            mirror: mirror.clone(),
+            fanout,
+            metrics: metrics.clone(),
+            live: Arc::new(AtomicBool::new(false)),
+            batching: Batching {
+                interval: Duration::from_millis(1),
+                frames_per_sec: 1_000_000,
+            },
+        };
+        tokio::spawn(task.run(shutdown.clone()));
+        feed.send(FeedEvent::Delivering).unwrap();
+        Running {
+            store,
+            mirror,
+            metrics,
+            feed,
+            frames,
+            _stop: shutdown.drop_guard(),
+        }
+    }
+
+    impl Running {
+        /// Waits until the mirror holds `epoch` and `seq`, and checks its
+        /// pixels are the store's.
+        async fn settles_at(&self, epoch: u64, seq: u64) {
+            let wanted = Version { epoch, seq };
+            let start = Instant::now();
+            while self.mirror.version() != wanted {
+                assert!(
+                    start.elapsed() < Duration::from_secs(5),
+                    "stuck at {:?}, waiting for {wanted:?}",
+                    self.mirror.version()
+                );
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            assert_eq!(self.mirror.copy().1, self.store.pixels());
+        }
+
+        /// The frames sent so far: the seqs of the tiles, and the Resyncs.
+        fn sent(&mut self) -> (Vec<u64>, Vec<Version>) {
+            let (mut seqs, mut resyncs) = (Vec::new(), Vec::new());
+            while let Ok(frame) = self.frames.try_recv() {
+                match frame {
+                    Frame::Tiles(t) => seqs.extend(t.first_seq..=t.last_seq),
+                    Frame::Resync { version, .. } => resyncs.push(version),
+                    Frame::Presence(_) => {}
+                }
+            }
+            (seqs, resyncs)
+        }
+    }
+
+    #[tokio::test]
+    async fn duplicates_are_dropped_and_each_seq_sent_once() {
+        let mut sync = start(FakeStore::new(7));
+        let batch = sync.store.place(3);
+        sync.feed.send(FeedEvent::Batch(batch.clone())).unwrap();
+        sync.feed.send(FeedEvent::Batch(batch)).unwrap();
+        let more = sync.store.place(2);
+        sync.feed.send(FeedEvent::Batch(more)).unwrap();
+        sync.settles_at(7, 5).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(sync.sent(), (vec![1, 2, 3, 4, 5], vec![]));
+    }
+
+    #[tokio::test]
+    async fn a_gap_is_filled_from_history() {
+        let mut sync = start(FakeStore::new(7));
+        let first = sync.store.place(2);
+        let _lost = sync.store.place(2);
+        let after = sync.store.place(2);
+        sync.feed.send(FeedEvent::Batch(first)).unwrap();
+        sync.feed.send(FeedEvent::Batch(after)).unwrap();
+        sync.settles_at(7, 6).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(sync.sent(), ((1..=6).collect(), vec![]));
+        assert_eq!(sync.metrics.feed_gaps.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn past_the_trimmed_history_the_snapshot_is_reloaded() {
+        let mut sync = start(FakeStore::new(7));
+        sync.store.place(10);
+        sync.store.state().trimmed_to = 8;
+        let next = sync.store.place(1);
+        sync.feed.send(FeedEvent::Batch(next)).unwrap();
+        sync.settles_at(7, 11).await;
+        let (_, resyncs) = sync.sent();
+        assert_eq!(resyncs, [Version { epoch: 7, seq: 11 }]);
+        assert_eq!(sync.metrics.feed_reloads.get(), 1);
+        assert_eq!(sync.store.state().new_epochs, 0, "trimmed is not lost");
+    }
+
+    #[tokio::test]
+    async fn another_epoch_reloads() {
+        let mut sync = start(FakeStore::new(7));
+        let batch = sync.store.place(2);
+        sync.feed.send(FeedEvent::Batch(batch)).unwrap();
+        sync.settles_at(7, 2).await;
+        // The canvas was reset elsewhere: a new epoch, seqs from 1 again.
+        {
+            let mut state = sync.store.state();
+            state.epoch = 9;
+            state.placed.clear();
+        }
+        let batch = sync.store.place(1);
+        sync.feed.send(FeedEvent::Batch(batch)).unwrap();
+        sync.settles_at(9, 1).await;
+        let (_, resyncs) = sync.sent();
+        assert_eq!(resyncs, [Version { epoch: 9, seq: 1 }]);
+    }
+
+    #[tokio::test]
+    async fn a_store_that_went_back_on_applied_tiles_starts_a_new_epoch() {
+        let mut sync = start(FakeStore::new(7));
+        let batch = sync.store.place(5);
+        sync.feed.send(FeedEvent::Batch(batch)).unwrap();
+        sync.settles_at(7, 5).await;
+        // A failover to a replica that had only seqs 1..=3: the next
+        // placements reuse 4 and 5 for other tiles.
+        {
+            let mut state = sync.store.state();
+            state.placed.truncate(3);
+            state.placed.extend([tile(40), tile(41)]);
+        }
+        sync.feed.send(FeedEvent::Interrupted).unwrap();
+        sync.settles_at(8, 5).await;
+        assert_eq!(sync.store.state().new_epochs, 1);
+        let (_, resyncs) = sync.sent();
+        assert_eq!(resyncs, [Version { epoch: 8, seq: 5 }]);
+    }
 
     #[test]
     fn the_interval_grows_with_the_sockets_within_its_bounds() {

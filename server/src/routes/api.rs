@@ -1,7 +1,7 @@
 //! The JSON and binary API: `/api/info`, `/api/canvas`, `/api/canvas.png`,
 //! `/api/pixel`. Canvas reads are served from this instance's mirror.
 
-use super::origin;
+use super::visitor::{KnownSession, SameSite};
 use crate::{canvas::mirror::Version, error::ApiError, state::AppState};
 use app::name::DisplayName;
 use app::palette::PALETTE;
@@ -126,14 +126,11 @@ struct NameRequest {
 /// already has: it never makes one.
 pub async fn set_name(
     State(state): State<AppState>,
+    _: SameSite,
+    KnownSession(id): KnownSession,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if !origin::same_site_request(&headers, &state.config) {
-        return Err(ApiError::Forbidden(
-            "names are set from the canvas page only",
-        ));
-    }
     if !is_json(&headers) {
         return Err(ApiError::UnsupportedMediaType("expected application/json"));
     }
@@ -141,13 +138,6 @@ pub async fn set_name(
         .map_err(|_| ApiError::BadRequest(r#"expected {"name": "…"}"#.into()))?;
     let name = DisplayName::parse(&request.name)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
-    let id = state
-        .sessions
-        .existing(&headers)
-        .await
-        .ok_or(ApiError::Forbidden(
-            "no session yet: reload the page (with cookies allowed) to set a name",
-        ))?;
     state.store.set_display_name(&id, &name).await?;
     Ok(Json(json!({ "name": name.as_str() })).into_response())
 }

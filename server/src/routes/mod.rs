@@ -5,6 +5,7 @@ mod health;
 mod metrics;
 mod origin;
 mod page;
+mod visitor;
 mod ws;
 
 use crate::{error::ApiError, state::AppState};

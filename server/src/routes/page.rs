@@ -4,16 +4,16 @@
 //! loader) runs under a nonce made for this response, and nothing else
 //! inline or from elsewhere runs at all.
 
-use crate::{config::Config, limits::client_address, state::AppState};
+use super::visitor::Visitor;
+use crate::{config::Config, state::AppState};
 use app::PageData;
 use axum::{
     body::Body,
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     http::{header, HeaderMap, HeaderValue},
     response::Response,
 };
 use leptos::{nonce::Nonce, prelude::provide_context};
-use std::net::SocketAddr;
 
 /// `scheme://host` as the client sees it (through the proxy, if any: its
 /// `X-Forwarded-Host` is believed only behind a trusted proxy).
@@ -36,18 +36,17 @@ fn origin(headers: &HeaderMap, trust_forwarded: bool) -> String {
     format!("{scheme}://{host}")
 }
 
+/// The page, with the visitor's session (over its address's ceiling of new
+/// sessions the page is still served, without one).
 pub async fn page(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visitor: Visitor,
     request: Request<Body>,
 ) -> Response {
     let headers = request.headers();
-    let address = client_address(headers, peer, state.config.trust_forwarded_for);
-    // Over the ceiling the page is still served, without a session.
-    let (display_name, new_cookie) = match state.sessions.grant(headers, address).await.accepted() {
-        Some((id, None)) => (state.store.display_name(&id).await.ok().flatten(), None),
-        Some((_, cookie)) => (None, cookie),
-        None => (None, None),
+    let display_name = match &visitor.session {
+        Some(id) if !visitor.is_new() => state.store.display_name(id).await.ok().flatten(),
+        _ => None,
     };
     let size = state.mirror.size();
     let data = PageData {
@@ -70,11 +69,10 @@ pub async fn page(
         move || app::shell(options.clone()),
     );
     let mut response = render(request).await;
-    let out = response.headers_mut();
-    if let Some(cookie) = new_cookie {
-        out.append(header::SET_COOKIE, cookie);
-    }
-    out.insert(header::CONTENT_SECURITY_POLICY, policy);
+    visitor.hand_out(&mut response);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy);
     response
 }
 

@@ -2,7 +2,7 @@
 //! from one address, floods of cheap requests that buy expensive work.
 
 use crate::{
-    helpers::{metric, spawn_app, WsClient},
+    helpers::{keys, metric, spawn_app, WsClient},
     redis_server::RedisServer,
 };
 use app::protocol::{error_code, ClientMessage, PlaceStatus, ServerMessage};
@@ -16,7 +16,7 @@ const CEILING: u32 = 10;
 async fn session_keys(redis: &RedisServer, id: &str) -> Vec<String> {
     let mut control = redis.connect().await;
     redis::cmd("KEYS")
-        .arg(format!("canvas:*{id}*"))
+        .arg(format!("{}*{id}*", keys().prefix()))
         .query_async(&mut control)
         .await
         .unwrap()

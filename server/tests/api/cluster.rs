@@ -3,7 +3,7 @@
 //! speak through nginx; an instance and then the Redis master are killed
 //! under traffic.
 
-use crate::helpers::{place_randomly, Api, Replica, WsClient};
+use crate::helpers::{eventually, keys, place_randomly, Api, Replica, WsClient};
 use app::protocol::{PlaceStatus, ServerMessage};
 use std::{
     net::SocketAddr,
@@ -146,25 +146,19 @@ impl Watcher {
 
 /// Connects through nginx, retrying while it still sends some to the dead.
 async fn reconnect(front: &Api) -> WsClient {
-    let start = Instant::now();
-    loop {
-        match WsClient::try_connect(front, None).await {
-            Ok(ws) => return ws,
-            Err(error) => {
-                assert!(
-                    start.elapsed() < Duration::from_secs(20),
-                    "cannot reconnect: {error}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    eventually(
+        "a reconnection through nginx",
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || async { WsClient::try_connect(front, None).await.ok() },
+    )
+    .await
 }
 
 /// The epoch and the newest seq in Redis.
 async fn version_in(redis: &mut redis::aio::MultiplexedConnection) -> (u64, u64) {
     let (epoch, seq): (Option<u64>, Option<u64>) = redis::cmd("MGET")
-        .arg(&["canvas:epoch", "canvas:seq"])
+        .arg(&[keys().epoch, keys().seq])
         .query_async(redis)
         .await
         .unwrap();
@@ -173,7 +167,7 @@ async fn version_in(redis: &mut redis::aio::MultiplexedConnection) -> (u64, u64)
 
 async fn pixels_in(redis: &mut redis::aio::MultiplexedConnection) -> Vec<u8> {
     let mut pixels: Vec<u8> = redis::cmd("GET")
-        .arg("canvas:pixels")
+        .arg(keys().pixels)
         .query_async(redis)
         .await
         .unwrap_or_default();
@@ -291,22 +285,21 @@ async fn the_cluster_survives_losing_an_instance_and_the_redis_master() {
         );
     }
     for n in [1, 3] {
-        let start = Instant::now();
-        loop {
-            let (pixels, at, at_epoch) = cluster.instance(n).snapshot().await;
-            if (at_epoch, at) == (epoch, seq) {
-                assert!(
-                    pixels == expected,
-                    "instance {n} differs from the new master"
-                );
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "instance {n} stuck at {at}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let instance = cluster.instance(n);
+        let pixels = eventually(
+            "an instance follows the new master",
+            Duration::from_secs(20),
+            Duration::from_millis(50),
+            || async {
+                let (pixels, at, at_epoch) = instance.snapshot().await;
+                ((at_epoch, at) == (epoch, seq)).then_some(pixels)
+            },
+        )
+        .await;
+        assert!(
+            pixels == expected,
+            "instance {n} differs from the new master"
+        );
     }
 }
 
@@ -368,20 +361,18 @@ async fn check_the_front(cluster: &Cluster) {
 
 async fn check_monitoring(cluster: &Cluster) {
     let prometheus = cluster.api(cluster.base + 40);
-    let start = Instant::now();
-    loop {
-        let targets = prometheus.json("/api/v1/targets").await;
-        let targets = targets["data"]["activeTargets"].as_array().unwrap().clone();
-        let up = targets.iter().filter(|t| t["health"] == "up").count();
-        if targets.len() == 6 && up == 6 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "targets: {targets:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    eventually(
+        "Prometheus scrapes all six targets",
+        Duration::from_secs(20),
+        Duration::from_millis(250),
+        || async {
+            let targets = prometheus.json("/api/v1/targets").await;
+            let targets = targets["data"]["activeTargets"].as_array()?.clone();
+            let up = targets.iter().filter(|t| t["health"] == "up").count();
+            (targets.len() == 6 && up == 6).then_some(())
+        },
+    )
+    .await;
     let dashboard: serde_json::Value = serde_json::from_str(include_str!(
         "../../../monitoring/grafana/dashboards/canvas.json"
     ))
@@ -389,27 +380,24 @@ async fn check_monitoring(cluster: &Cluster) {
     for panel in dashboard["panels"].as_array().unwrap() {
         for target in panel["targets"].as_array().unwrap() {
             let expr = target["expr"].as_str().unwrap();
-            let start = Instant::now();
-            let values = loop {
-                let url = format!("/api/v1/query?query={}", url_escape(expr));
-                let answer = prometheus.json(&url).await;
-                let values: Vec<String> = answer["data"]["result"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|sample| sample["value"][1].as_str().unwrap().to_owned())
-                    .filter(|value| value != "NaN")
-                    .collect();
-                if !values.is_empty() {
-                    break values;
-                }
-                assert!(
-                    start.elapsed() < Duration::from_secs(20),
-                    "no data for {:?}: {expr}",
-                    panel["title"]
-                );
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            };
+            let what = format!("data for {:?}: {expr}", panel["title"]);
+            let values = eventually(
+                &what,
+                Duration::from_secs(20),
+                Duration::from_millis(500),
+                || async {
+                    let url = format!("/api/v1/query?query={}", url_escape(expr));
+                    let answer = prometheus.json(&url).await;
+                    let values: Vec<String> = answer["data"]["result"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(|sample| Some(sample["value"][1].as_str()?.to_owned()))
+                        .filter(|value| value != "NaN")
+                        .collect();
+                    (!values.is_empty()).then_some(values)
+                },
+            )
+            .await;
             println!(
                 "panel {:?}: {expr} = {values:?}",
                 panel["title"].as_str().unwrap()

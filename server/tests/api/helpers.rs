@@ -129,6 +129,31 @@ impl Drop for TestApp {
     }
 }
 
+/// Asks `check` again and again (every `every`) until it gives a value, and
+/// returns it; fails the test, saying `what` was awaited, after `within`.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, every: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{what}: still not after {within:?}"
+        );
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// The names of the test canvas's Redis keys (the default prefix).
+pub fn keys() -> server::backend::redis::Keys {
+    server::backend::redis::Keys::new("canvas")
+}
+
 /// The value of an unlabelled metric in `/metrics` text.
 pub fn metric(text: &str, name: &str) -> f64 {
     text.lines()

@@ -1,6 +1,6 @@
 //! The HTTP routes of docs/protocol.md.
 
-use crate::helpers::{header_u64, spawn_app};
+use crate::helpers::{eventually, header_u64, spawn_app};
 use app::protocol::PlaceStatus;
 
 #[tokio::test]
@@ -8,15 +8,11 @@ async fn health_and_readiness_answer_200() {
     let app = spawn_app(&[]).await;
     assert_eq!(app.get("/healthz").await.status(), 200);
     // The sync task reports live after its first tick.
-    let mut ready = false;
-    for _ in 0..100 {
-        if app.get("/readyz").await.status() == 200 {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(ready, "/readyz never turned 200");
+    let wait = std::time::Duration::from_millis(20);
+    eventually("/readyz turns 200", wait * 100, wait, || async {
+        (app.get("/readyz").await.status() == 200).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

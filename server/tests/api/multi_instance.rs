@@ -3,7 +3,7 @@
 //! and a Redis restart.
 
 use crate::{
-    helpers::{metric, place_randomly, spawn_app, TestApp, WsClient},
+    helpers::{eventually, keys, metric, place_randomly, spawn_app, TestApp, WsClient},
     redis_server::RedisServer,
 };
 use app::protocol::{PlaceStatus, ServerMessage, Tile};
@@ -26,13 +26,13 @@ async fn instances(redis: &RedisServer, n: usize, extra: &[(&str, &str)]) -> Vec
 
 async fn wait_ready(app: &TestApp) -> Duration {
     let start = Instant::now();
-    while app.get("/readyz").await.status() != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "instance never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the instance is ready",
+        Duration::from_secs(20),
+        Duration::from_millis(20),
+        || async { (app.get("/readyz").await.status() == 200).then_some(()) },
+    )
+    .await;
     start.elapsed()
 }
 
@@ -40,7 +40,7 @@ async fn wait_ready(app: &TestApp) -> Duration {
 async fn redis_pixels(redis: &RedisServer) -> Vec<u8> {
     let mut connection = redis.connect().await;
     let mut pixels: Vec<u8> = redis::cmd("GET")
-        .arg("canvas:pixels")
+        .arg(keys().pixels)
         .query_async(&mut connection)
         .await
         .unwrap_or_default();
@@ -52,19 +52,19 @@ async fn redis_pixels(redis: &RedisServer) -> Vec<u8> {
 async fn snapshots_at(apps: &[TestApp], seq: u64) -> Vec<Vec<u8>> {
     let mut snapshots = Vec::new();
     for app in apps {
-        let start = Instant::now();
-        loop {
-            let (pixels, at) = app.canvas().await;
-            if at == seq {
-                snapshots.push(pixels);
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "instance stuck at {at} < {seq}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("an instance's snapshot is at seq {seq}");
+        snapshots.push(
+            eventually(
+                &what,
+                Duration::from_secs(20),
+                Duration::from_millis(20),
+                || async {
+                    let (pixels, at) = app.canvas().await;
+                    (at == seq).then_some(pixels)
+                },
+            )
+            .await,
+        );
     }
     snapshots
 }
@@ -72,7 +72,7 @@ async fn snapshots_at(apps: &[TestApp], seq: u64) -> Vec<Vec<u8>> {
 async fn newest_seq(redis: &RedisServer) -> u64 {
     let mut connection = redis.connect().await;
     redis::cmd("GET")
-        .arg("canvas:seq")
+        .arg(keys().seq)
         .query_async::<Option<u64>>(&mut connection)
         .await
         .unwrap()
@@ -233,7 +233,8 @@ async fn an_instance_lagging_past_the_history_reloads() {
     let (_, _, accepted) = place_randomly(others[0].api.clone(), 99, 40).await;
     assert_eq!(accepted.len(), 40);
     let _: u64 = redis::cmd("XTRIM")
-        .arg(&["canvas:history", "MAXLEN", "0"])
+        .arg(keys().history)
+        .arg(&["MAXLEN", "0"])
         .query_async(&mut control)
         .await
         .unwrap();
@@ -482,7 +483,8 @@ async fn resume_on_another_instance_gets_exactly_the_missed_tiles_or_resync() {
     // Once history is trimmed past it, the same Resume gets Resync.
     let mut control = redis.connect().await;
     let _: u64 = redis::cmd("XTRIM")
-        .arg(&["canvas:history", "MAXLEN", "0"])
+        .arg(keys().history)
+        .arg(&["MAXLEN", "0"])
         .query_async(&mut control)
         .await
         .unwrap();
@@ -513,23 +515,24 @@ async fn a_sentinel_failover_is_followed_and_nothing_acknowledged_is_lost() {
     }
     // Every Sentinel must know the replica before a failover can promote it.
     for sentinel in &sentinels {
-        let mut connection = sentinel.connect().await;
-        let start = Instant::now();
-        loop {
-            let replicas: Vec<Vec<String>> = redis::cmd("SENTINEL")
-                .arg(&["REPLICAS", "canvas"])
-                .query_async(&mut connection)
-                .await
-                .unwrap();
-            if !replicas.is_empty() {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "Sentinel never saw the replica"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let connection = sentinel.connect().await;
+        eventually(
+            "a Sentinel sees the replica",
+            Duration::from_secs(20),
+            Duration::from_millis(100),
+            || {
+                let mut connection = connection.clone();
+                async move {
+                    let replicas: Vec<Vec<String>> = redis::cmd("SENTINEL")
+                        .arg(&["REPLICAS", "canvas"])
+                        .query_async(&mut connection)
+                        .await
+                        .unwrap();
+                    (!replicas.is_empty()).then_some(())
+                }
+            },
+        )
+        .await;
     }
     let list = sentinels
         .iter()
@@ -550,22 +553,24 @@ async fn a_sentinel_failover_is_followed_and_nothing_acknowledged_is_lost() {
     let mut watcher = watcher_app.ws().await;
     let mut watcher_copy = crate::helpers::Replica::start(&watcher_app.api, &mut watcher).await;
     // The acknowledged tiles have reached the replica.
-    let mut on_master = master.connect().await;
-    let start = Instant::now();
-    loop {
-        let synced: u64 = redis::cmd("WAIT")
-            .arg(&[1, 100])
-            .query_async(&mut on_master)
-            .await
-            .unwrap();
-        if synced == 1 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the replica never caught up"
-        );
-    }
+    let on_master = master.connect().await;
+    eventually(
+        "the replica has every acknowledged tile",
+        Duration::from_secs(10),
+        Duration::ZERO,
+        || {
+            let mut on_master = on_master.clone();
+            async move {
+                let synced: u64 = redis::cmd("WAIT")
+                    .arg(&[1, 100])
+                    .query_async(&mut on_master)
+                    .await
+                    .unwrap();
+                (synced == 1).then_some(())
+            }
+        },
+    )
+    .await;
 
     master.kill();
     let died = Instant::now();

@@ -39,6 +39,11 @@ impl Keys {
         }
     }
 
+    /// What every key starts with (`REDIS_KEY_PREFIX`) and a colon.
+    pub fn prefix(&self) -> String {
+        format!("{}:", self.prefix)
+    }
+
     /// String with a TTL: present while the session is cooling down.
     pub fn cooldown(&self, session: &SessionId) -> String {
         format!("{}:cooldown:{}", self.prefix, session.as_str())

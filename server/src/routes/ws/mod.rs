@@ -3,15 +3,13 @@
 
 mod connection;
 
-use super::origin;
-use crate::{error::ApiError, limits::client_address, state::AppState};
+use super::visitor::{AllowedOrigin, ConnectionSlot, Visitor};
+use crate::{error::ApiError, state::AppState};
 use axum::{
-    extract::{ws::WebSocketUpgrade, ConnectInfo, State},
-    http::{header, HeaderMap},
+    extract::{ws::WebSocketUpgrade, State},
     response::{IntoResponse, Response},
 };
 use connection::Connection;
-use std::net::SocketAddr;
 
 /// The transport refuses frames above this outright. Frames between the
 /// protocol's 1 KiB and this are read, answered with `Error` and closed with
@@ -29,31 +27,26 @@ const READ_BUFFER: usize = 2 * 1024;
 /// one round's writes.
 const WRITE_BUFFER: usize = 16 * 1024;
 
+/// The handshake, once its origin is allowed, its address holds fewer
+/// sockets than its cap, and it has a session (429 past the address's
+/// ceiling of new sessions).
 pub async fn upgrade(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: AllowedOrigin,
+    slot: ConnectionSlot,
+    visitor: Visitor,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !origin::allowed(&headers, &state.config) {
-        return ApiError::Forbidden("origin not allowed").into_response();
-    }
-    let address = client_address(&headers, peer, state.config.trust_forwarded_for);
-    let Some(permit) = state.connections.try_acquire(address) else {
-        return ApiError::TooManyRequests("too many connections from this address").into_response();
-    };
-    let grant = state.sessions.grant(&headers, address).await;
-    let Some((session, new_cookie)) = grant.accepted() else {
+    let Some(session) = visitor.session.clone() else {
         return ApiError::TOO_MANY_SESSIONS.into_response();
     };
+    let ConnectionSlot { address, permit } = slot;
     let mut response = ws
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(TRANSPORT_LIMIT)
         .max_frame_size(TRANSPORT_LIMIT)
         .on_upgrade(move |socket| Connection::new(state, session, address, socket, permit).run());
-    if let Some(cookie) = new_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
+    visitor.hand_out(&mut response);
     response
 }
