@@ -1,13 +1,20 @@
-//! The HTTP calls the page makes: the snapshot and the display name.
+//! The HTTP calls the page makes (through gloo-net): the snapshot, the
+//! display name and who placed a pixel.
 
-use js_sys::Uint8Array;
-use leptos::prelude::window;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, RequestInit, Response};
+use gloo_net::http::{Request, Response};
+use serde::Deserialize;
+use thiserror::Error;
 
-fn js_err(error: JsValue) -> String {
-    format!("{error:?}")
+/// Why a call failed, in words the page can show.
+#[derive(Debug, Error)]
+pub enum HttpError {
+    #[error("the network failed: {0}")]
+    Network(#[from] gloo_net::Error),
+    /// The server refused, with its own message when it gave one.
+    #[error("{0}")]
+    Refused(String),
+    #[error("the answer lacks {0}")]
+    Malformed(&'static str),
 }
 
 /// `/api/canvas` with the seq and epoch it was taken at.
@@ -17,95 +24,56 @@ pub struct Snapshot {
     pub epoch: u64,
 }
 
-pub async fn fetch_snapshot() -> Result<Snapshot, String> {
-    let response: Response = JsFuture::from(window().fetch_with_str("/api/canvas"))
-        .await
-        .map_err(js_err)?
-        .dyn_into()
-        .map_err(js_err)?;
+pub async fn fetch_snapshot() -> Result<Snapshot, HttpError> {
+    let response = Request::get("/api/canvas").send().await?;
     if !response.ok() {
-        return Err(format!("HTTP {}", response.status()));
+        return Err(refusal(&response).await);
     }
-    let header = |name: &str| -> Result<u64, String> {
+    let header = |name: &'static str| -> Result<u64, HttpError> {
         response
             .headers()
             .get(name)
-            .map_err(js_err)?
             .and_then(|value| value.parse().ok())
-            .ok_or_else(|| format!("missing {name}"))
+            .ok_or(HttpError::Malformed(name))
     };
-    let seq = header("X-Canvas-Seq")?;
-    let epoch = header("X-Canvas-Epoch")?;
-    let buffer = JsFuture::from(response.array_buffer().map_err(js_err)?)
-        .await
-        .map_err(js_err)?;
+    let (seq, epoch) = (header("x-canvas-seq")?, header("x-canvas-epoch")?);
     Ok(Snapshot {
-        pixels: Uint8Array::new(&buffer).to_vec(),
+        pixels: response.binary().await?,
         seq,
         epoch,
     })
 }
 
-/// Saves the display name; the error is the server's message.
-pub async fn save_name(name: &str) -> Result<String, String> {
-    let headers = Headers::new().map_err(js_err)?;
-    headers
-        .set("content-type", "application/json")
-        .map_err(js_err)?;
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(&headers);
-    let body = format!("{{\"name\":{}}}", json_string(name));
-    init.set_body(&JsValue::from_str(&body));
-    let response: Response = JsFuture::from(window().fetch_with_str_and_init("/api/name", &init))
-        .await
-        .map_err(js_err)?
-        .dyn_into()
-        .map_err(js_err)?;
-    let text = JsFuture::from(response.text().map_err(js_err)?)
-        .await
-        .map_err(js_err)?
-        .as_string()
-        .unwrap_or_default();
-    let field = |name: &str| {
-        js_sys::JSON::parse(&text)
-            .ok()
-            .and_then(|v| js_sys::Reflect::get(&v, &JsValue::from_str(name)).ok())
-            .and_then(|v| v.as_string())
-    };
-    if response.ok() {
-        field("name").ok_or_else(|| "unexpected answer".to_owned())
-    } else {
-        Err(field("error").unwrap_or_else(|| format!("HTTP {}", response.status())))
+/// Saves the display name; answers the name as the server keeps it.
+pub async fn save_name(name: &str) -> Result<String, HttpError> {
+    #[derive(Deserialize)]
+    struct Saved {
+        name: String,
     }
-}
-
-/// A JSON string literal (through the browser's own encoder).
-fn json_string(value: &str) -> String {
-    js_sys::JSON::stringify(&JsValue::from_str(value))
-        .ok()
-        .and_then(|s| s.as_string())
-        .unwrap_or_else(|| "\"\"".to_owned())
+    let response = Request::post("/api/name")
+        .json(&serde_json::json!({ "name": name }))?
+        .send()
+        .await?;
+    if !response.ok() {
+        return Err(refusal(&response).await);
+    }
+    Ok(response.json::<Saved>().await?.name)
 }
 
 /// Who placed a pixel and when, as a short sentence.
 pub async fn pixel_info(x: u16, y: u16) -> Option<String> {
-    let response: Response =
-        JsFuture::from(window().fetch_with_str(&format!("/api/pixel?x={x}&y={y}")))
-            .await
-            .ok()?
-            .dyn_into()
-            .ok()?;
-    if !response.ok() {
-        return None;
+    #[derive(Deserialize)]
+    struct Pixel {
+        placed_by: Option<String>,
+        placed_at: Option<String>,
     }
-    let json = JsFuture::from(response.json().ok()?).await.ok()?;
-    let field = |name: &str| js_sys::Reflect::get(&json, &JsValue::from_str(name)).ok();
-    let when = field("placed_at")?.as_string();
-    let who = field("placed_by")
-        .and_then(|v| v.as_string())
-        .unwrap_or_else(|| "anonymous".to_owned());
-    Some(match when {
+    let response = Request::get(&format!("/api/pixel?x={x}&y={y}"))
+        .send()
+        .await
+        .ok()?;
+    let pixel: Pixel = response.json().await.ok().filter(|_| response.ok())?;
+    let who = pixel.placed_by.unwrap_or_else(|| "anonymous".to_owned());
+    Some(match pixel.placed_at {
         // RFC 3339: keep the date and the minute.
         Some(at) => format!(
             "placed by {who}, {} UTC",
@@ -113,4 +81,16 @@ pub async fn pixel_info(x: u16, y: u16) -> Option<String> {
         ),
         None => "never placed".to_owned(),
     })
+}
+
+/// The server's `{"error": "…"}`, or the status when there is none.
+async fn refusal(response: &Response) -> HttpError {
+    #[derive(Deserialize)]
+    struct Refusal {
+        error: String,
+    }
+    match response.json::<Refusal>().await {
+        Ok(refusal) => HttpError::Refused(refusal.error),
+        Err(_) => HttpError::Refused(format!("HTTP {}", response.status())),
+    }
 }

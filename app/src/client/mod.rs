@@ -140,7 +140,10 @@ fn connect() {
     );
     with_client(|client| match socket {
         Ok(socket) => client.socket = Some(socket),
-        Err(()) => client.on_close(),
+        Err(error) => {
+            client.live.notice.set(Some(error.to_string()));
+            client.on_close();
+        }
     });
 }
 
@@ -233,15 +236,20 @@ impl Client {
         }
     }
 
-    fn on_snapshot(&mut self, snapshot: Result<http::Snapshot, String>) {
+    fn on_snapshot(&mut self, snapshot: Result<http::Snapshot, http::HttpError>) {
         let area = self.pixels.area();
         let snapshot = match snapshot {
-            Ok(snapshot) if snapshot.pixels.len() == area => snapshot,
-            _ => {
+            Ok(snapshot) if snapshot.pixels.len() == area => Ok(snapshot),
+            Ok(_) => Err("the canvas has another size".to_owned()),
+            Err(error) => Err(error.to_string()),
+        };
+        let snapshot = match snapshot {
+            Ok(snapshot) => snapshot,
+            Err(reason) => {
                 // Try again on the next connection.
-                self.live
-                    .notice
-                    .set(Some("Could not load the canvas; retrying.".into()));
+                self.live.notice.set(Some(format!(
+                    "Could not load the canvas ({reason}); retrying."
+                )));
                 self.sync.load_failed();
                 if let Some(socket) = &self.socket {
                     socket.close();

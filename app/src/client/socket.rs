@@ -1,17 +1,34 @@
-//! The browser's WebSocket, wrapped so the client logic deals in byte
-//! slices.
+//! The browser's WebSocket (gloo-net's), wrapped so the client logic deals
+//! in byte slices and plain callbacks.
+//!
+//! One task owns the socket: it hands each frame to `on_frame` (after
+//! `on_open` at the first: the server's `Hello` always comes first), writes
+//! what [`Socket::send`] queues (gloo holds writes until the socket is
+//! open), and calls `on_close` when the connection ends. Closing or
+//! dropping the [`Socket`] ends the task, which closes the connection.
 
-use js_sys::{ArrayBuffer, Uint8Array};
+use futures::{
+    channel::mpsc,
+    future::{select, Either},
+    SinkExt, StreamExt,
+};
+use gloo_net::websocket::{futures::WebSocket, Message};
 use leptos::prelude::window;
-use wasm_bindgen::{prelude::Closure, JsCast};
-use web_sys::{BinaryType, MessageEvent, WebSocket};
+use std::{cell::Cell, rc::Rc};
+use thiserror::Error;
 
-/// An open (or opening) `/ws` connection. Its callbacks live as long as it.
+/// Why a socket could not be opened.
+#[derive(Debug, Error)]
+#[error("cannot open the WebSocket: {0}")]
+pub struct SocketError(String);
+
+/// An open (or opening) `/ws` connection.
 pub struct Socket {
-    ws: WebSocket,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_open: Closure<dyn FnMut()>,
-    _on_close: Closure<dyn FnMut()>,
+    /// Frames to write; closed to close the connection.
+    outgoing: mpsc::UnboundedSender<Vec<u8>>,
+    /// Set when this socket is replaced or dropped: its task must not call
+    /// back into a client that moved on.
+    detached: Rc<Cell<bool>>,
 }
 
 impl Socket {
@@ -19,51 +36,67 @@ impl Socket {
         on_frame: impl Fn(Vec<u8>) + 'static,
         on_open: impl Fn() + 'static,
         on_close: impl Fn() + 'static,
-    ) -> Result<Self, ()> {
+    ) -> Result<Self, SocketError> {
         let location = window().location();
         let scheme = match location.protocol().as_deref() {
             Ok("https:") => "wss",
             _ => "ws",
         };
-        let host = location.host().map_err(|_| ())?;
-        let ws = WebSocket::new(&format!("{scheme}://{host}/ws")).map_err(|_| ())?;
-        ws.set_binary_type(BinaryType::Arraybuffer);
-
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Ok(buffer) = event.data().dyn_into::<ArrayBuffer>() {
-                on_frame(Uint8Array::new(&buffer).to_vec());
+        let host = location
+            .host()
+            .map_err(|_| SocketError("the page has no host".into()))?;
+        let mut ws = WebSocket::open(&format!("{scheme}://{host}/ws"))
+            .map_err(|error| SocketError(error.to_string()))?;
+        let (outgoing, mut queued) = mpsc::unbounded::<Vec<u8>>();
+        let detached = Rc::new(Cell::new(false));
+        let live = {
+            let detached = detached.clone();
+            move || !detached.get()
+        };
+        leptos::task::spawn_local(async move {
+            let mut opened = false;
+            loop {
+                match select(ws.next(), queued.next()).await {
+                    Either::Left((Some(Ok(Message::Bytes(frame))), _)) if live() => {
+                        if !opened {
+                            opened = true;
+                            on_open();
+                        }
+                        on_frame(frame);
+                    }
+                    // Text frames are not part of the protocol.
+                    Either::Left((Some(Ok(_)), _)) => {}
+                    Either::Left((Some(Err(_)) | None, _)) => break,
+                    Either::Right((Some(frame), _)) => {
+                        if ws.send(Message::Bytes(frame)).await.is_err() {
+                            break;
+                        }
+                    }
+                    // Closed or dropped: dropping the socket closes it.
+                    Either::Right((None, _)) => break,
+                }
+            }
+            drop(ws);
+            if live() {
+                on_close();
             }
         });
-        let on_open = Closure::<dyn FnMut()>::new(on_open);
-        let on_close = Closure::<dyn FnMut()>::new(on_close);
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Ok(Self {
-            ws,
-            _on_message: on_message,
-            _on_open: on_open,
-            _on_close: on_close,
-        })
+        Ok(Self { outgoing, detached })
     }
 
     pub fn send(&self, frame: &[u8]) {
-        let _ = self.ws.send_with_u8_array(frame);
+        let _ = self.outgoing.unbounded_send(frame.to_vec());
     }
 
-    /// Closes the socket; its `onclose` then schedules a reconnect.
+    /// Closes the socket; `on_close` then schedules a reconnect.
     pub fn close(&self) {
-        let _ = self.ws.close();
+        self.outgoing.close_channel();
     }
 }
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        // The callbacks are freed with this struct; detach them first so the
-        // browser never calls into freed closures.
-        self.ws.set_onmessage(None);
-        self.ws.set_onopen(None);
-        self.ws.set_onclose(None);
-        let _ = self.ws.close();
+        self.detached.set(true);
+        self.outgoing.close_channel();
     }
 }
