@@ -1,12 +1,13 @@
 //! A real `redis-server` for one test, on a free loopback port, with the
 //! project's own `redis/redis.conf` and a data directory of its own.
 
+use crate::helpers::eventually;
 use std::{
     net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Stdio},
     sync::atomic::{AtomicU32, Ordering},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 pub struct RedisServer {
@@ -77,7 +78,7 @@ impl RedisServer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("redis-server runs as a Sentinel");
-        let mut sentinel = Self {
+        let sentinel = Self {
             port,
             dir,
             child: Some(child),
@@ -122,18 +123,20 @@ impl RedisServer {
         self.wait_until_up().await;
     }
 
-    async fn wait_until_up(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(mut connection) = self.try_connect().await {
-                let pong: Result<String, _> = redis::cmd("PING").query_async(&mut connection).await;
-                if pong.is_ok() {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    async fn wait_until_up(&self) {
+        eventually(
+            "redis-server answers PING",
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            || async {
+                let mut connection = self.try_connect().await.ok()?;
+                redis::cmd("PING")
+                    .query_async::<String>(&mut connection)
+                    .await
+                    .ok()
+            },
+        )
+        .await;
     }
 
     pub fn url(&self) -> String {
