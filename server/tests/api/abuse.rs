@@ -302,12 +302,8 @@ async fn a_snapshot_flood_does_not_buy_encodings() {
         assert_eq!(gzip.status(), 200);
         assert_eq!(app.get("/api/canvas.png").await.status(), 200);
         let plain = app
-            .http
-            .get(app.url("/api/canvas"))
-            .header("accept-encoding", "identity")
-            .send()
-            .await
-            .unwrap();
+            .get_with("/api/canvas", "accept-encoding", "identity")
+            .await;
         assert_eq!(plain.status(), 200);
         assert_eq!(
             plain.headers()["cache-control"],

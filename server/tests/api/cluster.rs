@@ -321,12 +321,12 @@ async fn check_the_front(cluster: &Cluster) {
         assert_eq!(first.status(), 200);
         let cache = |r: &reqwest::Response| r.headers()["x-cache"].to_str().unwrap().to_owned();
         let again = front
-            .http
-            .get(front.url(&format!("{route}?cache-buster=1")))
-            .header("accept-encoding", "identity")
-            .send()
-            .await
-            .unwrap();
+            .get_with(
+                &format!("{route}?cache-buster=1"),
+                "accept-encoding",
+                "identity",
+            )
+            .await;
         assert_eq!(
             cache(&again),
             "HIT",

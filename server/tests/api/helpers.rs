@@ -90,6 +90,16 @@ impl Api {
             .expect("request sent")
     }
 
+    /// A GET with one request header set.
+    pub async fn get_with(&self, path: &str, header: &str, value: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .header(header, value)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn json(&self, path: &str) -> serde_json::Value {
         self.get(path).await.json().await.expect("a JSON body")
     }

@@ -40,12 +40,8 @@ async fn canvas_snapshot_has_seq_epoch_etag_and_compresses() {
     ws.wait_for_seq(seq).await;
 
     let plain = app
-        .http
-        .get(app.url("/api/canvas"))
-        .header("accept-encoding", "identity")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/api/canvas", "accept-encoding", "identity")
+        .await;
     assert_eq!(plain.status(), 200);
     assert_eq!(header_u64(&plain, "x-canvas-seq"), 1);
     let epoch = header_u64(&plain, "x-canvas-epoch");
@@ -77,13 +73,7 @@ async fn canvas_snapshot_has_seq_epoch_etag_and_compresses() {
     // And reqwest's own decompression gives back the same bytes.
     assert_eq!(app.canvas().await.0, body.to_vec());
 
-    let revalidated = app
-        .http
-        .get(app.url("/api/canvas"))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let revalidated = app.get_with("/api/canvas", "if-none-match", &etag).await;
     assert_eq!(revalidated.status(), 304);
 }
 
@@ -274,12 +264,8 @@ async fn a_display_name_shows_as_placed_by() {
     assert_eq!(app.json("/api/pixel?x=4&y=4").await["placed_by"], "Ada L.");
     // The page shows the name back to its owner.
     let html = app
-        .http
-        .get(app.url("/"))
-        .header("cookie", &cookie)
-        .send()
+        .get_with("/", "cookie", &cookie)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -1,7 +1,7 @@
 //! The WebSocket protocol: delivery, ordering, cooldown, resume, and every
 //! class of bad input.
 
-use crate::helpers::{eventually, place_randomly, spawn_app, WsClient};
+use crate::helpers::{eventually, place_randomly, spawn_app, TestApp, WsClient};
 use app::protocol::{error_code, ClientMessage, PlaceStatus, ServerMessage, Tile};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -246,9 +246,8 @@ async fn resume_sends_exactly_the_missed_tiles() {
     }
 }
 
-#[tokio::test]
-async fn resume_past_the_history_gets_resync() {
-    let app = spawn_app(&[("HISTORY_LEN", "10"), ("RECENT_TILES", "10")]).await;
+/// Places 30 tiles, then asks a new socket to resume from seq 5.
+async fn resume_from_5_after_30_placements(app: &TestApp) -> WsClient {
     let mut placer = app.ws().await;
     for i in 0..30 {
         placer.place(i, 0, 2).await;
@@ -260,6 +259,13 @@ async fn resume_past_the_history_gets_resync() {
         last_seq: 5,
     })
     .await;
+    late
+}
+
+#[tokio::test]
+async fn resume_past_the_history_gets_resync() {
+    let app = spawn_app(&[("HISTORY_LEN", "10"), ("RECENT_TILES", "10")]).await;
+    let mut late = resume_from_5_after_30_placements(&app).await;
     loop {
         match late.recv().await {
             ServerMessage::Resync { .. } => break,
@@ -276,17 +282,7 @@ async fn resume_past_the_history_gets_resync() {
 #[tokio::test]
 async fn resume_is_answered_from_memory_past_the_stores_history() {
     let app = spawn_app(&[("HISTORY_LEN", "10"), ("RECENT_TILES", "100")]).await;
-    let mut placer = app.ws().await;
-    for i in 0..30 {
-        placer.place(i, 0, 2).await;
-        assert_eq!(placer.place_result().await.0, PlaceStatus::Accepted);
-    }
-    let mut late = app.ws().await;
-    late.send(ClientMessage::Resume {
-        epoch: placer.hello.epoch,
-        last_seq: 5,
-    })
-    .await;
+    let mut late = resume_from_5_after_30_placements(&app).await;
     let mut next = 6;
     while next <= 30 {
         match late.recv().await {
