@@ -120,36 +120,53 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// Every metric of the instance, grouped by the part of it they watch.
 pub struct Metrics {
     registry: Registry,
-    pub http_requests: Family<HttpLabels, Counter>,
-    pub http_duration: Family<RouteLabels, Histogram>,
-    pub placements: Family<PlacementLabels, Counter>,
-    /// From a Place frame to the store's answer.
-    pub placement_duration: Histogram,
-    /// From a placement's acceptance to the write of its tile to a socket.
-    pub delivery_lag: Histogram,
-    pub ws_connections: Gauge,
-    pub ws_disconnects: Family<DisconnectLabels, Counter>,
-    /// Sockets that fell too far behind the fan-out and were sent `Resync`.
-    pub ws_resyncs: Counter,
-    /// Sockets that fell behind the fan-out and were caught up from the
-    /// mirror's recent tiles.
-    pub ws_catch_ups: Counter,
-    /// The wait between two `Tiles` frames now in force.
-    pub batch_interval: Gauge<f64, AtomicU64>,
-    /// The last seq applied to this instance's mirror.
-    pub feed_seq: Gauge,
-    pub feed_gaps: Counter,
-    pub feed_reloads: Counter,
-    /// Times the feed (re)started delivering: subscriptions made again.
-    pub feed_resubscriptions: Counter,
+    pub http: HttpMetrics,
+    pub placements: PlacementMetrics,
+    pub sockets: SocketMetrics,
+    pub feed: FeedMetrics,
     /// Store commands that failed (Redis unreachable, timed out, refused).
     pub store_errors: Counter,
     /// Snapshot encodings made, by format: bounded by the refresh interval,
     /// whatever the request rate.
     snapshot_encodings: Family<SnapshotLabels, Counter>,
     process_memory: Gauge,
+}
+
+pub struct HttpMetrics {
+    requests: Family<HttpLabels, Counter>,
+    duration: Family<RouteLabels, Histogram>,
+}
+
+pub struct PlacementMetrics {
+    by_result: Family<PlacementLabels, Counter>,
+    /// From a Place frame to the store's answer.
+    pub duration: Histogram,
+}
+
+pub struct SocketMetrics {
+    pub connections: Gauge,
+    disconnects: Family<DisconnectLabels, Counter>,
+    /// From a placement's acceptance to the write of its tile to a socket.
+    pub delivery_lag: Histogram,
+    /// Sockets that fell too far behind the fan-out and were sent `Resync`.
+    pub resyncs: Counter,
+    /// Sockets that fell behind the fan-out and were caught up from the
+    /// mirror's recent tiles.
+    pub catch_ups: Counter,
+    /// The wait between two `Tiles` frames now in force.
+    pub batch_interval: Gauge<f64, AtomicU64>,
+}
+
+pub struct FeedMetrics {
+    /// The last seq applied to this instance's mirror.
+    pub seq: Gauge,
+    pub gaps: Counter,
+    pub reloads: Counter,
+    /// Times the feed (re)started delivering: subscriptions made again.
+    pub resubscriptions: Counter,
 }
 
 /// Latency buckets from 1 ms to about 16 s.
@@ -174,109 +191,140 @@ fn register<M: Metric + Clone>(
     metric
 }
 
+impl HttpMetrics {
+    fn register(r: &mut Registry) -> Self {
+        Self {
+            requests: register(
+                r,
+                "http_requests",
+                "HTTP requests by route and status",
+                None,
+                Family::default(),
+            ),
+            duration: register(
+                r,
+                "http_request_duration",
+                "HTTP request duration by route",
+                Some(Unit::Seconds),
+                Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            ),
+        }
+    }
+}
+
+impl PlacementMetrics {
+    fn register(r: &mut Registry) -> Self {
+        Self {
+            by_result: register(
+                r,
+                "placements",
+                "Placements by result",
+                None,
+                Family::default(),
+            ),
+            duration: register(
+                r,
+                "placement_duration",
+                "From a Place frame to the store's answer",
+                Some(Unit::Seconds),
+                latency_histogram(),
+            ),
+        }
+    }
+}
+
+impl SocketMetrics {
+    fn register(r: &mut Registry) -> Self {
+        Self {
+            connections: register(
+                r,
+                "websocket_connections",
+                "Open WebSocket connections",
+                None,
+                Gauge::default(),
+            ),
+            disconnects: register(
+                r,
+                "websocket_disconnects",
+                "Closed WebSocket connections by reason",
+                None,
+                Family::default(),
+            ),
+            delivery_lag: register(
+                r,
+                "delivery_lag",
+                "From a placement's acceptance to its tile's write to a socket",
+                Some(Unit::Seconds),
+                latency_histogram(),
+            ),
+            resyncs: register(
+                r,
+                "websocket_resyncs",
+                "Sockets resynced after falling behind the fan-out",
+                None,
+                Counter::default(),
+            ),
+            catch_ups: register(
+                r,
+                "websocket_catch_ups",
+                "Sockets caught up from memory after falling behind the fan-out",
+                None,
+                Counter::default(),
+            ),
+            batch_interval: register(
+                r,
+                "batch_interval",
+                "Wait between two Tiles frames now in force (grows with sockets and load)",
+                Some(Unit::Seconds),
+                Gauge::default(),
+            ),
+        }
+    }
+}
+
+impl FeedMetrics {
+    fn register(r: &mut Registry) -> Self {
+        Self {
+            seq: register(
+                r,
+                "feed_seq",
+                "Last seq applied to this instance's canvas",
+                None,
+                Gauge::default(),
+            ),
+            gaps: register(
+                r,
+                "feed_gaps",
+                "Gaps in the update feed filled from history",
+                None,
+                Counter::default(),
+            ),
+            reloads: register(
+                r,
+                "feed_reloads",
+                "Full canvas reloads after history could not bridge a gap",
+                None,
+                Counter::default(),
+            ),
+            resubscriptions: register(
+                r,
+                "feed_resubscriptions",
+                "Times the update feed (re)started delivering",
+                None,
+                Counter::default(),
+            ),
+        }
+    }
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("canvas");
         let r = &mut registry;
-        let seconds = Some(Unit::Seconds);
-        let http_requests = register(
-            r,
-            "http_requests",
-            "HTTP requests by route and status",
-            None,
-            Family::default(),
-        );
-        let http_duration = register(
-            r,
-            "http_request_duration",
-            "HTTP request duration by route",
-            seconds.clone(),
-            Family::new_with_constructor(latency_histogram as fn() -> Histogram),
-        );
-        let placements = register(
-            r,
-            "placements",
-            "Placements by result",
-            None,
-            Family::default(),
-        );
-        let placement_duration = register(
-            r,
-            "placement_duration",
-            "From a Place frame to the store's answer",
-            seconds.clone(),
-            latency_histogram(),
-        );
-        let delivery_lag = register(
-            r,
-            "delivery_lag",
-            "From a placement's acceptance to its tile's write to a socket",
-            seconds.clone(),
-            latency_histogram(),
-        );
-        let ws_connections = register(
-            r,
-            "websocket_connections",
-            "Open WebSocket connections",
-            None,
-            Gauge::default(),
-        );
-        let ws_disconnects = register(
-            r,
-            "websocket_disconnects",
-            "Closed WebSocket connections by reason",
-            None,
-            Family::default(),
-        );
-        let ws_resyncs = register(
-            r,
-            "websocket_resyncs",
-            "Sockets resynced after falling behind the fan-out",
-            None,
-            Counter::default(),
-        );
-        let ws_catch_ups = register(
-            r,
-            "websocket_catch_ups",
-            "Sockets caught up from memory after falling behind the fan-out",
-            None,
-            Counter::default(),
-        );
-        let batch_interval = register(
-            r,
-            "batch_interval",
-            "Wait between two Tiles frames now in force (grows with sockets and load)",
-            seconds.clone(),
-            Gauge::default(),
-        );
-        let feed_seq = register(
-            r,
-            "feed_seq",
-            "Last seq applied to this instance's canvas",
-            None,
-            Gauge::default(),
-        );
-        let feed_gaps = register(
-            r,
-            "feed_gaps",
-            "Gaps in the update feed filled from history",
-            None,
-            Counter::default(),
-        );
-        let feed_reloads = register(
-            r,
-            "feed_reloads",
-            "Full canvas reloads after history could not bridge a gap",
-            None,
-            Counter::default(),
-        );
-        let feed_resubscriptions = register(
-            r,
-            "feed_resubscriptions",
-            "Times the update feed (re)started delivering",
-            None,
-            Counter::default(),
-        );
+        let http = HttpMetrics::register(r);
+        let placements = PlacementMetrics::register(r);
+        let sockets = SocketMetrics::register(r);
+        let feed = FeedMetrics::register(r);
         let store_errors = register(
             r,
             "store_errors",
@@ -305,20 +353,10 @@ impl Metrics {
         );
         Self {
             registry,
-            http_requests,
-            http_duration,
+            http,
             placements,
-            placement_duration,
-            delivery_lag,
-            ws_connections,
-            ws_disconnects,
-            ws_resyncs,
-            ws_catch_ups,
-            batch_interval,
-            feed_seq,
-            feed_gaps,
-            feed_reloads,
-            feed_resubscriptions,
+            sockets,
+            feed,
             store_errors,
             snapshot_encodings,
             process_memory,
@@ -327,6 +365,7 @@ impl Metrics {
 
     pub fn placement(&self, result: PlacementResult) {
         self.placements
+            .by_result
             .get_or_create(&PlacementLabels { result })
             .inc();
     }
@@ -345,19 +384,22 @@ impl Metrics {
     }
 
     pub fn disconnect(&self, reason: DisconnectReason) {
-        self.ws_disconnects
+        self.sockets
+            .disconnects
             .get_or_create(&DisconnectLabels { reason })
             .inc();
     }
 
     pub fn http_request(&self, route: &str, status: u16, seconds: f64) {
-        self.http_requests
+        self.http
+            .requests
             .get_or_create(&HttpLabels {
                 route: route.to_owned(),
                 status,
             })
             .inc();
-        self.http_duration
+        self.http
+            .duration
             .get_or_create(&RouteLabels {
                 route: route.to_owned(),
             })

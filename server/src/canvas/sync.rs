@@ -169,7 +169,7 @@ impl SyncTask {
                                 connected = true;
                             }
                             Some(FeedEvent::Interrupted) => {
-                                self.metrics.feed_resubscriptions.inc();
+                                self.metrics.feed.resubscriptions.inc();
                                 behind = true;
                                 connected = true;
                             }
@@ -230,7 +230,10 @@ impl SyncTask {
     fn pace(&self, pacing: &mut Pacing) -> Duration {
         let sockets = self.fanout.sockets();
         let interval = pacing.interval(&self.batching, sockets, self.fanout.take_behind());
-        self.metrics.batch_interval.set(interval.as_secs_f64());
+        self.metrics
+            .sockets
+            .batch_interval
+            .set(interval.as_secs_f64());
         interval
     }
 
@@ -253,7 +256,7 @@ impl SyncTask {
             return Ok(());
         }
         // A gap, or another epoch: history decides what happens.
-        self.metrics.feed_gaps.inc();
+        self.metrics.feed.gaps.inc();
         self.catch_up(applied).await
     }
 
@@ -305,8 +308,8 @@ impl SyncTask {
             seq = version.seq,
             "reloaded the canvas from the store"
         );
-        self.metrics.feed_reloads.inc();
-        self.metrics.feed_seq.set(version.seq as i64);
+        self.metrics.feed.reloads.inc();
+        self.metrics.feed.seq.set(version.seq as i64);
         self.fanout.send(Frame::resync(version));
         Ok(())
     }
@@ -342,7 +345,7 @@ impl SyncTask {
             });
         }
         let last_seq = first_seq + tiles.len() as u64 - 1;
-        self.metrics.feed_seq.set(last_seq as i64);
+        self.metrics.feed.seq.set(last_seq as i64);
     }
 
     fn flush(&self, applied: &mut Applied) {
@@ -614,7 +617,7 @@ mod tests {
         sync.settles_at(7, 6).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(sync.sent(), ((1..=6).collect(), vec![]));
-        assert_eq!(sync.metrics.feed_gaps.get(), 1);
+        assert_eq!(sync.metrics.feed.gaps.get(), 1);
     }
 
     #[tokio::test]
@@ -627,7 +630,7 @@ mod tests {
         sync.settles_at(7, 11).await;
         let (_, resyncs) = sync.sent();
         assert_eq!(resyncs, [Version { epoch: 7, seq: 11 }]);
-        assert_eq!(sync.metrics.feed_reloads.get(), 1);
+        assert_eq!(sync.metrics.feed.reloads.get(), 1);
         assert_eq!(sync.store.state().new_epochs, 0, "trimmed is not lost");
     }
 

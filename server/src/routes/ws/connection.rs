@@ -138,12 +138,12 @@ impl Connection {
     pub(super) async fn run(mut self) {
         let _online = self.state.presence.join();
         let metrics = self.state.metrics.clone();
-        metrics.ws_connections.inc();
+        metrics.sockets.connections.inc();
         let reason = match self.serve().await {
             Ok(()) => DisconnectReason::Closed,
             Err(reason) => reason,
         };
-        metrics.ws_connections.dec();
+        metrics.sockets.connections.dec();
         metrics.disconnect(reason);
         if let Err(error) = self.state.store.touch_session(&self.session).await {
             tracing::debug!(%error, "cannot record the session's last visit");
@@ -353,11 +353,11 @@ impl Connection {
         match self.state.mirror.since(covered.epoch, covered.seq) {
             Since::Current => {}
             Since::Tiles { first_seq, tiles } if tiles.len() <= MAX_CATCH_UP_TILES => {
-                self.state.metrics.ws_catch_ups.inc();
+                self.state.metrics.sockets.catch_ups.inc();
                 self.outbox.push_tiles(first_seq, &tiles);
             }
             Since::Tiles { .. } | Since::Gone => {
-                self.state.metrics.ws_resyncs.inc();
+                self.state.metrics.sockets.resyncs.inc();
                 let current = self.state.mirror.version();
                 self.outbox.resync_to(current, resync(current));
             }
@@ -377,6 +377,7 @@ impl Connection {
                 let lag_ms = unix_ms(SystemTime::now()).saturating_sub(placed_at_ms);
                 self.state
                     .metrics
+                    .sockets
                     .delivery_lag
                     .observe(lag_ms as f64 / 1000.0);
             }
@@ -472,7 +473,8 @@ async fn decide(
     let asked = Instant::now();
     let outcome = store.place(placement).await;
     metrics
-        .placement_duration
+        .placements
+        .duration
         .observe(asked.elapsed().as_secs_f64());
     match outcome {
         Ok(PlaceOutcome::Accepted { seq }) => {
