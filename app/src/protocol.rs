@@ -80,6 +80,10 @@ pub enum PlaceStatus {
     Invalid = 2,
     RateLimited = 3,
     NotAllowed = 4,
+    /// The store took the placement but could not confirm in time that it
+    /// is durable (kept by a replica), or did not answer at all: it may or
+    /// may not be on the canvas. The client should look at the pixel.
+    Unknown = 5,
 }
 
 impl PlaceStatus {
@@ -90,6 +94,7 @@ impl PlaceStatus {
             2 => Self::Invalid,
             3 => Self::RateLimited,
             4 => Self::NotAllowed,
+            5 => Self::Unknown,
             _ => return None,
         })
     }
@@ -527,6 +532,7 @@ mod tests {
             Just(PlaceStatus::Invalid),
             Just(PlaceStatus::RateLimited),
             Just(PlaceStatus::NotAllowed),
+            Just(PlaceStatus::Unknown),
         ];
         prop_oneof![
             (

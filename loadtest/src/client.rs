@@ -394,6 +394,7 @@ impl Client {
                     2 => Count::Invalid,
                     3 => Count::RateLimited,
                     4 => Count::NotAllowed,
+                    5 => Count::Unconfirmed,
                     _ => Count::OtherRefusal,
                 };
                 counters.add(count, 1);

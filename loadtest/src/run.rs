@@ -382,6 +382,7 @@ fn figures(
             "invalid": per_s(Count::Invalid),
             "rate_limited": per_s(Count::RateLimited),
             "not_allowed": per_s(Count::NotAllowed),
+            "unconfirmed": per_s(Count::Unconfirmed),
             "other": per_s(Count::OtherRefusal),
         },
         "tiles_frames_per_s": per_s(Count::TilesFrames),

@@ -37,6 +37,7 @@ pub enum Count {
     Invalid,
     RateLimited,
     NotAllowed,
+    Unconfirmed,
     OtherRefusal,
     Disconnects,
 }

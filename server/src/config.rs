@@ -91,6 +91,45 @@ pub struct RedisConfig {
     /// A command that takes longer fails: a placement must answer promptly
     /// even when Redis does not.
     pub command_timeout: Duration,
+    /// When a placement counts as done.
+    pub durability: Durability,
+}
+
+/// When the store may tell a placer that a placement is done
+/// (`DURABILITY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Once a replica has it too (`WAIT 1`), within `wait`: a failover to
+    /// that replica keeps it. Without a replica in time the answer is
+    /// "unknown", never "accepted".
+    Replica { wait: Duration },
+    /// Once the master has run it (and written it to its append-only file,
+    /// flushed within a second).
+    Local,
+}
+
+impl Durability {
+    fn read<F: Fn(&str) -> Option<String>>(
+        env: &Source<F>,
+        replicated: bool,
+        command_timeout: Duration,
+    ) -> Result<Self, ConfigError> {
+        let wait = env.ms("REPLICA_WAIT_MS", 500)?;
+        if wait.is_zero() || wait >= command_timeout {
+            return Err(invalid(
+                "REPLICA_WAIT_MS",
+                &wait.as_millis().to_string(),
+                "must be above 0 and below REDIS_TIMEOUT_MS",
+            ));
+        }
+        match env.get("DURABILITY").as_deref().map(str::trim) {
+            None if replicated => Ok(Self::Replica { wait }),
+            None => Ok(Self::Local),
+            Some("replica") => Ok(Self::Replica { wait }),
+            Some("local") => Ok(Self::Local),
+            Some(other) => Err(invalid("DURABILITY", other, "expected replica or local")),
+        }
+    }
 }
 
 /// Where the Redis master is.
@@ -312,6 +351,10 @@ fn redis<F: Fn(&str) -> Option<String>>(
         }
         (None, None, None) => return Ok(None),
     };
+    let command_timeout = env.ms("REDIS_TIMEOUT_MS", 1000)?;
+    // Sentinels watch a master with replicas: a replicated deployment.
+    let replicated = matches!(target, RedisTarget::Sentinel { .. });
+    let durability = Durability::read(env, replicated, command_timeout)?;
     Ok(Some(RedisConfig {
         target,
         username: env.get("REDIS_USERNAME"),
@@ -320,7 +363,8 @@ fn redis<F: Fn(&str) -> Option<String>>(
             .get("REDIS_KEY_PREFIX")
             .unwrap_or_else(|| "canvas".into()),
         history_len,
-        command_timeout: env.ms("REDIS_TIMEOUT_MS", 1000)?,
+        command_timeout,
+        durability,
     }))
 }
 

@@ -21,6 +21,8 @@ pub enum PlacementResult {
     Cooldown,
     Invalid,
     RateLimited,
+    /// Run, perhaps, but not confirmed durable (`Unknown` to the placer).
+    Unconfirmed,
     Error,
 }
 
@@ -31,6 +33,7 @@ impl PlacementResult {
             Self::Cooldown => "cooldown",
             Self::Invalid => "invalid",
             Self::RateLimited => "rate_limited",
+            Self::Unconfirmed => "unconfirmed",
             Self::Error => "error",
         }
     }

@@ -96,6 +96,11 @@ pub enum PlaceOutcome {
     Cooldown {
         retry_after: Duration,
     },
+    /// The store ran it (as `seq`) but could not confirm in time that it is
+    /// durable: a failover may still lose it.
+    Unconfirmed {
+        seq: u64,
+    },
 }
 
 /// Who set a pixel last, and when.

@@ -277,6 +277,10 @@ impl Client {
             PlaceStatus::Invalid => (0, Some("That pixel or color is not on the canvas.")),
             PlaceStatus::RateLimited => (retry_after_ms, Some("Too fast: slow down a little.")),
             PlaceStatus::NotAllowed => (0, Some("Placing is not allowed right now.")),
+            PlaceStatus::Unknown => (
+                self.cooldown_ms,
+                Some("Not confirmed: check the pixel, it may not have been placed."),
+            ),
         };
         self.cooldown_until = now() + f64::from(wait);
         self.live.notice.set(notice.map(str::to_owned));

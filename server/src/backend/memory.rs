@@ -6,7 +6,7 @@
 //!
 //! Nothing survives a restart, so every start is a new epoch.
 
-use super::{Feed, FeedEvent, Store, StoreError, NEW_SESSION_WINDOW, SESSION_TTL};
+use super::{Feed, FeedEvent, History, Store, StoreError, NEW_SESSION_WINDOW, SESSION_TTL};
 use crate::model::{
     unix_ms, Batch, ClientAddress, PixelRecord, PlaceOutcome, Placement, Rules, SessionId,
     Snapshot, Update,
@@ -176,19 +176,22 @@ impl Store for MemoryStore {
         epoch: u64,
         after_seq: u64,
         limit: usize,
-    ) -> Result<Option<Vec<Update>>, StoreError> {
+    ) -> Result<History, StoreError> {
         let state = self.lock();
-        if epoch != self.epoch || after_seq > state.seq {
-            return Ok(None);
+        if epoch != self.epoch {
+            return Ok(History::OtherEpoch);
+        }
+        if after_seq > state.seq {
+            return Ok(History::WentBack);
         }
         // History holds seqs `oldest ..= state.seq`; it bridges the gap if
         // the first wanted seq is still in it (or nothing is wanted).
         let oldest = state.seq + 1 - state.history.len() as u64;
         if after_seq + 1 < oldest {
-            return Ok(None);
+            return Ok(History::Trimmed);
         }
         let skip = (after_seq + 1 - oldest) as usize;
-        Ok(Some(
+        Ok(History::Placements(
             state
                 .history
                 .iter()
@@ -396,22 +399,28 @@ mod tests {
         }
         let epoch = store.epoch;
         // Holds seqs 3, 4, 5.
-        let seqs = |h: Option<Vec<Update>>| h.map(|h| h.iter().map(|u| u.seq).collect::<Vec<_>>());
+        let seqs = |h: History| match h {
+            History::Placements(updates) => Ok(updates.iter().map(|u| u.seq).collect::<Vec<_>>()),
+            other => Err(other),
+        };
         assert_eq!(
             seqs(store.history(epoch, 2, 10).await.unwrap()),
-            Some(vec![3, 4, 5])
+            Ok(vec![3, 4, 5])
+        );
+        assert_eq!(seqs(store.history(epoch, 3, 1).await.unwrap()), Ok(vec![4]));
+        assert_eq!(seqs(store.history(epoch, 5, 10).await.unwrap()), Ok(vec![]));
+        assert_eq!(
+            seqs(store.history(epoch, 1, 10).await.unwrap()),
+            Err(History::Trimmed)
         );
         assert_eq!(
-            seqs(store.history(epoch, 3, 1).await.unwrap()),
-            Some(vec![4])
+            seqs(store.history(epoch, 6, 10).await.unwrap()),
+            Err(History::WentBack)
         );
         assert_eq!(
-            seqs(store.history(epoch, 5, 10).await.unwrap()),
-            Some(vec![])
+            seqs(store.history(epoch + 1, 4, 10).await.unwrap()),
+            Err(History::OtherEpoch)
         );
-        assert_eq!(seqs(store.history(epoch, 1, 10).await.unwrap()), None);
-        assert_eq!(seqs(store.history(epoch, 6, 10).await.unwrap()), None);
-        assert_eq!(seqs(store.history(epoch + 1, 4, 10).await.unwrap()), None);
     }
 
     #[tokio::test]

@@ -34,10 +34,16 @@ pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// script call answers every placement it carried.
 #[derive(Debug, Clone, Error)]
 pub enum StoreError {
-    /// It did not answer within its deadline.
+    /// The command went out and no answer came within its deadline: it may
+    /// or may not have run.
     #[error("the store did not answer within {0:?}")]
     Timeout(Duration),
-    /// No connection to it: refused, dropped, broken.
+    /// The connection broke with the command in flight: it may or may not
+    /// have run.
+    #[error("the connection to the store broke: {0}")]
+    Dropped(#[source] Arc<::redis::RedisError>),
+    /// No connection to it (refused, or not made within the deadline): the
+    /// command never went out.
     #[error("cannot reach the store: {0}")]
     Unreachable(#[source] Arc<::redis::RedisError>),
     /// It answered with an error (a demoted master's `READONLY`, a script
@@ -74,6 +80,57 @@ impl StoreError {
     pub fn refused(error: ::redis::RedisError) -> Self {
         Self::Refused(Arc::new(error))
     }
+
+    /// No connection within `within`.
+    pub fn not_reached(within: Duration) -> Self {
+        let timed_out = std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no connection within {within:?}"),
+        );
+        Self::Unreachable(Arc::new(timed_out.into()))
+    }
+
+    /// A Redis error from a command that went out: a broken connection
+    /// leaves it unknown whether the command ran.
+    pub fn in_flight(error: ::redis::RedisError) -> Self {
+        match Self::redis(error) {
+            Self::Unreachable(error) if !error.is_connection_refusal() => Self::Dropped(error),
+            other => other,
+        }
+    }
+
+    /// Whether the command may have run although it failed: then a
+    /// placement is neither accepted nor refused, but unknown.
+    pub fn may_have_run(&self) -> bool {
+        matches!(self, Self::Timeout(_) | Self::Dropped(_))
+    }
+}
+
+/// What the store's history holds after a seq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum History {
+    /// The placements after the seq asked for, oldest first, at most the
+    /// limit asked for (none when nothing came after it).
+    Placements(Vec<Update>),
+    /// The history no longer reaches back to the seq after the one asked
+    /// for: it was trimmed while the asker was behind. Nothing was lost;
+    /// the asker reloads the snapshot.
+    Trimmed,
+    /// The newest seq is below the one asked for: the store went back on
+    /// placements (a failover to a replica that had not received them).
+    WentBack,
+    /// The epoch asked for is not the current one.
+    OtherEpoch,
+}
+
+impl History {
+    /// The placements, if the history holds them.
+    pub fn placements(self) -> Option<Vec<Update>> {
+        match self {
+            Self::Placements(updates) => Some(updates),
+            _ => None,
+        }
+    }
 }
 
 #[async_trait]
@@ -86,21 +143,21 @@ pub trait Store: Send + Sync + 'static {
     /// The whole canvas with the seq and epoch it is current to.
     async fn snapshot(&self) -> Result<Snapshot, StoreError>;
 
-    /// Up to `limit` placements after `after_seq` in `epoch`, oldest first.
-    /// `None` when the history no longer reaches back that far, or the epoch
-    /// is not the current one: the caller must reload the snapshot.
+    /// Up to `limit` placements after `after_seq` in `epoch`, oldest first,
+    /// or why there are none to give.
     async fn history(
         &self,
         epoch: u64,
         after_seq: u64,
         limit: usize,
-    ) -> Result<Option<Vec<Update>>, StoreError>;
+    ) -> Result<History, StoreError>;
 
     /// Replaces the epoch `stale` with a new one (unless another instance
-    /// already did): called when the history no longer holds placements this
-    /// instance applied, which happens when a failover promoted a replica
-    /// that had not received them. Clients then reload instead of trusting
-    /// seqs that now name other tiles.
+    /// already did): called when the store provably went back on placements
+    /// this instance applied (the same seq now names another tile, or the
+    /// newest seq is below one applied), which happens when a failover
+    /// promoted a replica that had not received them. Clients then reload
+    /// instead of trusting seqs that now name other tiles.
     async fn start_new_epoch(&self, stale: u64) -> Result<(), StoreError>;
 
     /// The last placement on a pixel, if any.

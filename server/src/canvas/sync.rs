@@ -3,10 +3,12 @@
 //! It applies batches from the feed strictly in seq order: a duplicate is
 //! dropped, a gap is filled from the store's history, and when history cannot
 //! bridge it (trimmed, or another epoch) the whole snapshot is reloaded and
-//! every socket is told to `Resync`. Before catching up it checks that the
-//! last tiles it applied are still the store's: after a failover to a replica
-//! that had not received them, the same seqs carry other tiles, and only a
-//! reload is right.
+//! this instance's sockets are told to `Resync`. Before catching up it checks
+//! that the last tiles it applied are still the store's: after a failover to
+//! a replica that had not received them, the same seqs carry other tiles (or
+//! the store's newest seq is below them). Only that proof starts a new epoch,
+//! which every instance and client must reload for; a history trimmed while
+//! this instance lagged proves nothing, and only this instance reloads.
 //!
 //! Applied tiles go to the sockets as one `Tiles` frame per flush, and
 //! flushes adapt to the load ([`Batching`]): a tile after a quiet spell goes
@@ -17,7 +19,7 @@ use super::{
     mirror::{Mirror, Version},
 };
 use crate::{
-    backend::{Feed, FeedEvent, Store, StoreError},
+    backend::{Feed, FeedEvent, History, Store, StoreError},
     metrics::Metrics,
     model::{Batch, Update},
 };
@@ -265,18 +267,22 @@ impl SyncTask {
     /// holds the tiles last applied.
     async fn catch_up(&self, applied: &mut Applied) -> Result<(), StoreError> {
         if let Some(oldest) = applied.recent.front() {
-            let still_there = self
+            let recent = applied.recent.len();
+            let went_back = match self
                 .store
-                .history(oldest.epoch, oldest.seq - 1, applied.recent.len())
+                .history(oldest.epoch, oldest.seq - 1, recent)
                 .await?
-                .is_some_and(|history| {
-                    history
-                        .iter()
-                        .take(applied.recent.len())
-                        .eq(applied.recent.iter())
-                });
-            if !still_there {
-                tracing::warn!("the store no longer holds the last tiles applied");
+            {
+                // Fewer than were applied: the newest seq is below them.
+                History::Placements(history) => {
+                    history.len() < recent || !history.iter().eq(applied.recent.iter())
+                }
+                History::WentBack => true,
+                // Cannot be checked (trimmed), or already replaced: reload.
+                History::Trimmed | History::OtherEpoch => false,
+            };
+            if went_back {
+                tracing::warn!("the store went back on tiles this instance applied");
                 self.store.start_new_epoch(oldest.epoch).await?;
                 return self.reload(applied).await;
             }
@@ -284,7 +290,7 @@ impl SyncTask {
         loop {
             let Version { epoch, seq } = self.mirror.version();
             match self.store.history(epoch, seq, CATCH_UP_PAGE).await? {
-                Some(updates) => {
+                History::Placements(updates) => {
                     let complete = updates.len() < CATCH_UP_PAGE;
                     let tiles: Vec<Tile> = updates.iter().map(|u| u.tile).collect();
                     self.apply(seq + 1, &tiles, None, epoch, applied);
@@ -292,7 +298,10 @@ impl SyncTask {
                         return Ok(());
                     }
                 }
-                None => return self.reload(applied).await,
+                why => {
+                    tracing::info!(?why, "history cannot bridge the gap");
+                    return self.reload(applied).await;
+                }
             }
         }
     }
@@ -445,13 +454,19 @@ mod tests {
             epoch: u64,
             after_seq: u64,
             limit: usize,
-        ) -> Result<Option<Vec<Update>>, StoreError> {
+        ) -> Result<History, StoreError> {
             let state = self.state();
             let newest = state.placed.len() as u64;
-            if epoch != state.epoch || after_seq > newest || after_seq < state.trimmed_to {
-                return Ok(None);
+            if epoch != state.epoch {
+                return Ok(History::OtherEpoch);
             }
-            Ok(Some(
+            if after_seq > newest {
+                return Ok(History::WentBack);
+            }
+            if after_seq < state.trimmed_to {
+                return Ok(History::Trimmed);
+            }
+            Ok(History::Placements(
                 (after_seq + 1..=newest)
                     .take(limit)
                     .map(|seq| Update {
@@ -671,6 +686,38 @@ mod tests {
         assert_eq!(sync.store.state().new_epochs, 1);
         let (_, resyncs) = sync.sent();
         assert_eq!(resyncs, [Version { epoch: 8, seq: 5 }]);
+    }
+
+    #[tokio::test]
+    async fn a_lagging_instance_past_the_trimmed_history_reloads_alone() {
+        let mut sync = start(FakeStore::new(7));
+        let batch = sync.store.place(5);
+        sync.feed.send(FeedEvent::Batch(batch)).unwrap();
+        sync.settles_at(7, 5).await;
+        // The feed lost messages while the store moved on and trimmed its
+        // history past every tile this instance applied.
+        sync.store.place(20);
+        sync.store.state().trimmed_to = 20;
+        let next = sync.store.place(1);
+        sync.feed.send(FeedEvent::Batch(next)).unwrap();
+        sync.settles_at(7, 26).await;
+        assert_eq!(sync.store.state().new_epochs, 0, "trimmed is not lost");
+        let (_, resyncs) = sync.sent();
+        assert_eq!(resyncs, [Version { epoch: 7, seq: 26 }]);
+    }
+
+    #[tokio::test]
+    async fn a_store_whose_newest_seq_is_below_the_applied_starts_a_new_epoch() {
+        let sync = start(FakeStore::new(7));
+        let batch = sync.store.place(5);
+        sync.feed.send(FeedEvent::Batch(batch)).unwrap();
+        sync.settles_at(7, 5).await;
+        // A failover to a replica that had only seqs 1..=3, and nothing
+        // placed since.
+        sync.store.state().placed.truncate(3);
+        sync.feed.send(FeedEvent::Interrupted).unwrap();
+        sync.settles_at(8, 3).await;
+        assert_eq!(sync.store.state().new_epochs, 1);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The test harness: spawn an app, talk to it over HTTP and WebSockets, and
 //! keep a client-side copy of the canvas the way docs/protocol.md tells clients to.
 
+use crate::redis_server::RedisServer;
 use app::{
     protocol::{ClientMessage, Hello, PlaceStatus, ServerMessage, Tile},
     sync::{Action, At, CanvasSync},
@@ -28,7 +29,15 @@ pub struct TestApp {
 
 /// Spawns an app on a free port: a 64x32 canvas, no cooldown, a 10 ms
 /// batch interval and always-fresh snapshots unless `vars` says otherwise.
+///
+/// With `RUST_LOG` set, the apps' logs go to the test's output.
 pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
     let mut env: HashMap<String, String> = [
         ("APP_PORT", "0"),
         ("CANVAS_WIDTH", "64"),
@@ -430,4 +439,61 @@ pub async fn place_randomly(
         }
     }
     (ws, replica, accepted)
+}
+
+/// Waits until the instance says it is ready; returns how long that took.
+pub async fn wait_ready(app: &TestApp) -> Duration {
+    let start = std::time::Instant::now();
+    eventually(
+        "the instance is ready",
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || async { (app.get("/readyz").await.status() == 200).then_some(()) },
+    )
+    .await;
+    start.elapsed()
+}
+
+/// Waits until every instance's `/api/canvas` is at `seq`, and returns them.
+pub async fn snapshots_at(apps: &[TestApp], seq: u64) -> Vec<Vec<u8>> {
+    let mut snapshots = Vec::new();
+    for app in apps {
+        let what = format!("an instance's snapshot is at seq {seq}");
+        snapshots.push(
+            eventually(
+                &what,
+                Duration::from_secs(20),
+                Duration::from_millis(20),
+                || async {
+                    let (pixels, at) = app.canvas().await;
+                    (at == seq).then_some(pixels)
+                },
+            )
+            .await,
+        );
+    }
+    snapshots
+}
+
+/// Everything agrees: each client's copy, each instance's snapshot, Redis.
+pub async fn assert_converged(
+    redis: &RedisServer,
+    apps: &[TestApp],
+    clients: Vec<(WsClient, Replica)>,
+) {
+    let seq = redis.newest_seq().await;
+    let expected = redis.pixels().await;
+    for snapshot in snapshots_at(apps, seq).await {
+        assert!(
+            snapshot == expected,
+            "an instance's canvas differs from Redis"
+        );
+    }
+    for (mut ws, mut replica) in clients {
+        replica.settle(&mut ws, seq).await;
+        assert!(
+            replica.pixels == expected,
+            "a client's canvas differs from Redis"
+        );
+    }
 }

@@ -3,10 +3,12 @@
 //! WebSocket protocol to them.
 
 mod helpers;
+mod proxy;
 mod redis_server;
 
 mod abuse;
 mod cluster;
+mod durability;
 mod http;
 mod multi_instance;
 mod websocket;

@@ -3,7 +3,10 @@
 //! and a Redis restart.
 
 use crate::{
-    helpers::{eventually, keys, metric, place_randomly, spawn_app, TestApp, WsClient},
+    helpers::{
+        assert_converged, keys, metric, place_randomly, snapshots_at, spawn_app, wait_ready,
+        TestApp, WsClient,
+    },
     redis_server::RedisServer,
 };
 use app::protocol::{PlaceStatus, ServerMessage, Tile};
@@ -22,84 +25,6 @@ async fn instances(redis: &RedisServer, n: usize, extra: &[(&str, &str)]) -> Vec
         wait_ready(app).await;
     }
     apps
-}
-
-async fn wait_ready(app: &TestApp) -> Duration {
-    let start = Instant::now();
-    eventually(
-        "the instance is ready",
-        Duration::from_secs(20),
-        Duration::from_millis(20),
-        || async { (app.get("/readyz").await.status() == 200).then_some(()) },
-    )
-    .await;
-    start.elapsed()
-}
-
-/// The canvas bytes Redis holds, padded to the canvas size as a snapshot is.
-async fn redis_pixels(redis: &RedisServer) -> Vec<u8> {
-    let mut connection = redis.connect().await;
-    let mut pixels: Vec<u8> = redis::cmd("GET")
-        .arg(keys().pixels)
-        .query_async(&mut connection)
-        .await
-        .unwrap_or_default();
-    pixels.resize(64 * 32, 0);
-    pixels
-}
-
-/// Waits until every instance's `/api/canvas` is at `seq`, and returns them.
-async fn snapshots_at(apps: &[TestApp], seq: u64) -> Vec<Vec<u8>> {
-    let mut snapshots = Vec::new();
-    for app in apps {
-        let what = format!("an instance's snapshot is at seq {seq}");
-        snapshots.push(
-            eventually(
-                &what,
-                Duration::from_secs(20),
-                Duration::from_millis(20),
-                || async {
-                    let (pixels, at) = app.canvas().await;
-                    (at == seq).then_some(pixels)
-                },
-            )
-            .await,
-        );
-    }
-    snapshots
-}
-
-async fn newest_seq(redis: &RedisServer) -> u64 {
-    let mut connection = redis.connect().await;
-    redis::cmd("GET")
-        .arg(keys().seq)
-        .query_async::<Option<u64>>(&mut connection)
-        .await
-        .unwrap()
-        .unwrap_or(0)
-}
-
-/// Everything agrees: each client's copy, each instance's snapshot, Redis.
-async fn assert_converged(
-    redis: &RedisServer,
-    apps: &[TestApp],
-    clients: Vec<(WsClient, crate::helpers::Replica)>,
-) {
-    let seq = newest_seq(redis).await;
-    let expected = redis_pixels(redis).await;
-    for snapshot in snapshots_at(apps, seq).await {
-        assert!(
-            snapshot == expected,
-            "an instance's canvas differs from Redis"
-        );
-    }
-    for (mut ws, mut replica) in clients {
-        replica.settle(&mut ws, seq).await;
-        assert!(
-            replica.pixels == expected,
-            "a client's canvas differs from Redis"
-        );
-    }
 }
 
 #[tokio::test]
@@ -153,7 +78,7 @@ async fn many_clients_on_three_instances_converge() {
         assert_eq!(accepted.len(), 80);
         clients.push((ws, replica));
     }
-    assert_eq!(newest_seq(&redis).await, 480);
+    assert_eq!(redis.newest_seq().await, 480);
     assert_converged(&redis, &apps, clients).await;
 }
 
@@ -254,9 +179,9 @@ async fn an_instance_lagging_past_the_history_reloads() {
     let recovered = wait_ready(&lagging).await;
     println!("lagging instance ready again {recovered:?} after its user was re-enabled");
     let mut watcher = watcher;
-    let seq = newest_seq(&redis).await;
+    let seq = redis.newest_seq().await;
     replica.settle(&mut watcher, seq).await;
-    assert!(replica.pixels == redis_pixels(&redis).await);
+    assert!(replica.pixels == redis.pixels().await);
     let metrics = lagging.get("/metrics").await.text().await.unwrap();
     assert!(
         metric(&metrics, "canvas_feed_reloads_total") >= 1.0,
@@ -315,14 +240,14 @@ async fn a_redis_restart_fails_placements_cleanly_and_loses_nothing() {
     placer.place(40, 4, 2).await;
     assert_eq!(placer.place_result().await.0, PlaceStatus::Accepted);
 
-    let pixels = redis_pixels(&redis).await;
+    let pixels = redis.pixels().await;
     for (_, tile) in &acknowledged {
         assert_eq!(
             pixels[usize::from(tile.y) * 64 + usize::from(tile.x)],
             tile.color
         );
     }
-    let seq = newest_seq(&redis).await;
+    let seq = redis.newest_seq().await;
     assert_eq!(seq, 21, "the seq survived the restart");
     let mut watcher = watcher;
     replica.settle(&mut watcher, seq).await;
@@ -407,7 +332,7 @@ async fn a_burst_is_placed_in_one_call_yet_each_placement_is_judged_alone() {
     }
     accepted.sort_unstable();
     assert_eq!(accepted, [1, 2, 3, 4], "consecutive seqs, none lost");
-    let expected = redis_pixels(&redis).await;
+    let expected = redis.pixels().await;
     assert_eq!(snapshots_at(&apps, 4).await, [expected]);
 }
 
@@ -500,131 +425,4 @@ async fn resume_on_another_instance_gets_exactly_the_missed_tiles_or_resync() {
             _ => continue,
         }
     }
-}
-
-/// Master, replica and three Sentinels; the master dies under traffic. The
-/// Sentinels promote the replica, the instances follow by themselves, and
-/// everything converges.
-#[tokio::test]
-async fn a_sentinel_failover_is_followed_and_nothing_acknowledged_is_lost() {
-    let mut master = RedisServer::start().await;
-    let replica = RedisServer::start_replica_of(&master).await;
-    let mut sentinels = Vec::new();
-    for _ in 0..3 {
-        sentinels.push(RedisServer::start_sentinel(&master).await);
-    }
-    // Every Sentinel must know the replica before a failover can promote it.
-    for sentinel in &sentinels {
-        let connection = sentinel.connect().await;
-        eventually(
-            "a Sentinel sees the replica",
-            Duration::from_secs(20),
-            Duration::from_millis(100),
-            || {
-                let mut connection = connection.clone();
-                async move {
-                    let replicas: Vec<Vec<String>> = redis::cmd("SENTINEL")
-                        .arg(&["REPLICAS", "canvas"])
-                        .query_async(&mut connection)
-                        .await
-                        .unwrap();
-                    (!replicas.is_empty()).then_some(())
-                }
-            },
-        )
-        .await;
-    }
-    let list = sentinels
-        .iter()
-        .map(|s| format!("127.0.0.1:{}", s.port))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut apps = Vec::new();
-    for _ in 0..2 {
-        apps.push(spawn_app(&[("REDIS_SENTINELS", list.as_str())]).await);
-    }
-    for app in &apps {
-        wait_ready(app).await;
-    }
-
-    let (placer, copy, accepted) = place_randomly(apps[0].api.clone(), 21, 30).await;
-    assert_eq!(accepted.len(), 30);
-    let watcher_app = &apps[1];
-    let mut watcher = watcher_app.ws().await;
-    let mut watcher_copy = crate::helpers::Replica::start(&watcher_app.api, &mut watcher).await;
-    // The acknowledged tiles have reached the replica.
-    let on_master = master.connect().await;
-    eventually(
-        "the replica has every acknowledged tile",
-        Duration::from_secs(10),
-        Duration::ZERO,
-        || {
-            let mut on_master = on_master.clone();
-            async move {
-                let synced: u64 = redis::cmd("WAIT")
-                    .arg(&[1, 100])
-                    .query_async(&mut on_master)
-                    .await
-                    .unwrap();
-                (synced == 1).then_some(())
-            }
-        },
-    )
-    .await;
-
-    master.kill();
-    let died = Instant::now();
-    let mut refused = 0;
-    let placing = tokio::sync::Mutex::new((placer, copy, &mut refused));
-    eventually(
-        "a placement is accepted after the master died",
-        Duration::from_secs(60),
-        Duration::from_millis(100),
-        || async {
-            let (placer, copy, refused) = &mut *placing.lock().await;
-            placer.place(63, 31, 30).await;
-            // Keep the placer's copy current while waiting for the result.
-            let (status, seq) = loop {
-                match placer.recv().await {
-                    ServerMessage::PlaceResult { status, seq, .. } => break (status, seq),
-                    other => copy.on(&other, placer).await,
-                }
-            };
-            match status {
-                PlaceStatus::Accepted => {
-                    assert_eq!(seq, 31, "the seq carried on from the replica");
-                    Some(())
-                }
-                PlaceStatus::NotAllowed => {
-                    **refused += 1;
-                    None
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        },
-    )
-    .await;
-    let (mut placer, mut copy, _) = placing.into_inner();
-    println!(
-        "first accepted placement {:?} after the master died ({refused} refused meanwhile)",
-        died.elapsed()
-    );
-
-    // Everything agrees with the promoted replica.
-    let seq = newest_seq(&replica).await;
-    assert_eq!(seq, 31);
-    let expected = redis_pixels(&replica).await;
-    for snapshot in snapshots_at(&apps, seq).await {
-        assert!(
-            snapshot == expected,
-            "an instance differs from the new master"
-        );
-    }
-    copy.settle(&mut placer, seq).await;
-    watcher_copy.settle(&mut watcher, seq).await;
-    assert!(copy.pixels == expected && watcher_copy.pixels == expected);
-    for app in &apps {
-        wait_ready(app).await;
-    }
-    drop(sentinels);
 }

@@ -1,8 +1,12 @@
 //! A real `redis-server` for one test, on a free loopback port, with the
-//! project's own `redis/redis.conf` and a data directory of its own.
+//! project's own `redis/redis.conf` (and, for the data nodes of a
+//! replicated set, `redis/replicated.conf` after it) and a data directory of
+//! its own.
 
-use crate::helpers::eventually;
+use crate::helpers::{eventually, keys};
+use app::protocol::Tile;
 use std::{
+    collections::{BTreeMap, HashMap},
     net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Stdio},
@@ -14,8 +18,99 @@ pub struct RedisServer {
     pub port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// Whether it is a data node of a replicated set.
+    replicated: bool,
     /// Arguments after the project's own configuration file.
     args: Vec<String>,
+}
+
+/// A master, its replica and three Sentinels, configured as the deployment
+/// ships them.
+pub struct ReplicatedRedis {
+    pub master: RedisServer,
+    pub replica: RedisServer,
+    pub sentinels: Vec<RedisServer>,
+}
+
+impl ReplicatedRedis {
+    /// Starts the set and waits until the replica is in sync and every
+    /// Sentinel knows it (a failover can promote it).
+    pub async fn start() -> Self {
+        let master = RedisServer::start_with(true, Vec::new()).await;
+        let replica = RedisServer::start_replica_of(&master).await;
+        let mut sentinels = Vec::new();
+        for _ in 0..3 {
+            sentinels.push(RedisServer::start_sentinel(&master).await);
+        }
+        for sentinel in &sentinels {
+            let connection = sentinel.connect().await;
+            eventually(
+                "a Sentinel sees the replica",
+                Duration::from_secs(20),
+                Duration::from_millis(100),
+                || {
+                    let mut connection = connection.clone();
+                    async move {
+                        let replicas: Vec<Vec<String>> = redis::cmd("SENTINEL")
+                            .arg(&["REPLICAS", "canvas"])
+                            .query_async(&mut connection)
+                            .await
+                            .ok()?;
+                        (!replicas.is_empty()).then_some(())
+                    }
+                },
+            )
+            .await;
+        }
+        Self {
+            master,
+            replica,
+            sentinels,
+        }
+    }
+
+    /// `REDIS_SENTINELS` for the instances.
+    pub fn sentinel_list(&self) -> String {
+        self.sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Waits until every Sentinel names `node` as the master, and it says
+    /// so.
+    pub async fn wait_for_master(&self, node: &RedisServer) {
+        let port = node.port.to_string();
+        for sentinel in &self.sentinels {
+            let connection = sentinel.connect().await;
+            eventually(
+                "the Sentinels promote the node",
+                Duration::from_secs(30),
+                Duration::from_millis(100),
+                || {
+                    let mut connection = connection.clone();
+                    let port = port.clone();
+                    async move {
+                        let address: Vec<String> = redis::cmd("SENTINEL")
+                            .arg(&["GET-MASTER-ADDR-BY-NAME", "canvas"])
+                            .query_async(&mut connection)
+                            .await
+                            .ok()?;
+                        (address.get(1) == Some(&port)).then_some(())
+                    }
+                },
+            )
+            .await;
+        }
+        eventually(
+            "the promoted node is a master",
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            || async { (node.role().await.as_deref() == Some("master")).then_some(()) },
+        )
+        .await;
+    }
 }
 
 fn free_port() -> u16 {
@@ -38,18 +133,78 @@ fn data_dir() -> PathBuf {
 }
 
 impl RedisServer {
+    /// A standalone server.
     pub async fn start() -> Self {
-        Self::start_with(Vec::new()).await
+        Self::start_with(false, Vec::new()).await
     }
 
-    /// A replica of `master`.
+    /// A replica of `master` (a data node of a replicated set), once it is
+    /// in sync.
     pub async fn start_replica_of(master: &RedisServer) -> Self {
-        Self::start_with(vec![
-            "--replicaof".into(),
-            "127.0.0.1".into(),
-            master.port.to_string(),
-        ])
-        .await
+        let replica = Self::start_with(
+            true,
+            vec![
+                "--replicaof".into(),
+                "127.0.0.1".into(),
+                master.port.to_string(),
+            ],
+        )
+        .await;
+        replica.wait_until_in_sync().await;
+        replica
+    }
+
+    /// Waits until this replica is in sync as its master sees it: a write
+    /// on the master reaches it. (After a full sync the master streams
+    /// writes only from the replica's first acknowledgement on, up to a
+    /// second after the link came up.)
+    pub async fn wait_until_in_sync(&self) {
+        eventually(
+            "the replica is in sync",
+            Duration::from_secs(20),
+            Duration::from_millis(20),
+            || async {
+                let mut connection = self.try_connect().await.ok()?;
+                let info: String = redis::cmd("INFO")
+                    .arg("replication")
+                    .query_async(&mut connection)
+                    .await
+                    .ok()?;
+                if !info.contains("master_link_status:up") {
+                    return None;
+                }
+                let port = info
+                    .lines()
+                    .find_map(|line| line.strip_prefix("master_port:"))?
+                    .trim();
+                let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?;
+                let mut master = client.get_multiplexed_async_connection().await.ok()?;
+                // A write that leaves the keyspace as it was.
+                let (online,): (u64,) = redis::pipe()
+                    .cmd("SET")
+                    .arg("test:sync-probe")
+                    .arg(1)
+                    .ignore()
+                    .cmd("DEL")
+                    .arg("test:sync-probe")
+                    .ignore()
+                    .cmd("WAIT")
+                    .arg(1)
+                    .arg(100)
+                    .query_async(&mut master)
+                    .await
+                    .ok()?;
+                (online >= 1).then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// `master` or `slave`, if it answers.
+    pub async fn role(&self) -> Option<String> {
+        let mut connection = self.try_connect().await.ok()?;
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut connection).await.ok()?;
+        redis::from_redis_value(role.first()?.clone()).ok()
     }
 
     /// A Sentinel watching `master` under the name `canvas` (quorum 2,
@@ -63,11 +218,13 @@ impl RedisServer {
             format!(
                 "port {port}\nbind 127.0.0.1\ndir {}\n\
                  sentinel monitor canvas 127.0.0.1 {} 2\n\
+                 logfile {}/redis.log\n\
                  sentinel down-after-milliseconds canvas 1000\n\
                  sentinel failover-timeout canvas 10000\n\
                  sentinel parallel-syncs canvas 1\n",
                 dir.display(),
-                master.port
+                master.port,
+                dir.display(),
             ),
         )
         .expect("a Sentinel configuration");
@@ -82,17 +239,19 @@ impl RedisServer {
             port,
             dir,
             child: Some(child),
+            replicated: false,
             args: Vec::new(),
         };
         sentinel.wait_until_up().await;
         sentinel
     }
 
-    async fn start_with(args: Vec<String>) -> Self {
+    async fn start_with(replicated: bool, args: Vec<String>) -> Self {
         let mut server = Self {
             port: free_port(),
             dir: data_dir(),
             child: None,
+            replicated,
             args,
         };
         server.launch().await;
@@ -103,17 +262,19 @@ impl RedisServer {
         // A copy in the data directory: Redis rewrites its configuration file
         // when a Sentinel reconfigures it, and the project's must stay as is.
         let config = self.dir.join("redis.conf");
-        std::fs::copy(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../redis/redis.conf"),
-            &config,
-        )
-        .expect("the project's redis.conf");
+        let mut text = include_str!("../../../redis/redis.conf").to_owned();
+        if self.replicated {
+            text.push_str(include_str!("../../../redis/replicated.conf"));
+        }
+        std::fs::write(&config, text).expect("the project's redis.conf");
         let child = Command::new("redis-server")
             .arg(&config)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(&self.dir)
-            .args(["--save", "", "--daemonize", "no", "--logfile", ""])
+            .args(["--save", "", "--daemonize", "no"])
+            .arg("--logfile")
+            .arg(self.dir.join("redis.log"))
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -155,6 +316,55 @@ impl RedisServer {
             .expect("a connection to the test Redis")
     }
 
+    /// The newest seq it holds.
+    pub async fn newest_seq(&self) -> u64 {
+        let mut connection = self.connect().await;
+        redis::cmd("GET")
+            .arg(keys().seq)
+            .query_async::<Option<u64>>(&mut connection)
+            .await
+            .unwrap()
+            .unwrap_or(0)
+    }
+
+    /// The canvas bytes it holds, padded to the test canvas's size as a
+    /// snapshot is.
+    pub async fn pixels(&self) -> Vec<u8> {
+        let mut connection = self.connect().await;
+        let mut pixels: Vec<u8> = redis::cmd("GET")
+            .arg(keys().pixels)
+            .query_async(&mut connection)
+            .await
+            .unwrap_or_default();
+        pixels.resize(64 * 32, 0);
+        pixels
+    }
+
+    /// Every placement its history stream holds, by seq (batch entries:
+    /// ID `<last seq>-0`, `f` the first seq, `t` the tiles, five bytes each).
+    pub async fn history(&self) -> BTreeMap<u64, Tile> {
+        let mut connection = self.connect().await;
+        let entries: Vec<(String, HashMap<String, Vec<u8>>)> = redis::cmd("XRANGE")
+            .arg(keys().history)
+            .arg(&["-", "+"])
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        let mut placements = BTreeMap::new();
+        for (_, fields) in entries {
+            let first: u64 = String::from_utf8_lossy(&fields["f"]).parse().unwrap();
+            for (seq, tile) in (first..).zip(fields["t"].chunks(5)) {
+                let tile = Tile {
+                    x: u16::from_le_bytes([tile[0], tile[1]]),
+                    y: u16::from_le_bytes([tile[2], tile[3]]),
+                    color: tile[4],
+                };
+                placements.insert(seq, tile);
+            }
+        }
+        placements
+    }
+
     /// Stops Redis the way an operator does (`SHUTDOWN`: the AOF is flushed).
     pub async fn stop(&mut self) {
         let mut connection = self.connect().await;
@@ -176,6 +386,27 @@ impl RedisServer {
     pub async fn restart(&mut self) {
         self.launch().await;
     }
+
+    /// Stops the process without ending it (`SIGSTOP`): a hung server, whose
+    /// connections stay open and silent.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a frozen server run again (`SIGCONT`).
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let child = self.child.as_ref().expect("a running server");
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
 }
 
 impl Drop for RedisServer {
@@ -184,6 +415,11 @@ impl Drop for RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // A failed test leaves the server's log behind.
+        if std::thread::panicking() {
+            eprintln!("redis-server log: {}", self.dir.join("redis.log").display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

@@ -5,8 +5,15 @@
 //! task catches up from the history stream whatever was published while the
 //! subscription was down. Messages that cannot be parsed are reported the
 //! same way rather than trusted.
+//!
+//! A subscription only ever reads, so a connection that froze (a hung
+//! master, a network that stopped carrying packets) would look like a quiet
+//! canvas forever. The task therefore pings on it every [`PING_EVERY`]; no
+//! answer within the command deadline counts as a dropped connection: the
+//! instance reports `Disconnected` (and is not ready) until it has
+//! subscribed again, then catches up.
 
-use super::locate::Locator;
+use super::{locate::Locator, master::tuned};
 use crate::{
     backend::{Feed, FeedEvent, StoreError},
     model::Batch,
@@ -15,10 +22,12 @@ use app::protocol::decode_tile_list;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::PubSub;
-use std::{sync::Arc, time::Duration};
+use std::{pin::pin, sync::Arc, time::Duration};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// How often the subscription's connection is checked with a `PING`.
+const PING_EVERY: Duration = Duration::from_secs(3);
 /// Reconnection backoff: doubles from the first to the last, with jitter.
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -62,7 +71,7 @@ impl Feed for RedisFeed {
 /// (after a failover it has moved).
 async fn subscribe(locator: &Locator, channel: &str) -> Result<PubSub, StoreError> {
     let master = locator.master().await?;
-    let client = redis::Client::open(master).map_err(StoreError::redis)?;
+    let client = redis::Client::open(tuned(master)).map_err(StoreError::redis)?;
     let mut pubsub = client.get_async_pubsub().await.map_err(StoreError::redis)?;
     pubsub.subscribe(channel).await.map_err(StoreError::redis)?;
     Ok(pubsub)
@@ -79,7 +88,7 @@ async fn subscribe_forever(
     loop {
         let subscribed = tokio::time::timeout(timeout, subscribe(locator, channel))
             .await
-            .unwrap_or(Err(StoreError::Timeout(timeout)));
+            .unwrap_or(Err(StoreError::not_reached(timeout)));
         match subscribed {
             Ok(pubsub) => {
                 tracing::info!(%channel, "subscribed to the update feed");
@@ -87,18 +96,39 @@ async fn subscribe_forever(
                 if events.send(FeedEvent::Interrupted).await.is_err() {
                     return;
                 }
-                let mut messages = pubsub.into_on_message();
-                while let Some(message) = messages.next().await {
-                    // A new epoch (`epoch:…`) or anything unreadable: catch
-                    // up from the store, which tells what is true now.
-                    let event = parse(message.get_payload_bytes())
-                        .map(FeedEvent::Batch)
-                        .unwrap_or(FeedEvent::Interrupted);
-                    if events.send(event).await.is_err() {
-                        return;
+                let (mut sink, mut messages) = pubsub.split();
+                let mut unanswered = pin!(async {
+                    loop {
+                        tokio::time::sleep(PING_EVERY).await;
+                        let pong = tokio::time::timeout(timeout, sink.ping::<redis::Value>());
+                        if !matches!(pong.await, Ok(Ok(_))) {
+                            return;
+                        }
+                    }
+                });
+                loop {
+                    tokio::select! {
+                        message = messages.next() => {
+                            let Some(message) = message else {
+                                tracing::warn!("the update feed's connection dropped; reconnecting");
+                                break;
+                            };
+                            // A new epoch (`epoch:…`) or anything unreadable:
+                            // catch up from the store, which tells what is
+                            // true now.
+                            let event = parse(message.get_payload_bytes())
+                                .map(FeedEvent::Batch)
+                                .unwrap_or(FeedEvent::Interrupted);
+                            if events.send(event).await.is_err() {
+                                return;
+                            }
+                        }
+                        _ = &mut unanswered => {
+                            tracing::warn!("the update feed's connection stopped answering; reconnecting");
+                            break;
+                        }
                     }
                 }
-                tracing::warn!("the update feed's connection dropped; reconnecting");
             }
             Err(error) => tracing::warn!(%error, "cannot subscribe to the update feed"),
         }

@@ -98,7 +98,7 @@ impl Locator {
                         tracing::warn!(%error, %master_name, "no Sentinel named a master");
                         Err(StoreError::NoMaster(master_name.clone()))
                     }
-                    Err(_) => Err(StoreError::Timeout(self.timeout)),
+                    Err(_) => Err(StoreError::not_reached(self.timeout)),
                 }
             }
         }

@@ -11,11 +11,17 @@
 //! them as one history entry and publishes them as one message. While a call
 //! is in flight the next placements queue, so the busier the instance, the
 //! larger (and cheaper per placement) the calls.
+//!
+//! With [`Durability::Replica`] the call is followed by `WAIT 1` on the same
+//! connection, and a placement is accepted only once a replica has it: one
+//! `WAIT` covers the whole batch. Placements have a connection of their own
+//! for that (`WAIT` holds up the commands behind it on its connection), so
+//! reads and sessions never queue behind a slow replica.
 
 use super::{keys::Keys, locate::Locator, master::Master};
 use crate::{
-    backend::{Store, StoreError, NEW_SESSION_WINDOW, SESSION_TTL},
-    config::RedisConfig,
+    backend::{History, Store, StoreError, NEW_SESSION_WINDOW, SESSION_TTL},
+    config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
         unix_ms, ClientAddress, PixelRecord, PlaceOutcome, Placement, Rules, SessionId, Snapshot,
@@ -47,8 +53,11 @@ const MAX_BATCH: usize = 256;
 const PLACE_QUEUE: usize = 8192;
 
 pub struct RedisStore {
-    /// Every command goes through it.
+    /// Every command but placements goes through it.
     master: Master,
+    /// Placements, and the `WAIT` after each batch.
+    placer: Master,
+    durability: Durability,
     keys: Keys,
     rules: Rules,
     history_len: usize,
@@ -75,7 +84,9 @@ impl RedisStore {
         Arc::new_cyclic(|store| {
             tokio::spawn(place_batches(store.clone(), queue));
             Self {
-                master: Master::new(locator, config.command_timeout, metrics),
+                master: Master::new(locator.clone(), config.command_timeout, metrics.clone()),
+                placer: Master::new(locator, config.command_timeout, metrics),
+                durability: config.durability,
                 keys: Keys::new(&config.key_prefix),
                 rules,
                 history_len: config.history_len.max(1),
@@ -143,17 +154,40 @@ impl RedisStore {
                 .arg(placement.coord.x)
                 .arg(placement.coord.y);
         }
-        let results: Vec<u64> = self
-            .master
-            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+        let durability = self.durability;
+        let (results, durable): (Vec<u64>, bool) = self
+            .placer
+            .run(|mut c| async move {
+                let results: Vec<u64> = invocation.invoke_async(&mut c).await?;
+                // On the same connection, so it covers the script's writes.
+                let durable = match durability {
+                    Durability::Local => true,
+                    Durability::Replica { wait } => {
+                        let replicas: u64 = redis::cmd("WAIT")
+                            .arg(1)
+                            .arg(wait.as_millis() as u64)
+                            .query_async(&mut c)
+                            .await?;
+                        replicas >= 1
+                    }
+                };
+                Ok((results, durable))
+            })
             .await?;
         if results.len() != batch.len() * 2 {
             return Err(malformed("placement results"));
         }
+        if !durable {
+            tracing::warn!(
+                placements = batch.len(),
+                "no replica confirmed the placements in time"
+            );
+        }
         Ok(results
             .chunks(2)
             .map(|pair| match pair[0] {
-                0 => PlaceOutcome::Accepted { seq: pair[1] },
+                0 if durable => PlaceOutcome::Accepted { seq: pair[1] },
+                0 => PlaceOutcome::Unconfirmed { seq: pair[1] },
                 _ => PlaceOutcome::Cooldown {
                     retry_after: Duration::from_millis(pair[1]),
                 },
@@ -227,7 +261,7 @@ impl Store for RedisStore {
         epoch: u64,
         after_seq: u64,
         limit: usize,
-    ) -> Result<Option<Vec<Update>>, StoreError> {
+    ) -> Result<History, StoreError> {
         let keys = &self.keys;
         let mut invocation = HISTORY.prepare_invoke();
         invocation
@@ -240,8 +274,11 @@ impl Store for RedisStore {
             .master
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
-        if current_epoch.parse::<u64>().ok() != Some(epoch) || after_seq > newest {
-            return Ok(None);
+        if current_epoch.parse::<u64>().ok() != Some(epoch) {
+            return Ok(History::OtherEpoch);
+        }
+        if after_seq > newest {
+            return Ok(History::WentBack);
         }
         let mut updates = Vec::new();
         for entry in &entries {
@@ -253,10 +290,10 @@ impl Store for RedisStore {
         let consecutive = (after_seq + 1..).zip(&updates).all(|(seq, u)| u.seq == seq);
         // History bridges the gap only if it starts right after `after_seq`.
         match updates.first() {
-            Some(first) if first.seq != after_seq + 1 => Ok(None),
+            Some(first) if first.seq != after_seq + 1 => Ok(History::Trimmed),
             Some(_) if !consecutive => Err(malformed("history with a hole")),
-            None if after_seq < newest => Ok(None),
-            _ => Ok(Some(updates)),
+            None if after_seq < newest => Ok(History::Trimmed),
+            _ => Ok(History::Placements(updates)),
         }
     }
 

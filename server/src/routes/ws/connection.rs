@@ -452,7 +452,8 @@ async fn history_since(state: &AppState, from: Version) -> Option<Vec<Tile>> {
             .store
             .history(from.epoch, after, RESUME_PAGE)
             .await
-            .ok()??;
+            .ok()?
+            .placements()?;
         if page.is_empty() {
             return None;
         }
@@ -484,6 +485,15 @@ async fn decide(
         Ok(PlaceOutcome::Cooldown { retry_after }) => {
             metrics.placement(PlacementResult::Cooldown);
             result(PlaceStatus::Cooldown, 0, retry_after)
+        }
+        Ok(PlaceOutcome::Unconfirmed { seq }) => {
+            metrics.placement(PlacementResult::Unconfirmed);
+            result(PlaceStatus::Unknown, seq, Duration::ZERO)
+        }
+        Err(error) if error.may_have_run() => {
+            tracing::warn!(%error, "placement unconfirmed");
+            metrics.placement(PlacementResult::Unconfirmed);
+            result(PlaceStatus::Unknown, 0, Duration::ZERO)
         }
         Err(error) => {
             tracing::warn!(%error, "placement failed");
