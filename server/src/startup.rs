@@ -23,10 +23,11 @@ use std::{
     future::Future,
     net::SocketAddr,
     sync::{atomic::AtomicBool, Arc},
+    time::Duration,
 };
 use thiserror::Error;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 /// Frames the fan-out holds for the slowest socket; one further behind is
 /// caught up from the mirror's recent tiles instead.
@@ -35,6 +36,10 @@ const FANOUT_CAPACITY: usize = 1024;
 /// Connections the kernel queues before they are accepted: a crowd that
 /// reconnects at once (after a restart) must not be refused.
 const LISTEN_BACKLOG: u32 = 4096;
+
+/// How long sockets and background tasks get to finish once stopped: a
+/// placement in flight takes at most the store's deadline to answer.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The kernel's send buffer per accepted socket (Linux doubles it). Left to
 /// autotuning it grows to megabytes, minutes of tiles queued for a client
@@ -110,6 +115,7 @@ impl Application {
             metrics,
             feed_live: Arc::new(AtomicBool::new(false)),
             shutdown,
+            tasks: TaskTracker::new(),
         };
 
         let sync = SyncTask {
@@ -124,8 +130,8 @@ impl Application {
                 frames_per_sec: state.config.fanout_frames_per_sec,
             },
         };
-        tokio::spawn(sync.run(state.shutdown.clone()));
-        tokio::spawn(state.presence.clone().run(
+        state.tasks.spawn(sync.run(state.shutdown.clone()));
+        state.tasks.spawn(state.presence.clone().run(
             state.store.clone(),
             state.fanout.clone(),
             state.shutdown.clone(),
@@ -140,10 +146,13 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `stop` resolves, then closes every WebSocket with 1001,
-    /// lets in-flight requests finish and returns.
+    /// Serves until `stop` resolves, then has every WebSocket answer the
+    /// placements it has in flight and close with 1001, lets in-flight
+    /// requests finish, waits (for at most [`SHUTDOWN_GRACE`]) for the
+    /// sockets and background tasks, and returns.
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) {
         let shutdown = self.state.shutdown.clone();
+        let tasks = self.state.tasks.clone();
         let header_read_timeout = self.state.config.header_read_timeout;
         let router = routes::router(self.state);
         let stop = async move {
@@ -151,6 +160,16 @@ impl Application {
             shutdown.cancel();
         };
         serve::run(self.listener, router, header_read_timeout, tune, stop).await;
+        tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = tasks.len(),
+                "sockets and tasks still running at the deadline"
+            );
+        }
     }
 }
 

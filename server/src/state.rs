@@ -10,7 +10,7 @@ use crate::{
     session::Sessions,
 };
 use std::sync::{atomic::AtomicBool, Arc};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -33,4 +33,8 @@ pub struct AppState {
     pub feed_live: Arc<AtomicBool>,
     /// Cancelled on SIGTERM/SIGINT: sockets close with 1001 "going away".
     pub shutdown: CancellationToken,
+    /// Every socket and background task, waited for (bounded) on shutdown
+    /// so that they finish their work: placements in flight answered, the
+    /// last frames sent.
+    pub tasks: TaskTracker,
 }

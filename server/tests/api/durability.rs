@@ -17,6 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
 
 /// A placement's answer must come within this, whatever Redis does.
 const PROMPT: Duration = Duration::from_secs(3);
@@ -294,4 +295,50 @@ async fn an_instance_whose_feed_froze_notices_and_reloads_alone() {
         ],
     )
     .await;
+}
+
+#[tokio::test]
+async fn shutdown_answers_the_placements_in_flight_before_closing() {
+    let redis = ReplicatedRedis::start().await;
+    let master = redis.master.url();
+    let mut app = spawn_app(&[
+        ("REDIS_URL", master.as_str()),
+        ("DURABILITY", "replica"),
+        ("REPLICA_WAIT_MS", "800"),
+    ])
+    .await;
+    wait_ready(&app).await;
+    let mut ws = app.ws().await;
+    // A replica that stops acknowledging keeps each batch in its WAIT.
+    redis.replica.freeze();
+    for x in 0..10 {
+        ws.place(x, 0, 1).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.stop();
+
+    let mut answers = Vec::new();
+    loop {
+        match ws.recv_raw().await {
+            Some(Message::Binary(data)) => {
+                if let Ok(ServerMessage::PlaceResult { status, seq, .. }) =
+                    ServerMessage::decode(&data)
+                {
+                    answers.push((status, seq));
+                }
+            }
+            Some(Message::Close(Some(frame))) => {
+                assert_eq!(u16::from(frame.code), 1001);
+                break;
+            }
+            other => panic!("closed without 1001: {other:?}"),
+        }
+    }
+    assert_eq!(answers.len(), 10, "every placement in flight was answered");
+    for (status, seq) in answers {
+        // Made, but no replica confirmed it.
+        assert_eq!(status, PlaceStatus::Unknown);
+        assert!(seq > 0);
+    }
+    redis.replica.thaw();
 }

@@ -82,6 +82,9 @@ const MAX_CATCH_UP_TILES: usize = 16_384;
 /// and keeps that lock out of the fan-out's path.
 const LAG_SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
+/// The longest a closing socket waits for its placements' answers.
+const FINISH_WITHIN: Duration = Duration::from_secs(5);
+
 /// The answer to one Place frame, once the store has decided.
 type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
 
@@ -181,9 +184,7 @@ impl Connection {
         loop {
             tokio::select! {
                 biased;
-                _ = &mut cancelled => {
-                    return self.close(close_code::AWAY, "server shutting down", DisconnectReason::Shutdown).await;
-                }
+                _ = &mut cancelled => return self.finish().await,
                 Some(reply) = self.replies.next(), if !self.replies.is_empty() => {
                     self.feed(reply.encode()).await?;
                     while let Some(Some(reply)) = ready_now(self.replies.next()).await {
@@ -228,6 +229,37 @@ impl Connection {
             }
             self.flush().await?;
         }
+    }
+
+    /// Shutting down: reads nothing more, answers the placements in flight
+    /// (the store's batcher still runs), sends the tiles already fanned out,
+    /// then closes with 1001 so the client reconnects elsewhere and resumes.
+    async fn finish(&mut self) -> Result<(), DisconnectReason> {
+        let answered = async {
+            while let Some(reply) = self.replies.next().await {
+                self.feed(reply.encode()).await?;
+            }
+            Ok::<_, DisconnectReason>(())
+        };
+        // The batcher answers within the store's deadline; this bounds a
+        // store that does not.
+        if let Ok(Err(reason)) = tokio::time::timeout(FINISH_WITHIN, answered).await {
+            return Err(reason);
+        }
+        loop {
+            match self.frames.try_recv() {
+                Ok(frame) => self.outbox.push(frame),
+                Err(TryRecvError::Lagged(_)) => self.catch_up(),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        self.write_outbox().await?;
+        self.close(
+            close_code::AWAY,
+            "server shutting down",
+            DisconnectReason::Shutdown,
+        )
+        .await
     }
 
     /// One frame from the client, or the end of the stream.

@@ -46,7 +46,10 @@ pub async fn upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(TRANSPORT_LIMIT)
         .max_frame_size(TRANSPORT_LIMIT)
-        .on_upgrade(move |socket| Connection::new(state, session, address, socket, permit).run());
+        .on_upgrade(move |socket| {
+            let tasks = state.tasks.clone();
+            tasks.track_future(Connection::new(state, session, address, socket, permit).run())
+        });
     visitor.hand_out(&mut response);
     response
 }
