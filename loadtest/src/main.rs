@@ -1,26 +1,7 @@
-//! canvas-load: a load generator for the Canvas wire protocol.
-//!
-//! It opens many WebSocket clients against one deployment (one or more
-//! instances), has some of them place tiles at a set rate or as fast as a
-//! window allows, and measures what users feel: how soon a placement is
-//! acknowledged, how soon it is visible to a client of another instance,
-//! how many tiles reach everyone, whether any are lost, and what the
-//! servers spend (memory per connection, CPU). `scripts/bench` drives it;
-//! its options match the external generator the issues' figures came from.
-//!
-//! - [`options`]: the command line.
-//! - [`run`]: one run, from connecting to verifying.
-//! - [`client`]: one WebSocket client and its roles.
-//! - [`flood`]: snapshot requests beside the WebSocket load.
-//! - [`stats`]: counters, latencies and process figures.
+//! canvas-load: a load generator for the Canvas wire protocol (see the
+//! library's documentation for what it measures and how).
 
-mod client;
-mod flood;
-mod options;
-mod run;
-mod stats;
-
-use options::Options;
+use loadtest::{options::Options, run};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -162,9 +162,24 @@ impl SyncTask {
                     for _ in 0..DRAIN {
                         match event {
                             Some(FeedEvent::Batch(batch)) => {
-                                if let Err(error) = self.on_batch(batch, &mut applied).await {
-                                    tracing::warn!(%error, "could not fill a gap; retrying");
-                                    behind = true;
+                                // After an interruption nothing is applied
+                                // before the catch-up has checked that the
+                                // store did not go back on what was applied
+                                // (a failover reuses lost seqs, and their
+                                // new tiles would look like duplicates).
+                                if behind {
+                                    match self.catch_up(&mut applied).await {
+                                        Ok(()) => behind = false,
+                                        Err(error) => tracing::warn!(%error, "catch-up failed; retrying"),
+                                    }
+                                }
+                                // Still behind: a later catch-up brings this
+                                // batch from history.
+                                if !behind {
+                                    if let Err(error) = self.on_batch(batch, &mut applied).await {
+                                        tracing::warn!(%error, "could not fill a gap; retrying");
+                                        behind = true;
+                                    }
                                 }
                             }
                             Some(FeedEvent::Delivering) => {
@@ -241,6 +256,21 @@ impl SyncTask {
 
     async fn on_batch(&self, batch: Batch, applied: &mut Applied) -> Result<(), StoreError> {
         let current = self.mirror.version();
+        if batch.epoch == current.epoch && batch.first_seq <= current.seq {
+            // Seqs already applied must carry the tiles applied: other
+            // tiles mean the store went back, which the catch-up settles.
+            let contradicts = applied.recent.iter().any(|update| {
+                update.seq >= batch.first_seq
+                    && batch
+                        .tiles
+                        .get((update.seq - batch.first_seq) as usize)
+                        .is_some_and(|tile| *tile != update.tile)
+            });
+            if contradicts {
+                self.metrics.feed.gaps.inc();
+                return self.catch_up(applied).await;
+            }
+        }
         if batch.epoch == current.epoch && batch.last_seq() <= current.seq {
             return Ok(()); // a duplicate
         }
@@ -625,9 +655,10 @@ mod tests {
     async fn a_gap_is_filled_from_history() {
         let mut sync = start(FakeStore::new(7));
         let first = sync.store.place(2);
+        sync.feed.send(FeedEvent::Batch(first)).unwrap();
+        sync.settles_at(7, 2).await;
         let _lost = sync.store.place(2);
         let after = sync.store.place(2);
-        sync.feed.send(FeedEvent::Batch(first)).unwrap();
         sync.feed.send(FeedEvent::Batch(after)).unwrap();
         sync.settles_at(7, 6).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -717,6 +748,61 @@ mod tests {
         sync.store.state().placed.truncate(3);
         sync.feed.send(FeedEvent::Interrupted).unwrap();
         sync.settles_at(8, 3).await;
+        assert_eq!(sync.store.state().new_epochs, 1);
+    }
+
+    /// A failover to a replica that had seqs 1..=3 only, and placements
+    /// since that reuse seqs 4 and 5 for other tiles.
+    fn went_back_and_reused(sync: &Running) -> Batch {
+        let mut state = sync.store.state();
+        state.placed.truncate(3);
+        let reused: Vec<Tile> = (100..103).map(tile).collect();
+        state.placed.extend(&reused);
+        Batch {
+            epoch: state.epoch,
+            first_seq: 4,
+            tiles: reused,
+            placed_at_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn reused_seqs_after_an_interruption_start_a_new_epoch_before_anything_applies() {
+        let mut sync = start(FakeStore::new(7));
+        let batch = sync.store.place(5);
+        sync.feed.send(FeedEvent::Batch(batch)).unwrap();
+        sync.settles_at(7, 5).await;
+        let reused = went_back_and_reused(&sync);
+        // The resubscribed feed delivers the next seq at once; the reused
+        // ones went out while it was away.
+        let next = Batch {
+            first_seq: 6,
+            tiles: reused.tiles[2..].to_vec(),
+            ..reused
+        };
+        sync.feed.send(FeedEvent::Interrupted).unwrap();
+        sync.feed.send(FeedEvent::Batch(next)).unwrap();
+        sync.settles_at(8, 6).await;
+        assert_eq!(sync.store.state().new_epochs, 1);
+        let (seqs, resyncs) = sync.sent();
+        assert_eq!(
+            seqs,
+            [1, 2, 3, 4, 5],
+            "nothing of the reused seqs sent as tiles"
+        );
+        assert_eq!(resyncs, [Version { epoch: 8, seq: 6 }]);
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_with_other_tiles_starts_a_new_epoch() {
+        let sync = start(FakeStore::new(7));
+        let batch = sync.store.place(5);
+        sync.feed.send(FeedEvent::Batch(batch)).unwrap();
+        sync.settles_at(7, 5).await;
+        // No interruption seen: only the tiles tell.
+        let reused = went_back_and_reused(&sync);
+        sync.feed.send(FeedEvent::Batch(reused)).unwrap();
+        sync.settles_at(8, 6).await;
         assert_eq!(sync.store.state().new_epochs, 1);
     }
 

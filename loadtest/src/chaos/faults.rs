@@ -1,0 +1,238 @@
+//! The faults, injected into the local cluster (`scripts/cluster`) by the
+//! means an operator's bad day would use: signals to its processes, and
+//! `CLIENT KILL` on the Redis master.
+
+use rand::{rngs::SmallRng, Rng};
+use std::{
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+/// The Sentinels' name for the set.
+const MASTER_NAME: &str = "canvas";
+/// The longest a failover may take before the run gives up on it.
+const FAILOVER_DEADLINE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// `kill -9` an app instance, then start it again.
+    KillApp,
+    /// `CLIENT KILL TYPE pubsub` on the master: every feed drops.
+    KillSubscriptions,
+    /// `SIGSTOP` the master until the Sentinels replace it, then `SIGCONT`.
+    HangMaster,
+    /// `kill -9` the master; once the Sentinels promoted the replica, start
+    /// it again (it rejoins as the new master's replica).
+    KillMaster,
+    /// `kill -9` the replica and start it again.
+    RestartReplica,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 5] = [
+        Fault::KillApp,
+        Fault::KillSubscriptions,
+        Fault::HangMaster,
+        Fault::KillMaster,
+        Fault::RestartReplica,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::KillApp => "kill -9 app",
+            Fault::KillSubscriptions => "CLIENT KILL TYPE pubsub",
+            Fault::HangMaster => "SIGSTOP master",
+            Fault::KillMaster => "kill -9 master",
+            Fault::RestartReplica => "restart replica",
+        }
+    }
+}
+
+/// The local cluster's processes, by the names `scripts/cluster` gives them.
+pub struct Cluster {
+    pub script: PathBuf,
+    pub dir: PathBuf,
+    pub base: u16,
+}
+
+impl Cluster {
+    pub fn app_urls(&self) -> Vec<String> {
+        (11..=13)
+            .map(|offset| format!("http://127.0.0.1:{}", self.base + offset))
+            .collect()
+    }
+
+    fn data_node(&self, port: u16) -> &'static str {
+        if port == self.base + 21 {
+            "redis-master"
+        } else {
+            "redis-replica"
+        }
+    }
+
+    fn other_data_node(&self, port: u16) -> &'static str {
+        if port == self.base + 21 {
+            "redis-replica"
+        } else {
+            "redis-master"
+        }
+    }
+
+    /// The master's port, as the first Sentinel that answers names it.
+    pub async fn master(&self) -> Option<u16> {
+        for offset in 31..=33 {
+            let url = format!("redis://127.0.0.1:{}", self.base + offset);
+            let Ok(client) = redis::Client::open(url) else {
+                continue;
+            };
+            let Ok(Ok(mut sentinel)) = tokio::time::timeout(
+                Duration::from_secs(2),
+                client.get_multiplexed_async_connection(),
+            )
+            .await
+            else {
+                continue;
+            };
+            let answer: redis::RedisResult<Vec<String>> = redis::cmd("SENTINEL")
+                .arg(&["GET-MASTER-ADDR-BY-NAME", MASTER_NAME])
+                .query_async(&mut sentinel)
+                .await;
+            if let Some(port) = answer.ok().and_then(|a| a.get(1)?.parse().ok()) {
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    pub async fn connect(&self, port: u16) -> Option<redis::aio::MultiplexedConnection> {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?;
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .ok()?
+        .ok()
+    }
+
+    /// Whether the set can lose a node now: the named master answers and
+    /// a write on it reaches a replica.
+    pub async fn redundant(&self) -> bool {
+        let Some(port) = self.master().await else {
+            return false;
+        };
+        let Some(mut master) = self.connect(port).await else {
+            return false;
+        };
+        let replicated: redis::RedisResult<(u64,)> = redis::pipe()
+            .cmd("SET")
+            .arg("chaos:probe")
+            .arg(1)
+            .ignore()
+            .cmd("DEL")
+            .arg("chaos:probe")
+            .ignore()
+            .cmd("WAIT")
+            .arg(1)
+            .arg(200)
+            .query_async(&mut master)
+            .await;
+        matches!(replicated, Ok((1,)))
+    }
+
+    /// Injects `fault` and repairs what a restart policy would; returns
+    /// what was done.
+    pub async fn inject(&self, fault: Fault, rng: &mut SmallRng) -> Result<String, String> {
+        match fault {
+            Fault::KillApp => {
+                let name = format!("app-{}", rng.random_range(1..=3));
+                self.signal(&name, "KILL").await?;
+                tokio::time::sleep(Duration::from_millis(rng.random_range(200..2000))).await;
+                self.start(&name).await?;
+                Ok(name)
+            }
+            Fault::KillSubscriptions => {
+                let port = self.master().await.ok_or("no master named")?;
+                let mut master = self
+                    .connect(port)
+                    .await
+                    .ok_or("the master is unreachable")?;
+                let killed: u64 = redis::cmd("CLIENT")
+                    .arg(&["KILL", "TYPE", "pubsub"])
+                    .query_async(&mut master)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("{killed} subscriptions"))
+            }
+            Fault::HangMaster => {
+                let port = self.master().await.ok_or("no master named")?;
+                let name = self.data_node(port);
+                self.signal(name, "STOP").await?;
+                let replaced = self.wait_for_new_master(port).await;
+                self.signal(name, "CONT").await?;
+                replaced?;
+                Ok(name.to_owned())
+            }
+            Fault::KillMaster => {
+                let port = self.master().await.ok_or("no master named")?;
+                let name = self.data_node(port);
+                self.signal(name, "KILL").await?;
+                self.wait_for_new_master(port).await?;
+                self.start(name).await?;
+                Ok(name.to_owned())
+            }
+            Fault::RestartReplica => {
+                let port = self.master().await.ok_or("no master named")?;
+                let name = self.other_data_node(port);
+                self.signal(name, "KILL").await?;
+                tokio::time::sleep(Duration::from_millis(rng.random_range(200..1000))).await;
+                self.start(name).await?;
+                Ok(name.to_owned())
+            }
+        }
+    }
+
+    async fn wait_for_new_master(&self, old: u16) -> Result<(), String> {
+        let since = Instant::now();
+        while since.elapsed() < FAILOVER_DEADLINE {
+            if self.master().await.is_some_and(|port| port != old) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(format!("no failover within {FAILOVER_DEADLINE:?}"))
+    }
+
+    async fn signal(&self, name: &str, signal: &str) -> Result<(), String> {
+        let pid = std::fs::read_to_string(self.dir.join(name).join("pid"))
+            .map_err(|e| format!("{name}: no pid file: {e}"))?;
+        let mut command = Command::new("kill");
+        command.arg(format!("-{signal}")).arg(pid.trim());
+        run(command, &format!("kill -{signal} {name}")).await
+    }
+
+    async fn start(&self, name: &str) -> Result<(), String> {
+        let mut command = Command::new(&self.script);
+        command
+            .args(["start", name])
+            .env("CLUSTER_DIR", &self.dir)
+            .env("CLUSTER_PORT_BASE", self.base.to_string());
+        run(command, &format!("start {name}")).await
+    }
+}
+
+/// Runs a command off the runtime's threads.
+async fn run(mut command: Command, what: &str) -> Result<(), String> {
+    let what = what.to_owned();
+    tokio::task::spawn_blocking(move || match command.output() {
+        Ok(output) if output.status.success() => Ok(()),
+        Ok(output) => Err(format!(
+            "{what}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )),
+        Err(error) => Err(format!("{what}: {error}")),
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}

@@ -1,0 +1,299 @@
+//! canvas-chaos: a fault-injection run on the local cluster.
+//!
+//! Players place tiles through every instance while faults are injected
+//! one after another, in random order, for a bounded time: an app
+//! instance killed and started again, every subscription killed, the Redis
+//! master hung (`SIGSTOP`) past the Sentinels' patience or killed, the
+//! replica restarted. After each fault the run waits until the cluster has
+//! recovered (every instance ready, a placement accepted after the fault)
+//! and the set is redundant again, and records how long recovery took. At
+//! the end, after quiet, it audits ([`audit`]): nothing acknowledged lost,
+//! everyone agreeing byte for byte. `scripts/chaos` starts the cluster and
+//! runs it.
+
+pub mod audit;
+pub mod faults;
+pub mod players;
+
+use faults::{Cluster, Fault};
+use players::{Phase, Player, Tally};
+use rand::{rngs::SmallRng, seq::IndexedRandom, SeedableRng};
+use serde_json::{json, Value};
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{atomic::Ordering, Arc},
+    time::{Duration, Instant},
+};
+use tokio::sync::watch;
+
+/// The longest the cluster may take to recover from one fault.
+const RECOVERY_DEADLINE: Duration = Duration::from_secs(90);
+/// The longest the end may take to become quiet and agree.
+const SETTLE_DEADLINE: Duration = Duration::from_secs(60);
+
+pub struct Options {
+    pub cluster: Cluster,
+    /// How long faults are injected.
+    pub duration: Duration,
+    /// The pause after a recovery before the next fault.
+    pub pause: Duration,
+    pub players: usize,
+    /// Placements per second per player.
+    pub rate: f64,
+    pub seed: u64,
+}
+
+impl Options {
+    pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
+        let mut options = Options {
+            cluster: Cluster {
+                script: PathBuf::from("scripts/cluster"),
+                dir: PathBuf::from(".run/cluster"),
+                base: 18000,
+            },
+            duration: Duration::from_secs(60),
+            pause: Duration::from_secs(1),
+            players: 6,
+            rate: 20.0,
+            seed: rand::random(),
+        };
+        while let Some(flag) = args.next() {
+            let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+            let number = |text: String| -> Result<f64, String> {
+                text.parse().map_err(|_| format!("{flag}: not a number"))
+            };
+            match flag.as_str() {
+                "--cluster-dir" => options.cluster.dir = value()?.into(),
+                "--cluster-script" => options.cluster.script = value()?.into(),
+                "--port-base" => options.cluster.base = number(value()?)? as u16,
+                "--duration" => options.duration = Duration::from_secs_f64(number(value()?)?),
+                "--pause" => options.pause = Duration::from_secs_f64(number(value()?)?),
+                "--players" => options.players = (number(value()?)? as usize).max(1),
+                "--rate" => options.rate = number(value()?)?,
+                "--seed" => options.seed = number(value()?)? as u64,
+                "-h" | "--help" => return Err(USAGE.into()),
+                other => return Err(format!("unknown option {other}\n{USAGE}")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+pub const USAGE: &str = "\
+canvas-chaos [OPTIONS]: faults injected into a running local cluster
+(scripts/cluster up) under load, then an audit. scripts/chaos runs it.
+
+  --cluster-dir DIR      the cluster's run directory (.run/cluster)
+  --cluster-script PATH  scripts/cluster, to start what was killed
+  --port-base N          the cluster's CLUSTER_PORT_BASE (18000)
+  --duration S           seconds of faults (60)
+  --pause S              seconds between a recovery and the next fault (1)
+  --players N            clients placing throughout (6)
+  --rate R               placements/s per player (20)
+  --seed N               the faults' order
+
+The last line of stdout is one JSON object with every figure. Exit codes:
+0 nothing lost and everything agrees, 1 otherwise, 2 bad arguments.";
+
+/// One fault and how long the cluster took to recover from it.
+struct Injected {
+    fault: Fault,
+    what: String,
+    recovered: Option<Duration>,
+}
+
+/// Runs the players and the faults, then audits; the verdict and figures.
+pub async fn run(options: Options) -> (bool, Value) {
+    let cluster = &options.cluster;
+    let start = Instant::now();
+    let tally = Arc::new(Tally::new(start));
+    let targets = Arc::new(cluster.app_urls());
+    let (phase, following) = watch::channel(Phase::Placing);
+    let players: Vec<_> = (0..options.players)
+        .map(|id| {
+            let player = Player::new(
+                id,
+                targets.clone(),
+                tally.clone(),
+                options.rate,
+                options.seed,
+            );
+            tokio::spawn(player.run(following.clone()))
+        })
+        .collect();
+
+    let mut rng = SmallRng::seed_from_u64(options.seed);
+    let mut injected = Vec::new();
+    // Warm up: placements flow before the first fault.
+    let mut healthy = recover(cluster, &tally, 0).await.is_some();
+    while healthy && start.elapsed() < options.duration {
+        let fault = *Fault::ALL.choose(&mut rng).expect("faults");
+        let at = tally.millis();
+        eprintln!(
+            "canvas-chaos: {:>6.1} s  {}",
+            start.elapsed().as_secs_f64(),
+            fault.name()
+        );
+        let what = match cluster.inject(fault, &mut rng).await {
+            Ok(what) => what,
+            Err(error) => {
+                eprintln!("canvas-chaos: could not inject {}: {error}", fault.name());
+                injected.push(Injected {
+                    fault,
+                    what: error,
+                    recovered: None,
+                });
+                break;
+            }
+        };
+        let recovered = recover(cluster, &tally, at).await;
+        healthy = recovered.is_some();
+        injected.push(Injected {
+            fault,
+            what,
+            recovered,
+        });
+        tokio::time::sleep(options.pause).await;
+    }
+
+    let _ = phase.send(Phase::Quiet);
+    let settled = settle(cluster).await;
+    let (verdict, audit) = match settled {
+        Ok(stored) => {
+            let _ = phase.send(Phase::Final(stored.at));
+            let mut copies = Vec::new();
+            for player in players {
+                match tokio::time::timeout(SETTLE_DEADLINE, player).await {
+                    Ok(Ok(copy)) => copies.push(copy),
+                    _ => copies.push(players::Copy {
+                        at: None,
+                        pixels: Vec::new(),
+                        width: 0,
+                    }),
+                }
+            }
+            let width = copies.iter().map(|c| c.width).max().unwrap_or(0);
+            let acks = tally.acks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            audit::audit(cluster, &stored, &acks, &copies, width.max(1)).await
+        }
+        Err(error) => (false, json!({ "problems": [error] })),
+    };
+    let all_recovered = injected.iter().all(|i| i.recovered.is_some());
+    let figures = figures(&options, &tally, &injected, audit, start.elapsed());
+    (
+        verdict && healthy && all_recovered && !injected.is_empty(),
+        figures,
+    )
+}
+
+/// Waits until every instance is ready, a placement was accepted after
+/// `since_ms`, and the Redis set is redundant again; how long the first two
+/// took.
+async fn recover(cluster: &Cluster, tally: &Tally, since_ms: u64) -> Option<Duration> {
+    let began = Instant::now();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("an HTTP client");
+    let mut recovered = None;
+    while began.elapsed() < RECOVERY_DEADLINE {
+        if recovered.is_none()
+            && tally.last_accepted_ms.load(Ordering::Relaxed) > since_ms
+            && all_ready(cluster, &http).await
+        {
+            recovered = Some(began.elapsed());
+        }
+        if recovered.is_some() && cluster.redundant().await {
+            return recovered;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+async fn all_ready(cluster: &Cluster, http: &reqwest::Client) -> bool {
+    for url in cluster.app_urls() {
+        let ready = http.get(format!("{url}/readyz")).send().await;
+        if !ready.is_ok_and(|r| r.status().is_success()) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Waits until the instances agree with Redis and nothing moves.
+async fn settle(cluster: &Cluster) -> Result<audit::Stored, String> {
+    let began = Instant::now();
+    let http = reqwest::Client::new();
+    let mut last = None;
+    loop {
+        if began.elapsed() > SETTLE_DEADLINE {
+            return Err(format!("not quiet and agreed within {SETTLE_DEADLINE:?}"));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some((pixels, ..)) =
+            crate::client::snapshot(&http, &format!("{}/api/canvas", cluster.app_urls()[0])).await
+        else {
+            continue;
+        };
+        let Ok(stored) = audit::stored(cluster, pixels.len()).await else {
+            continue;
+        };
+        if last == Some(stored.at) {
+            return Ok(stored);
+        }
+        last = Some(stored.at);
+    }
+}
+
+fn figures(
+    options: &Options,
+    tally: &Tally,
+    injected: &[Injected],
+    audit: Value,
+    elapsed: Duration,
+) -> Value {
+    let mut by_fault: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for i in injected {
+        by_fault
+            .entry(i.fault.name())
+            .or_default()
+            .push(i.recovered.map_or(f64::NAN, |d| d.as_secs_f64()));
+    }
+    let recovery: Value = by_fault
+        .iter()
+        .map(|(name, times)| {
+            let mut sorted = times.clone();
+            sorted.sort_by(f64::total_cmp);
+            let median = sorted[sorted.len() / 2];
+            let max = sorted.last().copied().unwrap_or(f64::NAN);
+            (
+                name.to_string(),
+                json!({ "count": times.len(), "median_s": round(median), "max_s": round(max) }),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    json!({
+        "seed": options.seed,
+        "seconds": round(elapsed.as_secs_f64()),
+        "faults": injected.len(),
+        "recovered": injected.iter().filter(|i| i.recovered.is_some()).count(),
+        "recovery": recovery,
+        "last_fault": injected.last().map(|i| i.what.clone()),
+        "accepted": tally.accepted.load(Ordering::Relaxed),
+        "unknown": tally.unknown.load(Ordering::Relaxed),
+        "refused": tally.refused.load(Ordering::Relaxed),
+        "reconnects": tally.reconnects.load(Ordering::Relaxed),
+        "audit": audit,
+    })
+}
+
+fn round(value: f64) -> Value {
+    if value.is_finite() {
+        json!((value * 100.0).round() / 100.0)
+    } else {
+        Value::Null
+    }
+}
