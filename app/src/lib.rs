@@ -2,21 +2,30 @@
 //!
 //! - [`protocol`]: the WebSocket wire format of docs/protocol.md, encoded and
 //!   decoded in one place.
+//! - [`requests`]: the HTTP API's query strings and bodies, parsed in one
+//!   place (the server answers with their errors; fuzz/ throws bytes at them).
 //! - [`palette`] and [`geometry`]: the colors and the canvas coordinates.
-//! - [`components`]: the Leptos page, rendered on the server (feature `ssr`)
-//!   and hydrated in the browser (feature `hydrate`).
+//! - [`sync`]: a client's catch-up rules, shared by the browser and the
+//!   test and load clients.
+//! - `components` and `live` (feature `page`, implied by `ssr` and
+//!   `hydrate`): the Leptos page, rendered on the server (feature `ssr`) and
+//!   hydrated in the browser (feature `hydrate`).
 //! - `client` (feature `hydrate` only): the browser side of the live canvas,
 //!   the WebSocket, the snapshot and the drawing.
 
+#[cfg(feature = "page")]
 pub mod components;
 pub mod geometry;
+#[cfg(feature = "page")]
 pub mod live;
 pub mod name;
 pub mod palette;
 pub mod protocol;
+pub mod requests;
 pub mod sync;
 
 #[cfg(feature = "hydrate")]
 mod client;
 
+#[cfg(feature = "page")]
 pub use components::{shell, App, PageData};

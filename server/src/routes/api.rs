@@ -3,8 +3,10 @@
 
 use super::visitor::{KnownSession, SameSite};
 use crate::{canvas::mirror::Version, error::ApiError, state::AppState};
-use app::name::DisplayName;
-use app::palette::PALETTE;
+use app::{
+    palette::PALETTE,
+    requests::{parse_name_request, PixelQuery},
+};
 use axum::{
     body::Bytes,
     extract::{RawQuery, State},
@@ -12,7 +14,6 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::SystemTime;
 
@@ -74,33 +75,15 @@ pub async fn canvas_png(State(state): State<AppState>, headers: HeaderMap) -> Re
     response
 }
 
-#[derive(Deserialize)]
-struct PixelQuery {
-    x: Option<String>,
-    y: Option<String>,
-}
-
 /// Who placed a pixel, when, and its color now.
 pub async fn pixel(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let query: PixelQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|_| ApiError::BadRequest("malformed query string".into()))?;
     let size = state.mirror.size();
-    let axis = |value: Option<String>, name: &str, extent: u16| {
-        value
-            .and_then(|v| v.parse::<u16>().ok())
-            .filter(|v| *v < extent)
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "{name} must be an integer from 0 to {}",
-                    extent - 1
-                ))
-            })
-    };
-    let x = axis(query.x, "x", size.width)?;
-    let y = axis(query.y, "y", size.height)?;
+    let PixelQuery { x, y } =
+        PixelQuery::parse(query.as_deref().unwrap_or(""), size.width, size.height)
+            .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let coord = size.coord(x, y).expect("both axes were checked");
     let (color, _) = state.mirror.pixel(coord);
     let record = state.store.pixel(coord).await?;
@@ -112,11 +95,6 @@ pub async fn pixel(
         "placed_at": record.as_ref().map(|r| rfc3339(r.placed_at)),
         "seq": record.as_ref().map_or(0, |r| r.seq),
     })))
-}
-
-#[derive(Deserialize)]
-struct NameRequest {
-    name: String,
 }
 
 /// `POST /api/name` with `{"name": "…"}`: sets the session's display name,
@@ -134,10 +112,8 @@ pub async fn set_name(
     if !is_json(&headers) {
         return Err(ApiError::UnsupportedMediaType("expected application/json"));
     }
-    let request: NameRequest = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::BadRequest(r#"expected {"name": "…"}"#.into()))?;
-    let name = DisplayName::parse(&request.name)
-        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let name =
+        parse_name_request(&body).map_err(|error| ApiError::BadRequest(error.to_string()))?;
     state.store.set_display_name(&id, &name).await?;
     Ok(Json(json!({ "name": name.as_str() })).into_response())
 }

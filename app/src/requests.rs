@@ -1,0 +1,122 @@
+//! The HTTP API's inputs, parsed in one place: `GET /api/pixel`'s query
+//! string and `POST /api/name`'s body. Every byte comes from the network,
+//! so each parser takes any input and answers a value or an error that says
+//! what was wrong (the server sends it back as a 400); the fuzz targets in
+//! fuzz/ hold them to that.
+
+use crate::name::{DisplayName, NameError};
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The pixel `GET /api/pixel?x=X&y=Y` asks about, on the canvas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelQuery {
+    pub x: u16,
+    pub y: u16,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PixelQueryError {
+    #[error("malformed query string")]
+    Malformed,
+    #[error("{axis} must be an integer from 0 to {max}")]
+    OffCanvas { axis: &'static str, max: u16 },
+}
+
+#[derive(Deserialize)]
+struct RawPixelQuery {
+    x: Option<String>,
+    y: Option<String>,
+}
+
+impl PixelQuery {
+    /// Parses the query string (without `?`) of a canvas `width` × `height`.
+    pub fn parse(query: &str, width: u16, height: u16) -> Result<Self, PixelQueryError> {
+        let raw: RawPixelQuery =
+            serde_urlencoded::from_str(query).map_err(|_| PixelQueryError::Malformed)?;
+        let axis = |value: Option<String>, axis: &'static str, extent: u16| {
+            value
+                .and_then(|v| v.parse::<u16>().ok())
+                .filter(|v| *v < extent)
+                .ok_or(PixelQueryError::OffCanvas {
+                    axis,
+                    max: extent.saturating_sub(1),
+                })
+        };
+        Ok(Self {
+            x: axis(raw.x, "x", width)?,
+            y: axis(raw.y, "y", height)?,
+        })
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum NameRequestError {
+    #[error(r#"expected {{"name": "…"}}"#)]
+    Malformed,
+    #[error(transparent)]
+    Name(#[from] NameError),
+}
+
+#[derive(Deserialize)]
+struct RawNameRequest {
+    name: String,
+}
+
+/// Parses `POST /api/name`'s JSON body, `{"name": "…"}`, into a valid name.
+pub fn parse_name_request(body: &[u8]) -> Result<DisplayName, NameRequestError> {
+    let request: RawNameRequest =
+        serde_json::from_slice(body).map_err(|_| NameRequestError::Malformed)?;
+    Ok(DisplayName::parse(&request.name)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pixel_queries_name_a_pixel_on_the_canvas_or_say_why_not() {
+        assert_eq!(
+            PixelQuery::parse("x=3&y=4", 10, 5),
+            Ok(PixelQuery { x: 3, y: 4 })
+        );
+        assert_eq!(
+            PixelQuery::parse("y=4&x=9&other=1", 10, 5),
+            Ok(PixelQuery { x: 9, y: 4 })
+        );
+        let off = |axis, max| Err(PixelQueryError::OffCanvas { axis, max });
+        assert_eq!(PixelQuery::parse("x=10&y=0", 10, 5), off("x", 9));
+        assert_eq!(PixelQuery::parse("x=1&y=5", 10, 5), off("y", 4));
+        assert_eq!(PixelQuery::parse("x=-1&y=0", 10, 5), off("x", 9));
+        assert_eq!(PixelQuery::parse("y=0", 10, 5), off("x", 9));
+        assert_eq!(PixelQuery::parse("", 10, 5), off("x", 9));
+        assert_eq!(
+            PixelQuery::parse("x=1&x=2&y=0", 10, 5),
+            Err(PixelQueryError::Malformed)
+        );
+        assert_eq!(
+            PixelQueryError::OffCanvas { axis: "x", max: 9 }.to_string(),
+            "x must be an integer from 0 to 9"
+        );
+    }
+
+    #[test]
+    fn name_bodies_are_json_with_a_valid_name() {
+        assert_eq!(
+            parse_name_request(br#"{"name":" Ada "}"#).unwrap().as_str(),
+            "Ada"
+        );
+        assert_eq!(
+            parse_name_request(b"name=Ada"),
+            Err(NameRequestError::Malformed)
+        );
+        assert_eq!(
+            parse_name_request(br#"{"name":"a"}"#),
+            Err(NameRequestError::Name(NameError::Length))
+        );
+        assert_eq!(
+            NameRequestError::Malformed.to_string(),
+            r#"expected {"name": "…"}"#
+        );
+    }
+}
