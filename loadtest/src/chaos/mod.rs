@@ -6,7 +6,8 @@
 //! master hung (`SIGSTOP`) past the Sentinels' patience or killed, the
 //! replica restarted. After each fault the run waits until the cluster has
 //! recovered (every instance ready, a placement accepted after the fault)
-//! and the set is redundant again, and records how long recovery took. At
+//! and the set is redundant again, and records how long recovery took,
+//! from the fault to the first accepted placement with every instance ready. At
 //! the end, after quiet, it audits ([`audit`]): nothing acknowledged lost,
 //! everyone agreeing byte for byte. `scripts/chaos` starts the cluster and
 //! runs it.
@@ -126,10 +127,11 @@ pub async fn run(options: Options) -> (bool, Value) {
     let mut rng = SmallRng::seed_from_u64(options.seed);
     let mut injected = Vec::new();
     // Warm up: placements flow before the first fault.
-    let mut healthy = recover(cluster, &tally, 0).await.is_some();
+    let mut healthy = recover(cluster, &tally, 0, Instant::now()).await.is_some();
     while healthy && start.elapsed() < options.duration {
         let fault = *Fault::ALL.choose(&mut rng).expect("faults");
         let at = tally.millis();
+        let injected_at = Instant::now();
         eprintln!(
             "canvas-chaos: {:>6.1} s  {}",
             start.elapsed().as_secs_f64(),
@@ -147,7 +149,7 @@ pub async fn run(options: Options) -> (bool, Value) {
                 break;
             }
         };
-        let recovered = recover(cluster, &tally, at).await;
+        let recovered = recover(cluster, &tally, at, injected_at).await;
         healthy = recovered.is_some();
         injected.push(Injected {
             fault,
@@ -188,9 +190,14 @@ pub async fn run(options: Options) -> (bool, Value) {
 }
 
 /// Waits until every instance is ready, a placement was accepted after
-/// `since_ms`, and the Redis set is redundant again; how long the first two
-/// took.
-async fn recover(cluster: &Cluster, tally: &Tally, since_ms: u64) -> Option<Duration> {
+/// `since_ms` (when the fault began, `since`), and the Redis set is
+/// redundant again; how long after `since` the first two held.
+async fn recover(
+    cluster: &Cluster,
+    tally: &Tally,
+    since_ms: u64,
+    since: Instant,
+) -> Option<Duration> {
     let began = Instant::now();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
@@ -202,7 +209,7 @@ async fn recover(cluster: &Cluster, tally: &Tally, since_ms: u64) -> Option<Dura
             && tally.last_accepted_ms.load(Ordering::Relaxed) > since_ms
             && all_ready(cluster, &http).await
         {
-            recovered = Some(began.elapsed());
+            recovered = Some(since.elapsed());
         }
         if recovered.is_some() && cluster.redundant().await {
             return recovered;
