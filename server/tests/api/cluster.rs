@@ -24,8 +24,10 @@ impl Cluster {
     fn up() -> Self {
         let dir = std::env::temp_dir().join(format!("canvas-test-cluster-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        // A base port whose neighbours are very likely free too.
-        let base = 20_000 + (std::process::id() % 2000) as u16 * 20;
+        // A base port whose neighbours are very likely free too: below the
+        // ephemeral range (from 32768), where the other tests' free ports
+        // and outgoing connections come from.
+        let base = 20_000 + (std::process::id() % 600) as u16 * 20;
         let cluster = Self { dir, base };
         let status = cluster
             .command("up")

@@ -122,8 +122,9 @@ async fn acknowledged_placements_survive_a_failover_right_after_them() {
         PlaceStatus::Accepted
     );
 
-    // The old master comes back (a restart policy) as the new one's replica.
-    redis.master.restart().await;
+    // The old master comes back (a restart policy) as the new one's
+    // replica, as redis/data-node.sh starts it.
+    redis.master.restart_replica_of(&redis.replica).await;
     redis.master.wait_until_in_sync().await;
     placements_resume(&mut prober, probe, Duration::from_secs(30)).await;
 

@@ -159,9 +159,11 @@ impl RedisServer {
     /// writes only from the replica's first acknowledgement on, up to a
     /// second after the link came up.)
     pub async fn wait_until_in_sync(&self) {
+        // Long: a node back from SIGSTOP waits for the Sentinels to make it
+        // a replica (about 8 s), on a machine busy with other tests.
         eventually(
             "the replica is in sync",
-            Duration::from_secs(20),
+            Duration::from_secs(45),
             Duration::from_millis(20),
             || async {
                 let mut connection = self.try_connect().await.ok()?;
@@ -384,6 +386,18 @@ impl RedisServer {
 
     /// Starts it again on the same port and data directory.
     pub async fn restart(&mut self) {
+        self.launch().await;
+    }
+
+    /// Starts it again as a replica of `master`, as the deployment's data
+    /// nodes do when the Sentinels name another master
+    /// (`redis/data-node.sh`).
+    pub async fn restart_replica_of(&mut self, master: &RedisServer) {
+        self.args = vec![
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            master.port.to_string(),
+        ];
         self.launch().await;
     }
 
