@@ -84,6 +84,12 @@ pub enum PlaceStatus {
     /// is durable (kept by a replica), or did not answer at all: it may or
     /// may not be on the canvas. The client should look at the pixel.
     Unknown = 5,
+    /// The session or its address is banned by a moderator; retry after
+    /// `retry_after_ms` (when the ban ends).
+    Banned = 6,
+    /// The canvas is frozen by its moderators: nobody places until they
+    /// unfreeze it.
+    Frozen = 7,
 }
 
 impl PlaceStatus {
@@ -95,6 +101,8 @@ impl PlaceStatus {
             3 => Self::RateLimited,
             4 => Self::NotAllowed,
             5 => Self::Unknown,
+            6 => Self::Banned,
+            7 => Self::Frozen,
             _ => return None,
         })
     }
@@ -533,6 +541,8 @@ mod tests {
             Just(PlaceStatus::RateLimited),
             Just(PlaceStatus::NotAllowed),
             Just(PlaceStatus::Unknown),
+            Just(PlaceStatus::Banned),
+            Just(PlaceStatus::Frozen),
         ];
         prop_oneof![
             (

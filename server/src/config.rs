@@ -64,6 +64,8 @@ pub struct Config {
     /// What session cookies are signed with; unset: agreed through Redis,
     /// or this process's own on the embedded store.
     pub session_secret: Option<Secret>,
+    /// The moderators' bearer token; unset, the admin routes answer 404.
+    pub admin_token: Option<Secret>,
     /// Whether to take the client address from `X-Forwarded-For` (set by
     /// the proxy in front) rather than from the TCP peer.
     pub trust_forwarded_for: bool,
@@ -240,6 +242,7 @@ impl Config {
             max_new_sessions_per_ip: env.parse("MAX_NEW_SESSIONS_PER_IP", 30)?,
             placements_per_address: env.parse("PLACEMENTS_PER_ADDRESS", 0)?,
             session_secret: session_secret(&env)?,
+            admin_token: admin_token(&env)?,
             trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,
             leptos: leptos_options(&env, listen)?,
             live_reload: env.get("LEPTOS_WATCH").is_some(),
@@ -417,6 +420,20 @@ fn session_secret<F: Fn(&str) -> Option<String>>(
             &format!("must be at least {MIN_SECRET_LEN} bytes"),
         )),
         secret => Ok(secret.map(Secret)),
+    }
+}
+
+/// `ADMIN_TOKEN`, long enough not to be guessed.
+fn admin_token<F: Fn(&str) -> Option<String>>(
+    env: &Source<F>,
+) -> Result<Option<Secret>, ConfigError> {
+    match env.get("ADMIN_TOKEN") {
+        Some(token) if token.len() < MIN_SECRET_LEN => Err(invalid(
+            "ADMIN_TOKEN",
+            "[redacted]",
+            &format!("must be at least {MIN_SECRET_LEN} bytes"),
+        )),
+        token => Ok(token.map(Secret)),
     }
 }
 

@@ -13,6 +13,8 @@ use thiserror::Error;
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    #[error("a valid admin token is required")]
+    Unauthorized,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("not found")]
@@ -36,6 +38,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -47,7 +50,14 @@ impl IntoResponse for ApiError {
             }
         };
         let body = Json(serde_json::json!({ "error": self.to_string() }));
-        (status, body).into_response()
+        let mut response = (status, body).into_response();
+        if matches!(self, Self::Unauthorized) {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 

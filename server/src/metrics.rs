@@ -23,6 +23,8 @@ pub enum PlacementResult {
     RateLimited,
     /// Run, perhaps, but not confirmed durable (`Unknown` to the placer).
     Unconfirmed,
+    /// Refused by a moderator's ban or freeze.
+    Moderated,
     Error,
 }
 
@@ -34,6 +36,7 @@ impl PlacementResult {
             Self::Invalid => "invalid",
             Self::RateLimited => "rate_limited",
             Self::Unconfirmed => "unconfirmed",
+            Self::Moderated => "moderated",
             Self::Error => "error",
         }
     }

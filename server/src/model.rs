@@ -101,6 +101,12 @@ pub enum PlaceOutcome {
     Unconfirmed {
         seq: u64,
     },
+    /// The session or its address is banned for this long yet.
+    Banned {
+        retry_after: Duration,
+    },
+    /// The canvas is frozen: only moderators place.
+    Frozen,
 }
 
 /// Who set a pixel last, and when.
@@ -109,6 +115,38 @@ pub struct PixelRecord {
     pub placed_by: Option<String>,
     pub placed_at: SystemTime,
     pub seq: u64,
+    /// Who placed it, for moderators only (unknown for pixels placed before
+    /// the store recorded it).
+    pub placer: Option<Placer>,
+}
+
+/// The session (its handle) and client address a placement came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placer {
+    pub session: String,
+    pub address: String,
+}
+
+/// Whom a ban applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BanTarget {
+    /// A session, by its handle ([`SessionId::handle`]).
+    Session(String),
+    /// An IPv4 address, or an IPv6 /64.
+    Address(ClientAddress),
+}
+
+/// One moderator's action, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub at: SystemTime,
+    /// The name the moderator gave, if any.
+    pub by: String,
+    /// The client address the request came from.
+    pub address: String,
+    pub action: String,
+    /// What it applied to, as JSON.
+    pub details: serde_json::Value,
 }
 
 /// The whole canvas at one seq.
@@ -143,6 +181,23 @@ impl SessionId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// What moderators see of a session: the first 16 hex digits of its
+    /// SHA-256. It names the session in pixel records, bans and the audit
+    /// log, and cannot be turned back into the id (a bearer secret).
+    pub fn handle(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.0.as_bytes());
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Whether `value` is of the form of [`SessionId::handle`].
+pub fn is_session_handle(value: &str) -> bool {
+    value.len() == 16
+        && value
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 // Session ids are bearer secrets: never print them whole.

@@ -281,6 +281,14 @@ impl Client {
                 self.cooldown_ms,
                 Some("Not confirmed: check the pixel, it may not have been placed."),
             ),
+            PlaceStatus::Banned => (
+                retry_after_ms,
+                Some("A moderator banned you from placing for a while."),
+            ),
+            PlaceStatus::Frozen => (
+                0,
+                Some("The canvas is frozen by its moderators: look, but no placing for now."),
+            ),
         };
         self.cooldown_until = now() + f64::from(wait);
         self.live.notice.set(notice.map(str::to_owned));

@@ -6,10 +6,12 @@
 //!
 //! Nothing survives a restart, so every start is a new epoch.
 
-use super::{Feed, FeedEvent, History, Store, StoreError, NEW_SESSION_WINDOW, SESSION_TTL};
+use super::{
+    Feed, FeedEvent, History, Store, StoreError, AUDIT_LEN, NEW_SESSION_WINDOW, SESSION_TTL,
+};
 use crate::model::{
-    unix_ms, Batch, ClientAddress, PixelRecord, PlaceOutcome, Placement, Rules, SessionId,
-    Snapshot, Update,
+    unix_ms, AuditEntry, BanTarget, Batch, ClientAddress, PixelRecord, PlaceOutcome, Placement,
+    Placer, Rules, SessionId, Snapshot, Update,
 };
 use app::{
     geometry::{CanvasSize, Coord},
@@ -55,6 +57,12 @@ struct State {
     address_budget: HashMap<ClientAddress, (SystemTime, u32)>,
     /// The secret sessions are signed with, once one was asked for.
     secret: Option<String>,
+    /// Whether only moderators place.
+    frozen: bool,
+    /// Bans in force, until when.
+    bans: HashMap<BanTarget, SystemTime>,
+    /// The moderators' actions, oldest first.
+    audit: VecDeque<AuditEntry>,
 }
 
 struct SessionRecord {
@@ -81,6 +89,9 @@ impl MemoryStore {
                 new_sessions: HashMap::new(),
                 address_budget: HashMap::new(),
                 secret: None,
+                frozen: false,
+                bans: HashMap::new(),
+                audit: VecDeque::new(),
             }),
             updates,
         }
@@ -102,6 +113,21 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError> {
         let mut state = self.lock();
+        if state.frozen {
+            return Ok(PlaceOutcome::Frozen);
+        }
+        let bans = [
+            BanTarget::Session(placement.session.handle()),
+            BanTarget::Address(placement.address),
+        ];
+        let banned = bans
+            .iter()
+            .filter_map(|target| state.bans.get(target))
+            .filter_map(|until| until.duration_since(placement.at).ok())
+            .max();
+        if let Some(retry_after) = banned.filter(|left| !left.is_zero()) {
+            return Ok(PlaceOutcome::Banned { retry_after });
+        }
         let cooldown = self.rules.cooldown;
         if let Some(last) = state.last_placed.get(&placement.session) {
             let since = placement.at.duration_since(*last).unwrap_or_default();
@@ -141,6 +167,10 @@ impl Store for MemoryStore {
                 placed_by,
                 placed_at: placement.at,
                 seq,
+                placer: Some(Placer {
+                    session: placement.session.handle(),
+                    address: placement.address.to_string(),
+                }),
             },
         );
         let tile = Tile { x, y, color };
@@ -275,6 +305,52 @@ impl Store for MemoryStore {
     /// The embedded store serves one instance: its count is the total.
     async fn report_online(&self, _: &str, online: u32, _: Duration) -> Result<u32, StoreError> {
         Ok(online)
+    }
+
+    async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {
+        self.lock().frozen = frozen;
+        Ok(())
+    }
+
+    async fn is_frozen(&self) -> Result<bool, StoreError> {
+        Ok(self.lock().frozen)
+    }
+
+    async fn ban(&self, target: &BanTarget, duration: Duration) -> Result<(), StoreError> {
+        let now = SystemTime::now();
+        let mut state = self.lock();
+        state.bans.retain(|_, until| *until > now);
+        state.bans.insert(target.clone(), now + duration);
+        Ok(())
+    }
+
+    async fn lift_ban(&self, target: &BanTarget) -> Result<bool, StoreError> {
+        let now = SystemTime::now();
+        Ok(self
+            .lock()
+            .bans
+            .remove(target)
+            .is_some_and(|until| until > now))
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state.audit.len() >= AUDIT_LEN {
+            state.audit.pop_front();
+        }
+        state.audit.push_back(entry.clone());
+        Ok(())
+    }
+
+    async fn audit_log(&self, count: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self
+            .lock()
+            .audit
+            .iter()
+            .rev()
+            .take(count)
+            .cloned()
+            .collect())
     }
 }
 

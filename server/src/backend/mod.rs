@@ -14,8 +14,8 @@ use crate::{
     config::Config,
     metrics::Metrics,
     model::{
-        Batch, ClientAddress, PixelRecord, PlaceOutcome, Placement, Rules, SessionId, Snapshot,
-        Update,
+        AuditEntry, BanTarget, Batch, ClientAddress, PixelRecord, PlaceOutcome, Placement, Rules,
+        SessionId, Snapshot, Update,
     },
 };
 use app::{geometry::Coord, name::DisplayName};
@@ -29,6 +29,9 @@ pub const NEW_SESSION_WINDOW: Duration = Duration::from_secs(3600);
 
 /// How long the store keeps a session nobody uses (renewed on every visit).
 pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Moderators' actions the audit log keeps.
+pub const AUDIT_LEN: usize = 10_000;
 
 /// Why the store could not do what was asked. Clone, because one failed
 /// script call answers every placement it carried.
@@ -191,6 +194,24 @@ pub trait Store: Send + Sync + 'static {
     /// Records that the session was just seen, keeping it for another
     /// [`SESSION_TTL`].
     async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError>;
+
+    /// Freezes the canvas (only moderators place) or unfreezes it.
+    async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError>;
+
+    async fn is_frozen(&self) -> Result<bool, StoreError>;
+
+    /// Bans `target` from placing for `duration`, on every instance.
+    async fn ban(&self, target: &BanTarget, duration: Duration) -> Result<(), StoreError>;
+
+    /// Lifts a ban; false if there was none.
+    async fn lift_ban(&self, target: &BanTarget) -> Result<bool, StoreError>;
+
+    /// Appends to the moderators' audit log (the newest [`AUDIT_LEN`] are
+    /// kept).
+    async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// The newest `count` entries of the audit log, newest first.
+    async fn audit_log(&self, count: usize) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Records that `instance` has `online` open sockets, for `ttl` unless
     /// renewed, and returns the users online across every instance.

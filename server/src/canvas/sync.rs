@@ -401,7 +401,10 @@ impl SyncTask {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientAddress, PixelRecord, PlaceOutcome, Placement, SessionId, Snapshot};
+    use crate::model::{
+        AuditEntry, BanTarget, ClientAddress, PixelRecord, PlaceOutcome, Placement, SessionId,
+        Snapshot,
+    };
     use app::{geometry::CanvasSize, geometry::Coord, name::DisplayName};
     use async_trait::async_trait;
     use std::sync::Mutex;
@@ -543,6 +546,24 @@ mod tests {
             Err(StoreError::Closed)
         }
         async fn report_online(&self, _: &str, _: u32, _: Duration) -> Result<u32, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn set_frozen(&self, _: bool) -> Result<(), StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn is_frozen(&self) -> Result<bool, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn ban(&self, _: &BanTarget, _: Duration) -> Result<(), StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn lift_ban(&self, _: &BanTarget) -> Result<bool, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn record_audit(&self, _: &AuditEntry) -> Result<(), StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn audit_log(&self, _: usize) -> Result<Vec<AuditEntry>, StoreError> {
             Err(StoreError::Closed)
         }
     }

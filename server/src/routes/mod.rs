@@ -1,5 +1,6 @@
 //! The HTTP routes of docs/protocol.md.
 
+mod admin;
 mod api;
 mod health;
 mod metrics;
@@ -52,6 +53,7 @@ fn routes(state: AppState) -> Router {
             "/api/name",
             post(api::set_name).layer(DefaultBodyLimit::max(1024)),
         )
+        .nest("/api/admin", admin_routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
@@ -60,6 +62,18 @@ fn routes(state: AppState) -> Router {
         .fallback_service(files)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The moderators' routes: small JSON bodies only.
+fn admin_routes() -> Router<AppState> {
+    Router::new()
+        .route("/status", get(admin::status))
+        .route("/freeze", post(admin::freeze))
+        .route("/ban", post(admin::ban))
+        .route("/unban", post(admin::unban))
+        .route("/pixel", get(admin::pixel))
+        .route("/audit", get(admin::audit))
+        .layer(DefaultBodyLimit::max(1024))
 }
 
 /// Headers every response carries, with or without a proxy in front: no

@@ -22,7 +22,7 @@ use std::{convert::Infallible, net::SocketAddr};
 
 /// The client address of a request: the TCP peer, or behind a trusted proxy
 /// the first address of `X-Forwarded-For`.
-fn address(parts: &Parts, state: &AppState) -> ClientAddress {
+pub(super) fn address(parts: &Parts, state: &AppState) -> ClientAddress {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -7,6 +7,7 @@ mod proxy;
 mod redis_server;
 
 mod abuse;
+mod admin;
 mod backup;
 mod cluster;
 mod durability;

@@ -15,13 +15,21 @@ pub struct Keys {
     /// Stream: one entry per batch of placements, ID `<last seq>-0`, fields
     /// `f` (the first seq) and `t` (the tiles, five bytes each).
     pub history: String,
-    /// Hash: pixel index -> `<seq>,<unix ms>,<display name>`.
+    /// Hash: pixel index -> `<seq>,<unix ms>,<display name>` (written
+    /// before moderation) or `v2,<seq>,<unix ms>,<session>,<address>,<display
+    /// name>`.
     pub meta: String,
     /// Pub/Sub channel: `<epoch>:<first seq>:<unix ms>:<tiles>` per batch
     /// of placements, and `epoch:<epoch>` when a new epoch starts.
     pub channel: String,
     /// Hash: instance id -> `<open sockets>:<expires at, unix ms>`.
     pub presence: String,
+    /// String: present while the canvas is frozen (only moderators place).
+    pub frozen: String,
+    /// Stream: the moderators' actions, fields `at`, `by`, `address`,
+    /// `action`, `details` (JSON); capped at
+    /// [`AUDIT_LEN`](crate::backend::AUDIT_LEN) entries.
+    pub audit: String,
     prefix: String,
 }
 
@@ -35,6 +43,8 @@ impl Keys {
             meta: format!("{prefix}:meta"),
             channel: format!("{prefix}:updates"),
             presence: format!("{prefix}:presence"),
+            frozen: format!("{prefix}:frozen"),
+            audit: format!("{prefix}:audit"),
             prefix: prefix.to_owned(),
         }
     }
@@ -63,6 +73,18 @@ impl Keys {
     /// window of its budget.
     pub fn address_budget(&self, address: ClientAddress) -> String {
         format!("{}:address:{address}", self.prefix)
+    }
+
+    /// String with a TTL: present while the session (by its handle,
+    /// [`SessionId::handle`]) is banned.
+    pub fn session_ban(&self, handle: &str) -> String {
+        format!("{}:ban:session:{handle}", self.prefix)
+    }
+
+    /// String with a TTL: present while the client address (an IPv4
+    /// address or an IPv6 /64) is banned.
+    pub fn address_ban(&self, address: ClientAddress) -> String {
+        format!("{}:ban:address:{address}", self.prefix)
     }
 
     /// String: the secret sessions are signed with when `SESSION_SECRET`

@@ -1,15 +1,16 @@
 -- Placements, in order, each accepted or refused on its own; the accepted
 -- ones all or nothing (docs/redis.md).
--- KEYS: 1 epoch, 2 seq, 3 pixels, 4 history, 5 meta, then for each
---       placement its session's cooldown key, its session key and its
---       client address's budget key
+-- KEYS: 1 epoch, 2 seq, 3 pixels, 4 history, 5 meta, 6 frozen, then for
+--       each placement its session's cooldown key, its session key, its
+--       client address's budget key, its session's ban and its address's ban
 -- ARGV: 1 now (ms), 2 cooldown (ms), 3 history length, 4 channel,
 --       5 epoch to start if none, 6 placements per address and window
 --       (0: no budget), 7 the budget's window (ms), then for each placement
---       its pixel index, color, x and y
--- Returns for each placement {0, seq} accepted, or {1, ms left} cooling
--- down (the session's cooldown, or its address's spent budget), flattened
--- into one list.
+--       its pixel index, color, x, y, session handle and client address
+-- Returns for each placement {0, seq} accepted, {1, ms left} cooling down
+-- (the session's cooldown, or its address's spent budget), {2, ms left}
+-- banned (the session or its address) or {3, 0} frozen, flattened into one
+-- list.
 -- Every check comes before the first write, so an error cannot leave the
 -- batch half-applied. The accepted placements take consecutive seqs and
 -- become one history entry (ID <last seq>-0, fields f: first seq, t: the
@@ -17,7 +18,16 @@
 -- (<epoch>:<first seq>:<now>:<tiles>).
 local now, cooldown, keep, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local budget, window = tonumber(ARGV[6]), tonumber(ARGV[7])
-local count = (#KEYS - 5) / 3
+local count = (#KEYS - 6) / 5
+
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  local results = {}
+  for _ = 1, count do
+    results[#results + 1] = 3
+    results[#results + 1] = 0
+  end
+  return results
+end
 
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
@@ -35,49 +45,67 @@ local results, bitfield, meta, tiles, cooling = {}, {}, {}, {}, {}
 -- and those this batch adds.
 local used, spent = {}, {}
 for i = 1, count do
-  local cooldown_key, session_key, address_key = KEYS[3 + 3 * i], KEYS[4 + 3 * i], KEYS[5 + 3 * i]
-  local index, color, x, y = ARGV[4 + 4 * i], ARGV[5 + 4 * i], ARGV[6 + 4 * i], ARGV[7 + 4 * i]
-  local left = 0
-  if cooldown > 0 then
-    if cooling[cooldown_key] then
-      left = cooldown -- placed earlier in this batch
-    else
-      left = redis.call('PTTL', cooldown_key)
+  local k, a = 2 + 5 * i, 2 + 6 * i
+  local cooldown_key, session_key, address_key = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local session_ban, address_ban = KEYS[k + 3], KEYS[k + 4]
+  local index, color, x, y = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local session, address = ARGV[a + 4], ARGV[a + 5]
+  -- A ban's time left (a ban without one, PTTL -1, lasts until lifted).
+  local banned = 0
+  for _, key in ipairs({session_ban, address_ban}) do
+    local ttl = redis.call('PTTL', key)
+    if ttl == -1 then
+      ttl = 1
     end
+    banned = math.max(banned, ttl)
   end
-  if left <= 0 and budget > 0 then
-    if used[address_key] == nil then
-      used[address_key] = tonumber(redis.call('GET', address_key) or '0')
-    end
-    if used[address_key] >= budget then
-      left = redis.call('PTTL', address_key)
-      if left <= 0 then
-        left = window
+  if banned > 0 then
+    results[#results + 1] = 2
+    results[#results + 1] = banned
+  else
+    local left = 0
+    if cooldown > 0 then
+      if cooling[cooldown_key] then
+        left = cooldown -- placed earlier in this batch
+      else
+        left = redis.call('PTTL', cooldown_key)
       end
     end
-  end
-  if left > 0 then
-    results[#results + 1] = 1
-    results[#results + 1] = left
-  else
-    seq = seq + 1
-    if cooldown > 0 then
-      cooling[cooldown_key] = true
+    if left <= 0 and budget > 0 then
+      if used[address_key] == nil then
+        used[address_key] = tonumber(redis.call('GET', address_key) or '0')
+      end
+      if used[address_key] >= budget then
+        left = redis.call('PTTL', address_key)
+        if left <= 0 then
+          left = window
+        end
+      end
     end
-    if budget > 0 then
-      used[address_key] = used[address_key] + 1
-      spent[address_key] = (spent[address_key] or 0) + 1
+    if left > 0 then
+      results[#results + 1] = 1
+      results[#results + 1] = left
+    else
+      seq = seq + 1
+      if cooldown > 0 then
+        cooling[cooldown_key] = true
+      end
+      if budget > 0 then
+        used[address_key] = used[address_key] + 1
+        spent[address_key] = (spent[address_key] or 0) + 1
+      end
+      local name = redis.call('HGET', session_key, 'name') or ''
+      bitfield[#bitfield + 1] = 'SET'
+      bitfield[#bitfield + 1] = 'u8'
+      bitfield[#bitfield + 1] = '#' .. index
+      bitfield[#bitfield + 1] = color
+      meta[#meta + 1] = index
+      meta[#meta + 1] = 'v2,' .. string.format('%d', seq) .. ',' .. now .. ',' .. session .. ','
+        .. address .. ',' .. name
+      tiles[#tiles + 1] = struct.pack('<HHB', tonumber(x), tonumber(y), tonumber(color))
+      results[#results + 1] = 0
+      results[#results + 1] = seq
     end
-    local name = redis.call('HGET', session_key, 'name') or ''
-    bitfield[#bitfield + 1] = 'SET'
-    bitfield[#bitfield + 1] = 'u8'
-    bitfield[#bitfield + 1] = '#' .. index
-    bitfield[#bitfield + 1] = color
-    meta[#meta + 1] = index
-    meta[#meta + 1] = string.format('%d', seq) .. ',' .. now .. ',' .. name
-    tiles[#tiles + 1] = struct.pack('<HHB', tonumber(x), tonumber(y), tonumber(color))
-    results[#results + 1] = 0
-    results[#results + 1] = seq
   end
 end
 

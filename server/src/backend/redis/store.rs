@@ -20,12 +20,12 @@
 
 use super::{keys::Keys, locate::Locator, master::Master};
 use crate::{
-    backend::{History, Store, StoreError, NEW_SESSION_WINDOW, SESSION_TTL},
+    backend::{History, Store, StoreError, AUDIT_LEN, NEW_SESSION_WINDOW, SESSION_TTL},
     config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
-        unix_ms, ClientAddress, PixelRecord, PlaceOutcome, Placement, Rules, SessionId, Snapshot,
-        Update,
+        unix_ms, AuditEntry, BanTarget, ClientAddress, PixelRecord, PlaceOutcome, Placement,
+        Placer, Rules, SessionId, Snapshot, Update,
     },
 };
 use app::{
@@ -36,6 +36,7 @@ use app::{
 use async_trait::async_trait;
 use redis::{aio::ConnectionLike, Script, Value};
 use std::{
+    collections::HashMap,
     sync::{Arc, LazyLock, Weak},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -131,12 +132,15 @@ impl RedisStore {
             .key(&keys.seq)
             .key(&keys.pixels)
             .key(&keys.history)
-            .key(&keys.meta);
+            .key(&keys.meta)
+            .key(&keys.frozen);
         for Pending { placement, .. } in batch {
             invocation
                 .key(keys.cooldown(&placement.session))
                 .key(keys.session(&placement.session))
-                .key(keys.address_budget(placement.address));
+                .key(keys.address_budget(placement.address))
+                .key(keys.session_ban(&placement.session.handle()))
+                .key(keys.address_ban(placement.address));
         }
         let accepted_at = batch.iter().map(|p| p.placement.at).min();
         invocation
@@ -152,7 +156,9 @@ impl RedisStore {
                 .arg(placement.coord.index)
                 .arg(placement.color.get())
                 .arg(placement.coord.x)
-                .arg(placement.coord.y);
+                .arg(placement.coord.y)
+                .arg(placement.session.handle())
+                .arg(placement.address.to_string());
         }
         let durability = self.durability;
         let (results, durable): (Vec<u64>, bool) = self
@@ -188,9 +194,13 @@ impl RedisStore {
             .map(|pair| match pair[0] {
                 0 if durable => PlaceOutcome::Accepted { seq: pair[1] },
                 0 => PlaceOutcome::Unconfirmed { seq: pair[1] },
-                _ => PlaceOutcome::Cooldown {
+                1 => PlaceOutcome::Cooldown {
                     retry_after: Duration::from_millis(pair[1]),
                 },
+                2 => PlaceOutcome::Banned {
+                    retry_after: Duration::from_millis(pair[1]),
+                },
+                _ => PlaceOutcome::Frozen,
             })
             .collect())
     }
@@ -424,6 +434,113 @@ impl Store for RedisStore {
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await
     }
+
+    async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {
+        let key = self.keys.frozen.clone();
+        let command = if frozen {
+            redis::cmd("SET").arg(key).arg(1).clone()
+        } else {
+            redis::cmd("DEL").arg(key).clone()
+        };
+        self.master
+            .run(|mut c| async move { command.query_async::<()>(&mut c).await })
+            .await
+    }
+
+    async fn is_frozen(&self) -> Result<bool, StoreError> {
+        let key = self.keys.frozen.clone();
+        self.master
+            .run(|mut c| async move { redis::cmd("EXISTS").arg(key).query_async(&mut c).await })
+            .await
+    }
+
+    async fn ban(&self, target: &BanTarget, duration: Duration) -> Result<(), StoreError> {
+        let key = self.ban_key(target);
+        let ms = duration.as_millis().max(1) as u64;
+        self.master
+            .run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn lift_ban(&self, target: &BanTarget) -> Result<bool, StoreError> {
+        let key = self.ban_key(target);
+        self.master
+            .run(|mut c| async move { redis::cmd("DEL").arg(key).query_async(&mut c).await })
+            .await
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let key = self.keys.audit.clone();
+        let fields = [
+            ("at", unix_ms(entry.at).to_string()),
+            ("by", entry.by.clone()),
+            ("address", entry.address.clone()),
+            ("action", entry.action.clone()),
+            ("details", entry.details.to_string()),
+        ];
+        self.master
+            .run(|mut c| async move {
+                redis::cmd("XADD")
+                    .arg(key)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(AUDIT_LEN)
+                    .arg("*")
+                    .arg(&fields[..])
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn audit_log(&self, count: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let key = self.keys.audit.clone();
+        let entries: Vec<(String, HashMap<String, String>)> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("XREVRANGE")
+                    .arg(key)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        entries
+            .into_iter()
+            .map(|(_, mut fields)| {
+                let mut take = |name: &str| fields.remove(name).unwrap_or_default();
+                let at = take("at").parse().map_err(|_| malformed("audit entry"))?;
+                Ok(AuditEntry {
+                    at: UNIX_EPOCH + Duration::from_millis(at),
+                    by: take("by"),
+                    address: take("address"),
+                    action: take("action"),
+                    details: serde_json::from_str(&take("details"))
+                        .map_err(|_| malformed("audit entry"))?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl RedisStore {
+    fn ban_key(&self, target: &BanTarget) -> String {
+        match target {
+            BanTarget::Session(handle) => self.keys.session_ban(handle),
+            BanTarget::Address(address) => self.keys.address_ban(*address),
+        }
+    }
 }
 
 /// The placements of a history entry, `[id, [field, value, …]]`: a batch
@@ -474,15 +591,33 @@ fn parse_entry(epoch: u64, entry: &Value, out: &mut Vec<Update>) -> Result<(), S
 
 /// `<seq>,<unix ms>,<display name>`; the name may itself hold commas.
 fn parse_record(record: &str) -> Result<PixelRecord, StoreError> {
-    let mut parts = record.splitn(3, ',');
-    let seq = parts.next().and_then(|s| s.parse().ok());
-    let ms = parts.next().and_then(|s| s.parse().ok());
-    let name = parts.next().unwrap_or("");
+    // `v2,<seq>,<ms>,<session>,<address>,<name>`, or as written before
+    // moderation, `<seq>,<ms>,<name>` (names then could hold commas).
+    let (fields, placer) = match record.strip_prefix("v2,") {
+        Some(rest) => {
+            let mut parts = rest.splitn(5, ',');
+            let (seq, ms) = (parts.next(), parts.next());
+            let (session, address) = (parts.next(), parts.next());
+            ((seq, ms, parts.next()), session.zip(address))
+        }
+        None => {
+            let mut parts = record.splitn(3, ',');
+            ((parts.next(), parts.next(), parts.next()), None)
+        }
+    };
+    let (seq, ms, name) = fields;
+    let seq = seq.and_then(|s| s.parse().ok());
+    let ms = ms.and_then(|s| s.parse().ok());
+    let name = name.unwrap_or("");
     match (seq, ms) {
         (Some(seq), Some(ms)) => Ok(PixelRecord {
             seq,
             placed_at: UNIX_EPOCH + Duration::from_millis(ms),
             placed_by: (!name.is_empty()).then(|| name.to_owned()),
+            placer: placer.map(|(session, address)| Placer {
+                session: session.to_owned(),
+                address: address.to_owned(),
+            }),
         }),
         _ => Err(malformed("pixel record")),
     }
@@ -560,5 +695,17 @@ mod tests {
         assert_eq!(unix_ms(record.placed_at), 1_700_000_000_123);
         assert_eq!(parse_record("7,5,").unwrap().placed_by, None);
         assert!(parse_record("x,5,").is_err());
+        assert_eq!(parse_record("7,5,Ada").unwrap().placer, None);
+        let record = parse_record("v2,8,6,s3ss10n,2001:db8::/64,Ada L.").unwrap();
+        assert_eq!(
+            (record.seq, record.placed_by.as_deref()),
+            (8, Some("Ada L."))
+        );
+        let placer = record.placer.unwrap();
+        assert_eq!(
+            (placer.session.as_str(), placer.address.as_str()),
+            ("s3ss10n", "2001:db8::/64")
+        );
+        assert_eq!(parse_record("v2,9,6,s,1.2.3.4,").unwrap().placed_by, None);
     }
 }

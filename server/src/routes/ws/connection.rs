@@ -522,6 +522,14 @@ async fn decide(
             metrics.placement(PlacementResult::Unconfirmed);
             result(PlaceStatus::Unknown, seq, Duration::ZERO)
         }
+        Ok(PlaceOutcome::Banned { retry_after }) => {
+            metrics.placement(PlacementResult::Moderated);
+            result(PlaceStatus::Banned, 0, retry_after)
+        }
+        Ok(PlaceOutcome::Frozen) => {
+            metrics.placement(PlacementResult::Moderated);
+            result(PlaceStatus::Frozen, 0, Duration::ZERO)
+        }
         Err(error) if error.may_have_run() => {
             tracing::warn!(%error, "placement unconfirmed");
             metrics.placement(PlacementResult::Unconfirmed);

@@ -1,0 +1,268 @@
+//! The moderators' API, `/api/admin/…` (docs/protocol.md): freeze the
+//! canvas, ban a session or an address, see who placed a pixel, read the
+//! audit log. Every route answers 404 unless `ADMIN_TOKEN` is set, and 401
+//! unless the request carries it as a bearer token; every change is
+//! recorded in the audit log with who, from where and when.
+
+use super::{
+    api::{is_json, rfc3339},
+    visitor,
+};
+use crate::{
+    error::ApiError,
+    model::{is_session_handle, AuditEntry, BanTarget, ClientAddress},
+    state::AppState,
+};
+use app::{name::DisplayName, requests::PixelQuery};
+use axum::{
+    body::Bytes,
+    extract::{FromRequestParts, RawQuery, State},
+    http::{header, request::Parts, HeaderMap},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::{
+    net::IpAddr,
+    time::{Duration, SystemTime},
+};
+use subtle::ConstantTimeEq;
+
+/// The longest ban: a year.
+const MAX_BAN_MINUTES: u64 = 525_600;
+/// Audit entries one request may read.
+const MAX_AUDIT_ENTRIES: usize = 1_000;
+
+/// A request that carries the admin token: who sent it, for the audit log.
+pub struct Moderator {
+    /// The name given in `X-Moderator`, if any.
+    name: String,
+    address: ClientAddress,
+}
+
+impl FromRequestParts<AppState> for Moderator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(token) = &state.config.admin_token else {
+            return Err(ApiError::NotFound);
+        };
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Digests of equal length, compared in constant time: neither the
+        // token's bytes nor its length leak through timing.
+        let matches: bool = Sha256::digest(given.as_bytes())
+            .ct_eq(&Sha256::digest(token.expose().as_bytes()))
+            .into();
+        if !matches {
+            return Err(ApiError::Unauthorized);
+        }
+        let name = match parts.headers.get("x-moderator") {
+            None => String::new(),
+            Some(value) => {
+                let raw = value
+                    .to_str()
+                    .map_err(|_| bad("X-Moderator must be text"))?;
+                DisplayName::parse(raw)
+                    .map_err(|error| bad(&format!("X-Moderator: {error}")))?
+                    .as_str()
+                    .to_owned()
+            }
+        };
+        Ok(Self {
+            name,
+            address: visitor::address(parts, state),
+        })
+    }
+}
+
+impl Moderator {
+    /// Records `action` on `details` in the audit log.
+    async fn record(&self, state: &AppState, action: &str, details: Value) -> Result<(), ApiError> {
+        let entry = AuditEntry {
+            at: SystemTime::now(),
+            by: self.name.clone(),
+            address: self.address.to_string(),
+            action: action.to_owned(),
+            details,
+        };
+        tracing::info!(by = %entry.by, address = %entry.address, action, details = %entry.details, "moderation");
+        state.store.record_audit(&entry).await?;
+        Ok(())
+    }
+}
+
+fn bad(message: &str) -> ApiError {
+    ApiError::BadRequest(message.to_owned())
+}
+
+/// A JSON body, or why not.
+fn body<T: for<'de> Deserialize<'de>>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType("expected application/json"));
+    }
+    serde_json::from_slice(body).map_err(|error| bad(&format!("malformed request: {error}")))
+}
+
+/// `GET /api/admin/status`: whether the canvas is frozen.
+pub async fn status(State(state): State<AppState>, _: Moderator) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "frozen": state.store.is_frozen().await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Freeze {
+    frozen: bool,
+}
+
+/// `POST /api/admin/freeze` with `{"frozen": true|false}`.
+pub async fn freeze(
+    State(state): State<AppState>,
+    moderator: Moderator,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let Freeze { frozen } = body(&headers, &request)?;
+    state.store.set_frozen(frozen).await?;
+    let action = if frozen { "freeze" } else { "unfreeze" };
+    moderator.record(&state, action, json!({})).await?;
+    Ok(Json(json!({ "frozen": frozen })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ban {
+    session: Option<String>,
+    address: Option<String>,
+    /// Absent when lifting a ban.
+    minutes: Option<u64>,
+}
+
+impl Ban {
+    /// The one session handle or address it names, and that as JSON.
+    fn target(&self) -> Result<(BanTarget, Value), ApiError> {
+        match (&self.session, &self.address) {
+            (Some(handle), None) if is_session_handle(handle) => Ok((
+                BanTarget::Session(handle.clone()),
+                json!({ "session": handle }),
+            )),
+            (Some(_), None) => Err(bad("session must be a session handle (16 hex digits)")),
+            (None, Some(address)) => {
+                let ip: IpAddr = address
+                    .parse()
+                    .map_err(|_| bad("address must be an IPv4 or IPv6 address"))?;
+                let address = ClientAddress::of(ip);
+                Ok((
+                    BanTarget::Address(address),
+                    json!({ "address": address.to_string() }),
+                ))
+            }
+            _ => Err(bad("name exactly one of session and address")),
+        }
+    }
+}
+
+/// `POST /api/admin/ban` with `{"session": "<handle>"}` or `{"address":
+/// "<ip>"}` (an IPv6 address bans its /64) and `"minutes"`.
+pub async fn ban(
+    State(state): State<AppState>,
+    moderator: Moderator,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let ban: Ban = body(&headers, &request)?;
+    let (target, mut details) = ban.target()?;
+    let minutes = ban
+        .minutes
+        .filter(|m| (1..=MAX_BAN_MINUTES).contains(m))
+        .ok_or_else(|| bad(&format!("minutes must be from 1 to {MAX_BAN_MINUTES}")))?;
+    state
+        .store
+        .ban(&target, Duration::from_secs(minutes * 60))
+        .await?;
+    details["minutes"] = json!(minutes);
+    moderator.record(&state, "ban", details.clone()).await?;
+    Ok(Json(details))
+}
+
+/// `POST /api/admin/unban` with `{"session": …}` or `{"address": …}`.
+pub async fn unban(
+    State(state): State<AppState>,
+    moderator: Moderator,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let ban: Ban = body(&headers, &request)?;
+    if ban.minutes.is_some() {
+        return Err(bad("unban takes no minutes"));
+    }
+    let (target, mut details) = ban.target()?;
+    let lifted = state.store.lift_ban(&target).await?;
+    details["lifted"] = json!(lifted);
+    moderator.record(&state, "unban", details.clone()).await?;
+    Ok(Json(details))
+}
+
+/// `GET /api/admin/pixel?x=X&y=Y`: the public record of a pixel, and the
+/// session handle and address that placed it last.
+pub async fn pixel(
+    State(state): State<AppState>,
+    _: Moderator,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let size = state.mirror.size();
+    let PixelQuery { x, y } =
+        PixelQuery::parse(query.as_deref().unwrap_or(""), size.width, size.height)
+            .map_err(|error| bad(&error.to_string()))?;
+    let coord = size.coord(x, y).expect("both axes were checked");
+    let (color, _) = state.mirror.pixel(coord);
+    let record = state.store.pixel(coord).await?;
+    let placer = record.as_ref().and_then(|r| r.placer.as_ref());
+    Ok(Json(json!({
+        "x": x,
+        "y": y,
+        "color": color,
+        "seq": record.as_ref().map_or(0, |r| r.seq),
+        "placed_at": record.as_ref().map(|r| rfc3339(r.placed_at)),
+        "placed_by": record.as_ref().and_then(|r| r.placed_by.clone()),
+        "session": placer.map(|p| p.session.clone()),
+        "address": placer.map(|p| p.address.clone()),
+    })))
+}
+
+/// `GET /api/admin/audit?count=N`: the newest N actions (100 by default,
+/// at most 1,000), newest first.
+pub async fn audit(
+    State(state): State<AppState>,
+    _: Moderator,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    #[derive(Deserialize)]
+    struct Count {
+        count: Option<usize>,
+    }
+    let Count { count } = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|_| bad("count must be a number"))?;
+    let count = count.unwrap_or(100).clamp(1, MAX_AUDIT_ENTRIES);
+    let entries: Vec<Value> = state
+        .store
+        .audit_log(count)
+        .await?
+        .into_iter()
+        .map(|entry| {
+            json!({
+                "at": rfc3339(entry.at),
+                "by": entry.by,
+                "address": entry.address,
+                "action": entry.action,
+                "details": entry.details,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "entries": entries })))
+}

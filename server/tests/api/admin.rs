@@ -1,0 +1,241 @@
+//! The moderators' API: hidden without `ADMIN_TOKEN`, locked without the
+//! token, and what it does holds on every instance and is audited.
+
+use crate::{
+    helpers::{snapshots_at, spawn_app, wait_ready, Api, TestApp, WsClient},
+    redis_server::RedisServer,
+};
+use app::protocol::{PlaceStatus, Tile};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "an-admin-token-long-enough-to-pass-32";
+
+impl Api {
+    /// An admin request with the token, as moderator "Mod One".
+    async fn admin(&self, path: &str, body: Option<Value>) -> reqwest::Response {
+        let url = format!("http://{}/api/admin/{path}", self.addr);
+        let request = match body {
+            Some(body) => self.http.post(url).json(&body),
+            None => self.http.get(url),
+        };
+        request
+            .bearer_auth(TOKEN)
+            .header("x-moderator", "Mod One")
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+async fn place(ws: &mut WsClient, tile: Tile) -> (PlaceStatus, u32) {
+    ws.place(tile.x, tile.y, tile.color).await;
+    let (status, _, retry_after_ms) = ws.place_result().await;
+    (status, retry_after_ms)
+}
+
+/// Two instances with the admin token on one Redis.
+async fn moderated() -> (RedisServer, TestApp, TestApp) {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let vars = [("REDIS_URL", url.as_str()), ("ADMIN_TOKEN", TOKEN)];
+    let (a, b) = (spawn_app(&vars).await, spawn_app(&vars).await);
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+    (redis, a, b)
+}
+
+const TILE: Tile = Tile {
+    x: 1,
+    y: 1,
+    color: 3,
+};
+
+#[tokio::test]
+async fn admin_routes_are_hidden_without_a_token_and_locked_with_one() {
+    let open = spawn_app(&[]).await;
+    for path in ["status", "audit", "pixel?x=0&y=0"] {
+        let response = open.admin(path, None).await;
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    assert_eq!(
+        open.admin("freeze", Some(json!({ "frozen": true })))
+            .await
+            .status(),
+        404
+    );
+
+    let locked = spawn_app(&[("ADMIN_TOKEN", TOKEN)]).await;
+    let anonymous = locked.get("/api/admin/status").await;
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    let wrong = locked
+        .get_with("/api/admin/status", "authorization", "Bearer not-the-token")
+        .await;
+    assert_eq!(wrong.status(), 401);
+    let prefix = &TOKEN[..TOKEN.len() - 1];
+    let almost = locked
+        .get_with(
+            "/api/admin/status",
+            "authorization",
+            &format!("Bearer {prefix}"),
+        )
+        .await;
+    assert_eq!(almost.status(), 401);
+    let response = locked.admin("status", None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({ "frozen": false })
+    );
+
+    // Bad requests say why and change nothing.
+    for body in [
+        json!({ "session": "0123456789abcdef", "address": "10.0.0.1", "minutes": 5 }),
+        json!({ "session": "not-a-handle", "minutes": 5 }),
+        json!({ "address": "10.0.0.1", "minutes": 0 }),
+        json!({ "address": "nowhere", "minutes": 5 }),
+        json!({ "address": "10.0.0.1", "minutes": 5, "extra": 1 }),
+    ] {
+        let response = locked.admin("ban", Some(body.clone())).await;
+        assert_eq!(response.status(), 400, "{body}");
+    }
+    let form = locked
+        .http
+        .post(format!("http://{}/api/admin/freeze", locked.addr))
+        .bearer_auth(TOKEN)
+        .body("frozen=true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+    let log = locked
+        .admin("audit", None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(log["entries"], json!([]));
+}
+
+#[tokio::test]
+async fn a_ban_holds_on_every_instance_and_ends_when_lifted() {
+    let (_redis, a, b) = moderated().await;
+    let mut player = a.ws().await;
+    let cookie = player.new_session.clone().expect("a session");
+    assert_eq!(place(&mut player, TILE).await.0, PlaceStatus::Accepted);
+
+    // Who placed it, as the other instance tells a moderator.
+    snapshots_at(std::slice::from_ref(&b), 1).await;
+    let record = b
+        .admin("pixel?x=1&y=1", None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        (record["color"].clone(), record["seq"].clone()),
+        (json!(3), json!(1))
+    );
+    let handle = record["session"]
+        .as_str()
+        .expect("a session handle")
+        .to_owned();
+    assert_eq!(handle.len(), 16);
+    assert!(
+        !cookie.contains(&handle),
+        "the handle is not the session id"
+    );
+    assert_eq!(record["address"], "127.0.0.1");
+    // The public record tells neither.
+    let public = a.json("/api/pixel?x=1&y=1").await;
+    assert!(public.get("session").is_none() && public.get("address").is_none());
+
+    let banned = b
+        .admin("ban", Some(json!({ "session": handle, "minutes": 5 })))
+        .await;
+    assert_eq!(banned.status(), 200);
+    let (status, retry_after_ms) = place(&mut player, TILE).await;
+    assert_eq!(status, PlaceStatus::Banned);
+    assert!(
+        (299_000..=300_000).contains(&retry_after_ms),
+        "{retry_after_ms}"
+    );
+    let mut elsewhere = WsClient::with_session(&b, &cookie).await;
+    assert_eq!(place(&mut elsewhere, TILE).await.0, PlaceStatus::Banned);
+    // Another session from the same address is not banned...
+    let mut other = b.ws().await;
+    assert_eq!(place(&mut other, TILE).await.0, PlaceStatus::Accepted);
+    // ...until the address is.
+    let address = json!({ "address": "127.0.0.1", "minutes": 1 });
+    assert_eq!(a.admin("ban", Some(address)).await.status(), 200);
+    assert_eq!(place(&mut other, TILE).await.0, PlaceStatus::Banned);
+
+    let lift = |body: Value| {
+        let a = a.api.clone();
+        async move {
+            a.admin("unban", Some(body))
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        lift(json!({ "address": "127.0.0.1" })).await["lifted"],
+        true
+    );
+    assert_eq!(lift(json!({ "session": handle })).await["lifted"], true);
+    assert_eq!(lift(json!({ "session": handle })).await["lifted"], false);
+    assert_eq!(place(&mut player, TILE).await.0, PlaceStatus::Accepted);
+    assert_eq!(place(&mut other, TILE).await.0, PlaceStatus::Accepted);
+
+    // Every action is in the audit log, newest first, with who and where.
+    let log = b.admin("audit", None).await.json::<Value>().await.unwrap();
+    let actions: Vec<_> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["details"].clone()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("unban", json!({ "session": handle, "lifted": false })),
+            ("unban", json!({ "session": handle, "lifted": true })),
+            ("unban", json!({ "address": "127.0.0.1", "lifted": true })),
+            ("ban", json!({ "address": "127.0.0.1", "minutes": 1 })),
+            ("ban", json!({ "session": handle, "minutes": 5 })),
+        ]
+    );
+    let newest = &log["entries"][0];
+    assert_eq!(newest["by"], "Mod One");
+    assert_eq!(newest["address"], "127.0.0.1");
+    assert!(newest["at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn a_frozen_canvas_refuses_everyone_until_unfrozen() {
+    let (_redis, a, b) = moderated().await;
+    let mut on_a = a.ws().await;
+    let mut on_b = b.ws().await;
+    let frozen = a.admin("freeze", Some(json!({ "frozen": true }))).await;
+    assert_eq!(frozen.status(), 200);
+    assert_eq!(
+        b.admin("status", None).await.json::<Value>().await.unwrap(),
+        json!({ "frozen": true })
+    );
+    assert_eq!(place(&mut on_a, TILE).await.0, PlaceStatus::Frozen);
+    assert_eq!(place(&mut on_b, TILE).await.0, PlaceStatus::Frozen);
+    assert_eq!(a.canvas().await.1, 0, "nothing was placed");
+
+    b.admin("freeze", Some(json!({ "frozen": false }))).await;
+    assert_eq!(place(&mut on_a, TILE).await.0, PlaceStatus::Accepted);
+    let log = a
+        .admin("audit?count=1", None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(log["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(log["entries"][0]["action"], "unfreeze");
+}
