@@ -187,8 +187,14 @@ impl SessionId {
     /// log, and cannot be turned back into the id (a bearer secret).
     pub fn handle(&self) -> String {
         use sha2::{Digest, Sha256};
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let digest = Sha256::digest(self.0.as_bytes());
-        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+        let mut handle = String::with_capacity(16);
+        for byte in &digest[..8] {
+            handle.push(char::from(HEX[usize::from(byte >> 4)]));
+            handle.push(char::from(HEX[usize::from(byte & 15)]));
+        }
+        handle
     }
 }
 
@@ -245,4 +251,24 @@ pub fn unix_ms(at: std::time::SystemTime) -> u64 {
     at.duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_handle_is_stable_short_hex_and_not_the_id() {
+        let session = SessionId::generate();
+        let handle = session.handle();
+        assert!(is_session_handle(&handle), "{handle}");
+        assert_eq!(session.handle(), handle);
+        assert!(!session.as_str().contains(&handle));
+        assert_ne!(SessionId::generate().handle(), handle);
+        // SHA-256 of 32 ASCII zeros begins 84 e0 c0 ea fa a9 5a 34.
+        let zeros = SessionId::parse(&"0".repeat(32)).unwrap();
+        assert_eq!(zeros.handle(), "84e0c0eafaa95a34");
+        assert!(!is_session_handle("0123456789ABCDEF"));
+        assert!(!is_session_handle("0123456789abcde"));
+    }
 }

@@ -7,7 +7,8 @@
 //! Nothing survives a restart, so every start is a new epoch.
 
 use super::{
-    Feed, FeedEvent, History, Store, StoreError, AUDIT_LEN, NEW_SESSION_WINDOW, SESSION_TTL,
+    Feed, FeedEvent, FillPlacer, Filled, History, Store, StoreError, AUDIT_LEN, NEW_SESSION_WINDOW,
+    SESSION_TTL,
 };
 use crate::model::{
     unix_ms, AuditEntry, BanTarget, Batch, ClientAddress, PixelRecord, PlaceOutcome, Placement,
@@ -305,6 +306,63 @@ impl Store for MemoryStore {
     /// The embedded store serves one instance: its count is the total.
     async fn report_online(&self, _: &str, online: u32, _: Duration) -> Result<u32, StoreError> {
         Ok(online)
+    }
+
+    async fn fill(
+        &self,
+        coords: &[Coord],
+        color: u8,
+        placer: &FillPlacer,
+    ) -> Result<Filled, StoreError> {
+        let now = SystemTime::now();
+        let mut state = self.lock();
+        let first_seq = state.seq + 1;
+        let mut tiles = Vec::with_capacity(coords.len());
+        for coord in coords {
+            state.seq += 1;
+            let seq = state.seq;
+            state.pixels[coord.index] = color;
+            state.records.insert(
+                coord.index,
+                PixelRecord {
+                    placed_by: (!placer.name.is_empty()).then(|| placer.name.clone()),
+                    placed_at: now,
+                    seq,
+                    placer: Some(Placer {
+                        session: "moderator".into(),
+                        address: placer.address.to_string(),
+                    }),
+                },
+            );
+            let tile = Tile {
+                x: coord.x,
+                y: coord.y,
+                color,
+            };
+            if state.history.len() >= self.history_len {
+                state.history.pop_front();
+            }
+            state.history.push_back(Update {
+                epoch: self.epoch,
+                seq,
+                tile,
+            });
+            tiles.push(tile);
+        }
+        let last_seq = state.seq;
+        if !tiles.is_empty() {
+            let _ = self.updates.send(Batch {
+                epoch: self.epoch,
+                first_seq,
+                tiles,
+                placed_at_ms: Some(unix_ms(now)),
+            });
+        }
+        Ok(Filled {
+            first_seq,
+            last_seq,
+            durable: true,
+        })
     }
 
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {

@@ -136,6 +136,23 @@ impl History {
     }
 }
 
+/// Who a moderator's fill is recorded as.
+#[derive(Debug, Clone)]
+pub struct FillPlacer {
+    /// The moderator's name, shown as `placed_by`.
+    pub name: String,
+    pub address: ClientAddress,
+}
+
+/// The seqs a fill took, and whether a replica confirmed them (with
+/// `DURABILITY=replica`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filled {
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub durable: bool,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Checks the cooldown, writes the pixel, records who and when, takes the
@@ -194,6 +211,16 @@ pub trait Store: Send + Sync + 'static {
     /// Records that the session was just seen, keeping it for another
     /// [`SESSION_TTL`].
     async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError>;
+
+    /// A moderator's fill: `color` on every pixel of `coords`, as ordinary
+    /// placements with consecutive seqs, in one atomic step whatever the
+    /// freeze, bans and cooldowns. `placer` is recorded as who placed them.
+    async fn fill(
+        &self,
+        coords: &[Coord],
+        color: u8,
+        placer: &FillPlacer,
+    ) -> Result<Filled, StoreError>;
 
     /// Freezes the canvas (only moderators place) or unfreezes it.
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError>;

@@ -548,6 +548,14 @@ mod tests {
         async fn report_online(&self, _: &str, _: u32, _: Duration) -> Result<u32, StoreError> {
             Err(StoreError::Closed)
         }
+        async fn fill(
+            &self,
+            _: &[Coord],
+            _: u8,
+            _: &crate::backend::FillPlacer,
+        ) -> Result<crate::backend::Filled, StoreError> {
+            Err(StoreError::Closed)
+        }
         async fn set_frozen(&self, _: bool) -> Result<(), StoreError> {
             Err(StoreError::Closed)
         }

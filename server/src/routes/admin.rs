@@ -9,11 +9,12 @@ use super::{
     visitor,
 };
 use crate::{
+    backend::FillPlacer,
     error::ApiError,
     model::{is_session_handle, AuditEntry, BanTarget, ClientAddress},
     state::AppState,
 };
-use app::{name::DisplayName, requests::PixelQuery};
+use app::{name::DisplayName, palette::PALETTE, requests::PixelQuery};
 use axum::{
     body::Bytes,
     extract::{FromRequestParts, RawQuery, State},
@@ -33,6 +34,8 @@ use subtle::ConstantTimeEq;
 const MAX_BAN_MINUTES: u64 = 525_600;
 /// Audit entries one request may read.
 const MAX_AUDIT_ENTRIES: usize = 1_000;
+/// Pixels a fill writes in one atomic step: a few milliseconds of Redis.
+const FILL_CHUNK: usize = 4_096;
 
 /// A request that carries the admin token: who sent it, for the audit log.
 pub struct Moderator {
@@ -206,6 +209,71 @@ pub async fn unban(
     details["lifted"] = json!(lifted);
     moderator.record(&state, "unban", details.clone()).await?;
     Ok(Json(details))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fill {
+    x: u16,
+    y: u16,
+    width: u16,
+    height: u16,
+    color: u8,
+}
+
+/// `POST /api/admin/fill` with `{"x","y","width","height","color"}`: the
+/// rectangle in one color (a wipe is a fill with white), as ordinary
+/// placements that reach every client through the feed; in atomic chunks
+/// of [`FILL_CHUNK`] pixels, so a large fill never holds Redis for long.
+pub async fn fill(
+    State(state): State<AppState>,
+    moderator: Moderator,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let rect: Fill = body(&headers, &request)?;
+    let size = state.mirror.size();
+    let fits = |start: u16, extent: u16, limit: u16| {
+        extent > 0 && u32::from(start) + u32::from(extent) <= u32::from(limit)
+    };
+    if !fits(rect.x, rect.width, size.width) || !fits(rect.y, rect.height, size.height) {
+        return Err(bad(&format!(
+            "the rectangle must be non-empty and within the {}x{} canvas",
+            size.width, size.height
+        )));
+    }
+    if usize::from(rect.color) >= PALETTE.len() {
+        return Err(bad(&format!(
+            "color must be from 0 to {}",
+            PALETTE.len() - 1
+        )));
+    }
+    let coords: Vec<_> = (rect.y..rect.y + rect.height)
+        .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)))
+        .filter_map(|(x, y)| size.coord(x, y))
+        .collect();
+    let placer = FillPlacer {
+        name: moderator.name.clone(),
+        address: moderator.address,
+    };
+    let mut seqs = None;
+    let mut durable = true;
+    for chunk in coords.chunks(FILL_CHUNK) {
+        let filled = state.store.fill(chunk, rect.color, &placer).await?;
+        let first = seqs.map_or(filled.first_seq, |(first, _)| first);
+        seqs = Some((first, filled.last_seq));
+        durable &= filled.durable;
+    }
+    let (first_seq, last_seq) = seqs.expect("a non-empty rectangle");
+    let details = json!({
+        "x": rect.x, "y": rect.y, "width": rect.width, "height": rect.height,
+        "color": rect.color, "pixels": coords.len(),
+        "first_seq": first_seq, "last_seq": last_seq,
+    });
+    moderator.record(&state, "fill", details.clone()).await?;
+    let mut answer = details;
+    answer["durable"] = json!(durable);
+    Ok(Json(answer))
 }
 
 /// `GET /api/admin/pixel?x=X&y=Y`: the public record of a pixel, and the

@@ -69,6 +69,7 @@ fn admin_routes() -> Router<AppState> {
     Router::new()
         .route("/status", get(admin::status))
         .route("/freeze", post(admin::freeze))
+        .route("/fill", post(admin::fill))
         .route("/ban", post(admin::ban))
         .route("/unban", post(admin::unban))
         .route("/pixel", get(admin::pixel))

@@ -2,7 +2,9 @@
 //! token, and what it does holds on every instance and is audited.
 
 use crate::{
-    helpers::{snapshots_at, spawn_app, wait_ready, Api, TestApp, WsClient},
+    helpers::{
+        assert_converged, snapshots_at, spawn_app, wait_ready, Api, Replica, TestApp, WsClient,
+    },
     redis_server::RedisServer,
 };
 use app::protocol::{PlaceStatus, Tile};
@@ -238,4 +240,84 @@ async fn a_frozen_canvas_refuses_everyone_until_unfrozen() {
         .unwrap();
     assert_eq!(log["entries"].as_array().unwrap().len(), 1);
     assert_eq!(log["entries"][0]["action"], "unfreeze");
+}
+
+#[tokio::test]
+async fn a_wipe_of_200_by_200_reaches_every_client_of_three_instances() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let vars = [
+        ("REDIS_URL", url.as_str()),
+        ("ADMIN_TOKEN", TOKEN),
+        ("CANVAS_WIDTH", "256"),
+        ("CANVAS_HEIGHT", "256"),
+    ];
+    let mut apps = Vec::new();
+    for _ in 0..3 {
+        apps.push(spawn_app(&vars).await);
+    }
+    let mut clients = Vec::new();
+    for app in &apps {
+        wait_ready(app).await;
+        let mut ws = app.ws().await;
+        let copy = Replica::start(&app.api, &mut ws).await;
+        clients.push((ws, copy));
+    }
+    // Something to wipe, placed by a player.
+    assert_eq!(
+        place(
+            &mut clients[0].0,
+            Tile {
+                x: 10,
+                y: 10,
+                color: 7
+            }
+        )
+        .await
+        .0,
+        PlaceStatus::Accepted
+    );
+
+    let wipe = json!({ "x": 5, "y": 6, "width": 200, "height": 200, "color": 0 });
+    let answer = apps[1].admin("fill", Some(wipe)).await;
+    assert_eq!(answer.status(), 200);
+    let answer: Value = answer.json().await.unwrap();
+    assert_eq!(answer["pixels"], 40_000);
+    assert_eq!(
+        (answer["first_seq"].clone(), answer["last_seq"].clone()),
+        (json!(2), json!(40_001))
+    );
+
+    // Every placement of the wipe reached every client and instance.
+    assert_converged(&redis, &apps, clients).await;
+    let (pixels, seq) = apps[2].canvas().await;
+    assert_eq!(seq, 40_001);
+    assert_eq!(pixels[10 * 256 + 10], 0, "the player's pixel was wiped");
+    let public = apps[0].json("/api/pixel?x=204&y=205").await;
+    assert_eq!(
+        (public["seq"].clone(), public["placed_by"].clone()),
+        (json!(40_001), json!("Mod One"))
+    );
+    let log = apps[0]
+        .admin("audit?count=1", None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(log["entries"][0]["action"], "fill");
+    assert_eq!(log["entries"][0]["details"]["pixels"], 40_000);
+
+    // Off the canvas, or an unknown color: refused, nothing placed.
+    for bad in [
+        json!({ "x": 100, "y": 0, "width": 157, "height": 1, "color": 0 }),
+        json!({ "x": 0, "y": 0, "width": 0, "height": 1, "color": 0 }),
+        json!({ "x": 0, "y": 0, "width": 1, "height": 1, "color": 200 }),
+    ] {
+        assert_eq!(
+            apps[0].admin("fill", Some(bad.clone())).await.status(),
+            400,
+            "{bad}"
+        );
+    }
+    assert_eq!(redis.newest_seq().await, 40_001);
 }

@@ -329,8 +329,8 @@ impl RedisServer {
             .unwrap_or(0)
     }
 
-    /// The canvas bytes it holds, padded to the test canvas's size as a
-    /// snapshot is.
+    /// The canvas bytes it holds, padded to the usual test canvas's size as
+    /// a snapshot is.
     pub async fn pixels(&self) -> Vec<u8> {
         let mut connection = self.connect().await;
         let mut pixels: Vec<u8> = redis::cmd("GET")
@@ -338,7 +338,8 @@ impl RedisServer {
             .query_async(&mut connection)
             .await
             .unwrap_or_default();
-        pixels.resize(64 * 32, 0);
+        // Padded to at least the tests' usual 64x32 canvas, never cut.
+        pixels.resize(pixels.len().max(64 * 32), 0);
         pixels
     }
 

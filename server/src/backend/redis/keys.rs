@@ -26,6 +26,9 @@ pub struct Keys {
     pub presence: String,
     /// String: present while the canvas is frozen (only moderators place).
     pub frozen: String,
+    /// String with a TTL: present while any ban may be in force (it expires
+    /// with the longest), so placements look bans up only then.
+    pub bans: String,
     /// Stream: the moderators' actions, fields `at`, `by`, `address`,
     /// `action`, `details` (JSON); capped at
     /// [`AUDIT_LEN`](crate::backend::AUDIT_LEN) entries.
@@ -44,6 +47,7 @@ impl Keys {
             channel: format!("{prefix}:updates"),
             presence: format!("{prefix}:presence"),
             frozen: format!("{prefix}:frozen"),
+            bans: format!("{prefix}:bans"),
             audit: format!("{prefix}:audit"),
             prefix: prefix.to_owned(),
         }
@@ -78,13 +82,18 @@ impl Keys {
     /// String with a TTL: present while the session (by its handle,
     /// [`SessionId::handle`]) is banned.
     pub fn session_ban(&self, handle: &str) -> String {
-        format!("{}:ban:session:{handle}", self.prefix)
+        format!("{}session:{handle}", self.ban_prefix())
     }
 
     /// String with a TTL: present while the client address (an IPv4
     /// address or an IPv6 /64) is banned.
     pub fn address_ban(&self, address: ClientAddress) -> String {
-        format!("{}:ban:address:{address}", self.prefix)
+        format!("{}address:{address}", self.ban_prefix())
+    }
+
+    /// What the ban keys start with: `place.lua` makes them from it.
+    pub fn ban_prefix(&self) -> String {
+        format!("{}:ban:", self.prefix)
     }
 
     /// String: the secret sessions are signed with when `SESSION_SECRET`

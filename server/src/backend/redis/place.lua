@@ -1,16 +1,20 @@
 -- Placements, in order, each accepted or refused on its own; the accepted
 -- ones all or nothing (docs/redis.md).
--- KEYS: 1 epoch, 2 seq, 3 pixels, 4 history, 5 meta, 6 frozen, then for
---       each placement its session's cooldown key, its session key, its
---       client address's budget key, its session's ban and its address's ban
+-- KEYS: 1 epoch, 2 seq, 3 pixels, 4 history, 5 meta, 6 frozen, 7 present
+--       while any ban may be in force, then for each placement its session's
+--       cooldown key, its session key and its client address's budget key
 -- ARGV: 1 now (ms), 2 cooldown (ms), 3 history length, 4 channel,
 --       5 epoch to start if none, 6 placements per address and window
---       (0: no budget), 7 the budget's window (ms), then for each placement
---       its pixel index, color, x, y, session handle and client address
+--       (0: no budget), 7 the budget's window (ms), 8 the bans' key prefix
+--       (`<prefix>:ban:`), then for each placement its pixel index, color,
+--       x, y and placer (`<session handle>,<client address>`)
 -- Returns for each placement {0, seq} accepted, {1, ms left} cooling down
 -- (the session's cooldown, or its address's spent budget), {2, ms left}
 -- banned (the session or its address) or {3, 0} frozen, flattened into one
 -- list.
+-- The bans' keys are made here, and only while a ban is in force: declaring
+-- them would cost every placement two more keys (the script runs on one
+-- Redis, never a cluster).
 -- Every check comes before the first write, so an error cannot leave the
 -- batch half-applied. The accepted placements take consecutive seqs and
 -- become one history entry (ID <last seq>-0, fields f: first seq, t: the
@@ -18,7 +22,10 @@
 -- (<epoch>:<first seq>:<now>:<tiles>).
 local now, cooldown, keep, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local budget, window = tonumber(ARGV[6]), tonumber(ARGV[7])
-local count = (#KEYS - 6) / 5
+local ban_prefix = ARGV[8]
+local count = (#KEYS - 7) / 3
+-- Without a ban in force anywhere, nobody's bans are looked up.
+local bans = redis.call('EXISTS', KEYS[7]) == 1
 
 if redis.call('EXISTS', KEYS[6]) == 1 then
   local results = {}
@@ -45,19 +52,21 @@ local results, bitfield, meta, tiles, cooling = {}, {}, {}, {}, {}
 -- and those this batch adds.
 local used, spent = {}, {}
 for i = 1, count do
-  local k, a = 2 + 5 * i, 2 + 6 * i
+  local k, a = 5 + 3 * i, 4 + 5 * i
   local cooldown_key, session_key, address_key = KEYS[k], KEYS[k + 1], KEYS[k + 2]
-  local session_ban, address_ban = KEYS[k + 3], KEYS[k + 4]
-  local index, color, x, y = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local session, address = ARGV[a + 4], ARGV[a + 5]
+  local index, color, x, y, placer = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   -- A ban's time left (a ban without one, PTTL -1, lasts until lifted).
   local banned = 0
-  for _, key in ipairs({session_ban, address_ban}) do
-    local ttl = redis.call('PTTL', key)
-    if ttl == -1 then
-      ttl = 1
+  if bans then
+    local handle, address = string.match(placer, '^([^,]*),(.*)$')
+    local keys = {ban_prefix .. 'session:' .. handle, ban_prefix .. 'address:' .. address}
+    for _, key in ipairs(keys) do
+      local ttl = redis.call('PTTL', key)
+      if ttl == -1 then
+        ttl = 1
+      end
+      banned = math.max(banned, ttl)
     end
-    banned = math.max(banned, ttl)
   end
   if banned > 0 then
     results[#results + 1] = 2
@@ -100,8 +109,7 @@ for i = 1, count do
       bitfield[#bitfield + 1] = '#' .. index
       bitfield[#bitfield + 1] = color
       meta[#meta + 1] = index
-      meta[#meta + 1] = 'v2,' .. string.format('%d', seq) .. ',' .. now .. ',' .. session .. ','
-        .. address .. ',' .. name
+      meta[#meta + 1] = 'v2,' .. string.format('%d', seq) .. ',' .. now .. ',' .. placer .. ',' .. name
       tiles[#tiles + 1] = struct.pack('<HHB', tonumber(x), tonumber(y), tonumber(color))
       results[#results + 1] = 0
       results[#results + 1] = seq

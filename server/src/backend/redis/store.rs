@@ -20,7 +20,9 @@
 
 use super::{keys::Keys, locate::Locator, master::Master};
 use crate::{
-    backend::{History, Store, StoreError, AUDIT_LEN, NEW_SESSION_WINDOW, SESSION_TTL},
+    backend::{
+        FillPlacer, Filled, History, Store, StoreError, AUDIT_LEN, NEW_SESSION_WINDOW, SESSION_TTL,
+    },
     config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
@@ -31,7 +33,7 @@ use crate::{
 use app::{
     geometry::Coord,
     name::DisplayName,
-    protocol::{decode_tile_list, Tile},
+    protocol::{decode_tile_list, Tile, TILE_LEN},
 };
 use async_trait::async_trait;
 use redis::{aio::ConnectionLike, Script, Value};
@@ -46,6 +48,7 @@ static PLACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("plac
 static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("snapshot.lua")));
 static HISTORY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("history.lua")));
 static NEW_EPOCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("new_epoch.lua")));
+static FILL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("fill.lua")));
 static PRESENCE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("presence.lua")));
 
 /// The most placements one script call takes.
@@ -133,14 +136,13 @@ impl RedisStore {
             .key(&keys.pixels)
             .key(&keys.history)
             .key(&keys.meta)
-            .key(&keys.frozen);
+            .key(&keys.frozen)
+            .key(&keys.bans);
         for Pending { placement, .. } in batch {
             invocation
                 .key(keys.cooldown(&placement.session))
                 .key(keys.session(&placement.session))
-                .key(keys.address_budget(placement.address))
-                .key(keys.session_ban(&placement.session.handle()))
-                .key(keys.address_ban(placement.address));
+                .key(keys.address_budget(placement.address));
         }
         let accepted_at = batch.iter().map(|p| p.placement.at).min();
         invocation
@@ -150,34 +152,26 @@ impl RedisStore {
             .arg(&keys.channel)
             .arg(new_epoch())
             .arg(self.rules.per_address)
-            .arg(self.rules.window().as_millis() as u64);
+            .arg(self.rules.window().as_millis() as u64)
+            .arg(keys.ban_prefix());
         for Pending { placement, .. } in batch {
             invocation
                 .arg(placement.coord.index)
                 .arg(placement.color.get())
                 .arg(placement.coord.x)
                 .arg(placement.coord.y)
-                .arg(placement.session.handle())
-                .arg(placement.address.to_string());
+                .arg(format!(
+                    "{},{}",
+                    placement.session.handle(),
+                    placement.address
+                ));
         }
         let durability = self.durability;
         let (results, durable): (Vec<u64>, bool) = self
             .placer
             .run(|mut c| async move {
                 let results: Vec<u64> = invocation.invoke_async(&mut c).await?;
-                // On the same connection, so it covers the script's writes.
-                let durable = match durability {
-                    Durability::Local => true,
-                    Durability::Replica { wait } => {
-                        let replicas: u64 = redis::cmd("WAIT")
-                            .arg(1)
-                            .arg(wait.as_millis() as u64)
-                            .query_async(&mut c)
-                            .await?;
-                        replicas >= 1
-                    }
-                };
-                Ok((results, durable))
+                Ok((results, confirmed(durability, &mut c).await?))
             })
             .await?;
         if results.len() != batch.len() * 2 {
@@ -230,6 +224,26 @@ async fn place_batches(store: Weak<RedisStore>, mut queue: mpsc::Receiver<Pendin
 }
 
 /// A candidate epoch, used only if Redis has none yet.
+/// Whether what this connection just wrote is durable: at once with
+/// [`Durability::Local`], else once a replica acknowledged it (`WAIT` on the
+/// same connection covers exactly its writes).
+async fn confirmed(
+    durability: Durability,
+    connection: &mut redis::aio::MultiplexedConnection,
+) -> redis::RedisResult<bool> {
+    match durability {
+        Durability::Local => Ok(true),
+        Durability::Replica { wait } => {
+            let replicas: u64 = redis::cmd("WAIT")
+                .arg(1)
+                .arg(wait.as_millis() as u64)
+                .query_async(connection)
+                .await?;
+            Ok(replicas >= 1)
+        }
+    }
+}
+
 fn new_epoch() -> String {
     rand::random::<u64>().max(1).to_string()
 }
@@ -435,6 +449,50 @@ impl Store for RedisStore {
             .await
     }
 
+    async fn fill(
+        &self,
+        coords: &[Coord],
+        color: u8,
+        placer: &FillPlacer,
+    ) -> Result<Filled, StoreError> {
+        let keys = &self.keys;
+        let mut indices = Vec::with_capacity(coords.len() * 4);
+        let mut tiles = Vec::with_capacity(coords.len() * TILE_LEN);
+        for coord in coords {
+            indices.extend_from_slice(&(coord.index as u32).to_le_bytes());
+            tiles.extend_from_slice(&coord.x.to_le_bytes());
+            tiles.extend_from_slice(&coord.y.to_le_bytes());
+            tiles.push(color);
+        }
+        let mut invocation = FILL.prepare_invoke();
+        invocation
+            .key(&keys.epoch)
+            .key(&keys.seq)
+            .key(&keys.pixels)
+            .key(&keys.history)
+            .key(&keys.meta)
+            .arg(unix_ms(SystemTime::now()))
+            .arg(self.history_len)
+            .arg(&keys.channel)
+            .arg(new_epoch())
+            .arg(indices)
+            .arg(format!("moderator,{},{}", placer.address, placer.name))
+            .arg(tiles);
+        let durability = self.durability;
+        let ((first_seq, last_seq), durable): ((u64, u64), bool) = self
+            .placer
+            .run(|mut c| async move {
+                let seqs = invocation.invoke_async(&mut c).await?;
+                Ok((seqs, confirmed(durability, &mut c).await?))
+            })
+            .await?;
+        Ok(Filled {
+            first_seq,
+            last_seq,
+            durable,
+        })
+    }
+
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {
         let key = self.keys.frozen.clone();
         let command = if frozen {
@@ -456,14 +514,31 @@ impl Store for RedisStore {
 
     async fn ban(&self, target: &BanTarget, duration: Duration) -> Result<(), StoreError> {
         let key = self.ban_key(target);
-        let ms = duration.as_millis().max(1) as u64;
+        let bans = self.keys.bans.clone();
+        let until = unix_ms(SystemTime::now() + duration.max(Duration::from_millis(1)));
         self.master
             .run(|mut c| async move {
-                redis::cmd("SET")
+                // The marker lives as long as the longest ban.
+                redis::pipe()
+                    .atomic()
+                    .cmd("SET")
                     .arg(key)
                     .arg(1)
-                    .arg("PX")
-                    .arg(ms)
+                    .arg("PXAT")
+                    .arg(until)
+                    .ignore()
+                    .cmd("SET")
+                    .arg(&bans)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PXAT")
+                    .arg(until)
+                    .ignore()
+                    .cmd("PEXPIREAT")
+                    .arg(&bans)
+                    .arg(until)
+                    .arg("GT")
+                    .ignore()
                     .query_async::<()>(&mut c)
                     .await
             })

@@ -1,0 +1,51 @@
+-- A moderator's fill: one color on many pixels, as ordinary placements (each
+-- its own seq) in one atomic step, whatever the freeze, bans and cooldowns
+-- (docs/redis.md). The caller sends a large fill in chunks of these.
+-- KEYS: 1 epoch, 2 seq, 3 pixels, 4 history, 5 meta
+-- ARGV: 1 now (ms), 2 history length, 3 channel, 4 epoch to start if none,
+--       5 each tile's pixel index (u32, little-endian), 6 the pixel records'
+--       tail (`<session>,<address>,<name>`), 7 the tiles, five bytes each as
+--       in a Tiles frame
+-- Returns {first seq, last seq}.
+local now, keep, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local indices, tail, packed = ARGV[5], ARGV[6], ARGV[7]
+local count = #packed / 5
+
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[4]
+  redis.call('SET', KEYS[1], epoch)
+  redis.call('DEL', KEYS[2], KEYS[4])
+end
+local first = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+local last = first + count - 1
+if count == 0 then
+  return {first, last}
+end
+
+-- First, as the one write that can be refused (an ID below the stream's
+-- newest, if the seq was tampered with).
+local first_id, last_id = string.format('%d', first), string.format('%d', last)
+redis.call('XADD', KEYS[4], 'MINID', '~', string.format('%d', math.max(last - keep, 0)),
+  last_id .. '-0', 'f', first_id, 't', packed)
+
+-- BITFIELD and HSET in slices: Lua's unpack takes a few thousand values.
+local SLICE = 1000
+for start = 0, count - 1, SLICE do
+  local bitfield, meta = {}, {}
+  for i = start, math.min(start + SLICE, count) - 1 do
+    local color = struct.unpack('B', packed, i * 5 + 5)
+    local index = struct.unpack('<I4', indices, i * 4 + 1)
+    bitfield[#bitfield + 1] = 'SET'
+    bitfield[#bitfield + 1] = 'u8'
+    bitfield[#bitfield + 1] = '#' .. index
+    bitfield[#bitfield + 1] = color
+    meta[#meta + 1] = index
+    meta[#meta + 1] = 'v2,' .. string.format('%d', first + i) .. ',' .. now .. ',' .. tail
+  end
+  redis.call('BITFIELD', KEYS[3], unpack(bitfield))
+  redis.call('HSET', KEYS[5], unpack(meta))
+end
+redis.call('SET', KEYS[2], last_id)
+redis.call('PUBLISH', channel, epoch .. ':' .. first_id .. ':' .. now .. ':' .. packed)
+return {first, last}
