@@ -13,7 +13,7 @@
 //!   `memory` (embedded) and `redis` (shared).
 //! - [`canvas`]: the mirror, the sync task, the fan-out, the snapshots.
 //! - [`session`], [`limits`], [`presence`]: who the users are and what they
-//!   may do.
+//!   may do; [`rollback`]: what undoing one of them takes.
 //! - [`state`], [`routes`] (the HTTP routes and the WebSocket of
 //!   docs/protocol.md), [`error`], [`serve`] (the HTTP server) and
 //!   [`startup`], which builds an [`startup::Application`] from it all.
@@ -26,6 +26,7 @@ pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod presence;
+pub mod rollback;
 pub mod routes;
 pub mod serve;
 pub mod session;

@@ -127,6 +127,19 @@ pub struct Placer {
     pub address: String,
 }
 
+/// What a moderator's fill records as its session.
+pub const MODERATOR: &str = "moderator";
+
+/// A placement as the history keeps it for moderators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub seq: u64,
+    pub tile: Tile,
+    /// When and by whom, unless placed before the history recorded them.
+    pub at: Option<SystemTime>,
+    pub placer: Option<Placer>,
+}
+
 /// Whom a ban applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum BanTarget {

@@ -11,8 +11,8 @@ use super::{
     SESSION_TTL,
 };
 use crate::model::{
-    unix_ms, AuditEntry, BanTarget, Batch, ClientAddress, PixelRecord, PlaceOutcome, Placement,
-    Placer, Rules, SessionId, Snapshot, Update,
+    unix_ms, AuditEntry, BanTarget, Batch, ClientAddress, Logged, PixelRecord, PlaceOutcome,
+    Placement, Placer, Rules, SessionId, Snapshot, Update, MODERATOR,
 };
 use app::{
     geometry::{CanvasSize, Coord},
@@ -46,6 +46,8 @@ struct State {
     pixels: Vec<u8>,
     /// The last `history_len` placements, oldest first, seqs consecutive.
     history: VecDeque<Update>,
+    /// When and by whom each placement of `history` was made, in step.
+    log: VecDeque<(SystemTime, Placer)>,
     /// Who set each pixel that was ever set, by pixel index.
     records: HashMap<usize, PixelRecord>,
     /// When each session last placed.
@@ -84,6 +86,7 @@ impl MemoryStore {
                 seq: 0,
                 pixels: vec![0; size.area()],
                 history: VecDeque::new(),
+                log: VecDeque::new(),
                 records: HashMap::new(),
                 last_placed: HashMap::new(),
                 sessions: HashMap::new(),
@@ -96,6 +99,21 @@ impl MemoryStore {
             }),
             updates,
         }
+    }
+
+    /// Appends a placement to the history, dropping the oldest past
+    /// `history_len`.
+    fn log(&self, state: &mut State, seq: u64, tile: Tile, at: SystemTime, placer: Placer) {
+        if state.history.len() >= self.history_len {
+            state.history.pop_front();
+            state.log.pop_front();
+        }
+        state.history.push_back(Update {
+            epoch: self.epoch,
+            seq,
+            tile,
+        });
+        state.log.push_back((at, placer));
     }
 
     /// The in-process feed of this store's placements.
@@ -175,14 +193,11 @@ impl Store for MemoryStore {
             },
         );
         let tile = Tile { x, y, color };
-        if state.history.len() >= self.history_len {
-            state.history.pop_front();
-        }
-        state.history.push_back(Update {
-            epoch: self.epoch,
-            seq,
-            tile,
-        });
+        let placer = Placer {
+            session: placement.session.handle(),
+            address: placement.address.to_string(),
+        };
+        self.log(&mut state, seq, tile, placement.at, placer);
         // No receiver (yet) is fine: the mirror catches up from history.
         let _ = self.updates.send(Batch {
             epoch: self.epoch,
@@ -310,15 +325,18 @@ impl Store for MemoryStore {
 
     async fn fill(
         &self,
-        coords: &[Coord],
-        color: u8,
+        pixels: &[(Coord, u8)],
         placer: &FillPlacer,
     ) -> Result<Filled, StoreError> {
         let now = SystemTime::now();
         let mut state = self.lock();
         let first_seq = state.seq + 1;
-        let mut tiles = Vec::with_capacity(coords.len());
-        for coord in coords {
+        let recorded = Placer {
+            session: MODERATOR.into(),
+            address: placer.address.to_string(),
+        };
+        let mut tiles = Vec::with_capacity(pixels.len());
+        for &(coord, color) in pixels {
             state.seq += 1;
             let seq = state.seq;
             state.pixels[coord.index] = color;
@@ -328,10 +346,7 @@ impl Store for MemoryStore {
                     placed_by: (!placer.name.is_empty()).then(|| placer.name.clone()),
                     placed_at: now,
                     seq,
-                    placer: Some(Placer {
-                        session: "moderator".into(),
-                        address: placer.address.to_string(),
-                    }),
+                    placer: Some(recorded.clone()),
                 },
             );
             let tile = Tile {
@@ -339,14 +354,7 @@ impl Store for MemoryStore {
                 y: coord.y,
                 color,
             };
-            if state.history.len() >= self.history_len {
-                state.history.pop_front();
-            }
-            state.history.push_back(Update {
-                epoch: self.epoch,
-                seq,
-                tile,
-            });
+            self.log(&mut state, seq, tile, now, recorded.clone());
             tiles.push(tile);
         }
         let last_seq = state.seq;
@@ -363,6 +371,21 @@ impl Store for MemoryStore {
             last_seq,
             durable: true,
         })
+    }
+
+    async fn logged_history(&self) -> Result<Vec<Logged>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .history
+            .iter()
+            .zip(&state.log)
+            .map(|(update, (at, placer))| Logged {
+                seq: update.seq,
+                tile: update.tile,
+                at: Some(*at),
+                placer: Some(placer.clone()),
+            })
+            .collect())
     }
 
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {

@@ -14,8 +14,8 @@ use crate::{
     config::Config,
     metrics::Metrics,
     model::{
-        AuditEntry, BanTarget, Batch, ClientAddress, PixelRecord, PlaceOutcome, Placement, Rules,
-        SessionId, Snapshot, Update,
+        AuditEntry, BanTarget, Batch, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement,
+        Rules, SessionId, Snapshot, Update,
     },
 };
 use app::{geometry::Coord, name::DisplayName};
@@ -212,15 +212,17 @@ pub trait Store: Send + Sync + 'static {
     /// [`SESSION_TTL`].
     async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError>;
 
-    /// A moderator's fill: `color` on every pixel of `coords`, as ordinary
-    /// placements with consecutive seqs, in one atomic step whatever the
-    /// freeze, bans and cooldowns. `placer` is recorded as who placed them.
-    async fn fill(
-        &self,
-        coords: &[Coord],
-        color: u8,
-        placer: &FillPlacer,
-    ) -> Result<Filled, StoreError>;
+    /// A moderator's fill (or a rollback's restoring): each pixel its
+    /// color, as ordinary placements with consecutive seqs, in one atomic
+    /// step whatever the freeze, bans and cooldowns. `placer` is recorded
+    /// as who placed them.
+    async fn fill(&self, pixels: &[(Coord, u8)], placer: &FillPlacer)
+        -> Result<Filled, StoreError>;
+
+    /// Every placement the history still holds (at most `HISTORY_LEN`),
+    /// oldest first, with when and by whom where that was recorded: what
+    /// a rollback works from.
+    async fn logged_history(&self) -> Result<Vec<Logged>, StoreError>;
 
     /// Freezes the canvas (only moderators place) or unfreezes it.
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError>;

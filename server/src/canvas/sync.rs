@@ -550,10 +550,12 @@ mod tests {
         }
         async fn fill(
             &self,
-            _: &[Coord],
-            _: u8,
+            _: &[(Coord, u8)],
             _: &crate::backend::FillPlacer,
         ) -> Result<crate::backend::Filled, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn logged_history(&self) -> Result<Vec<crate::model::Logged>, StoreError> {
             Err(StoreError::Closed)
         }
         async fn set_frozen(&self, _: bool) -> Result<(), StoreError> {

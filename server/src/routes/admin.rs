@@ -11,10 +11,11 @@ use super::{
 use crate::{
     backend::FillPlacer,
     error::ApiError,
-    model::{is_session_handle, AuditEntry, BanTarget, ClientAddress},
+    model::{is_session_handle, AuditEntry, BanTarget, ClientAddress, Placer, MODERATOR},
+    rollback,
     state::AppState,
 };
-use app::{name::DisplayName, palette::PALETTE, requests::PixelQuery};
+use app::{geometry::Coord, name::DisplayName, palette::PALETTE, requests::PixelQuery};
 use axum::{
     body::Bytes,
     extract::{FromRequestParts, RawQuery, State},
@@ -36,6 +37,8 @@ const MAX_BAN_MINUTES: u64 = 525_600;
 const MAX_AUDIT_ENTRIES: usize = 1_000;
 /// Pixels a fill writes in one atomic step: a few milliseconds of Redis.
 const FILL_CHUNK: usize = 4_096;
+/// The longest window a rollback looks back over: a week.
+const MAX_ROLLBACK_MINUTES: u64 = 7 * 24 * 60;
 
 /// A request that carries the admin token: who sent it, for the audit log.
 pub struct Moderator {
@@ -97,6 +100,32 @@ impl Moderator {
         tracing::info!(by = %entry.by, address = %entry.address, action, details = %entry.details, "moderation");
         state.store.record_audit(&entry).await?;
         Ok(())
+    }
+}
+
+impl Moderator {
+    /// Places `pixels` as this moderator, in atomic chunks of
+    /// [`FILL_CHUNK`]: the first and last seqs taken (0, 0 for none), and
+    /// whether a replica confirmed them all.
+    async fn place(
+        &self,
+        state: &AppState,
+        pixels: &[(Coord, u8)],
+    ) -> Result<(u64, u64, bool), ApiError> {
+        let placer = FillPlacer {
+            name: self.name.clone(),
+            address: self.address,
+        };
+        let (mut first, mut last, mut durable) = (0, 0, true);
+        for chunk in pixels.chunks(FILL_CHUNK) {
+            let filled = state.store.fill(chunk, &placer).await?;
+            if first == 0 {
+                first = filled.first_seq;
+            }
+            last = filled.last_seq;
+            durable &= filled.durable;
+        }
+        Ok((first, last, durable))
     }
 }
 
@@ -248,32 +277,82 @@ pub async fn fill(
             PALETTE.len() - 1
         )));
     }
-    let coords: Vec<_> = (rect.y..rect.y + rect.height)
+    let pixels: Vec<_> = (rect.y..rect.y + rect.height)
         .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)))
-        .filter_map(|(x, y)| size.coord(x, y))
+        .filter_map(|(x, y)| Some((size.coord(x, y)?, rect.color)))
         .collect();
-    let placer = FillPlacer {
-        name: moderator.name.clone(),
-        address: moderator.address,
-    };
-    let mut seqs = None;
-    let mut durable = true;
-    for chunk in coords.chunks(FILL_CHUNK) {
-        let filled = state.store.fill(chunk, rect.color, &placer).await?;
-        let first = seqs.map_or(filled.first_seq, |(first, _)| first);
-        seqs = Some((first, filled.last_seq));
-        durable &= filled.durable;
-    }
-    let (first_seq, last_seq) = seqs.expect("a non-empty rectangle");
+    let (first_seq, last_seq, durable) = moderator.place(&state, &pixels).await?;
     let details = json!({
         "x": rect.x, "y": rect.y, "width": rect.width, "height": rect.height,
-        "color": rect.color, "pixels": coords.len(),
+        "color": rect.color, "pixels": pixels.len(),
         "first_seq": first_seq, "last_seq": last_seq,
     });
     moderator.record(&state, "fill", details.clone()).await?;
     let mut answer = details;
     answer["durable"] = json!(durable);
     Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rollback {
+    session: Option<String>,
+    address: Option<String>,
+    /// How far back: the last this many minutes.
+    minutes: u64,
+}
+
+/// `POST /api/admin/rollback` with `{"session": …}` or `{"address": …}`
+/// and `"minutes"`: puts back what the session or address placed in the
+/// last `minutes`, as far as the history reaches ([`rollback::plan`]).
+pub async fn rollback(
+    State(state): State<AppState>,
+    moderator: Moderator,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: Rollback = body(&headers, &request)?;
+    let named = Ban {
+        session: request.session,
+        address: request.address,
+        minutes: None,
+    };
+    let (target, mut details) = named.target()?;
+    if !(1..=MAX_ROLLBACK_MINUTES).contains(&request.minutes) {
+        return Err(bad(&format!(
+            "minutes must be from 1 to {MAX_ROLLBACK_MINUTES}"
+        )));
+    }
+    let since = SystemTime::now() - Duration::from_secs(request.minutes * 60);
+    let history = state.store.logged_history().await?;
+    // Never the moderators' own fills and rollbacks.
+    let offender = |placer: &Placer| {
+        placer.session != MODERATOR
+            && match &target {
+                BanTarget::Session(handle) => placer.session == *handle,
+                BanTarget::Address(address) => placer.address == address.to_string(),
+            }
+    };
+    let plan = rollback::plan(&history, since, offender);
+    let size = state.mirror.size();
+    let pixels: Vec<_> = plan
+        .restore
+        .iter()
+        .filter_map(|tile| Some((size.coord(tile.x, tile.y)?, tile.color)))
+        .collect();
+    let (first_seq, last_seq, durable) = moderator.place(&state, &pixels).await?;
+    details["minutes"] = json!(request.minutes);
+    details["placements_found"] = json!(plan.found);
+    details["pixels_restored"] = json!(pixels.len());
+    details["pixels_overwritten_since"] = json!(plan.overwritten);
+    details["pixels_beyond_history"] = json!(plan.beyond_history);
+    details["first_seq"] = json!(first_seq);
+    details["last_seq"] = json!(last_seq);
+    moderator
+        .record(&state, "rollback", details.clone())
+        .await?;
+    details["durable"] = json!(durable);
+    Ok(Json(details))
 }
 
 /// `GET /api/admin/pixel?x=X&y=Y`: the public record of a pixel, and the

@@ -70,6 +70,7 @@ fn admin_routes() -> Router<AppState> {
         .route("/status", get(admin::status))
         .route("/freeze", post(admin::freeze))
         .route("/fill", post(admin::fill))
+        .route("/rollback", post(admin::rollback))
         .route("/ban", post(admin::ban))
         .route("/unban", post(admin::unban))
         .route("/pixel", get(admin::pixel))

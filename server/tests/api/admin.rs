@@ -321,3 +321,59 @@ async fn a_wipe_of_200_by_200_reaches_every_client_of_three_instances() {
     }
     assert_eq!(redis.newest_seq().await, 40_001);
 }
+
+#[tokio::test]
+async fn a_rollback_restores_exactly_the_previous_colors_within_history() {
+    let (redis, a, b) = moderated().await;
+    let mut ann = a.ws().await;
+    let mut ann_copy = Replica::start(&a.api, &mut ann).await;
+    let mut vandal = b.ws().await;
+    let mut bob = a.ws().await;
+    let at = |x, y, color| Tile { x, y, color };
+    for tile in [at(3, 3, 5), at(4, 4, 6)] {
+        assert_eq!(place(&mut ann, tile).await.0, PlaceStatus::Accepted);
+    }
+    for tile in [at(3, 3, 9), at(4, 4, 9), at(5, 5, 9), at(3, 3, 8)] {
+        assert_eq!(place(&mut vandal, tile).await.0, PlaceStatus::Accepted);
+    }
+    // Bob paints over one of the vandal's pixels: his stays.
+    assert_eq!(place(&mut bob, at(4, 4, 2)).await.0, PlaceStatus::Accepted);
+    snapshots_at(std::slice::from_ref(&a), 7).await;
+    let record = a
+        .admin("pixel?x=5&y=5", None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let handle = record["session"].as_str().unwrap().to_owned();
+
+    let rollback = json!({ "session": handle, "minutes": 10 });
+    let answer = b.admin("rollback", Some(rollback)).await;
+    assert_eq!(answer.status(), 200);
+    let answer: Value = answer.json().await.unwrap();
+    assert_eq!(answer["placements_found"], 4);
+    assert_eq!(answer["pixels_restored"], 2);
+    assert_eq!(answer["pixels_overwritten_since"], 1);
+    assert_eq!(answer["pixels_beyond_history"], 0);
+
+    let (pixels, seq) = eventually_at(&a, 9).await;
+    assert_eq!(seq, 9, "two restoring placements");
+    let pixel = |x: usize, y: usize| pixels[y * 64 + x];
+    assert_eq!((pixel(3, 3), pixel(4, 4), pixel(5, 5)), (5, 2, 0));
+    let log = b
+        .admin("audit?count=1", None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(log["entries"][0]["action"], "rollback");
+    assert_eq!(log["entries"][0]["details"]["session"], handle.as_str());
+    ann_copy.settle(&mut ann, 9).await;
+    assert_converged(&redis, &[a, b], vec![(ann, ann_copy)]).await;
+}
+
+/// The snapshot once the instance holds `seq`.
+async fn eventually_at(app: &TestApp, seq: u64) -> (Vec<u8>, u64) {
+    snapshots_at(std::slice::from_ref(app), seq).await;
+    app.canvas().await
+}

@@ -1,14 +1,16 @@
--- A moderator's fill: one color on many pixels, as ordinary placements (each
--- its own seq) in one atomic step, whatever the freeze, bans and cooldowns
--- (docs/redis.md). The caller sends a large fill in chunks of these.
+-- A moderator's fill (or a rollback's restoring): colors on many pixels, as
+-- ordinary placements (each its own seq) in one atomic step, whatever the
+-- freeze, bans and cooldowns (docs/redis.md). The caller sends a large fill
+-- in chunks of these.
 -- KEYS: 1 epoch, 2 seq, 3 pixels, 4 history, 5 meta
 -- ARGV: 1 now (ms), 2 history length, 3 channel, 4 epoch to start if none,
---       5 each tile's pixel index (u32, little-endian), 6 the pixel records'
---       tail (`<session>,<address>,<name>`), 7 the tiles, five bytes each as
---       in a Tiles frame
+--       5 each tile's pixel index (u32, little-endian), 6 the placer
+--       (`<session>,<address>`), 7 the name the pixels are placed by, 8 the
+--       tiles, five bytes each as in a Tiles frame
 -- Returns {first seq, last seq}.
 local now, keep, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local indices, tail, packed = ARGV[5], ARGV[6], ARGV[7]
+local indices, placer, name, packed = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local tail = placer .. ',' .. name
 local count = #packed / 5
 
 local epoch = redis.call('GET', KEYS[1])
@@ -27,7 +29,8 @@ end
 -- newest, if the seq was tampered with).
 local first_id, last_id = string.format('%d', first), string.format('%d', last)
 redis.call('XADD', KEYS[4], 'MINID', '~', string.format('%d', math.max(last - keep, 0)),
-  last_id .. '-0', 'f', first_id, 't', packed)
+  last_id .. '-0', 'f', first_id, 't', packed, 'at', now, 'p',
+  string.rep(placer .. ';', count - 1) .. placer)
 
 -- BITFIELD and HSET in slices: Lua's unpack takes a few thousand values.
 local SLICE = 1000

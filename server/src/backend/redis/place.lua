@@ -18,7 +18,8 @@
 -- Every check comes before the first write, so an error cannot leave the
 -- batch half-applied. The accepted placements take consecutive seqs and
 -- become one history entry (ID <last seq>-0, fields f: first seq, t: the
--- tiles, five bytes each as in a Tiles frame) and one Pub/Sub message
+-- tiles, five bytes each as in a Tiles frame, at: now, p: each tile's
+-- placer, `;`-separated, for moderators' rollbacks) and one Pub/Sub message
 -- (<epoch>:<first seq>:<now>:<tiles>).
 local now, cooldown, keep, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local budget, window = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -47,7 +48,7 @@ end
 
 local first = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
 local seq = first - 1
-local results, bitfield, meta, tiles, cooling = {}, {}, {}, {}, {}
+local results, bitfield, meta, tiles, cooling, placers = {}, {}, {}, {}, {}, {}
 -- Per address key: placements counted so far (stored and in this batch),
 -- and those this batch adds.
 local used, spent = {}, {}
@@ -111,6 +112,7 @@ for i = 1, count do
       meta[#meta + 1] = index
       meta[#meta + 1] = 'v2,' .. string.format('%d', seq) .. ',' .. now .. ',' .. placer .. ',' .. name
       tiles[#tiles + 1] = struct.pack('<HHB', tonumber(x), tonumber(y), tonumber(color))
+      placers[#placers + 1] = placer
       results[#results + 1] = 0
       results[#results + 1] = seq
     end
@@ -123,7 +125,7 @@ if seq >= first then
   -- First, as the one write that can be refused (an ID below the stream's
   -- newest, if the seq was tampered with).
   redis.call('XADD', KEYS[4], 'MINID', '~', string.format('%d', math.max(seq - keep, 0)),
-    last_id .. '-0', 'f', first_id, 't', packed)
+    last_id .. '-0', 'f', first_id, 't', packed, 'at', now, 'p', table.concat(placers, ';'))
   redis.call('SET', KEYS[2], last_id)
   redis.call('BITFIELD', KEYS[3], unpack(bitfield))
   redis.call('HSET', KEYS[5], unpack(meta))

@@ -26,8 +26,8 @@ use crate::{
     config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
-        unix_ms, AuditEntry, BanTarget, ClientAddress, PixelRecord, PlaceOutcome, Placement,
-        Placer, Rules, SessionId, Snapshot, Update,
+        unix_ms, AuditEntry, BanTarget, ClientAddress, Logged, PixelRecord, PlaceOutcome,
+        Placement, Placer, Rules, SessionId, Snapshot, Update, MODERATOR,
     },
 };
 use app::{
@@ -224,6 +224,43 @@ async fn place_batches(store: Weak<RedisStore>, mut queue: mpsc::Receiver<Pendin
 }
 
 /// A candidate epoch, used only if Redis has none yet.
+/// A history entry's placements with when and by whom (entries written
+/// before moderation, or by earlier versions one placement each, have
+/// neither; their placements are still listed).
+fn parse_logged(
+    fields: &HashMap<String, Vec<u8>>,
+    out: &mut Vec<Logged>,
+) -> Result<(), StoreError> {
+    let text = |name: &str| fields.get(name).and_then(|v| std::str::from_utf8(v).ok());
+    let Some(first_seq) = text("f").and_then(|f| f.parse::<u64>().ok()) else {
+        // One placement of an earlier version: `x`, `y`, `c`, no placer.
+        return Ok(());
+    };
+    let tiles = decode_tile_list(fields.get("t").map_or(&[][..], Vec::as_slice))
+        .map_err(|_| malformed("history tiles"))?;
+    let at = text("at")
+        .and_then(|at| at.parse().ok())
+        .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+    let mut placers = text("p").map(|p| p.split(';'));
+    for (seq, tile) in (first_seq..).zip(tiles) {
+        let placer = placers
+            .as_mut()
+            .and_then(Iterator::next)
+            .and_then(|p| p.split_once(','))
+            .map(|(session, address)| Placer {
+                session: session.to_owned(),
+                address: address.to_owned(),
+            });
+        out.push(Logged {
+            seq,
+            tile,
+            at,
+            placer,
+        });
+    }
+    Ok(())
+}
+
 /// Whether what this connection just wrote is durable: at once with
 /// [`Durability::Local`], else once a replica acknowledged it (`WAIT` on the
 /// same connection covers exactly its writes).
@@ -451,18 +488,17 @@ impl Store for RedisStore {
 
     async fn fill(
         &self,
-        coords: &[Coord],
-        color: u8,
+        pixels: &[(Coord, u8)],
         placer: &FillPlacer,
     ) -> Result<Filled, StoreError> {
         let keys = &self.keys;
-        let mut indices = Vec::with_capacity(coords.len() * 4);
-        let mut tiles = Vec::with_capacity(coords.len() * TILE_LEN);
-        for coord in coords {
+        let mut indices = Vec::with_capacity(pixels.len() * 4);
+        let mut tiles = Vec::with_capacity(pixels.len() * TILE_LEN);
+        for (coord, color) in pixels {
             indices.extend_from_slice(&(coord.index as u32).to_le_bytes());
             tiles.extend_from_slice(&coord.x.to_le_bytes());
             tiles.extend_from_slice(&coord.y.to_le_bytes());
-            tiles.push(color);
+            tiles.push(*color);
         }
         let mut invocation = FILL.prepare_invoke();
         invocation
@@ -476,7 +512,8 @@ impl Store for RedisStore {
             .arg(&keys.channel)
             .arg(new_epoch())
             .arg(indices)
-            .arg(format!("moderator,{},{}", placer.address, placer.name))
+            .arg(format!("{MODERATOR},{}", placer.address))
+            .arg(&placer.name)
             .arg(tiles);
         let durability = self.durability;
         let ((first_seq, last_seq), durable): ((u64, u64), bool) = self
@@ -491,6 +528,35 @@ impl Store for RedisStore {
             last_seq,
             durable,
         })
+    }
+
+    async fn logged_history(&self) -> Result<Vec<Logged>, StoreError> {
+        const PAGE: usize = 1_000;
+        let mut logged = Vec::new();
+        let mut from = "-".to_owned();
+        loop {
+            let (key, start) = (self.keys.history.clone(), from.clone());
+            let page: Vec<(String, HashMap<String, Vec<u8>>)> = self
+                .master
+                .run(|mut c| async move {
+                    redis::cmd("XRANGE")
+                        .arg(key)
+                        .arg(start)
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(PAGE)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            for (_, fields) in &page {
+                parse_logged(fields, &mut logged)?;
+            }
+            match page.last() {
+                Some((id, _)) if page.len() == PAGE => from = format!("({id}"),
+                _ => return Ok(logged),
+            }
+        }
     }
 
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {
