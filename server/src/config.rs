@@ -36,6 +36,11 @@ pub struct Config {
     /// How old a served snapshot may be while the canvas moves on: each
     /// encoding is made at most once per this interval.
     pub snapshot_max_age: Duration,
+    /// How often one instance archives the canvas as a PNG (time travel);
+    /// zero: never.
+    pub archive_interval: Duration,
+    /// Archived snapshots kept, the oldest dropped first.
+    pub archive_keep: usize,
     /// Placements the embedded store keeps for `Resume`.
     pub history_len: usize,
     /// Origins accepted on `/ws`; empty means "the host serving the page".
@@ -225,6 +230,8 @@ impl Config {
             fanout_frames_per_sec: env.parse("FANOUT_FRAMES_PER_SEC", 50_000)?,
             recent_tiles: env.parse("RECENT_TILES", 65_536)?,
             snapshot_max_age: env.ms("SNAPSHOT_MAX_AGE_MS", 250)?,
+            archive_interval: env.ms("SNAPSHOT_INTERVAL_MS", 600_000)?,
+            archive_keep: env.parse("SNAPSHOT_KEEP", 1_000)?,
             history_len,
             allowed_origins: allowed_origins(&env),
             place_rate_per_sec: env.parse("PLACE_RATE_PER_SEC", 20)?,

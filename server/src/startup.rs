@@ -5,6 +5,7 @@
 use crate::{
     backend::{self, Backend, StoreError},
     canvas::{
+        archive::Archiver,
         fanout::Fanout,
         mirror::Mirror,
         snapshot::Snapshots,
@@ -131,6 +132,13 @@ impl Application {
             },
         };
         state.tasks.spawn(sync.run(state.shutdown.clone()));
+        let archiver = Archiver {
+            store: state.store.clone(),
+            mirror: state.mirror.clone(),
+            interval: state.config.archive_interval,
+            keep: state.config.archive_keep,
+        };
+        state.tasks.spawn(archiver.run(state.shutdown.clone()));
         state.tasks.spawn(state.presence.clone().run(
             state.store.clone(),
             state.fanout.clone(),

@@ -20,6 +20,7 @@ use app::{
     protocol::Tile,
 };
 use async_trait::async_trait;
+use bytes::Bytes;
 use std::{
     collections::{HashMap, VecDeque},
     sync::Mutex,
@@ -66,6 +67,10 @@ struct State {
     bans: HashMap<BanTarget, SystemTime>,
     /// The moderators' actions, oldest first.
     audit: VecDeque<AuditEntry>,
+    /// Archived snapshots, oldest first: seq, when, PNG.
+    archive: VecDeque<(u64, SystemTime, Bytes)>,
+    /// Until when the current archiving turn is taken.
+    archive_turn: Option<Instant>,
 }
 
 struct SessionRecord {
@@ -96,6 +101,8 @@ impl MemoryStore {
                 frozen: false,
                 bans: HashMap::new(),
                 audit: VecDeque::new(),
+                archive: VecDeque::new(),
+                archive_turn: None,
             }),
             updates,
         }
@@ -386,6 +393,51 @@ impl Store for MemoryStore {
                 placer: Some(placer.clone()),
             })
             .collect())
+    }
+
+    async fn archive_turn(&self, interval: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        if state.archive_turn.is_some_and(|until| until > now) {
+            return Ok(false);
+        }
+        state.archive_turn = Some(now + interval * 9 / 10);
+        Ok(true)
+    }
+
+    async fn archive(
+        &self,
+        seq: u64,
+        at: SystemTime,
+        png: Bytes,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.archive.retain(|(archived, ..)| *archived != seq);
+        state.archive.push_back((seq, at, png));
+        while state.archive.len() > keep.max(1) {
+            state.archive.pop_front();
+        }
+        Ok(())
+    }
+
+    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .archive
+            .iter()
+            .rev()
+            .map(|(seq, at, _)| (*seq, *at))
+            .collect())
+    }
+
+    async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .archive
+            .iter()
+            .find(|(archived, ..)| *archived == seq)
+            .map(|(.., png)| png.clone()))
     }
 
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {

@@ -20,7 +20,11 @@ use crate::{
 };
 use app::{geometry::Coord, name::DisplayName};
 use async_trait::async_trait;
-use std::{sync::Arc, time::Duration};
+use bytes::Bytes;
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
@@ -223,6 +227,25 @@ pub trait Store: Send + Sync + 'static {
     /// oldest first, with when and by whom where that was recorded: what
     /// a rollback works from.
     async fn logged_history(&self) -> Result<Vec<Logged>, StoreError>;
+
+    /// Takes the turn to archive the canvas: true for one caller per
+    /// `interval` across every instance.
+    async fn archive_turn(&self, interval: Duration) -> Result<bool, StoreError>;
+
+    /// Archives `png`, the canvas at `seq`, keeping the newest `keep`.
+    async fn archive(
+        &self,
+        seq: u64,
+        at: SystemTime,
+        png: Bytes,
+        keep: usize,
+    ) -> Result<(), StoreError>;
+
+    /// The archived snapshots, newest first: their seqs and times.
+    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError>;
+
+    /// One archived snapshot's PNG.
+    async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError>;
 
     /// Freezes the canvas (only moderators place) or unfreezes it.
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError>;

@@ -2,8 +2,10 @@
 //! every read is served from (with the recent tiles, for sockets that fell
 //! behind and for `Resume`), the [`sync`] task that keeps it in seq order
 //! from the update feed, the [`fanout`] that sends each batch of tiles to
-//! every socket as one shared frame, and the [`snapshot`]s HTTP serves.
+//! every socket as one shared frame, the [`snapshot`]s HTTP serves, and the
+//! [`archive`] of past canvases.
 
+pub mod archive;
 pub mod encode;
 pub mod fanout;
 pub mod mirror;

@@ -558,6 +558,24 @@ mod tests {
         async fn logged_history(&self) -> Result<Vec<crate::model::Logged>, StoreError> {
             Err(StoreError::Closed)
         }
+        async fn archive_turn(&self, _: Duration) -> Result<bool, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn archive(
+            &self,
+            _: u64,
+            _: std::time::SystemTime,
+            _: bytes::Bytes,
+            _: usize,
+        ) -> Result<(), StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn archived(&self) -> Result<Vec<(u64, std::time::SystemTime)>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn archived_png(&self, _: u64) -> Result<Option<bytes::Bytes>, StoreError> {
+            Err(StoreError::Closed)
+        }
         async fn set_frozen(&self, _: bool) -> Result<(), StoreError> {
             Err(StoreError::Closed)
         }

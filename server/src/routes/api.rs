@@ -9,7 +9,7 @@ use app::{
 };
 use axum::{
     body::Bytes,
-    extract::{RawQuery, State},
+    extract::{Path, RawQuery, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -73,6 +73,43 @@ pub async fn canvas_png(State(state): State<AppState>, headers: HeaderMap) -> Re
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
     cache_headers(out, etag);
     response
+}
+
+/// `GET /api/snapshots`: the archived canvases, newest first.
+pub async fn snapshots(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let archived = state.store.archived().await?;
+    let list: Vec<Value> = archived
+        .into_iter()
+        .map(|(seq, at)| {
+            json!({ "seq": seq, "at": rfc3339(at), "url": format!("/api/snapshots/{seq}.png") })
+        })
+        .collect();
+    Ok(Json(json!({ "snapshots": list })))
+}
+
+/// `GET /api/snapshots/{seq}.png`: one archived canvas. It never changes,
+/// so caches may keep it for good.
+pub async fn snapshot_png(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, ApiError> {
+    let seq = file
+        .strip_suffix(".png")
+        .and_then(|seq| seq.parse::<u64>().ok())
+        .ok_or(ApiError::NotFound)?;
+    let png = state
+        .store
+        .archived_png(seq)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ),
+    ];
+    Ok((headers, png).into_response())
 }
 
 /// Who placed a pixel, when, and its color now.

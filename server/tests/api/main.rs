@@ -8,6 +8,7 @@ mod redis_server;
 
 mod abuse;
 mod admin;
+mod archive;
 mod backup;
 mod cluster;
 mod durability;

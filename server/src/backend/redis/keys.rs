@@ -29,6 +29,14 @@ pub struct Keys {
     /// String with a TTL: present while any ban may be in force (it expires
     /// with the longest), so placements look bans up only then.
     pub bans: String,
+    /// Sorted set: the seqs of the archived snapshots (score and member).
+    pub archive: String,
+    /// Hash: archived seq -> the canvas as a PNG.
+    pub archive_png: String,
+    /// Hash: archived seq -> when it was taken (unix ms).
+    pub archive_at: String,
+    /// String with a TTL: held by the instance whose turn it is to archive.
+    pub archive_turn: String,
     /// Stream: the moderators' actions, fields `at`, `by`, `address`,
     /// `action`, `details` (JSON); capped at
     /// [`AUDIT_LEN`](crate::backend::AUDIT_LEN) entries.
@@ -49,6 +57,10 @@ impl Keys {
             frozen: format!("{prefix}:frozen"),
             bans: format!("{prefix}:bans"),
             audit: format!("{prefix}:audit"),
+            archive: format!("{prefix}:archive"),
+            archive_png: format!("{prefix}:archive:png"),
+            archive_at: format!("{prefix}:archive:at"),
+            archive_turn: format!("{prefix}:archive:turn"),
             prefix: prefix.to_owned(),
         }
     }

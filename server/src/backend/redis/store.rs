@@ -36,6 +36,7 @@ use app::{
     protocol::{decode_tile_list, Tile, TILE_LEN},
 };
 use async_trait::async_trait;
+use bytes::Bytes;
 use redis::{aio::ConnectionLike, Script, Value};
 use std::{
     collections::HashMap,
@@ -48,6 +49,7 @@ static PLACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("plac
 static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("snapshot.lua")));
 static HISTORY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("history.lua")));
 static NEW_EPOCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("new_epoch.lua")));
+static ARCHIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("archive.lua")));
 static FILL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("fill.lua")));
 static PRESENCE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("presence.lua")));
 
@@ -557,6 +559,86 @@ impl Store for RedisStore {
                 _ => return Ok(logged),
             }
         }
+    }
+
+    async fn archive_turn(&self, interval: Duration) -> Result<bool, StoreError> {
+        let key = self.keys.archive_turn.clone();
+        // A little short of the interval, so the next turn is free by the
+        // next tick of whichever instance comes first.
+        let hold = (interval.as_millis() as u64 * 9 / 10).max(1);
+        let taken: Option<String> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(hold)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(taken.is_some())
+    }
+
+    async fn archive(
+        &self,
+        seq: u64,
+        at: SystemTime,
+        png: Bytes,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let keys = &self.keys;
+        let mut invocation = ARCHIVE.prepare_invoke();
+        invocation
+            .key(&keys.archive)
+            .key(&keys.archive_png)
+            .key(&keys.archive_at)
+            .arg(seq)
+            .arg(unix_ms(at))
+            .arg(png.as_ref())
+            .arg(keep.max(1));
+        self.master
+            .run(|mut c| async move { invocation.invoke_async::<()>(&mut c).await })
+            .await
+    }
+
+    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError> {
+        let (index, times) = (self.keys.archive.clone(), self.keys.archive_at.clone());
+        let (seqs, at): (Vec<u64>, HashMap<u64, u64>) = self
+            .master
+            .run(|mut c| async move {
+                redis::pipe()
+                    .cmd("ZREVRANGE")
+                    .arg(index)
+                    .arg(0)
+                    .arg(-1)
+                    .cmd("HGETALL")
+                    .arg(times)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(seqs
+            .into_iter()
+            .filter_map(|seq| Some((seq, UNIX_EPOCH + Duration::from_millis(*at.get(&seq)?))))
+            .collect())
+    }
+
+    async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError> {
+        let key = self.keys.archive_png.clone();
+        let png: Option<Vec<u8>> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg(seq)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(png.map(Bytes::from))
     }
 
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {
