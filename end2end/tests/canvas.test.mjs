@@ -89,3 +89,43 @@ test("a tile placed over the raw protocol reaches a page that loaded before it",
   await bot.close();
   await page.context().close();
 });
+
+test("the heatmap toggles over the canvas and marks where tiles were just placed", async () => {
+  const page = await openCanvas(browser, server.base);
+  assert.equal(await page.isHidden(".heat-canvas"), true);
+  await page.click('.swatch[data-color="3"]');
+  await clickPixel(page, 30, 12);
+
+  await page.click(".heatmap-toggle");
+  assert.equal(await page.getAttribute(".heatmap-toggle", "aria-pressed"), "true");
+  assert.equal(await page.isVisible(".heat-canvas"), true);
+  // The placed pixel is marked; its neighbour is not. The pixel buffer
+  // underneath is not touched.
+  const heatAt = (x, y) =>
+    page.evaluate(([x, y]) => {
+      const probe = document.createElement("canvas");
+      probe.width = probe.height = 1;
+      const ctx = probe.getContext("2d");
+      ctx.drawImage(document.querySelector(".heat-canvas"), x, y, 1, 1, 0, 0, 1, 1);
+      return ctx.getImageData(0, 0, 1, 1).data[3];
+    }, [x, y]);
+  await page.waitForFunction(
+    ([x, y]) => {
+      const probe = document.createElement("canvas");
+      probe.width = probe.height = 1;
+      const ctx = probe.getContext("2d");
+      ctx.drawImage(document.querySelector(".heat-canvas"), x, y, 1, 1, 0, 0, 1, 1);
+      return ctx.getImageData(0, 0, 1, 1).data[3] > 0;
+    },
+    [30, 12],
+    { timeout: 10_000 },
+  );
+  assert.equal(await heatAt(31, 12), 0);
+  await page.screenshot({ path: `${artifacts}/screenshot-heatmap.png` });
+
+  await page.click(".heatmap-toggle");
+  assert.equal(await page.isHidden(".heat-canvas"), true);
+  assert.equal(await page.getAttribute(".heatmap-toggle", "aria-pressed"), "false");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

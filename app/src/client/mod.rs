@@ -6,6 +6,7 @@
 //! singleton and the DOM callbacks reach it through [`with_client`]; only the
 //! few figures the page shows are Leptos signals.
 
+mod heat;
 mod http;
 mod input;
 mod pixels;
@@ -18,6 +19,7 @@ use crate::{
     protocol::{ClientMessage, PlaceStatus, ServerMessage, Tile},
     sync::{self, At, CanvasSync},
 };
+use heat::Heat;
 use input::{Gesture, Motion};
 use leptos::prelude::*;
 use pixels::Pixels;
@@ -38,6 +40,8 @@ fn with_client<R>(f: impl FnOnce(&mut Client) -> R) -> Option<R> {
 
 struct Client {
     pixels: Pixels,
+    /// The heatmap overlay, if the page has its canvas.
+    heat: Option<Heat>,
     view: View,
     gesture: Gesture,
     /// Whether a URL update for the view is already scheduled.
@@ -79,11 +83,15 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
         return;
     };
     input::attach(&stage);
+    let heat = input::element("heat-canvas")
+        .and_then(|element| element.dyn_into::<HtmlCanvasElement>().ok())
+        .and_then(|canvas| Heat::new(canvas, size));
     let view = View::new(stage, board, reticle, size);
     live.hover.set(Some(view.target));
     CLIENT.with(|cell| {
         *cell.borrow_mut() = Some(Client {
             pixels,
+            heat,
             view,
             gesture: Gesture::default(),
             url_save_scheduled: false,
@@ -104,7 +112,30 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
         },
         Duration::from_millis(100),
     );
+    // The heatmap fades as placements age.
+    set_interval(
+        || {
+            with_client(|client| {
+                if let Some(heat) = &client.heat {
+                    heat.draw(now());
+                }
+            });
+        },
+        Duration::from_secs(2),
+    );
     connect();
+}
+
+/// Shows the heatmap if hidden, hides it if shown; whether it is shown.
+pub fn toggle_heatmap() -> bool {
+    with_client(|client| {
+        let heat = client.heat.as_mut()?;
+        let shown = !heat.visible;
+        heat.show(shown, now());
+        Some(shown)
+    })
+    .flatten()
+    .unwrap_or(false)
 }
 
 /// Zooms around the centre of the view (the zoom buttons).
@@ -214,8 +245,12 @@ impl Client {
             match action {
                 sync::Action::Apply { first_seq, tiles } => {
                     let last_seq = first_seq + tiles.len() as u64 - 1;
+                    let at = now();
                     for tile in tiles {
                         self.pixels.set(tile);
+                        if let Some(heat) = &mut self.heat {
+                            heat.record(tile, at);
+                        }
                     }
                     self.live.seq.set(last_seq);
                     self.request_frame();
@@ -463,6 +498,9 @@ impl Client {
             with_client(|client| {
                 client.frame_requested = false;
                 client.pixels.flush();
+                if let Some(heat) = &client.heat {
+                    heat.draw(now());
+                }
             });
         });
         let _ = window().request_animation_frame(draw.unchecked_ref());

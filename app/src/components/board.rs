@@ -2,6 +2,7 @@
 //! underneath shows the current canvas (also with JavaScript off); once the
 //! client has drawn the snapshot, the `<canvas>` covers it. The client then
 //! moves the board with a CSS transform (pan, zoom) and places the reticle.
+//! A third layer, hidden until its button is pressed, is the heatmap.
 
 use crate::geometry::CanvasSize;
 use crate::live::{LiveState, ZOOM_STEP};
@@ -27,6 +28,11 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
             #[cfg(not(feature = "hydrate"))]
             let _ = factor;
         }
+    };
+    let heat_shown = RwSignal::new(false);
+    let toggle_heat = move |_: ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        heat_shown.set(crate::client::toggle_heatmap());
     };
     // The zoom buttons sit on the stage: their presses must not reach it as
     // a click on the canvas.
@@ -56,9 +62,34 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
                 height=size.height.to_string()
                 aria-label="The canvas: click a pixel to place the selected color"
             ></canvas>
+            <canvas
+                class="heat-canvas"
+                width=size.width.to_string()
+                height=size.height.to_string()
+                aria-hidden="true"
+                hidden
+            ></canvas>
         </div>
         <div class="reticle" hidden></div>
         <div class="zoom-controls">
+            <button
+                type="button"
+                aria-label="Heatmap of the last ten minutes"
+                title="Heatmap: where tiles were placed in the last ten minutes"
+                class="heatmap-toggle"
+                aria-pressed=move || heat_shown.get().to_string()
+                on:pointerdown=keep
+                on:pointerup=keep
+                on:click=toggle_heat
+            >
+                // A flame.
+                <svg viewBox="0 0 16 16" width="18" height="18" aria-hidden="true">
+                    <path
+                        fill="currentColor"
+                        d="M8 1c1 3 4 4.5 4 8.5a4 4 0 0 1-8 0c0-2 1-3.3 2-4.3 0 2 .8 3 2 3.3C7.2 6.5 7.5 4 8 1z"
+                    ></path>
+                </svg>
+            </button>
             <button
                 type="button"
                 aria-label="Zoom in"
