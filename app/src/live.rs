@@ -50,11 +50,14 @@ pub struct LiveState {
     pub hover: RwSignal<Option<(u16, u16)>>,
     /// Who placed that pixel and when.
     pub pixel_info: RwSignal<Option<String>>,
+    /// Whether the moderators froze the canvas: as rendered, then as the
+    /// last placement's answer said.
+    pub frozen: RwSignal<bool>,
 }
 
 impl LiveState {
     /// The state at first paint: the figures the server rendered.
-    pub fn new(online: u32, seq: u64) -> Self {
+    pub fn new(online: u32, seq: u64, frozen: bool) -> Self {
         Self {
             connection: RwSignal::new(Connection::Connecting),
             online: RwSignal::new(online),
@@ -64,6 +67,7 @@ impl LiveState {
             notice: RwSignal::new(None),
             hover: RwSignal::new(None),
             pixel_info: RwSignal::new(None),
+            frozen: RwSignal::new(frozen),
         }
     }
 }

@@ -5,6 +5,10 @@
 //! about once a second with a time to live; the store answers with the total
 //! of the live reports. An instance that dies stops counting once its last
 //! report expires ([`REPORT_TTL`]).
+//!
+//! The same round also reads whether the moderators froze the canvas, so
+//! the page and `/api/info` can say so without a store round trip of their
+//! own.
 
 use crate::{
     backend::Store,
@@ -12,7 +16,7 @@ use crate::{
 };
 use std::{
     sync::{
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
         Arc,
     },
     time::{Duration, Instant},
@@ -36,6 +40,8 @@ pub struct Presence {
     local: AtomicU32,
     /// The last total across instances.
     total: AtomicU32,
+    /// Whether the canvas was frozen when last looked at.
+    frozen: AtomicBool,
 }
 
 /// Counts one connection as online for as long as it lives.
@@ -53,6 +59,7 @@ impl Default for Presence {
             instance: format!("{:016x}", rand::random::<u64>()),
             local: AtomicU32::new(0),
             total: AtomicU32::new(0),
+            frozen: AtomicBool::new(false),
         }
     }
 }
@@ -69,6 +76,12 @@ impl Presence {
         self.total
             .load(Ordering::Relaxed)
             .max(self.local.load(Ordering::Relaxed))
+    }
+
+    /// Whether the canvas is frozen, as of the last report (within about a
+    /// second).
+    pub fn frozen(&self) -> bool {
+        self.frozen.load(Ordering::Relaxed)
     }
 
     /// Reports this instance's count and sends a `Presence` frame whenever
@@ -99,6 +112,9 @@ impl Presence {
                         reported = Some((local, Instant::now()));
                     }
                     Err(error) => tracing::debug!(%error, "cannot report presence"),
+                }
+                if let Ok(frozen) = store.is_frozen().await {
+                    self.frozen.store(frozen, Ordering::Relaxed);
                 }
             }
             let online = self.online();

@@ -306,6 +306,11 @@ impl Client {
     }
 
     fn on_place_result(&mut self, status: PlaceStatus, retry_after_ms: u32) {
+        match status {
+            PlaceStatus::Frozen => self.live.frozen.set(true),
+            PlaceStatus::Accepted | PlaceStatus::Cooldown => self.live.frozen.set(false),
+            _ => {}
+        }
         let (wait, notice) = match status {
             PlaceStatus::Accepted => (self.cooldown_ms, None),
             PlaceStatus::Cooldown => (retry_after_ms, Some("Still cooling down.")),

@@ -28,6 +28,8 @@ pub struct PageData {
     pub seq: u64,
     pub cooldown_ms: u32,
     pub online: u32,
+    /// Whether the moderators froze the canvas.
+    pub frozen: bool,
     /// The visitor's display name, if they chose one.
     pub display_name: Option<String>,
     /// `scheme://host` the page was requested at, for absolute links in the
@@ -65,7 +67,7 @@ pub fn App() -> impl IntoView {
         width: page.width,
         height: page.height,
     };
-    let live = LiveState::new(page.online, page.seq);
+    let live = LiveState::new(page.online, page.seq, page.frozen);
     let description = format!(
         "A shared {}x{} pixel canvas: pick a color, place a tile, and everyone sees it at once. {} tiles placed so far.",
         page.width, page.height, page.seq

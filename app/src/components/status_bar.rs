@@ -1,4 +1,5 @@
-//! The live figures: connection state, users online, tiles placed.
+//! The live figures: connection state, whether the canvas is frozen, users
+//! online, tiles placed.
 
 use crate::live::LiveState;
 use leptos::prelude::*;
@@ -10,6 +11,10 @@ pub fn StatusBar(live: LiveState) -> impl IntoView {
             <div class="figure">
                 <dt>"Status"</dt>
                 <dd class="connection">{move || live.connection.get().as_str()}</dd>
+            </div>
+            <div class="figure frozen" hidden=move || !live.frozen.get()>
+                <dt>"Canvas"</dt>
+                <dd>"frozen by the moderators"</dd>
             </div>
             <div class="figure">
                 <dt>"Online"</dt>

@@ -29,6 +29,8 @@ pub async fn info(State(state): State<AppState>) -> Json<Value> {
         // A string: JavaScript numbers cannot hold every u64.
         "epoch": epoch.to_string(),
         "online": state.presence.online(),
+        // Whether the moderators froze it (within about a second).
+        "frozen": state.presence.frozen(),
     }))
 }
 

@@ -55,6 +55,7 @@ pub async fn page(
         seq: state.mirror.version().seq,
         cooldown_ms: state.config.cooldown.as_millis() as u32,
         online: state.presence.online(),
+        frozen: state.presence.frozen(),
         display_name,
         origin: origin(headers, state.config.trust_forwarded_for),
     };

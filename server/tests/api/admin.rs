@@ -3,12 +3,14 @@
 
 use crate::{
     helpers::{
-        assert_converged, snapshots_at, spawn_app, wait_ready, Api, Replica, TestApp, WsClient,
+        assert_converged, eventually, snapshots_at, spawn_app, wait_ready, Api, Replica, TestApp,
+        WsClient,
     },
     redis_server::RedisServer,
 };
 use app::protocol::{PlaceStatus, Tile};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const TOKEN: &str = "an-admin-token-long-enough-to-pass-32";
 
@@ -229,9 +231,28 @@ async fn a_frozen_canvas_refuses_everyone_until_unfrozen() {
     assert_eq!(place(&mut on_a, TILE).await.0, PlaceStatus::Frozen);
     assert_eq!(place(&mut on_b, TILE).await.0, PlaceStatus::Frozen);
     assert_eq!(a.canvas().await.1, 0, "nothing was placed");
+    // Every instance says so, in /api/info and on the page it renders.
+    for app in [&a, &b] {
+        eventually(
+            "the instance knows the canvas is frozen",
+            Duration::from_secs(5),
+            Duration::from_millis(100),
+            || async { (app.json("/api/info").await["frozen"] == true).then_some(()) },
+        )
+        .await;
+        assert!(frozen_shown(app).await, "the page shows it");
+    }
 
     b.admin("freeze", Some(json!({ "frozen": false }))).await;
     assert_eq!(place(&mut on_a, TILE).await.0, PlaceStatus::Accepted);
+    eventually(
+        "the instance knows the canvas is open again",
+        Duration::from_secs(5),
+        Duration::from_millis(100),
+        || async { (a.json("/api/info").await["frozen"] == false).then_some(()) },
+    )
+    .await;
+    assert!(!frozen_shown(&a).await, "the page no longer shows it");
     let log = a
         .admin("audit?count=1", None)
         .await
@@ -376,4 +397,14 @@ async fn a_rollback_restores_exactly_the_previous_colors_within_history() {
 async fn eventually_at(app: &TestApp, seq: u64) -> (Vec<u8>, u64) {
     snapshots_at(std::slice::from_ref(app), seq).await;
     app.canvas().await
+}
+
+/// Whether the page the app renders shows the "frozen" figure (its element
+/// is there either way, hidden unless frozen).
+async fn frozen_shown(app: &TestApp) -> bool {
+    let page = app.get("/").await.text().await.unwrap();
+    let end = page.find(r#"class="figure frozen""#).expect("the figure");
+    let start = page[..end].rfind('<').expect("its tag");
+    let tag_end = end + page[end..].find('>').expect("its tag's end");
+    !page[start..tag_end].contains("hidden")
 }
