@@ -1,6 +1,6 @@
 //! The moderators' API, `/api/admin/…` (docs/protocol.md): freeze the
-//! canvas, ban a session or an address, see who placed a pixel, read the
-//! audit log. Every route answers 404 unless `ADMIN_TOKEN` is set, and 401
+//! canvas, ban a session or an address, see who placed a pixel, fill or
+//! wipe a rectangle, roll back what someone placed, read the audit log. Every route answers 404 unless `ADMIN_TOKEN` is set, and 401
 //! unless the request carries it as a bearer token; every change is
 //! recorded in the audit log with who, from where and when.
 
@@ -101,9 +101,7 @@ impl Moderator {
         state.store.record_audit(&entry).await?;
         Ok(())
     }
-}
 
-impl Moderator {
     /// Places `pixels` as this moderator, in atomic chunks of
     /// [`FILL_CHUNK`]: the first and last seqs taken (0, 0 for none), and
     /// whether a replica confirmed them all.
