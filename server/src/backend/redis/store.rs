@@ -132,12 +132,7 @@ impl RedisStore {
     async fn place_batch(&self, batch: &[Pending]) -> Result<Vec<PlaceOutcome>, StoreError> {
         let keys = &self.keys;
         let mut invocation = PLACE.prepare_invoke();
-        invocation
-            .key(&keys.epoch)
-            .key(&keys.seq)
-            .key(&keys.pixels)
-            .key(&keys.history)
-            .key(&keys.meta)
+        canvas_keys(&mut invocation, keys)
             .key(&keys.frozen)
             .key(&keys.bans);
         for Pending { placement, .. } in batch {
@@ -261,6 +256,20 @@ fn parse_logged(
         });
     }
     Ok(())
+}
+
+/// The keys a script that places starts with: epoch, seq, pixels, history
+/// and pixel records (`place.lua`, `fill.lua`).
+fn canvas_keys<'a, 'b>(
+    invocation: &'a mut redis::ScriptInvocation<'b>,
+    keys: &Keys,
+) -> &'a mut redis::ScriptInvocation<'b> {
+    invocation
+        .key(&keys.epoch)
+        .key(&keys.seq)
+        .key(&keys.pixels)
+        .key(&keys.history)
+        .key(&keys.meta)
 }
 
 /// Whether what this connection just wrote is durable: at once with
@@ -503,12 +512,7 @@ impl Store for RedisStore {
             tiles.push(*color);
         }
         let mut invocation = FILL.prepare_invoke();
-        invocation
-            .key(&keys.epoch)
-            .key(&keys.seq)
-            .key(&keys.pixels)
-            .key(&keys.history)
-            .key(&keys.meta)
+        canvas_keys(&mut invocation, keys)
             .arg(unix_ms(SystemTime::now()))
             .arg(self.history_len)
             .arg(&keys.channel)
