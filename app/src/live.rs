@@ -53,6 +53,22 @@ pub struct LiveState {
     /// Whether the moderators froze the canvas: as rendered, then as the
     /// last placement's answer said.
     pub frozen: RwSignal<bool>,
+    /// The player's template, if one is loaded.
+    pub template: RwSignal<Option<TemplateStatus>>,
+}
+
+/// A loaded template as the page shows it (docs/protocol.md has nothing on
+/// it: templates never reach the server).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateStatus {
+    /// The image's URL, empty for a file chosen from the disk.
+    pub source: String,
+    /// The canvas pixel its top-left corner lies on.
+    pub x: i32,
+    pub y: i32,
+    pub opacity: f64,
+    /// Canvas pixels that still differ from it.
+    pub differing: u32,
 }
 
 impl LiveState {
@@ -68,6 +84,7 @@ impl LiveState {
             hover: RwSignal::new(None),
             pixel_info: RwSignal::new(None),
             frozen: RwSignal::new(frozen),
+            template: RwSignal::new(None),
         }
     }
 }

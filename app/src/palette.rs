@@ -95,6 +95,23 @@ pub fn rgba(index: u8) -> [u8; 4] {
     }
 }
 
+/// The palette color nearest to `rgb` (squared distance; an exact match
+/// wins): how a template image's colors become placeable ones.
+pub fn nearest(rgb: [u8; 3]) -> u8 {
+    let distance = |color: &Color| {
+        color
+            .rgb
+            .iter()
+            .zip(rgb)
+            .map(|(&a, b)| (i32::from(a) - i32::from(b)).pow(2))
+            .sum::<i32>()
+    };
+    (0u8..)
+        .zip(&PALETTE)
+        .min_by_key(|(_, color)| distance(color))
+        .map_or(0, |(index, _)| index)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +130,16 @@ mod tests {
         assert!(ColorIndex::parse(31).is_some());
         assert!(ColorIndex::parse(32).is_none());
         assert_eq!(rgba(255), [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn nearest_finds_exact_colors_and_rounds_others() {
+        for (index, color) in (0u8..).zip(&PALETTE) {
+            assert_eq!(nearest(color.rgb), index);
+        }
+        // Almost white is white; almost black is black.
+        assert_eq!(nearest([250, 252, 249]), 0);
+        let black = PALETTE.iter().position(|c| c.rgb == [0, 0, 0]);
+        assert_eq!(black.map(|i| i as u8), Some(nearest([6, 3, 1])));
     }
 }

@@ -7,6 +7,7 @@ import {
   artifacts,
   clickPixel,
   launchBrowser,
+  layerPixel,
   openCanvas,
   startServer,
   waitForPixel,
@@ -126,6 +127,57 @@ test("the heatmap toggles over the canvas and marks where tiles were just placed
   await page.click(".heatmap-toggle");
   assert.equal(await page.isHidden(".heat-canvas"), true);
   assert.equal(await page.getAttribute(".heatmap-toggle", "aria-pressed"), "false");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("a template from the page's URL shows the pixels that still differ and picks their color", async () => {
+  // A 4x1 template: three red pixels, then a transparent one.
+  const scratch = await openCanvas(browser, server.base);
+  const image = await scratch.evaluate(() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 4;
+    canvas.height = 1;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#ff4500";
+    ctx.fillRect(0, 0, 3, 1);
+    return canvas.toDataURL("image/png");
+  });
+  await scratch.context().close();
+
+  const link = `${server.base}/?x=61&y=72&zoom=8&template=${encodeURIComponent(image)}&tx=60&ty=70&to=0.8`;
+  const page = await openCanvas(browser, link);
+  await page.waitForSelector(".template-canvas:not([hidden])");
+  const red = [255, 69, 0, 255];
+  assert.deepEqual(await layerPixel(page, ".template-canvas", 60, 70), red);
+  assert.deepEqual(await layerPixel(page, ".template-canvas", 62, 70), red);
+  // Transparent in the template, and outside it: nothing drawn.
+  assert.equal((await layerPixel(page, ".template-canvas", 63, 70))[3], 0);
+  assert.equal((await layerPixel(page, ".template-canvas", 60, 71))[3], 0);
+  await page.click(".template-panel summary");
+  assert.equal(await page.textContent(".template-progress"), "3 pixels still differ.");
+  assert.equal(await page.inputValue(".template-x"), "60");
+  assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector(".template-canvas")).opacity), "0.8");
+  await page.screenshot({ path: `${artifacts}/screenshot-template.png` });
+
+  // Black is selected; pointing at a template pixel picks its red, and
+  // the placed pixel leaves the overlay.
+  await page.click('.swatch[data-color="28"]');
+  await clickPixel(page, 61, 70);
+  assert.equal(await page.getAttribute('.swatch[data-color="3"]', "aria-checked"), "true");
+  await waitForPixel(page, 61, 70, [255, 69, 0]);
+  await page.waitForFunction(
+    () => document.querySelector(".template-progress").textContent === "2 pixels still differ.",
+  );
+  assert.equal((await layerPixel(page, ".template-canvas", 61, 70))[3], 0);
+  // The view's own URL updates keep the template in the link.
+  await page.keyboard.press("ArrowRight");
+  await page.waitForFunction(() => new URL(location.href).searchParams.has("zoom"));
+  assert.equal(new URL(page.url()).searchParams.get("template"), image);
+
+  await page.click(".template-remove");
+  assert.equal(await page.isHidden(".template-canvas"), true);
+  assert.equal(new URL(page.url()).searchParams.has("template"), false);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

@@ -148,3 +148,17 @@ export async function waitForPixel(page, x, y, rgb) {
     { timeout: 10_000 },
   );
 }
+
+/** The RGBA of pixel (x, y) of the canvas element matching `selector`. */
+export function layerPixel(page, selector, x, y) {
+  return page.evaluate(
+    ([selector, x, y]) => {
+      const probe = document.createElement("canvas");
+      probe.width = probe.height = 1;
+      const ctx = probe.getContext("2d");
+      ctx.drawImage(document.querySelector(selector), x, y, 1, 1, 0, 0, 1, 1);
+      return [...ctx.getImageData(0, 0, 1, 1).data];
+    },
+    [selector, x, y],
+  );
+}

@@ -3,10 +3,12 @@
 //! never places; two pointers pinch-zoom.
 
 use super::with_client;
-use leptos::prelude::{document, window};
+use leptos::prelude::document;
 use std::collections::HashMap;
 use wasm_bindgen::{prelude::Closure, JsCast};
-use web_sys::{AddEventListenerOptions, HtmlElement, KeyboardEvent, PointerEvent, WheelEvent};
+use web_sys::{
+    AddEventListenerOptions, HtmlElement, KeyboardEvent, PointerEvent, ResizeObserver, WheelEvent,
+};
 
 /// Screen pixels a press may move and still be a click or tap.
 const DRAG_THRESHOLD: f64 = 5.0;
@@ -63,10 +65,14 @@ pub fn attach(stage: &HtmlElement) {
         &options,
     );
     wheel.forget();
+    // The stage changes size with the window and with the toolbar (the
+    // template panel opening): the view is laid out again either way.
     let resize = Closure::<dyn FnMut()>::new(|| {
         with_client(|client| client.view.apply());
     });
-    let _ = window().add_event_listener_with_callback("resize", resize.as_ref().unchecked_ref());
+    if let Ok(observer) = ResizeObserver::new(resize.as_ref().unchecked_ref()) {
+        observer.observe(stage);
+    }
     resize.forget();
 }
 

@@ -8,14 +8,18 @@
 
 mod heat;
 mod http;
+mod image;
 mod input;
+mod layer;
 mod pixels;
+mod query;
 mod socket;
+mod template;
 mod view;
 
 use crate::{
     geometry::CanvasSize,
-    live::{Connection, LiveState, ZOOM_STEP},
+    live::{Connection, LiveState, TemplateStatus, ZOOM_STEP},
     protocol::{ClientMessage, PlaceStatus, ServerMessage, Tile},
     sync::{self, At, CanvasSync},
 };
@@ -25,6 +29,7 @@ use leptos::prelude::*;
 use pixels::Pixels;
 use socket::Socket;
 use std::{cell::RefCell, time::Duration};
+use template::Template;
 use view::View;
 use wasm_bindgen::{prelude::Closure, JsCast};
 use web_sys::{Element, HtmlCanvasElement, PointerEvent};
@@ -39,7 +44,10 @@ fn with_client<R>(f: impl FnOnce(&mut Client) -> R) -> Option<R> {
 }
 
 struct Client {
+    size: CanvasSize,
     pixels: Pixels,
+    /// The player's template overlay, if the page has its canvas.
+    template: Option<Template>,
     /// The heatmap overlay, if the page has its canvas.
     heat: Option<Heat>,
     view: View,
@@ -83,14 +91,18 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
         return;
     };
     input::attach(&stage);
-    let heat = input::element("heat-canvas")
-        .and_then(|element| element.dyn_into::<HtmlCanvasElement>().ok())
-        .and_then(|canvas| Heat::new(canvas, size));
+    let overlay = |class: &str| {
+        input::element(class).and_then(|element| element.dyn_into::<HtmlCanvasElement>().ok())
+    };
+    let heat = overlay("heat-canvas").and_then(|canvas| Heat::new(canvas, size));
+    let template = overlay("template-canvas").and_then(|canvas| Template::new(canvas, size));
     let view = View::new(stage, board, reticle, size);
     live.hover.set(Some(view.target));
     CLIENT.with(|cell| {
         *cell.borrow_mut() = Some(Client {
+            size,
             pixels,
+            template,
             heat,
             view,
             gesture: Gesture::default(),
@@ -124,6 +136,107 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
         Duration::from_secs(2),
     );
     connect();
+    load_template_from_url();
+}
+
+/// Where a template image comes from.
+pub enum TemplateSource {
+    /// An image URL, which the page's URL then carries so the link can be
+    /// shared.
+    Url(String),
+    /// A file chosen from the disk (not shareable).
+    File(web_sys::File),
+}
+
+/// The template the page's URL names (`template`, `tx`, `ty`, `to`), if any.
+fn load_template_from_url() {
+    let Some(params) = query::params() else {
+        return;
+    };
+    let Some(url) = params.get("template") else {
+        return;
+    };
+    let number = |name: &str| query::number(&params, name);
+    let at = |name: &str| number(name).map_or(0, |v| v.clamp(-65_536.0, 65_536.0) as i32);
+    let opacity = number("to").unwrap_or(0.6);
+    load_template(TemplateSource::Url(url), at("tx"), at("ty"), opacity);
+}
+
+/// Whether a template URL is one the page will fetch: the web, this site,
+/// or an inline image.
+fn is_template_url(url: &str) -> bool {
+    ["https://", "http://", "data:image/"].iter().any(|scheme| {
+        url.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    }) || (url.starts_with('/') && !url.starts_with("//"))
+}
+
+/// Loads a template and lays it at (x, y) with `opacity`.
+pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64) {
+    let (url, shared) = match source {
+        TemplateSource::Url(url) if is_template_url(&url) => (url.clone(), Some(url)),
+        TemplateSource::Url(_) => {
+            with_client(|client| {
+                client.live.notice.set(Some(
+                    "Template not loaded: give an http(s) image address.".into(),
+                ))
+            });
+            return;
+        }
+        TemplateSource::File(file) => match web_sys::Url::create_object_url_with_blob(&file) {
+            Ok(url) => (url, None),
+            Err(_) => return,
+        },
+    };
+    let Some(size) = with_client(|client| client.size) else {
+        return;
+    };
+    leptos::task::spawn_local(async move {
+        let loaded = image::load(&url, u32::from(size.width), u32::from(size.height)).await;
+        if shared.is_none() {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        }
+        with_client(|client| match loaded {
+            Ok(rgba) => client.on_template(&rgba, shared, (x, y), opacity),
+            Err(reason) => client
+                .live
+                .notice
+                .set(Some(format!("Template not loaded: {reason}."))),
+        });
+    });
+}
+
+/// Moves the template's top-left corner to canvas pixel (x, y).
+pub fn move_template(x: i32, y: i32) {
+    with_client(|client| {
+        if let Some(template) = &mut client.template {
+            template.move_to(x, y, client.pixels.indices());
+            client.template_changed(|status| {
+                status.x = x;
+                status.y = y;
+            });
+        }
+    });
+}
+
+pub fn set_template_opacity(opacity: f64) {
+    with_client(|client| {
+        if let Some(template) = &client.template {
+            template.set_opacity(opacity);
+            client.template_changed(|status| status.opacity = opacity);
+        }
+    });
+}
+
+pub fn remove_template() {
+    with_client(|client| {
+        if let Some(template) = &mut client.template {
+            template.clear();
+            client.live.template.set(None);
+            client.request_frame();
+            query::update(&[("template", None), ("tx", None), ("ty", None), ("to", None)]);
+        }
+    });
 }
 
 /// Shows the heatmap if hidden, hides it if shown; whether it is shown.
@@ -247,6 +360,12 @@ impl Client {
                     let last_seq = first_seq + tiles.len() as u64 - 1;
                     let at = now();
                     for tile in tiles {
+                        if let (Some(template), Some(coord)) =
+                            (&mut self.template, self.size.coord(tile.x, tile.y))
+                        {
+                            let was = self.pixels.indices()[coord.index];
+                            template.tile(coord.index, was, tile.color);
+                        }
                         self.pixels.set(tile);
                         if let Some(heat) = &mut self.heat {
                             heat.record(tile, at);
@@ -299,6 +418,9 @@ impl Client {
         // A leftover of an earlier request is dropped.
         if let Some(actions) = self.sync.loaded(at) {
             self.pixels.load(&snapshot.pixels);
+            if let Some(template) = &mut self.template {
+                template.compare(self.pixels.indices());
+            }
             self.live.seq.set(snapshot.seq);
             self.request_frame();
             self.perform(actions);
@@ -433,6 +555,14 @@ impl Client {
         self.view.target = pixel;
         self.view.apply();
         self.live.hover.set(Some(pixel));
+        // The template's color there is the one to place.
+        let wanted = self.template.as_ref().and_then(|template| {
+            let coord = self.size.coord(pixel.0, pixel.1)?;
+            template.color_at(coord.index)
+        });
+        if let Some(color) = wanted {
+            self.live.selected.set(color);
+        }
         self.live.pixel_info.set(None);
         // Ask who placed it once the pointer rests there.
         self.info_generation += 1;
@@ -494,8 +624,60 @@ impl Client {
         }
     }
 
+    /// Shows a template just loaded, and records it in the URL when it can
+    /// be shared.
+    fn on_template(
+        &mut self,
+        rgba: &image::Rgba,
+        shared: Option<String>,
+        (x, y): (i32, i32),
+        opacity: f64,
+    ) {
+        let Some(template) = &mut self.template else {
+            return;
+        };
+        let opacity = opacity.clamp(0.1, 1.0);
+        template.set_image(rgba, (x, y), self.pixels.indices());
+        template.set_opacity(opacity);
+        self.live.template.set(Some(TemplateStatus {
+            source: shared.clone().unwrap_or_default(),
+            x,
+            y,
+            opacity,
+            differing: template.differing(),
+        }));
+        self.live.notice.set(None);
+        self.request_frame();
+        query::update(&[
+            ("template", shared),
+            ("tx", Some(x.to_string())),
+            ("ty", Some(y.to_string())),
+            ("to", Some(opacity.to_string())),
+        ]);
+    }
+
+    /// Redraws the template after a change of `status`, and records it in
+    /// the URL.
+    fn template_changed(&mut self, change: impl FnOnce(&mut TemplateStatus)) {
+        let Some(mut status) = self.live.template.get_untracked() else {
+            return;
+        };
+        change(&mut status);
+        if let Some(template) = &self.template {
+            status.differing = template.differing();
+        }
+        query::update(&[
+            ("tx", Some(status.x.to_string())),
+            ("ty", Some(status.y.to_string())),
+            ("to", Some(status.opacity.to_string())),
+        ]);
+        self.live.template.set(Some(status));
+        self.request_frame();
+    }
+
     fn request_frame(&mut self) {
-        if self.frame_requested || !self.pixels.is_dirty() {
+        let template_dirty = self.template.as_ref().is_some_and(Template::is_dirty);
+        if self.frame_requested || !(self.pixels.is_dirty() || template_dirty) {
             return;
         }
         self.frame_requested = true;
@@ -503,6 +685,20 @@ impl Client {
             with_client(|client| {
                 client.frame_requested = false;
                 client.pixels.flush();
+                if let Some(template) = &mut client.template {
+                    template.flush();
+                    let differing = template.differing();
+                    let changed = client.live.template.with_untracked(|status| {
+                        status.as_ref().is_some_and(|s| s.differing != differing)
+                    });
+                    if changed {
+                        client.live.template.update(|status| {
+                            if let Some(status) = status {
+                                status.differing = differing;
+                            }
+                        });
+                    }
+                }
                 if let Some(heat) = &client.heat {
                     heat.draw(now());
                 }

@@ -1,63 +1,38 @@
-//! The browser's copy of the canvas: one palette index per pixel, an RGBA
-//! buffer beside it, and the region changed since the last frame. Tiles only
-//! touch memory; [`Pixels::flush`] copies the changed rectangle to the
-//! `<canvas>` once per animation frame.
+//! The browser's copy of the canvas: one palette index per pixel (what the
+//! template overlay compares with) and the [`Layer`] that shows them.
 
+use super::layer::Layer;
 use crate::{geometry::CanvasSize, palette, protocol::Tile};
-use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
-
-/// A rectangle of pixels, bounds inclusive.
-#[derive(Debug, Clone, Copy)]
-struct Dirty {
-    x0: usize,
-    y0: usize,
-    x1: usize,
-    y1: usize,
-}
+use web_sys::HtmlCanvasElement;
 
 pub struct Pixels {
-    ctx: CanvasRenderingContext2d,
     size: CanvasSize,
-    rgba: Vec<u8>,
-    dirty: Option<Dirty>,
+    indices: Vec<u8>,
+    layer: Layer,
 }
 
 impl Pixels {
     pub fn new(canvas: &HtmlCanvasElement, size: CanvasSize) -> Option<Self> {
-        let ctx = canvas
-            .get_context("2d")
-            .ok()??
-            .dyn_into::<CanvasRenderingContext2d>()
-            .ok()?;
         Some(Self {
-            ctx,
             size,
-            rgba: vec![0; size.area() * 4],
-            dirty: None,
+            indices: vec![0; size.area()],
+            layer: Layer::new(canvas, size)?,
         })
     }
 
-    /// Replaces every pixel with a snapshot (`width*height` palette indices).
-    /// Returns false, changing nothing, if the snapshot has the wrong size.
     /// Pixels on the canvas (bytes of a snapshot).
     pub fn area(&self) -> usize {
         self.size.area()
     }
 
+    /// Replaces every pixel with a snapshot (`width*height` palette indices).
+    /// Returns false, changing nothing, if the snapshot has the wrong size.
     pub fn load(&mut self, snapshot: &[u8]) -> bool {
         if snapshot.len() != self.size.area() {
             return false;
         }
-        for (rgba, &index) in self.rgba.chunks_exact_mut(4).zip(snapshot) {
-            rgba.copy_from_slice(&palette::rgba(index));
-        }
-        self.dirty = Some(Dirty {
-            x0: 0,
-            y0: 0,
-            x1: usize::from(self.size.width) - 1,
-            y1: usize::from(self.size.height) - 1,
-        });
+        self.indices.copy_from_slice(snapshot);
+        self.layer.fill(|index| palette::rgba(snapshot[index]));
         true
     }
 
@@ -66,46 +41,21 @@ impl Pixels {
         let Some(coord) = self.size.coord(tile.x, tile.y) else {
             return;
         };
-        let at = coord.index * 4;
-        self.rgba[at..at + 4].copy_from_slice(&palette::rgba(tile.color));
-        let (x, y) = (usize::from(tile.x), usize::from(tile.y));
-        self.dirty = Some(match self.dirty {
-            None => Dirty {
-                x0: x,
-                y0: y,
-                x1: x,
-                y1: y,
-            },
-            Some(d) => Dirty {
-                x0: d.x0.min(x),
-                y0: d.y0.min(y),
-                x1: d.x1.max(x),
-                y1: d.y1.max(y),
-            },
-        });
+        self.indices[coord.index] = tile.color;
+        self.layer.set(coord.index, palette::rgba(tile.color));
+    }
+
+    /// Every pixel's palette index, row by row.
+    pub fn indices(&self) -> &[u8] {
+        &self.indices
     }
 
     pub fn is_dirty(&self) -> bool {
-        self.dirty.is_some()
+        self.layer.is_dirty()
     }
 
-    /// Draws the changed rectangle, if any.
+    /// Draws what changed since the last frame.
     pub fn flush(&mut self) {
-        let Some(d) = self.dirty.take() else {
-            return;
-        };
-        let width = usize::from(self.size.width);
-        let (w, h) = (d.x1 - d.x0 + 1, d.y1 - d.y0 + 1);
-        let mut region = Vec::with_capacity(w * h * 4);
-        for y in d.y0..=d.y1 {
-            let start = (y * width + d.x0) * 4;
-            region.extend_from_slice(&self.rgba[start..start + w * 4]);
-        }
-        // Sizes fit u32: they are bounded by the u16 canvas dimensions.
-        if let Ok(image) =
-            ImageData::new_with_u8_clamped_array_and_sh(Clamped(&region), w as u32, h as u32)
-        {
-            let _ = self.ctx.put_image_data(&image, d.x0 as f64, d.y0 as f64);
-        }
+        self.layer.flush();
     }
 }

@@ -2,8 +2,8 @@
 //! transform (never redrawn) so pan and zoom stay smooth at any size. The
 //! view is kept in the URL (`?x=…&y=…&zoom=…`) so it can be shared.
 
+use super::query;
 use crate::geometry::CanvasSize;
-use leptos::prelude::window;
 use web_sys::HtmlElement;
 
 /// Zoom is in screen pixels per canvas pixel.
@@ -169,31 +169,19 @@ impl View {
 
     /// Writes the view into the URL without adding a history entry.
     pub fn save_to_url(&self) {
-        let query = format!(
-            "?x={}&y={}&zoom={:.2}",
-            self.cx.floor(),
-            self.cy.floor(),
-            self.zoom
-        );
-        if let Ok(history) = window().history() {
-            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&query));
-        }
+        query::update(&[
+            ("x", Some(self.cx.floor().to_string())),
+            ("y", Some(self.cy.floor().to_string())),
+            ("zoom", Some(format!("{:.2}", self.zoom))),
+        ]);
     }
 
     /// Takes the view from the URL, ignoring values that make no sense.
     fn restore_from_url(&mut self) {
-        let Ok(search) = window().location().search() else {
+        let Some(params) = query::params() else {
             return;
         };
-        let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
-            return;
-        };
-        let number = |name: &str| {
-            params
-                .get(name)
-                .and_then(|v| v.parse::<f64>().ok())
-                .filter(|v| v.is_finite())
-        };
+        let number = |name: &str| query::number(&params, name);
         if let (Some(x), Some(y)) = (number("x"), number("y")) {
             self.cx = x + 0.5;
             self.cy = y + 0.5;

@@ -7,6 +7,7 @@ mod board;
 mod name_form;
 mod palette_bar;
 mod status_bar;
+mod template_panel;
 
 use crate::{geometry::CanvasSize, live::LiveState};
 use leptos::prelude::*;
@@ -17,6 +18,7 @@ use board::Board;
 use name_form::NameForm;
 use palette_bar::{CooldownIndicator, PaletteBar};
 use status_bar::StatusBar;
+use template_panel::TemplatePanel;
 
 /// What the server knows when it renders the page: the canvas's size and the
 /// live figures at that moment.
@@ -102,6 +104,7 @@ pub fn App() -> impl IntoView {
                 <PaletteBar live/>
                 <CooldownIndicator live/>
                 <NameForm initial=page.display_name.clone() live/>
+                <TemplatePanel live/>
             </footer>
         </div>
     }

@@ -80,7 +80,8 @@ pub async fn page(
 /// What the page may load and run: its own scripts (the WASM bundle may be
 /// compiled), the inline loader with this response's nonce, its own styles
 /// (inline style attributes too: the view is positioned with them), images
-/// from itself, and connections to itself (the WebSocket included). Under
+/// from itself and from any https site (a player's template may live
+/// anywhere; an image cannot run code), and connections to itself (the WebSocket included). Under
 /// `cargo leptos watch` the live-reload socket on its own port too.
 fn content_security_policy(nonce: &Nonce, config: &Config) -> HeaderValue {
     let reload = if config.live_reload {
@@ -90,7 +91,7 @@ fn content_security_policy(nonce: &Nonce, config: &Config) -> HeaderValue {
     };
     let policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; \
          connect-src 'self'{reload}; object-src 'none'; base-uri 'none'; \
          form-action 'self'; frame-ancestors 'none'"
     );

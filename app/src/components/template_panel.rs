@@ -1,0 +1,140 @@
+//! The template controls: load an image (from a URL, which the page's URL
+//! then carries so a community can share one link, or from a file), place
+//! it at x,y, set its opacity, see how many pixels still differ. Closed, it
+//! is one line in the toolbar.
+
+use crate::live::LiveState;
+use leptos::{ev, html, prelude::*};
+
+#[component]
+pub fn TemplatePanel(live: LiveState) -> impl IntoView {
+    let url_input = NodeRef::<html::Input>::new();
+    let status = move || live.template.get();
+    let position = move || status().map(|s| (s.x, s.y)).unwrap_or_default();
+    let progress = move || match status() {
+        None => "No template loaded.".to_owned(),
+        Some(s) if s.differing == 0 => "Template complete: every pixel matches.".to_owned(),
+        Some(s) => format!("{} pixels still differ.", s.differing),
+    };
+
+    let load_url = move |event: ev::SubmitEvent| {
+        event.prevent_default();
+        #[cfg(feature = "hydrate")]
+        if let Some(input) = url_input.get_untracked() {
+            let (x, y) = position();
+            let opacity = status().map_or(0.6, |s| s.opacity);
+            let source = crate::client::TemplateSource::Url(input.value());
+            crate::client::load_template(source, x, y, opacity);
+        }
+    };
+    let load_file = move |event: ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let file = event
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .and_then(|input| input.files())
+                .and_then(|files| files.get(0));
+            if let Some(file) = file {
+                let (x, y) = position();
+                let opacity = status().map_or(0.6, |s| s.opacity);
+                let source = crate::client::TemplateSource::File(file);
+                crate::client::load_template(source, x, y, opacity);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = event;
+    };
+    let coordinate = move |axis: usize| {
+        move |event: ev::Event| {
+            let Ok(value) = event_target_value(&event).parse::<i32>() else {
+                return;
+            };
+            let (mut x, mut y) = position();
+            if axis == 0 {
+                x = value;
+            } else {
+                y = value;
+            }
+            #[cfg(feature = "hydrate")]
+            crate::client::move_template(x, y);
+            #[cfg(not(feature = "hydrate"))]
+            let _ = (x, y);
+        }
+    };
+    let opacity = move |event: ev::Event| {
+        if let Ok(value) = event_target_value(&event).parse::<f64>() {
+            #[cfg(feature = "hydrate")]
+            crate::client::set_template_opacity(value);
+            #[cfg(not(feature = "hydrate"))]
+            let _ = value;
+        }
+    };
+    let remove = move |_: ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        crate::client::remove_template();
+    };
+
+    view! {
+        <details class="template-panel">
+            <summary>"Template"</summary>
+            <form class="template-source" on:submit=load_url>
+                <input
+                    class="template-url"
+                    node_ref=url_input
+                    type="url"
+                    placeholder="https://… image address"
+                    aria-label="Template image address"
+                    prop:value=move || status().map(|s| s.source).unwrap_or_default()
+                />
+                <button type="submit">"Load"</button>
+            </form>
+            <label class="template-file">
+                "or a file "
+                <input type="file" accept="image/png,image/gif,image/webp" on:change=load_file/>
+            </label>
+            <div class="template-place">
+                <label>
+                    "x "
+                    <input
+                        class="template-x"
+                        type="number"
+                        prop:value=move || position().0
+                        on:change=coordinate(0)
+                    />
+                </label>
+                <label>
+                    "y "
+                    <input
+                        class="template-y"
+                        type="number"
+                        prop:value=move || position().1
+                        on:change=coordinate(1)
+                    />
+                </label>
+                <label>
+                    "opacity "
+                    <input
+                        class="template-opacity"
+                        type="range"
+                        min="0.1"
+                        max="1"
+                        step="0.05"
+                        prop:value=move || status().map_or(0.6, |s| s.opacity)
+                        on:input=opacity
+                    />
+                </label>
+            </div>
+            <p class="template-progress" role="status">{progress}</p>
+            <button
+                type="button"
+                class="template-remove"
+                disabled=move || status().is_none()
+                on:click=remove
+            >
+                "Remove template"
+            </button>
+        </details>
+    }
+}
