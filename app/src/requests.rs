@@ -1,5 +1,5 @@
-//! The HTTP API's inputs, parsed in one place: `GET /api/pixel`'s query
-//! string and `POST /api/name`'s body. Every byte comes from the network,
+//! The HTTP API's inputs, parsed in one place: the query strings of
+//! `GET /api/pixel` and `GET /api/placements`, and `POST /api/name`'s body. Every byte comes from the network,
 //! so each parser takes any input and answers a value or an error that says
 //! what was wrong (the server sends it back as a 400); the fuzz targets in
 //! fuzz/ hold them to that.
@@ -50,6 +50,45 @@ impl PixelQuery {
     }
 }
 
+/// The placements `GET /api/placements?epoch=E&after=S` asks for: those
+/// after seq `after` of epoch `epoch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlacementsQuery {
+    pub epoch: u64,
+    pub after: u64,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PlacementsQueryError {
+    #[error("malformed query string")]
+    Malformed,
+    #[error("{0} must be a decimal integer (a u64)")]
+    NotANumber(&'static str),
+}
+
+#[derive(Deserialize)]
+struct RawPlacementsQuery {
+    epoch: Option<String>,
+    after: Option<String>,
+}
+
+impl PlacementsQuery {
+    /// Parses the query string (without `?`).
+    pub fn parse(query: &str) -> Result<Self, PlacementsQueryError> {
+        let raw: RawPlacementsQuery =
+            serde_urlencoded::from_str(query).map_err(|_| PlacementsQueryError::Malformed)?;
+        let number = |value: Option<String>, name: &'static str| {
+            value
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or(PlacementsQueryError::NotANumber(name))
+        };
+        Ok(Self {
+            epoch: number(raw.epoch, "epoch")?,
+            after: number(raw.after, "after")?,
+        })
+    }
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum NameRequestError {
     #[error(r#"expected {{"name": "…"}}"#)]
@@ -73,6 +112,29 @@ pub fn parse_name_request(body: &[u8]) -> Result<DisplayName, NameRequestError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placements_queries_need_both_numbers() {
+        assert_eq!(
+            PlacementsQuery::parse("epoch=18446744073709551615&after=7"),
+            Ok(PlacementsQuery {
+                epoch: u64::MAX,
+                after: 7
+            })
+        );
+        assert_eq!(
+            PlacementsQuery::parse("after=7"),
+            Err(PlacementsQueryError::NotANumber("epoch"))
+        );
+        assert_eq!(
+            PlacementsQuery::parse("epoch=1&after=-1"),
+            Err(PlacementsQueryError::NotANumber("after"))
+        );
+        assert_eq!(
+            PlacementsQuery::parse("epoch=1&after=1&after=2"),
+            Err(PlacementsQueryError::Malformed)
+        );
+    }
 
     #[test]
     fn pixel_queries_name_a_pixel_on_the_canvas_or_say_why_not() {

@@ -1,12 +1,13 @@
-//! Any bytes as `GET /api/pixel`'s query string (on canvases of any size)
-//! and as `POST /api/name`'s body: parsing never panics, a pixel it answers
-//! is on the canvas, and a name it answers is a valid one.
+//! Any bytes as the query strings of `GET /api/pixel` (on canvases of any
+//! size) and `GET /api/placements`, and as `POST /api/name`'s body: parsing
+//! never panics, a pixel it answers is on the canvas, and a name it answers
+//! is a valid one.
 
 #![no_main]
 
 use app::{
     name::DisplayName,
-    requests::{parse_name_request, PixelQuery},
+    requests::{parse_name_request, PixelQuery, PlacementsQuery},
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -21,6 +22,7 @@ fuzz_target!(|input: &[u8]| {
         if let Ok(pixel) = PixelQuery::parse(query, width, height) {
             assert!(pixel.x < width && pixel.y < height);
         }
+        let _ = PlacementsQuery::parse(query);
     }
     if let Ok(name) = parse_name_request(rest) {
         assert_eq!(DisplayName::parse(name.as_str()), Ok(name));

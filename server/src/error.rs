@@ -19,6 +19,12 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    /// The request names a state the server has moved past (another epoch).
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// What was asked for existed once and is no longer kept.
+    #[error("{0}")]
+    Gone(&'static str),
     #[error("{0}")]
     TooManyRequests(&'static str),
     #[error("{0}")]
@@ -41,6 +47,8 @@ impl IntoResponse for ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,

@@ -1,11 +1,18 @@
 //! The JSON and binary API: `/api/info`, `/api/canvas`, `/api/canvas.png`,
-//! `/api/pixel`. Canvas reads are served from this instance's mirror.
+//! `/api/pixel`, `/api/placements`, the archive's `/api/snapshots`. Canvas
+//! reads are served from this instance's mirror.
 
 use super::visitor::{KnownSession, SameSite};
-use crate::{canvas::mirror::Version, error::ApiError, state::AppState};
+use crate::{
+    backend::History,
+    canvas::mirror::{Since, Version},
+    error::ApiError,
+    state::AppState,
+};
 use app::{
     palette::PALETTE,
-    requests::{parse_name_request, PixelQuery},
+    protocol::encode_tiles,
+    requests::{parse_name_request, PixelQuery, PlacementsQuery},
 };
 use axum::{
     body::Bytes,
@@ -112,6 +119,52 @@ pub async fn snapshot_png(
         ),
     ];
     Ok((headers, png).into_response())
+}
+
+/// Placements one `/api/placements` answer carries at most. Past what the
+/// mirror remembers they are read from the store's history: this bounds
+/// that read (a few hundred KB) for one cheap request.
+const PLACEMENTS_PAGE: usize = 4_096;
+
+/// `GET /api/placements?epoch=E&after=S`: the placements after seq `S`, at
+/// most [`PLACEMENTS_PAGE`], as one `Tiles` frame (the time-travel view
+/// replays them onto an archived canvas). From the mirror's memory when it
+/// still holds them, else from the store's history; 410 once the history no
+/// longer reaches back that far, 409 for another epoch.
+pub async fn placements(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let PlacementsQuery { epoch, after } =
+        PlacementsQuery::parse(query.as_deref().unwrap_or(""))
+            .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    const OTHER_EPOCH: ApiError =
+        ApiError::Conflict("not a seq of the current epoch: reload the canvas");
+    let tiles = match state.mirror.since(epoch, after) {
+        Since::Current => Vec::new(),
+        Since::Tiles { mut tiles, .. } => {
+            tiles.truncate(PLACEMENTS_PAGE);
+            tiles
+        }
+        Since::Gone if epoch != state.mirror.version().epoch => return Err(OTHER_EPOCH),
+        Since::Gone => match state.store.history(epoch, after, PLACEMENTS_PAGE).await? {
+            History::Placements(updates) => updates.into_iter().map(|u| u.tile).collect(),
+            History::Trimmed => {
+                return Err(ApiError::Gone(
+                    "the history no longer reaches back to that seq",
+                ))
+            }
+            History::WentBack | History::OtherEpoch => return Err(OTHER_EPOCH),
+        },
+    };
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    Ok((headers, encode_tiles(after + 1, &tiles)).into_response())
 }
 
 /// Who placed a pixel, when, and its color now.

@@ -49,6 +49,7 @@ fn routes(state: AppState) -> Router {
         .route("/api/canvas", get(api::canvas))
         .route("/api/canvas.png", get(api::canvas_png))
         .route("/api/pixel", get(api::pixel))
+        .route("/api/placements", get(api::placements))
         .route("/api/snapshots", get(api::snapshots))
         .route("/api/snapshots/{file}", get(api::snapshot_png))
         .route(

@@ -1,10 +1,12 @@
 //! Time travel's archive: every interval one instance saves the canvas as a
-//! PNG with its seq, which every instance lists and serves.
+//! PNG with its seq, which every instance lists and serves; and the
+//! placements after a seq, which replay the recent past exactly.
 
 use crate::{
     helpers::{eventually, place_randomly, snapshots_at, spawn_app, wait_ready, TestApp},
     redis_server::RedisServer,
 };
+use app::protocol::{ServerMessage, Tile};
 use std::time::Duration;
 
 const INTERVAL_MS: u64 = 400;
@@ -122,4 +124,54 @@ async fn each_interval_one_instance_archives_the_canvas_at_its_seq() {
     ] {
         assert_eq!(a.get(missing).await.status(), 404, "{missing}");
     }
+}
+
+/// `/api/placements` as seq and tiles, or the status it answered.
+async fn placements(app: &TestApp, epoch: u64, after: u64) -> Result<(u64, Vec<Tile>), u16> {
+    let response = app
+        .get(&format!("/api/placements?epoch={epoch}&after={after}"))
+        .await;
+    if response.status() != 200 {
+        return Err(response.status().as_u16());
+    }
+    let body = response.bytes().await.unwrap();
+    match ServerMessage::decode(&body) {
+        Ok(ServerMessage::Tiles { first_seq, tiles }) => Ok((first_seq, tiles)),
+        other => panic!("expected a Tiles frame, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn placements_after_a_seq_come_from_memory_or_history_until_it_is_trimmed() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    // The instance remembers the last 10 tiles, the store the last 50 or
+    // so (a stream trimmed with `MAXLEN ~` drops whole nodes of entries).
+    let vars = [
+        ("REDIS_URL", url.as_str()),
+        ("RECENT_TILES", "10"),
+        ("HISTORY_LEN", "50"),
+    ];
+    let app = spawn_app(&vars).await;
+    wait_ready(&app).await;
+    let (_ws, _replica, accepted) = place_randomly(app.api.clone(), 3, 300).await;
+    snapshots_at(std::slice::from_ref(&app), 300).await;
+    let (_, _, epoch) = app.snapshot().await;
+    let tiles_after = |seq: u64| -> Vec<Tile> {
+        accepted
+            .iter()
+            .filter(|(s, _)| *s > seq)
+            .map(|(_, t)| *t)
+            .collect()
+    };
+
+    // From the instance's memory, then from the store's history.
+    assert_eq!(placements(&app, epoch, 295).await, Ok((296, tiles_after(295))));
+    assert_eq!(placements(&app, epoch, 260).await, Ok((261, tiles_after(260))));
+    // Nothing newer; history trimmed; another epoch; a malformed query.
+    assert_eq!(placements(&app, epoch, 300).await, Ok((301, vec![])));
+    assert_eq!(placements(&app, epoch, 2).await, Err(410));
+    assert_eq!(placements(&app, epoch ^ 1, 260).await, Err(409));
+    let malformed = app.get("/api/placements?epoch=1&after=x").await;
+    assert_eq!(malformed.status(), 400);
 }
