@@ -55,6 +55,22 @@ pub struct LiveState {
     pub frozen: RwSignal<bool>,
     /// The player's template, if one is loaded.
     pub template: RwSignal<Option<TemplateStatus>>,
+    /// The past being shown instead of the live canvas, if any.
+    pub history: RwSignal<Option<HistoryStatus>>,
+}
+
+/// What the time-travel view shows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HistoryStatus {
+    /// The seq the canvas shown is at.
+    pub shown: u64,
+    /// Whether the timelapse is playing.
+    pub playing: bool,
+    /// When the archived canvas it was rebuilt from was taken (RFC 3339).
+    pub archived_at: Option<String>,
+    /// Whether the seq asked for lies beyond the history: the nearest
+    /// archived canvas is shown instead.
+    pub beyond_history: bool,
 }
 
 /// A loaded template as the page shows it (docs/protocol.md has nothing on
@@ -85,6 +101,7 @@ impl LiveState {
             pixel_info: RwSignal::new(None),
             frozen: RwSignal::new(frozen),
             template: RwSignal::new(None),
+            history: RwSignal::new(None),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The HTTP calls the page makes (through gloo-net): the snapshot, the
-//! display name and who placed a pixel.
+//! display name, who placed a pixel, and time travel's archive and
+//! placements.
 
+use crate::protocol::{ServerMessage, Tile};
 use gloo_net::http::{Request, Response};
 use serde::Deserialize;
 use thiserror::Error;
@@ -92,5 +94,49 @@ async fn refusal(response: &Response) -> HttpError {
     match response.json::<Refusal>().await {
         Ok(refusal) => HttpError::Refused(refusal.error),
         Err(_) => HttpError::Refused(format!("HTTP {}", response.status())),
+    }
+}
+
+/// The archived canvases, oldest first: seq and time (RFC 3339).
+pub async fn archived() -> Result<Vec<(u64, String)>, HttpError> {
+    #[derive(Deserialize)]
+    struct Archived {
+        seq: u64,
+        at: String,
+    }
+    #[derive(Deserialize)]
+    struct List {
+        snapshots: Vec<Archived>,
+    }
+    let response = Request::get("/api/snapshots").send().await?;
+    if !response.ok() {
+        return Err(refusal(&response).await);
+    }
+    let mut list: Vec<_> = response
+        .json::<List>()
+        .await?
+        .snapshots
+        .into_iter()
+        .map(|a| (a.seq, a.at))
+        .collect();
+    list.sort_unstable_by_key(|(seq, _)| *seq);
+    Ok(list)
+}
+
+/// Up to a page of the placements after `after` in `epoch`; `None` once the
+/// history no longer reaches back that far (or the epoch changed).
+pub async fn placements(epoch: u64, after: u64) -> Result<Option<Vec<Tile>>, HttpError> {
+    let response = Request::get(&format!("/api/placements?epoch={epoch}&after={after}"))
+        .send()
+        .await?;
+    if matches!(response.status(), 409 | 410) {
+        return Ok(None);
+    }
+    if !response.ok() {
+        return Err(refusal(&response).await);
+    }
+    match ServerMessage::decode(&response.binary().await?) {
+        Ok(ServerMessage::Tiles { first_seq, tiles }) if first_seq == after + 1 => Ok(Some(tiles)),
+        _ => Err(HttpError::Malformed("a Tiles frame")),
     }
 }

@@ -2,8 +2,9 @@
 //! underneath shows the current canvas (also with JavaScript off); once the
 //! client has drawn the snapshot, the `<canvas>` covers it. The client then
 //! moves the board with a CSS transform (pan, zoom) and places the reticle.
-//! Over it lie the player's template (hidden until one is loaded) and the
-//! heatmap (hidden until its button is pressed).
+//! Over it lie the past (hidden until the history is opened), the player's
+//! template (hidden until one is loaded) and the heatmap (hidden until its
+//! button is pressed).
 
 use crate::geometry::CanvasSize;
 use crate::live::{LiveState, ZOOM_STEP};
@@ -62,6 +63,13 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
                 width=size.width.to_string()
                 height=size.height.to_string()
                 aria-label="The canvas: click a pixel to place the selected color"
+            ></canvas>
+            <canvas
+                class="travel-canvas"
+                width=size.width.to_string()
+                height=size.height.to_string()
+                aria-label="The canvas as it was at the moment the history slider shows"
+                hidden
             ></canvas>
             <canvas
                 class="template-canvas"

@@ -4,6 +4,7 @@
 //! with the HTML, so both sides render the same markup.
 
 mod board;
+mod history_panel;
 mod name_form;
 mod palette_bar;
 mod status_bar;
@@ -15,6 +16,7 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title}
 use serde::{Deserialize, Serialize};
 
 use board::Board;
+use history_panel::HistoryPanel;
 use name_form::NameForm;
 use palette_bar::{CooldownIndicator, PaletteBar};
 use status_bar::StatusBar;
@@ -105,6 +107,7 @@ pub fn App() -> impl IntoView {
                 <CooldownIndicator live/>
                 <NameForm initial=page.display_name.clone() live/>
                 <TemplatePanel live/>
+                <HistoryPanel live/>
             </footer>
         </div>
     }

@@ -166,8 +166,14 @@ async fn placements_after_a_seq_come_from_memory_or_history_until_it_is_trimmed(
     };
 
     // From the instance's memory, then from the store's history.
-    assert_eq!(placements(&app, epoch, 295).await, Ok((296, tiles_after(295))));
-    assert_eq!(placements(&app, epoch, 260).await, Ok((261, tiles_after(260))));
+    assert_eq!(
+        placements(&app, epoch, 295).await,
+        Ok((296, tiles_after(295)))
+    );
+    assert_eq!(
+        placements(&app, epoch, 260).await,
+        Ok((261, tiles_after(260)))
+    );
     // Nothing newer; history trimmed; another epoch; a malformed query.
     assert_eq!(placements(&app, epoch, 300).await, Ok((301, vec![])));
     assert_eq!(placements(&app, epoch, 2).await, Err(410));

@@ -1,0 +1,88 @@
+//! Time travel's controls: opening the panel shows the canvas's past over
+//! the live one, a slider picks the moment (by seq, from the blank canvas
+//! to now), play runs it as a timelapse, and closing the panel (or "Back to
+//! live") returns to the live canvas, which kept up meanwhile.
+
+use crate::live::LiveState;
+use leptos::{ev, html, prelude::*};
+
+#[component]
+pub fn HistoryPanel(live: LiveState) -> impl IntoView {
+    let details = NodeRef::<html::Details>::new();
+    let status = move || live.history.get();
+    let shown = move || status().map_or(0, |s| s.shown);
+    let label = move || {
+        let Some(status) = status() else {
+            return String::new();
+        };
+        let mut label = format!("Tile {} of {}", status.shown, live.seq.get());
+        match (&status.archived_at, status.beyond_history) {
+            (_, true) => label.push_str(": the nearest archived canvas (the history ends here)"),
+            (Some(at), false) => label.push_str(&format!(
+                ", rebuilt from the archive of {} UTC",
+                at.get(..16).unwrap_or(at).replace('T', " ")
+            )),
+            (None, false) => {}
+        }
+        label
+    };
+
+    let toggled = move |_: ev::Event| {
+        let open = details.get_untracked().is_some_and(|d| d.open());
+        #[cfg(feature = "hydrate")]
+        if open {
+            crate::client::open_history();
+        } else {
+            crate::client::close_history();
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = open;
+    };
+    let slide = move |event: ev::Event| {
+        if let Ok(seq) = event_target_value(&event).parse::<u64>() {
+            #[cfg(feature = "hydrate")]
+            crate::client::seek_history(seq);
+            #[cfg(not(feature = "hydrate"))]
+            let _ = seq;
+        }
+    };
+    let play = move |_: ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        crate::client::toggle_history_play();
+    };
+    let back_to_live = move |_: ev::MouseEvent| {
+        if let Some(details) = details.get_untracked() {
+            details.set_open(false);
+        }
+    };
+
+    view! {
+        <details class="history-panel" node_ref=details on:toggle=toggled>
+            <summary>"History"</summary>
+            <div class="history-controls">
+                <button
+                    type="button"
+                    class="history-play"
+                    aria-pressed=move || status().is_some_and(|s| s.playing).to_string()
+                    on:click=play
+                >
+                    {move || if status().is_some_and(|s| s.playing) { "Pause" } else { "Play" }}
+                </button>
+                <input
+                    class="history-slider"
+                    type="range"
+                    min="0"
+                    max=move || live.seq.get()
+                    step="1"
+                    aria-label="Moment to show, by tiles placed"
+                    prop:value=shown
+                    on:input=slide
+                />
+                <button type="button" class="history-live" on:click=back_to_live>
+                    "Back to live"
+                </button>
+            </div>
+            <p class="history-label" role="status">{label}</p>
+        </details>
+    }
+}
