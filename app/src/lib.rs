@@ -28,4 +28,4 @@ pub mod sync;
 mod client;
 
 #[cfg(feature = "page")]
-pub use components::{shell, App, PageData};
+pub use components::{shell, App, PageData, PageView};

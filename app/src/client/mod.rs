@@ -6,6 +6,7 @@
 //! singleton and the DOM callbacks reach it through [`with_client`]; only the
 //! few figures the page shows are Leptos signals.
 
+pub mod admin;
 mod heat;
 mod http;
 mod image;

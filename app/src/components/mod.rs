@@ -3,6 +3,7 @@
 //! which the server provides as context and Leptos carries to the browser
 //! with the HTML, so both sides render the same markup.
 
+mod admin;
 mod board;
 mod history_panel;
 mod name_form;
@@ -15,6 +16,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title};
 use serde::{Deserialize, Serialize};
 
+use admin::AdminPage;
 use board::Board;
 use history_panel::HistoryPanel;
 use name_form::NameForm;
@@ -22,10 +24,21 @@ use palette_bar::{CooldownIndicator, PaletteBar};
 use status_bar::StatusBar;
 use template_panel::TemplatePanel;
 
+/// Which page the server renders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PageView {
+    /// The canvas, for everyone (`/`).
+    #[default]
+    Canvas,
+    /// The moderators' page (`/admin`).
+    Admin,
+}
+
 /// What the server knows when it renders the page: the canvas's size and the
 /// live figures at that moment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PageData {
+    pub view: PageView,
     pub width: u16,
     pub height: u16,
     /// Placements so far in this epoch.
@@ -71,6 +84,14 @@ pub fn App() -> impl IntoView {
         width: page.width,
         height: page.height,
     };
+    if page.view == PageView::Admin {
+        return view! {
+            <Title text="Canvas moderation"/>
+            <Meta name="robots" content="noindex"/>
+            <AdminPage size/>
+        }
+        .into_any();
+    }
     let live = LiveState::new(page.online, page.seq, page.frozen);
     let description = format!(
         "A shared {}x{} pixel canvas: pick a color, place a tile, and everyone sees it at once. {} tiles placed so far.",
@@ -111,4 +132,5 @@ pub fn App() -> impl IntoView {
             </footer>
         </div>
     }
+    .into_any()
 }

@@ -45,6 +45,7 @@ fn routes(state: AppState) -> Router {
     );
     Router::new()
         .route("/", get(page::page))
+        .route("/admin", get(page::admin))
         .route("/api/info", get(api::info))
         .route("/api/canvas", get(api::canvas))
         .route("/api/canvas.png", get(api::canvas_png))

@@ -1,12 +1,12 @@
-//! `GET /`: the server-rendered page. The figures it shows come from this
-//! instance's mirror, handed to the Leptos tree as context. The page carries
-//! its own Content-Security-Policy: its one inline script (the hydration
+//! `GET /` and `GET /admin`: the server-rendered pages. The figures they
+//! show come from this instance's mirror, handed to the Leptos tree as
+//! context. Each page carries its own Content-Security-Policy: its one inline script (the hydration
 //! loader) runs under a nonce made for this response, and nothing else
 //! inline or from elsewhere runs at all.
 
 use super::visitor::Visitor;
-use crate::{config::Config, state::AppState};
-use app::PageData;
+use crate::{config::Config, error::ApiError, state::AppState};
+use app::{PageData, PageView};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -43,6 +43,29 @@ pub async fn page(
     visitor: Visitor,
     request: Request<Body>,
 ) -> Response {
+    render(state, visitor, request, PageView::Canvas).await
+}
+
+/// `GET /admin`: the moderators' page, only where `ADMIN_TOKEN` is set (it
+/// asks for the token itself; every action it takes is checked by the
+/// admin API).
+pub async fn admin(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    request: Request<Body>,
+) -> Result<Response, ApiError> {
+    if state.config.admin_token.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(render(state, visitor, request, PageView::Admin).await)
+}
+
+async fn render(
+    state: AppState,
+    visitor: Visitor,
+    request: Request<Body>,
+    view: PageView,
+) -> Response {
     let headers = request.headers();
     let display_name = match &visitor.session {
         Some(id) if !visitor.is_new() => state.store.display_name(id).await.ok().flatten(),
@@ -50,6 +73,7 @@ pub async fn page(
     };
     let size = state.mirror.size();
     let data = PageData {
+        view,
         width: size.width,
         height: size.height,
         seq: state.mirror.version().seq,

@@ -1,0 +1,104 @@
+// The moderators' page: sign in with the token, draw a rectangle on the
+// canvas, wipe it; the wipe reaches the canvas and the audit log.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { artifacts, launchBrowser, openCanvas, startServer } from "./harness.mjs";
+
+const TOKEN = "an-admin-token-for-the-browser-test-0123456789";
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ ADMIN_TOKEN: TOKEN });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function canvasBytes() {
+  const response = await fetch(`${server.base}/api/canvas`);
+  return { bytes: new Uint8Array(await response.arrayBuffer()), seq: Number(response.headers.get("x-canvas-seq")) };
+}
+
+/** Drags on the admin canvas from pixel `from` to pixel `to`. */
+async function drawRectangle(page, from, to) {
+  const box = await page.locator(".admin-board").boundingBox();
+  const at = ([x, y]) => [box.x + ((x + 0.5) / 100) * box.width, box.y + ((y + 0.5) / 100) * box.height];
+  await page.mouse.move(...at(from));
+  await page.mouse.down();
+  await page.mouse.move(...at([(from[0] + to[0]) / 2, (from[1] + to[1]) / 2]));
+  await page.mouse.move(...at(to));
+  await page.mouse.up();
+}
+
+test("a moderator signs in on /admin, draws a rectangle and wipes it", async () => {
+  // Something to wipe: a 30x30 block of red placed by a fill, and a pixel
+  // outside the rectangle.
+  const fill = (x, y, width, height, color) =>
+    fetch(`${server.base}/api/admin/fill`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ x, y, width, height, color }),
+    });
+  assert.equal((await fill(10, 10, 30, 30, 3)).status, 200);
+  assert.equal((await fill(80, 80, 1, 1, 3)).status, 200);
+
+  const viewer = await openCanvas(browser, server.base);
+  const page = await viewer.context().newPage();
+  page.problems = [];
+  page.on("console", (m) => ["error", "warning"].includes(m.type()) && page.problems.push(m.text()));
+  page.on("pageerror", (e) => page.problems.push(e.message));
+  await page.goto(`${server.base}/admin`);
+  assert.equal(await page.isHidden(".admin-tools"), true);
+
+  // A wrong token is refused; the right one signs in.
+  await page.fill(".admin-token", "not-the-token");
+  await page.click(".admin-sign-in button");
+  await page.waitForFunction(() => document.querySelector(".admin-result").textContent.startsWith("Not signed in"));
+  await page.fill(".admin-token", TOKEN);
+  await page.fill(".admin-name", "Mia");
+  await page.click(".admin-sign-in button");
+  await page.waitForSelector(".admin-tools:not([hidden])");
+
+  await drawRectangle(page, [10, 10], [39, 39]);
+  assert.equal(await page.textContent(".admin-rect"), "From 10, 10: 30 × 30 pixels");
+  await page.screenshot({ path: `${artifacts}/screenshot-admin.png` });
+  await page.click(".admin-wipe");
+  await page.waitForFunction(() => document.querySelector(".admin-result").textContent.startsWith("Filled 900 pixels"));
+
+  // The canvas: the rectangle is white, the pixel outside still red.
+  const { bytes } = await canvasBytes();
+  for (let y = 10; y < 40; y++) {
+    for (let x = 10; x < 40; x++) assert.equal(bytes[y * 100 + x], 0, `pixel ${x},${y}`);
+  }
+  assert.equal(bytes[80 * 100 + 80], 3);
+  // Every open page got it through the feed.
+  await viewer.waitForFunction(() => {
+    const probe = document.createElement("canvas");
+    probe.width = probe.height = 1;
+    const ctx = probe.getContext("2d");
+    ctx.drawImage(document.querySelector(".board-canvas"), 25, 25, 1, 1, 0, 0, 1, 1);
+    return ctx.getImageData(0, 0, 1, 1).data[1] === 255;
+  });
+  // The audit log shows who wiped what.
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll(".admin-audit li")].some((li) => li.textContent.includes("Mia") && li.textContent.includes("fill") && li.textContent.includes('"width":30')),
+  );
+  // The browser logs the wrong token's 401 itself; nothing else.
+  assert.deepEqual(page.problems.filter((p) => !p.includes("401 (Unauthorized)")), []);
+  assert.deepEqual(viewer.problems, []);
+  await viewer.context().close();
+});
+
+test("without ADMIN_TOKEN there is no /admin page", async () => {
+  const plain = await startServer();
+  try {
+    assert.equal((await fetch(`${plain.base}/admin`)).status, 404);
+  } finally {
+    await plain.stop();
+  }
+});
