@@ -50,7 +50,8 @@ const red = [255, 69, 0, 255];
 const blue = [36, 80, 164, 255];
 
 test("the history slider shows an older canvas, plays it, and returns to live", async () => {
-  const page = await openCanvas(browser, server.base);
+  // Zoomed in on the pixels the test places, for the screenshot.
+  const page = await openCanvas(browser, `${server.base}/?x=6&y=6&zoom=20`);
   // Seq 1: red at (5,5), archived; then seqs 2 and 3: blue at (5,5) and (6,5).
   await page.click('.swatch[data-color="3"]');
   await clickPixel(page, 5, 5);
@@ -82,7 +83,7 @@ test("the history slider shows an older canvas, plays it, and returns to live", 
   await slideTo(page, 0);
   assert.deepEqual(await layerPixel(page, ".travel-canvas", 5, 5), white);
   // Placing is for the live canvas only.
-  await clickPixel(page, 20, 20);
+  await clickPixel(page, 8, 8);
   assert.match(await page.textContent(".notice"), /go back to live to place/);
 
   // The timelapse runs from the start to now.
