@@ -20,6 +20,10 @@ pub const MIN_SECRET_LEN: usize = 32;
 pub struct Config {
     /// Where the server listens. Port 0 picks a free port (tests).
     pub listen: SocketAddr,
+    /// Where `/metrics` is served when it has a listener of its own
+    /// (`METRICS_PORT`, on `APP_HOST`): then the main port does not serve
+    /// it, and a cluster can expose the one without the other.
+    pub metrics_listen: Option<SocketAddr>,
     pub canvas: CanvasSize,
     /// Wait between two placements of one user; zero turns it off.
     pub cooldown: Duration,
@@ -219,9 +223,15 @@ impl Config {
 
     pub fn from_source<F: Fn(&str) -> Option<String>>(env: Source<F>) -> Result<Self, ConfigError> {
         let listen = listen_address(&env)?;
+        let metrics_listen = env
+            .get("METRICS_PORT")
+            .map(|_| env.parse::<u16>("METRICS_PORT", 0))
+            .transpose()?
+            .map(|port| SocketAddr::new(listen.ip(), port));
         let history_len: usize = env.parse("HISTORY_LEN", 100_000)?;
         Ok(Self {
             listen,
+            metrics_listen,
             canvas: canvas_size(&env)?,
             cooldown: cooldown(&env)?,
             batch_interval: env

@@ -63,6 +63,8 @@ pub enum StartupError {
 
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics`'s own listener, with `METRICS_PORT`.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -75,6 +77,10 @@ impl Application {
             addr: config.listen,
             source,
         })?;
+        let metrics_listener = config
+            .metrics_listen
+            .map(|addr| listen(addr).map_err(|source| StartupError::Bind { addr, source }))
+            .transpose()?;
 
         let shutdown = CancellationToken::new();
         // The feed is subscribed before the snapshot is taken, so nothing
@@ -145,13 +151,24 @@ impl Application {
             state.shutdown.clone(),
         ));
 
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            metrics_listener,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Where `/metrics` is served, when it has a listener of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .map(|l| l.local_addr().expect("a bound listener has an address"))
     }
 
     /// Serves until `stop` resolves, then has every WebSocket answer the
@@ -162,6 +179,16 @@ impl Application {
         let shutdown = self.state.shutdown.clone();
         let tasks = self.state.tasks.clone();
         let header_read_timeout = self.state.config.header_read_timeout;
+        if let Some(listener) = self.metrics_listener {
+            let router = routes::metrics_router(self.state.clone());
+            let stopped = shutdown.clone().cancelled_owned();
+            tasks.spawn(async move {
+                let served = axum::serve(listener, router).with_graceful_shutdown(stopped);
+                if let Err(error) = served.await {
+                    tracing::warn!(%error, "the metrics listener failed");
+                }
+            });
+        }
         let router = routes::router(self.state);
         let stop = async move {
             stop.await;

@@ -37,13 +37,22 @@ pub fn router(state: AppState) -> Router {
     )
 }
 
+/// `/metrics` alone, for its own listener (`METRICS_PORT`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .with_state(state)
+}
+
 fn routes(state: AppState) -> Router {
+    // With a listener of its own, /metrics is not on the public port.
+    let metrics_here = state.config.metrics_listen.is_none();
     // Files cargo-leptos built (the WASM bundle, CSS) and `public/`; anything
     // else is a JSON 404.
     let files = ServeDir::new(&*state.config.leptos.site_root).fallback(
         axum::handler::HandlerWithoutStateExt::into_service(not_found),
     );
-    Router::new()
+    let router = Router::new()
         .route("/", get(page::page))
         .route("/admin", get(page::admin))
         .route("/api/info", get(api::info))
@@ -60,8 +69,13 @@ fn routes(state: AppState) -> Router {
         .nest("/api/admin", admin_routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/ws", get(ws::upgrade))
+        .route("/ws", get(ws::upgrade));
+    let router = if metrics_here {
+        router.route("/metrics", get(metrics::metrics))
+    } else {
+        router
+    };
+    router
         .route_layer(middleware::from_fn_with_state(state.clone(), count_request))
         .fallback_service(files)
         .layer(TraceLayer::new_for_http())

@@ -23,6 +23,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 pub struct TestApp {
     pub api: Api,
+    /// `/metrics`'s own address, when the app was given `METRICS_PORT`.
+    pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     pub stopped: Option<tokio::task::JoinHandle<()>>,
 }
@@ -58,6 +60,7 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
         .expect("test configuration is valid");
     let app = Application::build(config).await.expect("the app starts");
     let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -67,6 +70,7 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
             addr,
             http: reqwest::Client::new(),
         },
+        metrics_addr,
         stop: Some(stop),
         stopped: Some(handle),
     }

@@ -169,6 +169,25 @@ async fn page_is_server_rendered_with_the_canvas_and_a_session() {
 }
 
 #[tokio::test]
+async fn metrics_port_serves_metrics_apart_from_the_public_port() {
+    let app = spawn_app(&[("METRICS_PORT", "0")]).await;
+    let metrics_addr = app.metrics_addr.expect("a metrics listener");
+    assert_ne!(metrics_addr, app.addr);
+    assert_eq!(app.get("/metrics").await.status(), 404);
+    let response = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_openmetrics(&response.text().await.unwrap());
+    // The public routes stay on the public port only.
+    let page = reqwest::get(format!("http://{metrics_addr}/api/info"))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 404);
+    assert_eq!(app.get("/api/info").await.status(), 200);
+}
+
+#[tokio::test]
 async fn metrics_parse_as_openmetrics_and_move_with_traffic() {
     let app = spawn_app(&[]).await;
     let before = app.get("/metrics").await.text().await.unwrap();
