@@ -1,8 +1,8 @@
 #!/bin/sh
-# Entrypoint of a Redis data node (compose's redis-master and redis-replica):
-# starts it in the role the Sentinels give it now, not the one it was
-# deployed with, so a node that comes back after a failover rejoins as the
-# new master's replica at once.
+# Entrypoint of a Redis data node (compose's redis-master and redis-replica,
+# Kubernetes' redis-0 and redis-1): starts it in the role the Sentinels give
+# it now, not the one it was deployed with, so a node that comes back after
+# a failover rejoins as the new master's replica at once.
 #
 # A node the Sentinels still name as master is waited for a while first: if
 # it crashed, its append-only file may be up to a second behind what its
@@ -13,11 +13,15 @@
 #
 #   data-node.sh DEFAULT_MASTER_HOST|"" [redis-server arguments...]
 # (an empty host: a master by default, otherwise a replica of that host)
+#
+# SENTINEL_HOSTS lists the Sentinels (default: compose's three). Where pods
+# change addresses (Kubernetes), ANNOUNCE_HOSTNAME is this node's stable DNS
+# name: it announces itself by it, and the Sentinels name masters by it.
 set -eu
 default_master=$1
 shift
 cat /usr/local/etc/redis/redis.conf /usr/local/etc/redis/replicated.conf >/data/redis.conf
-sentinels="sentinel1 sentinel2 sentinel3"
+sentinels=${SENTINEL_HOSTS:-sentinel1 sentinel2 sentinel3}
 settle_seconds=${SENTINEL_SETTLE_SECONDS:-15}
 
 named_master() { # "ip port" from the first Sentinel that answers
@@ -28,7 +32,12 @@ named_master() { # "ip port" from the first Sentinel that answers
   return 1
 }
 
-me=$(hostname -i | cut -d' ' -f1)
+if [ -n "${ANNOUNCE_HOSTNAME:-}" ]; then
+  me=$ANNOUNCE_HOSTNAME
+  set -- "$@" --replica-announce-ip "$me"
+else
+  me=$(hostname -i | cut -d' ' -f1)
+fi
 master=$(named_master || true)
 if [ -n "$master" ] && [ "${master%% *}" = "$me" ] && [ -d /data/appendonlydir ]; then
   # Restarted while still named master: give the Sentinels time to fail over.

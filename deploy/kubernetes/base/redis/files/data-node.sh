@@ -1,0 +1,59 @@
+#!/bin/sh
+# Entrypoint of a Redis data node (compose's redis-master and redis-replica,
+# Kubernetes' redis-0 and redis-1): starts it in the role the Sentinels give
+# it now, not the one it was deployed with, so a node that comes back after
+# a failover rejoins as the new master's replica at once.
+#
+# A node the Sentinels still name as master is waited for a while first: if
+# it crashed, its append-only file may be up to a second behind what its
+# replica acknowledged, and starting it as master before the Sentinels
+# promote the replica would make the replica resync from it and lose those
+# placements. Only when no failover happens (no replica could take over)
+# does it start as master.
+#
+#   data-node.sh DEFAULT_MASTER_HOST|"" [redis-server arguments...]
+# (an empty host: a master by default, otherwise a replica of that host)
+#
+# SENTINEL_HOSTS lists the Sentinels (default: compose's three). Where pods
+# change addresses (Kubernetes), ANNOUNCE_HOSTNAME is this node's stable DNS
+# name: it announces itself by it, and the Sentinels name masters by it.
+set -eu
+default_master=$1
+shift
+cat /usr/local/etc/redis/redis.conf /usr/local/etc/redis/replicated.conf >/data/redis.conf
+sentinels=${SENTINEL_HOSTS:-sentinel1 sentinel2 sentinel3}
+settle_seconds=${SENTINEL_SETTLE_SECONDS:-15}
+
+named_master() { # "ip port" from the first Sentinel that answers
+  for sentinel in $sentinels; do
+    answer=$(redis-cli -h "$sentinel" -p 26379 sentinel get-master-addr-by-name canvas 2>/dev/null) || continue
+    [ "$(echo "$answer" | wc -l)" = 2 ] && { echo "$answer" | paste -sd' ' -; return 0; }
+  done
+  return 1
+}
+
+if [ -n "${ANNOUNCE_HOSTNAME:-}" ]; then
+  me=$ANNOUNCE_HOSTNAME
+  set -- "$@" --replica-announce-ip "$me"
+else
+  me=$(hostname -i | cut -d' ' -f1)
+fi
+master=$(named_master || true)
+if [ -n "$master" ] && [ "${master%% *}" = "$me" ] && [ -d /data/appendonlydir ]; then
+  # Restarted while still named master: give the Sentinels time to fail over.
+  waited=0
+  while [ "$waited" -lt "$settle_seconds" ]; do
+    sleep 1
+    waited=$((waited + 1))
+    master=$(named_master || true)
+    [ "${master%% *}" != "$me" ] && break
+  done
+fi
+if [ -n "$master" ] && [ "${master%% *}" != "$me" ]; then
+  # shellcheck disable=SC2086 # "ip port"
+  exec redis-server /data/redis.conf --replicaof $master "$@"
+elif [ -z "$master" ] && [ -n "$default_master" ]; then
+  exec redis-server /data/redis.conf --replicaof "$default_master" 6379 "$@"
+else
+  exec redis-server /data/redis.conf "$@"
+fi
