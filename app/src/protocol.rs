@@ -23,6 +23,7 @@ pub mod kind {
     pub const PRESENCE: u8 = 0x13;
     pub const RESYNC: u8 = 0x14;
     pub const ERROR: u8 = 0x15;
+    pub const FROZEN: u8 = 0x16;
 }
 
 /// Codes carried by the `Error` frame, so a client can tell failures apart
@@ -142,6 +143,11 @@ pub enum ServerMessage {
     Error {
         code: u16,
         message: String,
+    },
+    /// Whether the moderators froze the canvas: sent after `Hello` while it
+    /// is frozen, and to every socket whenever that changes.
+    Frozen {
+        frozen: bool,
     },
 }
 
@@ -274,6 +280,7 @@ impl ServerMessage {
     pub const PLACE_RESULT_LEN: usize = 1 + 1 + 8 + 4;
     pub const PRESENCE_LEN: usize = 1 + 4;
     pub const RESYNC_LEN: usize = 1 + 8 + 8;
+    pub const FROZEN_LEN: usize = 1 + 1;
 
     pub fn encode(&self) -> Bytes {
         match self {
@@ -320,6 +327,7 @@ impl ServerMessage {
                 buf.put_slice(message.as_bytes());
                 buf.freeze()
             }
+            Self::Frozen { frozen } => Bytes::copy_from_slice(&[kind::FROZEN, u8::from(*frozen)]),
         }
     }
 
@@ -388,6 +396,11 @@ impl ServerMessage {
                     .to_owned();
                 Ok(Self::Error { code, message })
             }
+            Some(&kind::FROZEN) => match expect_len(frame, Self::FROZEN_LEN)?.u8() {
+                0 => Ok(Self::Frozen { frozen: false }),
+                1 => Ok(Self::Frozen { frozen: true }),
+                _ => Err(DecodeError::BadValue("frozen must be 0 or 1")),
+            },
             Some(&other) => Err(DecodeError::UnknownType(other)),
         }
     }
@@ -575,6 +588,7 @@ mod tests {
                 .prop_map(|(seq, epoch)| ServerMessage::Resync { seq, epoch }),
             (any::<u16>(), ".{0,100}")
                 .prop_map(|(code, message)| ServerMessage::Error { code, message }),
+            any::<bool>().prop_map(|frozen| ServerMessage::Frozen { frozen }),
         ]
     }
 

@@ -8,7 +8,7 @@
 //!
 //! The same round also reads whether the moderators froze the canvas, so
 //! the page and `/api/info` can say so without a store round trip of their
-//! own.
+//! own, and every socket gets a `Frozen` frame when that changes.
 
 use crate::{
     backend::Store,
@@ -114,7 +114,10 @@ impl Presence {
                     Err(error) => tracing::debug!(%error, "cannot report presence"),
                 }
                 if let Ok(frozen) = store.is_frozen().await {
-                    self.frozen.store(frozen, Ordering::Relaxed);
+                    // Every socket hears of a change, placing or not.
+                    if self.frozen.swap(frozen, Ordering::Relaxed) != frozen {
+                        fanout.send(Frame::frozen(frozen));
+                    }
                 }
             }
             let online = self.online();

@@ -500,6 +500,7 @@ impl Client {
                 ..
             } => self.on_place_result(*status, *retry_after_ms),
             ServerMessage::Presence { online } => self.live.online.set(*online),
+            ServerMessage::Frozen { frozen } => self.live.frozen.set(*frozen),
             ServerMessage::Error { message, .. } => self.live.notice.set(Some(message.clone())),
             _ => {}
         }

@@ -27,6 +27,8 @@ use tokio::sync::broadcast;
 pub enum Frame {
     Tiles(TilesFrame),
     Presence(Bytes),
+    /// The moderators froze or unfroze the canvas.
+    Frozen(Bytes),
     /// The mirror was reloaded: clients fetch the snapshot again.
     Resync {
         version: Version,
@@ -73,6 +75,10 @@ impl TilesFrame {
 impl Frame {
     pub fn presence(online: u32) -> Self {
         Self::Presence(ServerMessage::Presence { online }.encode())
+    }
+
+    pub fn frozen(frozen: bool) -> Self {
+        Self::Frozen(ServerMessage::Frozen { frozen }.encode())
     }
 
     pub fn resync(version: Version) -> Self {
@@ -143,6 +149,7 @@ pub struct Outbox {
     /// one ends; the first may start at or before `sent.seq`.
     tiles: Vec<TilesFrame>,
     presence: Option<Bytes>,
+    frozen: Option<Bytes>,
 }
 
 /// The frames an [`Outbox`] gives to write now, in order.
@@ -161,6 +168,7 @@ impl Outbox {
             resync: None,
             tiles: Vec::new(),
             presence: None,
+            frozen: None,
         }
     }
 
@@ -181,6 +189,7 @@ impl Outbox {
                 }
             }
             Frame::Presence(bytes) => self.presence = Some(bytes),
+            Frame::Frozen(bytes) => self.frozen = Some(bytes),
             Frame::Resync { version, bytes } => self.resync_to(version, bytes),
         }
     }
@@ -210,7 +219,8 @@ impl Outbox {
     }
 
     /// Everything to write now: at most one `Resync`, the queued tiles as
-    /// one frame (more only past 65,535 tiles), the newest `Presence`.
+    /// one frame (more only past 65,535 tiles), the newest `Presence` and
+    /// `Frozen`.
     pub fn take(&mut self) -> Ready {
         let mut ready = Ready::default();
         ready.frames.extend(self.resync.take());
@@ -226,6 +236,7 @@ impl Outbox {
             self.tiles.clear();
         }
         ready.frames.extend(self.presence.take());
+        ready.frames.extend(self.frozen.take());
         ready
     }
 }

@@ -680,7 +680,7 @@ mod tests {
                 match frame {
                     Frame::Tiles(t) => seqs.extend(t.first_seq..=t.last_seq),
                     Frame::Resync { version, .. } => resyncs.push(version),
-                    Frame::Presence(_) => {}
+                    Frame::Presence(_) | Frame::Frozen(_) => {}
                 }
             }
             (seqs, resyncs)

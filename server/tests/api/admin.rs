@@ -8,7 +8,7 @@ use crate::{
     },
     redis_server::RedisServer,
 };
-use app::protocol::{PlaceStatus, Tile};
+use app::protocol::{PlaceStatus, ServerMessage, Tile};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -222,6 +222,8 @@ async fn a_frozen_canvas_refuses_everyone_until_unfrozen() {
     let (_redis, a, b) = moderated().await;
     let mut on_a = a.ws().await;
     let mut on_b = b.ws().await;
+    // A page that only watches, on the other instance.
+    let mut watcher = b.ws().await;
     let frozen = a.admin("freeze", Some(json!({ "frozen": true }))).await;
     assert_eq!(frozen.status(), 200);
     assert_eq!(
@@ -242,8 +244,14 @@ async fn a_frozen_canvas_refuses_everyone_until_unfrozen() {
         .await;
         assert!(frozen_shown(app).await, "the page shows it");
     }
+    // Sockets hear it without placing: the watcher at once, a new
+    // connection right after its Hello.
+    assert!(next_frozen(&mut watcher).await);
+    let mut late = a.ws().await;
+    assert!(next_frozen(&mut late).await);
 
     b.admin("freeze", Some(json!({ "frozen": false }))).await;
+    assert!(!next_frozen(&mut watcher).await);
     assert_eq!(place(&mut on_a, TILE).await.0, PlaceStatus::Accepted);
     eventually(
         "the instance knows the canvas is open again",
@@ -397,6 +405,15 @@ async fn a_rollback_restores_exactly_the_previous_colors_within_history() {
 async fn eventually_at(app: &TestApp, seq: u64) -> (Vec<u8>, u64) {
     snapshots_at(std::slice::from_ref(app), seq).await;
     app.canvas().await
+}
+
+/// The next `Frozen` frame's value, passing over other frames.
+async fn next_frozen(ws: &mut WsClient) -> bool {
+    loop {
+        if let ServerMessage::Frozen { frozen } = ws.recv().await {
+            return frozen;
+        }
+    }
 }
 
 /// Whether the page the app renders shows the "frozen" figure (its element

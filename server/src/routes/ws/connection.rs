@@ -172,6 +172,12 @@ impl Connection {
         let online = self.state.presence.online();
         self.feed(ServerMessage::Presence { online }.encode())
             .await?;
+        // Only while frozen: a client that never sees the frame knows the
+        // canvas is open.
+        if self.state.presence.frozen() {
+            self.feed(ServerMessage::Frozen { frozen: true }.encode())
+                .await?;
+        }
         self.flush().await?;
 
         let shutdown = self.state.shutdown.clone();
