@@ -1,5 +1,6 @@
 // The moderators' page: sign in with the token, draw a rectangle on the
-// canvas, wipe it; the wipe reaches the canvas and the audit log.
+// canvas, wipe it; the wipe reaches the canvas and the audit log; a freeze
+// reaches an open page that does not place.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -88,6 +89,14 @@ test("a moderator signs in on /admin, draws a rectangle and wipes it", async () 
   await page.waitForFunction(() =>
     [...document.querySelectorAll(".admin-audit li")].some((li) => li.textContent.includes("Mia") && li.textContent.includes("fill") && li.textContent.includes('"width":30')),
   );
+  // Freezing reaches a page that only watches, and unfreezing too.
+  assert.equal(await viewer.isHidden(".figure.frozen"), true);
+  await page.click(".admin-freeze");
+  await page.waitForFunction(() => document.querySelector(".admin-result").textContent.startsWith("The canvas is frozen"));
+  await viewer.waitForSelector(".figure.frozen:not([hidden])", { timeout: 10_000 });
+  await page.click(".admin-freeze");
+  await viewer.waitForSelector(".figure.frozen[hidden]", { state: "attached", timeout: 10_000 });
+
   // The browser logs the wrong token's 401 itself; nothing else.
   assert.deepEqual(page.problems.filter((p) => !p.includes("401 (Unauthorized)")), []);
   assert.deepEqual(viewer.problems, []);
