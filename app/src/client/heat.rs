@@ -3,16 +3,16 @@
 //! (the pixels' buffer is never touched). The newer a placement, the
 //! stronger its red; it fades out over [`WINDOW_MS`].
 
+use super::layer::Layer;
 use crate::{geometry::CanvasSize, protocol::Tile};
-use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+use web_sys::HtmlCanvasElement;
 
 /// How far back the heatmap looks.
 pub const WINDOW_MS: f64 = 10.0 * 60.0 * 1000.0;
 
 pub struct Heat {
     canvas: HtmlCanvasElement,
-    ctx: CanvasRenderingContext2d,
+    layer: Layer,
     size: CanvasSize,
     /// `performance.now()` of the last placement seen on each pixel; 0: none.
     placed_at: Vec<f64>,
@@ -21,14 +21,9 @@ pub struct Heat {
 
 impl Heat {
     pub fn new(canvas: HtmlCanvasElement, size: CanvasSize) -> Option<Self> {
-        let ctx = canvas
-            .get_context("2d")
-            .ok()??
-            .dyn_into::<CanvasRenderingContext2d>()
-            .ok()?;
         Some(Self {
+            layer: Layer::new(&canvas, size)?,
             canvas,
-            ctx,
             size,
             placed_at: vec![0.0; size.area()],
             visible: false,
@@ -50,23 +45,21 @@ impl Heat {
     }
 
     /// Draws the overlay as of `now`, if it is shown.
-    pub fn draw(&self, now: f64) {
+    pub fn draw(&mut self, now: f64) {
         if !self.visible {
             return;
         }
-        let mut rgba = vec![0u8; self.placed_at.len() * 4];
-        for (pixel, &at) in rgba.chunks_exact_mut(4).zip(&self.placed_at) {
+        let placed_at = &self.placed_at;
+        self.layer.fill(|index| {
+            let at = placed_at[index];
             let age = now - at;
             if at > 0.0 && age < WINDOW_MS {
                 let strength = 1.0 - age / WINDOW_MS;
-                pixel.copy_from_slice(&[255, 40, 0, (64.0 + 191.0 * strength) as u8]);
+                [255, 40, 0, (64.0 + 191.0 * strength) as u8]
+            } else {
+                [0; 4]
             }
-        }
-        let (width, height) = (u32::from(self.size.width), u32::from(self.size.height));
-        if let Ok(image) =
-            ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width, height)
-        {
-            let _ = self.ctx.put_image_data(&image, 0.0, 0.0);
-        }
+        });
+        self.layer.flush();
     }
 }

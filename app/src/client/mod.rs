@@ -138,7 +138,7 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
     set_interval(
         || {
             with_client(|client| {
-                if let Some(heat) = &client.heat {
+                if let Some(heat) = &mut client.heat {
                     heat.draw(now());
                 }
             });
@@ -911,7 +911,7 @@ impl Client {
                         });
                     }
                 }
-                if let Some(heat) = &client.heat {
+                if let Some(heat) = &mut client.heat {
                     heat.draw(now());
                 }
             });

@@ -64,27 +64,13 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
                 height=size.height.to_string()
                 aria-label="The canvas: click a pixel to place the selected color"
             ></canvas>
-            <canvas
-                class="travel-canvas"
-                width=size.width.to_string()
-                height=size.height.to_string()
-                aria-label="The canvas as it was at the moment the history slider shows"
-                hidden
-            ></canvas>
-            <canvas
-                class="template-canvas"
-                width=size.width.to_string()
-                height=size.height.to_string()
-                aria-hidden="true"
-                hidden
-            ></canvas>
-            <canvas
-                class="heat-canvas"
-                width=size.width.to_string()
-                height=size.height.to_string()
-                aria-hidden="true"
-                hidden
-            ></canvas>
+            {overlay(
+                size,
+                "travel-canvas",
+                Some("The canvas as it was at the moment the history slider shows"),
+            )}
+            {overlay(size, "template-canvas", None)}
+            {overlay(size, "heat-canvas", None)}
         </div>
         <div class="reticle" hidden></div>
         <div class="zoom-controls">
@@ -127,5 +113,20 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
                 "−"
             </button>
         </div>
+    }
+}
+
+/// A canvas the size of the board over it, hidden until the client shows
+/// it; `label` for one a screen reader should name, else it is decoration.
+fn overlay(size: CanvasSize, class: &'static str, label: Option<&'static str>) -> impl IntoView {
+    view! {
+        <canvas
+            class=class
+            width=size.width.to_string()
+            height=size.height.to_string()
+            aria-label=label
+            aria-hidden=label.is_none().then_some("true")
+            hidden
+        ></canvas>
     }
 }
