@@ -18,7 +18,7 @@ use crate::{
     presence::Presence,
     routes, serve,
     session::Sessions,
-    state::AppState,
+    state::{AppState, HISTORY_READS},
 };
 use std::{
     future::Future,
@@ -27,7 +27,10 @@ use std::{
     time::Duration,
 };
 use thiserror::Error;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::{
+    net::{TcpListener, TcpSocket, TcpStream},
+    sync::Semaphore,
+};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 /// Frames the fan-out holds for the slowest socket; one further behind is
@@ -120,6 +123,7 @@ impl Application {
             presence: Arc::new(Presence::default()),
             connections,
             metrics,
+            history_reads: Arc::new(Semaphore::new(HISTORY_READS)),
             feed_live: Arc::new(AtomicBool::new(false)),
             shutdown,
             tasks: TaskTracker::new(),

@@ -10,6 +10,7 @@ use crate::{
     session::Sessions,
 };
 use std::sync::{atomic::AtomicBool, Arc};
+use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 #[derive(Clone)]
@@ -29,6 +30,10 @@ pub struct AppState {
     /// Open WebSockets per client address.
     pub connections: Arc<ConnectionLimiter>,
     pub metrics: Arc<Metrics>,
+    /// Reads of the store's history for `/api/placements` running at once:
+    /// a cheap request must not buy unbounded store work, so past
+    /// [`HISTORY_READS`] they wait their turn.
+    pub history_reads: Arc<Semaphore>,
     /// Whether the sync task is current with the feed (for `/readyz`).
     pub feed_live: Arc<AtomicBool>,
     /// Cancelled on SIGTERM/SIGINT: sockets close with 1001 "going away".
@@ -38,3 +43,7 @@ pub struct AppState {
     /// last frames sent.
     pub tasks: TaskTracker,
 }
+
+/// How many `/api/placements` requests an instance lets read the store's
+/// history at once (each reads at most a page, a few hundred KB).
+pub const HISTORY_READS: usize = 2;

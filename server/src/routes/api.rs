@@ -129,8 +129,9 @@ const PLACEMENTS_PAGE: usize = 4_096;
 /// `GET /api/placements?epoch=E&after=S`: the placements after seq `S`, at
 /// most [`PLACEMENTS_PAGE`], as one `Tiles` frame (the time-travel view
 /// replays them onto an archived canvas). From the mirror's memory when it
-/// still holds them, else from the store's history; 410 once the history no
-/// longer reaches back that far, 409 for another epoch.
+/// still holds them, else from the store's history
+/// ([`crate::state::HISTORY_READS`] at a time per instance); 410 once the
+/// history no longer reaches back that far, 409 for another epoch.
 pub async fn placements(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -147,15 +148,21 @@ pub async fn placements(
             tiles
         }
         Since::Gone if epoch != state.mirror.version().epoch => return Err(OTHER_EPOCH),
-        Since::Gone => match state.store.history(epoch, after, PLACEMENTS_PAGE).await? {
-            History::Placements(updates) => updates.into_iter().map(|u| u.tile).collect(),
-            History::Trimmed => {
-                return Err(ApiError::Gone(
-                    "the history no longer reaches back to that seq",
-                ))
+        Since::Gone => {
+            // A few reads at a time per instance; the others wait their
+            // turn, within the request timeout. (The semaphore is never
+            // closed, so a turn always comes.)
+            let _turn = state.history_reads.acquire().await.ok();
+            match state.store.history(epoch, after, PLACEMENTS_PAGE).await? {
+                History::Placements(updates) => updates.into_iter().map(|u| u.tile).collect(),
+                History::Trimmed => {
+                    return Err(ApiError::Gone(
+                        "the history no longer reaches back to that seq",
+                    ))
+                }
+                History::WentBack | History::OtherEpoch => return Err(OTHER_EPOCH),
             }
-            History::WentBack | History::OtherEpoch => return Err(OTHER_EPOCH),
-        },
+        }
     };
     let headers = [
         (

@@ -174,6 +174,10 @@ async fn placements_after_a_seq_come_from_memory_or_history_until_it_is_trimmed(
         placements(&app, epoch, 260).await,
         Ok((261, tiles_after(260)))
     );
+    // Many at once from the history take turns, and all are answered.
+    let answers =
+        futures_util::future::join_all((0..12).map(|_| placements(&app, epoch, 260))).await;
+    assert!(answers.iter().all(|a| *a == Ok((261, tiles_after(260)))));
     // Nothing newer; history trimmed; another epoch; a malformed query.
     assert_eq!(placements(&app, epoch, 300).await, Ok((301, vec![])));
     assert_eq!(placements(&app, epoch, 2).await, Err(410));
