@@ -18,7 +18,7 @@ use crate::{
     presence::Presence,
     routes, serve,
     session::Sessions,
-    state::{AppState, HISTORY_READS},
+    state::{AppState, HEAVY_READS},
 };
 use std::{
     future::Future,
@@ -123,7 +123,7 @@ impl Application {
             presence: Arc::new(Presence::default()),
             connections,
             metrics,
-            history_reads: Arc::new(Semaphore::new(HISTORY_READS)),
+            heavy_reads: Arc::new(Semaphore::new(HEAVY_READS)),
             feed_live: Arc::new(AtomicBool::new(false)),
             shutdown,
             tasks: TaskTracker::new(),

@@ -30,10 +30,11 @@ pub struct AppState {
     /// Open WebSockets per client address.
     pub connections: Arc<ConnectionLimiter>,
     pub metrics: Arc<Metrics>,
-    /// Reads of the store's history for `/api/placements` running at once:
-    /// a cheap request must not buy unbounded store work, so past
-    /// [`HISTORY_READS`] they wait their turn.
-    pub history_reads: Arc<Semaphore>,
+    /// Large store reads that a public request triggers (a page of history
+    /// for `/api/placements`, an archived PNG) running at once: a cheap
+    /// request must not buy unbounded store work, so past [`HEAVY_READS`]
+    /// they wait their turn.
+    pub heavy_reads: Arc<Semaphore>,
     /// Whether the sync task is current with the feed (for `/readyz`).
     pub feed_live: Arc<AtomicBool>,
     /// Cancelled on SIGTERM/SIGINT: sockets close with 1001 "going away".
@@ -44,6 +45,6 @@ pub struct AppState {
     pub tasks: TaskTracker,
 }
 
-/// How many `/api/placements` requests an instance lets read the store's
-/// history at once (each reads at most a page, a few hundred KB).
-pub const HISTORY_READS: usize = 2;
+/// How many large store reads (each at most a few hundred KB) public
+/// requests may have running at once on an instance.
+pub const HEAVY_READS: usize = 2;

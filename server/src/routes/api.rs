@@ -97,7 +97,8 @@ pub async fn snapshots(State(state): State<AppState>) -> Result<Json<Value>, Api
 }
 
 /// `GET /api/snapshots/{seq}.png`: one archived canvas. It never changes,
-/// so caches may keep it for good.
+/// so caches may keep it for good. Read from the store a few at a time
+/// ([`crate::state::HEAVY_READS`]).
 pub async fn snapshot_png(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -106,11 +107,12 @@ pub async fn snapshot_png(
         .strip_suffix(".png")
         .and_then(|seq| seq.parse::<u64>().ok())
         .ok_or(ApiError::NotFound)?;
-    let png = state
-        .store
-        .archived_png(seq)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let png = {
+        // One of a few large reads at a time, as for `/api/placements`.
+        let _turn = state.heavy_reads.acquire().await.ok();
+        state.store.archived_png(seq).await?
+    }
+    .ok_or(ApiError::NotFound)?;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
         (
@@ -130,7 +132,7 @@ const PLACEMENTS_PAGE: usize = 4_096;
 /// most [`PLACEMENTS_PAGE`], as one `Tiles` frame (the time-travel view
 /// replays them onto an archived canvas). From the mirror's memory when it
 /// still holds them, else from the store's history
-/// ([`crate::state::HISTORY_READS`] at a time per instance); 410 once the
+/// ([`crate::state::HEAVY_READS`] at a time per instance); 410 once the
 /// history no longer reaches back that far, 409 for another epoch.
 pub async fn placements(
     State(state): State<AppState>,
@@ -152,7 +154,7 @@ pub async fn placements(
             // A few reads at a time per instance; the others wait their
             // turn, within the request timeout. (The semaphore is never
             // closed, so a turn always comes.)
-            let _turn = state.history_reads.acquire().await.ok();
+            let _turn = state.heavy_reads.acquire().await.ok();
             match state.store.history(epoch, after, PLACEMENTS_PAGE).await? {
                 History::Placements(updates) => updates.into_iter().map(|u| u.tile).collect(),
                 History::Trimmed => {
