@@ -92,6 +92,12 @@ test("a tile placed over the raw protocol reaches a page that loaded before it",
 });
 
 test("the heatmap toggles over the canvas and marks where tiles were just placed", async () => {
+  // A tile placed before the page opens comes from the server's heatmap.
+  const earlier = await openCanvas(browser, server.base);
+  await clickPixel(earlier, 34, 12);
+  await waitForPixel(earlier, 34, 12, [0, 0, 0]);
+  await earlier.context().close();
+
   const page = await openCanvas(browser, server.base);
   assert.equal(await page.isHidden(".heat-canvas"), true);
   await page.click('.swatch[data-color="3"]');
@@ -100,28 +106,23 @@ test("the heatmap toggles over the canvas and marks where tiles were just placed
   await page.click(".heatmap-toggle");
   assert.equal(await page.getAttribute(".heatmap-toggle", "aria-pressed"), "true");
   assert.equal(await page.isVisible(".heat-canvas"), true);
-  // The placed pixel is marked; its neighbour is not. The pixel buffer
-  // underneath is not touched.
-  const heatAt = (x, y) =>
-    page.evaluate(([x, y]) => {
-      const probe = document.createElement("canvas");
-      probe.width = probe.height = 1;
-      const ctx = probe.getContext("2d");
-      ctx.drawImage(document.querySelector(".heat-canvas"), x, y, 1, 1, 0, 0, 1, 1);
-      return ctx.getImageData(0, 0, 1, 1).data[3];
-    }, [x, y]);
-  await page.waitForFunction(
-    ([x, y]) => {
-      const probe = document.createElement("canvas");
-      probe.width = probe.height = 1;
-      const ctx = probe.getContext("2d");
-      ctx.drawImage(document.querySelector(".heat-canvas"), x, y, 1, 1, 0, 0, 1, 1);
-      return ctx.getImageData(0, 0, 1, 1).data[3] > 0;
-    },
-    [30, 12],
-    { timeout: 10_000 },
-  );
-  assert.equal(await heatAt(31, 12), 0);
+  // The placed pixel is marked, and the one placed before the page opened;
+  // their neighbour is not. The pixel buffer underneath is not touched.
+  const marked = (x, y) =>
+    page.waitForFunction(
+      ([x, y]) => {
+        const probe = document.createElement("canvas");
+        probe.width = probe.height = 1;
+        const ctx = probe.getContext("2d");
+        ctx.drawImage(document.querySelector(".heat-canvas"), x, y, 1, 1, 0, 0, 1, 1);
+        return ctx.getImageData(0, 0, 1, 1).data[3] > 0;
+      },
+      [x, y],
+      { timeout: 10_000 },
+    );
+  await marked(30, 12);
+  await marked(34, 12);
+  assert.equal((await layerPixel(page, ".heat-canvas", 31, 12))[3], 0);
   await page.screenshot({ path: `${artifacts}/screenshot-heatmap.png` });
 
   await page.click(".heatmap-toggle");

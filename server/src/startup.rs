@@ -7,6 +7,7 @@ use crate::{
     canvas::{
         archive::Archiver,
         fanout::Fanout,
+        heat::Heat,
         mirror::Mirror,
         snapshot::Snapshots,
         sync::{Batching, SyncTask},
@@ -103,7 +104,8 @@ impl Application {
                 }
             }
         };
-        let mirror = Arc::new(Mirror::new(config.canvas, snapshot, config.recent_tiles));
+        let size = config.canvas;
+        let mirror = Arc::new(Mirror::new(size, snapshot, config.recent_tiles));
 
         let connections = ConnectionLimiter::new(config.max_connections_per_ip);
         let sessions = Sessions::new(
@@ -119,6 +121,7 @@ impl Application {
             store,
             mirror,
             snapshots: Arc::new(snapshots),
+            heat: Arc::new(Heat::new(size)),
             fanout: Fanout::new(FANOUT_CAPACITY),
             presence: Arc::new(Presence::default()),
             connections,
@@ -133,6 +136,7 @@ impl Application {
             store: state.store.clone(),
             feed,
             mirror: state.mirror.clone(),
+            heat: state.heat.clone(),
             fanout: state.fanout.clone(),
             metrics: state.metrics.clone(),
             live: state.feed_live.clone(),

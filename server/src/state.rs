@@ -2,7 +2,7 @@
 
 use crate::{
     backend::Store,
-    canvas::{fanout::Fanout, mirror::Mirror, snapshot::Snapshots},
+    canvas::{fanout::Fanout, heat::Heat, mirror::Mirror, snapshot::Snapshots},
     config::Config,
     limits::ConnectionLimiter,
     metrics::Metrics,
@@ -24,6 +24,8 @@ pub struct AppState {
     pub mirror: Arc<Mirror>,
     /// The mirror's encodings for `/api/canvas` and the PNG.
     pub snapshots: Arc<Snapshots>,
+    /// When each pixel was last placed, for `/api/heatmap.png`.
+    pub heat: Arc<Heat>,
     /// Frames for every socket.
     pub fanout: Fanout,
     pub presence: Arc<Presence>,

@@ -1,9 +1,11 @@
-//! The heatmap: where tiles were placed in the last few minutes, from the
-//! tiles this page received, drawn on a canvas of its own over the board
-//! (the pixels' buffer is never touched). The newer a placement, the
-//! stronger its red; it fades out over [`WINDOW_MS`].
+//! The heatmap: where tiles were placed in the last few minutes, drawn on a
+//! canvas of its own over the board (the pixels' buffer is never touched).
+//! The first time it is shown it takes what happened before the page
+//! opened from `/api/heatmap.png`; from then on, the tiles the page
+//! receives. The newer a placement, the stronger its red; it fades out over
+//! [`WINDOW_MS`].
 
-use super::layer::Layer;
+use super::{image::Rgba, layer::Layer};
 use crate::{geometry::CanvasSize, protocol::Tile};
 use web_sys::HtmlCanvasElement;
 
@@ -14,9 +16,12 @@ pub struct Heat {
     canvas: HtmlCanvasElement,
     layer: Layer,
     size: CanvasSize,
-    /// `performance.now()` of the last placement seen on each pixel; 0: none.
+    /// `performance.now()` of the last placement seen on each pixel
+    /// (negative: before the page opened; minus infinity: none).
     placed_at: Vec<f64>,
     pub visible: bool,
+    /// Whether the server's heatmap was asked for already.
+    seeded: bool,
 }
 
 impl Heat {
@@ -25,9 +30,32 @@ impl Heat {
             layer: Layer::new(&canvas, size)?,
             canvas,
             size,
-            placed_at: vec![0.0; size.area()],
+            placed_at: vec![f64::NEG_INFINITY; size.area()],
             visible: false,
+            seeded: false,
         })
+    }
+
+    /// True the first time only: then the server's heatmap is fetched.
+    pub fn wants_seed(&mut self) -> bool {
+        !std::mem::replace(&mut self.seeded, true)
+    }
+
+    /// Takes the placements before the page opened from the server's
+    /// heatmap (grayscale: 255 just now, 1 at the window's end, 0 none).
+    pub fn seed(&mut self, heatmap: &Rgba, now: f64) {
+        let fits = heatmap.width == u32::from(self.size.width)
+            && heatmap.height == u32::from(self.size.height);
+        if !fits {
+            return;
+        }
+        for (at, pixel) in self.placed_at.iter_mut().zip(heatmap.data.chunks_exact(4)) {
+            let level = f64::from(pixel[0]);
+            if level > 0.0 {
+                let age = (255.0 - level) / 254.0 * WINDOW_MS;
+                *at = at.max(now - age);
+            }
+        }
     }
 
     pub fn record(&mut self, tile: Tile, now: f64) {
@@ -51,9 +79,8 @@ impl Heat {
         }
         let placed_at = &self.placed_at;
         self.layer.fill(|index| {
-            let at = placed_at[index];
-            let age = now - at;
-            if at > 0.0 && age < WINDOW_MS {
+            let age = now - placed_at[index];
+            if age < WINDOW_MS {
                 let strength = 1.0 - age / WINDOW_MS;
                 [255, 40, 0, (64.0 + 191.0 * strength) as u8]
             } else {

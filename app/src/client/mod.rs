@@ -395,15 +395,30 @@ pub fn remove_template() {
 }
 
 /// Shows the heatmap if hidden, hides it if shown; whether it is shown.
+/// The first time, the server's heatmap adds what happened before the page
+/// opened.
 pub fn toggle_heatmap() -> bool {
-    with_client(|client| {
+    let toggled = with_client(|client| {
+        let size = client.size;
         let heat = client.heat.as_mut()?;
         let shown = !heat.visible;
         heat.show(shown, now());
-        Some(shown)
+        Some((shown, heat.wants_seed().then_some(size)))
     })
-    .flatten()
-    .unwrap_or(false)
+    .flatten();
+    if let Some((_, Some(size))) = toggled {
+        leptos::task::spawn_local(async move {
+            let (width, height) = (u32::from(size.width), u32::from(size.height));
+            let loaded = image::load("/api/heatmap.png", width, height).await;
+            with_client(|client| {
+                if let (Ok(heatmap), Some(heat)) = (loaded, &mut client.heat) {
+                    heat.seed(&heatmap, now());
+                    heat.draw(now());
+                }
+            });
+        });
+    }
+    toggled.is_some_and(|(shown, _)| shown)
 }
 
 /// Zooms around the centre of the view (the zoom buttons).

@@ -16,6 +16,7 @@
 
 use super::{
     fanout::{Fanout, Frame, TilesFrame},
+    heat::Heat,
     mirror::{Mirror, Version},
 };
 use crate::{
@@ -117,6 +118,8 @@ pub struct SyncTask {
     pub store: Arc<dyn Store>,
     pub feed: Box<dyn Feed>,
     pub mirror: Arc<Mirror>,
+    /// When each pixel was last placed, for the heatmap.
+    pub heat: Arc<Heat>,
     pub fanout: Fanout,
     pub metrics: Arc<Metrics>,
     /// True while the feed is delivering and the mirror is current; read by
@@ -367,6 +370,13 @@ impl SyncTask {
             return;
         }
         self.mirror.apply(tiles);
+        // Tiles of a catch-up carry no time: they were placed about now.
+        let at_ms = placed_at_ms.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64)
+        });
+        self.heat.record(tiles, at_ms);
         if applied.tiles.is_empty() {
             applied.first_seq = first_seq;
             applied.placed_at_ms = placed_at_ms;
@@ -636,6 +646,7 @@ mod tests {
             store: store.clone(),
             feed: Box::new(ChannelFeed(events)),
             mirror: mirror.clone(),
+            heat: Arc::new(Heat::new(size)),
             fanout,
             metrics: metrics.clone(),
             live: Arc::new(AtomicBool::new(false)),

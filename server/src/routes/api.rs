@@ -84,6 +84,20 @@ pub async fn canvas_png(State(state): State<AppState>, headers: HeaderMap) -> Re
     response
 }
 
+/// `GET /api/heatmap.png`: where tiles were placed in the last ten minutes
+/// (grayscale: 255 just now, fading to 1; 0 older or never), at most a
+/// second old (`canvas::heat`).
+pub async fn heatmap_png(State(state): State<AppState>) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=1"),
+        ),
+    ];
+    (headers, state.heat.png().await).into_response()
+}
+
 /// `GET /api/snapshots`: the archived canvases, newest first.
 pub async fn snapshots(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let archived = state.store.archived().await?;

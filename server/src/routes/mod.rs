@@ -59,6 +59,7 @@ fn routes(state: AppState) -> Router {
         .route("/api/canvas", get(api::canvas))
         .route("/api/canvas.png", get(api::canvas_png))
         .route("/api/pixel", get(api::pixel))
+        .route("/api/heatmap.png", get(api::heatmap_png))
         .route("/api/placements", get(api::placements))
         .route("/api/snapshots", get(api::snapshots))
         .route("/api/snapshots/{file}", get(api::snapshot_png))

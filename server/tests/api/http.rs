@@ -1,6 +1,6 @@
 //! The HTTP routes of docs/protocol.md.
 
-use crate::helpers::{eventually, header_u64, spawn_app};
+use crate::helpers::{eventually, header_u64, place_randomly, snapshots_at, spawn_app};
 use app::protocol::PlaceStatus;
 
 #[tokio::test]
@@ -166,6 +166,34 @@ async fn page_is_server_rendered_with_the_canvas_and_a_session() {
         html.contains(r#"class="placed">0<"#),
         "tiles placed in the first paint"
     );
+}
+
+#[tokio::test]
+async fn the_heatmap_marks_where_tiles_were_just_placed() {
+    let app = spawn_app(&[]).await;
+    let (_ws, _replica, placed) = place_randomly(app.api.clone(), 9, 20).await;
+    snapshots_at(std::slice::from_ref(&app), 20).await;
+    let response = app.get("/api/heatmap.png").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(response.bytes().await.unwrap()));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = decoder.read_info().expect("a PNG");
+    assert_eq!(reader.info().color_type, png::ColorType::Grayscale);
+    let mut levels = vec![0; reader.output_buffer_size().expect("a size")];
+    reader.next_frame(&mut levels).expect("a frame");
+    let width = 64;
+    let marked: std::collections::BTreeSet<usize> = placed
+        .iter()
+        .map(|(_, t)| usize::from(t.y) * width + usize::from(t.x))
+        .collect();
+    for (index, &level) in levels.iter().enumerate().take(64 * 32) {
+        if marked.contains(&index) {
+            assert!(level >= 250, "pixel {index} was just placed: level {level}");
+        } else {
+            assert_eq!(level, 0, "pixel {index} was never placed");
+        }
+    }
 }
 
 #[tokio::test]

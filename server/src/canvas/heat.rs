@@ -1,0 +1,161 @@
+//! The heatmap's past: when each pixel was last placed, to the second, so a
+//! page that opens sees where tiles went in the last ten minutes and not
+//! only from then on. The sync task records every batch it applies;
+//! `GET /api/heatmap.png` serves it as an 8-bit grayscale PNG (255: just
+//! now, fading to 1 at [`WINDOW`]; 0: longer ago or never), made at most
+//! once per [`MAX_AGE`] whatever the request rate, on the blocking pool.
+
+use app::{geometry::CanvasSize, protocol::Tile};
+use bytes::Bytes;
+use std::{
+    sync::{Arc, RwLock},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::Mutex;
+
+/// How far back the heatmap looks (the page's window too).
+pub const WINDOW: Duration = Duration::from_secs(10 * 60);
+
+/// How old a served heatmap may be.
+pub const MAX_AGE: Duration = Duration::from_secs(1);
+
+pub struct Heat {
+    size: CanvasSize,
+    /// Unix seconds of the last placement on each pixel; 0: none seen.
+    placed_at: RwLock<Vec<u32>>,
+    /// The newest PNG made, and when.
+    newest: Mutex<Option<(Instant, Bytes)>>,
+}
+
+impl Heat {
+    pub fn new(size: CanvasSize) -> Self {
+        Self {
+            size,
+            placed_at: RwLock::new(vec![0; size.area()]),
+            newest: Mutex::new(None),
+        }
+    }
+
+    /// Records tiles placed at `at_ms` (unix milliseconds).
+    pub fn record(&self, tiles: &[Tile], at_ms: u64) {
+        let at = u32::try_from(at_ms / 1000).unwrap_or(u32::MAX);
+        let mut placed_at = self.placed_at.write().unwrap_or_else(|e| e.into_inner());
+        for tile in tiles {
+            if let Some(coord) = self.size.coord(tile.x, tile.y) {
+                placed_at[coord.index] = at;
+            }
+        }
+    }
+
+    /// The heatmap as a PNG, at most [`MAX_AGE`] old.
+    pub async fn png(self: &Arc<Self>) -> Bytes {
+        let mut newest = self.newest.lock().await;
+        if let Some((made, png)) = newest.as_ref() {
+            if made.elapsed() < MAX_AGE {
+                return png.clone();
+            }
+        }
+        let heat = self.clone();
+        let png: Bytes = tokio::task::spawn_blocking(move || {
+            let now = unix_seconds(SystemTime::now());
+            let levels = {
+                let placed_at = heat.placed_at.read().unwrap_or_else(|e| e.into_inner());
+                levels(&placed_at, now)
+            };
+            gray_png(heat.size, &levels)
+        })
+        .await
+        .unwrap_or_default()
+        .into();
+        *newest = Some((Instant::now(), png.clone()));
+        png
+    }
+}
+
+fn unix_seconds(at: SystemTime) -> u32 {
+    let seconds = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    u32::try_from(seconds).unwrap_or(u32::MAX)
+}
+
+/// Each pixel's level at `now` (unix seconds): 255 for a placement this
+/// second, down to 1 just inside the window, 0 outside it or never.
+pub fn levels(placed_at: &[u32], now: u32) -> Vec<u8> {
+    let window = WINDOW.as_secs() as u32;
+    placed_at
+        .iter()
+        .map(|&at| {
+            let age = now.saturating_sub(at);
+            if at == 0 || age >= window {
+                0
+            } else {
+                (255 - (age * 254).div_ceil(window)) as u8
+            }
+        })
+        .collect()
+}
+
+fn gray_png(size: CanvasSize, levels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, u32::from(size.width), u32::from(size.height));
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder
+        .write_header()
+        .expect("the header of a valid size writes to a Vec");
+    writer
+        .write_image_data(levels)
+        .expect("one level per pixel");
+    writer.finish().expect("writing to a Vec cannot fail");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_fade_over_the_window_and_vanish_after_it() {
+        let now = 1_000_000;
+        let window = WINDOW.as_secs() as u32;
+        let placed = [
+            0,
+            now,
+            now - 1,
+            now - window / 2,
+            now - window + 1,
+            now - window,
+        ];
+        assert_eq!(levels(&placed, now), vec![0, 255, 254, 128, 1, 0]);
+    }
+
+    #[test]
+    fn recorded_tiles_show_in_the_png() {
+        let size = CanvasSize {
+            width: 4,
+            height: 2,
+        };
+        let heat = Heat::new(size);
+        let now_ms = u64::from(unix_seconds(SystemTime::now())) * 1000;
+        heat.record(
+            &[Tile {
+                x: 1,
+                y: 1,
+                color: 3,
+            }],
+            now_ms,
+        );
+        heat.record(
+            &[Tile {
+                x: 9,
+                y: 9,
+                color: 3,
+            }],
+            now_ms,
+        ); // off the canvas
+        let placed_at = heat.placed_at.read().unwrap().clone();
+        let levels = levels(&placed_at, unix_seconds(SystemTime::now()));
+        assert_eq!(levels.iter().filter(|&&l| l > 0).count(), 1);
+        assert!(levels[5] >= 254);
+    }
+}
