@@ -408,6 +408,8 @@ impl Client {
                 return true;
             }
             Some(&kind::PRESENCE) => counters.add(Count::PresenceFrames, 1),
+            // Moderation state: nothing a load client acts on.
+            Some(&kind::FROZEN) => {}
             Some(&kind::RESYNC) => match ServerMessage::decode(&frame) {
                 Ok(resync @ ServerMessage::Resync { seq, epoch }) => {
                     counters.add(Count::Resyncs, 1);
