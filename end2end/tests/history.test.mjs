@@ -96,7 +96,8 @@ test("the history slider shows an older canvas, plays it, and returns to live", 
 
   // Back to live, without a reload; tiles placed meanwhile show.
   await page.click(".history-live");
-  assert.equal(await page.isHidden(".travel-canvas"), true);
+  await page.waitForSelector(".travel-canvas[hidden]", { state: "attached" });
+  assert.equal(await page.getAttribute(".history-panel", "open"), null);
   await clickPixel(page, 7, 5);
   await waitForPixel(page, 7, 5, blue.slice(0, 3));
   assert.equal(await page.evaluate(() => window.notReloaded), true);

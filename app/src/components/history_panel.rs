@@ -50,7 +50,10 @@ pub fn HistoryPanel(live: LiveState) -> impl IntoView {
         #[cfg(feature = "hydrate")]
         crate::client::toggle_history_play();
     };
+    // At once: the panel's own `toggle` event comes a task later.
     let back_to_live = move |_: ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        crate::client::close_history();
         if let Some(details) = details.get_untracked() {
             details.set_open(false);
         }
