@@ -4,8 +4,13 @@
 //! stands out; as tiles arrive, finished pixels disappear from it. The image
 //! never leaves the browser.
 
-use super::{image::Rgba, layer::Layer};
-use crate::{geometry::CanvasSize, palette};
+use super::{
+    image::{self, Rgba},
+    layer::Layer,
+    query, with_client, Client,
+};
+use crate::{geometry::CanvasSize, live::TemplateStatus, palette};
+use leptos::prelude::{GetUntracked, Set};
 use web_sys::HtmlCanvasElement;
 
 /// No template color at this canvas pixel.
@@ -170,5 +175,160 @@ impl Template {
                 }
             }
         }
+    }
+}
+
+// The page's side: the Template panel's calls and the page URL's template.
+
+/// Where a template image comes from.
+pub enum TemplateSource {
+    /// An image URL, which the page's URL then carries so the link can be
+    /// shared.
+    Url(String),
+    /// A file chosen from the disk (not shareable).
+    File(web_sys::File),
+}
+
+/// The template the page's URL names (`template`, `tx`, `ty`, `to`), if any.
+pub fn load_template_from_url() {
+    let Some(params) = query::params() else {
+        return;
+    };
+    let Some(url) = params.get("template") else {
+        return;
+    };
+    let number = |name: &str| query::number(&params, name);
+    let at = |name: &str| number(name).map_or(0, |v| v.clamp(-65_536.0, 65_536.0) as i32);
+    let opacity = number("to").unwrap_or(0.6);
+    load_template(TemplateSource::Url(url), at("tx"), at("ty"), opacity);
+}
+
+/// Whether a template URL is one the page will fetch: the web, this site,
+/// or an inline image.
+fn is_template_url(url: &str) -> bool {
+    ["https://", "http://", "data:image/"].iter().any(|scheme| {
+        url.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    }) || (url.starts_with('/') && !url.starts_with("//"))
+}
+
+/// Loads a template and lays it at (x, y) with `opacity`.
+pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64) {
+    let (url, shared) = match source {
+        TemplateSource::Url(url) if is_template_url(&url) => (url.clone(), Some(url)),
+        TemplateSource::Url(_) => {
+            with_client(|client| {
+                client.live.notice.set(Some(
+                    "Template not loaded: give an http(s) image address.".into(),
+                ))
+            });
+            return;
+        }
+        TemplateSource::File(file) => match web_sys::Url::create_object_url_with_blob(&file) {
+            Ok(url) => (url, None),
+            Err(_) => return,
+        },
+    };
+    let Some(size) = with_client(|client| client.size) else {
+        return;
+    };
+    leptos::task::spawn_local(async move {
+        let loaded = image::load(&url, u32::from(size.width), u32::from(size.height)).await;
+        if shared.is_none() {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        }
+        with_client(|client| match loaded {
+            Ok(rgba) => client.on_template(&rgba, shared, (x, y), opacity),
+            Err(reason) => client
+                .live
+                .notice
+                .set(Some(format!("Template not loaded: {reason}."))),
+        });
+    });
+}
+
+/// Moves the template's top-left corner to canvas pixel (x, y).
+pub fn move_template(x: i32, y: i32) {
+    with_client(|client| {
+        if let Some(template) = &mut client.template {
+            template.move_to(x, y, client.pixels.indices());
+            client.template_changed(|status| {
+                status.x = x;
+                status.y = y;
+            });
+        }
+    });
+}
+
+pub fn set_template_opacity(opacity: f64) {
+    with_client(|client| {
+        if let Some(template) = &client.template {
+            template.set_opacity(opacity);
+            client.template_changed(|status| status.opacity = opacity);
+        }
+    });
+}
+
+pub fn remove_template() {
+    with_client(|client| {
+        if let Some(template) = &mut client.template {
+            template.clear();
+            client.live.template.set(None);
+            client.request_frame();
+            query::update(&[("template", None), ("tx", None), ("ty", None), ("to", None)]);
+        }
+    });
+}
+
+impl Client {
+    /// Shows a template just loaded, and records it in the URL when it can
+    /// be shared.
+    fn on_template(
+        &mut self,
+        rgba: &image::Rgba,
+        shared: Option<String>,
+        (x, y): (i32, i32),
+        opacity: f64,
+    ) {
+        let Some(template) = &mut self.template else {
+            return;
+        };
+        let opacity = opacity.clamp(0.1, 1.0);
+        template.set_image(rgba, (x, y), self.pixels.indices());
+        template.set_opacity(opacity);
+        self.live.template.set(Some(TemplateStatus {
+            source: shared.clone().unwrap_or_default(),
+            x,
+            y,
+            opacity,
+            differing: template.differing(),
+        }));
+        self.live.notice.set(None);
+        self.request_frame();
+        query::update(&[
+            ("template", shared),
+            ("tx", Some(x.to_string())),
+            ("ty", Some(y.to_string())),
+            ("to", Some(opacity.to_string())),
+        ]);
+    }
+
+    /// Redraws the template after a change of `status`, and records it in
+    /// the URL.
+    fn template_changed(&mut self, change: impl FnOnce(&mut TemplateStatus)) {
+        let Some(mut status) = self.live.template.get_untracked() else {
+            return;
+        };
+        change(&mut status);
+        if let Some(template) = &self.template {
+            status.differing = template.differing();
+        }
+        query::update(&[
+            ("tx", Some(status.x.to_string())),
+            ("ty", Some(status.y.to_string())),
+            ("to", Some(status.opacity.to_string())),
+        ]);
+        self.live.template.set(Some(status));
+        self.request_frame();
     }
 }
