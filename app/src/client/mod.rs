@@ -5,6 +5,11 @@
 //! The browser runs this on one thread, so the state is a thread-local
 //! singleton and the DOM callbacks reach it through [`with_client`]; only the
 //! few figures the page shows are Leptos signals.
+//!
+//! Over the canvas lie three overlays, each a module with its model and the
+//! calls its controls make: the heatmap (`heat`), the player's template
+//! (`template`) and the canvas's past (`travel`). `admin` is the
+//! moderators' page's side.
 
 pub mod admin;
 mod heat;
