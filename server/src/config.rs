@@ -104,6 +104,18 @@ pub struct RedisConfig {
     pub command_timeout: Duration,
     /// When a placement counts as done.
     pub durability: Durability,
+    /// TLS to the master and the Sentinels; `None`: plain TCP.
+    pub tls: Option<RedisTls>,
+}
+
+/// Redis over TLS (`REDIS_TLS`, or a `rediss://` URL): the master and the
+/// Sentinels are both spoken to over TLS, their certificates checked
+/// against `REDIS_TLS_CA_FILE` (or the system's roots).
+#[derive(Debug, Clone)]
+pub struct RedisTls {
+    /// The CA certificates (PEM) the servers' certificates must chain to;
+    /// `None`: the system's trust store.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// When the store may tell a placer that a placement is done
@@ -375,6 +387,7 @@ fn redis<F: Fn(&str) -> Option<String>>(
     // Sentinels watch a master with replicas: a replicated deployment.
     let replicated = matches!(target, RedisTarget::Sentinel { .. });
     let durability = Durability::read(env, replicated, command_timeout)?;
+    let tls = redis_tls(env, &target)?;
     Ok(Some(RedisConfig {
         target,
         username: env.get("REDIS_USERNAME"),
@@ -385,7 +398,37 @@ fn redis<F: Fn(&str) -> Option<String>>(
         history_len,
         command_timeout,
         durability,
+        tls,
     }))
+}
+
+/// `REDIS_TLS` (implied by a `rediss://` URL) and `REDIS_TLS_CA_FILE`,
+/// read here so that a missing or empty CA file stops start-up naming the
+/// variable.
+fn redis_tls<F: Fn(&str) -> Option<String>>(
+    env: &Source<F>,
+    target: &RedisTarget,
+) -> Result<Option<RedisTls>, ConfigError> {
+    let url_says_tls =
+        matches!(target, RedisTarget::Direct(url) if url.expose().starts_with("rediss://"));
+    if !(env.parse("REDIS_TLS", false)? || url_says_tls) {
+        return Ok(None);
+    }
+    let ca_pem = match env.get("REDIS_TLS_CA_FILE") {
+        None => None,
+        Some(path) => match std::fs::read(path.trim()) {
+            Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => Some(pem),
+            Ok(_) => {
+                return Err(invalid(
+                    "REDIS_TLS_CA_FILE",
+                    &path,
+                    "holds no PEM certificate",
+                ))
+            }
+            Err(error) => return Err(invalid("REDIS_TLS_CA_FILE", &path, &error.to_string())),
+        },
+    };
+    Ok(Some(RedisTls { ca_pem }))
 }
 
 /// A Redis URL the client accepts. The value is not repeated in the error:
@@ -555,6 +598,26 @@ mod tests {
         let error = config(&[("REDIS_HOST", "a b")]).unwrap_err().to_string();
         assert!(error.contains("REDIS_HOST"), "{error}");
         assert!(config(&[("REDIS_URL", "redis://redis:6379/2")]).is_ok());
+    }
+
+    #[test]
+    fn tls_from_the_url_or_the_flag_and_a_bad_ca_file_names_the_variable() {
+        let tls = |vars: &[(&str, &str)]| config(vars).unwrap().redis.unwrap().tls;
+        assert!(tls(&[("REDIS_URL", "redis://a:1")]).is_none());
+        assert!(tls(&[("REDIS_URL", "rediss://a:1")]).is_some());
+        assert!(tls(&[("REDIS_SENTINELS", "s1:26379"), ("REDIS_TLS", "true")]).is_some());
+        let error = config(&[
+            ("REDIS_HOST", "a"),
+            ("REDIS_TLS", "true"),
+            ("REDIS_TLS_CA_FILE", "/nonexistent/ca.crt"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("REDIS_TLS_CA_FILE"), "{error}");
+        let error = config(&[("REDIS_HOST", "a"), ("REDIS_TLS", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("REDIS_TLS"), "{error}");
     }
 
     #[test]

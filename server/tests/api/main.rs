@@ -14,4 +14,5 @@ mod cluster;
 mod durability;
 mod http;
 mod multi_instance;
+mod tls;
 mod websocket;
