@@ -55,9 +55,26 @@ pub struct Shared {
     pub window_end: AtomicU64,
     pub http: reqwest::Client,
     pub read_buffer: usize,
+    /// When the last placement was accepted, and the longest wait between
+    /// two acceptances (µs since `start`): a failover shows as that gap.
+    pub last_accepted: AtomicU64,
+    pub longest_gap: AtomicU64,
+    /// When that longest gap began (µs since `start`).
+    pub longest_gap_from: AtomicU64,
 }
 
 impl Shared {
+    /// Records an acceptance at `now` (µs since `start`).
+    fn accepted_at(&self, now: u64) {
+        let previous = self.last_accepted.swap(now, Ordering::Relaxed);
+        if previous != 0 && now > previous {
+            let gap = now - previous;
+            if self.longest_gap.fetch_max(gap, Ordering::Relaxed) < gap {
+                self.longest_gap_from.store(previous, Ordering::Relaxed);
+            }
+        }
+    }
+
     fn in_window(&self, at: u64) -> bool {
         let start = self.window_start.load(Ordering::Relaxed);
         let end = self.window_end.load(Ordering::Relaxed);
@@ -97,6 +114,8 @@ pub struct Report {
     pub acks: Latencies,
     /// Its accepted placements sent in the window: seq and send time (µs).
     pub placed: Vec<(u64, u64)>,
+    /// Every placement it was told was accepted: seq and tile (`--audit`).
+    pub acknowledged: Vec<(u64, Tile)>,
     pub errors: Vec<String>,
 }
 
@@ -136,8 +155,8 @@ pub struct Client {
     expected: u64,
     width: u16,
     height: u16,
-    /// Send times (µs) of the placements waiting for their result.
-    in_flight: VecDeque<u64>,
+    /// Send times (µs) and tiles of the placements waiting for their result.
+    in_flight: VecDeque<(u64, Tile)>,
     replica: Option<Replica>,
     rng: SmallRng,
 }
@@ -356,7 +375,7 @@ impl Client {
             color: self.rng.random_range(0..self.role.colors),
         };
         let frame = ClientMessage::Place(tile).encode();
-        self.in_flight.push_back(micros(self.shared.start));
+        self.in_flight.push_back((micros(self.shared.start), tile));
         self.shared.counters.add(Count::Sent, 1);
         let message = Message::Binary(frame);
         if flush {
@@ -384,7 +403,7 @@ impl Client {
                     counters.add(Count::BadFrames, 1);
                     return false;
                 };
-                let Some(sent) = self.in_flight.pop_front() else {
+                let Some((sent, tile)) = self.in_flight.pop_front() else {
                     self.report.errors.push("a PlaceResult for no Place".into());
                     return false;
                 };
@@ -398,6 +417,10 @@ impl Client {
                     _ => Count::OtherRefusal,
                 };
                 counters.add(count, 1);
+                if status as u8 == 0 {
+                    self.shared.accepted_at(micros(self.shared.start));
+                    self.report.acknowledged.push((seq, tile));
+                }
                 if self.shared.in_window(sent) {
                     let now = micros(self.shared.start);
                     self.report.acks.0.push((now - sent) as f64 / 1000.0);

@@ -17,6 +17,7 @@
 //!   into the local cluster under load, and the audit that nothing
 //!   acknowledged was lost.
 
+pub mod audit;
 pub mod chaos;
 pub mod client;
 pub mod flood;

@@ -23,6 +23,10 @@ promises: every client receives every tile, in seq order, promptly.
       --verify              after the run, wait for quiet, then check that every
                             tracked client's canvas equals every target's
                             /api/canvas and every client is at the final seq
+      --audit               with --verify: every placement acknowledged as
+                            accepted must be in the deployment's history at
+                            its seq with its tile (read through
+                            /api/placements of the first target)
       --track T             clients that keep a whole canvas (2 per target with
                             --verify)
       --quiet-ms MS         quiet that ends the run (1000)
@@ -52,6 +56,7 @@ pub struct Options {
     pub ramp: Duration,
     pub colors: u8,
     pub verify: bool,
+    pub audit: bool,
     pub track: usize,
     pub quiet: Duration,
     pub verify_timeout: Duration,
@@ -75,6 +80,7 @@ impl Options {
             ramp: Duration::ZERO,
             colors: 16,
             verify: false,
+            audit: false,
             track: usize::MAX,
             quiet: Duration::from_millis(1000),
             verify_timeout: Duration::from_secs(30),
@@ -96,6 +102,7 @@ impl Options {
                 "--ramp" => options.ramp = seconds(&value(&arg)?)?,
                 "--colors" => options.colors = number(&value(&arg)?)?,
                 "--verify" => options.verify = true,
+                "--audit" => options.audit = true,
                 "--track" => options.track = number(&value(&arg)?)?,
                 "--quiet-ms" => {
                     options.quiet = Duration::from_millis(number(&value(&arg)?)?);

@@ -3,6 +3,7 @@
 //! check convergence, and gather the figures.
 
 use crate::{
+    audit,
     client::{self, Pace, Phase, Report, Role, Shared},
     flood,
     options::Options,
@@ -73,6 +74,9 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
         window_end: 0.into(),
         http: http.clone(),
         read_buffer: (16 * 1024 * 1024 / options.clients.max(1)).clamp(1024, 64 * 1024),
+        last_accepted: 0.into(),
+        longest_gap: 0.into(),
+        longest_gap_from: 0.into(),
     });
     let before = sample(&shared.counters, &options.pids);
     let (phase, phase_watch) = watch::channel(Phase::Connecting);
@@ -193,8 +197,23 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
         let newest = reports.iter().map(|(_, r)| r.last_seq).max().unwrap_or(0);
         let snapshots =
             final_snapshots(&http, &options.targets, newest, options.verify_timeout).await;
-        let (result, ok) = verify_run(options, &reports, &snapshots, quiet_wait);
+        let (result, mut ok) = verify_run(options, &reports, &snapshots, quiet_wait);
         figures["verify"] = result;
+        if options.audit {
+            let acknowledged: Vec<_> = reports
+                .iter()
+                .flat_map(|(_, r)| r.acknowledged.iter().copied())
+                .collect();
+            let (epoch, last) = snapshots
+                .first()
+                .cloned()
+                .flatten()
+                .map_or((0, 0), |s| (s.2, s.1));
+            let (audited, audit_ok) =
+                audit::audit(&http, &options.targets[0], epoch, last, &acknowledged).await;
+            figures["audit"] = audited;
+            ok &= audit_ok;
+        }
         converged = Some(ok);
     }
     Ok(Outcome { figures, converged })
@@ -390,6 +409,10 @@ fn figures(
         "expected_tiles_per_s": round3(expected_tiles),
         "delivery_ratio": if expected_tiles > 0.0 { round3(per_s(Count::Tiles) / expected_tiles) } else { 0.0 },
         "ack_ms": acks.summary(),
+        // The longest wait between two accepted placements over the whole
+        // run, and when it began (s since the start): a failover's outage.
+        "accepted_gap_max_ms": round3(shared.longest_gap.load(Ordering::Relaxed) as f64 / 1000.0),
+        "accepted_gap_from_s": round3(shared.longest_gap_from.load(Ordering::Relaxed) as f64 / 1e6),
         "visible_ms": visible.summary(),
         "visible_unmatched": unmatched,
         "gaps": all.get(Count::Gaps),

@@ -25,8 +25,11 @@ pub enum Fault {
     /// `kill -9` the master; once the Sentinels promoted the replica, start
     /// it again (it rejoins as the new master's replica).
     KillMaster,
-    /// `kill -9` the replica and start it again.
+    /// `kill -9` a replica and start it again.
     RestartReplica,
+    /// `kill -9` the master and leave it dead: the two other data nodes
+    /// carry on alone (not among [`Fault::ALL`]: one run, `--lose-master`).
+    LoseMaster,
 }
 
 impl Fault {
@@ -45,6 +48,7 @@ impl Fault {
             Fault::HangMaster => "SIGSTOP master",
             Fault::KillMaster => "kill -9 master",
             Fault::RestartReplica => "restart replica",
+            Fault::LoseMaster => "kill -9 master, not restarted",
         }
     }
 }
@@ -63,20 +67,28 @@ impl Cluster {
             .collect()
     }
 
+    /// The data nodes, by name and port offset (`scripts/cluster`).
+    const DATA_NODES: [(&'static str, u16); 3] = [
+        ("redis-master", 21),
+        ("redis-replica", 22),
+        ("redis-replica2", 23),
+    ];
+
     fn data_node(&self, port: u16) -> &'static str {
-        if port == self.base + 21 {
-            "redis-master"
-        } else {
-            "redis-replica"
-        }
+        Self::DATA_NODES
+            .iter()
+            .find(|(_, offset)| self.base + offset == port)
+            .map_or("redis-master", |(name, _)| name)
     }
 
-    fn other_data_node(&self, port: u16) -> &'static str {
-        if port == self.base + 21 {
-            "redis-replica"
-        } else {
-            "redis-master"
-        }
+    /// One of the data nodes that are not the master at `port`.
+    fn a_replica(&self, port: u16, rng: &mut SmallRng) -> &'static str {
+        let others: Vec<&'static str> = Self::DATA_NODES
+            .iter()
+            .filter(|(_, offset)| self.base + offset != port)
+            .map(|(name, _)| *name)
+            .collect();
+        others[rng.random_range(0..others.len())]
     }
 
     /// The master's port, as the first Sentinel that answers names it.
@@ -182,9 +194,15 @@ impl Cluster {
                 self.start(name).await?;
                 Ok(name.to_owned())
             }
+            Fault::LoseMaster => {
+                let port = self.master().await.ok_or("no master named")?;
+                let name = self.data_node(port);
+                self.signal(name, "KILL").await?;
+                Ok(name.to_owned())
+            }
             Fault::RestartReplica => {
                 let port = self.master().await.ok_or("no master named")?;
-                let name = self.other_data_node(port);
+                let name = self.a_replica(port, rng);
                 self.signal(name, "KILL").await?;
                 tokio::time::sleep(Duration::from_millis(rng.random_range(200..1000))).await;
                 self.start(name).await?;

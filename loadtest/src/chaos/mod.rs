@@ -43,6 +43,9 @@ pub struct Options {
     /// Placements per second per player.
     pub rate: f64,
     pub seed: u64,
+    /// Instead of random faults: one `kill -9` of the master, never
+    /// restarted, then placing on for the rest of the run.
+    pub lose_master: bool,
 }
 
 impl Options {
@@ -58,6 +61,7 @@ impl Options {
             players: 6,
             rate: 20.0,
             seed: rand::random(),
+            lose_master: false,
         };
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -73,6 +77,7 @@ impl Options {
                 "--players" => options.players = (number(value()?)? as usize).max(1),
                 "--rate" => options.rate = number(value()?)?,
                 "--seed" => options.seed = number(value()?)? as u64,
+                "--lose-master" => options.lose_master = true,
                 "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown option {other}\n{USAGE}")),
             }
@@ -93,6 +98,9 @@ canvas-chaos [OPTIONS]: faults injected into a running local cluster
   --players N            clients placing throughout (6)
   --rate R               placements/s per player (20)
   --seed N               the faults' order
+  --lose-master          one fault only: kill -9 the master half-way through
+                         and never restart it (the two other data nodes
+                         must carry on)
 
 The last line of stdout is one JSON object with every figure. Exit codes:
 0 nothing lost and everything agrees, 1 otherwise, 2 bad arguments.";
@@ -128,8 +136,16 @@ pub async fn run(options: Options) -> (bool, Value) {
     let mut injected = Vec::new();
     // Warm up: placements flow before the first fault.
     let mut healthy = recover(cluster, &tally, 0, Instant::now()).await.is_some();
+    if options.lose_master {
+        // Half the run before, half after: the remaining nodes carry on.
+        tokio::time::sleep(options.duration / 2).await;
+    }
     while healthy && start.elapsed() < options.duration {
-        let fault = *Fault::ALL.choose(&mut rng).expect("faults");
+        let fault = if options.lose_master {
+            Fault::LoseMaster
+        } else {
+            *Fault::ALL.choose(&mut rng).expect("faults")
+        };
         let at = tally.millis();
         let injected_at = Instant::now();
         eprintln!(
@@ -156,6 +172,11 @@ pub async fn run(options: Options) -> (bool, Value) {
             what,
             recovered,
         });
+        if options.lose_master {
+            // Placing on with a node short until the run's end.
+            tokio::time::sleep(options.duration.saturating_sub(start.elapsed())).await;
+            break;
+        }
         tokio::time::sleep(options.pause).await;
     }
 
