@@ -1,25 +1,36 @@
 #!/bin/sh
-# Entrypoint of a Sentinel on Kubernetes (deploy/kubernetes): writes its
-# configuration on the first start only, since a Sentinel rewrites that file
-# with what it learns (the current master, the other Sentinels) and must
-# find it again after a restart. It announces itself, and names the Redis
-# nodes, by their stable DNS names: pod addresses change.
+# Entrypoint of a Sentinel (compose's sentinel1..3, Kubernetes'
+# redis-sentinel-0..2): writes its configuration on the first start only,
+# since a Sentinel rewrites that file with what it learns (the current
+# master, the other Sentinels) and must find it again after a restart:
+# written anew, it would watch the node that was master at first, which
+# after a failover is a replica. It announces itself, and names the Redis
+# nodes, by their stable DNS names: addresses change.
 #
 # Environment: ANNOUNCE_HOSTNAME (this Sentinel's DNS name), INITIAL_MASTER
-# (the DNS name of the node that is master at first), REDIS_PASSWORD.
+# (the DNS name of the node that is master at first), DOWN_AFTER_MS (how
+# long a silent master is given before the failover: 5000), and TLS and the
+# passwords (redis/secure.sh). Changing them later takes a fresh volume: the
+# file is written once.
 set -eu
+. /usr/local/etc/redis/secure.sh
 conf=/data/sentinel.conf
-if [ ! -f "$conf" ]; then
-  cat >"$conf" <<CONF
-port 26379
+if [ ! -s "$conf" ]; then
+  {
+    sentinel_security 26379
+    cat <<CONF
 sentinel resolve-hostnames yes
 sentinel announce-hostnames yes
 sentinel announce-ip ${ANNOUNCE_HOSTNAME:?}
 sentinel monitor canvas ${INITIAL_MASTER:?} 6379 2
-sentinel auth-pass canvas ${REDIS_PASSWORD:?}
-sentinel down-after-milliseconds canvas 5000
+sentinel auth-user canvas sentinel
+sentinel auth-pass canvas $REDIS_SENTINEL_PASSWORD
+sentinel down-after-milliseconds canvas ${DOWN_AFTER_MS:-5000}
 sentinel failover-timeout canvas 60000
 sentinel parallel-syncs canvas 1
 CONF
+  } >"$conf.new"
+  chmod 600 "$conf.new" # it holds the Sentinels' password
+  mv "$conf.new" "$conf"
 fi
 exec redis-server "$conf" --sentinel
