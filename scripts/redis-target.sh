@@ -6,9 +6,13 @@
 #   REDIS_SENTINELS (host:port,…) + REDIS_MASTER_NAME (canvas): ask the Sentinels
 #   REDIS_URL (redis://[user:password@]host:port[/db])
 #   REDIS_HOST + REDIS_PORT (6379)
-#   REDIS_PASSWORD: the password, unless the URL has one
+#   REDIS_USERNAME, REDIS_PASSWORD: the ACL user and its password, unless the
+#   URL has them
+#   REDIS_TLS (true, or a rediss:// URL) and REDIS_TLS_CA_FILE (or
+#   REDIS_TLS_DIR/ca.crt): Sentinels and master over TLS
 #
-# Sets redis_host, redis_port and, for redis-cli, REDISCLI_AUTH.
+# Sets redis_host, redis_port, tls (redis-cli's TLS options) and, for
+# redis-cli, REDISCLI_AUTH.
 
 fail() {
   echo "$*" >&2
@@ -16,10 +20,16 @@ fail() {
 }
 
 locate_master() {
-  redis_host="" redis_port=""
+  redis_host="" redis_port="" tls=""
+  case "${REDIS_URL:-}" in rediss://*) REDIS_TLS=true ;; esac
+  if [ "${REDIS_TLS:-false}" = true ]; then
+    ca=${REDIS_TLS_CA_FILE:-${REDIS_TLS_DIR:+$REDIS_TLS_DIR/ca.crt}}
+    tls="--tls${ca:+ --cacert $ca}"
+  fi
   if [ -n "${REDIS_SENTINELS:-}" ]; then
     for sentinel in $(echo "$REDIS_SENTINELS" | tr ',' ' '); do
-      answer=$(redis-cli -h "${sentinel%:*}" -p "${sentinel##*:}" \
+      # shellcheck disable=SC2086 # the TLS options are several words
+      answer=$(timeout 5 redis-cli $tls -h "${sentinel%:*}" -p "${sentinel##*:}" \
         sentinel get-master-addr-by-name "${REDIS_MASTER_NAME:-canvas}" 2>/dev/null) || continue
       redis_host=$(echo "$answer" | sed -n 1p)
       redis_port=$(echo "$answer" | sed -n 2p)
@@ -32,7 +42,12 @@ locate_master() {
       *@*)
         userinfo=${rest%%@*}
         rest=${rest#*@}
-        case "$userinfo" in *:*) REDIS_PASSWORD=${userinfo#*:} ;; esac
+        case "$userinfo" in
+          *:*)
+            REDIS_PASSWORD=${userinfo#*:}
+            [ -z "${userinfo%%:*}" ] || REDIS_USERNAME=${userinfo%%:*}
+            ;;
+        esac
         ;;
     esac
     rest=${rest%%/*}
@@ -51,6 +66,8 @@ locate_master() {
   fi
 }
 
-cli() { # cli COMMAND…: on the master
-  redis-cli --no-auth-warning -h "$redis_host" -p "$redis_port" "$@"
+cli() { # cli COMMAND…: on the master, as the configured user
+  # shellcheck disable=SC2086 # the TLS options are several words
+  redis-cli --no-auth-warning $tls ${REDIS_USERNAME:+--user "$REDIS_USERNAME"} \
+    -h "$redis_host" -p "$redis_port" "$@"
 }
