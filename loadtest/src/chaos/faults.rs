@@ -1,8 +1,11 @@
 //! The faults, injected into the local cluster (`scripts/cluster`) by the
 //! means an operator's bad day would use: signals to its processes, and
-//! `CLIENT KILL` on the Redis master.
+//! `CLIENT KILL` on the Redis master. Redis is reached as the cluster runs
+//! it, over TLS with its users: the CA and the passwords are in the
+//! cluster's run directory (`tls/ca.crt`, `redis.env`).
 
 use rand::{rngs::SmallRng, Rng};
+use redis::{aio::MultiplexedConnection, Client, TlsCertificates};
 use std::{
     path::PathBuf,
     process::Command,
@@ -91,19 +94,43 @@ impl Cluster {
         others[rng.random_range(0..others.len())]
     }
 
+    /// A password the cluster made (`redis.env` in its run directory).
+    fn password(&self, name: &str) -> Option<String> {
+        let env = std::fs::read_to_string(self.dir.join("redis.env")).ok()?;
+        env.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_owned)
+    }
+
+    /// A connection to the Redis process on `port`: over TLS checked
+    /// against the cluster's CA, as `user` (a Sentinel: as no one).
+    async fn open(&self, port: u16, user: Option<(&str, &str)>) -> Option<MultiplexedConnection> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let credentials = user.map_or(String::new(), |(name, password)| {
+            format!("{name}:{password}@")
+        });
+        let certificates = TlsCertificates {
+            client_tls: None,
+            root_cert: Some(std::fs::read(self.dir.join("tls/ca.crt")).ok()?),
+        };
+        let client = Client::build_with_tls(
+            format!("rediss://{credentials}127.0.0.1:{port}"),
+            certificates,
+        )
+        .ok()?;
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .ok()?
+        .ok()
+    }
+
     /// The master's port, as the first Sentinel that answers names it.
     pub async fn master(&self) -> Option<u16> {
         for offset in 31..=33 {
-            let url = format!("redis://127.0.0.1:{}", self.base + offset);
-            let Ok(client) = redis::Client::open(url) else {
-                continue;
-            };
-            let Ok(Ok(mut sentinel)) = tokio::time::timeout(
-                Duration::from_secs(2),
-                client.get_multiplexed_async_connection(),
-            )
-            .await
-            else {
+            let Some(mut sentinel) = self.open(self.base + offset, None).await else {
                 continue;
             };
             let answer: redis::RedisResult<Vec<String>> = redis::cmd("SENTINEL")
@@ -117,15 +144,17 @@ impl Cluster {
         None
     }
 
-    pub async fn connect(&self, port: u16) -> Option<redis::aio::MultiplexedConnection> {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?;
-        tokio::time::timeout(
-            Duration::from_secs(2),
-            client.get_multiplexed_async_connection(),
-        )
-        .await
-        .ok()?
-        .ok()
+    /// A connection to the data node on `port` as the app's user, which
+    /// reads and writes the canvas's keys.
+    pub async fn connect(&self, port: u16) -> Option<MultiplexedConnection> {
+        let password = self.password("REDIS_PASSWORD")?;
+        self.open(port, Some(("canvas", &password))).await
+    }
+
+    /// As the Sentinels' user, which may `CLIENT KILL`.
+    async fn connect_as_sentinel(&self, port: u16) -> Option<MultiplexedConnection> {
+        let password = self.password("REDIS_SENTINEL_PASSWORD")?;
+        self.open(port, Some(("sentinel", &password))).await
     }
 
     /// Whether the set can lose a node now: the named master answers and
@@ -139,11 +168,11 @@ impl Cluster {
         };
         let replicated: redis::RedisResult<(u64,)> = redis::pipe()
             .cmd("SET")
-            .arg("chaos:probe")
+            .arg("canvas:chaos-probe")
             .arg(1)
             .ignore()
             .cmd("DEL")
-            .arg("chaos:probe")
+            .arg("canvas:chaos-probe")
             .ignore()
             .cmd("WAIT")
             .arg(1)
@@ -167,7 +196,7 @@ impl Cluster {
             Fault::KillSubscriptions => {
                 let port = self.master().await.ok_or("no master named")?;
                 let mut master = self
-                    .connect(port)
+                    .connect_as_sentinel(port)
                     .await
                     .ok_or("the master is unreachable")?;
                 let killed: u64 = redis::cmd("CLIENT")

@@ -24,6 +24,11 @@ impl Cluster {
     fn up() -> Self {
         let dir = std::env::temp_dir().join(format!("canvas-test-cluster-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        // A private run directory, as `mktemp -d` makes: nginx must still
+        // serve its cache from it.
+        std::fs::create_dir_all(&dir).expect("the run directory");
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .expect("a private run directory");
         // A base port whose neighbours are very likely free too: below the
         // ephemeral range (from 32768), where the other tests' free ports
         // and outgoing connections come from.
@@ -94,8 +99,27 @@ impl Cluster {
         address.get(1)?.parse().ok()
     }
 
+    /// A connection to a Redis process of the cluster, as it runs them:
+    /// over TLS checked against its CA, as the app's user (which a
+    /// Sentinel ignores: its default user may look the master up).
     async fn redis(&self, port_offset: u16) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(format!("redis://127.0.0.1:{}", self.base + port_offset))
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let env = std::fs::read_to_string(self.dir.join("redis.env")).unwrap();
+        let password = env
+            .lines()
+            .find_map(|line| line.strip_prefix("REDIS_PASSWORD="))
+            .expect("the app's password in redis.env");
+        let user = if port_offset > 30 {
+            String::new()
+        } else {
+            format!("canvas:{password}@")
+        };
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(std::fs::read(self.dir.join("tls/ca.crt")).unwrap()),
+        };
+        let url = format!("rediss://{user}127.0.0.1:{}", self.base + port_offset);
+        redis::Client::build_with_tls(url, certificates)
             .unwrap()
             .get_multiplexed_async_connection()
             .await
@@ -403,14 +427,14 @@ async fn check_the_front(cluster: &Cluster) {
 async fn check_monitoring(cluster: &Cluster) {
     let prometheus = cluster.api(cluster.base + 40);
     eventually(
-        "Prometheus scrapes all six targets",
+        "Prometheus scrapes all seven targets (three apps, three data nodes, nginx)",
         Duration::from_secs(20),
         Duration::from_millis(250),
         || async {
             let targets = prometheus.json("/api/v1/targets").await;
             let targets = targets["data"]["activeTargets"].as_array()?.clone();
             let up = targets.iter().filter(|t| t["health"] == "up").count();
-            (targets.len() == 6 && up == 6).then_some(())
+            (targets.len() == 7 && up == 7).then_some(())
         },
     )
     .await;
