@@ -42,7 +42,7 @@ user default off
 user canvas on >${REDIS_PASSWORD:?} resetkeys ~$prefix:* resetchannels &$prefix:* +@all -@dangerous -@admin +role
 user replica on >${REDIS_REPLICATION_PASSWORD:?} -@all +psync +replconf +ping
 user sentinel on >${REDIS_SENTINEL_PASSWORD:?} allchannels -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill
-user backup on >${REDIS_BACKUP_PASSWORD:?} resetkeys ~$prefix:* resetchannels &$prefix:* -@all +sync +psync +replconf +ping +role +info +scan +get +unlink +restore +publish
+user backup on >${REDIS_BACKUP_PASSWORD:?} resetkeys ~$prefix:* resetchannels &$prefix:* -@all +sync +psync +replconf +ping +role +info +select +scan +get +unlink +restore +publish
 user monitor on >${REDIS_MONITOR_PASSWORD:?} -@all +ping +info +role +config|get +client|list +client|info +slowlog +latency +memory|stats +memory|usage +select +cluster|info
 masteruser replica
 masterauth $REDIS_REPLICATION_PASSWORD

@@ -214,7 +214,11 @@ async fn the_app_places_over_tls_as_a_user_that_can_do_nothing_else() {
     )
     .await;
     let (_, _, accepted) = place_randomly(app.api.clone(), 7, 10).await;
-    assert_eq!(accepted.len(), 10, "placements over TLS through the Sentinel");
+    assert_eq!(
+        accepted.len(),
+        10,
+        "placements over TLS through the Sentinel"
+    );
 
     // What the app's user can and cannot do.
     let mut app_user = connect_as(&set.certs, set.master.port, "canvas", APP_PASSWORD)
@@ -225,7 +229,11 @@ async fn the_app_places_over_tls_as_a_user_that_can_do_nothing_else() {
         .query_async(&mut app_user)
         .await
         .unwrap();
-    assert_eq!(seq, accepted.last().unwrap().0, "the placements are in Redis");
+    assert_eq!(
+        seq,
+        accepted.last().unwrap().0,
+        "the placements are in Redis"
+    );
     let flush = redis::cmd("FLUSHALL")
         .query_async::<()>(&mut app_user)
         .await
@@ -245,8 +253,11 @@ async fn the_app_places_over_tls_as_a_user_that_can_do_nothing_else() {
     assert!(refused(&config, "NOPERM"), "{config}");
 
     // No way in without TLS, nor without a user.
-    let plain = Client::open(format!("redis://canvas:{APP_PASSWORD}@127.0.0.1:{}", set.master.port))
-        .unwrap();
+    let plain = Client::open(format!(
+        "redis://canvas:{APP_PASSWORD}@127.0.0.1:{}",
+        set.master.port
+    ))
+    .unwrap();
     let answer = tokio::time::timeout(Duration::from_secs(5), async {
         let mut c = plain.get_multiplexed_async_connection().await?;
         redis::cmd("PING").query_async::<String>(&mut c).await
