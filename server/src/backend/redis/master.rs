@@ -32,6 +32,15 @@ use std::{
 /// Commands in a row that time out before the master is located again.
 const STALE_AFTER: u32 = 3;
 
+/// The longest a connection to the master may take to open (TLS included),
+/// when shorter than the command deadline. A master that died with its
+/// host (a container killed, a node gone) answers nothing, not even a
+/// refusal: until the Sentinels name its successor, every attempt waits
+/// this long, and the first attempt after the switch starts at most this
+/// long after it. A live Redis on the same network connects in
+/// milliseconds.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(400);
+
 /// Keepalive probes on every Redis connection: a peer that vanished without
 /// a word (a host cut off, not a process killed) is noticed within about
 /// 20 s even on a connection that is only read from, like the feed's.
@@ -182,7 +191,7 @@ impl Master {
             }
         };
         let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeout))
+            .set_connection_timeout(Some(self.timeout.min(CONNECT_TIMEOUT)))
             .set_response_timeout(Some(self.timeout))
             .set_push_sender(on_push);
         // Only RESP3 connections report their own closing.
