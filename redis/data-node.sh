@@ -15,9 +15,9 @@
 # (an empty host: a master by default, otherwise a replica of that host)
 #
 # SENTINEL_HOSTS lists the Sentinels (default: compose's three). Where
-# addresses change (containers recreated, pods rescheduled),
-# ANNOUNCE_HOSTNAME is this node's stable DNS name: it announces itself by
-# it, and the Sentinels name masters by it. REDIS_MAXMEMORY caps its memory
+# addresses change at every restart (pods rescheduled), ANNOUNCE_HOSTNAME is
+# this node's stable DNS name: it announces itself by it, and the Sentinels
+# name masters by it. Without it (compose), nodes go by address. REDIS_MAXMEMORY caps its memory
 # (about two thirds of the container's: a full Redis refuses writes instead
 # of being killed). TLS and the users come from the environment
 # (redis/secure.sh).
@@ -69,6 +69,9 @@ if [ -n "$master" ] && [ "${master%% *}" != "$me" ]; then
   # shellcheck disable=SC2086 # "host port"
   exec redis-server /data/redis.conf --replicaof $master "$@"
 elif [ -z "$master" ] && [ -n "$default_master" ]; then
+  # By address where there is no stable name to announce (compose): a
+  # replica resolves its master's name at every reconnection, blocking.
+  [ -n "${ANNOUNCE_HOSTNAME:-}" ] || default_master=$(address_of "$default_master")
   exec redis-server /data/redis.conf --replicaof "$default_master" 6379 "$@"
 else
   exec redis-server /data/redis.conf "$@"

@@ -62,3 +62,17 @@ sentinel sentinel-user sentinel
 sentinel sentinel-pass $REDIS_SENTINEL_PASSWORD
 CONF
 }
+
+# address_of NAME: its IPv4 address (NAME itself if it is one), for the
+# entrypoints, which resolve names once at start where addresses are stable
+# (compose): Redis and Sentinel resolve a host name with a blocking lookup,
+# and a lookup of a node that just died can stall them for seconds (seen:
+# 5 s, the resolver's timeout, long enough for Sentinel's TILT mode).
+address_of() {
+  if command -v getent >/dev/null 2>&1; then
+    getent ahostsv4 "$1" | awk 'NR == 1 { print $1 }'
+  else
+    nslookup "$1" 2>/dev/null |
+      awk '/^Name:/ { found = 1 } found && /^Address/ { sub(/^Address( [0-9]+)?: */, ""); print; exit }'
+  fi
+}
