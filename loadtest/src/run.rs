@@ -384,6 +384,17 @@ fn figures(
         _ => 0.0,
     };
     let all = end.totals;
+    let (gap, gap_from) = {
+        let longest = shared.longest_gap.load(Ordering::Relaxed);
+        let from = shared.longest_gap_from.load(Ordering::Relaxed);
+        let last = shared.last_accepted.load(Ordering::Relaxed);
+        let window_end = shared.window_end.load(Ordering::Relaxed);
+        if window_end.saturating_sub(last) > longest {
+            (window_end - last, last)
+        } else {
+            (longest, from)
+        }
+    };
     json!({
         "targets": options.targets,
         "clients": options.clients,
@@ -410,9 +421,10 @@ fn figures(
         "delivery_ratio": if expected_tiles > 0.0 { round3(per_s(Count::Tiles) / expected_tiles) } else { 0.0 },
         "ack_ms": acks.summary(),
         // The longest wait between two accepted placements over the whole
-        // run, and when it began (s since the start): a failover's outage.
-        "accepted_gap_max_ms": round3(shared.longest_gap.load(Ordering::Relaxed) as f64 / 1000.0),
-        "accepted_gap_from_s": round3(shared.longest_gap_from.load(Ordering::Relaxed) as f64 / 1e6),
+        // run, or from the last one to the window's end if placing never
+        // came back, and when it began (s since the start): an outage.
+        "accepted_gap_max_ms": round3(gap as f64 / 1000.0),
+        "accepted_gap_from_s": round3(gap_from as f64 / 1e6),
         "visible_ms": visible.summary(),
         "visible_unmatched": unmatched,
         "gaps": all.get(Count::Gaps),
