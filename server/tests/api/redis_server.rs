@@ -113,14 +113,16 @@ impl ReplicatedRedis {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
 }
 
-fn data_dir() -> PathBuf {
+/// A fresh, empty directory of this test process's own.
+pub fn data_dir() -> PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "canvas-test-redis-{}-{}",

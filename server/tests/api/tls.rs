@@ -5,13 +5,14 @@
 //! `FLUSHALL` or touch another prefix; a plain-TCP client and an app that
 //! does not trust the CA are both refused.
 
-use crate::helpers::{eventually, keys, place_randomly, spawn_app};
+use crate::{
+    helpers::{eventually, keys, place_randomly, spawn_app},
+    redis_server::{data_dir, free_port},
+};
 use redis::{aio::MultiplexedConnection, Client, TlsCertificates};
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::atomic::{AtomicU32, Ordering},
     time::Duration,
 };
 
@@ -29,13 +30,6 @@ impl Drop for Secured {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// What `redis/secure.sh` prints for `function PORT [ARGS]`, with the
@@ -129,14 +123,7 @@ impl Drop for TempDir {
 }
 
 async fn secured_set() -> Set {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "canvas-test-tls-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = data_dir();
     let certs = dir.join("certs");
     let made = Command::new(format!("{ROOT}/scripts/redis-certs"))
         .arg(&certs)
