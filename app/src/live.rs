@@ -89,14 +89,14 @@ pub struct TemplateStatus {
 
 impl LiveState {
     /// The state at first paint: the figures the server rendered.
-    pub fn new(online: u32, seq: u64, frozen: bool) -> Self {
+    pub fn new(online: u32, seq: u64, frozen: bool, notice: Option<String>) -> Self {
         Self {
             connection: RwSignal::new(Connection::Connecting),
             online: RwSignal::new(online),
             seq: RwSignal::new(seq),
             selected: RwSignal::new(crate::palette::DEFAULT_SELECTED),
             cooldown_left_ms: RwSignal::new(0),
-            notice: RwSignal::new(None),
+            notice: RwSignal::new(notice),
             hover: RwSignal::new(None),
             pixel_info: RwSignal::new(None),
             frozen: RwSignal::new(frozen),

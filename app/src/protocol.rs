@@ -91,6 +91,10 @@ pub enum PlaceStatus {
     /// The canvas is frozen by its moderators: nobody places until they
     /// unfreeze it.
     Frozen = 7,
+    /// The session must solve a proof-of-work challenge
+    /// (`/api/challenge`) before this placement: it is asked of every new
+    /// session, or its address used up what unverified sessions share.
+    ChallengeRequired = 8,
 }
 
 impl PlaceStatus {
@@ -104,6 +108,7 @@ impl PlaceStatus {
             5 => Self::Unknown,
             6 => Self::Banned,
             7 => Self::Frozen,
+            8 => Self::ChallengeRequired,
             _ => return None,
         })
     }
@@ -556,6 +561,7 @@ mod tests {
             Just(PlaceStatus::Unknown),
             Just(PlaceStatus::Banned),
             Just(PlaceStatus::Frozen),
+            Just(PlaceStatus::ChallengeRequired),
         ];
         prop_oneof![
             (

@@ -2,6 +2,7 @@
 //! values. Every variable has a default that works on a laptop; the README
 //! and `.env.development` list them all.
 
+use crate::model::ChallengeMode;
 use app::geometry::CanvasSize;
 use leptos::config::{Env, LeptosOptions};
 use std::{
@@ -69,7 +70,14 @@ pub struct Config {
     pub max_new_sessions_per_ip: u32,
     /// Placements one client address (an IPv4 address or an IPv6 /64, all
     /// its sessions together) may make per cooldown; 0: no limit.
+    /// Verified sessions (a solved challenge) are outside it. Defaults to 2
+    /// with a cooldown, none without (load tests).
     pub placements_per_address: u32,
+    /// When placing asks for a solved proof-of-work challenge.
+    pub challenge: ChallengeMode,
+    /// The challenge's difficulty: its secret number is at most this, so
+    /// a solver tries half as many hashes on average.
+    pub challenge_max_number: u64,
     /// What session cookies are signed with; unset: agreed through Redis,
     /// or this process's own on the embedded store.
     pub session_secret: Option<Secret>,
@@ -269,7 +277,11 @@ impl Config {
                 .max(Duration::from_millis(10)),
             max_connections_per_ip: env.parse("MAX_CONNECTIONS_PER_IP", 32)?,
             max_new_sessions_per_ip: env.parse("MAX_NEW_SESSIONS_PER_IP", 30)?,
-            placements_per_address: env.parse("PLACEMENTS_PER_ADDRESS", 0)?,
+            placements_per_address: placements_per_address(&env)?,
+            challenge: env.parse("CHALLENGE", ChallengeMode::Suspicious)?,
+            challenge_max_number: env
+                .parse("CHALLENGE_DIFFICULTY", 100_000u64)?
+                .clamp(1_000, 100_000_000),
             session_secret: session_secret(&env)?,
             admin_token: admin_token(&env)?,
             trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,
@@ -319,6 +331,16 @@ fn cooldown<F: Fn(&str) -> Option<String>>(env: &Source<F>) -> Result<Duration, 
             "must fit in 32 bits (the wire format's cooldown_ms)",
         )),
     }
+}
+
+/// `PLACEMENTS_PER_ADDRESS`: two per cooldown unless set, so one address
+/// is one player's worth (plus one for a second person behind it) until
+/// its sessions solve a challenge; without a cooldown (a load test) none.
+fn placements_per_address<F: Fn(&str) -> Option<String>>(
+    env: &Source<F>,
+) -> Result<u32, ConfigError> {
+    let default = if cooldown(env)?.is_zero() { 0 } else { 2 };
+    env.parse("PLACEMENTS_PER_ADDRESS", default)
 }
 
 /// `ALLOWED_ORIGINS`, normalized; empty means "the host serving the page".

@@ -31,6 +31,9 @@ pub enum ApiError {
     UnsupportedMediaType(&'static str),
     #[error("temporarily unavailable")]
     Unavailable(#[source] StoreError),
+    /// Unavailable for a reason the client may be told.
+    #[error("{0}")]
+    Busy(&'static str),
     #[error("the request took too long")]
     Timeout,
 }
@@ -38,6 +41,8 @@ pub enum ApiError {
 impl ApiError {
     pub const TOO_MANY_SESSIONS: Self =
         Self::TooManyRequests("too many new sessions from this address");
+    pub const SESSIONS_UNAVAILABLE: Self =
+        Self::Busy("no new sessions right now: the store is unreachable; try again shortly");
 }
 
 impl IntoResponse for ApiError {
@@ -52,6 +57,7 @@ impl IntoResponse for ApiError {
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable(cause) => {
                 tracing::warn!(%cause, "request failed: store unavailable");
                 StatusCode::SERVICE_UNAVAILABLE

@@ -25,6 +25,8 @@ pub enum PlacementResult {
     Unconfirmed,
     /// Refused by a moderator's ban or freeze.
     Moderated,
+    /// Refused until the session solves a challenge.
+    Challenged,
     Error,
 }
 
@@ -37,6 +39,7 @@ impl PlacementResult {
             Self::RateLimited => "rate_limited",
             Self::Unconfirmed => "unconfirmed",
             Self::Moderated => "moderated",
+            Self::Challenged => "challenged",
             Self::Error => "error",
         }
     }
@@ -64,6 +67,12 @@ impl SnapshotFormat {
             Self::Png => "png",
         }
     }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChallengeLabels {
+    /// `solved` or `wrong` (not issued here, expired, not a solution).
+    answer: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -138,6 +147,8 @@ pub struct Metrics {
     /// Snapshot encodings made, by format: bounded by the refresh interval,
     /// whatever the request rate.
     snapshot_encodings: Family<SnapshotLabels, Counter>,
+    /// Answers to the proof-of-work challenge, by whether they checked out.
+    challenges: Family<ChallengeLabels, Counter>,
     process_memory: Gauge,
 }
 
@@ -345,6 +356,13 @@ impl Metrics {
             None,
             Family::default(),
         );
+        let challenges = register(
+            r,
+            "challenge_answers",
+            "Answers to the proof-of-work challenge, solved or wrong",
+            None,
+            Family::default(),
+        );
         let process_memory = register(
             r,
             "process_resident_memory",
@@ -365,6 +383,7 @@ impl Metrics {
             feed,
             store_errors,
             snapshot_encodings,
+            challenges,
             process_memory,
         }
     }
@@ -373,6 +392,14 @@ impl Metrics {
         self.placements
             .by_result
             .get_or_create(&PlacementLabels { result })
+            .inc();
+    }
+
+    /// Counts an answer to the challenge.
+    pub fn challenge(&self, solved: bool) {
+        let answer = if solved { "solved" } else { "wrong" };
+        self.challenges
+            .get_or_create(&ChallengeLabels { answer })
             .inc();
     }
 

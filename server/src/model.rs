@@ -69,8 +69,11 @@ pub struct Rules {
     /// The wait between two placements of one session; zero: none.
     pub cooldown: Duration,
     /// Placements one client address (all its sessions together) may make
-    /// per [`Rules::window`]; 0: no limit.
+    /// per [`Rules::window`]; 0: no limit. Verified sessions (a solved
+    /// challenge) are outside it.
     pub per_address: u32,
+    /// When a session must have solved a challenge to place.
+    pub challenge: ChallengeMode,
 }
 
 impl Rules {
@@ -81,6 +84,42 @@ impl Rules {
             Duration::from_secs(1)
         } else {
             self.cooldown
+        }
+    }
+}
+
+/// When placing asks for a solved challenge (`CHALLENGE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeMode {
+    /// Never: the address budget (if any) just refuses.
+    Off,
+    /// When a session that has not solved one meets its address's spent
+    /// budget (many sessions behind one address, or one hoarding them).
+    Suspicious,
+    /// Before every session's first placement.
+    Always,
+}
+
+impl ChallengeMode {
+    /// How `place.lua` is told.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Off => 0,
+            Self::Suspicious => 1,
+            Self::Always => 2,
+        }
+    }
+}
+
+impl std::str::FromStr for ChallengeMode {
+    type Err = &'static str;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "off" => Ok(Self::Off),
+            "suspicious" => Ok(Self::Suspicious),
+            "always" => Ok(Self::Always),
+            _ => Err("must be off, suspicious or always"),
         }
     }
 }
@@ -107,6 +146,9 @@ pub enum PlaceOutcome {
     },
     /// The canvas is frozen: only moderators place.
     Frozen,
+    /// The session must solve a challenge first (`CHALLENGE`): it has not,
+    /// and it is always asked, or its address spent its budget.
+    ChallengeRequired,
 }
 
 /// Who set a pixel last, and when.

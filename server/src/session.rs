@@ -51,6 +51,19 @@ impl SessionKey {
             })
     }
 
+    /// HMAC-SHA256 of `data` for one `purpose` (a label that keeps MACs
+    /// made for one use from answering for another), under the signing
+    /// half of this key: what the challenge's puzzles are signed with.
+    pub fn mac(&self, purpose: &[u8], data: &[u8]) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(self.0.signing())
+            .expect("HMAC takes a key of any length");
+        mac.update(purpose);
+        mac.update(b"\0");
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
     /// The `Set-Cookie` header that hands `session` out, signed.
     pub fn cookie(&self, session: &SessionId, headers: &HeaderMap) -> HeaderValue {
         let mut jar = CookieJar::new();
@@ -95,19 +108,30 @@ pub enum SessionGrant {
     Known(SessionId),
     /// A session made for this request; `cookie` hands it out.
     Fresh { id: SessionId, cookie: HeaderValue },
-    /// No valid cookie, and the client address made too many sessions
-    /// lately (or the session key cannot be had: the store is down).
-    Refused,
+    /// No valid cookie, and none could be made.
+    Refused(NoSession),
+}
+
+/// Why a request without a valid cookie was not given a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSession {
+    /// Its client address made [`Sessions`]' ceiling of new sessions
+    /// within the hour.
+    TooMany,
+    /// The store could not count the address's new sessions (or give the
+    /// session key): minting anyway would let a flood of page loads during
+    /// an outage collect sessions past the ceiling, valid for good after.
+    Unavailable,
 }
 
 impl SessionGrant {
     /// The session with the `Set-Cookie` value to send if it is new, or
-    /// `None` when refused.
-    pub fn accepted(self) -> Option<(SessionId, Option<HeaderValue>)> {
+    /// why there is none.
+    pub fn accepted(self) -> Result<(SessionId, Option<HeaderValue>), NoSession> {
         match self {
-            Self::Known(id) => Some((id, None)),
-            Self::Fresh { id, cookie } => Some((id, Some(cookie))),
-            Self::Refused => None,
+            Self::Known(id) => Ok((id, None)),
+            Self::Fresh { id, cookie } => Ok((id, Some(cookie))),
+            Self::Refused(why) => Err(why),
         }
     }
 }
@@ -160,15 +184,14 @@ impl Sessions {
 
     /// The session of a request: its cookie's, or a new one while the
     /// client address is under its ceiling of new sessions (so that
-    /// dropping or forging the cookie does not dodge the cooldown). If the
-    /// store cannot count, the session is granted: placements fail anyway
-    /// while it is unreachable.
+    /// dropping or forging the cookie does not dodge the cooldown). It
+    /// fails closed: if the store cannot count, no session is made.
     pub async fn grant(&self, headers: &HeaderMap, address: ClientAddress) -> SessionGrant {
         let key = match self.key().await {
             Ok(key) => key,
             Err(error) => {
                 tracing::warn!(%error, "no session key yet");
-                return SessionGrant::Refused;
+                return SessionGrant::Refused(NoSession::Unavailable);
             }
         };
         if let Some(id) = key.session(headers) {
@@ -179,11 +202,15 @@ impl Sessions {
             .admit_new_session(address, self.max_new_per_address)
             .await
         {
-            Ok(false) => SessionGrant::Refused,
-            Ok(true) | Err(_) => {
+            Ok(true) => {
                 let id = SessionId::generate();
                 let cookie = key.cookie(&id, headers);
                 SessionGrant::Fresh { id, cookie }
+            }
+            Ok(false) => SessionGrant::Refused(NoSession::TooMany),
+            Err(error) => {
+                tracing::warn!(%error, "cannot count new sessions: none is made");
+                SessionGrant::Refused(NoSession::Unavailable)
             }
         }
     }

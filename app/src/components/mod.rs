@@ -49,6 +49,9 @@ pub struct PageData {
     pub frozen: bool,
     /// The visitor's display name, if they chose one.
     pub display_name: Option<String>,
+    /// Why this visitor may watch but not place, when the server could not
+    /// give them a session.
+    pub read_only: Option<String>,
     /// `scheme://host` the page was requested at, for absolute links in the
     /// meta tags (crawlers want an absolute `og:image`).
     pub origin: String,
@@ -92,7 +95,7 @@ pub fn App() -> impl IntoView {
         }
         .into_any();
     }
-    let live = LiveState::new(page.online, page.seq, page.frozen);
+    let live = LiveState::new(page.online, page.seq, page.frozen, page.read_only.clone());
     let description = format!(
         "A shared {}x{} pixel canvas: pick a color, place a tile, and everyone sees it at once. {} tiles placed so far.",
         page.width, page.height, page.seq

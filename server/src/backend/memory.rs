@@ -11,8 +11,8 @@ use super::{
     SESSION_TTL,
 };
 use crate::model::{
-    unix_ms, AuditEntry, BanTarget, Batch, ClientAddress, Logged, PixelRecord, PlaceOutcome,
-    Placement, Placer, Rules, SessionId, Snapshot, Update, MODERATOR,
+    unix_ms, AuditEntry, BanTarget, Batch, ChallengeMode, ClientAddress, Logged, PixelRecord,
+    PlaceOutcome, Placement, Placer, Rules, SessionId, Snapshot, Update, MODERATOR,
 };
 use app::{
     geometry::{CanvasSize, Coord},
@@ -59,6 +59,8 @@ struct State {
     new_sessions: HashMap<ClientAddress, (Instant, u32)>,
     /// Placements per client address in the current budget window.
     address_budget: HashMap<ClientAddress, (SystemTime, u32)>,
+    /// Challenge puzzles redeemed, until when they could be answered.
+    redeemed: HashMap<String, SystemTime>,
     /// The secret sessions are signed with, once one was asked for.
     secret: Option<String>,
     /// Whether only moderators place.
@@ -75,6 +77,8 @@ struct State {
 
 struct SessionRecord {
     name: Option<String>,
+    /// Whether it solved a challenge.
+    verified: bool,
     last_seen: SystemTime,
 }
 
@@ -97,6 +101,7 @@ impl MemoryStore {
                 sessions: HashMap::new(),
                 new_sessions: HashMap::new(),
                 address_budget: HashMap::new(),
+                redeemed: HashMap::new(),
                 secret: None,
                 frozen: false,
                 bans: HashMap::new(),
@@ -163,8 +168,20 @@ impl Store for MemoryStore {
                 });
             }
         }
-        if let Some(retry_after) = spend_budget(&mut state, &self.rules, &placement) {
-            return Ok(PlaceOutcome::Cooldown { retry_after });
+        let verified = state
+            .sessions
+            .get(&placement.session)
+            .is_some_and(|s| s.verified);
+        if !verified {
+            if self.rules.challenge == ChallengeMode::Always {
+                return Ok(PlaceOutcome::ChallengeRequired);
+            }
+            if let Some(retry_after) = spend_budget(&mut state, &self.rules, &placement) {
+                return Ok(match self.rules.challenge {
+                    ChallengeMode::Off => PlaceOutcome::Cooldown { retry_after },
+                    _ => PlaceOutcome::ChallengeRequired,
+                });
+            }
         }
         if !cooldown.is_zero() {
             if state.last_placed.len() >= PRUNE_AT {
@@ -319,10 +336,36 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    /// Renews only a session that has a record (a name, a solved
+    /// challenge): a visit alone makes none.
     async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        session_record(&mut state, session).last_seen = SystemTime::now();
+        if let Some(record) = self.lock().sessions.get_mut(session) {
+            record.last_seen = SystemTime::now();
+        }
         Ok(())
+    }
+
+    async fn redeem_puzzle(
+        &self,
+        session: &SessionId,
+        challenge: &str,
+        valid_for: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let now = SystemTime::now();
+        if state.redeemed.len() >= PRUNE_AT {
+            state.redeemed.retain(|_, until| *until > now);
+        }
+        if state
+            .redeemed
+            .get(challenge)
+            .is_some_and(|until| *until > now)
+        {
+            return Ok(false);
+        }
+        state.redeemed.insert(challenge.to_owned(), now + valid_for);
+        session_record(&mut state, session).verified = true;
+        Ok(true)
     }
 
     /// The embedded store serves one instance: its count is the total.
@@ -529,6 +572,7 @@ fn session_record<'a>(state: &'a mut State, session: &SessionId) -> &'a mut Sess
         .entry(session.clone())
         .or_insert_with(|| SessionRecord {
             name: None,
+            verified: false,
             last_seen: SystemTime::now(),
         })
 }

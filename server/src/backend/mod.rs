@@ -201,6 +201,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// The secret every instance signs sessions with: `candidate` if none
     /// was set yet, else the one set first.
+    /// Marks `session` verified, unless the puzzle `challenge` was redeemed
+    /// before (then false): each solved puzzle verifies one session. The
+    /// puzzle is remembered for `valid_for`, as long as it could be
+    /// answered.
+    async fn redeem_puzzle(
+        &self,
+        session: &SessionId,
+        challenge: &str,
+        valid_for: Duration,
+    ) -> Result<bool, StoreError>;
+
     async fn shared_secret(&self, candidate: &str) -> Result<String, StoreError>;
 
     /// The display name a session chose, if any.
@@ -318,6 +329,7 @@ pub fn open(
     let rules = Rules {
         cooldown: config.cooldown,
         per_address: config.placements_per_address,
+        challenge: config.challenge,
     };
     match &config.redis {
         None => {

@@ -555,6 +555,14 @@ mod tests {
         async fn touch_session(&self, _: &SessionId) -> Result<(), StoreError> {
             Err(StoreError::Closed)
         }
+        async fn redeem_puzzle(
+            &self,
+            _: &SessionId,
+            _: &str,
+            _: Duration,
+        ) -> Result<bool, StoreError> {
+            Err(StoreError::Closed)
+        }
         async fn report_online(&self, _: &str, _: u32, _: Duration) -> Result<u32, StoreError> {
             Err(StoreError::Closed)
         }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod challenge;
 mod health;
 mod metrics;
 mod origin;
@@ -66,6 +67,12 @@ fn routes(state: AppState) -> Router {
         .route(
             "/api/name",
             post(api::set_name).layer(DefaultBodyLimit::max(1024)),
+        )
+        .route(
+            "/api/challenge",
+            get(challenge::puzzle)
+                .post(challenge::answer)
+                .layer(DefaultBodyLimit::max(1024)),
         )
         .nest("/api/admin", admin_routes())
         .route("/healthz", get(health::healthz))

@@ -5,7 +5,7 @@
 //! inline or from elsewhere runs at all.
 
 use super::visitor::Visitor;
-use crate::{config::Config, error::ApiError, state::AppState};
+use crate::{config::Config, error::ApiError, session::NoSession, state::AppState};
 use app::{PageData, PageView};
 use axum::{
     body::Body,
@@ -68,9 +68,20 @@ async fn render(
 ) -> Response {
     let headers = request.headers();
     let display_name = match &visitor.session {
-        Some(id) if !visitor.is_new() => state.store.display_name(id).await.ok().flatten(),
+        Ok(id) if !visitor.is_new() => state.store.display_name(id).await.ok().flatten(),
         _ => None,
     };
+    let read_only = visitor.session.as_ref().err().map(|why| {
+        match why {
+            NoSession::TooMany => {
+                "Watching only: your address started too many sessions this hour."
+            }
+            NoSession::Unavailable => {
+                "Watching only: placing is unavailable right now. Reload in a moment to place."
+            }
+        }
+        .to_owned()
+    });
     let size = state.mirror.size();
     let data = PageData {
         view,
@@ -81,6 +92,7 @@ async fn render(
         online: state.presence.online(),
         frozen: state.presence.frozen(),
         display_name,
+        read_only,
         origin: origin(headers, state.config.trust_forwarded_for),
     };
     let nonce = Nonce::new();

@@ -11,6 +11,7 @@ use crate::{
     error::ApiError,
     limits::{client_address, ConnectionPermit},
     model::{ClientAddress, SessionId},
+    session::NoSession,
     state::AppState,
 };
 use axum::{
@@ -87,9 +88,9 @@ impl FromRequestParts<AppState> for ConnectionSlot {
 }
 
 /// Whoever sent the request: their session (their cookie's, or a new one
-/// made now), or none when their address made too many new sessions lately.
+/// made now), or why they have none.
 pub struct Visitor {
-    pub session: Option<SessionId>,
+    pub session: Result<SessionId, NoSession>,
     /// The `Set-Cookie` that hands a new session out.
     new_cookie: Option<HeaderValue>,
 }
@@ -101,8 +102,8 @@ impl FromRequestParts<AppState> for Visitor {
         let address = address(parts, state);
         let grant = state.sessions.grant(&parts.headers, address).await;
         let (session, new_cookie) = match grant.accepted() {
-            Some((session, cookie)) => (Some(session), cookie),
-            None => (None, None),
+            Ok((session, cookie)) => (Ok(session), cookie),
+            Err(why) => (Err(why), None),
         };
         Ok(Self {
             session,

@@ -30,10 +30,19 @@ pub struct TestApp {
 }
 
 /// Spawns an app on a free port: a 64x32 canvas, no cooldown, a 10 ms
-/// batch interval and always-fresh snapshots unless `vars` says otherwise.
+/// batch interval, always-fresh snapshots, and no per-address budget or
+/// challenge (every test places from one address) unless `vars` says
+/// otherwise.
 ///
 /// With `RUST_LOG` set, the apps' logs go to the test's output.
 pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
+    let unlimited = [("PLACEMENTS_PER_ADDRESS", "0"), ("CHALLENGE", "off")];
+    let vars: Vec<_> = unlimited.into_iter().chain(vars.iter().copied()).collect();
+    spawn_app_as_shipped(&vars).await
+}
+
+/// [`spawn_app`] with the shipped per-address budget and challenge.
+pub async fn spawn_app_as_shipped(vars: &[(&str, &str)]) -> TestApp {
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -134,6 +143,34 @@ impl Api {
 
     pub async fn ws(&self) -> WsClient {
         WsClient::connect(self, None).await
+    }
+
+    /// Solves a challenge as the page's worker does and redeems it for the
+    /// session in `headers` (its cookie, its forwarded address): the
+    /// answer's status.
+    pub async fn solve_challenge(&self, headers: &[(&'static str, String)]) -> u16 {
+        let puzzle = self.get("/api/challenge").await;
+        assert_eq!(puzzle.status(), 200);
+        let puzzle: server::challenge::Puzzle = puzzle.json().await.unwrap();
+        let solution = server::challenge::solve(&puzzle).expect("the puzzle has an answer");
+        self.post_solution(&solution, headers).await
+    }
+
+    /// Posts an answer to `/api/challenge`: its status.
+    pub async fn post_solution(
+        &self,
+        solution: &server::challenge::Solution,
+        headers: &[(&'static str, String)],
+    ) -> u16 {
+        let mut request = self
+            .http
+            .post(self.url("/api/challenge"))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(solution).unwrap());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send().await.unwrap().status().as_u16()
     }
 }
 

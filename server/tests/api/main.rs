@@ -10,6 +10,7 @@ mod abuse;
 mod admin;
 mod archive;
 mod backup;
+mod challenge;
 mod cluster;
 mod durability;
 mod http;

@@ -80,6 +80,12 @@ impl Keys {
         format!("{}:session:{}", self.prefix, session.as_str())
     }
 
+    /// Present while a solved challenge puzzle could still be answered, once
+    /// it was redeemed: a puzzle verifies one session.
+    pub fn redeemed_puzzle(&self, challenge: &str) -> String {
+        format!("{}:puzzle:{challenge}", self.prefix)
+    }
+
     /// Counter with a TTL: sessions minted for a client address this window.
     pub fn new_sessions(&self, address: ClientAddress) -> String {
         format!("{}:new-sessions:{address}", self.prefix)

@@ -6,12 +6,17 @@
 -- ARGV: 1 now (ms), 2 cooldown (ms), 3 history length, 4 channel,
 --       5 epoch to start if none, 6 placements per address and window
 --       (0: no budget), 7 the budget's window (ms), 8 the bans' key prefix
---       (`<prefix>:ban:`), then for each placement its pixel index, color,
---       x, y and placer (`<session handle>,<client address>`)
+--       (`<prefix>:ban:`), 9 when to ask for a solved challenge (0 never,
+--       1 when an unverified session meets its address's spent budget,
+--       2 before any unverified session places), then for each placement
+--       its pixel index, color, x, y and placer
+--       (`<session handle>,<client address>`)
 -- Returns for each placement {0, seq} accepted, {1, ms left} cooling down
 -- (the session's cooldown, or its address's spent budget), {2, ms left}
--- banned (the session or its address) or {3, 0} frozen, flattened into one
--- list.
+-- banned (the session or its address), {3, 0} frozen or {4, 0} a solved
+-- challenge needed first, flattened into one list.
+-- A verified session (field `v` of its session hash: it solved a
+-- challenge) places on its own cooldown, outside its address's budget.
 -- The bans' keys are made here, and only while a ban is in force: declaring
 -- them would cost every placement two more keys (the script runs on one
 -- Redis, never a cluster).
@@ -24,6 +29,7 @@
 local now, cooldown, keep, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local budget, window = tonumber(ARGV[6]), tonumber(ARGV[7])
 local ban_prefix = ARGV[8]
+local challenge = tonumber(ARGV[9])
 local count = (#KEYS - 7) / 3
 -- Without a ban in force anywhere, nobody's bans are looked up.
 local bans = redis.call('EXISTS', KEYS[7]) == 1
@@ -53,7 +59,7 @@ local results, bitfield, meta, tiles, cooling, placers = {}, {}, {}, {}, {}, {}
 -- and those this batch adds.
 local used, spent = {}, {}
 for i = 1, count do
-  local k, a = 5 + 3 * i, 4 + 5 * i
+  local k, a = 5 + 3 * i, 5 + 5 * i
   local cooldown_key, session_key, address_key = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local index, color, x, y, placer = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   -- A ban's time left (a ban without one, PTTL -1, lasts until lifted).
@@ -81,18 +87,30 @@ for i = 1, count do
         left = redis.call('PTTL', cooldown_key)
       end
     end
-    if left <= 0 and budget > 0 then
+    local verified, challenged = false, false
+    if left <= 0 and (budget > 0 or challenge == 2) then
+      verified = redis.call('HEXISTS', session_key, 'v') == 1
+      challenged = challenge == 2 and not verified
+    end
+    if left <= 0 and not challenged and budget > 0 and not verified then
       if used[address_key] == nil then
         used[address_key] = tonumber(redis.call('GET', address_key) or '0')
       end
       if used[address_key] >= budget then
-        left = redis.call('PTTL', address_key)
-        if left <= 0 then
-          left = window
+        if challenge == 1 then
+          challenged = true
+        else
+          left = redis.call('PTTL', address_key)
+          if left <= 0 then
+            left = window
+          end
         end
       end
     end
-    if left > 0 then
+    if challenged then
+      results[#results + 1] = 4
+      results[#results + 1] = 0
+    elseif left > 0 then
       results[#results + 1] = 1
       results[#results + 1] = left
     else
@@ -100,7 +118,7 @@ for i = 1, count do
       if cooldown > 0 then
         cooling[cooldown_key] = true
       end
-      if budget > 0 then
+      if budget > 0 and not verified then
         used[address_key] = used[address_key] + 1
         spent[address_key] = (spent[address_key] or 0) + 1
       end

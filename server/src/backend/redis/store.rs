@@ -51,6 +51,7 @@ static HISTORY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("hi
 static NEW_EPOCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("new_epoch.lua")));
 static ARCHIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("archive.lua")));
 static FILL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("fill.lua")));
+static REDEEM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("redeem.lua")));
 static PRESENCE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("presence.lua")));
 
 /// The most placements one script call takes.
@@ -150,7 +151,8 @@ impl RedisStore {
             .arg(new_epoch())
             .arg(self.rules.per_address)
             .arg(self.rules.window().as_millis() as u64)
-            .arg(keys.ban_prefix());
+            .arg(keys.ban_prefix())
+            .arg(self.rules.challenge.code());
         for Pending { placement, .. } in batch {
             invocation
                 .arg(placement.coord.index)
@@ -180,20 +182,24 @@ impl RedisStore {
                 "no replica confirmed the placements in time"
             );
         }
-        Ok(results
+        results
             .chunks(2)
-            .map(|pair| match pair[0] {
-                0 if durable => PlaceOutcome::Accepted { seq: pair[1] },
-                0 => PlaceOutcome::Unconfirmed { seq: pair[1] },
-                1 => PlaceOutcome::Cooldown {
-                    retry_after: Duration::from_millis(pair[1]),
-                },
-                2 => PlaceOutcome::Banned {
-                    retry_after: Duration::from_millis(pair[1]),
-                },
-                _ => PlaceOutcome::Frozen,
+            .map(|pair| {
+                Ok(match pair[0] {
+                    0 if durable => PlaceOutcome::Accepted { seq: pair[1] },
+                    0 => PlaceOutcome::Unconfirmed { seq: pair[1] },
+                    1 => PlaceOutcome::Cooldown {
+                        retry_after: Duration::from_millis(pair[1]),
+                    },
+                    2 => PlaceOutcome::Banned {
+                        retry_after: Duration::from_millis(pair[1]),
+                    },
+                    3 => PlaceOutcome::Frozen,
+                    4 => PlaceOutcome::ChallengeRequired,
+                    _ => return Err(malformed("placement result code")),
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -453,6 +459,23 @@ impl Store for RedisStore {
         Ok(earlier.unwrap_or(candidate))
     }
 
+    async fn redeem_puzzle(
+        &self,
+        session: &SessionId,
+        challenge: &str,
+        valid_for: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut invocation = REDEEM.prepare_invoke();
+        invocation
+            .key(self.keys.redeemed_puzzle(challenge))
+            .key(self.keys.session(session))
+            .arg(valid_for.as_millis() as u64)
+            .arg(SESSION_TTL.as_secs());
+        self.master
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await
+    }
+
     async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError> {
         let key = self.keys.session(session);
         self.master
@@ -475,8 +498,19 @@ impl Store for RedisStore {
             .await
     }
 
+    /// Renews only a session that has a record (a name, a solved
+    /// challenge): a visit alone writes nothing, so anonymous traffic does
+    /// not grow the store.
     async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError> {
-        self.save_session(session, "last_seen", unix_ms(SystemTime::now()).to_string())
+        let key = self.keys.session(session);
+        self.master
+            .run(|mut c| async move {
+                redis::cmd("EXPIRE")
+                    .arg(key)
+                    .arg(SESSION_TTL.as_secs())
+                    .query_async::<()>(&mut c)
+                    .await
+            })
             .await
     }
 

@@ -532,6 +532,10 @@ async fn decide(
             metrics.placement(PlacementResult::Moderated);
             result(PlaceStatus::Banned, 0, retry_after)
         }
+        Ok(PlaceOutcome::ChallengeRequired) => {
+            metrics.placement(PlacementResult::Challenged);
+            result(PlaceStatus::ChallengeRequired, 0, Duration::ZERO)
+        }
         Ok(PlaceOutcome::Frozen) => {
             metrics.placement(PlacementResult::Moderated);
             result(PlaceStatus::Frozen, 0, Duration::ZERO)

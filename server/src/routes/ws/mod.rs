@@ -4,7 +4,7 @@
 mod connection;
 
 use super::visitor::{AllowedOrigin, ConnectionSlot, Visitor};
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, session::NoSession, state::AppState};
 use axum::{
     extract::{ws::WebSocketUpgrade, State},
     response::{IntoResponse, Response},
@@ -29,7 +29,7 @@ const WRITE_BUFFER: usize = 16 * 1024;
 
 /// The handshake, once its origin is allowed, its address holds fewer
 /// sockets than its cap, and it has a session (429 past the address's
-/// ceiling of new sessions).
+/// ceiling of new sessions, 503 while the store cannot count them).
 pub async fn upgrade(
     State(state): State<AppState>,
     _: AllowedOrigin,
@@ -37,8 +37,10 @@ pub async fn upgrade(
     visitor: Visitor,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let Some(session) = visitor.session.clone() else {
-        return ApiError::TOO_MANY_SESSIONS.into_response();
+    let session = match &visitor.session {
+        Ok(session) => session.clone(),
+        Err(NoSession::TooMany) => return ApiError::TOO_MANY_SESSIONS.into_response(),
+        Err(NoSession::Unavailable) => return ApiError::SESSIONS_UNAVAILABLE.into_response(),
     };
     let ConnectionSlot { address, permit } = slot;
     let mut response = ws
