@@ -4,6 +4,7 @@
 //!   decoded in one place.
 //! - [`requests`]: the HTTP API's query strings and bodies, parsed in one
 //!   place (the server answers with their errors; fuzz/ throws bytes at them).
+//! - [`challenge`]: the proof-of-work puzzle and its answer, as JSON.
 //! - [`palette`] and [`geometry`]: the colors and the canvas coordinates.
 //! - [`sync`]: a client's catch-up rules, shared by the browser and the
 //!   test and load clients.
@@ -13,6 +14,7 @@
 //! - `client` (feature `hydrate` only): the browser side of the live canvas,
 //!   the WebSocket, the snapshot and the drawing.
 
+pub mod challenge;
 #[cfg(feature = "page")]
 pub mod components;
 pub mod geometry;

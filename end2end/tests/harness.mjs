@@ -131,8 +131,8 @@ export async function clickPixel(page, x, y) {
   );
 }
 
-/** Waits until the page's <canvas> shows `rgb` at pixel (x, y). */
-export async function waitForPixel(page, x, y, rgb) {
+/** Waits (10 s unless told) until the page's <canvas> shows `rgb` at pixel (x, y). */
+export async function waitForPixel(page, x, y, rgb, timeout = 10_000) {
   await page.waitForFunction(
     ([x, y, rgb]) => {
       // Copy the pixel to a fresh 1x1 canvas and read that: repeated reads
@@ -145,7 +145,7 @@ export async function waitForPixel(page, x, y, rgb) {
       return r === rgb[0] && g === rgb[1] && b === rgb[2];
     },
     [x, y, rgb],
-    { timeout: 10_000 },
+    { timeout },
   );
 }
 

@@ -84,3 +84,40 @@ test("a click during the cooldown shows the countdown", async () => {
     await server.stop();
   }
 });
+
+test("a placement that asks for a challenge is solved in a worker, with progress, then placed", async () => {
+  // Every new session must solve one; the shipped difficulty.
+  const server = await startServer({ CHALLENGE: "always" });
+  try {
+    const page = await openCanvas(browser, server.base);
+    await page.evaluate(() => {
+      window.notices = [];
+      const notice = document.querySelector(".notice");
+      new MutationObserver(() => window.notices.push(notice.textContent)).observe(notice, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
+    await page.click('.swatch[data-color="13"]'); // dark blue #2450a4
+    await clickPixel(page, 4, 7);
+    await waitForPixel(page, 4, 7, [0x24, 0x50, 0xa4], 30_000);
+    const notices = await page.evaluate(() => window.notices);
+    assert.ok(
+      notices.some((n) => /proving this is a browser \(\d+ %\)/.test(n)),
+      notices.join(" | "),
+    );
+    const verified = notices.find((n) => n.startsWith("Verified in"));
+    assert.ok(verified, notices.join(" | "));
+    console.log(`challenge solved in Chromium: ${verified}`);
+    // The session is verified now: the next tile places at once.
+    await clickPixel(page, 5, 7);
+    await waitForPixel(page, 5, 7, [0x24, 0x50, 0xa4]);
+    const answers = await (await fetch(`${server.base}/metrics`)).text();
+    assert.match(answers, /canvas_challenge_answers_total\{answer="solved"\} 1\b/);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  } finally {
+    await server.stop();
+  }
+});

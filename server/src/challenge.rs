@@ -17,7 +17,7 @@
 //! so one answer verifies one session.
 
 use crate::session::SessionKey;
-use serde::{Deserialize, Serialize};
+pub use app::challenge::{Puzzle, Solution};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use subtle::ConstantTimeEq;
@@ -28,31 +28,6 @@ pub const PUZZLE_TTL: Duration = Duration::from_secs(600);
 
 /// The only algorithm offered.
 const ALGORITHM: &str = "SHA-256";
-
-/// A puzzle as `GET /api/challenge` hands it out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Puzzle {
-    pub algorithm: String,
-    /// Hex SHA-256 of `salt` followed by the secret number in decimal.
-    pub challenge: String,
-    /// Random, then `?expires=<unix seconds>`.
-    pub salt: String,
-    /// Hex HMAC-SHA256 of `challenge` under the deployment's key.
-    pub signature: String,
-    /// The secret number is at most this.
-    pub maxnumber: u64,
-}
-
-/// An answer, as `POST /api/challenge` takes it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Solution {
-    pub algorithm: String,
-    pub challenge: String,
-    pub salt: String,
-    pub number: u64,
-    pub signature: String,
-}
 
 /// Why an answer does not verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]

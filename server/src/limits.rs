@@ -119,6 +119,44 @@ impl TokenBucket {
     }
 }
 
+/// A token bucket per client address, for what costs the store work
+/// whichever socket asks (a `Resume` older than this instance remembers).
+/// An address's bucket is dropped once it is full again, so the map holds
+/// only addresses that asked lately.
+pub struct AddressBuckets {
+    period: Duration,
+    burst: u32,
+    buckets: Mutex<HashMap<ClientAddress, TokenBucket>>,
+}
+
+/// Past this many addresses, the full buckets are dropped.
+const PRUNE_BUCKETS_AT: usize = 10_000;
+
+impl AddressBuckets {
+    /// One token every `period` per address, holding at most `burst`.
+    pub fn every(period: Duration, burst: u32) -> Self {
+        Self {
+            period,
+            burst,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token of `address`'s bucket; false when it has none.
+    pub fn take(&self, address: ClientAddress, now: Instant) -> bool {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= PRUNE_BUCKETS_AT {
+            let refill = self.period * self.burst;
+            buckets.retain(|_, bucket| now.saturating_duration_since(bucket.refilled) < refill);
+        }
+        buckets
+            .entry(address)
+            .or_insert_with(|| TokenBucket::every(self.period, self.burst))
+            .take(now)
+            .is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +212,16 @@ mod tests {
         assert!(wait <= Duration::from_millis(100) && wait > Duration::ZERO);
         assert!(bucket.take(start + Duration::from_millis(100)).is_ok());
         assert!(bucket.take(start + Duration::from_millis(100)).is_err());
+    }
+
+    #[test]
+    fn each_address_has_its_own_bucket() {
+        let buckets = AddressBuckets::every(Duration::from_secs(5), 2);
+        let now = Instant::now();
+        let (one, other) = (address("192.0.2.1"), address("192.0.2.2"));
+        assert!(buckets.take(one, now) && buckets.take(one, now));
+        assert!(!buckets.take(one, now), "the burst is spent");
+        assert!(buckets.take(other, now), "another address is not affected");
+        assert!(buckets.take(one, now + Duration::from_secs(5)));
     }
 }

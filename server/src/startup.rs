@@ -8,18 +8,18 @@ use crate::{
         archive::Archiver,
         fanout::Fanout,
         heat::Heat,
-        mirror::Mirror,
+        mirror::{self, Mirror},
         snapshot::Snapshots,
         sync::{Batching, SyncTask},
     },
     config::Config,
-    limits::ConnectionLimiter,
+    limits::{AddressBuckets, ConnectionLimiter},
     metrics::Metrics,
     model::Snapshot,
     presence::Presence,
     routes, serve,
     session::Sessions,
-    state::{AppState, HEAVY_READS},
+    state::{AppState, HEAVY_READS, STORE_RESUME_BURST, STORE_RESUME_EVERY},
 };
 use std::{
     future::Future,
@@ -106,6 +106,12 @@ impl Application {
         };
         let size = config.canvas;
         let mirror = Arc::new(Mirror::new(size, snapshot, config.recent_tiles));
+        // Before any socket is accepted, so that the clients of a restarted
+        // instance resume from its memory, not all from the store.
+        match mirror::warm(&mirror, &*store).await {
+            Ok(tiles) => tracing::info!(tiles, "recalled the recent tiles"),
+            Err(error) => tracing::warn!(%error, "cannot recall the recent tiles"),
+        }
 
         let connections = ConnectionLimiter::new(config.max_connections_per_ip);
         let sessions = Sessions::new(
@@ -127,6 +133,10 @@ impl Application {
             connections,
             metrics,
             heavy_reads: Arc::new(Semaphore::new(HEAVY_READS)),
+            store_resumes: Arc::new(AddressBuckets::every(
+                STORE_RESUME_EVERY,
+                STORE_RESUME_BURST,
+            )),
             feed_live: Arc::new(AtomicBool::new(false)),
             shutdown,
             tasks: TaskTracker::new(),

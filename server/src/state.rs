@@ -4,7 +4,7 @@ use crate::{
     backend::Store,
     canvas::{fanout::Fanout, heat::Heat, mirror::Mirror, snapshot::Snapshots},
     config::Config,
-    limits::ConnectionLimiter,
+    limits::{AddressBuckets, ConnectionLimiter},
     metrics::Metrics,
     presence::Presence,
     session::Sessions,
@@ -37,6 +37,10 @@ pub struct AppState {
     /// request must not buy unbounded store work, so past [`HEAVY_READS`]
     /// they wait their turn.
     pub heavy_reads: Arc<Semaphore>,
+    /// `Resume`s answered from the store's history, per client address
+    /// (whichever of its sockets asks): past its allowance a client gets
+    /// `Resync` and loads the (cached) snapshot instead.
+    pub store_resumes: Arc<AddressBuckets>,
     /// Whether the sync task is current with the feed (for `/readyz`).
     pub feed_live: Arc<AtomicBool>,
     /// Cancelled on SIGTERM/SIGINT: sockets close with 1001 "going away".
@@ -46,6 +50,11 @@ pub struct AppState {
     /// last frames sent.
     pub tasks: TaskTracker,
 }
+
+/// `Resume`s an address may have answered from the store: a burst of
+/// this many, then one every [`STORE_RESUME_EVERY`].
+pub const STORE_RESUME_BURST: u32 = 3;
+pub const STORE_RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How many large store reads (each at most a few hundred KB) public
 /// requests may have running at once on an instance.

@@ -1,8 +1,11 @@
 //! The HTTP calls the page makes (through gloo-net): the snapshot, the
-//! display name, who placed a pixel, and time travel's archive and
-//! placements.
+//! display name, who placed a pixel, the challenge, and time travel's
+//! archive and placements.
 
-use crate::protocol::{ServerMessage, Tile};
+use crate::{
+    challenge::{Puzzle, Solution},
+    protocol::{ServerMessage, Tile},
+};
 use gloo_net::http::{Request, Response};
 use serde::Deserialize;
 use thiserror::Error;
@@ -60,6 +63,27 @@ pub async fn save_name(name: &str) -> Result<String, HttpError> {
         return Err(refusal(&response).await);
     }
     Ok(response.json::<Saved>().await?.name)
+}
+
+/// A proof-of-work puzzle to solve.
+pub async fn puzzle() -> Result<Puzzle, HttpError> {
+    let response = Request::get("/api/challenge").send().await?;
+    if !response.ok() {
+        return Err(refusal(&response).await);
+    }
+    Ok(response.json().await?)
+}
+
+/// Sends a puzzle's answer, which verifies this page's session.
+pub async fn answer(solution: &Solution) -> Result<(), HttpError> {
+    let response = Request::post("/api/challenge")
+        .json(solution)?
+        .send()
+        .await?;
+    if !response.ok() {
+        return Err(refusal(&response).await);
+    }
+    Ok(())
 }
 
 /// Who placed a pixel and when, as a short sentence.

@@ -12,6 +12,7 @@
 //! moderators' page's side.
 
 pub mod admin;
+mod challenge;
 mod heat;
 mod http;
 mod image;
@@ -35,7 +36,7 @@ use input::{Gesture, Motion};
 use leptos::prelude::*;
 use pixels::Pixels;
 use socket::Socket;
-use std::{cell::RefCell, time::Duration};
+use std::{cell::RefCell, collections::VecDeque, time::Duration};
 use template::Template;
 pub use template::{
     load_template, move_template, remove_template, set_template_opacity, TemplateSource,
@@ -88,6 +89,13 @@ struct Client {
     /// Consecutive failed connection attempts, for the backoff.
     failures: u32,
     frame_requested: bool,
+    /// The tiles sent on this socket whose `PlaceResult` has not come yet,
+    /// oldest first (the answers come in order).
+    placing: VecDeque<Tile>,
+    /// Whether a challenge is being fetched, solved or answered.
+    challenging: bool,
+    /// The worker solving it.
+    solving: Option<challenge::Solving>,
 }
 
 /// Starts the live canvas on `canvas` (once per page).
@@ -135,6 +143,9 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
             cooldown_until: 0.0,
             failures: 0,
             frame_requested: false,
+            placing: VecDeque::new(),
+            challenging: false,
+            solving: None,
         })
     });
     set_interval(
@@ -258,6 +269,7 @@ impl Client {
 
     fn on_close(&mut self) {
         self.connected = false;
+        self.placing.clear();
         self.sync.disconnected();
         self.failures += 1;
         self.live.connection.set(if self.failures > 3 {
@@ -369,6 +381,14 @@ impl Client {
     }
 
     fn on_place_result(&mut self, status: PlaceStatus, retry_after_ms: u32) {
+        let tile = self.placing.pop_front();
+        if status == PlaceStatus::ChallengeRequired {
+            if let (Some(tile), false) = (tile, self.challenging) {
+                self.challenging = true;
+                challenge::solve_then_place(self.live, tile);
+            }
+            return;
+        }
         match status {
             PlaceStatus::Frozen => self.live.frozen.set(true),
             PlaceStatus::Accepted | PlaceStatus::Cooldown => self.live.frozen.set(false),
@@ -392,6 +412,7 @@ impl Client {
                 0,
                 Some("The canvas is frozen by its moderators: look, but no placing for now."),
             ),
+            PlaceStatus::ChallengeRequired => unreachable!("answered above"),
         };
         self.cooldown_until = now() + f64::from(wait);
         self.live.notice.set(notice.map(str::to_owned));
@@ -562,7 +583,30 @@ impl Client {
                 .set(Some("Not connected: the tile was not placed.".into()));
             return;
         }
-        self.send(ClientMessage::Place(Tile { x, y, color }));
+        let tile = Tile { x, y, color };
+        self.placing.push_back(tile);
+        self.send(ClientMessage::Place(tile));
+    }
+
+    /// The session is verified: the tile that asked for it is placed now.
+    fn challenge_solved(&mut self, tile: Tile, took_ms: f64) {
+        self.challenging = false;
+        self.live.notice.set(Some(format!(
+            "Verified in {:.1} s: placing.",
+            took_ms / 1000.0
+        )));
+        if self.connected {
+            self.placing.push_back(tile);
+            self.send(ClientMessage::Place(tile));
+        }
+    }
+
+    fn challenge_failed(&mut self, reason: &str) {
+        self.challenging = false;
+        self.solving = None;
+        self.live
+            .notice
+            .set(Some(format!("Not placed: {reason}. Try again.")));
     }
 
     fn send(&self, message: ClientMessage) {

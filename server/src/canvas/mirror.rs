@@ -4,7 +4,10 @@
 //! so a socket that fell behind the fan-out, or a client that resumes after a
 //! short disconnection, is caught up from memory rather than from the store.
 
-use crate::model::Snapshot;
+use crate::{
+    backend::{History, Store, StoreError},
+    model::Snapshot,
+};
 use app::{
     geometry::{CanvasSize, Coord},
     protocol::Tile,
@@ -115,6 +118,22 @@ impl Mirror {
         state.recent.tiles.clear();
     }
 
+    /// Remembers `tiles` as the ones that led to `version`, the last of
+    /// them carrying its seq: how a mirror just loaded from a snapshot
+    /// gets its memory of recent tiles back (see [`warm`]). Ignored unless
+    /// the mirror is still at `version` with no tiles remembered.
+    pub fn recall(&self, version: Version, tiles: &[Tile]) {
+        let mut state = self.write();
+        if state.version != version || !state.recent.tiles.is_empty() {
+            return;
+        }
+        let keep = tiles.len().min(state.recent.capacity);
+        state
+            .recent
+            .tiles
+            .extend(tiles[tiles.len() - keep..].iter().copied());
+    }
+
     /// The tiles a client misses that has applied every tile up to
     /// `last_seq` of `epoch`.
     pub fn since(&self, epoch: u64, last_seq: u64) -> Since {
@@ -155,6 +174,41 @@ impl Mirror {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Placements read from the store's history per call while warming.
+const WARM_PAGE: usize = 10_000;
+
+/// Gives a mirror just loaded from a snapshot its memory of recent tiles
+/// from the store's history (as many as it remembers, or as far back as
+/// the history reaches), so a `Resume` from a client of an instance that
+/// just started or reloaded is answered from memory rather than from the
+/// store: else every client of a restarted instance would read the store.
+pub async fn warm(mirror: &Mirror, store: &dyn Store) -> Result<usize, StoreError> {
+    let version = mirror.version();
+    let capacity = mirror.read().recent.capacity as u64;
+    let from = version.seq.saturating_sub(capacity);
+    let mut tiles = Vec::new();
+    let mut after = from;
+    while after < version.seq {
+        let page = match store.history(version.epoch, after, WARM_PAGE).await? {
+            History::Placements(page) if !page.is_empty() => page,
+            // Trimmed further back than memory holds: start where it does.
+            History::Trimmed if tiles.is_empty() => {
+                after += WARM_PAGE as u64;
+                continue;
+            }
+            _ => break,
+        };
+        let wanted = (version.seq - after) as usize;
+        tiles.extend(page.iter().take(wanted).map(|u| u.tile));
+        after += page.len().min(wanted) as u64;
+    }
+    if after != version.seq {
+        return Ok(0);
+    }
+    mirror.recall(version, &tiles);
+    Ok(tiles.len())
 }
 
 impl RecentTiles {
@@ -242,5 +296,49 @@ mod tests {
         });
         assert_eq!(mirror.since(7, 10), Since::Gone);
         assert_eq!(mirror.since(7, 11), Since::Current);
+    }
+
+    #[tokio::test]
+    async fn a_mirror_loaded_from_a_snapshot_recalls_the_recent_tiles_from_history() {
+        use crate::{
+            backend::memory::MemoryStore,
+            model::{ChallengeMode, ClientAddress, ColorIndex, Placement, Rules, SessionId},
+        };
+        let size = CanvasSize {
+            width: 4,
+            height: 4,
+        };
+        let rules = Rules {
+            cooldown: std::time::Duration::ZERO,
+            per_address: 0,
+            challenge: ChallengeMode::Off,
+        };
+        let store = MemoryStore::new(size, rules, 100);
+        let session = SessionId::generate();
+        for n in 0..12u8 {
+            let placement = Placement {
+                coord: size.coord(u16::from(n % 4), 0).unwrap(),
+                color: ColorIndex::parse(n).unwrap(),
+                session: session.clone(),
+                address: ClientAddress::of("192.0.2.1".parse().unwrap()),
+                at: std::time::SystemTime::now(),
+            };
+            store.place(placement).await.unwrap();
+        }
+        let snapshot = store.snapshot().await.unwrap();
+        let epoch = snapshot.epoch;
+        let mirror = Mirror::new(size, snapshot, 8);
+        assert_eq!(
+            mirror.since(epoch, 9),
+            Since::Gone,
+            "nothing remembered yet"
+        );
+        assert_eq!(warm(&mirror, &store).await.unwrap(), 8);
+        let Since::Tiles { first_seq, tiles } = mirror.since(epoch, 4) else {
+            panic!("the last eight are remembered");
+        };
+        assert_eq!((first_seq, tiles.len()), (5, 8));
+        assert_eq!(tiles[7].color, 11, "the newest last");
+        assert_eq!(mirror.since(epoch, 3), Since::Gone, "no more than it keeps");
     }
 }

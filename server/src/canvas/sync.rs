@@ -344,6 +344,9 @@ impl SyncTask {
         self.flush(applied);
         self.mirror.replace(snapshot);
         applied.recent.clear();
+        if let Err(error) = super::mirror::warm(&self.mirror, &*self.store).await {
+            tracing::warn!(%error, "cannot recall the recent tiles");
+        }
         let version = self.mirror.version();
         tracing::info!(
             epoch = version.epoch,

@@ -360,7 +360,7 @@ impl Connection {
                 self.outbox.resume_from(resumed);
                 self.outbox.push_tiles(first_seq, &tiles);
             }
-            Since::Gone => match history_since(&self.state, resumed).await {
+            Since::Gone => match history_since(&self.state, self.address, resumed).await {
                 Some(tiles) => {
                     self.outbox.resume_from(resumed);
                     self.outbox.push_tiles(last_seq + 1, &tiles);
@@ -474,13 +474,25 @@ impl Connection {
 
 /// The tiles after `from` up to the mirror's version, from the store's
 /// history; `None` when it cannot bridge the gap (another epoch, a
-/// client ahead of this instance, too far back, or trimmed).
-async fn history_since(state: &AppState, from: Version) -> Option<Vec<Tile>> {
+/// client ahead of this instance, too far back, or trimmed), or should not:
+/// the client's address used its allowance of such reads, or the instance
+/// has its few large reads running already. The snapshot (cached, served
+/// from memory) then serves the client instead, so a crowd resuming from
+/// far back cannot make the store busy for everyone.
+async fn history_since(
+    state: &AppState,
+    address: ClientAddress,
+    from: Version,
+) -> Option<Vec<Tile>> {
     let current = state.mirror.version();
     let bridgeable = from.epoch == current.epoch
         && from.seq < current.seq
         && current.seq - from.seq <= MAX_RESUME_TILES;
     if !bridgeable {
+        return None;
+    }
+    let _turn = state.heavy_reads.try_acquire().ok()?;
+    if !state.store_resumes.take(address, Instant::now()) {
         return None;
     }
     let mut tiles = Vec::new();
