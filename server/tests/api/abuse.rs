@@ -323,3 +323,96 @@ async fn a_snapshot_flood_does_not_buy_encodings() {
     let (_, seq) = app.canvas().await;
     assert_eq!(seq, 1);
 }
+
+/// Calls of `XRANGE` the Redis has run (from scripts too): what reading
+/// the history costs it.
+async fn history_reads(redis: &RedisServer) -> u64 {
+    let mut control = redis.connect().await;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_xrange:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+/// The answer to a `Resume`: `Some(first_seq)` of the tiles, or `None`
+/// for `Resync`.
+async fn resumed(ws: &mut WsClient) -> Option<u64> {
+    loop {
+        match ws.recv().await {
+            ServerMessage::Tiles { first_seq, .. } => return Some(first_seq),
+            ServerMessage::Resync { .. } => return None,
+            _ => continue,
+        }
+    }
+}
+
+/// A freshly restarted instance recalls the recent tiles before it takes
+/// sockets, so a crowd resuming within them costs the store nothing; a
+/// `Resume` from further back is read from the store only within its
+/// address's allowance, and gets `Resync` past it, however many sockets
+/// the address opens. The store's own count of history reads says so.
+#[tokio::test]
+async fn a_restarted_instance_cannot_be_stampeded_through_the_store() {
+    const TOKEN: &str = "a-moderator-token-of-enough-length";
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let vars = [
+        ("REDIS_URL", url.as_str()),
+        ("ADMIN_TOKEN", TOKEN),
+        ("RECENT_TILES", "2048"),
+    ];
+    let mut first = spawn_app(&vars).await;
+    for color in 1..=3 {
+        let filled = first
+            .api
+            .http
+            .post(first.api.url("/api/admin/fill"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({"x":0,"y":0,"width":64,"height":32,"color":color}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(filled.status(), 200);
+    }
+    let seq = redis.newest_seq().await;
+    assert_eq!(seq, 3 * 64 * 32);
+    first.stop();
+
+    let restarted = spawn_app(&vars).await;
+    let mut ws = restarted.api.ws().await;
+    let epoch = ws.hello.epoch;
+    let cookie = ws.new_session.take().unwrap();
+    let before = history_reads(&redis).await;
+    let (mut from_memory, mut from_store, mut resynced) = (0, 0, 0);
+    for _ in 0..32 {
+        let mut ws = WsClient::with_session(&restarted.api, &cookie).await;
+        for back in [1000, 5000, 5000] {
+            ws.send(ClientMessage::Resume {
+                epoch,
+                last_seq: seq - back,
+            })
+            .await;
+            match (back, resumed(&mut ws).await) {
+                (1000, Some(first_seq)) => {
+                    assert_eq!(first_seq, seq - back + 1);
+                    from_memory += 1;
+                }
+                (_, Some(_)) => from_store += 1,
+                (_, None) => resynced += 1,
+            }
+        }
+    }
+    let reads = history_reads(&redis).await - before;
+    println!(
+        "96 resumes on a restarted instance: {from_memory} from memory, \
+         {from_store} from the store ({reads} history reads), {resynced} resynced"
+    );
+    assert_eq!(from_memory, 32, "the recent tiles are recalled at start");
+    assert!(from_store <= 3, "the address's allowance: {from_store}");
+    assert!(reads <= 9, "{reads} history reads for {from_store} resumes");
+}
