@@ -53,7 +53,8 @@ pub struct Config {
     /// Place frames one connection may send per second (bursts of twice as
     /// many are let through).
     pub place_rate_per_sec: u32,
-    /// A socket whose write has not completed after this long is dropped:
+    /// A socket whose write has not completed after this long is dropped,
+    /// and so is an HTTP connection whose write made no progress for it:
     /// a stalled reader must not hold server memory.
     pub send_timeout: Duration,
     /// The server pings every socket this often; a socket that has sent
@@ -66,6 +67,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Open WebSockets one client address may hold on this instance.
     pub max_connections_per_ip: u32,
+    /// HTTP connections one peer address may hold open on this instance
+    /// (0: no cap). Not applied behind a proxy (`TRUST_FORWARDED_FOR`),
+    /// where every connection comes from the proxy: it caps them itself.
+    pub max_http_connections_per_ip: u32,
     /// Sessions one client address may be given per hour; 0: no limit.
     pub max_new_sessions_per_ip: u32,
     /// Placements one client address (an IPv4 address or an IPv6 /64, all
@@ -276,6 +281,7 @@ impl Config {
                 .ms("REQUEST_TIMEOUT_MS", 10_000)?
                 .max(Duration::from_millis(10)),
             max_connections_per_ip: env.parse("MAX_CONNECTIONS_PER_IP", 32)?,
+            max_http_connections_per_ip: env.parse("MAX_HTTP_CONNECTIONS_PER_IP", 64)?,
             max_new_sessions_per_ip: env.parse("MAX_NEW_SESSIONS_PER_IP", 30)?,
             placements_per_address: placements_per_address(&env)?,
             challenge: env.parse("CHALLENGE", ChallengeMode::Suspicious)?,

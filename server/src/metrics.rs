@@ -153,6 +153,8 @@ pub struct Metrics {
 }
 
 pub struct HttpMetrics {
+    /// Connections open (HTTP, until upgraded to a WebSocket).
+    pub connections: Gauge,
     requests: Family<HttpLabels, Counter>,
     duration: Family<RouteLabels, Histogram>,
 }
@@ -211,6 +213,13 @@ fn register<M: Metric + Clone>(
 impl HttpMetrics {
     fn register(r: &mut Registry) -> Self {
         Self {
+            connections: register(
+                r,
+                "http_connections",
+                "HTTP connections open (until upgraded to a WebSocket)",
+                None,
+                Gauge::default(),
+            ),
             requests: register(
                 r,
                 "http_requests",

@@ -196,7 +196,14 @@ impl Application {
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) {
         let shutdown = self.state.shutdown.clone();
         let tasks = self.state.tasks.clone();
-        let header_read_timeout = self.state.config.header_read_timeout;
+        let config = &self.state.config;
+        let limits = serve::Limits {
+            header_read: config.header_read_timeout,
+            write: config.send_timeout,
+            per_address: (config.max_http_connections_per_ip > 0 && !config.trust_forwarded_for)
+                .then(|| ConnectionLimiter::new(config.max_http_connections_per_ip)),
+        };
+        let metrics = self.state.metrics.clone();
         if let Some(listener) = self.metrics_listener {
             let router = routes::metrics_router(self.state.clone());
             let stopped = shutdown.clone().cancelled_owned();
@@ -212,7 +219,7 @@ impl Application {
             stop.await;
             shutdown.cancel();
         };
-        serve::run(self.listener, router, header_read_timeout, tune, stop).await;
+        serve::run(self.listener, router, limits, metrics, tune, stop).await;
         tasks.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
             .await

@@ -2,7 +2,7 @@
 //! from one address, floods of cheap requests that buy expensive work.
 
 use crate::{
-    helpers::{keys, metric, spawn_app, WsClient},
+    helpers::{eventually, keys, metric, spawn_app, Api, WsClient},
     redis_server::RedisServer,
 };
 use app::protocol::{error_code, ClientMessage, PlaceStatus, ServerMessage};
@@ -415,4 +415,79 @@ async fn a_restarted_instance_cannot_be_stampeded_through_the_store() {
     assert_eq!(from_memory, 32, "the recent tiles are recalled at start");
     assert!(from_store <= 3, "the address's allowance: {from_store}");
     assert!(reads <= 9, "{reads} history reads for {from_store} resumes");
+}
+
+/// HTTP connections open on the app, by its own gauge.
+async fn http_connections(app: &Api) -> f64 {
+    metric(
+        &app.get("/metrics").await.text().await.unwrap(),
+        "canvas_http_connections",
+    )
+}
+
+/// Clients that ask for the snapshot and never read it hold a connection
+/// and a copy of the canvas each only until the write deadline; meanwhile
+/// others are served.
+#[tokio::test]
+async fn clients_that_never_read_are_cut_off_at_the_write_deadline() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app(&[
+        ("CANVAS_WIDTH", "1000"),
+        ("CANVAS_HEIGHT", "1000"),
+        ("SEND_TIMEOUT_MS", "700"),
+    ])
+    .await;
+    let mut stalled = Vec::new();
+    for _ in 0..20 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(app.addr).await.unwrap();
+        stream
+            .write_all(b"GET /api/canvas HTTP/1.1\r\nhost: canvas\r\n\r\n")
+            .await
+            .unwrap();
+        stalled.push(stream);
+    }
+    let held = http_connections(&app.api).await;
+    assert!(held >= 20.0, "{held} connections while the writes stall");
+    assert_eq!(app.get("/healthz").await.status(), 200, "others are served");
+    eventually(
+        "the stalled connections to be cut off",
+        Duration::from_secs(5),
+        Duration::from_millis(100),
+        || async { (http_connections(&app.api).await <= 2.0).then_some(()) },
+    )
+    .await;
+    drop(stalled);
+}
+
+/// One address holds at most `MAX_HTTP_CONNECTIONS_PER_IP` HTTP
+/// connections: the next is told 429 and closed; a closed one frees its
+/// place.
+#[tokio::test]
+async fn one_address_holds_a_bounded_number_of_http_connections() {
+    use tokio::io::AsyncReadExt;
+    let app = spawn_app(&[("MAX_HTTP_CONNECTIONS_PER_IP", "8")]).await;
+    let mut idle = Vec::new();
+    for _ in 0..8 {
+        idle.push(tokio::net::TcpStream::connect(app.addr).await.unwrap());
+    }
+    let mut over = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), over.read_to_string(&mut answer))
+        .await
+        .expect("closed at once")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    idle.pop();
+    eventually(
+        "a place to free up",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || async {
+            let response = reqwest::get(app.api.url("/healthz")).await.ok()?;
+            (response.status() == 200).then_some(())
+        },
+    )
+    .await;
 }
