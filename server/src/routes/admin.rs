@@ -26,6 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::{
+    future::Future,
     net::IpAddr,
     time::{Duration, SystemTime},
 };
@@ -102,29 +103,139 @@ impl Moderator {
         Ok(())
     }
 
-    /// Places `pixels` as this moderator, in atomic chunks of
-    /// [`FILL_CHUNK`]: the first and last seqs taken (0, 0 for none), and
-    /// whether a replica confirmed them all.
-    async fn place(
-        &self,
+    /// Does `work` as `action` on `details`, audited twice: the intent
+    /// (`"phase":"intent"`) before anything changes, so no action goes
+    /// unrecorded, and the outcome after it, with what the work answered
+    /// (`"phase":"done"`) or how far it got (`"phase":"stopped"` and
+    /// `"error"`). The work runs in a task of its own: a client that hangs
+    /// up, or the request timeout, does not cut it short, and its outcome
+    /// is recorded all the same.
+    async fn act<F, Fut>(
+        self,
         state: &AppState,
-        pixels: &[(Coord, u8)],
-    ) -> Result<(u64, u64, bool), ApiError> {
-        let placer = FillPlacer {
+        action: &'static str,
+        details: Value,
+        work: F,
+    ) -> Result<Value, ApiError>
+    where
+        F: FnOnce(AppState) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Value, Stopped>> + Send + 'static,
+    {
+        let mut intent = details.clone();
+        intent["phase"] = json!("intent");
+        self.record(state, action, intent).await?;
+        let tasks = state.tasks.clone();
+        let state = state.clone();
+        let done = tasks.spawn(async move {
+            let outcome = work(state.clone()).await;
+            let (mut entry, phase) = match &outcome {
+                Ok(result) => (merge(details, result), "done"),
+                Err(stopped) => {
+                    let mut entry = merge(details, &stopped.progress);
+                    entry["error"] = json!(stopped.error.to_string());
+                    (entry, "stopped")
+                }
+            };
+            entry["phase"] = json!(phase);
+            if let Err(error) = self.record(&state, action, entry).await {
+                tracing::error!(%error, action, "cannot record a moderation's outcome");
+            }
+            outcome.map_err(|stopped| stopped.error)
+        });
+        done.await
+            .unwrap_or_else(|_| Err(ApiError::Busy("the action failed; see the audit log")))
+    }
+}
+
+impl Moderator {
+    /// Who this moderator's fills are recorded as.
+    fn placer(&self) -> FillPlacer {
+        FillPlacer {
             name: self.name.clone(),
             address: self.address,
-        };
-        let (mut first, mut last, mut durable) = (0, 0, true);
-        for chunk in pixels.chunks(FILL_CHUNK) {
-            let filled = state.store.fill(chunk, &placer).await?;
-            if first == 0 {
-                first = filled.first_seq;
-            }
-            last = filled.last_seq;
-            durable &= filled.durable;
         }
-        Ok((first, last, durable))
     }
+}
+
+/// Work that stopped partway: what it had done, and why it stopped.
+struct Stopped {
+    progress: Value,
+    error: ApiError,
+}
+
+impl From<ApiError> for Stopped {
+    fn from(error: ApiError) -> Self {
+        Self {
+            progress: json!({}),
+            error,
+        }
+    }
+}
+
+impl From<crate::backend::StoreError> for Stopped {
+    fn from(error: crate::backend::StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+/// `details` with the fields of `more` added.
+fn merge(mut details: Value, more: &Value) -> Value {
+    if let (Some(details), Some(more)) = (details.as_object_mut(), more.as_object()) {
+        details.extend(more.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    details
+}
+
+/// What a fill or a rollback placed: the first and last seqs taken (0, 0
+/// for none), the pixels written, and whether a replica confirmed them all.
+#[derive(Default)]
+struct Placed {
+    first_seq: u64,
+    last_seq: u64,
+    pixels: usize,
+    durable: bool,
+}
+
+impl Placed {
+    fn json(&self) -> Value {
+        json!({
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "pixels_done": self.pixels,
+        })
+    }
+}
+
+/// Places `pixels` as `placer`, in atomic chunks of [`FILL_CHUNK`]; if the
+/// store fails midway, says how far it got.
+async fn place_as(
+    state: &AppState,
+    placer: &FillPlacer,
+    pixels: &[(Coord, u8)],
+) -> Result<Placed, Stopped> {
+    let mut placed = Placed {
+        durable: true,
+        ..Placed::default()
+    };
+    for chunk in pixels.chunks(FILL_CHUNK) {
+        match state.store.fill(chunk, placer).await {
+            Ok(filled) => {
+                if placed.first_seq == 0 {
+                    placed.first_seq = filled.first_seq;
+                }
+                placed.last_seq = filled.last_seq;
+                placed.pixels += chunk.len();
+                placed.durable &= filled.durable;
+            }
+            Err(error) => {
+                return Err(Stopped {
+                    progress: placed.json(),
+                    error: error.into(),
+                })
+            }
+        }
+    }
+    Ok(placed)
 }
 
 fn bad(message: &str) -> ApiError {
@@ -158,10 +269,14 @@ pub async fn freeze(
     request: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let Freeze { frozen } = body(&headers, &request)?;
-    state.store.set_frozen(frozen).await?;
     let action = if frozen { "freeze" } else { "unfreeze" };
-    moderator.record(&state, action, json!({})).await?;
-    Ok(Json(json!({ "frozen": frozen })))
+    moderator
+        .act(&state, action, json!({}), move |state| async move {
+            state.store.set_frozen(frozen).await?;
+            Ok(json!({ "frozen": frozen }))
+        })
+        .await
+        .map(Json)
 }
 
 #[derive(Deserialize)]
@@ -211,13 +326,18 @@ pub async fn ban(
         .minutes
         .filter(|m| (1..=MAX_BAN_MINUTES).contains(m))
         .ok_or_else(|| bad(&format!("minutes must be from 1 to {MAX_BAN_MINUTES}")))?;
-    state
-        .store
-        .ban(&target, Duration::from_secs(minutes * 60))
-        .await?;
     details["minutes"] = json!(minutes);
-    moderator.record(&state, "ban", details.clone()).await?;
-    Ok(Json(details))
+    let answer = details.clone();
+    moderator
+        .act(&state, "ban", details, move |state| async move {
+            state
+                .store
+                .ban(&target, Duration::from_secs(minutes * 60))
+                .await?;
+            Ok(json!({}))
+        })
+        .await?;
+    Ok(Json(answer))
 }
 
 /// `POST /api/admin/unban` with `{"session": …}` or `{"address": …}`.
@@ -231,11 +351,14 @@ pub async fn unban(
     if ban.minutes.is_some() {
         return Err(bad("unban takes no minutes"));
     }
-    let (target, mut details) = ban.target()?;
-    let lifted = state.store.lift_ban(&target).await?;
-    details["lifted"] = json!(lifted);
-    moderator.record(&state, "unban", details.clone()).await?;
-    Ok(Json(details))
+    let (target, details) = ban.target()?;
+    let outcome = moderator
+        .act(&state, "unban", details.clone(), move |state| async move {
+            let lifted = state.store.lift_ban(&target).await?;
+            Ok(json!({ "lifted": lifted }))
+        })
+        .await?;
+    Ok(Json(merge(details, &outcome)))
 }
 
 #[derive(Deserialize)]
@@ -279,16 +402,20 @@ pub async fn fill(
         .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)))
         .filter_map(|(x, y)| Some((size.coord(x, y)?, rect.color)))
         .collect();
-    let (first_seq, last_seq, durable) = moderator.place(&state, &pixels).await?;
     let details = json!({
         "x": rect.x, "y": rect.y, "width": rect.width, "height": rect.height,
         "color": rect.color, "pixels": pixels.len(),
-        "first_seq": first_seq, "last_seq": last_seq,
     });
-    moderator.record(&state, "fill", details.clone()).await?;
-    let mut answer = details;
-    answer["durable"] = json!(durable);
-    Ok(Json(answer))
+    let placer = moderator.placer();
+    let answer = moderator
+        .act(&state, "fill", details.clone(), move |state| async move {
+            let placed = place_as(&state, &placer, &pixels).await?;
+            let mut outcome = placed.json();
+            outcome["durable"] = json!(placed.durable);
+            Ok(outcome)
+        })
+        .await?;
+    Ok(Json(merge(details, &answer)))
 }
 
 #[derive(Deserialize)]
@@ -338,19 +465,26 @@ pub async fn rollback(
         .iter()
         .filter_map(|tile| Some((size.coord(tile.x, tile.y)?, tile.color)))
         .collect();
-    let (first_seq, last_seq, durable) = moderator.place(&state, &pixels).await?;
     details["minutes"] = json!(request.minutes);
     details["placements_found"] = json!(plan.found);
     details["pixels_restored"] = json!(pixels.len());
     details["pixels_overwritten_since"] = json!(plan.overwritten);
     details["pixels_beyond_history"] = json!(plan.beyond_history);
-    details["first_seq"] = json!(first_seq);
-    details["last_seq"] = json!(last_seq);
-    moderator
-        .record(&state, "rollback", details.clone())
+    let placer = moderator.placer();
+    let answer = moderator
+        .act(
+            &state,
+            "rollback",
+            details.clone(),
+            move |state| async move {
+                let placed = place_as(&state, &placer, &pixels).await?;
+                let mut outcome = placed.json();
+                outcome["durable"] = json!(placed.durable);
+                Ok(outcome)
+            },
+        )
         .await?;
-    details["durable"] = json!(durable);
-    Ok(Json(details))
+    Ok(Json(merge(details, &answer)))
 }
 
 /// `GET /api/admin/pixel?x=X&y=Y`: the public record of a pixel, and the

@@ -193,7 +193,8 @@ async fn a_ban_holds_on_every_instance_and_ends_when_lifted() {
     assert_eq!(place(&mut player, TILE).await.0, PlaceStatus::Accepted);
     assert_eq!(place(&mut other, TILE).await.0, PlaceStatus::Accepted);
 
-    // Every action is in the audit log, newest first, with who and where.
+    // Every action is in the audit log, newest first, with who and where:
+    // its intent before it was done, and its outcome after.
     let log = b.admin("audit", None).await.json::<Value>().await.unwrap();
     let actions: Vec<_> = log["entries"]
         .as_array()
@@ -204,11 +205,40 @@ async fn a_ban_holds_on_every_instance_and_ends_when_lifted() {
     assert_eq!(
         actions,
         [
-            ("unban", json!({ "session": handle, "lifted": false })),
-            ("unban", json!({ "session": handle, "lifted": true })),
-            ("unban", json!({ "address": "127.0.0.1", "lifted": true })),
-            ("ban", json!({ "address": "127.0.0.1", "minutes": 1 })),
-            ("ban", json!({ "session": handle, "minutes": 5 })),
+            (
+                "unban",
+                json!({ "session": handle, "lifted": false, "phase": "done" })
+            ),
+            ("unban", json!({ "session": handle, "phase": "intent" })),
+            (
+                "unban",
+                json!({ "session": handle, "lifted": true, "phase": "done" })
+            ),
+            ("unban", json!({ "session": handle, "phase": "intent" })),
+            (
+                "unban",
+                json!({ "address": "127.0.0.1", "lifted": true, "phase": "done" })
+            ),
+            (
+                "unban",
+                json!({ "address": "127.0.0.1", "phase": "intent" })
+            ),
+            (
+                "ban",
+                json!({ "address": "127.0.0.1", "minutes": 1, "phase": "done" })
+            ),
+            (
+                "ban",
+                json!({ "address": "127.0.0.1", "minutes": 1, "phase": "intent" })
+            ),
+            (
+                "ban",
+                json!({ "session": handle, "minutes": 5, "phase": "done" })
+            ),
+            (
+                "ban",
+                json!({ "session": handle, "minutes": 5, "phase": "intent" })
+            ),
         ]
     );
     let newest = &log["entries"][0];
@@ -424,4 +454,41 @@ async fn frozen_shown(app: &TestApp) -> bool {
     let start = page[..end].rfind('<').expect("its tag");
     let tag_end = end + page[end..].find('>').expect("its tag's end");
     !page[start..tag_end].contains("hidden")
+}
+
+/// A fill whose client gives up (or meets the request timeout) midway runs
+/// to completion all the same, and the audit log has its intent from
+/// before the first pixel and its outcome after the last.
+#[tokio::test]
+async fn a_fill_abandoned_by_its_client_completes_and_is_audited() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let app = spawn_app(&[
+        ("REDIS_URL", url.as_str()),
+        ("ADMIN_TOKEN", TOKEN),
+        ("CANVAS_WIDTH", "1000"),
+        ("CANVAS_HEIGHT", "500"),
+        ("REQUEST_TIMEOUT_MS", "100"),
+    ])
+    .await;
+    let fill = json!({ "x": 0, "y": 0, "width": 1000, "height": 500, "color": 9 });
+    let cut_short = app.admin("fill", Some(fill)).await;
+    assert_eq!(cut_short.status(), 408, "the request timed out midway");
+    let outcome = eventually(
+        "the fill's outcome in the audit log",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async {
+            let log: Value = app.admin("audit?count=2", None).await.json().await.ok()?;
+            (log["entries"][0]["details"]["phase"] == "done").then_some(log)
+        },
+    )
+    .await;
+    let (done, intent) = (&outcome["entries"][0], &outcome["entries"][1]);
+    assert_eq!(intent["action"], "fill");
+    assert_eq!(intent["details"]["phase"], "intent");
+    assert_eq!(intent["details"]["pixels"], 500_000);
+    assert_eq!(done["details"]["pixels_done"], 500_000);
+    assert_eq!(redis.newest_seq().await, 500_000);
+    assert!(redis.pixels().await.iter().all(|&color| color == 9));
 }
