@@ -12,13 +12,14 @@
 //! - [`backend`]: where the canvas lives and how its changes arrive, by kind:
 //!   `memory` (embedded) and `redis` (shared).
 //! - [`canvas`]: the mirror, the sync task, the fan-out, the snapshots.
-//! - [`session`], [`challenge`], [`limits`], [`presence`]: who the users
-//!   are, what they may do and what they must prove; [`rollback`]: what undoing one of them takes.
+//! - [`session`], [`challenge`], [`limits`], [`bans`], [`presence`]: who
+//!   the users are, what they may do and what they must prove; [`rollback`]: what undoing one of them takes.
 //! - [`state`], [`routes`] (the HTTP routes and the WebSocket of
 //!   docs/protocol.md), [`error`], [`serve`] (the HTTP server) and
 //!   [`startup`], which builds an [`startup::Application`] from it all.
 
 pub mod backend;
+pub mod bans;
 pub mod canvas;
 pub mod challenge;
 pub mod config;

@@ -27,6 +27,8 @@ pub enum PlacementResult {
     Moderated,
     /// Refused until the session solves a challenge.
     Challenged,
+    /// Answered as accepted and dropped: a shadow ban.
+    Shadowed,
     Error,
 }
 
@@ -40,6 +42,7 @@ impl PlacementResult {
             Self::Unconfirmed => "unconfirmed",
             Self::Moderated => "moderated",
             Self::Challenged => "challenged",
+            Self::Shadowed => "shadowed",
             Self::Error => "error",
         }
     }

@@ -149,6 +149,9 @@ pub enum PlaceOutcome {
     /// The session must solve a challenge first (`CHALLENGE`): it has not,
     /// and it is always asked, or its address spent its budget.
     ChallengeRequired,
+    /// The session or its address is shadow-banned: told accepted, never
+    /// placed, never broadcast.
+    Shadowed,
 }
 
 /// Who set a pixel last, and when.
@@ -189,6 +192,82 @@ pub enum BanTarget {
     Session(String),
     /// An IPv4 address, or an IPv6 /64.
     Address(ClientAddress),
+    /// Every address in a range (CIDR).
+    Range(AddressRange),
+}
+
+/// A range of client addresses: an IPv4 network (`/0` to `/32`), or an
+/// IPv6 one of `/64` or wider (a client address is at most a /64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AddressRange {
+    V4 { network: Ipv4Addr, prefix: u8 },
+    V6 { network: u64, prefix: u8 },
+}
+
+impl AddressRange {
+    /// Whether `address` lies in the range.
+    pub fn contains(&self, address: ClientAddress) -> bool {
+        match (*self, address) {
+            (Self::V4 { network, prefix }, ClientAddress::V4(ip)) => {
+                u32::from(ip) & mask32(prefix) == u32::from(network)
+            }
+            (Self::V6 { network, prefix }, ClientAddress::V6Prefix(upper)) => {
+                upper & mask64(prefix) == network
+            }
+            _ => false,
+        }
+    }
+}
+
+fn mask32(prefix: u8) -> u32 {
+    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
+}
+
+fn mask64(prefix: u8) -> u64 {
+    u64::MAX.checked_shl(64 - u32::from(prefix)).unwrap_or(0)
+}
+
+impl std::str::FromStr for AddressRange {
+    type Err = &'static str;
+
+    /// `203.0.113.0/24` or `2001:db8::/48`; host bits are cleared.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        const FORM: &str = "a range is an address, a slash and a prefix length: 203.0.113.0/24, 2001:db8::/48 (IPv6 /64 at most)";
+        let (ip, prefix) = text.trim().split_once('/').ok_or(FORM)?;
+        let prefix: u8 = prefix.parse().map_err(|_| FORM)?;
+        match ip.parse::<IpAddr>().map_err(|_| FORM)? {
+            IpAddr::V4(ip) if prefix <= 32 => Ok(Self::V4 {
+                network: Ipv4Addr::from(u32::from(ip) & mask32(prefix)),
+                prefix,
+            }),
+            IpAddr::V6(ip) if prefix <= 64 => Ok(Self::V6 {
+                network: ((u128::from(ip) >> 64) as u64) & mask64(prefix),
+                prefix,
+            }),
+            _ => Err(FORM),
+        }
+    }
+}
+
+impl fmt::Display for AddressRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::V4 { network, prefix } => write!(f, "{network}/{prefix}"),
+            Self::V6 { network, prefix } => {
+                write!(f, "{}/{prefix}", Ipv6Addr::from(u128::from(*network) << 64))
+            }
+        }
+    }
+}
+
+/// A range ban in force: every instance checks placements against these
+/// in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeBan {
+    pub range: AddressRange,
+    pub until: SystemTime,
+    /// Whether its placements are answered as accepted and dropped.
+    pub shadow: bool,
 }
 
 /// One moderator's action, as the audit log keeps it.
@@ -287,6 +366,25 @@ impl ClientAddress {
                 Some(v4) => Self::V4(v4),
                 None => Self::V6Prefix((u128::from(v6) >> 64) as u64),
             },
+        }
+    }
+}
+
+/// The form [`ClientAddress`] displays as (pixel records keep it so).
+impl std::str::FromStr for ClientAddress {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.parse::<AddressRange>() {
+            Ok(AddressRange::V6 {
+                network,
+                prefix: 64,
+            }) => Ok(Self::V6Prefix(network)),
+            Ok(_) => Err("a client address is an IPv4 address or an IPv6 /64"),
+            Err(_) => text
+                .parse::<IpAddr>()
+                .map(Self::of)
+                .map_err(|_| "not an address"),
         }
     }
 }

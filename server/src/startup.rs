@@ -4,6 +4,7 @@
 
 use crate::{
     backend::{self, Backend, StoreError},
+    bans::RangeBans,
     canvas::{
         archive::Archiver,
         fanout::Fanout,
@@ -131,6 +132,7 @@ impl Application {
             fanout: Fanout::new(FANOUT_CAPACITY),
             presence: Arc::new(Presence::default()),
             connections,
+            range_bans: Arc::new(RangeBans::default()),
             metrics,
             heavy_reads: Arc::new(Semaphore::new(HEAVY_READS)),
             store_resumes: Arc::new(AddressBuckets::every(
@@ -163,6 +165,12 @@ impl Application {
             keep: state.config.archive_keep,
         };
         state.tasks.spawn(archiver.run(state.shutdown.clone()));
+        state.tasks.spawn(
+            state
+                .range_bans
+                .clone()
+                .run(state.store.clone(), state.shutdown.clone()),
+        );
         state.tasks.spawn(state.presence.clone().run(
             state.store.clone(),
             state.fanout.clone(),

@@ -2,6 +2,7 @@
 
 use crate::{
     backend::Store,
+    bans::RangeBans,
     canvas::{fanout::Fanout, heat::Heat, mirror::Mirror, snapshot::Snapshots},
     config::Config,
     limits::{AddressBuckets, ConnectionLimiter},
@@ -31,6 +32,8 @@ pub struct AppState {
     pub presence: Arc<Presence>,
     /// Open WebSockets per client address.
     pub connections: Arc<ConnectionLimiter>,
+    /// The range bans in force, refreshed from the store every second.
+    pub range_bans: Arc<RangeBans>,
     pub metrics: Arc<Metrics>,
     /// Large store reads that a public request triggers (a page of history
     /// for `/api/placements`, an archived PNG) running at once: a cheap

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::model::{
     unix_ms, AuditEntry, BanTarget, Batch, ChallengeMode, ClientAddress, Logged, PixelRecord,
-    PlaceOutcome, Placement, Placer, Rules, SessionId, Snapshot, Update, MODERATOR,
+    PlaceOutcome, Placement, Placer, RangeBan, Rules, SessionId, Snapshot, Update, MODERATOR,
 };
 use app::{
     geometry::{CanvasSize, Coord},
@@ -66,13 +66,20 @@ struct State {
     /// Whether only moderators place.
     frozen: bool,
     /// Bans in force, until when.
-    bans: HashMap<BanTarget, SystemTime>,
+    bans: HashMap<BanTarget, Ban>,
     /// The moderators' actions, oldest first.
     audit: VecDeque<AuditEntry>,
     /// Archived snapshots, oldest first: seq, when, PNG.
     archive: VecDeque<(u64, SystemTime, Bytes)>,
     /// Until when the current archiving turn is taken.
     archive_turn: Option<Instant>,
+}
+
+/// A ban in force: until when, and whether it is a shadow ban.
+#[derive(Clone, Copy)]
+struct Ban {
+    until: SystemTime,
+    shadow: bool,
 }
 
 struct SessionRecord {
@@ -151,14 +158,21 @@ impl Store for MemoryStore {
             BanTarget::Session(placement.session.handle()),
             BanTarget::Address(placement.address),
         ];
-        let banned = bans
+        let in_force: Vec<Ban> = bans
             .iter()
             .filter_map(|target| state.bans.get(target))
-            .filter_map(|until| until.duration_since(placement.at).ok())
+            .filter(|ban| ban.until > placement.at)
+            .copied()
+            .collect();
+        let banned = in_force
+            .iter()
+            .filter(|ban| !ban.shadow)
+            .filter_map(|ban| ban.until.duration_since(placement.at).ok())
             .max();
-        if let Some(retry_after) = banned.filter(|left| !left.is_zero()) {
+        if let Some(retry_after) = banned {
             return Ok(PlaceOutcome::Banned { retry_after });
         }
+        let shadowed = !in_force.is_empty();
         let cooldown = self.rules.cooldown;
         if let Some(last) = state.last_placed.get(&placement.session) {
             let since = placement.at.duration_since(*last).unwrap_or_default();
@@ -167,6 +181,15 @@ impl Store for MemoryStore {
                     retry_after: cooldown - since,
                 });
             }
+        }
+        if shadowed {
+            // Its cooldown runs as if it had placed, so nothing gives it away.
+            if !cooldown.is_zero() {
+                state
+                    .last_placed
+                    .insert(placement.session.clone(), placement.at);
+            }
+            return Ok(PlaceOutcome::Shadowed);
         }
         let verified = state
             .sessions
@@ -492,12 +515,36 @@ impl Store for MemoryStore {
         Ok(self.lock().frozen)
     }
 
-    async fn ban(&self, target: &BanTarget, duration: Duration) -> Result<(), StoreError> {
+    async fn ban(
+        &self,
+        target: &BanTarget,
+        duration: Duration,
+        shadow: bool,
+    ) -> Result<(), StoreError> {
         let now = SystemTime::now();
         let mut state = self.lock();
-        state.bans.retain(|_, until| *until > now);
-        state.bans.insert(target.clone(), now + duration);
+        state.bans.retain(|_, ban| ban.until > now);
+        let until = now + duration;
+        state.bans.insert(target.clone(), Ban { until, shadow });
         Ok(())
+    }
+
+    async fn range_bans(&self) -> Result<Vec<RangeBan>, StoreError> {
+        let now = SystemTime::now();
+        Ok(self
+            .lock()
+            .bans
+            .iter()
+            .filter(|(_, ban)| ban.until > now)
+            .filter_map(|(target, ban)| match target {
+                BanTarget::Range(range) => Some(RangeBan {
+                    range: *range,
+                    until: ban.until,
+                    shadow: ban.shadow,
+                }),
+                _ => None,
+            })
+            .collect())
     }
 
     async fn lift_ban(&self, target: &BanTarget) -> Result<bool, StoreError> {
@@ -506,7 +553,7 @@ impl Store for MemoryStore {
             .lock()
             .bans
             .remove(target)
-            .is_some_and(|until| until > now))
+            .is_some_and(|ban| ban.until > now))
     }
 
     async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {

@@ -15,7 +15,7 @@ use crate::{
     metrics::Metrics,
     model::{
         AuditEntry, BanTarget, Batch, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement,
-        Rules, SessionId, Snapshot, Update,
+        RangeBan, Rules, SessionId, Snapshot, Update,
     },
 };
 use app::{geometry::Coord, name::DisplayName};
@@ -263,8 +263,18 @@ pub trait Store: Send + Sync + 'static {
 
     async fn is_frozen(&self) -> Result<bool, StoreError>;
 
-    /// Bans `target` from placing for `duration`, on every instance.
-    async fn ban(&self, target: &BanTarget, duration: Duration) -> Result<(), StoreError>;
+    /// Bans `target` from placing for `duration`, on every instance; a
+    /// shadow ban answers its placements as accepted and drops them. A
+    /// range ban is enforced by the instances, from [`Store::range_bans`].
+    async fn ban(
+        &self,
+        target: &BanTarget,
+        duration: Duration,
+        shadow: bool,
+    ) -> Result<(), StoreError>;
+
+    /// The range bans in force.
+    async fn range_bans(&self) -> Result<Vec<RangeBan>, StoreError>;
 
     /// Lifts a ban; false if there was none.
     async fn lift_ban(&self, target: &BanTarget) -> Result<bool, StoreError>;

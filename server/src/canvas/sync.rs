@@ -603,7 +603,10 @@ mod tests {
         async fn is_frozen(&self) -> Result<bool, StoreError> {
             Err(StoreError::Closed)
         }
-        async fn ban(&self, _: &BanTarget, _: Duration) -> Result<(), StoreError> {
+        async fn ban(&self, _: &BanTarget, _: Duration, _: bool) -> Result<(), StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn range_bans(&self) -> Result<Vec<crate::model::RangeBan>, StoreError> {
             Err(StoreError::Closed)
         }
         async fn lift_ban(&self, _: &BanTarget) -> Result<bool, StoreError> {

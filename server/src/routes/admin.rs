@@ -11,7 +11,9 @@ use super::{
 use crate::{
     backend::FillPlacer,
     error::ApiError,
-    model::{is_session_handle, AuditEntry, BanTarget, ClientAddress, Placer, MODERATOR},
+    model::{
+        is_session_handle, AddressRange, AuditEntry, BanTarget, ClientAddress, Placer, MODERATOR,
+    },
     rollback,
     state::AppState,
 };
@@ -284,20 +286,25 @@ pub async fn freeze(
 struct Ban {
     session: Option<String>,
     address: Option<String>,
+    /// A CIDR range of addresses.
+    range: Option<String>,
     /// Absent when lifting a ban.
     minutes: Option<u64>,
+    /// A shadow ban: placements answered as accepted, never placed.
+    #[serde(default)]
+    shadow: bool,
 }
 
 impl Ban {
-    /// The one session handle or address it names, and that as JSON.
+    /// The one session handle, address or range it names, and that as JSON.
     fn target(&self) -> Result<(BanTarget, Value), ApiError> {
-        match (&self.session, &self.address) {
-            (Some(handle), None) if is_session_handle(handle) => Ok((
+        match (&self.session, &self.address, &self.range) {
+            (Some(handle), None, None) if is_session_handle(handle) => Ok((
                 BanTarget::Session(handle.clone()),
                 json!({ "session": handle }),
             )),
-            (Some(_), None) => Err(bad("session must be a session handle (16 hex digits)")),
-            (None, Some(address)) => {
+            (Some(_), None, None) => Err(bad("session must be a session handle (16 hex digits)")),
+            (None, Some(address), None) => {
                 let ip: IpAddr = address
                     .parse()
                     .map_err(|_| bad("address must be an IPv4 or IPv6 address"))?;
@@ -307,7 +314,14 @@ impl Ban {
                     json!({ "address": address.to_string() }),
                 ))
             }
-            _ => Err(bad("name exactly one of session and address")),
+            (None, None, Some(range)) => {
+                let range: AddressRange = range.parse().map_err(bad)?;
+                Ok((
+                    BanTarget::Range(range),
+                    json!({ "range": range.to_string() }),
+                ))
+            }
+            _ => Err(bad("name exactly one of session, address and range")),
         }
     }
 }
@@ -327,12 +341,16 @@ pub async fn ban(
         .filter(|m| (1..=MAX_BAN_MINUTES).contains(m))
         .ok_or_else(|| bad(&format!("minutes must be from 1 to {MAX_BAN_MINUTES}")))?;
     details["minutes"] = json!(minutes);
+    let shadow = ban.shadow;
+    if shadow {
+        details["shadow"] = json!(true);
+    }
     let answer = details.clone();
     moderator
         .act(&state, "ban", details, move |state| async move {
             state
                 .store
-                .ban(&target, Duration::from_secs(minutes * 60))
+                .ban(&target, Duration::from_secs(minutes * 60), shadow)
                 .await?;
             Ok(json!({}))
         })
@@ -348,8 +366,8 @@ pub async fn unban(
     request: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let ban: Ban = body(&headers, &request)?;
-    if ban.minutes.is_some() {
-        return Err(bad("unban takes no minutes"));
+    if ban.minutes.is_some() || ban.shadow {
+        return Err(bad("unban takes neither minutes nor shadow"));
     }
     let (target, details) = ban.target()?;
     let outcome = moderator
@@ -423,6 +441,7 @@ pub async fn fill(
 struct Rollback {
     session: Option<String>,
     address: Option<String>,
+    range: Option<String>,
     /// How far back: the last this many minutes.
     minutes: u64,
 }
@@ -440,7 +459,9 @@ pub async fn rollback(
     let named = Ban {
         session: request.session,
         address: request.address,
+        range: request.range,
         minutes: None,
+        shadow: false,
     };
     let (target, mut details) = named.target()?;
     if !(1..=MAX_ROLLBACK_MINUTES).contains(&request.minutes) {
@@ -456,6 +477,10 @@ pub async fn rollback(
             && match &target {
                 BanTarget::Session(handle) => placer.session == *handle,
                 BanTarget::Address(address) => placer.address == address.to_string(),
+                BanTarget::Range(range) => placer
+                    .address
+                    .parse::<ClientAddress>()
+                    .is_ok_and(|address| range.contains(address)),
             }
     };
     let plan = rollback::plan(&history, since, offender);

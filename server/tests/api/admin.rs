@@ -492,3 +492,187 @@ async fn a_fill_abandoned_by_its_client_completes_and_is_audited() {
     assert_eq!(redis.newest_seq().await, 500_000);
     assert!(redis.pixels().await.iter().all(|&color| color == 9));
 }
+
+/// A shadow-banned session is told its placements were accepted, and its
+/// cooldown runs, but nothing reaches the canvas or any other client; the
+/// others' tiles keep their consecutive seqs.
+#[tokio::test]
+async fn a_shadow_banned_session_places_for_itself_only() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let vars = [
+        ("REDIS_URL", url.as_str()),
+        ("ADMIN_TOKEN", TOKEN),
+        ("COOLDOWN_MS", "60000"),
+    ];
+    let (a, b) = (spawn_app(&vars).await, spawn_app(&vars).await);
+    let mut troll = a.ws().await;
+    let mut watcher = b.ws().await;
+    assert_eq!(place(&mut troll, TILE).await.0, PlaceStatus::Accepted);
+    watcher.wait_for_seq(1).await;
+    let record: Value = a.admin("pixel?x=1&y=1", None).await.json().await.unwrap();
+    let handle = record["session"].as_str().unwrap().to_owned();
+    let shadow = json!({ "session": handle, "minutes": 10, "shadow": true });
+    let answer: Value = a.admin("ban", Some(shadow)).await.json().await.unwrap();
+    assert_eq!(answer["shadow"], true);
+
+    // A fresh session of the troll's (a new cookie, as it would try): the
+    // ban is on the handle, so take the same session on a new socket.
+    let cookie = troll.new_session.clone().unwrap();
+    let mut again = WsClient::with_session(&b, &cookie).await;
+    redis.flush_cooldowns().await;
+    let (status, seq, _) = {
+        again.place(20, 20, 5).await;
+        again.place_result().await
+    };
+    assert_eq!(status, PlaceStatus::Accepted, "it looks accepted");
+    assert_eq!(seq, 1, "a seq that exists: the newest it could know");
+    assert_eq!(
+        place(
+            &mut again,
+            Tile {
+                x: 21,
+                y: 20,
+                color: 5
+            }
+        )
+        .await
+        .0,
+        PlaceStatus::Cooldown,
+        "its cooldown runs as if it had placed"
+    );
+    assert_eq!(redis.newest_seq().await, 1, "nothing was placed");
+    let mut honest = b.ws().await;
+    assert_eq!(
+        place(
+            &mut honest,
+            Tile {
+                x: 2,
+                y: 2,
+                color: 6
+            }
+        )
+        .await
+        .0,
+        PlaceStatus::Accepted
+    );
+    match watcher.recv().await {
+        ServerMessage::Tiles { first_seq, tiles } => {
+            assert_eq!(
+                (first_seq, tiles),
+                (
+                    2,
+                    vec![Tile {
+                        x: 2,
+                        y: 2,
+                        color: 6
+                    }]
+                )
+            );
+        }
+        other => panic!("expected the honest tile, got {other:?}"),
+    }
+    let (pixels, _) = a.canvas().await;
+    assert_eq!(pixels[20 * 64 + 20], 0, "the shadowed tile is nowhere");
+    let metrics = a.get("/metrics").await.text().await.unwrap()
+        + &b.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("canvas_placements_total{result=\"shadowed\"} 1"));
+}
+
+/// A range ban (CIDR, IPv4 or IPv6) refuses every address in it on every
+/// instance within about a second, and none outside it; a rollback can
+/// name the range; unban lifts it.
+#[tokio::test]
+async fn a_range_ban_covers_every_address_in_it() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let vars = [
+        ("REDIS_URL", url.as_str()),
+        ("ADMIN_TOKEN", TOKEN),
+        ("TRUST_FORWARDED_FOR", "true"),
+    ];
+    let (a, b) = (spawn_app(&vars).await, spawn_app(&vars).await);
+    let from = |ip: &str| vec![("x-forwarded-for", ip.to_owned())];
+    let mut inside = WsClient::open(&b, &from("203.0.113.9")).await.unwrap();
+    let mut inside_v6 = WsClient::open(&b, &from("2001:db8:7f:1::9")).await.unwrap();
+    let mut outside = WsClient::open(&b, &from("203.0.114.1")).await.unwrap();
+    assert_eq!(place(&mut inside, TILE).await.0, PlaceStatus::Accepted);
+
+    for range in ["203.0.113.200/24", "2001:db8:40::/42"] {
+        let ban = json!({ "range": range, "minutes": 30 });
+        assert_eq!(a.admin("ban", Some(ban)).await.status(), 200);
+    }
+    let bad = json!({ "range": "2001:db8::/80", "minutes": 30 });
+    assert_eq!(a.admin("ban", Some(bad)).await.status(), 400);
+    let tile = Tile {
+        x: 3,
+        y: 3,
+        color: 4,
+    };
+    let retry_after_ms = place_until(&mut inside, tile, PlaceStatus::Banned).await;
+    assert!(retry_after_ms > 29 * 60_000, "{retry_after_ms}");
+    assert_eq!(
+        place(
+            &mut inside_v6,
+            Tile {
+                x: 4,
+                y: 4,
+                color: 4
+            }
+        )
+        .await
+        .0,
+        PlaceStatus::Banned
+    );
+    assert_eq!(
+        place(
+            &mut outside,
+            Tile {
+                x: 5,
+                y: 5,
+                color: 4
+            }
+        )
+        .await
+        .0,
+        PlaceStatus::Accepted
+    );
+
+    // What the range placed before the ban can be rolled back by naming it.
+    let rollback = json!({ "range": "203.0.113.0/24", "minutes": 5 });
+    let rolled: Value = a
+        .admin("rollback", Some(rollback))
+        .await
+        .json()
+        .await
+        .unwrap();
+    // (The pixels it placed while the ban was on its way, too.)
+    assert!(rolled["pixels_restored"].as_u64() >= Some(1), "{rolled}");
+
+    let lifted: Value = a
+        .admin("unban", Some(json!({ "range": "203.0.113.0/24" })))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lifted["lifted"], true, "{lifted}");
+    let tile = Tile {
+        x: 6,
+        y: 6,
+        color: 4,
+    };
+    place_until(&mut inside, tile, PlaceStatus::Accepted).await;
+}
+
+/// Places `tile` every 100 ms until the answer is `wanted` (5 s at most,
+/// the range bans' refresh being a second): its `retry_after_ms`.
+async fn place_until(ws: &mut WsClient, tile: Tile, wanted: PlaceStatus) -> u32 {
+    for _ in 0..50 {
+        let (status, retry_after_ms) = place(ws, tile).await;
+        if status == wanted {
+            return retry_after_ms;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never answered {wanted:?}");
+}

@@ -320,6 +320,23 @@ impl RedisServer {
             .expect("a connection to the test Redis")
     }
 
+    /// Ends every session's cooldown, as if its time had passed.
+    pub async fn flush_cooldowns(&self) {
+        let mut connection = self.connect().await;
+        let cooling: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}cooldown:*", keys().prefix()))
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        for key in cooling {
+            let _: () = redis::cmd("DEL")
+                .arg(key)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+        }
+    }
+
     /// The newest seq it holds.
     pub async fn newest_seq(&self) -> u64 {
         let mut connection = self.connect().await;

@@ -80,6 +80,11 @@ impl Keys {
         format!("{}:session:{}", self.prefix, session.as_str())
     }
 
+    /// Hash of the range bans: CIDR → `<until ms>,<1 or s (shadow)>`.
+    pub fn range_bans(&self) -> String {
+        format!("{}:ban-ranges", self.prefix)
+    }
+
     /// Present while a solved challenge puzzle could still be answered, once
     /// it was redeemed: a puzzle verifies one session.
     pub fn redeemed_puzzle(&self, challenge: &str) -> String {

@@ -13,8 +13,9 @@
 --       (`<session handle>,<client address>`)
 -- Returns for each placement {0, seq} accepted, {1, ms left} cooling down
 -- (the session's cooldown, or its address's spent budget), {2, ms left}
--- banned (the session or its address), {3, 0} frozen or {4, 0} a solved
--- challenge needed first, flattened into one list.
+-- banned (the session or its address), {3, 0} frozen, {4, 0} a solved
+-- challenge needed first or {5, 0} shadow-banned (told accepted, never
+-- placed), flattened into one list.
 -- A verified session (field `v` of its session hash: it solved a
 -- challenge) places on its own cooldown, outside its address's budget.
 -- The bans' keys are made here, and only while a ban is in force: declaring
@@ -62,17 +63,23 @@ for i = 1, count do
   local k, a = 5 + 3 * i, 5 + 5 * i
   local cooldown_key, session_key, address_key = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local index, color, x, y, placer = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  -- A ban's time left (a ban without one, PTTL -1, lasts until lifted).
-  local banned = 0
+  -- A ban's time left (a ban without one, PTTL -1, lasts until lifted);
+  -- a shadow ban (value 's') lets the placement look accepted instead.
+  local banned, shadowed = 0, false
   if bans then
     local handle, address = string.match(placer, '^([^,]*),(.*)$')
     local keys = {ban_prefix .. 'session:' .. handle, ban_prefix .. 'address:' .. address}
     for _, key in ipairs(keys) do
-      local ttl = redis.call('PTTL', key)
-      if ttl == -1 then
-        ttl = 1
+      local kind = redis.call('GET', key)
+      if kind == 's' then
+        shadowed = true
+      elseif kind then
+        local ttl = redis.call('PTTL', key)
+        if ttl == -1 then
+          ttl = 1
+        end
+        banned = math.max(banned, ttl)
       end
-      banned = math.max(banned, ttl)
     end
   end
   if banned > 0 then
@@ -87,12 +94,19 @@ for i = 1, count do
         left = redis.call('PTTL', cooldown_key)
       end
     end
+    local pretend = left <= 0 and shadowed
+    if pretend then
+      -- Its cooldown runs as if it had placed, so nothing gives it away.
+      if cooldown > 0 then
+        cooling[cooldown_key] = true
+      end
+    end
     local verified, challenged = false, false
-    if left <= 0 and (budget > 0 or challenge == 2) then
+    if left <= 0 and not pretend and (budget > 0 or challenge == 2) then
       verified = redis.call('HEXISTS', session_key, 'v') == 1
       challenged = challenge == 2 and not verified
     end
-    if left <= 0 and not challenged and budget > 0 and not verified then
+    if left <= 0 and not pretend and not challenged and budget > 0 and not verified then
       if used[address_key] == nil then
         used[address_key] = tonumber(redis.call('GET', address_key) or '0')
       end
@@ -107,7 +121,10 @@ for i = 1, count do
         end
       end
     end
-    if challenged then
+    if pretend then
+      results[#results + 1] = 5
+      results[#results + 1] = 0
+    elseif challenged then
       results[#results + 1] = 4
       results[#results + 1] = 0
     elseif left > 0 then
@@ -147,14 +164,14 @@ if seq >= first then
   redis.call('SET', KEYS[2], last_id)
   redis.call('BITFIELD', KEYS[3], unpack(bitfield))
   redis.call('HSET', KEYS[5], unpack(meta))
-  for key in pairs(cooling) do
-    redis.call('SET', key, '1', 'PX', cooldown)
-  end
   -- A fixed window per address, from its first placement.
   for key, n in pairs(spent) do
     redis.call('INCRBY', key, n)
     redis.call('PEXPIRE', key, window, 'NX')
   end
   redis.call('PUBLISH', channel, epoch .. ':' .. first_id .. ':' .. now .. ':' .. packed)
+end
+for key in pairs(cooling) do
+  redis.call('SET', key, '1', 'PX', cooldown)
 end
 return results

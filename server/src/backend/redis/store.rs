@@ -27,7 +27,7 @@ use crate::{
     metrics::Metrics,
     model::{
         unix_ms, AuditEntry, BanTarget, ClientAddress, Logged, PixelRecord, PlaceOutcome,
-        Placement, Placer, Rules, SessionId, Snapshot, Update, MODERATOR,
+        Placement, Placer, RangeBan, Rules, SessionId, Snapshot, Update, MODERATOR,
     },
 };
 use app::{
@@ -196,6 +196,7 @@ impl RedisStore {
                     },
                     3 => PlaceOutcome::Frozen,
                     4 => PlaceOutcome::ChallengeRequired,
+                    5 => PlaceOutcome::Shadowed,
                     _ => return Err(malformed("placement result code")),
                 })
             })
@@ -698,10 +699,33 @@ impl Store for RedisStore {
             .await
     }
 
-    async fn ban(&self, target: &BanTarget, duration: Duration) -> Result<(), StoreError> {
+    async fn ban(
+        &self,
+        target: &BanTarget,
+        duration: Duration,
+        shadow: bool,
+    ) -> Result<(), StoreError> {
+        let until = unix_ms(SystemTime::now() + duration.max(Duration::from_millis(1)));
+        let kind = if shadow { "s" } else { "1" };
+        if let BanTarget::Range(range) = target {
+            // The instances read every range ban each second; expired ones
+            // are skipped when read and dropped when the hash is rewritten.
+            let key = self.keys.range_bans();
+            let field = range.to_string();
+            return self
+                .master
+                .run(|mut c| async move {
+                    redis::cmd("HSET")
+                        .arg(key)
+                        .arg(field)
+                        .arg(format!("{until},{kind}"))
+                        .query_async::<()>(&mut c)
+                        .await
+                })
+                .await;
+        }
         let key = self.ban_key(target);
         let bans = self.keys.bans.clone();
-        let until = unix_ms(SystemTime::now() + duration.max(Duration::from_millis(1)));
         self.master
             .run(|mut c| async move {
                 // The marker lives as long as the longest ban.
@@ -709,7 +733,7 @@ impl Store for RedisStore {
                     .atomic()
                     .cmd("SET")
                     .arg(key)
-                    .arg(1)
+                    .arg(kind)
                     .arg("PXAT")
                     .arg(until)
                     .ignore()
@@ -731,11 +755,45 @@ impl Store for RedisStore {
             .await
     }
 
+    async fn range_bans(&self) -> Result<Vec<RangeBan>, StoreError> {
+        let key = self.keys.range_bans();
+        let entries: HashMap<String, String> = self
+            .master
+            .run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await })
+            .await?;
+        let now = SystemTime::now();
+        Ok(entries
+            .into_iter()
+            .filter_map(|(range, value)| {
+                let (until, kind) = value.split_once(',')?;
+                let until = UNIX_EPOCH + Duration::from_millis(until.parse().ok()?);
+                Some(RangeBan {
+                    range: range.parse().ok()?,
+                    until,
+                    shadow: kind == "s",
+                })
+            })
+            .filter(|ban| ban.until > now)
+            .collect())
+    }
+
     async fn lift_ban(&self, target: &BanTarget) -> Result<bool, StoreError> {
-        let key = self.ban_key(target);
-        self.master
-            .run(|mut c| async move { redis::cmd("DEL").arg(key).query_async(&mut c).await })
-            .await
+        let command = match target {
+            BanTarget::Range(range) => redis::cmd("HDEL")
+                .arg(self.keys.range_bans())
+                .arg(range.to_string())
+                .clone(),
+            _ => redis::cmd("DEL").arg(self.ban_key(target)).clone(),
+        };
+        let removed: bool = self
+            .master
+            .run(|mut c| async move { command.query_async(&mut c).await })
+            .await?;
+        if matches!(target, BanTarget::Range(_)) {
+            // An expired range ban is no ban: lifting it lifts nothing.
+            return Ok(removed);
+        }
+        Ok(removed)
     }
 
     async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -796,10 +854,13 @@ impl Store for RedisStore {
 }
 
 impl RedisStore {
+    /// The key of a session's or an address's ban (range bans live in one
+    /// hash, [`Keys::range_bans`]).
     fn ban_key(&self, target: &BanTarget) -> String {
         match target {
             BanTarget::Session(handle) => self.keys.session_ban(handle),
             BanTarget::Address(address) => self.keys.address_ban(*address),
+            BanTarget::Range(range) => self.keys.range_bans() + ":" + &range.to_string(),
         }
     }
 }

@@ -18,6 +18,7 @@
 
 use crate::{
     backend::Store,
+    bans::RangeVerdict,
     canvas::{
         fanout::{Frame, Outbox},
         mirror::{Since, Version},
@@ -335,15 +336,30 @@ impl Connection {
             metrics.placement(PlacementResult::Invalid);
             return answered(PlaceStatus::Invalid, 0, Duration::ZERO);
         };
+        let at = SystemTime::now();
+        // The seq a shadow-banned placer is told its tile took: one that
+        // exists, so its client waits for nothing.
+        let seen = self.state.mirror.version().seq;
+        match self.state.range_bans.check(self.address, at) {
+            Some(RangeVerdict::Banned { retry_after }) => {
+                metrics.placement(PlacementResult::Moderated);
+                return answered(PlaceStatus::Banned, 0, retry_after);
+            }
+            Some(RangeVerdict::Shadowed) => {
+                metrics.placement(PlacementResult::Shadowed);
+                return answered(PlaceStatus::Accepted, seen, Duration::ZERO);
+            }
+            None => {}
+        }
         let placement = Placement {
             coord,
             color,
             session: self.session.clone(),
             address: self.address,
-            at: SystemTime::now(),
+            at,
         };
         let store = self.state.store.clone();
-        Box::pin(decide(store, metrics, placement))
+        Box::pin(decide(store, metrics, placement, seen))
     }
 
     /// Sends the tiles after `last_seq` (from memory, or from the store's
@@ -520,6 +536,7 @@ async fn decide(
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     placement: Placement,
+    seen: u64,
 ) -> ServerMessage {
     let asked = Instant::now();
     let outcome = store.place(placement).await;
@@ -547,6 +564,10 @@ async fn decide(
         Ok(PlaceOutcome::ChallengeRequired) => {
             metrics.placement(PlacementResult::Challenged);
             result(PlaceStatus::ChallengeRequired, 0, Duration::ZERO)
+        }
+        Ok(PlaceOutcome::Shadowed) => {
+            metrics.placement(PlacementResult::Shadowed);
+            result(PlaceStatus::Accepted, seen, Duration::ZERO)
         }
         Ok(PlaceOutcome::Frozen) => {
             metrics.placement(PlacementResult::Moderated);
