@@ -5,7 +5,7 @@
 //! fuzz/ hold them to that.
 
 use crate::name::{DisplayName, NameError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// The pixel `GET /api/pixel?x=X&y=Y` asks about, on the canvas.
@@ -109,9 +109,94 @@ pub fn parse_name_request(body: &[u8]) -> Result<DisplayName, NameRequestError> 
     Ok(DisplayName::parse(&request.name)?)
 }
 
+/// `POST /api/report`'s body: the area a player reports and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    pub x: u16,
+    pub y: u16,
+    #[serde(default = "one")]
+    pub width: u16,
+    #[serde(default = "one")]
+    pub height: u16,
+    #[serde(default)]
+    pub reason: String,
+}
+
+fn one() -> u16 {
+    1
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ReportRequestError {
+    #[error(r#"expected {{"x":…,"y":…,"width":…,"height":…,"reason":"…"}}"#)]
+    Malformed,
+    #[error("the area must be 1 to {0} pixels a side, within the canvas")]
+    Area(u16),
+    #[error("the reason is at most {0} characters, without control characters")]
+    Reason(usize),
+}
+
+impl ReportRequest {
+    /// The largest side of a reported area.
+    pub const MAX_SIDE: u16 = 100;
+    pub const MAX_REASON: usize = 200;
+
+    /// Parses and checks a report against a canvas of `width` × `height`.
+    pub fn parse(body: &[u8], width: u16, height: u16) -> Result<Self, ReportRequestError> {
+        let mut report: Self =
+            serde_json::from_slice(body).map_err(|_| ReportRequestError::Malformed)?;
+        let fits = |start: u16, extent: u16, limit: u16| {
+            (1..=Self::MAX_SIDE).contains(&extent)
+                && u32::from(start) + u32::from(extent) <= u32::from(limit)
+        };
+        if !fits(report.x, report.width, width) || !fits(report.y, report.height, height) {
+            return Err(ReportRequestError::Area(Self::MAX_SIDE));
+        }
+        report.reason = report.reason.trim().to_owned();
+        if report.reason.chars().count() > Self::MAX_REASON
+            || report.reason.chars().any(char::is_control)
+        {
+            return Err(ReportRequestError::Reason(Self::MAX_REASON));
+        }
+        Ok(report)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_names_an_area_inside_the_canvas() {
+        let parse = |body: &str| ReportRequest::parse(body.as_bytes(), 64, 32);
+        assert_eq!(
+            parse(r#"{"x":3,"y":4,"reason":" rude words "}"#),
+            Ok(ReportRequest {
+                x: 3,
+                y: 4,
+                width: 1,
+                height: 1,
+                reason: "rude words".into()
+            })
+        );
+        assert_eq!(
+            parse(r#"{"x":60,"y":0,"width":5}"#),
+            Err(ReportRequestError::Area(100))
+        );
+        assert_eq!(
+            parse(r#"{"x":0,"y":0,"width":0}"#),
+            Err(ReportRequestError::Area(100))
+        );
+        assert_eq!(
+            parse(r#"{"x":0,"y":0,"reason":"a\u0000b"}"#),
+            Err(ReportRequestError::Reason(200))
+        );
+        assert_eq!(
+            parse(r#"{"x":0,"y":0,"evil":1}"#),
+            Err(ReportRequestError::Malformed)
+        );
+    }
 
     #[test]
     fn placements_queries_need_both_numbers() {

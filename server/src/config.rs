@@ -86,8 +86,14 @@ pub struct Config {
     /// What session cookies are signed with; unset: agreed through Redis,
     /// or this process's own on the embedded store.
     pub session_secret: Option<Secret>,
-    /// The moderators' bearer token; unset, the admin routes answer 404.
+    /// The shared admin token (`ADMIN_TOKEN`): an admin whose name is
+    /// whatever `X-Moderator` says. Kept for small deployments; prefer
+    /// [`Config::moderators`].
     pub admin_token: Option<Secret>,
+    /// One token per moderator, each with a name and a role
+    /// (`MODERATORS`). With neither this nor `admin_token`, the admin
+    /// routes answer 404.
+    pub moderators: Vec<ModeratorCredential>,
     /// Whether to take the client address from `X-Forwarded-For` (set by
     /// the proxy in front) rather than from the TCP peer.
     pub trust_forwarded_for: bool,
@@ -290,6 +296,7 @@ impl Config {
                 .clamp(1_000, 100_000_000),
             session_secret: session_secret(&env)?,
             admin_token: admin_token(&env)?,
+            moderators: moderators(&env)?,
             trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,
             leptos: leptos_options(&env, listen)?,
             live_reload: env.get("LEPTOS_WATCH").is_some(),
@@ -522,6 +529,94 @@ fn admin_token<F: Fn(&str) -> Option<String>>(
             &format!("must be at least {MIN_SECRET_LEN} bytes"),
         )),
         token => Ok(token.map(Secret)),
+    }
+}
+
+/// What a moderator may do; each role may do what the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Read: the status, who placed a pixel, the audit log, the reports.
+    Viewer,
+    /// And act on players: ban, unban, roll back, resolve reports.
+    Moderator,
+    /// And act on the canvas: freeze, fill.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Moderator => "moderator",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "viewer" => Ok(Self::Viewer),
+            "moderator" => Ok(Self::Moderator),
+            "admin" => Ok(Self::Admin),
+            _ => Err("a role is viewer, moderator or admin"),
+        }
+    }
+}
+
+/// One moderator's credential: the audit log names them by `name`.
+#[derive(Debug, Clone)]
+pub struct ModeratorCredential {
+    pub name: String,
+    pub role: Role,
+    pub token: Secret,
+}
+
+/// `MODERATORS`: `name:role:token` entries separated by commas, e.g.
+/// `alice:admin:<32+ characters>,bob:moderator:<32+ characters>`. Names
+/// follow the display names' rules; tokens are at least
+/// [`MIN_SECRET_LEN`] bytes and unique.
+fn moderators<F: Fn(&str) -> Option<String>>(
+    env: &Source<F>,
+) -> Result<Vec<ModeratorCredential>, ConfigError> {
+    let Some(list) = env.get("MODERATORS") else {
+        return Ok(Vec::new());
+    };
+    let refuse = |reason: String| invalid("MODERATORS", "[redacted]", &reason);
+    let mut credentials: Vec<ModeratorCredential> = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut parts = entry.splitn(3, ':');
+        let (Some(name), Some(role), Some(token)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(refuse("each entry is name:role:token".into()));
+        };
+        let name = app::name::DisplayName::parse(name)
+            .map_err(|error| refuse(format!("a moderator's name: {error}")))?;
+        let role: Role = role.parse().map_err(|e: &str| refuse(e.into()))?;
+        if token.len() < MIN_SECRET_LEN {
+            return Err(refuse(format!(
+                "{}'s token must be at least {MIN_SECRET_LEN} bytes",
+                name.as_str()
+            )));
+        }
+        if credentials.iter().any(|c| c.token.expose() == token) {
+            return Err(refuse("two moderators share a token".into()));
+        }
+        credentials.push(ModeratorCredential {
+            name: name.as_str().to_owned(),
+            role,
+            token: Secret(token.to_owned()),
+        });
+    }
+    Ok(credentials)
+}
+
+impl Config {
+    /// Whether the moderators' API and page exist at all.
+    pub fn moderation_enabled(&self) -> bool {
+        self.admin_token.is_some() || !self.moderators.is_empty()
     }
 }
 

@@ -270,6 +270,29 @@ pub struct RangeBan {
     pub shadow: bool,
 }
 
+/// A player's report of an area of the canvas, for the moderators' queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The store's name for it; empty until it is stored.
+    pub id: String,
+    pub at: SystemTime,
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub height: u16,
+    /// What the reporter said (at most [`Report::MAX_REASON`] characters).
+    pub reason: String,
+    /// The reporter's session handle and client address.
+    pub reporter: String,
+    pub address: String,
+}
+
+impl Report {
+    pub const MAX_REASON: usize = 200;
+    /// Reports kept; the oldest go first.
+    pub const KEEP: usize = 1_000;
+}
+
 /// One moderator's action, as the audit log keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {

@@ -20,7 +20,9 @@ use crate::{
     presence::Presence,
     routes, serve,
     session::Sessions,
-    state::{AppState, HEAVY_READS, STORE_RESUME_BURST, STORE_RESUME_EVERY},
+    state::{
+        AppState, HEAVY_READS, REPORT_BURST, REPORT_EVERY, STORE_RESUME_BURST, STORE_RESUME_EVERY,
+    },
 };
 use std::{
     future::Future,
@@ -139,6 +141,7 @@ impl Application {
                 STORE_RESUME_EVERY,
                 STORE_RESUME_BURST,
             )),
+            reports_limit: Arc::new(AddressBuckets::every(REPORT_EVERY, REPORT_BURST)),
             feed_live: Arc::new(AtomicBool::new(false)),
             shutdown,
             tasks: TaskTracker::new(),

@@ -44,6 +44,8 @@ pub struct AppState {
     /// (whichever of its sockets asks): past its allowance a client gets
     /// `Resync` and loads the (cached) snapshot instead.
     pub store_resumes: Arc<AddressBuckets>,
+    /// Players' reports per client address.
+    pub reports_limit: Arc<AddressBuckets>,
     /// Whether the sync task is current with the feed (for `/readyz`).
     pub feed_live: Arc<AtomicBool>,
     /// Cancelled on SIGTERM/SIGINT: sockets close with 1001 "going away".
@@ -58,6 +60,11 @@ pub struct AppState {
 /// this many, then one every [`STORE_RESUME_EVERY`].
 pub const STORE_RESUME_BURST: u32 = 3;
 pub const STORE_RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reports an address may file: a burst of this many, then one every
+/// [`REPORT_EVERY`].
+pub const REPORT_BURST: u32 = 3;
+pub const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// How many large store reads (each at most a few hundred KB) public
 /// requests may have running at once on an instance.

@@ -12,7 +12,8 @@ use super::{
 };
 use crate::model::{
     unix_ms, AuditEntry, BanTarget, Batch, ChallengeMode, ClientAddress, Logged, PixelRecord,
-    PlaceOutcome, Placement, Placer, RangeBan, Rules, SessionId, Snapshot, Update, MODERATOR,
+    PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId, Snapshot, Update,
+    MODERATOR,
 };
 use app::{
     geometry::{CanvasSize, Coord},
@@ -59,6 +60,9 @@ struct State {
     new_sessions: HashMap<ClientAddress, (Instant, u32)>,
     /// Placements per client address in the current budget window.
     address_budget: HashMap<ClientAddress, (SystemTime, u32)>,
+    /// Players' reports, oldest first, and the number of the next one.
+    reports: VecDeque<Report>,
+    next_report: u64,
     /// Challenge puzzles redeemed, until when they could be answered.
     redeemed: HashMap<String, SystemTime>,
     /// The secret sessions are signed with, once one was asked for.
@@ -109,6 +113,8 @@ impl MemoryStore {
                 new_sessions: HashMap::new(),
                 address_budget: HashMap::new(),
                 redeemed: HashMap::new(),
+                reports: VecDeque::new(),
+                next_report: 1,
                 secret: None,
                 frozen: false,
                 bans: HashMap::new(),
@@ -527,6 +533,38 @@ impl Store for MemoryStore {
         let until = now + duration;
         state.bans.insert(target.clone(), Ban { until, shadow });
         Ok(())
+    }
+
+    async fn report(&self, report: &Report) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state.reports.len() >= Report::KEEP {
+            state.reports.pop_front();
+        }
+        let id = state.next_report.to_string();
+        state.next_report += 1;
+        state.reports.push_back(Report {
+            id,
+            ..report.clone()
+        });
+        Ok(())
+    }
+
+    async fn reports(&self, count: usize) -> Result<Vec<Report>, StoreError> {
+        Ok(self
+            .lock()
+            .reports
+            .iter()
+            .rev()
+            .take(count)
+            .cloned()
+            .collect())
+    }
+
+    async fn resolve_report(&self, id: &str) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let before = state.reports.len();
+        state.reports.retain(|report| report.id != id);
+        Ok(state.reports.len() < before)
     }
 
     async fn range_bans(&self) -> Result<Vec<RangeBan>, StoreError> {

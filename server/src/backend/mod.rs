@@ -15,7 +15,7 @@ use crate::{
     metrics::Metrics,
     model::{
         AuditEntry, BanTarget, Batch, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement,
-        RangeBan, Rules, SessionId, Snapshot, Update,
+        RangeBan, Report, Rules, SessionId, Snapshot, Update,
     },
 };
 use app::{geometry::Coord, name::DisplayName};
@@ -272,6 +272,16 @@ pub trait Store: Send + Sync + 'static {
         duration: Duration,
         shadow: bool,
     ) -> Result<(), StoreError>;
+
+    /// Adds a player's report to the moderators' queue (the newest
+    /// [`Report::KEEP`] are kept).
+    async fn report(&self, report: &Report) -> Result<(), StoreError>;
+
+    /// The newest `count` reports still open, newest first, with their ids.
+    async fn reports(&self, count: usize) -> Result<Vec<Report>, StoreError>;
+
+    /// Takes a report off the queue; false if it was not on it.
+    async fn resolve_report(&self, id: &str) -> Result<bool, StoreError>;
 
     /// The range bans in force.
     async fn range_bans(&self) -> Result<Vec<RangeBan>, StoreError>;

@@ -609,6 +609,15 @@ mod tests {
         async fn range_bans(&self) -> Result<Vec<crate::model::RangeBan>, StoreError> {
             Err(StoreError::Closed)
         }
+        async fn report(&self, _: &crate::model::Report) -> Result<(), StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn reports(&self, _: usize) -> Result<Vec<crate::model::Report>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn resolve_report(&self, _: &str) -> Result<bool, StoreError> {
+            Err(StoreError::Closed)
+        }
         async fn lift_ban(&self, _: &BanTarget) -> Result<bool, StoreError> {
             Err(StoreError::Closed)
         }

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     backend::FillPlacer,
+    config::{Role, Secret},
     error::ApiError,
     model::{
         is_session_handle, AddressRange, AuditEntry, BanTarget, ClientAddress, Placer, MODERATOR,
@@ -36,6 +37,8 @@ use subtle::ConstantTimeEq;
 
 /// The longest ban: a year.
 const MAX_BAN_MINUTES: u64 = 525_600;
+/// Reports one request may read.
+const MAX_REPORTS: usize = 100;
 /// Audit entries one request may read.
 const MAX_AUDIT_ENTRIES: usize = 1_000;
 /// Pixels a fill writes in one atomic step: a few milliseconds of Redis.
@@ -43,10 +46,11 @@ const FILL_CHUNK: usize = 4_096;
 /// The longest window a rollback looks back over: a week.
 const MAX_ROLLBACK_MINUTES: u64 = 7 * 24 * 60;
 
-/// A request that carries the admin token: who sent it, for the audit log.
+/// A request that carries a moderator's token: who sent it (for the audit
+/// log, from the credential) and what they may do.
 pub struct Moderator {
-    /// The name given in `X-Moderator`, if any.
     name: String,
+    role: Role,
     address: ClientAddress,
 }
 
@@ -54,39 +58,77 @@ impl FromRequestParts<AppState> for Moderator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(token) = &state.config.admin_token else {
+        let config = &state.config;
+        if !config.moderation_enabled() {
             return Err(ApiError::NotFound);
-        };
+        }
         let given = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        // Digests of equal length, compared in constant time: neither the
-        // token's bytes nor its length leak through timing.
-        let matches: bool = Sha256::digest(given.as_bytes())
-            .ct_eq(&Sha256::digest(token.expose().as_bytes()))
-            .into();
-        if !matches {
-            return Err(ApiError::Unauthorized);
-        }
-        let name = match parts.headers.get("x-moderator") {
-            None => String::new(),
-            Some(value) => {
-                let raw = value
-                    .to_str()
-                    .map_err(|_| bad("X-Moderator must be text"))?;
-                DisplayName::parse(raw)
-                    .map_err(|error| bad(&format!("X-Moderator: {error}")))?
-                    .as_str()
-                    .to_owned()
+        // Digests of equal length, compared in constant time, against
+        // every credential (no early exit): neither a token's bytes nor
+        // its length nor which one matched leaks through timing.
+        let given = Sha256::digest(given.as_bytes());
+        let matches = |token: &Secret| -> bool {
+            given
+                .ct_eq(&Sha256::digest(token.expose().as_bytes()))
+                .into()
+        };
+        let mut found = None;
+        for credential in &config.moderators {
+            if matches(&credential.token) {
+                found = Some((credential.name.clone(), credential.role));
             }
+        }
+        let shared = config
+            .admin_token
+            .as_ref()
+            .is_some_and(|token| matches(token));
+        let (name, role) = match (found, shared) {
+            (Some(named), _) => named,
+            // The shared token names its user by a header of their choice.
+            (None, true) => (moderator_header(parts)?, Role::Admin),
+            (None, false) => return Err(ApiError::Unauthorized),
         };
         Ok(Self {
             name,
+            role,
             address: visitor::address(parts, state),
         })
+    }
+}
+
+/// `X-Moderator`, for the shared `ADMIN_TOKEN` only.
+fn moderator_header(parts: &Parts) -> Result<String, ApiError> {
+    match parts.headers.get("x-moderator") {
+        None => Ok(String::new()),
+        Some(value) => {
+            let raw = value
+                .to_str()
+                .map_err(|_| bad("X-Moderator must be text"))?;
+            Ok(DisplayName::parse(raw)
+                .map_err(|error| bad(&format!("X-Moderator: {error}")))?
+                .as_str()
+                .to_owned())
+        }
+    }
+}
+
+impl Moderator {
+    /// 403 unless this moderator's role includes `needed`.
+    fn may(&self, needed: Role) -> Result<(), ApiError> {
+        if self.role >= needed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(match needed {
+                Role::Viewer => "this needs the viewer role",
+                Role::Moderator => "this needs the moderator role",
+                Role::Admin => "this needs the admin role",
+            }))
+        }
     }
 }
 
@@ -270,6 +312,7 @@ pub async fn freeze(
     headers: HeaderMap,
     request: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    moderator.may(Role::Admin)?;
     let Freeze { frozen } = body(&headers, &request)?;
     let action = if frozen { "freeze" } else { "unfreeze" };
     moderator
@@ -334,6 +377,7 @@ pub async fn ban(
     headers: HeaderMap,
     request: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    moderator.may(Role::Moderator)?;
     let ban: Ban = body(&headers, &request)?;
     let (target, mut details) = ban.target()?;
     let minutes = ban
@@ -365,6 +409,7 @@ pub async fn unban(
     headers: HeaderMap,
     request: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    moderator.may(Role::Moderator)?;
     let ban: Ban = body(&headers, &request)?;
     if ban.minutes.is_some() || ban.shadow {
         return Err(bad("unban takes neither minutes nor shadow"));
@@ -399,6 +444,7 @@ pub async fn fill(
     headers: HeaderMap,
     request: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    moderator.may(Role::Admin)?;
     let rect: Fill = body(&headers, &request)?;
     let size = state.mirror.size();
     let fits = |start: u16, extent: u16, limit: u16| {
@@ -455,6 +501,7 @@ pub async fn rollback(
     headers: HeaderMap,
     request: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    moderator.may(Role::Moderator)?;
     let request: Rollback = body(&headers, &request)?;
     let named = Ban {
         session: request.session,
@@ -569,4 +616,82 @@ pub async fn audit(
         })
         .collect();
     Ok(Json(json!({ "entries": entries })))
+}
+
+/// `GET /api/admin/reports?count=N`: the newest N open reports (50 by
+/// default, at most 100), newest first, each with who last placed the
+/// pixel at its top-left corner, for a one-click ban or rollback.
+pub async fn reports(
+    State(state): State<AppState>,
+    _: Moderator,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    #[derive(Deserialize)]
+    struct Count {
+        count: Option<usize>,
+    }
+    let Count { count } = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|_| bad("count must be a number"))?;
+    let count = count.unwrap_or(50).clamp(1, MAX_REPORTS);
+    let size = state.mirror.size();
+    let mut reports = Vec::new();
+    for report in state.store.reports(count).await? {
+        let record = match size.coord(report.x, report.y) {
+            Some(coord) => state.store.pixel(coord).await?,
+            None => None,
+        };
+        let placer = record.as_ref().and_then(|r| r.placer.as_ref());
+        reports.push(json!({
+            "id": report.id,
+            "at": rfc3339(report.at),
+            "x": report.x,
+            "y": report.y,
+            "width": report.width,
+            "height": report.height,
+            "reason": report.reason,
+            "reporter": report.reporter,
+            "reporter_address": report.address,
+            "placed_by": record.as_ref().and_then(|r| r.placed_by.clone()),
+            "session": placer.map(|p| p.session.clone()),
+            "address": placer.map(|p| p.address.clone()),
+        }));
+    }
+    Ok(Json(json!({ "reports": reports })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Resolve {
+    id: String,
+    /// What was done about it, for the audit log (e.g. "banned").
+    #[serde(default)]
+    outcome: String,
+}
+
+/// `POST /api/admin/reports/resolve` with `{"id": …, "outcome": …}`: takes
+/// the report off the queue.
+pub async fn resolve_report(
+    State(state): State<AppState>,
+    moderator: Moderator,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    moderator.may(Role::Moderator)?;
+    let Resolve { id, outcome } = body(&headers, &request)?;
+    if id.len() > 40 || outcome.chars().count() > 40 {
+        return Err(bad("id and outcome are short strings"));
+    }
+    let details = json!({ "id": id, "outcome": outcome });
+    let answer = moderator
+        .act(
+            &state,
+            "resolve-report",
+            details.clone(),
+            move |state| async move {
+                let resolved = state.store.resolve_report(&id).await?;
+                Ok(json!({ "resolved": resolved }))
+            },
+        )
+        .await?;
+    Ok(Json(merge(details, &answer)))
 }

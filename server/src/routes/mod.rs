@@ -7,6 +7,7 @@ mod health;
 mod metrics;
 mod origin;
 mod page;
+mod report;
 mod visitor;
 mod ws;
 
@@ -74,6 +75,10 @@ fn routes(state: AppState) -> Router {
                 .post(challenge::answer)
                 .layer(DefaultBodyLimit::max(1024)),
         )
+        .route(
+            "/api/report",
+            post(report::report).layer(DefaultBodyLimit::max(1024)),
+        )
         .nest("/api/admin", admin_routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -101,6 +106,8 @@ fn admin_routes() -> Router<AppState> {
         .route("/unban", post(admin::unban))
         .route("/pixel", get(admin::pixel))
         .route("/audit", get(admin::audit))
+        .route("/reports", get(admin::reports))
+        .route("/reports/resolve", post(admin::resolve_report))
         .layer(DefaultBodyLimit::max(1024))
 }
 

@@ -54,7 +54,7 @@ pub async fn admin(
     visitor: Visitor,
     request: Request<Body>,
 ) -> Result<Response, ApiError> {
-    if state.config.admin_token.is_none() {
+    if !state.config.moderation_enabled() {
         return Err(ApiError::NotFound);
     }
     Ok(render(state, visitor, request, PageView::Admin).await)

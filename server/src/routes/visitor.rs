@@ -32,6 +32,17 @@ pub(super) fn address(parts: &Parts, state: &AppState) -> ClientAddress {
     client_address(&parts.headers, peer, state.config.trust_forwarded_for)
 }
 
+/// The client address a request comes from.
+pub struct Sender(pub ClientAddress);
+
+impl FromRequestParts<AppState> for Sender {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        Ok(Self(address(parts, state)))
+    }
+}
+
 /// A request whose `Origin`, if any, is allowed (403 otherwise).
 pub struct AllowedOrigin;
 

@@ -676,3 +676,163 @@ async fn place_until(ws: &mut WsClient, tile: Tile, wanted: PlaceStatus) -> u32 
     }
     panic!("never answered {wanted:?}");
 }
+
+/// A request to the admin API with a given token (no `X-Moderator` unless
+/// `claimed` names someone).
+async fn as_moderator(
+    app: &Api,
+    token: &str,
+    claimed: Option<&str>,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let url = format!("http://{}/api/admin/{path}", app.addr);
+    let mut request = match body {
+        Some(body) => app.http.post(url).json(&body),
+        None => app.http.get(url),
+    };
+    if let Some(name) = claimed {
+        request = request.header("x-moderator", name);
+    }
+    request.bearer_auth(token).send().await.unwrap()
+}
+
+const ADA: &str = "ada-admin-token-with-more-than-32-bytes";
+const BO: &str = "bo-moderator-token-with-more-than-32-bytes";
+const CY: &str = "cy-viewer-token-with-more-than-32-bytes!!";
+
+/// Each moderator has a token of their own and a role: the audit log names
+/// them from the credential (a claimed `X-Moderator` changes nothing), a
+/// viewer reads but acts on nothing, a moderator acts on players but not
+/// on the canvas.
+#[tokio::test]
+async fn moderators_have_their_own_tokens_and_roles() {
+    let moderators = format!("Ada:admin:{ADA},Bo:moderator:{BO},Cy:viewer:{CY}");
+    let app = spawn_app(&[("MODERATORS", &moderators)]).await;
+    let ban = json!({ "address": "192.0.2.1", "minutes": 5 });
+    let freeze = json!({ "frozen": true });
+    assert_eq!(
+        as_moderator(&app, CY, None, "audit", None).await.status(),
+        200
+    );
+    assert_eq!(
+        as_moderator(&app, CY, None, "ban", Some(ban.clone()))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        as_moderator(&app, BO, Some("Ada"), "ban", Some(ban))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        as_moderator(&app, BO, None, "freeze", Some(freeze.clone()))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        as_moderator(&app, ADA, None, "freeze", Some(freeze))
+            .await
+            .status(),
+        200
+    );
+    let wrong = "not-anyone's-token-but-long-enough-to-try";
+    assert_eq!(
+        as_moderator(&app, wrong, None, "audit", None)
+            .await
+            .status(),
+        401
+    );
+    let log: Value = as_moderator(&app, CY, None, "audit", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let by: Vec<_> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("freeze", "Ada"),
+            ("freeze", "Ada"),
+            ("ban", "Bo"),
+            ("ban", "Bo")
+        ],
+        "names from the credential, never from the header"
+    );
+}
+
+/// A player reports an area; the moderators' queue shows it with who last
+/// placed there; resolving it takes it off the queue and is audited. A
+/// flood of reports from one address is refused.
+#[tokio::test]
+async fn a_players_report_reaches_the_moderators_queue() {
+    let moderators = format!("Bo:moderator:{BO}");
+    let app = spawn_app(&[("MODERATORS", &moderators)]).await;
+    let mut vandal = app.ws().await;
+    assert_eq!(place(&mut vandal, TILE).await.0, PlaceStatus::Accepted);
+    let reporter = app.ws().await;
+    let cookie = reporter.new_session.clone().unwrap();
+    let report = |body: Value| {
+        let app = app.api.clone();
+        let cookie = cookie.clone();
+        async move {
+            app.http
+                .post(app.url("/api/report"))
+                .header("cookie", cookie)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let area = json!({ "x": 1, "y": 1, "width": 4, "height": 3, "reason": "a slur" });
+    assert_eq!(report(area.clone()).await, 200);
+    assert_eq!(report(json!({ "x": 63, "y": 0, "width": 5 })).await, 400);
+    let queue: Value = as_moderator(&app, BO, None, "reports", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = &queue["reports"][0];
+    assert_eq!(
+        (first["x"].clone(), first["width"].clone()),
+        (json!(1), json!(4))
+    );
+    assert_eq!(first["reason"], "a slur");
+    assert_eq!(first["address"], "127.0.0.1");
+    assert_eq!(
+        first["session"].as_str().unwrap().len(),
+        16,
+        "who placed there"
+    );
+    let id = first["id"].as_str().unwrap().to_owned();
+    let resolve = json!({ "id": id, "outcome": "banned" });
+    let resolved: Value = as_moderator(&app, BO, None, "reports/resolve", Some(resolve))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resolved["resolved"], true);
+    let queue: Value = as_moderator(&app, BO, None, "reports", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(queue["reports"], json!([]));
+    // A burst of three a minute, then 429.
+    let statuses = [
+        report(area.clone()).await,
+        report(area.clone()).await,
+        report(area).await,
+    ];
+    assert_eq!(statuses.map(|s| s.as_u16()), [200, 200, 429]);
+}

@@ -80,6 +80,12 @@ impl Keys {
         format!("{}:session:{}", self.prefix, session.as_str())
     }
 
+    /// Stream of players' reports (fields at, x, y, w, h, reason, reporter,
+    /// address), capped.
+    pub fn reports(&self) -> String {
+        format!("{}:reports", self.prefix)
+    }
+
     /// Hash of the range bans: CIDR → `<until ms>,<1 or s (shadow)>`.
     pub fn range_bans(&self) -> String {
         format!("{}:ban-ranges", self.prefix)

@@ -27,7 +27,7 @@ use crate::{
     metrics::Metrics,
     model::{
         unix_ms, AuditEntry, BanTarget, ClientAddress, Logged, PixelRecord, PlaceOutcome,
-        Placement, Placer, RangeBan, Rules, SessionId, Snapshot, Update, MODERATOR,
+        Placement, Placer, RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
     },
 };
 use app::{
@@ -750,6 +750,85 @@ impl Store for RedisStore {
                     .arg("GT")
                     .ignore()
                     .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn report(&self, report: &Report) -> Result<(), StoreError> {
+        let key = self.keys.reports();
+        let fields = [
+            ("at", unix_ms(report.at).to_string()),
+            ("x", report.x.to_string()),
+            ("y", report.y.to_string()),
+            ("w", report.width.to_string()),
+            ("h", report.height.to_string()),
+            ("reason", report.reason.clone()),
+            ("reporter", report.reporter.clone()),
+            ("address", report.address.clone()),
+        ];
+        self.master
+            .run(|mut c| async move {
+                redis::cmd("XADD")
+                    .arg(key)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(Report::KEEP)
+                    .arg("*")
+                    .arg(&fields[..])
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn reports(&self, count: usize) -> Result<Vec<Report>, StoreError> {
+        let key = self.keys.reports();
+        let entries: Vec<(String, HashMap<String, String>)> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("XREVRANGE")
+                    .arg(key)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        entries
+            .into_iter()
+            .map(|(id, mut fields)| {
+                let mut take = |name: &str| fields.remove(name).unwrap_or_default();
+                fn number<T: std::str::FromStr>(text: String) -> Result<T, StoreError> {
+                    text.parse().map_err(|_| malformed("report"))
+                }
+                let at: u64 = number(take("at"))?;
+                Ok(Report {
+                    id,
+                    at: UNIX_EPOCH + Duration::from_millis(at),
+                    x: number(take("x"))?,
+                    y: number(take("y"))?,
+                    width: number(take("w"))?,
+                    height: number(take("h"))?,
+                    reason: take("reason"),
+                    reporter: take("reporter"),
+                    address: take("address"),
+                })
+            })
+            .collect()
+    }
+
+    async fn resolve_report(&self, id: &str) -> Result<bool, StoreError> {
+        let key = self.keys.reports();
+        let id = id.to_owned();
+        self.master
+            .run(|mut c| async move {
+                redis::cmd("XDEL")
+                    .arg(key)
+                    .arg(id)
+                    .query_async(&mut c)
                     .await
             })
             .await
