@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { artifacts, launchBrowser, openCanvas, startServer } from "./harness.mjs";
+import { artifacts, clickPixel, launchBrowser, openCanvas, startServer, waitForPixel } from "./harness.mjs";
 
 const TOKEN = "an-admin-token-for-the-browser-test-0123456789";
 let server;
@@ -101,6 +101,44 @@ test("a moderator signs in on /admin, draws a rectangle and wipes it", async () 
   assert.deepEqual(page.problems.filter((p) => !p.includes("401 (Unauthorized)")), []);
   assert.deepEqual(viewer.problems, []);
   await viewer.context().close();
+});
+
+test("a player's report reaches /admin, where one click bans whoever placed there", async () => {
+  const player = await openCanvas(browser, server.base);
+  await player.click('.swatch[data-color="13"]'); // dark blue #2450a4
+  await clickPixel(player, 50, 50);
+  await waitForPixel(player, 50, 50, [0x24, 0x50, 0xa4]);
+  await player.click(".report-panel summary");
+  await player.fill("#report-reason", "spam from a bot");
+  await player.click('.report-form button[type="submit"]');
+  await player.waitForFunction(() => document.querySelector(".notice").textContent.includes("pixel 50, 50 is with the moderators"));
+
+  const page = await player.context().newPage();
+  page.problems = [];
+  page.on("console", (m) => ["error", "warning"].includes(m.type()) && page.problems.push(m.text()));
+  page.on("pageerror", (e) => page.problems.push(e.message));
+  await page.goto(`${server.base}/admin`);
+  await page.fill(".admin-token", TOKEN);
+  await page.fill(".admin-name", "Mia");
+  await page.click(".admin-sign-in button");
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll(".admin-report")].some((li) => li.textContent.includes("(50, 50)") && li.textContent.includes("spam from a bot")),
+  );
+  const preview = await page.locator(".admin-report-preview").first().getAttribute("style");
+  assert.match(preview, /background-image:\s*url\(/);
+  await page.locator(".admin-reports-panel").screenshot({ path: `${artifacts}/screenshot-admin-reports.png` });
+  await page.click(".admin-report-ban");
+  await page.waitForFunction(() => document.querySelector(".admin-result").textContent === "Report resolved: banned.");
+  await page.waitForFunction(() => document.querySelectorAll(".admin-report").length === 0);
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll(".admin-audit li")].some((li) => li.textContent.includes("resolve-report")),
+  );
+
+  // The player who placed there is banned now.
+  await clickPixel(player, 51, 51);
+  await player.waitForFunction(() => document.querySelector(".notice").textContent.includes("banned"));
+  assert.deepEqual(page.problems, []);
+  await player.context().close();
 });
 
 test("without ADMIN_TOKEN there is no /admin page", async () => {

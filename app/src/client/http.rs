@@ -65,6 +65,22 @@ pub async fn save_name(name: &str) -> Result<String, HttpError> {
     Ok(response.json::<Saved>().await?.name)
 }
 
+/// Reports one pixel to the moderators.
+pub async fn report(x: u16, y: u16, reason: &str) -> Result<(), HttpError> {
+    let request = crate::requests::ReportRequest {
+        x,
+        y,
+        width: 1,
+        height: 1,
+        reason: reason.to_owned(),
+    };
+    let response = Request::post("/api/report").json(&request)?.send().await?;
+    if !response.ok() {
+        return Err(refusal(&response).await);
+    }
+    Ok(())
+}
+
 /// A proof-of-work puzzle to solve.
 pub async fn puzzle() -> Result<Puzzle, HttpError> {
     let response = Request::get("/api/challenge").send().await?;

@@ -210,6 +210,18 @@ pub fn zoom_by(factor: f64) {
     });
 }
 
+/// Sends the pixel at (`x`, `y`) to the moderators' queue and says how it
+/// went.
+pub fn report_pixel(x: u16, y: u16, reason: String, live: LiveState) {
+    leptos::task::spawn_local(async move {
+        let notice = match http::report(x, y, &reason).await {
+            Ok(()) => format!("Thanks: pixel {x}, {y} is with the moderators."),
+            Err(error) => format!("Not reported: {error}"),
+        };
+        live.notice.set(Some(notice));
+    });
+}
+
 /// Saves the display name and says how it went.
 pub fn save_name(name: String, live: LiveState) {
     leptos::task::spawn_local(async move {

@@ -5,12 +5,13 @@
 //! action is a call to `/api/admin/…` (docs/protocol.md); the server checks
 //! the token on each.
 
+use super::admin_reports::ReportsPanel;
 use crate::{geometry::CanvasSize, palette::PALETTE};
 use leptos::{ev, html, prelude::*};
 use serde_json::{json, Value};
 
 /// The token and the moderator's name, once signed in.
-type Signed = (String, String);
+pub(super) type Signed = (String, String);
 
 /// A selected rectangle: top-left and bottom-right pixels, inclusive.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,7 +43,7 @@ impl Rect {
 
 /// Sends one admin request from the browser and hands its answer (or the
 /// reason it failed) to `done`.
-fn send(
+pub(super) fn send(
     signed: Signed,
     path: impl Into<String>,
     body: Option<Value>,
@@ -83,10 +84,12 @@ pub fn AdminPage(size: CanvasSize) -> impl IntoView {
     let minutes_input = NodeRef::<html::Input>::new();
     let image = NodeRef::<html::Img>::new();
 
-    // What the page shows after each action: the freeze, the audit log
-    // and the canvas.
-    let refresh = move || {
-        let Some(credentials) = signed.get_untracked() else {
+    // What the page shows after each action (or once signed in): the
+    // freeze, the audit log, the canvas and the reports, each read again
+    // whenever `canvas_version` moves.
+    Effect::new(move |_| {
+        let _ = canvas_version.get();
+        let Some(credentials) = signed.get() else {
             return;
         };
         send(credentials.clone(), "status", None, move |answer| {
@@ -99,8 +102,8 @@ pub fn AdminPage(size: CanvasSize) -> impl IntoView {
                 audit.set(log["entries"].as_array().cloned().unwrap_or_default());
             }
         });
-        canvas_version.update(|v| *v += 1);
-    };
+    });
+    let refresh = move || canvas_version.update(|v| *v += 1);
     // Runs an action and reports it.
     let act = move |path: &'static str, body: Value, report: fn(&Value) -> String| {
         let Some(credentials) = signed.get_untracked() else {
@@ -286,6 +289,17 @@ pub fn AdminPage(size: CanvasSize) -> impl IntoView {
             format!("Banned for {} minutes.", a["minutes"])
         });
     };
+    let shadow_ban = move |_: ev::MouseEvent| {
+        let mut body = target();
+        body["minutes"] = json!(minutes());
+        body["shadow"] = json!(true);
+        act("ban", body, |a| {
+            format!(
+                "Shadow-banned for {} minutes: their tiles look placed to them only.",
+                a["minutes"]
+            )
+        });
+    };
     let unban = move |_: ev::MouseEvent| {
         act("unban", target(), |a| {
             if a["lifted"].as_bool() == Some(true) {
@@ -412,11 +426,12 @@ pub fn AdminPage(size: CanvasSize) -> impl IntoView {
                     <select class="admin-target-kind" node_ref=target_kind>
                         <option value="session">"session handle"</option>
                         <option value="address">"address"</option>
+                        <option value="range">"address range (CIDR)"</option>
                     </select>
                     <input
                         class="admin-target"
                         node_ref=target_input
-                        placeholder="16 hex digits, or an IP address"
+                        placeholder="16 hex digits, an IP address, or a range like 203.0.113.0/24"
                     />
                     <label>
                         "minutes "
@@ -429,6 +444,9 @@ pub fn AdminPage(size: CanvasSize) -> impl IntoView {
                         />
                     </label>
                     <button type="button" class="admin-ban" on:click=ban>"Ban"</button>
+                    <button type="button" class="admin-shadow-ban" on:click=shadow_ban>
+                        "Shadow ban"
+                    </button>
                     <button type="button" class="admin-unban" on:click=unban>"Unban"</button>
                     <button type="button" class="admin-rollback" on:click=rollback>
                         "Roll back their last minutes"
@@ -439,6 +457,7 @@ pub fn AdminPage(size: CanvasSize) -> impl IntoView {
                         {move || if frozen.get() { "Unfreeze" } else { "Freeze" }}
                     </button>
                 </section>
+                <ReportsPanel size signed message version=canvas_version/>
                 <section class="admin-audit-panel">
                     <h2>"Audit log (newest first)"</h2>
                     <ol class="admin-audit">{audit_rows}</ol>

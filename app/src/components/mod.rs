@@ -4,10 +4,12 @@
 //! with the HTML, so both sides render the same markup.
 
 mod admin;
+mod admin_reports;
 mod board;
 mod history_panel;
 mod name_form;
 mod palette_bar;
+mod report_form;
 mod status_bar;
 mod template_panel;
 
@@ -21,6 +23,7 @@ use board::Board;
 use history_panel::HistoryPanel;
 use name_form::NameForm;
 use palette_bar::{CooldownIndicator, PaletteBar};
+use report_form::ReportForm;
 use status_bar::StatusBar;
 use template_panel::TemplatePanel;
 
@@ -132,6 +135,7 @@ pub fn App() -> impl IntoView {
                 <NameForm initial=page.display_name.clone() live/>
                 <TemplatePanel live/>
                 <HistoryPanel live/>
+                <ReportForm live/>
             </footer>
         </div>
     }

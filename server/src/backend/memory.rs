@@ -720,6 +720,7 @@ mod tests {
         let rules = Rules {
             cooldown: Duration::from_millis(cooldown_ms),
             per_address,
+            challenge: ChallengeMode::Off,
         };
         MemoryStore::new(size, rules, history_len)
     }

@@ -302,8 +302,9 @@ mod tests {
     async fn a_mirror_loaded_from_a_snapshot_recalls_the_recent_tiles_from_history() {
         use crate::{
             backend::memory::MemoryStore,
-            model::{ChallengeMode, ClientAddress, ColorIndex, Placement, Rules, SessionId},
+            model::{ChallengeMode, ClientAddress, Placement, Rules, SessionId},
         };
+        use app::palette::ColorIndex;
         let size = CanvasSize {
             width: 4,
             height: 4,
