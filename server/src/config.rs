@@ -2,7 +2,7 @@
 //! values. Every variable has a default that works on a laptop; the README
 //! and `.env.development` list them all.
 
-use crate::model::ChallengeMode;
+use crate::model::{ArchiveKeep, ChallengeMode};
 use app::geometry::CanvasSize;
 use leptos::config::{Env, LeptosOptions};
 use std::{
@@ -44,8 +44,9 @@ pub struct Config {
     /// How often one instance archives the canvas as a PNG (time travel);
     /// zero: never.
     pub archive_interval: Duration,
-    /// Archived snapshots kept, the oldest dropped first.
-    pub archive_keep: usize,
+    /// How many archived snapshots are kept, and how many bytes of them
+    /// at most: the oldest are dropped first (the newest always stays).
+    pub archive_keep: ArchiveKeep,
     /// Placements the embedded store keeps for `Resume`.
     pub history_len: usize,
     /// Origins accepted on `/ws`; empty means "the host serving the page".
@@ -272,7 +273,10 @@ impl Config {
             recent_tiles: env.parse("RECENT_TILES", 65_536)?,
             snapshot_max_age: env.ms("SNAPSHOT_MAX_AGE_MS", 250)?,
             archive_interval: env.ms("SNAPSHOT_INTERVAL_MS", 600_000)?,
-            archive_keep: env.parse("SNAPSHOT_KEEP", 1_000)?,
+            archive_keep: ArchiveKeep {
+                snapshots: env.parse("SNAPSHOT_KEEP", 1_000usize)?.max(1),
+                bytes: env.parse("SNAPSHOT_KEEP_BYTES", 128 * 1024 * 1024)?,
+            },
             history_len,
             allowed_origins: allowed_origins(&env),
             place_rate_per_sec: env.parse("PLACE_RATE_PER_SEC", 20)?,

@@ -13,7 +13,8 @@
 //!   `memory` (embedded) and `redis` (shared).
 //! - [`canvas`]: the mirror, the sync task, the fan-out, the snapshots.
 //! - [`session`], [`challenge`], [`limits`], [`bans`], [`presence`]: who
-//!   the users are, what they may do and what they must prove; [`rollback`]: what undoing one of them takes.
+//!   the users are, what they may do and what they must prove; [`usage`]:
+//!   what the store's memory is spent on; [`rollback`]: what undoing one of them takes.
 //! - [`state`], [`routes`] (the HTTP routes and the WebSocket of
 //!   docs/protocol.md), [`error`], [`serve`] (the HTTP server) and
 //!   [`startup`], which builds an [`startup::Application`] from it all.
@@ -34,3 +35,4 @@ pub mod serve;
 pub mod session;
 pub mod startup;
 pub mod state;
+pub mod usage;

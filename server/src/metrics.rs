@@ -73,6 +73,11 @@ impl SnapshotFormat {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ChallengeLabels {
     /// `solved` or `wrong` (not issued here, expired, not a solution).
     answer: &'static str,
@@ -152,6 +157,9 @@ pub struct Metrics {
     snapshot_encodings: Family<SnapshotLabels, Counter>,
     /// Answers to the proof-of-work challenge, by whether they checked out.
     challenges: Family<ChallengeLabels, Counter>,
+    /// The store's memory and keys by kind of key (estimates).
+    store_memory: Family<KindLabels, Gauge<f64, AtomicU64>>,
+    store_keys: Family<KindLabels, Gauge<f64, AtomicU64>>,
     process_memory: Gauge,
 }
 
@@ -375,6 +383,20 @@ impl Metrics {
             None,
             Family::default(),
         );
+        let store_memory = register(
+            r,
+            "store_memory",
+            "The store's memory by kind of key (estimated from a sample)",
+            Some(Unit::Bytes),
+            Family::default(),
+        );
+        let store_keys = register(
+            r,
+            "store_keys",
+            "The store's keys by kind (estimated from a sample)",
+            None,
+            Family::default(),
+        );
         let process_memory = register(
             r,
             "process_resident_memory",
@@ -396,6 +418,8 @@ impl Metrics {
             store_errors,
             snapshot_encodings,
             challenges,
+            store_memory,
+            store_keys,
             process_memory,
         }
     }
@@ -405,6 +429,13 @@ impl Metrics {
             .by_result
             .get_or_create(&PlacementLabels { result })
             .inc();
+    }
+
+    /// Records the store's estimated keys and memory of one kind.
+    pub fn store_usage(&self, kind: &'static str, keys: f64, bytes: f64) {
+        let labels = KindLabels { kind };
+        self.store_memory.get_or_create(&labels).set(bytes);
+        self.store_keys.get_or_create(&labels).set(keys);
     }
 
     /// Counts an answer to the challenge.

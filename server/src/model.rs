@@ -270,6 +270,14 @@ pub struct RangeBan {
     pub shadow: bool,
 }
 
+/// How much of the canvas's past the archive keeps: at most this many
+/// snapshots and this many bytes of them; the newest always stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveKeep {
+    pub snapshots: usize,
+    pub bytes: u64,
+}
+
 /// A player's report of an area of the canvas, for the moderators' queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {

@@ -23,6 +23,7 @@ use crate::{
     state::{
         AppState, HEAVY_READS, REPORT_BURST, REPORT_EVERY, STORE_RESUME_BURST, STORE_RESUME_EVERY,
     },
+    usage,
 };
 use std::{
     future::Future,
@@ -174,6 +175,11 @@ impl Application {
                 .clone()
                 .run(state.store.clone(), state.shutdown.clone()),
         );
+        state.tasks.spawn(usage::run(
+            state.store.clone(),
+            state.metrics.clone(),
+            state.shutdown.clone(),
+        ));
         state.tasks.spawn(state.presence.clone().run(
             state.store.clone(),
             state.fanout.clone(),

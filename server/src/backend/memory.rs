@@ -11,9 +11,9 @@ use super::{
     SESSION_TTL,
 };
 use crate::model::{
-    unix_ms, AuditEntry, BanTarget, Batch, ChallengeMode, ClientAddress, Logged, PixelRecord,
-    PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId, Snapshot, Update,
-    MODERATOR,
+    unix_ms, ArchiveKeep, AuditEntry, BanTarget, Batch, ChallengeMode, ClientAddress, Logged,
+    PixelRecord, PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId, Snapshot,
+    Update, MODERATOR,
 };
 use app::{
     geometry::{CanvasSize, Coord},
@@ -397,6 +397,11 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    /// The process's own memory is what `/metrics` already reports.
+    async fn memory_by_kind(&self, _: usize) -> Result<Vec<super::KindUsage>, StoreError> {
+        Ok(Vec::new())
+    }
+
     /// The embedded store serves one instance: its count is the total.
     async fn report_online(&self, _: &str, online: u32, _: Duration) -> Result<u32, StoreError> {
         Ok(online)
@@ -482,12 +487,17 @@ impl Store for MemoryStore {
         seq: u64,
         at: SystemTime,
         png: Bytes,
-        keep: usize,
+        keep: ArchiveKeep,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
         state.archive.retain(|(archived, ..)| *archived != seq);
         state.archive.push_back((seq, at, png));
-        while state.archive.len() > keep.max(1) {
+        let bytes = |archive: &VecDeque<(u64, SystemTime, Bytes)>| -> u64 {
+            archive.iter().map(|(_, _, png)| png.len() as u64).sum()
+        };
+        while state.archive.len() > 1
+            && (state.archive.len() > keep.snapshots || bytes(&state.archive) > keep.bytes)
+        {
             state.archive.pop_front();
         }
         Ok(())

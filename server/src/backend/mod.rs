@@ -14,8 +14,8 @@ use crate::{
     config::Config,
     metrics::Metrics,
     model::{
-        AuditEntry, BanTarget, Batch, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement,
-        RangeBan, Report, Rules, SessionId, Snapshot, Update,
+        ArchiveKeep, AuditEntry, BanTarget, Batch, ClientAddress, Logged, PixelRecord,
+        PlaceOutcome, Placement, RangeBan, Report, Rules, SessionId, Snapshot, Update,
     },
 };
 use app::{geometry::Coord, name::DisplayName};
@@ -140,6 +140,14 @@ impl History {
     }
 }
 
+/// Keys of one kind in the store, and the memory they take (estimates).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindUsage {
+    pub kind: &'static str,
+    pub keys: f64,
+    pub bytes: f64,
+}
+
 /// Who a moderator's fill is recorded as.
 #[derive(Debug, Clone)]
 pub struct FillPlacer {
@@ -249,7 +257,7 @@ pub trait Store: Send + Sync + 'static {
         seq: u64,
         at: SystemTime,
         png: Bytes,
-        keep: usize,
+        keep: ArchiveKeep,
     ) -> Result<(), StoreError>;
 
     /// The archived snapshots, newest first: their seqs and times.
@@ -295,6 +303,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The newest `count` entries of the audit log, newest first.
     async fn audit_log(&self, count: usize) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// What the store's memory is spent on, by kind of key (`session`,
+    /// `history`, `archive`, …), estimated from `samples` random keys for
+    /// the kinds with many keys and measured for the single large ones.
+    /// Bounded work whatever the number of keys; empty for a store that
+    /// cannot tell.
+    async fn memory_by_kind(&self, samples: usize) -> Result<Vec<KindUsage>, StoreError>;
 
     /// Records that `instance` has `online` open sockets, for `ttl` unless
     /// renewed, and returns the users online across every instance.

@@ -1,11 +1,12 @@
 //! Time travel's archive: every `SNAPSHOT_INTERVAL_MS` one instance (the
 //! one that takes the turn in the store first) saves the canvas as a PNG
-//! with its seq and time, and the store keeps the newest `SNAPSHOT_KEEP`.
+//! with its seq and time, and the store keeps the newest `SNAPSHOT_KEEP`, in
+//! at most `SNAPSHOT_KEEP_BYTES`.
 //! They live in the store beside the canvas, not on a volume: every
 //! instance can serve them, and backups carry them.
 
 use super::{encode, mirror::Mirror};
-use crate::backend::Store;
+use crate::{backend::Store, model::ArchiveKeep};
 use std::{
     sync::Arc,
     time::{Duration, SystemTime},
@@ -16,7 +17,7 @@ pub struct Archiver {
     pub store: Arc<dyn Store>,
     pub mirror: Arc<Mirror>,
     pub interval: Duration,
-    pub keep: usize,
+    pub keep: ArchiveKeep,
 }
 
 impl Archiver {

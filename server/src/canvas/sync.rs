@@ -566,6 +566,12 @@ mod tests {
         ) -> Result<bool, StoreError> {
             Err(StoreError::Closed)
         }
+        async fn memory_by_kind(
+            &self,
+            _: usize,
+        ) -> Result<Vec<crate::backend::KindUsage>, StoreError> {
+            Err(StoreError::Closed)
+        }
         async fn report_online(&self, _: &str, _: u32, _: Duration) -> Result<u32, StoreError> {
             Err(StoreError::Closed)
         }
@@ -587,7 +593,7 @@ mod tests {
             _: u64,
             _: std::time::SystemTime,
             _: bytes::Bytes,
-            _: usize,
+            _: crate::model::ArchiveKeep,
         ) -> Result<(), StoreError> {
             Err(StoreError::Closed)
         }

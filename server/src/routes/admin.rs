@@ -83,10 +83,7 @@ impl FromRequestParts<AppState> for Moderator {
                 found = Some((credential.name.clone(), credential.role));
             }
         }
-        let shared = config
-            .admin_token
-            .as_ref()
-            .is_some_and(matches);
+        let shared = config.admin_token.as_ref().is_some_and(matches);
         let (name, role) = match (found, shared) {
             (Some(named), _) => named,
             // The shared token names its user by a header of their choice.

@@ -3,7 +3,7 @@
 //! placements after a seq, which replay the recent past exactly.
 
 use crate::{
-    helpers::{eventually, place_randomly, snapshots_at, spawn_app, wait_ready, TestApp},
+    helpers::{eventually, keys, place_randomly, snapshots_at, spawn_app, wait_ready, TestApp},
     redis_server::RedisServer,
 };
 use app::protocol::{ServerMessage, Tile};
@@ -184,4 +184,41 @@ async fn placements_after_a_seq_come_from_memory_or_history_until_it_is_trimmed(
     assert_eq!(placements(&app, epoch ^ 1, 260).await, Err(409));
     let malformed = app.get("/api/placements?epoch=1&after=x").await;
     assert_eq!(malformed.status(), 400);
+}
+
+/// The archive is bounded by bytes as well as by count: past
+/// `SNAPSHOT_KEEP_BYTES` the oldest go first, the newest always stays, and
+/// the store's running total matches what it holds.
+#[tokio::test]
+async fn the_archive_keeps_within_its_byte_budget() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let interval = INTERVAL_MS.to_string();
+    let app = spawn_app(&[
+        ("REDIS_URL", url.as_str()),
+        ("SNAPSHOT_INTERVAL_MS", interval.as_str()),
+        ("SNAPSHOT_KEEP_BYTES", "1"),
+    ])
+    .await;
+    wait_ready(&app).await;
+    for (seed, seq) in [(1, 5), (2, 10), (3, 15)] {
+        place_randomly(app.api.clone(), seed, 5).await;
+        wait_archived(&app, seq).await;
+    }
+    let entries = archived(&app).await;
+    assert_eq!(entries.len(), 1, "only the newest: {entries:?}");
+    assert_eq!(entries[0].0, 15);
+    let png = app
+        .get("/api/snapshots/15.png")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let mut control = redis.connect().await;
+    let total: u64 = redis::cmd("GET")
+        .arg(format!("{}archive:bytes", keys().prefix()))
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    assert_eq!(total, png.len() as u64);
 }

@@ -4,7 +4,7 @@
 //! counted.
 
 use crate::{
-    helpers::{spawn_app, spawn_app_as_shipped, Api, WsClient},
+    helpers::{eventually, spawn_app, spawn_app_as_shipped, Api, WsClient},
     redis_server::RedisServer,
 };
 use app::protocol::PlaceStatus;
@@ -192,4 +192,89 @@ async fn sessions_are_not_minted_when_they_cannot_be_counted() {
         .expect("a session once the store is back")
         .new_session
         .is_some());
+}
+
+/// Keys in the test Redis.
+async fn key_count(redis: &RedisServer) -> u64 {
+    let mut control = redis.connect().await;
+    redis::cmd("DBSIZE")
+        .query_async(&mut control)
+        .await
+        .unwrap()
+}
+
+/// Anonymous visitors who never place nor pick a name leave nothing in the
+/// store when they go (a session record is written only once it holds
+/// something); what the store's memory is spent on is published by kind.
+#[tokio::test]
+async fn anonymous_visitors_leave_no_records_and_memory_is_reported_by_kind() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let vars = [
+        ("REDIS_URL", url.as_str()),
+        ("MAX_NEW_SESSIONS_PER_IP", "0"),
+        (
+            "SESSION_SECRET",
+            "a test secret of thirty-two bytes or more",
+        ),
+    ];
+    let app = spawn_app(&vars).await;
+    let mut placer = app.api.ws().await;
+    placer.place(0, 0, 3).await;
+    placer.place_result().await;
+    let before = key_count(&redis).await;
+    for _ in 0..200 {
+        let ws = app.api.ws().await;
+        drop(ws);
+    }
+    // Each socket's close is handled by then (the last one's, at least).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = key_count(&redis).await;
+    println!("200 anonymous visitors: {before} keys before, {after} after");
+    assert_eq!(after, before, "no key for a visitor who did nothing");
+
+    // 100 named sessions: a record each.
+    for n in 0..100 {
+        let ws = app.api.ws().await;
+        let cookie = ws.new_session.clone().unwrap();
+        let saved = app
+            .api
+            .http
+            .post(app.api.url("/api/name"))
+            .header("cookie", cookie)
+            .json(&serde_json::json!({ "name": format!("player {n}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), 200);
+    }
+    // A new instance estimates at once, then every minute.
+    let fresh = spawn_app(&vars).await;
+    let metrics = eventually(
+        "the store's usage in /metrics",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || async {
+            let text = fresh.api.get("/metrics").await.text().await.ok()?;
+            text.contains("canvas_store_memory_bytes{kind=\"pixels\"}")
+                .then_some(text)
+        },
+    )
+    .await;
+    let gauge = |name: &str, kind: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}{{kind=\"{kind}\"}} ")))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let sessions = gauge("canvas_store_keys", "session");
+    println!(
+        "store usage: ~{sessions:.0} session keys, {:.0} bytes; pixels {:.0} bytes",
+        gauge("canvas_store_memory_bytes", "session"),
+        gauge("canvas_store_memory_bytes", "pixels")
+    );
+    assert!((60.0..=140.0).contains(&sessions), "about 100: {sessions}");
+    assert!(gauge("canvas_store_memory_bytes", "session") > 0.0);
+    assert!(gauge("canvas_store_memory_bytes", "pixels") > 0.0);
 }

@@ -37,6 +37,8 @@ pub struct Keys {
     pub archive_at: String,
     /// String with a TTL: held by the instance whose turn it is to archive.
     pub archive_turn: String,
+    /// String: the archived PNGs' total size in bytes.
+    pub archive_bytes: String,
     /// Stream: the moderators' actions, fields `at`, `by`, `address`,
     /// `action`, `details` (JSON); capped at
     /// [`AUDIT_LEN`](crate::backend::AUDIT_LEN) entries.
@@ -61,6 +63,7 @@ impl Keys {
             archive_png: format!("{prefix}:archive:png"),
             archive_at: format!("{prefix}:archive:at"),
             archive_turn: format!("{prefix}:archive:turn"),
+            archive_bytes: format!("{prefix}:archive:bytes"),
             prefix: prefix.to_owned(),
         }
     }

@@ -21,13 +21,15 @@
 use super::{keys::Keys, locate::Locator, master::Master};
 use crate::{
     backend::{
-        FillPlacer, Filled, History, Store, StoreError, AUDIT_LEN, NEW_SESSION_WINDOW, SESSION_TTL,
+        FillPlacer, Filled, History, KindUsage, Store, StoreError, AUDIT_LEN, NEW_SESSION_WINDOW,
+        SESSION_TTL,
     },
     config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
-        unix_ms, AuditEntry, BanTarget, ClientAddress, Logged, PixelRecord, PlaceOutcome,
-        Placement, Placer, RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
+        unix_ms, ArchiveKeep, AuditEntry, BanTarget, ClientAddress, Logged, PixelRecord,
+        PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId, Snapshot, Update,
+        MODERATOR,
     },
 };
 use app::{
@@ -515,6 +517,79 @@ impl Store for RedisStore {
             .await
     }
 
+    async fn memory_by_kind(&self, samples: usize) -> Result<Vec<KindUsage>, StoreError> {
+        let prefix = self.keys.prefix();
+        // The single large keys, measured; everything else, sampled.
+        let singles: Vec<(&'static str, String)> = vec![
+            ("pixels", self.keys.pixels.clone()),
+            ("meta", self.keys.meta.clone()),
+            ("history", self.keys.history.clone()),
+            ("archive", self.keys.archive_png.clone()),
+            ("audit", self.keys.audit.clone()),
+            ("reports", self.keys.reports()),
+        ];
+        let (dbsize, sampled): (u64, Vec<Option<String>>) = self
+            .master
+            .run(|mut c| async move {
+                let mut pipe = redis::pipe();
+                pipe.cmd("DBSIZE");
+                for _ in 0..samples {
+                    pipe.cmd("RANDOMKEY");
+                }
+                let mut replies: Vec<Value> = pipe.query_async(&mut c).await?;
+                let dbsize = redis::from_redis_value(replies.remove(0))?;
+                let keys = replies
+                    .into_iter()
+                    .map(redis::from_redis_value::<Option<String>>)
+                    .collect::<Result<_, _>>()?;
+                Ok((dbsize, keys))
+            })
+            .await?;
+        let many: Vec<(&'static str, String)> = sampled
+            .into_iter()
+            .flatten()
+            .filter_map(|key| {
+                let kind = key_kind(key.strip_prefix(&prefix)?)?;
+                (!singles.iter().any(|(single, _)| *single == kind)).then_some((kind, key))
+            })
+            .collect();
+        let measured: Vec<(&'static str, String)> = singles.into_iter().chain(many).collect();
+        let names: Vec<String> = measured.iter().map(|(_, key)| key.clone()).collect();
+        let sizes: Vec<Option<u64>> = self
+            .master
+            .run(|mut c| async move {
+                let mut pipe = redis::pipe();
+                for key in &names {
+                    pipe.cmd("MEMORY").arg("USAGE").arg(key);
+                }
+                pipe.query_async(&mut c).await
+            })
+            .await?;
+        let singles_count = 6;
+        let mut usage: Vec<KindUsage> = Vec::new();
+        for (n, ((kind, _), size)) in measured.iter().zip(sizes).enumerate() {
+            let Some(size) = size else { continue };
+            // A sampled key stands for dbsize / samples keys of its kind.
+            let weight = if n < singles_count {
+                1.0
+            } else {
+                dbsize as f64 / samples.max(1) as f64
+            };
+            match usage.iter_mut().find(|u| u.kind == *kind) {
+                Some(entry) => {
+                    entry.keys += weight;
+                    entry.bytes += weight * size as f64;
+                }
+                None => usage.push(KindUsage {
+                    kind,
+                    keys: weight,
+                    bytes: weight * size as f64,
+                }),
+            }
+        }
+        Ok(usage)
+    }
+
     async fn report_online(
         &self,
         instance: &str,
@@ -626,7 +701,7 @@ impl Store for RedisStore {
         seq: u64,
         at: SystemTime,
         png: Bytes,
-        keep: usize,
+        keep: ArchiveKeep,
     ) -> Result<(), StoreError> {
         let keys = &self.keys;
         let mut invocation = ARCHIVE.prepare_invoke();
@@ -634,10 +709,12 @@ impl Store for RedisStore {
             .key(&keys.archive)
             .key(&keys.archive_png)
             .key(&keys.archive_at)
+            .key(&keys.archive_bytes)
             .arg(seq)
             .arg(unix_ms(at))
             .arg(png.as_ref())
-            .arg(keep.max(1));
+            .arg(keep.snapshots.max(1))
+            .arg(keep.bytes);
         self.master
             .run(|mut c| async move { invocation.invoke_async::<()>(&mut c).await })
             .await
@@ -942,6 +1019,29 @@ impl RedisStore {
             BanTarget::Range(range) => self.keys.range_bans() + ":" + &range.to_string(),
         }
     }
+}
+
+/// The kind of a key, from its name after the prefix: its first segment,
+/// when it is one this store writes (so a label's values stay few).
+fn key_kind(name: &str) -> Option<&'static str> {
+    const KINDS: &[&str] = &[
+        "session",
+        "cooldown",
+        "puzzle",
+        "new-sessions",
+        "address",
+        "ban",
+        "bans",
+        "ban-ranges",
+        "presence",
+        "archive",
+        "epoch",
+        "seq",
+        "frozen",
+        "session-secret",
+    ];
+    let first = name.split(':').next()?;
+    KINDS.iter().find(|kind| **kind == first).copied()
 }
 
 /// The placements of a history entry, `[id, [field, value, …]]`: a batch
