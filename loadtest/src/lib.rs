@@ -16,6 +16,9 @@
 //! - [`chaos`]: canvas-chaos (`src/bin/canvas-chaos.rs`): faults injected
 //!   into the local cluster under load, and the audit that nothing
 //!   acknowledged was lost.
+//! - [`stampede`]: canvas-stampede (`src/bin/canvas-stampede.rs`): a crowd
+//!   resuming from far back on a restarted instance, and what it costs a
+//!   player on another.
 
 pub mod audit;
 pub mod chaos;
@@ -23,4 +26,5 @@ pub mod client;
 pub mod flood;
 pub mod options;
 pub mod run;
+pub mod stampede;
 pub mod stats;
