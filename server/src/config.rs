@@ -68,6 +68,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Open WebSockets one client address may hold on this instance.
     pub max_connections_per_ip: u32,
+    /// WebSocket handshakes one client address may make per second on
+    /// this instance (bursts of twice as many); 0: no limit.
+    pub ws_handshakes_per_ip: u32,
     /// HTTP connections one peer address may hold open on this instance
     /// (0: no cap). Not applied behind a proxy (`TRUST_FORWARDED_FOR`),
     /// where every connection comes from the proxy: it caps them itself.
@@ -292,6 +295,7 @@ impl Config {
                 .max(Duration::from_millis(10)),
             max_connections_per_ip: env.parse("MAX_CONNECTIONS_PER_IP", 32)?,
             max_http_connections_per_ip: env.parse("MAX_HTTP_CONNECTIONS_PER_IP", 64)?,
+            ws_handshakes_per_ip: env.parse("WS_HANDSHAKES_PER_IP", 10)?,
             max_new_sessions_per_ip: env.parse("MAX_NEW_SESSIONS_PER_IP", 30)?,
             placements_per_address: placements_per_address(&env)?,
             challenge: env.parse("CHALLENGE", ChallengeMode::Suspicious)?,

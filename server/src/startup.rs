@@ -21,7 +21,7 @@ use crate::{
     routes, serve,
     session::Sessions,
     state::{
-        AppState, HEAVY_READS, REPORT_BURST, REPORT_EVERY, STORE_RESUME_BURST, STORE_RESUME_EVERY,
+        AppState, HEAVY_READS, LARGE_RESUME_BURST, LARGE_RESUME_EVERY, REPORT_BURST, REPORT_EVERY,
     },
     usage,
 };
@@ -125,6 +125,13 @@ impl Application {
             config.max_new_sessions_per_ip,
         );
         let snapshots = Snapshots::new(mirror.clone(), metrics.clone(), config.snapshot_max_age);
+        let handshakes = (config.ws_handshakes_per_ip > 0).then(|| {
+            let rate = config.ws_handshakes_per_ip;
+            Arc::new(AddressBuckets::every(
+                Duration::from_secs(1) / rate,
+                rate * 2,
+            ))
+        });
         let state = AppState {
             config: Arc::new(config),
             sessions: Arc::new(sessions),
@@ -138,11 +145,12 @@ impl Application {
             range_bans: Arc::new(RangeBans::default()),
             metrics,
             heavy_reads: Arc::new(Semaphore::new(HEAVY_READS)),
-            store_resumes: Arc::new(AddressBuckets::every(
-                STORE_RESUME_EVERY,
-                STORE_RESUME_BURST,
+            large_resumes: Arc::new(AddressBuckets::every(
+                LARGE_RESUME_EVERY,
+                LARGE_RESUME_BURST,
             )),
             reports_limit: Arc::new(AddressBuckets::every(REPORT_EVERY, REPORT_BURST)),
+            handshakes,
             feed_live: Arc::new(AtomicBool::new(false)),
             shutdown,
             tasks: TaskTracker::new(),

@@ -40,10 +40,14 @@ pub struct AppState {
     /// request must not buy unbounded store work, so past [`HEAVY_READS`]
     /// they wait their turn.
     pub heavy_reads: Arc<Semaphore>,
-    /// `Resume`s answered from the store's history, per client address
-    /// (whichever of its sockets asks): past its allowance a client gets
-    /// `Resync` and loads the (cached) snapshot instead.
-    pub store_resumes: Arc<AddressBuckets>,
+    /// Large `Resume` answers (from the store's history, or many tiles
+    /// from memory), per client address (whichever of its sockets asks):
+    /// past its allowance a client gets `Resync` and loads the (cached)
+    /// snapshot instead.
+    pub large_resumes: Arc<AddressBuckets>,
+    /// WebSocket handshakes per client address (`None`: no limit): a client
+    /// reconnecting in a loop is refused cheaply, before an upgrade.
+    pub handshakes: Option<Arc<AddressBuckets>>,
     /// Players' reports per client address.
     pub reports_limit: Arc<AddressBuckets>,
     /// Whether the sync task is current with the feed (for `/readyz`).
@@ -56,10 +60,10 @@ pub struct AppState {
     pub tasks: TaskTracker,
 }
 
-/// `Resume`s an address may have answered from the store: a burst of
-/// this many, then one every [`STORE_RESUME_EVERY`].
-pub const STORE_RESUME_BURST: u32 = 3;
-pub const STORE_RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// Large `Resume` answers an address may have: a burst of this many, then
+/// one every [`LARGE_RESUME_EVERY`].
+pub const LARGE_RESUME_BURST: u32 = 3;
+pub const LARGE_RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reports an address may file: a burst of this many, then one every
 /// [`REPORT_EVERY`].

@@ -77,7 +77,8 @@ impl FromRequestParts<AppState> for SameSite {
 }
 
 /// One more WebSocket for the request's address on this instance (429 when
-/// it holds its cap), counted while the permit lives.
+/// it holds its cap, or handshakes faster than `WS_HANDSHAKES_PER_IP`),
+/// counted while the permit lives.
 pub struct ConnectionSlot {
     pub address: ClientAddress,
     pub permit: ConnectionPermit,
@@ -88,6 +89,13 @@ impl FromRequestParts<AppState> for ConnectionSlot {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let address = address(parts, state);
+        if let Some(handshakes) = &state.handshakes {
+            if !handshakes.take(address, std::time::Instant::now()) {
+                return Err(ApiError::TooManyRequests(
+                    "too many WebSocket handshakes from this address: wait a moment",
+                ));
+            }
+        }
         let permit = state
             .connections
             .try_acquire(address)

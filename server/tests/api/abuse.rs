@@ -491,3 +491,32 @@ async fn one_address_holds_a_bounded_number_of_http_connections() {
     )
     .await;
 }
+
+/// A client reconnecting in a loop meets `WS_HANDSHAKES_PER_IP`: past the
+/// burst its handshakes are refused with 429 before any upgrade, and
+/// another address is not affected.
+#[tokio::test]
+async fn websocket_handshakes_are_rate_limited_per_address() {
+    let app = spawn_app(&[
+        ("WS_HANDSHAKES_PER_IP", "5"),
+        ("TRUST_FORWARDED_FOR", "true"),
+    ])
+    .await;
+    let from = |ip: &str| vec![("x-forwarded-for", ip.to_owned())];
+    let mut refused = 0;
+    for _ in 0..40 {
+        match WsClient::open(&app.api, &from("198.51.100.1")).await {
+            Ok(ws) => drop(ws),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 429);
+                refused += 1;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    // A burst of 10, then 5 a second: most of 40 in a moment are refused.
+    assert!((10..=30).contains(&refused), "{refused} of 40 refused");
+    assert!(WsClient::open(&app.api, &from("198.51.100.2"))
+        .await
+        .is_ok());
+}

@@ -58,6 +58,8 @@ pub async fn spawn_app_as_shipped(vars: &[(&str, &str)]) -> TestApp {
         // Snapshots as new as the mirror, so a test reads what it placed.
         ("SNAPSHOT_MAX_AGE_MS", "0"),
         ("PLACE_RATE_PER_SEC", "100000"),
+        // Tests open many sockets from one address in a moment.
+        ("WS_HANDSHAKES_PER_IP", "0"),
     ]
     .into_iter()
     .chain(vars.iter().copied())

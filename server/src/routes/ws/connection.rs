@@ -59,6 +59,10 @@ const READ_BATCH: usize = 64;
 /// cheaper than the tiles.
 const MAX_RESUME_TILES: u64 = 50_000;
 
+/// A `Resume` answered with more tiles than this (about 80 KB) is a large
+/// one: the client's address must have allowance left for it.
+const LARGE_RESUME: usize = 16_384;
+
 /// Placements read from the store's history per request while resuming
 /// past what the mirror remembers.
 const RESUME_PAGE: usize = 10_000;
@@ -364,7 +368,11 @@ impl Connection {
 
     /// Sends the tiles after `last_seq` (from memory, or from the store's
     /// history when the gap is older than memory), or `Resync` when they
-    /// cannot all be sent.
+    /// cannot all be sent, or should not: a large answer (over
+    /// [`LARGE_RESUME`] tiles from memory, any from the store) is given
+    /// only while the client's address has allowance left, so that a
+    /// crowd reconnecting in a loop cannot make the instance encode
+    /// without bound (the snapshot it loads instead is cached).
     async fn resume(&mut self, epoch: u64, last_seq: u64) -> Result<(), DisconnectReason> {
         let resumed = Version {
             epoch,
@@ -372,9 +380,16 @@ impl Connection {
         };
         match self.state.mirror.since(epoch, last_seq) {
             Since::Current => self.outbox.resume_from(resumed),
-            Since::Tiles { first_seq, tiles } => {
+            Since::Tiles { first_seq, tiles }
+                if tiles.len() <= LARGE_RESUME
+                    || self.state.large_resumes.take(self.address, Instant::now()) =>
+            {
                 self.outbox.resume_from(resumed);
                 self.outbox.push_tiles(first_seq, &tiles);
+            }
+            Since::Tiles { .. } => {
+                let current = self.state.mirror.version();
+                self.outbox.resync_to(current, resync(current));
             }
             Since::Gone => match history_since(&self.state, self.address, resumed).await {
                 Some(tiles) => {
@@ -508,7 +523,7 @@ async fn history_since(
         return None;
     }
     let _turn = state.heavy_reads.try_acquire().ok()?;
-    if !state.store_resumes.take(address, Instant::now()) {
+    if !state.large_resumes.take(address, Instant::now()) {
         return None;
     }
     let mut tiles = Vec::new();
