@@ -71,9 +71,11 @@ async fn each_interval_one_instance_archives_the_canvas_at_its_seq() {
     let redis = RedisServer::start().await;
     let url = redis.url();
     let interval = INTERVAL_MS.to_string();
+    // The placer below opens a session per round: no ceiling on them.
     let vars = [
         ("REDIS_URL", url.as_str()),
         ("SNAPSHOT_INTERVAL_MS", interval.as_str()),
+        ("MAX_NEW_SESSIONS_PER_IP", "0"),
     ];
     let (a, b) = (spawn_app(&vars).await, spawn_app(&vars).await);
     wait_ready(&a).await;
