@@ -44,6 +44,13 @@ const CATCH_UP_PAGE: usize = 10_000;
 const RECENT: usize = 16;
 /// How often a failed catch-up is retried and readiness re-evaluated.
 const RETRY_EVERY: Duration = Duration::from_millis(50);
+/// How often a caught-up instance checks its version against the store's
+/// anyway. Pub/Sub is at-most-once: a message lost while the feed sat on a
+/// demoted master (the new epoch a failover started, the last tiles before
+/// a quiet spell) would otherwise go unnoticed until the next placement,
+/// and the instance's clients would wait for a version it never tells
+/// them of. Two small history reads per instance per period.
+const VERIFY_EVERY: Duration = Duration::from_secs(2);
 /// Feed events taken in one go before the flush decision: a burst of
 /// messages that arrived together goes out in one frame.
 const DRAIN: usize = 256;
@@ -157,6 +164,7 @@ impl SyncTask {
         // Set once the feed reports it is delivering; cleared while its
         // connection is down.
         let mut connected = false;
+        let mut verified = Instant::now();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -229,6 +237,10 @@ impl SyncTask {
                     interval = self.pace(&mut pacing);
                 }
                 _ = retry.tick() => {
+                    if !behind && verified.elapsed() >= VERIFY_EVERY {
+                        verified = Instant::now();
+                        behind = true;
+                    }
                     if behind {
                         match self.catch_up(&mut applied).await {
                             Ok(()) => behind = false,

@@ -426,3 +426,36 @@ async fn resume_on_another_instance_gets_exactly_the_missed_tiles_or_resync() {
         }
     }
 }
+
+/// Pub/Sub is at-most-once: an instance that never hears of a change (here
+/// a new epoch written with no message, as when its feed sat on a demoted
+/// master) still finds it within seconds, with no placement to reveal it,
+/// and tells its clients to reload.
+#[tokio::test]
+async fn an_instance_notices_a_change_it_was_never_told_of() {
+    let redis = RedisServer::start().await;
+    let apps = instances(&redis, 1, &[]).await;
+    let mut ws = apps[0].ws().await;
+    ws.place(1, 1, 3).await;
+    assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    ws.wait_for_seq(1).await;
+    let mut control = redis.connect().await;
+    let _: () = redis::cmd("SET")
+        .arg(keys().epoch)
+        .arg("12345")
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no Resync for the new epoch"
+        );
+        if let ServerMessage::Resync { epoch, seq } = ws.recv().await {
+            assert_eq!((epoch, seq), (12345, 1));
+            break;
+        }
+    }
+    println!("noticed an unannounced epoch after {:?}", started.elapsed());
+}
