@@ -484,14 +484,20 @@ pub async fn place_randomly(
     (ws, replica, accepted)
 }
 
-/// Waits until the instance says it is ready; returns how long that took.
+/// Waits until the instance is ready and can place (store and feed fine);
+/// returns how long that took.
 pub async fn wait_ready(app: &TestApp) -> Duration {
     let start = std::time::Instant::now();
     eventually(
-        "the instance is ready",
+        "the instance to place (ready, store and feed)",
         Duration::from_secs(30),
         Duration::from_millis(20),
-        || async { (app.get("/readyz").await.status() == 200).then_some(()) },
+        || async {
+            let readiness = app.get("/readyz").await;
+            let ready = readiness.status() == 200;
+            let body: serde_json::Value = readiness.json().await.ok()?;
+            (ready && body["placing"] == true).then_some(())
+        },
     )
     .await;
     start.elapsed()

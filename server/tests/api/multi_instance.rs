@@ -164,10 +164,12 @@ async fn an_instance_lagging_past_the_history_reloads() {
         .await
         .unwrap();
     place_randomly(others[0].api.clone(), 100, 5).await;
+    let readiness = lagging.get("/readyz").await;
+    assert_eq!(readiness.status(), 200, "it still serves its canvas");
+    let readiness: serde_json::Value = readiness.json().await.unwrap();
     assert_eq!(
-        lagging.get("/readyz").await.status(),
-        503,
-        "an instance cut off from Redis is not ready"
+        readiness["placing"], false,
+        "an instance cut off from Redis says it cannot place"
     );
 
     // Let it back in: it must reload and converge.
@@ -222,10 +224,18 @@ async fn a_redis_restart_fails_placements_cleanly_and_loses_nothing() {
         "took {:?}",
         asked.elapsed()
     );
+    // Readiness is per instance: each still serves its page and snapshot,
+    // and stays in its load balancer, saying it cannot place.
     for app in &apps {
         assert_eq!(app.get("/api/canvas").await.status(), 200);
-        let ready_status = app.get("/readyz").await.status();
-        assert_eq!(ready_status, 503);
+        assert_eq!(app.get("/").await.status(), 200);
+        let readiness = app.get("/readyz").await;
+        assert_eq!(readiness.status(), 200);
+        let readiness: serde_json::Value = readiness.json().await.unwrap();
+        assert_eq!(
+            (readiness["store"].clone(), readiness["placing"].clone()),
+            (false.into(), false.into())
+        );
     }
 
     redis.restart().await;
