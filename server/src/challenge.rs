@@ -155,10 +155,12 @@ mod tests {
             ..solution.clone()
         };
         assert_eq!(puzzles.check(&wrong, now), Err(WrongAnswer::Unsolved));
-        // A puzzle the client made up itself (an easy one) is not signed.
+        // A puzzle the client made up itself (with a number of its own
+        // choosing) is not signed.
+        let easy = solution.number + 1;
         let invented = Solution {
-            challenge: hex(&digest(&solution.salt, 0)),
-            number: 0,
+            challenge: hex(&digest(&solution.salt, easy)),
+            number: easy,
             ..solution.clone()
         };
         assert_eq!(puzzles.check(&invented, now), Err(WrongAnswer::NotIssued));
