@@ -279,6 +279,17 @@ async fn place_as(
     Ok(placed)
 }
 
+/// `?count=N` of a listing: `default` without one, at most `max`.
+fn count(query: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    #[derive(Deserialize)]
+    struct Count {
+        count: Option<usize>,
+    }
+    let Count { count } = serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|_| bad("count must be a number"))?;
+    Ok(count.unwrap_or(default).clamp(1, max))
+}
+
 fn bad(message: &str) -> ApiError {
     ApiError::BadRequest(message.to_owned())
 }
@@ -590,13 +601,7 @@ pub async fn audit(
     _: Moderator,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    #[derive(Deserialize)]
-    struct Count {
-        count: Option<usize>,
-    }
-    let Count { count } = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|_| bad("count must be a number"))?;
-    let count = count.unwrap_or(100).clamp(1, MAX_AUDIT_ENTRIES);
+    let count = count(query.as_deref(), 100, MAX_AUDIT_ENTRIES)?;
     let entries: Vec<Value> = state
         .store
         .audit_log(count)
@@ -623,13 +628,7 @@ pub async fn reports(
     _: Moderator,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    #[derive(Deserialize)]
-    struct Count {
-        count: Option<usize>,
-    }
-    let Count { count } = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|_| bad("count must be a number"))?;
-    let count = count.unwrap_or(50).clamp(1, MAX_REPORTS);
+    let count = count(query.as_deref(), 50, MAX_REPORTS)?;
     let size = state.mirror.size();
     let mut reports = Vec::new();
     for report in state.store.reports(count).await? {

@@ -106,6 +106,27 @@ impl RedisStore {
 }
 
 impl RedisStore {
+    /// The newest `count` entries of a stream, newest first: each one's ID
+    /// and fields (the audit log, the reports).
+    async fn newest_entries(
+        &self,
+        key: String,
+        count: usize,
+    ) -> Result<Vec<(String, HashMap<String, String>)>, StoreError> {
+        self.master
+            .run(|mut c| async move {
+                redis::cmd("XREVRANGE")
+                    .arg(key)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await
+    }
+
     /// Sets one field of the session's hash and renews its time to live.
     async fn save_session(
         &self,
@@ -860,20 +881,7 @@ impl Store for RedisStore {
     }
 
     async fn reports(&self, count: usize) -> Result<Vec<Report>, StoreError> {
-        let key = self.keys.reports();
-        let entries: Vec<(String, HashMap<String, String>)> = self
-            .master
-            .run(|mut c| async move {
-                redis::cmd("XREVRANGE")
-                    .arg(key)
-                    .arg("+")
-                    .arg("-")
-                    .arg("COUNT")
-                    .arg(count)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
+        let entries = self.newest_entries(self.keys.reports(), count).await?;
         entries
             .into_iter()
             .map(|(id, mut fields)| {
@@ -977,20 +985,7 @@ impl Store for RedisStore {
     }
 
     async fn audit_log(&self, count: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        let key = self.keys.audit.clone();
-        let entries: Vec<(String, HashMap<String, String>)> = self
-            .master
-            .run(|mut c| async move {
-                redis::cmd("XREVRANGE")
-                    .arg(key)
-                    .arg("+")
-                    .arg("-")
-                    .arg("COUNT")
-                    .arg(count)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
+        let entries = self.newest_entries(self.keys.audit.clone(), count).await?;
         entries
             .into_iter()
             .map(|(_, mut fields)| {
