@@ -343,3 +343,38 @@ async fn shutdown_answers_the_placements_in_flight_before_closing() {
     }
     redis.replica.thaw();
 }
+
+/// A Sentinel that takes connections and never answers (its node gone, its
+/// name still resolving) comes first in the list: every lookup gives it its
+/// share of the deadline and asks the others, so the instance finds the
+/// master and places.
+#[tokio::test]
+async fn an_unanswering_sentinel_first_in_the_list_does_not_hide_the_master() {
+    let redis = ReplicatedRedis::start().await;
+    let first = &redis.sentinels[0];
+    let upstream: SocketAddr = format!("127.0.0.1:{}", first.port).parse().unwrap();
+    let black_hole = FreezableProxy::start(upstream).await;
+    black_hole.freeze();
+    let sentinels = format!("{},{}", black_hole.addr, redis.sentinel_list());
+    let started = Instant::now();
+    let app = spawn_app(&[("REDIS_SENTINELS", sentinels.as_str())]).await;
+    wait_ready(&app).await;
+    println!(
+        "found the master past a silent Sentinel in {:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut ws = app.ws().await;
+    assert_eq!(
+        place_promptly(
+            &mut ws,
+            Tile {
+                x: 1,
+                y: 2,
+                color: 3
+            }
+        )
+        .await,
+        PlaceStatus::Accepted
+    );
+}

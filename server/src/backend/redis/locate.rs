@@ -2,10 +2,14 @@
 //! Sentinels say it is now. Asked again after connection failures and
 //! `READONLY` errors, which is how a failover is followed.
 //!
-//! Through Sentinels this is the redis crate's own client: it asks the
-//! Sentinels in turn and, before trusting an answer, checks with `ROLE` that
+//! Through Sentinels, each is asked with the redis crate's own client (one
+//! per Sentinel), which before trusting an answer checks with `ROLE` that
 //! the node named is a master (in the middle of a failover a Sentinel may
-//! still name the demoted one).
+//! still name the demoted one). Each Sentinel gets its share of the
+//! command deadline, the first one asked rotates after a failure, and a
+//! Sentinel that failed has its cached connection dropped: an unreachable
+//! Sentinel (its node gone, its name still resolving) costs a share of one
+//! lookup, never every lookup, so the others are always asked.
 //!
 //! With TLS (`REDIS_TLS`) the Sentinels and the master are both reached
 //! over TLS and their certificates checked against the configured CA: the
@@ -20,8 +24,14 @@ use redis::{
     sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType},
     ConnectionAddr, ConnectionInfo, IntoConnectionInfo, TlsCertificates, TlsMode,
 };
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
 use tokio::sync::Mutex;
+
+/// The least time a Sentinel is given to answer.
+const MIN_SENTINEL_BUDGET: Duration = Duration::from_millis(100);
 
 pub struct Locator {
     target: Target,
@@ -31,13 +41,22 @@ pub struct Locator {
 enum Target {
     /// The master's connection details, TLS parameters included.
     Direct(ConnectionInfo),
-    /// The library's client keeps a connection per Sentinel, hence `&mut`
-    /// and the lock (held only while asking). It carries the master's
-    /// credentials and TLS settings, and hands them on with its answer.
+    /// One client per Sentinel. The library's client keeps its
+    /// connection, hence `&mut` and the lock (held only while asking). It
+    /// carries the master's credentials and TLS settings, and hands them on
+    /// with its answer.
     Sentinel {
-        client: Mutex<SentinelClient>,
+        sentinels: Vec<Sentinel>,
+        /// Which Sentinel is asked first.
+        first: AtomicUsize,
         master_name: String,
     },
+}
+
+/// One Sentinel: how to make a client for it, and the client.
+struct Sentinel {
+    make: Box<dyn Fn() -> Result<SentinelClient, redis::RedisError> + Send + Sync>,
+    client: Mutex<SentinelClient>,
 }
 
 impl Locator {
@@ -87,10 +106,11 @@ impl Locator {
                 sentinels,
                 master_name,
             } => {
-                let addresses = sentinels.iter().map(|sentinel| {
+                let mut clients = Vec::new();
+                for sentinel in sentinels {
                     let (host, port) = sentinel.rsplit_once(':').unwrap_or((sentinel, "26379"));
                     let (host, port) = (host.to_owned(), port.parse().unwrap_or(26379));
-                    match certificates {
+                    let address = match certificates {
                         Some(_) => ConnectionAddr::TcpTls {
                             host,
                             port,
@@ -98,26 +118,39 @@ impl Locator {
                             tls_params: None,
                         },
                         None => ConnectionAddr::Tcp(host, port),
-                    }
-                });
-                let mut builder =
-                    SentinelClientBuilder::new(addresses, master_name, SentinelServerType::Master)
-                        .map_err(StoreError::refused)?;
-                if let Some(username) = &config.username {
-                    builder = builder.set_client_to_redis_username(username);
-                }
-                if let Some(password) = &config.password {
-                    builder = builder.set_client_to_redis_password(password.expose());
-                }
-                if let Some(certificates) = certificates {
-                    builder = builder
-                        .set_client_to_redis_tls_mode(TlsMode::Secure)
-                        .set_client_to_redis_certificates(certificates.clone())
-                        .set_client_to_sentinel_tls_mode(TlsMode::Secure)
-                        .set_client_to_sentinel_certificates(certificates);
+                    };
+                    let (username, password) = (config.username.clone(), config.password.clone());
+                    let (certificates, master_name) = (certificates.clone(), master_name.clone());
+                    let make = move || {
+                        let mut builder = SentinelClientBuilder::new(
+                            [address.clone()],
+                            master_name.clone(),
+                            SentinelServerType::Master,
+                        )?;
+                        if let Some(username) = &username {
+                            builder = builder.set_client_to_redis_username(username);
+                        }
+                        if let Some(password) = &password {
+                            builder = builder.set_client_to_redis_password(password.expose());
+                        }
+                        if let Some(certificates) = &certificates {
+                            builder = builder
+                                .set_client_to_redis_tls_mode(TlsMode::Secure)
+                                .set_client_to_redis_certificates(certificates.clone())
+                                .set_client_to_sentinel_tls_mode(TlsMode::Secure)
+                                .set_client_to_sentinel_certificates(certificates.clone());
+                        }
+                        builder.build()
+                    };
+                    let client = make().map_err(StoreError::refused)?;
+                    clients.push(Sentinel {
+                        make: Box::new(make),
+                        client: Mutex::new(client),
+                    });
                 }
                 Target::Sentinel {
-                    client: Mutex::new(builder.build().map_err(StoreError::refused)?),
+                    sentinels: clients,
+                    first: AtomicUsize::new(0),
                     master_name: master_name.clone(),
                 }
             }
@@ -134,18 +167,32 @@ impl Locator {
         match &self.target {
             Target::Direct(info) => Ok(info.clone()),
             Target::Sentinel {
-                client,
+                sentinels,
+                first,
                 master_name,
             } => {
-                let ask = async { client.lock().await.async_get_client().await };
-                match tokio::time::timeout(self.timeout, ask).await {
-                    Ok(Ok(client)) => Ok(client.get_connection_info().clone()),
-                    Ok(Err(error)) => {
-                        tracing::warn!(%error, %master_name, "no Sentinel named a master");
-                        Err(StoreError::NoMaster(master_name.clone()))
+                let budget =
+                    (self.timeout / sentinels.len().max(1) as u32).max(MIN_SENTINEL_BUDGET);
+                let start = first.load(Ordering::Relaxed);
+                for turn in 0..sentinels.len() {
+                    let index = (start + turn) % sentinels.len();
+                    let sentinel = &sentinels[index];
+                    let ask = async { sentinel.client.lock().await.async_get_client().await };
+                    let failure = match tokio::time::timeout(budget, ask).await {
+                        Ok(Ok(client)) => return Ok(client.get_connection_info().clone()),
+                        Ok(Err(error)) => error.to_string(),
+                        Err(_) => format!("no answer within {budget:?}"),
+                    };
+                    tracing::debug!(sentinel = index, %failure, "a Sentinel did not name the master");
+                    // Ask another first next time, and start afresh with
+                    // this one: its cached connection may be the broken part.
+                    first.store((index + 1) % sentinels.len(), Ordering::Relaxed);
+                    if let Ok(fresh) = (sentinel.make)() {
+                        *sentinel.client.lock().await = fresh;
                     }
-                    Err(_) => Err(StoreError::not_reached(self.timeout)),
                 }
+                tracing::warn!(%master_name, "no Sentinel named a master");
+                Err(StoreError::NoMaster(master_name.clone()))
             }
         }
     }
