@@ -16,7 +16,9 @@
 #
 # Every user may run only what its job needs: the app cannot FLUSHALL, CONFIG
 # or touch keys outside its prefix; a replica can only replicate; the
-# default (unauthenticated) user is off on data nodes.
+# default (unauthenticated) user is off on data nodes. The Sentinels' user
+# may also pause writes, for redis/prestop.sh, which hands the master's
+# role over the way a Sentinel would.
 
 # tls_settings PORT: listen on PORT with TLS only (no plain TCP port), and
 # speak TLS to other nodes (replication, Sentinels).
@@ -41,7 +43,7 @@ data_node_security() {
 user default off
 user canvas on >${REDIS_PASSWORD:?} resetkeys ~$prefix:* resetchannels &$prefix:* +@all -@dangerous -@admin +role
 user replica on >${REDIS_REPLICATION_PASSWORD:?} -@all +psync +replconf +ping
-user sentinel on >${REDIS_SENTINEL_PASSWORD:?} allchannels -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill
+user sentinel on >${REDIS_SENTINEL_PASSWORD:?} allchannels -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill +client|pause +client|unpause
 user backup on >${REDIS_BACKUP_PASSWORD:?} resetkeys ~$prefix:* resetchannels &$prefix:* -@all +sync +psync +replconf +ping +role +info +select +scan +get +unlink +restore +publish
 user monitor on >${REDIS_MONITOR_PASSWORD:?} -@all +ping +info +role +config|get +client|list +client|info +slowlog +latency +memory|stats +memory|usage +select +cluster|info
 masteruser replica

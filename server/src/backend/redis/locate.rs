@@ -2,14 +2,20 @@
 //! Sentinels say it is now. Asked again after connection failures and
 //! `READONLY` errors, which is how a failover is followed.
 //!
-//! Through Sentinels, each is asked with the redis crate's own client (one
-//! per Sentinel), which before trusting an answer checks with `ROLE` that
-//! the node named is a master (in the middle of a failover a Sentinel may
-//! still name the demoted one). Each Sentinel gets its share of the
-//! command deadline, the first one asked rotates after a failure, and a
-//! Sentinel that failed has its cached connection dropped: an unreachable
-//! Sentinel (its node gone, its name still resolving) costs a share of one
-//! lookup, never every lookup, so the others are always asked.
+//! Through Sentinels, each is asked `SENTINEL GET-MASTER-ADDR-BY-NAME`
+//! on a connection kept per Sentinel, and the node named is asked `ROLE`
+//! before it is trusted. In the middle of a failover a Sentinel still
+//! names the demoted master for up to a second after the replica took
+//! over (it learns of the promotion from its next `INFO`); a demoted
+//! master's `ROLE` names its new master, which is taken if it says it is
+//! one. So the app follows a hand-over (redis/prestop.sh) as soon as the
+//! old master steps down, not a second later.
+//!
+//! Each Sentinel gets its share of the command deadline, the first one
+//! asked rotates after a failure, and a Sentinel that failed has its
+//! connection dropped: an unreachable Sentinel (its node gone, its name
+//! still resolving) costs a share of one lookup, never every lookup, so
+//! the others are always asked.
 //!
 //! With TLS (`REDIS_TLS`) the Sentinels and the master are both reached
 //! over TLS and their certificates checked against the configured CA: the
@@ -21,8 +27,8 @@ use crate::{
     config::{RedisConfig, RedisTarget},
 };
 use redis::{
-    sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType},
-    ConnectionAddr, ConnectionInfo, IntoConnectionInfo, TlsCertificates, TlsMode,
+    aio::MultiplexedConnection, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisError,
+    RedisResult, TlsCertificates, Value,
 };
 use std::{
     sync::atomic::{AtomicUsize, Ordering},
@@ -41,24 +47,81 @@ pub struct Locator {
 enum Target {
     /// The master's connection details, TLS parameters included.
     Direct(ConnectionInfo),
-    /// One client per Sentinel. The library's client keeps its
-    /// connection, hence `&mut` and the lock (held only while asking). It
-    /// carries the master's credentials and TLS settings, and hands them on
-    /// with its answer.
     Sentinel {
         sentinels: Vec<Sentinel>,
         /// Which Sentinel is asked first.
         first: AtomicUsize,
         master_name: String,
+        /// How the master is reached once named: the credentials and the
+        /// CA, handed on with its address.
+        master: Endpoints,
     },
 }
 
-/// One Sentinel: how to make a client for it, and the client.
+/// One Sentinel: its connection details and the connection, made when
+/// first needed and dropped when it fails.
 struct Sentinel {
-    make: Box<dyn Fn() -> Result<SentinelClient, redis::RedisError> + Send + Sync>,
-    client: Mutex<SentinelClient>,
+    info: ConnectionInfo,
+    connection: Mutex<Option<MultiplexedConnection>>,
 }
 
+/// What a node's connection details are made of besides its address.
+struct Endpoints {
+    settings: redis::RedisConnectionInfo,
+    certificates: Option<TlsCertificates>,
+}
+
+impl Endpoints {
+    /// The connection details of `host:port`, over TLS when configured.
+    fn info(&self, host: String, port: u16) -> RedisResult<ConnectionInfo> {
+        let address = match self.certificates {
+            Some(_) => ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: false,
+                tls_params: None,
+            },
+            None => ConnectionAddr::Tcp(host, port),
+        };
+        let info = address
+            .into_connection_info()?
+            .set_redis_settings(self.settings.clone());
+        match &self.certificates {
+            // Resolves the CA into the address's TLS parameters.
+            Some(certificates) => Ok(redis::Client::build_with_tls(info, certificates.clone())?
+                .get_connection_info()
+                .clone()),
+            None => Ok(info),
+        }
+    }
+}
+
+/// What a node says it is (`ROLE`).
+enum Role {
+    Master,
+    /// A replica, and the master it follows.
+    Replica(String, u16),
+    Other,
+}
+
+async fn role(info: &ConnectionInfo) -> RedisResult<Role> {
+    let mut connection = redis::Client::open(info.clone())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let reply: Vec<Value> = redis::cmd("ROLE").query_async(&mut connection).await?;
+    let field = |i: usize| reply.get(i).map(redis::from_redis_value_ref::<String>);
+    Ok(match field(0) {
+        Some(Ok(kind)) if kind == "master" => Role::Master,
+        Some(Ok(kind)) if kind == "slave" => match (field(1), field(2)) {
+            (Some(Ok(host)), Some(Ok(port))) => match port.parse() {
+                Ok(port) => Role::Replica(host, port),
+                Err(_) => Role::Other,
+            },
+            _ => Role::Other,
+        },
+        _ => Role::Other,
+    })
+}
 impl Locator {
     /// Checks the addresses (the configuration already validated them).
     pub fn new(config: &RedisConfig) -> Result<Self, StoreError> {
@@ -106,52 +169,40 @@ impl Locator {
                 sentinels,
                 master_name,
             } => {
-                let mut clients = Vec::new();
-                for sentinel in sentinels {
-                    let (host, port) = sentinel.rsplit_once(':').unwrap_or((sentinel, "26379"));
-                    let (host, port) = (host.to_owned(), port.parse().unwrap_or(26379));
-                    let address = match certificates {
-                        Some(_) => ConnectionAddr::TcpTls {
-                            host,
-                            port,
-                            insecure: false,
-                            tls_params: None,
-                        },
-                        None => ConnectionAddr::Tcp(host, port),
-                    };
-                    let (username, password) = (config.username.clone(), config.password.clone());
-                    let (certificates, master_name) = (certificates.clone(), master_name.clone());
-                    let make = move || {
-                        let mut builder = SentinelClientBuilder::new(
-                            [address.clone()],
-                            master_name.clone(),
-                            SentinelServerType::Master,
-                        )?;
-                        if let Some(username) = &username {
-                            builder = builder.set_client_to_redis_username(username);
-                        }
-                        if let Some(password) = &password {
-                            builder = builder.set_client_to_redis_password(password.expose());
-                        }
-                        if let Some(certificates) = &certificates {
-                            builder = builder
-                                .set_client_to_redis_tls_mode(TlsMode::Secure)
-                                .set_client_to_redis_certificates(certificates.clone())
-                                .set_client_to_sentinel_tls_mode(TlsMode::Secure)
-                                .set_client_to_sentinel_certificates(certificates.clone());
-                        }
-                        builder.build()
-                    };
-                    let client = make().map_err(StoreError::refused)?;
-                    clients.push(Sentinel {
-                        make: Box::new(make),
-                        client: Mutex::new(client),
-                    });
+                let mut master = redis::RedisConnectionInfo::default();
+                if let Some(username) = &config.username {
+                    master = master.set_username(username);
                 }
+                if let Some(password) = &config.password {
+                    master = master.set_password(password.expose());
+                }
+                // The Sentinels answer anyone (no credentials), over the
+                // same TLS as the master.
+                let anyone = Endpoints {
+                    settings: redis::RedisConnectionInfo::default(),
+                    certificates: certificates.clone(),
+                };
+                let sentinels = sentinels
+                    .iter()
+                    .map(|sentinel| {
+                        let (host, port) = sentinel.rsplit_once(':').unwrap_or((sentinel, "26379"));
+                        let info = anyone
+                            .info(host.to_owned(), port.parse().unwrap_or(26379))
+                            .map_err(StoreError::refused)?;
+                        Ok(Sentinel {
+                            info,
+                            connection: Mutex::new(None),
+                        })
+                    })
+                    .collect::<Result<_, StoreError>>()?;
                 Target::Sentinel {
-                    sentinels: clients,
+                    sentinels,
                     first: AtomicUsize::new(0),
                     master_name: master_name.clone(),
+                    master: Endpoints {
+                        settings: master,
+                        certificates,
+                    },
                 }
             }
         };
@@ -170,6 +221,7 @@ impl Locator {
                 sentinels,
                 first,
                 master_name,
+                master,
             } => {
                 let budget =
                     (self.timeout / sentinels.len().max(1) as u32).max(MIN_SENTINEL_BUDGET);
@@ -177,23 +229,67 @@ impl Locator {
                 for turn in 0..sentinels.len() {
                     let index = (start + turn) % sentinels.len();
                     let sentinel = &sentinels[index];
-                    let ask = async { sentinel.client.lock().await.async_get_client().await };
+                    let ask = ask(sentinel, master_name, master);
                     let failure = match tokio::time::timeout(budget, ask).await {
-                        Ok(Ok(client)) => return Ok(client.get_connection_info().clone()),
+                        Ok(Ok(info)) => return Ok(info),
                         Ok(Err(error)) => error.to_string(),
                         Err(_) => format!("no answer within {budget:?}"),
                     };
                     tracing::debug!(sentinel = index, %failure, "a Sentinel did not name the master");
                     // Ask another first next time, and start afresh with
-                    // this one: its cached connection may be the broken part.
+                    // this one: its connection may be the broken part.
                     first.store((index + 1) % sentinels.len(), Ordering::Relaxed);
-                    if let Ok(fresh) = (sentinel.make)() {
-                        *sentinel.client.lock().await = fresh;
-                    }
+                    *sentinel.connection.lock().await = None;
                 }
                 tracing::warn!(%master_name, "no Sentinel named a master");
                 Err(StoreError::NoMaster(master_name.clone()))
             }
         }
     }
+}
+
+/// Asks `sentinel` where the master is, and checks the answer: the node
+/// named must say it is the master, or be a replica (just demoted) whose
+/// own master says so.
+async fn ask(
+    sentinel: &Sentinel,
+    master_name: &str,
+    master: &Endpoints,
+) -> RedisResult<ConnectionInfo> {
+    let mut connection = {
+        let mut slot = sentinel.connection.lock().await;
+        match &*slot {
+            Some(connection) => connection.clone(),
+            None => {
+                let connection = redis::Client::open(sentinel.info.clone())?
+                    .get_multiplexed_async_connection()
+                    .await?;
+                slot.insert(connection).clone()
+            }
+        }
+    };
+    let named: Option<(String, u16)> = redis::cmd("SENTINEL")
+        .arg("GET-MASTER-ADDR-BY-NAME")
+        .arg(master_name)
+        .query_async(&mut connection)
+        .await?;
+    let (host, port) = named.ok_or_else(|| not_master("the Sentinel knows no such master"))?;
+    let named = master.info(host, port)?;
+    match role(&named).await? {
+        Role::Master => Ok(named),
+        Role::Replica(host, port) => {
+            let successor = master.info(host, port)?;
+            match role(&successor).await? {
+                Role::Master => Ok(successor),
+                _ => Err(not_master(
+                    "the node named and its master are both replicas",
+                )),
+            }
+        }
+        Role::Other => Err(not_master("the node named is not a master")),
+    }
+}
+
+fn not_master(why: &'static str) -> RedisError {
+    RedisError::from((redis::ErrorKind::Client, why))
 }
