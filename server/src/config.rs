@@ -145,9 +145,9 @@ pub struct RedisTls {
 /// (`DURABILITY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
-    /// Once a replica has it too (`WAIT 1`), within `wait`: a failover to
-    /// that replica keeps it. Without a replica in time the answer is
-    /// "unknown", never "accepted".
+    /// Once every replica online has it too (`WAIT`), within `wait`: a
+    /// failover to any of them keeps it. Without them in time the answer
+    /// is "unknown", never "accepted".
     Replica { wait: Duration },
     /// Once the master has run it (and written it to its append-only file,
     /// flushed within a second).
