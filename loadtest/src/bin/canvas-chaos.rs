@@ -2,7 +2,7 @@
 //! audit that nothing acknowledged was lost ([`loadtest::chaos`]).
 
 use loadtest::chaos::{self, Options};
-use std::process::ExitCode;
+use std::{process::ExitCode, time::Duration};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -13,7 +13,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (passed, figures) = chaos::run(options).await;
+    // Every step has a deadline of its own; this one says so if a step
+    // that lacks one hangs, instead of holding the test command up.
+    let limit = options.duration + Duration::from_secs(600);
+    let Ok((passed, figures)) = tokio::time::timeout(limit, chaos::run(options)).await else {
+        eprintln!("canvas-chaos: the run did not end within {limit:?}");
+        return ExitCode::FAILURE;
+    };
     print_summary(&figures);
     println!("{figures}");
     if passed {

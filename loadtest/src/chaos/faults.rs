@@ -118,13 +118,15 @@ impl Cluster {
             certificates,
         )
         .ok()?;
-        tokio::time::timeout(
-            Duration::from_secs(2),
-            client.get_multiplexed_async_connection(),
-        )
-        .await
-        .ok()?
-        .ok()
+        // Deadlines on connecting and on every answer: a stopped master
+        // accepts connections (its kernel does) and answers nothing.
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)));
+        client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .ok()
     }
 
     /// The master's port, as the first Sentinel that answers names it.

@@ -167,6 +167,9 @@ pub async fn run(options: Options) -> (bool, Value) {
         };
         let recovered = recover(cluster, &tally, at, injected_at).await;
         healthy = recovered.is_some();
+        if !healthy {
+            eprintln!("canvas-chaos: no recovery within {RECOVERY_DEADLINE:?}");
+        }
         injected.push(Injected {
             fault,
             what,
@@ -181,23 +184,32 @@ pub async fn run(options: Options) -> (bool, Value) {
     }
 
     let _ = phase.send(Phase::Quiet);
+    eprintln!("canvas-chaos: placing stopped; waiting for the instances and Redis to agree");
     let settled = settle(cluster).await;
     let (verdict, audit) = match settled {
         Ok(stored) => {
             let _ = phase.send(Phase::Final(stored.at));
+            eprintln!(
+                "canvas-chaos: waiting for every player to hold {:?}",
+                stored.at
+            );
             let mut copies = Vec::new();
-            for player in players {
+            for (index, player) in players.into_iter().enumerate() {
                 match tokio::time::timeout(SETTLE_DEADLINE, player).await {
                     Ok(Ok(copy)) => copies.push(copy),
-                    _ => copies.push(players::Copy {
-                        at: None,
-                        pixels: Vec::new(),
-                        width: 0,
-                    }),
+                    _ => {
+                        eprintln!("canvas-chaos: player {index} did not get there");
+                        copies.push(players::Copy {
+                            at: None,
+                            pixels: Vec::new(),
+                            width: 0,
+                        })
+                    }
                 }
             }
             let width = copies.iter().map(|c| c.width).max().unwrap_or(0);
             let acks = tally.acks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            eprintln!("canvas-chaos: auditing");
             audit::audit(cluster, &stored, &acks, &copies, width.max(1)).await
         }
         Err(error) => (false, json!({ "problems": [error] })),

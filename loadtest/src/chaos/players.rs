@@ -25,6 +25,9 @@ use tokio_tungstenite::tungstenite::Message;
 const IN_FLIGHT: usize = 4;
 /// The longest a connection attempt or a snapshot may take.
 const DEADLINE: Duration = Duration::from_secs(5);
+/// How long after the final version was announced a player that does not
+/// hold it says what it holds.
+const STUCK_AFTER: Duration = Duration::from_secs(20);
 
 /// Where the run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +78,11 @@ pub struct Copy {
 }
 
 pub struct Player {
+    id: usize,
+    /// When the final version was first seen, and whether being stuck
+    /// short of it was reported.
+    final_since: Option<Instant>,
+    reported: bool,
     /// `http://host:port` of every instance; the player starts on one and
     /// moves on to the next when it goes.
     targets: Arc<Vec<String>>,
@@ -105,6 +113,9 @@ impl Player {
         seed: u64,
     ) -> Self {
         Self {
+            id,
+            final_since: None,
+            reported: false,
             next: id % targets.len(),
             targets,
             http: reqwest::Client::new(),
@@ -154,6 +165,7 @@ impl Player {
                 if self.sync.copy() == Some(at) {
                     return Ended::Done;
                 }
+                self.report_if_stuck(at, in_flight.len(), target);
             }
             let actions = tokio::select! {
                 message = socket.next() => {
@@ -194,6 +206,21 @@ impl Player {
             if !self.perform(actions, target, &mut socket).await {
                 return Ended::Dropped;
             }
+        }
+    }
+
+    /// Says once, 20 s after the final version was announced, what this
+    /// player holds instead: the clue to a run that does not end.
+    fn report_if_stuck(&mut self, at: At, in_flight: usize, target: &str) {
+        let since = *self.final_since.get_or_insert_with(Instant::now);
+        if since.elapsed() > STUCK_AFTER && !self.reported {
+            self.reported = true;
+            eprintln!(
+                "canvas-chaos: player {} on {target} still holds {:?} (live: {}, {in_flight} placements unanswered), not {at:?}",
+                self.id,
+                self.sync.copy(),
+                self.sync.is_live()
+            );
         }
     }
 

@@ -85,15 +85,20 @@ impl Snapshots {
         encoded
     }
 
-    /// The newest encoding, if it may still be served.
+    /// The newest encoding, if it may still be served: the mirror's
+    /// version, or a recent one of the same epoch. Never one of an epoch
+    /// the mirror left (a reload after a failover, a reset): a client
+    /// told to `Resync` to the new epoch could not bring it up to date,
+    /// and would ask again until the cache expired.
     fn fresh(&self) -> Option<Arc<Encoded>> {
         let newest = self
             .newest
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()?;
-        (newest.made.elapsed() < self.max_age || newest.version == self.mirror.version())
-            .then_some(newest)
+        let current = self.mirror.version();
+        let recent = newest.made.elapsed() < self.max_age && newest.version.epoch == current.epoch;
+        (recent || newest.version == current).then_some(newest)
     }
 }
 
@@ -184,6 +189,19 @@ mod tests {
             1,
             "the version made then"
         );
+    }
+
+    #[tokio::test]
+    async fn a_new_epoch_is_served_at_once() {
+        let (mirror, _, snapshots) = snapshots(Duration::from_secs(60));
+        assert_eq!(snapshots.latest().await.version.epoch, 1);
+        // Reloaded into another epoch at the same seq, within the interval.
+        mirror.replace(Snapshot {
+            epoch: 2,
+            seq: 0,
+            pixels: vec![0; 64],
+        });
+        assert_eq!(snapshots.latest().await.version.epoch, 2);
     }
 
     #[tokio::test]
