@@ -650,6 +650,97 @@ mod tests {
         Config::from_source(Source(move |name: &str| vars.get(name).cloned()))
     }
 
+    /// Every variable `Config` reads: asked with nothing set, then with
+    /// each way of reaching Redis and with a metrics port (some are read
+    /// only then).
+    fn variables_read() -> std::collections::BTreeSet<String> {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let environments: [&[(&str, &str)]; 4] = [
+            &[],
+            &[("REDIS_URL", "redis://127.0.0.1:6379")],
+            &[("REDIS_HOST", "127.0.0.1"), ("METRICS_PORT", "9100")],
+            &[
+                ("REDIS_SENTINELS", "127.0.0.1:26379"),
+                ("REDIS_TLS", "true"),
+            ],
+        ];
+        for vars in environments {
+            let _ = Config::from_source(Source(|name: &str| {
+                asked.borrow_mut().insert(name.to_owned());
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }));
+        }
+        asked.into_inner()
+    }
+
+    /// The variables named in the first column of the README's
+    /// configuration table.
+    fn readme_variables() -> std::collections::BTreeSet<String> {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("the README has a configuration section");
+        section
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .flat_map(|row| {
+                let cell = row.split(" | ").next().unwrap_or_default();
+                cell.split('`')
+                    .filter(|name| is_variable(name))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// The variables `.env.development` sets (`NAME=`) or shows commented
+    /// out (`# NAME=`); not those of its closing note on compose's secrets,
+    /// which are indented further.
+    fn env_file_variables() -> std::collections::BTreeSet<String> {
+        include_str!("../../.env.development")
+            .lines()
+            .map(|line| line.strip_prefix("# ").unwrap_or(line))
+            .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+            .filter(|name| is_variable(name))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn is_variable(name: &str) -> bool {
+        name.len() > 2
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    }
+
+    /// Read outside `Config`: the log filter (tracing's), and what
+    /// cargo-leptos sets for its own use.
+    const READ_ELSEWHERE: [&str; 1] = ["RUST_LOG"];
+
+    #[test]
+    fn the_readme_and_env_development_list_every_variable_read_and_no_other() {
+        let read = variables_read();
+        assert!(read.len() > 40, "only {} variables seen", read.len());
+        let documented = |listed: std::collections::BTreeSet<String>, place: &str| {
+            let missing: Vec<_> = read.difference(&listed).collect();
+            assert!(missing.is_empty(), "{place} does not list {missing:?}");
+            let unknown: Vec<_> = listed
+                .iter()
+                .filter(|name| !read.contains(*name) && !READ_ELSEWHERE.contains(&name.as_str()))
+                .collect();
+            assert!(
+                unknown.is_empty(),
+                "{place} lists {unknown:?}, which nothing reads"
+            );
+        };
+        documented(readme_variables(), "the README's configuration table");
+        documented(env_file_variables(), ".env.development");
+    }
+
     #[test]
     fn defaults_work_on_a_laptop() {
         let config = config(&[]).unwrap();

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod faults;
 pub mod players;
 
+use app::sync::At;
 use faults::{Cluster, Fault};
 use players::{Phase, Player, Tally};
 use rand::{rngs::SmallRng, seq::IndexedRandom, SeedableRng};
@@ -262,11 +263,22 @@ async fn all_ready(cluster: &Cluster, http: &reqwest::Client) -> bool {
     true
 }
 
+/// Readings a second apart in which every instance and Redis must hold
+/// the same version before the run counts as settled: more than the
+/// instances' check against the store (every 2 s), so an instance that
+/// finds the store went back on tiles it applied (a failover to a replica
+/// that lacked them) and starts a new epoch does so before, not after.
+const AGREED_READINGS: u32 = 4;
+
 /// Waits until the instances agree with Redis and nothing moves.
 async fn settle(cluster: &Cluster) -> Result<audit::Stored, String> {
     let began = Instant::now();
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("an HTTP client");
     let mut last = None;
+    let mut agreed = 0;
     loop {
         if began.elapsed() > SETTLE_DEADLINE {
             return Err(format!("not quiet and agreed within {SETTLE_DEADLINE:?}"));
@@ -275,16 +287,45 @@ async fn settle(cluster: &Cluster) -> Result<audit::Stored, String> {
         let Some((pixels, ..)) =
             crate::client::snapshot(&http, &format!("{}/api/canvas", cluster.app_urls()[0])).await
         else {
+            agreed = 0;
             continue;
         };
         let Ok(stored) = audit::stored(cluster, pixels.len()).await else {
+            agreed = 0;
             continue;
         };
-        if last == Some(stored.at) {
+        let mut instances_agree = true;
+        for url in cluster.app_urls() {
+            instances_agree &= instance_version(&http, &url).await == Some(stored.at);
+        }
+        // Readings in a row that agree, on one version.
+        agreed = match (instances_agree, last == Some(stored.at)) {
+            (true, true) => agreed + 1,
+            (true, false) => 1,
+            (false, _) => 0,
+        };
+        if agreed >= AGREED_READINGS {
             return Ok(stored);
         }
         last = Some(stored.at);
     }
+}
+
+/// The version an instance serves (`/api/info`).
+async fn instance_version(http: &reqwest::Client, url: &str) -> Option<At> {
+    let body = http
+        .get(format!("{url}/api/info"))
+        .send()
+        .await
+        .ok()?
+        .bytes()
+        .await
+        .ok()?;
+    let info: Value = serde_json::from_slice(&body).ok()?;
+    Some(At {
+        epoch: info.get("epoch")?.as_str()?.parse().ok()?,
+        seq: info.get("seq")?.as_u64()?,
+    })
 }
 
 fn figures(
