@@ -717,9 +717,9 @@ mod tests {
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
     }
 
-    /// Read outside `Config`: the log filter (tracing's), and what
-    /// cargo-leptos sets for its own use.
-    const READ_ELSEWHERE: [&str; 1] = ["RUST_LOG"];
+    /// Read outside `Config`, by `main` before it: the log filter and
+    /// format.
+    const READ_ELSEWHERE: [&str; 2] = ["RUST_LOG", "LOG_FORMAT"];
 
     #[test]
     fn the_readme_and_env_development_list_every_variable_read_and_no_other() {

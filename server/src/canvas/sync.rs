@@ -310,6 +310,7 @@ impl SyncTask {
     /// Brings the mirror up to the store's newest seq from history, or
     /// reloads the snapshot when history cannot bridge the gap or no longer
     /// holds the tiles last applied.
+    #[tracing::instrument(name = "catch_up", skip_all)]
     async fn catch_up(&self, applied: &mut Applied) -> Result<(), StoreError> {
         if let Some(oldest) = applied.recent.front() {
             let recent = applied.recent.len();
@@ -351,6 +352,7 @@ impl SyncTask {
         }
     }
 
+    #[tracing::instrument(name = "reload", skip_all)]
     async fn reload(&self, applied: &mut Applied) -> Result<(), StoreError> {
         let snapshot = self.store.snapshot().await?;
         self.flush(applied);
@@ -409,6 +411,7 @@ impl SyncTask {
             });
         }
         let last_seq = first_seq + tiles.len() as u64 - 1;
+        tracing::debug!(epoch, first_seq, last_seq, "applied tiles");
         self.metrics.feed.seq.set(last_seq as i64);
     }
 

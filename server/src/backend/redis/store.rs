@@ -46,6 +46,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 static PLACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("place.lua")));
 static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("snapshot.lua")));
@@ -235,7 +236,30 @@ async fn place_batches(store: Weak<RedisStore>, mut queue: mpsc::Receiver<Pendin
         let Some(store) = store.upgrade() else {
             return;
         };
-        match store.place_batch(&batch).await {
+        // One span per batch: the placements' seqs and the store round
+        // trip, where the connections' events say who placed them.
+        let span = tracing::debug_span!("placement_batch", placements = batch.len());
+        let started = std::time::Instant::now();
+        let committed = store.place_batch(&batch).instrument(span.clone()).await;
+        span.in_scope(|| match &committed {
+            Ok(outcomes) => {
+                let seqs = outcomes.iter().filter_map(|outcome| match outcome {
+                    PlaceOutcome::Accepted { seq } | PlaceOutcome::Unconfirmed { seq } => {
+                        Some(*seq)
+                    }
+                    _ => None,
+                });
+                let store_ms = started.elapsed().as_secs_f64() * 1000.0;
+                match (seqs.clone().min(), seqs.max()) {
+                    (Some(first_seq), Some(last_seq)) => {
+                        tracing::debug!(first_seq, last_seq, store_ms, "placement batch committed")
+                    }
+                    _ => tracing::debug!(store_ms, "placement batch refused"),
+                }
+            }
+            Err(error) => tracing::debug!(%error, "placement batch failed"),
+        });
+        match committed {
             Ok(outcomes) => {
                 for (pending, outcome) in batch.drain(..).zip(outcomes) {
                     let _ = pending.outcome.send(Ok(outcome));

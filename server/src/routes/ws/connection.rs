@@ -554,11 +554,13 @@ async fn decide(
     seen: u64,
 ) -> ServerMessage {
     let asked = Instant::now();
+    let (x, y, color) = (placement.coord.x, placement.coord.y, placement.color.get());
     let outcome = store.place(placement).await;
     metrics
         .placements
         .duration
         .observe(asked.elapsed().as_secs_f64());
+    tracing::debug!(x, y, color, ?outcome, "placement answered");
     match outcome {
         Ok(PlaceOutcome::Accepted { seq }) => {
             metrics.placement(PlacementResult::Accepted);

@@ -10,6 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use connection::Connection;
+use tracing::Instrument;
 
 /// The transport refuses frames above this outright. Frames between the
 /// protocol's 1 KiB and this are read, answered with `Error` and closed with
@@ -50,7 +51,19 @@ pub async fn upgrade(
         .max_frame_size(TRANSPORT_LIMIT)
         .on_upgrade(move |socket| {
             let tasks = state.tasks.clone();
-            tasks.track_future(Connection::new(state, session, address, socket, permit).run())
+            // Every event of the connection carries who it is: the
+            // session's handle (what moderators see, never the id) and the
+            // client's address.
+            let span = tracing::info_span!(
+                "connection",
+                session = %session.handle(),
+                address = %address
+            );
+            tasks.track_future(
+                Connection::new(state, session, address, socket, permit)
+                    .run()
+                    .instrument(span),
+            )
         });
     visitor.hand_out(&mut response);
     response
