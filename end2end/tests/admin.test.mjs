@@ -25,6 +25,18 @@ async function canvasBytes() {
   return { bytes: new Uint8Array(await response.arrayBuffer()), seq: Number(response.headers.get("x-canvas-seq")) };
 }
 
+/** The canvas once its seq reaches `seq`: the snapshot follows the feed,
+ * so it is waited for, not read at once. */
+async function canvasAt(seq) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const canvas = await canvasBytes();
+    if (canvas.seq >= seq) return canvas;
+    assert.ok(Date.now() < deadline, `the canvas stayed at seq ${canvas.seq}, not ${seq}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Drags on the admin canvas from pixel `from` to pixel `to`. */
 async function drawRectangle(page, from, to) {
   const box = await page.locator(".admin-board").boundingBox();
@@ -68,11 +80,13 @@ test("a moderator signs in on /admin, draws a rectangle and wipes it", async () 
   await drawRectangle(page, [10, 10], [39, 39]);
   assert.equal(await page.textContent(".admin-rect"), "From 10, 10: 30 × 30 pixels");
   await page.screenshot({ path: `${artifacts}/screenshot-admin.png` });
+  const before = (await canvasBytes()).seq;
   await page.click(".admin-wipe");
   await page.waitForFunction(() => document.querySelector(".admin-result").textContent.startsWith("Filled 900 pixels"));
 
-  // The canvas: the rectangle is white, the pixel outside still red.
-  const { bytes } = await canvasBytes();
+  // The canvas, once it holds the wipe's 900 placements: the rectangle is
+  // white, the pixel outside still red.
+  const { bytes } = await canvasAt(before + 900);
   for (let y = 10; y < 40; y++) {
     for (let x = 10; x < 40; x++) assert.equal(bytes[y * 100 + x], 0, `pixel ${x},${y}`);
   }

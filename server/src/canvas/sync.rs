@@ -728,6 +728,25 @@ mod tests {
             assert_eq!(self.mirror.copy().1, self.store.pixels());
         }
 
+        /// The frames sent until one carries `last_seq`: the seqs of the
+        /// tiles, and the Resyncs. Waits for the frames themselves (their
+        /// flush is paced), not for a fixed time.
+        async fn sent_through(&mut self, last_seq: u64) -> (Vec<u64>, Vec<Version>) {
+            let (mut seqs, mut resyncs) = (Vec::new(), Vec::new());
+            while seqs.last() != Some(&last_seq) {
+                let frame = tokio::time::timeout(Duration::from_secs(5), self.frames.recv())
+                    .await
+                    .unwrap_or_else(|_| panic!("no frame up to {last_seq}; sent {seqs:?}"))
+                    .expect("the fan-out is open");
+                match frame {
+                    Frame::Tiles(t) => seqs.extend(t.first_seq..=t.last_seq),
+                    Frame::Resync { version, .. } => resyncs.push(version),
+                    Frame::Presence(_) | Frame::Frozen(_) => {}
+                }
+            }
+            (seqs, resyncs)
+        }
+
         /// The frames sent so far: the seqs of the tiles, and the Resyncs.
         fn sent(&mut self) -> (Vec<u64>, Vec<Version>) {
             let (mut seqs, mut resyncs) = (Vec::new(), Vec::new());
@@ -751,8 +770,8 @@ mod tests {
         let more = sync.store.place(2);
         sync.feed.send(FeedEvent::Batch(more)).unwrap();
         sync.settles_at(7, 5).await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(sync.sent(), (vec![1, 2, 3, 4, 5], vec![]));
+        // (A duplicate would have gone out before the tiles that follow it.)
+        assert_eq!(sync.sent_through(5).await, (vec![1, 2, 3, 4, 5], vec![]));
     }
 
     #[tokio::test]
@@ -765,8 +784,7 @@ mod tests {
         let after = sync.store.place(2);
         sync.feed.send(FeedEvent::Batch(after)).unwrap();
         sync.settles_at(7, 6).await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(sync.sent(), ((1..=6).collect(), vec![]));
+        assert_eq!(sync.sent_through(6).await, ((1..=6).collect(), vec![]));
         assert_eq!(sync.metrics.feed.gaps.get(), 1);
     }
 

@@ -6,7 +6,7 @@
 use crate::{
     helpers::{
         assert_converged, eventually, metric, place_randomly, spawn_app, wait_ready, Replica,
-        TestApp, WsClient,
+        TestApp, WsClient, WAIT,
     },
     proxy::FreezableProxy,
     redis_server::{RedisServer, ReplicatedRedis},
@@ -315,7 +315,14 @@ async fn shutdown_answers_the_placements_in_flight_before_closing() {
     for x in 0..10 {
         ws.place(x, 0, 1).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // In flight: made on the master, held in the WAIT for the replica.
+    eventually(
+        "the placements to be made on the master",
+        WAIT,
+        Duration::from_millis(10),
+        || async { (redis.master.newest_seq().await == 10).then_some(()) },
+    )
+    .await;
     app.stop();
 
     let mut answers = Vec::new();

@@ -338,14 +338,38 @@ async fn a_client_that_stops_answering_pings_is_closed() {
     let app = spawn_app(&[("PING_INTERVAL_MS", "100")]).await;
     let mut silent = app.ws().await;
     let mut alive = app.ws().await;
-    // `alive` keeps reading (and so answers pings); `silent` reads nothing.
-    let _ = tokio::time::timeout(Duration::from_millis(700), async {
+    // `alive` keeps reading (and so answers pings) until the server closes
+    // a socket for its silence; `silent` reads nothing. Then one, not two,
+    // was closed: `alive` lived as long.
+    let keep_reading = async {
+        while alive.recv_raw().await.is_some() {}
+        std::future::pending::<()>().await;
+    };
+    let closed_one = async {
         loop {
-            alive.recv_raw().await;
+            let metrics = app.get("/metrics").await.text().await.unwrap();
+            let closed = metrics
+                .lines()
+                .filter_map(|line| {
+                    line.strip_prefix(
+                        r#"canvas_websocket_disconnects_total{reason="heartbeat_timeout"} "#,
+                    )
+                })
+                .any(|count| count != "0");
+            if closed {
+                return metrics;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let metrics = tokio::time::timeout(crate::helpers::WAIT, async {
+        tokio::select! {
+            metrics = closed_one => metrics,
+            () = keep_reading => unreachable!("reads forever"),
         }
     })
-    .await;
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    .await
+    .expect("the silent socket is closed");
     assert!(
         metrics.contains(r#"canvas_websocket_disconnects_total{reason="heartbeat_timeout"} 1"#),
         "{metrics}"
