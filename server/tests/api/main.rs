@@ -15,5 +15,6 @@ mod cluster;
 mod durability;
 mod http;
 mod multi_instance;
+mod store_rules;
 mod tls;
 mod websocket;

@@ -1,0 +1,369 @@
+//! The store's rules, written once against the `Store` trait and run
+//! against both backends: the embedded store (`backend/memory.rs`) and
+//! Redis (`place.lua`, `fill.lua`, `history.lua` on a real `redis-server`).
+//! The two implement every rule separately, so each rule here is asked of
+//! both, with the same settings, and must get the same answers.
+
+use crate::redis_server::RedisServer;
+use app::{geometry::Coord, palette::ColorIndex};
+use server::{
+    backend::{self, FillPlacer, History, Store},
+    config::{Config, Source},
+    metrics::Metrics,
+    model::{BanTarget, ClientAddress, PlaceOutcome, Placement, SessionId},
+};
+use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration, time::SystemTime};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// One backend, opened as an instance opens it.
+struct Opened {
+    name: &'static str,
+    store: Arc<dyn Store>,
+    config: Config,
+    _redis: Option<RedisServer>,
+    _stop: DropGuard,
+}
+
+/// Both backends with the settings `vars` (and a Redis of its own for the
+/// second), each with its canvas created.
+async fn backends(vars: &[(&str, &str)]) -> Vec<Opened> {
+    let mut opened = Vec::new();
+    for redis in [None, Some(RedisServer::start().await)] {
+        let mut all: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Some(redis) = &redis {
+            all.insert("REDIS_URL".into(), redis.url());
+        }
+        let config = Config::from_source(Source(move |name: &str| all.get(name).cloned()))
+            .expect("a valid configuration");
+        let stop = CancellationToken::new();
+        let backend =
+            backend::open(&config, &stop, &Arc::new(Metrics::new())).expect("the backend opens");
+        backend.store.snapshot().await.expect("the canvas is made");
+        opened.push(Opened {
+            name: if redis.is_some() { "redis" } else { "embedded" },
+            store: backend.store,
+            config,
+            _redis: redis,
+            _stop: stop.drop_guard(),
+        });
+    }
+    opened
+}
+
+impl Opened {
+    fn coord(&self, x: u16, y: u16) -> Coord {
+        self.config.canvas.coord(x, y).expect("on the canvas")
+    }
+
+    async fn place(&self, session: &SessionId, address: &str, x: u16) -> PlaceOutcome {
+        let placement = Placement {
+            coord: self.coord(x, 0),
+            color: ColorIndex::parse(3).expect("a color"),
+            session: session.clone(),
+            address: address_of(address),
+            at: SystemTime::now(),
+        };
+        self.store
+            .place(placement)
+            .await
+            .expect("the store answers")
+    }
+
+    async fn epoch(&self) -> u64 {
+        self.store.snapshot().await.expect("a snapshot").epoch
+    }
+}
+
+fn address_of(address: &str) -> ClientAddress {
+    ClientAddress::of(address.parse::<IpAddr>().expect("an address"))
+}
+
+fn accepted(outcome: PlaceOutcome) -> bool {
+    matches!(outcome, PlaceOutcome::Accepted { .. })
+}
+
+const LONG_COOLDOWN: (&str, &str) = ("COOLDOWN_MS", "60000");
+const NO_BUDGET: (&str, &str) = ("PLACEMENTS_PER_ADDRESS", "0");
+
+#[tokio::test]
+async fn a_session_waits_out_its_cooldown_and_others_do_not() {
+    for store in backends(&[LONG_COOLDOWN, NO_BUDGET]).await {
+        let (alice, bob) = (SessionId::generate(), SessionId::generate());
+        assert!(
+            accepted(store.place(&alice, "192.0.2.1", 1).await),
+            "{}",
+            store.name
+        );
+        match store.place(&alice, "192.0.2.1", 2).await {
+            PlaceOutcome::Cooldown { retry_after } => assert!(
+                retry_after > Duration::from_secs(55) && retry_after <= Duration::from_secs(60),
+                "{}: {retry_after:?}",
+                store.name
+            ),
+            other => panic!("{}: {other:?}", store.name),
+        }
+        assert!(
+            accepted(store.place(&bob, "192.0.2.1", 3).await),
+            "{}",
+            store.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn unverified_sessions_of_one_address_share_its_budget() {
+    for challenge in ["suspicious", "off"] {
+        let vars = [
+            LONG_COOLDOWN,
+            ("PLACEMENTS_PER_ADDRESS", "2"),
+            ("CHALLENGE", challenge),
+        ];
+        for store in backends(&vars).await {
+            let sessions: Vec<_> = (0..3).map(|_| SessionId::generate()).collect();
+            assert!(accepted(store.place(&sessions[0], "198.51.100.7", 1).await));
+            assert!(accepted(store.place(&sessions[1], "198.51.100.7", 2).await));
+            let third = store.place(&sessions[2], "198.51.100.7", 3).await;
+            match (challenge, third) {
+                ("suspicious", PlaceOutcome::ChallengeRequired) => {}
+                ("off", PlaceOutcome::Cooldown { retry_after }) => {
+                    assert!(retry_after > Duration::ZERO, "{}", store.name)
+                }
+                (_, other) => panic!("{} with CHALLENGE={challenge}: {other:?}", store.name),
+            }
+            // Another address has a budget of its own.
+            assert!(
+                accepted(store.place(&sessions[2], "198.51.100.8", 4).await),
+                "{}",
+                store.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_session_needs_a_challenge_when_always_asked() {
+    for store in backends(&[NO_BUDGET, ("CHALLENGE", "always")]).await {
+        let outcome = store.place(&SessionId::generate(), "192.0.2.9", 1).await;
+        assert_eq!(outcome, PlaceOutcome::ChallengeRequired, "{}", store.name);
+    }
+}
+
+#[tokio::test]
+async fn a_banned_session_is_refused_until_the_ban_is_lifted() {
+    for store in backends(&[NO_BUDGET]).await {
+        let (banned, other) = (SessionId::generate(), SessionId::generate());
+        let target = BanTarget::Session(banned.handle());
+        store
+            .store
+            .ban(&target, Duration::from_secs(600), false)
+            .await
+            .unwrap();
+        match store.place(&banned, "192.0.2.1", 1).await {
+            PlaceOutcome::Banned { retry_after } => assert!(
+                retry_after > Duration::from_secs(590) && retry_after <= Duration::from_secs(600),
+                "{}: {retry_after:?}",
+                store.name
+            ),
+            other => panic!("{}: {other:?}", store.name),
+        }
+        assert!(
+            accepted(store.place(&other, "192.0.2.1", 2).await),
+            "{}",
+            store.name
+        );
+        assert!(
+            store.store.lift_ban(&target).await.unwrap(),
+            "{}",
+            store.name
+        );
+        assert!(
+            !store.store.lift_ban(&target).await.unwrap(),
+            "{}: lifted twice",
+            store.name
+        );
+        assert!(
+            accepted(store.place(&banned, "192.0.2.1", 3).await),
+            "{}",
+            store.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_address_ban_refuses_every_session_of_that_address() {
+    for store in backends(&[NO_BUDGET]).await {
+        let target = BanTarget::Address(address_of("203.0.113.5"));
+        store
+            .store
+            .ban(&target, Duration::from_secs(600), false)
+            .await
+            .unwrap();
+        for x in 0..3 {
+            let outcome = store.place(&SessionId::generate(), "203.0.113.5", x).await;
+            assert!(
+                matches!(outcome, PlaceOutcome::Banned { .. }),
+                "{}: {outcome:?}",
+                store.name
+            );
+        }
+        // An IPv6 ban covers the client's whole /64.
+        let target = BanTarget::Address(address_of("2001:db8:1:2::1"));
+        store
+            .store
+            .ban(&target, Duration::from_secs(600), false)
+            .await
+            .unwrap();
+        let outcome = store
+            .place(&SessionId::generate(), "2001:db8:1:2:ffff::9", 5)
+            .await;
+        assert!(
+            matches!(outcome, PlaceOutcome::Banned { .. }),
+            "{}: {outcome:?}",
+            store.name
+        );
+        assert!(accepted(
+            store.place(&SessionId::generate(), "203.0.113.6", 4).await
+        ));
+        assert!(accepted(
+            store
+                .place(&SessionId::generate(), "2001:db8:1:3::1", 6)
+                .await
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_shadow_banned_session_is_told_yes_and_changes_nothing() {
+    for store in backends(&[NO_BUDGET]).await {
+        let shadowed = SessionId::generate();
+        let target = BanTarget::Session(shadowed.handle());
+        store
+            .store
+            .ban(&target, Duration::from_secs(600), true)
+            .await
+            .unwrap();
+        let before = store.store.snapshot().await.unwrap();
+        let outcome = store.place(&shadowed, "192.0.2.1", 7).await;
+        assert_eq!(outcome, PlaceOutcome::Shadowed, "{}", store.name);
+        let after = store.store.snapshot().await.unwrap();
+        assert_eq!(
+            (after.seq, after.pixels),
+            (before.seq, before.pixels),
+            "{}",
+            store.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_frozen_canvas_refuses_until_it_thaws() {
+    for store in backends(&[NO_BUDGET]).await {
+        let session = SessionId::generate();
+        store.store.set_frozen(true).await.unwrap();
+        assert!(store.store.is_frozen().await.unwrap(), "{}", store.name);
+        assert_eq!(
+            store.place(&session, "192.0.2.1", 1).await,
+            PlaceOutcome::Frozen
+        );
+        store.store.set_frozen(false).await.unwrap();
+        assert!(!store.store.is_frozen().await.unwrap(), "{}", store.name);
+        assert!(
+            accepted(store.place(&session, "192.0.2.1", 1).await),
+            "{}",
+            store.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn placements_take_consecutive_seqs_and_history_pages_through_them() {
+    for store in backends(&[NO_BUDGET, ("COOLDOWN_MS", "0")]).await {
+        let session = SessionId::generate();
+        let mut seqs = Vec::new();
+        for x in 0..10 {
+            match store.place(&session, "192.0.2.1", x).await {
+                PlaceOutcome::Accepted { seq } => seqs.push(seq),
+                other => panic!("{}: {other:?}", store.name),
+            }
+        }
+        assert_eq!(seqs, (1..=10).collect::<Vec<_>>(), "{}", store.name);
+        let epoch = store.epoch().await;
+        // A page of 4 after seq 3, then the rest.
+        let History::Placements(page) = store.store.history(epoch, 3, 4).await.unwrap() else {
+            panic!("{}: no page", store.name);
+        };
+        let paged: Vec<_> = page.iter().map(|u| (u.seq, u.tile.x)).collect();
+        assert_eq!(paged, [(4, 3), (5, 4), (6, 5), (7, 6)], "{}", store.name);
+        let History::Placements(rest) = store.store.history(epoch, 7, 100).await.unwrap() else {
+            panic!("{}: no rest", store.name);
+        };
+        assert_eq!(rest.iter().map(|u| u.seq).collect::<Vec<_>>(), [8, 9, 10]);
+        assert_eq!(
+            store.store.history(epoch, 10, 100).await.unwrap(),
+            History::Placements(Vec::new()),
+            "{}: nothing after the newest",
+            store.name
+        );
+        assert_eq!(
+            store.store.history(epoch, 11, 100).await.unwrap(),
+            History::WentBack,
+            "{}",
+            store.name
+        );
+        assert_eq!(
+            store
+                .store
+                .history(epoch.wrapping_add(1), 3, 100)
+                .await
+                .unwrap(),
+            History::OtherEpoch,
+            "{}",
+            store.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_fill_takes_one_seq_per_pixel_and_shows_in_snapshot_and_history() {
+    for store in backends(&[NO_BUDGET]).await {
+        let before = store.store.snapshot().await.unwrap().seq;
+        let pixels: Vec<(Coord, u8)> = (0..5).map(|x| (store.coord(x, 9), 7)).collect();
+        let placer = FillPlacer {
+            name: "Mia".into(),
+            address: address_of("192.0.2.50"),
+        };
+        let filled = store.store.fill(&pixels, &placer).await.unwrap();
+        assert_eq!(
+            (filled.first_seq, filled.last_seq),
+            (before + 1, before + 5),
+            "{}",
+            store.name
+        );
+        let snapshot = store.store.snapshot().await.unwrap();
+        assert_eq!(snapshot.seq, before + 5, "{}", store.name);
+        for (coord, color) in &pixels {
+            assert_eq!(snapshot.pixels[coord.index], *color, "{}", store.name);
+        }
+        let History::Placements(history) = store
+            .store
+            .history(snapshot.epoch, before, 100)
+            .await
+            .unwrap()
+        else {
+            panic!("{}: no history", store.name);
+        };
+        assert_eq!(history.len(), 5, "{}", store.name);
+        assert!(history.iter().all(|u| u.tile.y == 9 && u.tile.color == 7));
+        // Who placed a pixel: the moderator, by name.
+        let record = store
+            .store
+            .pixel(pixels[0].0)
+            .await
+            .unwrap()
+            .expect("a record");
+        assert_eq!(record.placed_by.as_deref(), Some("Mia"), "{}", store.name);
+    }
+}
