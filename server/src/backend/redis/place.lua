@@ -11,11 +11,12 @@
 --       2 before any unverified session places), then for each placement
 --       its pixel index, color, x, y and placer
 --       (`<session handle>,<client address>`)
--- Returns for each placement {0, seq} accepted, {1, ms left} cooling down
--- (the session's cooldown, or its address's spent budget), {2, ms left}
--- banned (the session or its address), {3, 0} frozen, {4, 0} a solved
--- challenge needed first or {5, 0} shadow-banned (told accepted, never
--- placed), flattened into one list.
+-- Returns for each placement {ACCEPTED, seq}, {COOLING, ms left} (the
+-- session's cooldown, or its address's spent budget), {BANNED, ms left}
+-- (the session or its address), {FROZEN, 0}, {NEEDS_CHALLENGE, 0} (a solved
+-- challenge needed first) or {SHADOWED, 0} (shadow-banned: told accepted,
+-- never placed), flattened into one list. The codes are named below and
+-- in `PlaceCode` (redis/store.rs), which refuses any other.
 -- A verified session (field `v` of its session hash: it solved a
 -- challenge) places on its own cooldown, outside its address's budget.
 -- The bans' keys are made here, and only while a ban is in force: declaring
@@ -27,6 +28,7 @@
 -- tiles, five bytes each as in a Tiles frame, at: now, p: each tile's
 -- placer, `;`-separated, for moderators' rollbacks) and one Pub/Sub message
 -- (<epoch>:<first seq>:<now>:<tiles>).
+local ACCEPTED, COOLING, BANNED, FROZEN, NEEDS_CHALLENGE, SHADOWED = 0, 1, 2, 3, 4, 5
 local now, cooldown, keep, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local budget, window = tonumber(ARGV[6]), tonumber(ARGV[7])
 local ban_prefix = ARGV[8]
@@ -38,7 +40,7 @@ local bans = redis.call('EXISTS', KEYS[7]) == 1
 if redis.call('EXISTS', KEYS[6]) == 1 then
   local results = {}
   for _ = 1, count do
-    results[#results + 1] = 3
+    results[#results + 1] = FROZEN
     results[#results + 1] = 0
   end
   return results
@@ -83,7 +85,7 @@ for i = 1, count do
     end
   end
   if banned > 0 then
-    results[#results + 1] = 2
+    results[#results + 1] = BANNED
     results[#results + 1] = banned
   else
     local left = 0
@@ -122,13 +124,13 @@ for i = 1, count do
       end
     end
     if pretend then
-      results[#results + 1] = 5
+      results[#results + 1] = SHADOWED
       results[#results + 1] = 0
     elseif challenged then
-      results[#results + 1] = 4
+      results[#results + 1] = NEEDS_CHALLENGE
       results[#results + 1] = 0
     elseif left > 0 then
-      results[#results + 1] = 1
+      results[#results + 1] = COOLING
       results[#results + 1] = left
     else
       seq = seq + 1
@@ -148,7 +150,7 @@ for i = 1, count do
       meta[#meta + 1] = 'v2,' .. string.format('%d', seq) .. ',' .. now .. ',' .. placer .. ',' .. name
       tiles[#tiles + 1] = struct.pack('<HHB', tonumber(x), tonumber(y), tonumber(color))
       placers[#placers + 1] = placer
-      results[#results + 1] = 0
+      results[#results + 1] = ACCEPTED
       results[#results + 1] = seq
     end
   end

@@ -208,23 +208,58 @@ impl RedisStore {
         }
         results
             .chunks(2)
-            .map(|pair| {
-                Ok(match pair[0] {
-                    0 if durable => PlaceOutcome::Accepted { seq: pair[1] },
-                    0 => PlaceOutcome::Unconfirmed { seq: pair[1] },
-                    1 => PlaceOutcome::Cooldown {
-                        retry_after: Duration::from_millis(pair[1]),
-                    },
-                    2 => PlaceOutcome::Banned {
-                        retry_after: Duration::from_millis(pair[1]),
-                    },
-                    3 => PlaceOutcome::Frozen,
-                    4 => PlaceOutcome::ChallengeRequired,
-                    5 => PlaceOutcome::Shadowed,
-                    _ => return Err(malformed("placement result code")),
-                })
-            })
+            .map(|pair| Ok(PlaceCode::try_from(pair[0])?.outcome(pair[1], durable)))
             .collect()
+    }
+}
+
+/// What `place.lua` answers for one placement, with a number (the first of
+/// its pair; the second is a seq or milliseconds). The script names the
+/// same numbers (`ACCEPTED` … `SHADOWED`); any other is an error, never a
+/// guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlaceCode {
+    Accepted = 0,
+    Cooling = 1,
+    Banned = 2,
+    Frozen = 3,
+    NeedsChallenge = 4,
+    Shadowed = 5,
+}
+
+impl TryFrom<u64> for PlaceCode {
+    type Error = StoreError;
+
+    fn try_from(code: u64) -> Result<Self, StoreError> {
+        Ok(match code {
+            0 => Self::Accepted,
+            1 => Self::Cooling,
+            2 => Self::Banned,
+            3 => Self::Frozen,
+            4 => Self::NeedsChallenge,
+            5 => Self::Shadowed,
+            _ => return Err(malformed("placement result code")),
+        })
+    }
+}
+
+impl PlaceCode {
+    /// The outcome, given the pair's second number and whether the batch
+    /// was confirmed by the replicas.
+    fn outcome(self, value: u64, durable: bool) -> PlaceOutcome {
+        match self {
+            Self::Accepted if durable => PlaceOutcome::Accepted { seq: value },
+            Self::Accepted => PlaceOutcome::Unconfirmed { seq: value },
+            Self::Cooling => PlaceOutcome::Cooldown {
+                retry_after: Duration::from_millis(value),
+            },
+            Self::Banned => PlaceOutcome::Banned {
+                retry_after: Duration::from_millis(value),
+            },
+            Self::Frozen => PlaceOutcome::Frozen,
+            Self::NeedsChallenge => PlaceOutcome::ChallengeRequired,
+            Self::Shadowed => PlaceOutcome::Shadowed,
+        }
     }
 }
 
@@ -1160,6 +1195,39 @@ fn parse_record(record: &str) -> Result<PixelRecord, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `place.lua` names its result codes in one line; they must be
+    /// `PlaceCode`'s, name for name.
+    #[test]
+    fn the_script_and_place_code_name_the_same_numbers() {
+        let line = include_str!("place.lua")
+            .lines()
+            .find(|line| line.starts_with("local ACCEPTED,"))
+            .expect("place.lua names its codes");
+        let (names, numbers) = line["local ".len()..].split_once(" = ").unwrap();
+        let named: Vec<(&str, u64)> = names
+            .split(", ")
+            .zip(numbers.split(", ").map(|n| n.parse().unwrap()))
+            .collect();
+        let expected = [
+            ("ACCEPTED", PlaceCode::Accepted),
+            ("COOLING", PlaceCode::Cooling),
+            ("BANNED", PlaceCode::Banned),
+            ("FROZEN", PlaceCode::Frozen),
+            ("NEEDS_CHALLENGE", PlaceCode::NeedsChallenge),
+            ("SHADOWED", PlaceCode::Shadowed),
+        ];
+        assert_eq!(named.len(), expected.len());
+        for ((name, number), (expected_name, code)) in named.into_iter().zip(expected) {
+            assert_eq!(name, expected_name);
+            assert_eq!(PlaceCode::try_from(number).unwrap(), code);
+            assert_eq!(code as u64, number);
+        }
+        assert!(
+            PlaceCode::try_from(6).is_err(),
+            "an unknown code is an error"
+        );
+    }
 
     #[test]
     fn history_entries_of_both_formats_are_read() {
