@@ -77,6 +77,10 @@ struct State {
     archive: VecDeque<(u64, SystemTime, Bytes)>,
     /// Until when the current archiving turn is taken.
     archive_turn: Option<Instant>,
+    /// Open sockets each instance reported, until when the report holds.
+    /// (An embedded store serves one instance; it keeps the store's
+    /// contract all the same, which `tests/api/store_rules.rs` asks of it.)
+    online: HashMap<String, (u32, Instant)>,
 }
 
 /// A ban in force: until when, and whether it is a shadow ban.
@@ -121,6 +125,7 @@ impl MemoryStore {
                 audit: VecDeque::new(),
                 archive: VecDeque::new(),
                 archive_turn: None,
+                online: HashMap::new(),
             }),
             updates,
         }
@@ -403,8 +408,19 @@ impl Store for MemoryStore {
     }
 
     /// The embedded store serves one instance: its count is the total.
-    async fn report_online(&self, _: &str, online: u32, _: Duration) -> Result<u32, StoreError> {
-        Ok(online)
+    async fn report_online(
+        &self,
+        instance: &str,
+        online: u32,
+        ttl: Duration,
+    ) -> Result<u32, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.online.retain(|_, (_, until)| *until > now);
+        state
+            .online
+            .insert(instance.to_owned(), (online, now + ttl));
+        Ok(state.online.values().map(|(count, _)| count).sum())
     }
 
     async fn fill(

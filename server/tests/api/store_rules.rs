@@ -367,3 +367,248 @@ async fn a_fill_takes_one_seq_per_pixel_and_shows_in_snapshot_and_history() {
         assert_eq!(record.placed_by.as_deref(), Some("Mia"), "{}", store.name);
     }
 }
+
+#[tokio::test]
+async fn an_address_is_given_so_many_new_sessions() {
+    for store in backends(&[]).await {
+        let (crowded, other) = (address_of("192.0.2.77"), address_of("192.0.2.78"));
+        for _ in 0..3 {
+            assert!(
+                store.store.admit_new_session(crowded, 3).await.unwrap(),
+                "{}",
+                store.name
+            );
+        }
+        assert!(
+            !store.store.admit_new_session(crowded, 3).await.unwrap(),
+            "{}",
+            store.name
+        );
+        assert!(
+            store.store.admit_new_session(other, 3).await.unwrap(),
+            "{}",
+            store.name
+        );
+        assert!(
+            store.store.admit_new_session(crowded, 0).await.unwrap(),
+            "{}: 0 is no limit",
+            store.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_solved_puzzle_verifies_one_session_which_places_outside_the_budget() {
+    let vars = [
+        LONG_COOLDOWN,
+        ("PLACEMENTS_PER_ADDRESS", "1"),
+        ("CHALLENGE", "suspicious"),
+    ];
+    for store in backends(&vars).await {
+        let (first, verified, late) = (
+            SessionId::generate(),
+            SessionId::generate(),
+            SessionId::generate(),
+        );
+        let valid = Duration::from_secs(600);
+        assert!(
+            store
+                .store
+                .redeem_puzzle(&verified, "puzzle-1", valid)
+                .await
+                .unwrap(),
+            "{}",
+            store.name
+        );
+        assert!(
+            !store
+                .store
+                .redeem_puzzle(&late, "puzzle-1", valid)
+                .await
+                .unwrap(),
+            "{}: a puzzle verifies once",
+            store.name
+        );
+        assert!(
+            accepted(store.place(&first, "192.0.2.30", 1).await),
+            "{}",
+            store.name
+        );
+        assert_eq!(
+            store.place(&late, "192.0.2.30", 2).await,
+            PlaceOutcome::ChallengeRequired
+        );
+        assert!(
+            accepted(store.place(&verified, "192.0.2.30", 3).await),
+            "{}",
+            store.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn names_and_the_shared_secret_are_kept() {
+    for store in backends(&[]).await {
+        let (named, other) = (SessionId::generate(), SessionId::generate());
+        let name = app::name::DisplayName::parse("Mia").unwrap();
+        store.store.set_display_name(&named, &name).await.unwrap();
+        assert_eq!(
+            store.store.display_name(&named).await.unwrap().as_deref(),
+            Some("Mia")
+        );
+        assert_eq!(
+            store.store.display_name(&other).await.unwrap(),
+            None,
+            "{}",
+            store.name
+        );
+        let first = store.store.shared_secret("first-candidate").await.unwrap();
+        let second = store.store.shared_secret("second-candidate").await.unwrap();
+        assert_eq!(
+            (first.as_str(), second.as_str()),
+            ("first-candidate", "first-candidate")
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_archive_keeps_the_newest_and_one_instance_takes_each_turn() {
+    for store in backends(&[]).await {
+        let interval = Duration::from_secs(600);
+        assert!(
+            store.store.archive_turn(interval).await.unwrap(),
+            "{}",
+            store.name
+        );
+        assert!(
+            !store.store.archive_turn(interval).await.unwrap(),
+            "{}: one turn",
+            store.name
+        );
+        let keep = server::model::ArchiveKeep {
+            snapshots: 2,
+            bytes: 1 << 20,
+        };
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for seq in [10, 20, 30] {
+            let png = bytes::Bytes::from(vec![seq as u8; 100]);
+            let at = start + Duration::from_secs(seq);
+            store.store.archive(seq, at, png, keep).await.unwrap();
+        }
+        let archived: Vec<u64> = store
+            .store
+            .archived()
+            .await
+            .unwrap()
+            .iter()
+            .map(|(seq, _)| *seq)
+            .collect();
+        assert_eq!(
+            archived,
+            [30, 20],
+            "{}: the newest two, newest first",
+            store.name
+        );
+        assert_eq!(
+            store.store.archived_png(20).await.unwrap().as_deref(),
+            Some(&[20u8; 100][..])
+        );
+        assert_eq!(
+            store.store.archived_png(10).await.unwrap(),
+            None,
+            "{}: dropped",
+            store.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn users_online_are_summed_over_instances() {
+    for store in backends(&[]).await {
+        let ttl = Duration::from_secs(60);
+        store.store.report_online("a", 3, ttl).await.unwrap();
+        assert_eq!(
+            store.store.report_online("b", 4, ttl).await.unwrap(),
+            7,
+            "{}",
+            store.name
+        );
+        assert_eq!(
+            store.store.report_online("a", 1, ttl).await.unwrap(),
+            5,
+            "{}",
+            store.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn reports_queue_up_and_are_resolved_and_the_audit_log_reads_newest_first() {
+    for store in backends(&[]).await {
+        let report = |x| server::model::Report {
+            id: String::new(),
+            at: SystemTime::now(),
+            x,
+            y: 2,
+            width: 3,
+            height: 4,
+            reason: format!("report {x}"),
+            reporter: "0123456789abcdef".into(),
+            address: "192.0.2.1".into(),
+        };
+        store.store.report(&report(1)).await.unwrap();
+        store.store.report(&report(2)).await.unwrap();
+        let open = store.store.reports(10).await.unwrap();
+        let reasons: Vec<_> = open.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            ["report 2", "report 1"],
+            "{}: newest first",
+            store.name
+        );
+        assert!(
+            store.store.resolve_report(&open[0].id).await.unwrap(),
+            "{}",
+            store.name
+        );
+        assert!(
+            !store.store.resolve_report(&open[0].id).await.unwrap(),
+            "{}: once",
+            store.name
+        );
+        let left: Vec<_> = store
+            .store
+            .reports(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.reason)
+            .collect();
+        assert_eq!(left, ["report 1"], "{}", store.name);
+
+        for action in ["freeze", "ban", "fill"] {
+            let entry = server::model::AuditEntry {
+                at: SystemTime::now(),
+                by: "Mia".into(),
+                address: "192.0.2.1".into(),
+                action: action.into(),
+                details: serde_json::json!({ "action": action }),
+            };
+            store.store.record_audit(&entry).await.unwrap();
+        }
+        let log: Vec<_> = store
+            .store
+            .audit_log(2)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            log,
+            ["fill", "ban"],
+            "{}: the newest two, newest first",
+            store.name
+        );
+    }
+}
