@@ -37,6 +37,11 @@ pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Moderators' actions the audit log keeps.
 pub const AUDIT_LEN: usize = 10_000;
 
+/// What a backend's own error becomes: the source of a [`StoreError`],
+/// kept for the logs, whatever the backend (the Redis one sorts the redis
+/// crate's errors into these in `redis/error.rs`).
+pub type ErrorSource = Arc<dyn std::error::Error + Send + Sync>;
+
 /// Why the store could not do what was asked. Clone, because one failed
 /// script call answers every placement it carried.
 #[derive(Debug, Clone, Error)]
@@ -48,15 +53,15 @@ pub enum StoreError {
     /// The connection broke with the command in flight: it may or may not
     /// have run.
     #[error("the connection to the store broke: {0}")]
-    Dropped(#[source] Arc<::redis::RedisError>),
+    Dropped(#[source] ErrorSource),
     /// No connection to it (refused, or not made within the deadline): the
     /// command never went out.
     #[error("cannot reach the store: {0}")]
-    Unreachable(#[source] Arc<::redis::RedisError>),
+    Unreachable(#[source] ErrorSource),
     /// It answered with an error (a demoted master's `READONLY`, a script
     /// error, out of memory).
     #[error("the store refused the command: {0}")]
-    Refused(#[source] Arc<::redis::RedisError>),
+    Refused(#[source] ErrorSource),
     /// No Sentinel named a master of that name.
     #[error("no Sentinel named a master called {0:?}")]
     NoMaster(String),
@@ -69,41 +74,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// A Redis error, sorted by what it says about the connection.
-    pub fn redis(error: ::redis::RedisError) -> Self {
-        let unreachable = error.is_io_error()
-            || error.is_connection_dropped()
-            || error.is_connection_refusal()
-            || error.is_timeout();
-        let error = Arc::new(error);
-        if unreachable {
-            Self::Unreachable(error)
-        } else {
-            Self::Refused(error)
-        }
-    }
-
-    /// A Redis error that is not about the connection (a bad address).
-    pub fn refused(error: ::redis::RedisError) -> Self {
-        Self::Refused(Arc::new(error))
-    }
-
     /// No connection within `within`.
     pub fn not_reached(within: Duration) -> Self {
         let timed_out = std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             format!("no connection within {within:?}"),
         );
-        Self::Unreachable(Arc::new(timed_out.into()))
-    }
-
-    /// A Redis error from a command that went out: a broken connection
-    /// leaves it unknown whether the command ran.
-    pub fn in_flight(error: ::redis::RedisError) -> Self {
-        match Self::redis(error) {
-            Self::Unreachable(error) if !error.is_connection_refusal() => Self::Dropped(error),
-            other => other,
-        }
+        Self::Unreachable(Arc::new(timed_out))
     }
 
     /// Whether the command may have run although it failed: then a

@@ -13,7 +13,7 @@
 //! instance reports `Disconnected` (and is not ready) until it has
 //! subscribed again, then catches up.
 
-use super::{locate::Locator, master::tuned};
+use super::{error, locate::Locator, master::tuned};
 use crate::{
     backend::{Feed, FeedEvent, StoreError},
     model::Batch,
@@ -71,9 +71,9 @@ impl Feed for RedisFeed {
 /// (after a failover it has moved).
 async fn subscribe(locator: &Locator, channel: &str) -> Result<PubSub, StoreError> {
     let master = locator.master().await?;
-    let client = redis::Client::open(tuned(master)).map_err(StoreError::redis)?;
-    let mut pubsub = client.get_async_pubsub().await.map_err(StoreError::redis)?;
-    pubsub.subscribe(channel).await.map_err(StoreError::redis)?;
+    let client = redis::Client::open(tuned(master)).map_err(error::from_redis)?;
+    let mut pubsub = client.get_async_pubsub().await.map_err(error::from_redis)?;
+    pubsub.subscribe(channel).await.map_err(error::from_redis)?;
     Ok(pubsub)
 }
 

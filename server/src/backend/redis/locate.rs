@@ -22,6 +22,7 @@
 //! connection details handed out carry those parameters, so every
 //! connection made from them (commands, the feed) is a TLS one.
 
+use super::error;
 use crate::{
     backend::StoreError,
     config::{RedisConfig, RedisTarget},
@@ -139,7 +140,7 @@ impl Locator {
                 let mut info = url
                     .expose()
                     .into_connection_info()
-                    .map_err(StoreError::refused)?;
+                    .map_err(error::refused)?;
                 let mut settings = info.redis_settings().clone();
                 if let Some(username) = &config.username {
                     settings = settings.set_username(username);
@@ -159,7 +160,7 @@ impl Locator {
                     }
                     // Resolves the CA into the address's TLS parameters.
                     info = redis::Client::build_with_tls(info, certificates)
-                        .map_err(StoreError::refused)?
+                        .map_err(error::refused)?
                         .get_connection_info()
                         .clone();
                 }
@@ -188,7 +189,7 @@ impl Locator {
                         let (host, port) = sentinel.rsplit_once(':').unwrap_or((sentinel, "26379"));
                         let info = anyone
                             .info(host.to_owned(), port.parse().unwrap_or(26379))
-                            .map_err(StoreError::refused)?;
+                            .map_err(error::refused)?;
                         Ok(Sentinel {
                             info,
                             connection: Mutex::new(None),

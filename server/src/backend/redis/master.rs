@@ -12,7 +12,7 @@
 //! dead) keeps its TCP connections open, and only the Sentinels' answer
 //! tells that it was replaced.
 
-use super::locate::Locator;
+use super::{error, locate::Locator};
 use crate::{backend::StoreError, metrics::Metrics};
 use redis::{
     aio::{MultiplexedConnection, SendError},
@@ -127,7 +127,7 @@ impl Master {
                     tracing::debug!(%locating, "cannot reach the Redis master");
                 }
             }
-            Err(StoreError::in_flight(error))
+            Err(error::in_flight(error))
         };
         let result = match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result,
@@ -201,10 +201,10 @@ impl Master {
             .set_protocol(ProtocolVersion::RESP3);
         let info = tuned(info).set_redis_settings(settings);
         let connection = redis::Client::open(info)
-            .map_err(StoreError::redis)?
+            .map_err(error::from_redis)?
             .get_multiplexed_async_connection_with_config(&config)
             .await
-            .map_err(StoreError::redis)?;
+            .map_err(error::from_redis)?;
         if previous.as_ref().map(|(a, _)| a) != Some(&address) {
             tracing::info!(%address, "using the Redis master");
         }

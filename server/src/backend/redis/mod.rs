@@ -8,6 +8,7 @@
 //!   answer); `master`: the connection every command shares, replaced when
 //!   the master moves.
 
+mod error;
 mod feed;
 mod keys;
 mod locate;
