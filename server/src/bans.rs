@@ -6,7 +6,7 @@
 //! instance within that second.
 
 use crate::{
-    backend::Store,
+    backend::ModerationStore,
     model::{ClientAddress, RangeBan},
 };
 use std::{
@@ -61,7 +61,11 @@ impl RangeBans {
 
     /// Reads the range bans from the store every [`REFRESH_EVERY`] until
     /// shutdown; while the store cannot be read, the last list stays.
-    pub async fn run(self: Arc<Self>, store: Arc<dyn Store>, shutdown: CancellationToken) {
+    pub async fn run(
+        self: Arc<Self>,
+        store: Arc<dyn ModerationStore>,
+        shutdown: CancellationToken,
+    ) {
         let mut tick = tokio::time::interval(REFRESH_EVERY);
         loop {
             tokio::select! {

@@ -9,7 +9,7 @@
 //! per-address ceiling on new sessions.
 
 use crate::{
-    backend::{Store, StoreError},
+    backend::{SessionStore, StoreError},
     config::Secret,
     model::{ClientAddress, SessionId},
 };
@@ -95,7 +95,7 @@ enum KeySource {
 
 /// Grants sessions to requests.
 pub struct Sessions {
-    store: Arc<dyn Store>,
+    store: Arc<dyn SessionStore>,
     source: KeySource,
     key: OnceCell<SessionKey>,
     /// New sessions one client address may be given per hour (0: no limit).
@@ -138,7 +138,7 @@ impl SessionGrant {
 
 impl Sessions {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn SessionStore>,
         secret: Option<Secret>,
         shared_store: bool,
         max_new_per_address: u32,

@@ -5,7 +5,7 @@
 //! `canvas_store_keys{kind}`. Every instance reports the same store, so
 //! dashboards and alerts take the `max` across instances.
 
-use crate::{backend::Store, metrics::Metrics};
+use crate::{backend::HealthStore, metrics::Metrics};
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
@@ -16,7 +16,7 @@ pub const EVERY: Duration = Duration::from_secs(60);
 pub const SAMPLES: usize = 200;
 
 /// Estimates the store's memory by kind every [`EVERY`] until shutdown.
-pub async fn run(store: Arc<dyn Store>, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+pub async fn run(store: Arc<dyn HealthStore>, metrics: Arc<Metrics>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(EVERY);
     loop {
         tokio::select! {

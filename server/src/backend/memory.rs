@@ -7,8 +7,9 @@
 //! Nothing survives a restart, so every start is a new epoch.
 
 use super::{
-    Feed, FeedEvent, FillPlacer, Filled, History, Store, StoreError, AUDIT_LEN, NEW_SESSION_WINDOW,
-    SESSION_TTL,
+    ArchiveStore, CanvasStore, Feed, FeedEvent, FillPlacer, Filled, HealthStore, History,
+    ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError, AUDIT_LEN,
+    NEW_SESSION_WINDOW, SESSION_TTL,
 };
 use crate::model::{
     unix_ms, ArchiveKeep, AuditEntry, BanTarget, Batch, ChallengeMode, ClientAddress, Logged,
@@ -159,7 +160,55 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl CanvasStore for MemoryStore {
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let state = self.lock();
+        Ok(Snapshot {
+            epoch: self.epoch,
+            seq: state.seq,
+            pixels: state.pixels.clone(),
+        })
+    }
+
+    async fn history(
+        &self,
+        epoch: u64,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<History, StoreError> {
+        let state = self.lock();
+        if epoch != self.epoch {
+            return Ok(History::OtherEpoch);
+        }
+        if after_seq > state.seq {
+            return Ok(History::WentBack);
+        }
+        // History holds seqs `oldest ..= state.seq`; it bridges the gap if
+        // the first wanted seq is still in it (or nothing is wanted).
+        let oldest = state.seq + 1 - state.history.len() as u64;
+        if after_seq + 1 < oldest {
+            return Ok(History::Trimmed);
+        }
+        let skip = (after_seq + 1 - oldest) as usize;
+        Ok(History::Placements(
+            state
+                .history
+                .iter()
+                .skip(skip)
+                .take(limit)
+                .copied()
+                .collect(),
+        ))
+    }
+
+    /// The embedded store's history never goes back on itself.
+    async fn start_new_epoch(&self, _stale: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PlacementStore for MemoryStore {
     async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError> {
         let mut state = self.lock();
         if state.frozen {
@@ -266,60 +315,79 @@ impl Store for MemoryStore {
         Ok(PlaceOutcome::Accepted { seq })
     }
 
-    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        let state = self.lock();
-        Ok(Snapshot {
-            epoch: self.epoch,
-            seq: state.seq,
-            pixels: state.pixels.clone(),
-        })
-    }
-
-    async fn history(
-        &self,
-        epoch: u64,
-        after_seq: u64,
-        limit: usize,
-    ) -> Result<History, StoreError> {
-        let state = self.lock();
-        if epoch != self.epoch {
-            return Ok(History::OtherEpoch);
-        }
-        if after_seq > state.seq {
-            return Ok(History::WentBack);
-        }
-        // History holds seqs `oldest ..= state.seq`; it bridges the gap if
-        // the first wanted seq is still in it (or nothing is wanted).
-        let oldest = state.seq + 1 - state.history.len() as u64;
-        if after_seq + 1 < oldest {
-            return Ok(History::Trimmed);
-        }
-        let skip = (after_seq + 1 - oldest) as usize;
-        Ok(History::Placements(
-            state
-                .history
-                .iter()
-                .skip(skip)
-                .take(limit)
-                .copied()
-                .collect(),
-        ))
-    }
-
-    /// The embedded store's history never goes back on itself.
-    async fn start_new_epoch(&self, _stale: u64) -> Result<(), StoreError> {
-        Ok(())
-    }
-
     async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError> {
         debug_assert!(coord.index < self.size.area());
         Ok(self.lock().records.get(&coord.index).cloned())
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
+    async fn fill(
+        &self,
+        pixels: &[(Coord, u8)],
+        placer: &FillPlacer,
+    ) -> Result<Filled, StoreError> {
+        let now = SystemTime::now();
+        let mut state = self.lock();
+        let first_seq = state.seq + 1;
+        let recorded = Placer {
+            session: MODERATOR.into(),
+            address: placer.address.to_string(),
+        };
+        let mut tiles = Vec::with_capacity(pixels.len());
+        for &(coord, color) in pixels {
+            state.seq += 1;
+            let seq = state.seq;
+            state.pixels[coord.index] = color;
+            state.records.insert(
+                coord.index,
+                PixelRecord {
+                    placed_by: (!placer.name.is_empty()).then(|| placer.name.clone()),
+                    placed_at: now,
+                    seq,
+                    placer: Some(recorded.clone()),
+                },
+            );
+            let tile = Tile {
+                x: coord.x,
+                y: coord.y,
+                color,
+            };
+            self.log(&mut state, seq, tile, now, recorded.clone());
+            tiles.push(tile);
+        }
+        let last_seq = state.seq;
+        if !tiles.is_empty() {
+            let _ = self.updates.send(Batch {
+                epoch: self.epoch,
+                first_seq,
+                tiles,
+                placed_at_ms: Some(unix_ms(now)),
+            });
+        }
+        Ok(Filled {
+            first_seq,
+            last_seq,
+            durable: true,
+        })
     }
 
+    async fn logged_history(&self) -> Result<Vec<Logged>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .history
+            .iter()
+            .zip(&state.log)
+            .map(|(update, (at, placer))| Logged {
+                seq: update.seq,
+                tile: update.tile,
+                at: Some(*at),
+                placer: Some(placer.clone()),
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
     async fn admit_new_session(
         &self,
         address: ClientAddress,
@@ -401,143 +469,10 @@ impl Store for MemoryStore {
         session_record(&mut state, session).verified = true;
         Ok(true)
     }
+}
 
-    /// The process's own memory is what `/metrics` already reports.
-    async fn memory_by_kind(&self, _: usize) -> Result<Vec<super::KindUsage>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    /// The embedded store serves one instance: its count is the total.
-    async fn report_online(
-        &self,
-        instance: &str,
-        online: u32,
-        ttl: Duration,
-    ) -> Result<u32, StoreError> {
-        let now = Instant::now();
-        let mut state = self.lock();
-        state.online.retain(|_, (_, until)| *until > now);
-        state
-            .online
-            .insert(instance.to_owned(), (online, now + ttl));
-        Ok(state.online.values().map(|(count, _)| count).sum())
-    }
-
-    async fn fill(
-        &self,
-        pixels: &[(Coord, u8)],
-        placer: &FillPlacer,
-    ) -> Result<Filled, StoreError> {
-        let now = SystemTime::now();
-        let mut state = self.lock();
-        let first_seq = state.seq + 1;
-        let recorded = Placer {
-            session: MODERATOR.into(),
-            address: placer.address.to_string(),
-        };
-        let mut tiles = Vec::with_capacity(pixels.len());
-        for &(coord, color) in pixels {
-            state.seq += 1;
-            let seq = state.seq;
-            state.pixels[coord.index] = color;
-            state.records.insert(
-                coord.index,
-                PixelRecord {
-                    placed_by: (!placer.name.is_empty()).then(|| placer.name.clone()),
-                    placed_at: now,
-                    seq,
-                    placer: Some(recorded.clone()),
-                },
-            );
-            let tile = Tile {
-                x: coord.x,
-                y: coord.y,
-                color,
-            };
-            self.log(&mut state, seq, tile, now, recorded.clone());
-            tiles.push(tile);
-        }
-        let last_seq = state.seq;
-        if !tiles.is_empty() {
-            let _ = self.updates.send(Batch {
-                epoch: self.epoch,
-                first_seq,
-                tiles,
-                placed_at_ms: Some(unix_ms(now)),
-            });
-        }
-        Ok(Filled {
-            first_seq,
-            last_seq,
-            durable: true,
-        })
-    }
-
-    async fn logged_history(&self) -> Result<Vec<Logged>, StoreError> {
-        let state = self.lock();
-        Ok(state
-            .history
-            .iter()
-            .zip(&state.log)
-            .map(|(update, (at, placer))| Logged {
-                seq: update.seq,
-                tile: update.tile,
-                at: Some(*at),
-                placer: Some(placer.clone()),
-            })
-            .collect())
-    }
-
-    async fn archive_turn(&self, interval: Duration) -> Result<bool, StoreError> {
-        let now = Instant::now();
-        let mut state = self.lock();
-        if state.archive_turn.is_some_and(|until| until > now) {
-            return Ok(false);
-        }
-        state.archive_turn = Some(now + interval * 9 / 10);
-        Ok(true)
-    }
-
-    async fn archive(
-        &self,
-        seq: u64,
-        at: SystemTime,
-        png: Bytes,
-        keep: ArchiveKeep,
-    ) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        state.archive.retain(|(archived, ..)| *archived != seq);
-        state.archive.push_back((seq, at, png));
-        let bytes = |archive: &VecDeque<(u64, SystemTime, Bytes)>| -> u64 {
-            archive.iter().map(|(_, _, png)| png.len() as u64).sum()
-        };
-        while state.archive.len() > 1
-            && (state.archive.len() > keep.snapshots || bytes(&state.archive) > keep.bytes)
-        {
-            state.archive.pop_front();
-        }
-        Ok(())
-    }
-
-    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError> {
-        let state = self.lock();
-        Ok(state
-            .archive
-            .iter()
-            .rev()
-            .map(|(seq, at, _)| (*seq, *at))
-            .collect())
-    }
-
-    async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError> {
-        let state = self.lock();
-        Ok(state
-            .archive
-            .iter()
-            .find(|(archived, ..)| *archived == seq)
-            .map(|(.., png)| png.clone()))
-    }
-
+#[async_trait]
+impl ModerationStore for MemoryStore {
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {
         self.lock().frozen = frozen;
         Ok(())
@@ -638,6 +573,90 @@ impl Store for MemoryStore {
             .take(count)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl ArchiveStore for MemoryStore {
+    async fn archive_turn(&self, interval: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        if state.archive_turn.is_some_and(|until| until > now) {
+            return Ok(false);
+        }
+        state.archive_turn = Some(now + interval * 9 / 10);
+        Ok(true)
+    }
+
+    async fn archive(
+        &self,
+        seq: u64,
+        at: SystemTime,
+        png: Bytes,
+        keep: ArchiveKeep,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.archive.retain(|(archived, ..)| *archived != seq);
+        state.archive.push_back((seq, at, png));
+        let bytes = |archive: &VecDeque<(u64, SystemTime, Bytes)>| -> u64 {
+            archive.iter().map(|(_, _, png)| png.len() as u64).sum()
+        };
+        while state.archive.len() > 1
+            && (state.archive.len() > keep.snapshots || bytes(&state.archive) > keep.bytes)
+        {
+            state.archive.pop_front();
+        }
+        Ok(())
+    }
+
+    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .archive
+            .iter()
+            .rev()
+            .map(|(seq, at, _)| (*seq, *at))
+            .collect())
+    }
+
+    async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .archive
+            .iter()
+            .find(|(archived, ..)| *archived == seq)
+            .map(|(.., png)| png.clone()))
+    }
+}
+
+#[async_trait]
+impl PresenceStore for MemoryStore {
+    /// The embedded store serves one instance: its count is the total.
+    async fn report_online(
+        &self,
+        instance: &str,
+        online: u32,
+        ttl: Duration,
+    ) -> Result<u32, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.online.retain(|_, (_, until)| *until > now);
+        state
+            .online
+            .insert(instance.to_owned(), (online, now + ttl));
+        Ok(state.online.values().map(|(count, _)| count).sum())
+    }
+}
+
+#[async_trait]
+impl HealthStore for MemoryStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The process's own memory is what `/metrics` already reports.
+    async fn memory_by_kind(&self, _: usize) -> Result<Vec<super::KindUsage>, StoreError> {
+        Ok(Vec::new())
     }
 }
 

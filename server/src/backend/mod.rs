@@ -142,13 +142,10 @@ pub struct Filled {
     pub durable: bool,
 }
 
+/// The canvas as the instances follow it: its snapshot, its history, and a
+/// new epoch when the store went back on placements.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Checks the cooldown, writes the pixel, records who and when, takes the
-    /// next seq, appends to the history and publishes to the feed: all or
-    /// nothing.
-    async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError>;
-
+pub trait CanvasStore: Send + Sync + 'static {
     /// The whole canvas with the seq and epoch it is current to.
     async fn snapshot(&self) -> Result<Snapshot, StoreError>;
 
@@ -168,49 +165,19 @@ pub trait Store: Send + Sync + 'static {
     /// promoted a replica that had not received them. Clients then reload
     /// instead of trusting seqs that now name other tiles.
     async fn start_new_epoch(&self, stale: u64) -> Result<(), StoreError>;
+}
+
+/// Placing: players' placements under the rules, a moderator's fill, and
+/// the record of who placed what.
+#[async_trait]
+pub trait PlacementStore: Send + Sync + 'static {
+    /// Checks the cooldown, writes the pixel, records who and when, takes the
+    /// next seq, appends to the history and publishes to the feed: all or
+    /// nothing.
+    async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError>;
 
     /// The last placement on a pixel, if any.
     async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError>;
-
-    /// Succeeds while the store can take placements.
-    async fn ping(&self) -> Result<(), StoreError>;
-
-    /// Counts a session minted for a client address; false once `limit`
-    /// (0: no limit) were minted for it within [`NEW_SESSION_WINDOW`], so
-    /// dropping the cookie cannot dodge the cooldown for long.
-    async fn admit_new_session(
-        &self,
-        address: ClientAddress,
-        limit: u32,
-    ) -> Result<bool, StoreError>;
-
-    /// The secret every instance signs sessions with: `candidate` if none
-    /// was set yet, else the one set first.
-    /// Marks `session` verified, unless the puzzle `challenge` was redeemed
-    /// before (then false): each solved puzzle verifies one session. The
-    /// puzzle is remembered for `valid_for`, as long as it could be
-    /// answered.
-    async fn redeem_puzzle(
-        &self,
-        session: &SessionId,
-        challenge: &str,
-        valid_for: Duration,
-    ) -> Result<bool, StoreError>;
-
-    async fn shared_secret(&self, candidate: &str) -> Result<String, StoreError>;
-
-    /// The display name a session chose, if any.
-    async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError>;
-
-    async fn set_display_name(
-        &self,
-        session: &SessionId,
-        name: &DisplayName,
-    ) -> Result<(), StoreError>;
-
-    /// Records that the session was just seen, keeping it for another
-    /// [`SESSION_TTL`].
-    async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError>;
 
     /// A moderator's fill (or a rollback's restoring): each pixel its
     /// color, as ordinary placements with consecutive seqs, in one atomic
@@ -223,26 +190,54 @@ pub trait Store: Send + Sync + 'static {
     /// oldest first, with when and by whom where that was recorded: what
     /// a rollback works from.
     async fn logged_history(&self) -> Result<Vec<Logged>, StoreError>;
+}
 
-    /// Takes the turn to archive the canvas: true for one caller per
-    /// `interval` across every instance.
-    async fn archive_turn(&self, interval: Duration) -> Result<bool, StoreError>;
-
-    /// Archives `png`, the canvas at `seq`, keeping the newest `keep`.
-    async fn archive(
+/// Sessions: how many an address is given, solved puzzles, names, the
+/// secret they are signed with.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Counts a session minted for a client address; false once `limit`
+    /// (0: no limit) were minted for it within [`NEW_SESSION_WINDOW`], so
+    /// dropping the cookie cannot dodge the cooldown for long.
+    async fn admit_new_session(
         &self,
-        seq: u64,
-        at: SystemTime,
-        png: Bytes,
-        keep: ArchiveKeep,
+        address: ClientAddress,
+        limit: u32,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks `session` verified, unless the puzzle `challenge` was redeemed
+    /// before (then false): each solved puzzle verifies one session. The
+    /// puzzle is remembered for `valid_for`, as long as it could be
+    /// answered.
+    async fn redeem_puzzle(
+        &self,
+        session: &SessionId,
+        challenge: &str,
+        valid_for: Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// The secret every instance signs sessions with: `candidate` if none
+    /// was set yet, else the one set first.
+    async fn shared_secret(&self, candidate: &str) -> Result<String, StoreError>;
+
+    /// The display name a session chose, if any.
+    async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError>;
+
+    /// Sets the name a session's placements are shown with.
+    async fn set_display_name(
+        &self,
+        session: &SessionId,
+        name: &DisplayName,
     ) -> Result<(), StoreError>;
 
-    /// The archived snapshots, newest first: their seqs and times.
-    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError>;
+    /// Records that the session was just seen, keeping it for another
+    /// [`SESSION_TTL`].
+    async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError>;
+}
 
-    /// One archived snapshot's PNG.
-    async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError>;
-
+/// Moderation: the freeze, bans, players' reports, the audit log.
+#[async_trait]
+pub trait ModerationStore: Send + Sync + 'static {
     /// Freezes the canvas (only moderators place) or unfreezes it.
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError>;
 
@@ -280,14 +275,34 @@ pub trait Store: Send + Sync + 'static {
 
     /// The newest `count` entries of the audit log, newest first.
     async fn audit_log(&self, count: usize) -> Result<Vec<AuditEntry>, StoreError>;
+}
 
-    /// What the store's memory is spent on, by kind of key (`session`,
-    /// `history`, `archive`, …), estimated from `samples` random keys for
-    /// the kinds with many keys and measured for the single large ones.
-    /// Bounded work whatever the number of keys; empty for a store that
-    /// cannot tell.
-    async fn memory_by_kind(&self, samples: usize) -> Result<Vec<KindUsage>, StoreError>;
+/// The archive of past canvases (time travel).
+#[async_trait]
+pub trait ArchiveStore: Send + Sync + 'static {
+    /// Takes the turn to archive the canvas: true for one caller per
+    /// `interval` across every instance.
+    async fn archive_turn(&self, interval: Duration) -> Result<bool, StoreError>;
 
+    /// Archives `png`, the canvas at `seq`, keeping the newest `keep`.
+    async fn archive(
+        &self,
+        seq: u64,
+        at: SystemTime,
+        png: Bytes,
+        keep: ArchiveKeep,
+    ) -> Result<(), StoreError>;
+
+    /// The archived snapshots, newest first: their seqs and times.
+    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError>;
+
+    /// One archived snapshot's PNG.
+    async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError>;
+}
+
+/// Users online across instances.
+#[async_trait]
+pub trait PresenceStore: Send + Sync + 'static {
     /// Records that `instance` has `online` open sockets, for `ttl` unless
     /// renewed, and returns the users online across every instance.
     async fn report_online(
@@ -296,6 +311,46 @@ pub trait Store: Send + Sync + 'static {
         online: u32,
         ttl: Duration,
     ) -> Result<u32, StoreError>;
+}
+
+/// The store's own state: whether it takes placements, what its memory holds.
+#[async_trait]
+pub trait HealthStore: Send + Sync + 'static {
+    /// Succeeds while the store can take placements.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// What the store's memory is spent on, by kind of key (`session`,
+    /// `history`, `archive`, …), estimated from `samples` random keys for
+    /// the kinds with many keys and measured for the single large ones.
+    /// Bounded work whatever the number of keys; empty for a store that
+    /// cannot tell.
+    async fn memory_by_kind(&self, samples: usize) -> Result<Vec<KindUsage>, StoreError>;
+}
+
+/// A whole backend: every part of the store. Each user of the store names
+/// the part it needs (the sync task a [`CanvasStore`], nothing more);
+/// a backend implements them all. Both backends answer every rule alike:
+/// `tests/api/store_rules.rs` asks each of both.
+pub trait Store:
+    CanvasStore
+    + PlacementStore
+    + SessionStore
+    + ModerationStore
+    + ArchiveStore
+    + PresenceStore
+    + HealthStore
+{
+}
+
+impl<T> Store for T where
+    T: CanvasStore
+        + PlacementStore
+        + SessionStore
+        + ModerationStore
+        + ArchiveStore
+        + PresenceStore
+        + HealthStore
+{
 }
 
 /// How placements reach this instance. A feed delivers every accepted

@@ -6,7 +6,7 @@
 //! instance can serve them, and backups carry them.
 
 use super::{encode, mirror::Mirror};
-use crate::{backend::Store, model::ArchiveKeep};
+use crate::{backend::ArchiveStore, model::ArchiveKeep};
 use std::{
     sync::Arc,
     time::{Duration, SystemTime},
@@ -14,7 +14,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 pub struct Archiver {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn ArchiveStore>,
     pub mirror: Arc<Mirror>,
     pub interval: Duration,
     pub keep: ArchiveKeep,

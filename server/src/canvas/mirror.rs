@@ -5,7 +5,7 @@
 //! short disconnection, is caught up from memory rather than from the store.
 
 use crate::{
-    backend::{History, Store, StoreError},
+    backend::{CanvasStore, History, StoreError},
     model::Snapshot,
 };
 use app::{
@@ -184,7 +184,7 @@ const WARM_PAGE: usize = 10_000;
 /// the history reaches), so a `Resume` from a client of an instance that
 /// just started or reloaded is answered from memory rather than from the
 /// store: else every client of a restarted instance would read the store.
-pub async fn warm(mirror: &Mirror, store: &dyn Store) -> Result<usize, StoreError> {
+pub async fn warm(mirror: &Mirror, store: &dyn CanvasStore) -> Result<usize, StoreError> {
     let version = mirror.version();
     let capacity = mirror.read().recent.capacity as u64;
     let from = version.seq.saturating_sub(capacity);
@@ -301,7 +301,7 @@ mod tests {
     #[tokio::test]
     async fn a_mirror_loaded_from_a_snapshot_recalls_the_recent_tiles_from_history() {
         use crate::{
-            backend::memory::MemoryStore,
+            backend::{memory::MemoryStore, PlacementStore},
             model::{ChallengeMode, ClientAddress, Placement, Rules, SessionId},
         };
         use app::palette::ColorIndex;

@@ -20,7 +20,7 @@ use super::{
     mirror::{Mirror, Version},
 };
 use crate::{
-    backend::{Feed, FeedEvent, History, Store, StoreError},
+    backend::{CanvasStore, Feed, FeedEvent, History, StoreError},
     metrics::Metrics,
     model::{Batch, Update},
 };
@@ -122,7 +122,7 @@ impl Pacing {
 }
 
 pub struct SyncTask {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn CanvasStore>,
     pub feed: Box<dyn Feed>,
     pub mirror: Arc<Mirror>,
     /// When each pixel was last placed, for the heatmap.
@@ -429,11 +429,8 @@ impl SyncTask {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        AuditEntry, BanTarget, ClientAddress, PixelRecord, PlaceOutcome, Placement, SessionId,
-        Snapshot,
-    };
-    use app::{geometry::CanvasSize, geometry::Coord, name::DisplayName};
+    use crate::model::Snapshot;
+    use app::geometry::CanvasSize;
     use async_trait::async_trait;
     use std::sync::Mutex;
     use tokio::sync::{broadcast, mpsc};
@@ -499,7 +496,7 @@ mod tests {
     }
 
     #[async_trait]
-    impl Store for FakeStore {
+    impl CanvasStore for FakeStore {
         async fn snapshot(&self) -> Result<Snapshot, StoreError> {
             let pixels = self.pixels();
             let state = self.state();
@@ -546,107 +543,6 @@ mod tests {
                 state.new_epochs += 1;
             }
             Ok(())
-        }
-
-        // What the sync task never asks.
-        async fn place(&self, _: Placement) -> Result<PlaceOutcome, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn pixel(&self, _: Coord) -> Result<Option<PixelRecord>, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn ping(&self) -> Result<(), StoreError> {
-            Ok(())
-        }
-        async fn admit_new_session(&self, _: ClientAddress, _: u32) -> Result<bool, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn shared_secret(&self, _: &str) -> Result<String, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn display_name(&self, _: &SessionId) -> Result<Option<String>, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn set_display_name(&self, _: &SessionId, _: &DisplayName) -> Result<(), StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn touch_session(&self, _: &SessionId) -> Result<(), StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn redeem_puzzle(
-            &self,
-            _: &SessionId,
-            _: &str,
-            _: Duration,
-        ) -> Result<bool, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn memory_by_kind(
-            &self,
-            _: usize,
-        ) -> Result<Vec<crate::backend::KindUsage>, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn report_online(&self, _: &str, _: u32, _: Duration) -> Result<u32, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn fill(
-            &self,
-            _: &[(Coord, u8)],
-            _: &crate::backend::FillPlacer,
-        ) -> Result<crate::backend::Filled, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn logged_history(&self) -> Result<Vec<crate::model::Logged>, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn archive_turn(&self, _: Duration) -> Result<bool, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn archive(
-            &self,
-            _: u64,
-            _: std::time::SystemTime,
-            _: bytes::Bytes,
-            _: crate::model::ArchiveKeep,
-        ) -> Result<(), StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn archived(&self) -> Result<Vec<(u64, std::time::SystemTime)>, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn archived_png(&self, _: u64) -> Result<Option<bytes::Bytes>, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn set_frozen(&self, _: bool) -> Result<(), StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn is_frozen(&self) -> Result<bool, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn ban(&self, _: &BanTarget, _: Duration, _: bool) -> Result<(), StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn range_bans(&self) -> Result<Vec<crate::model::RangeBan>, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn report(&self, _: &crate::model::Report) -> Result<(), StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn reports(&self, _: usize) -> Result<Vec<crate::model::Report>, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn resolve_report(&self, _: &str) -> Result<bool, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn lift_ban(&self, _: &BanTarget) -> Result<bool, StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn record_audit(&self, _: &AuditEntry) -> Result<(), StoreError> {
-            Err(StoreError::Closed)
-        }
-        async fn audit_log(&self, _: usize) -> Result<Vec<AuditEntry>, StoreError> {
-            Err(StoreError::Closed)
         }
     }
 

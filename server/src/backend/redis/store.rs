@@ -21,8 +21,9 @@
 use super::{keys::Keys, locate::Locator, master::Master};
 use crate::{
     backend::{
-        FillPlacer, Filled, History, KindUsage, Store, StoreError, AUDIT_LEN, NEW_SESSION_WINDOW,
-        SESSION_TTL,
+        ArchiveStore, CanvasStore, FillPlacer, Filled, HealthStore, History, KindUsage,
+        ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError, AUDIT_LEN,
+        NEW_SESSION_WINDOW, SESSION_TTL,
     },
     config::{Durability, RedisConfig},
     metrics::Metrics,
@@ -404,17 +405,7 @@ fn malformed(what: &'static str) -> StoreError {
 }
 
 #[async_trait]
-impl Store for RedisStore {
-    async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError> {
-        let (outcome, answer) = oneshot::channel();
-        let closed = || StoreError::Closed;
-        self.placements
-            .send(Pending { placement, outcome })
-            .await
-            .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
-    }
-
+impl CanvasStore for RedisStore {
     async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         let keys = &self.keys;
         let mut invocation = SNAPSHOT.prepare_invoke();
@@ -486,6 +477,19 @@ impl Store for RedisStore {
         tracing::warn!(stale, %epoch, "history went back on applied tiles: new epoch");
         Ok(())
     }
+}
+
+#[async_trait]
+impl PlacementStore for RedisStore {
+    async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError> {
+        let (outcome, answer) = oneshot::channel();
+        let closed = || StoreError::Closed;
+        self.placements
+            .send(Pending { placement, outcome })
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
 
     async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError> {
         let meta = self.keys.meta.clone();
@@ -502,12 +506,77 @@ impl Store for RedisStore {
         record.map(|r| parse_record(&r)).transpose()
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.master
-            .run(|mut c| async move { c.req_packed_command(&redis::cmd("PING")).await.map(drop) })
-            .await
+    async fn fill(
+        &self,
+        pixels: &[(Coord, u8)],
+        placer: &FillPlacer,
+    ) -> Result<Filled, StoreError> {
+        let keys = &self.keys;
+        let mut indices = Vec::with_capacity(pixels.len() * 4);
+        let mut tiles = Vec::with_capacity(pixels.len() * TILE_LEN);
+        for (coord, color) in pixels {
+            indices.extend_from_slice(&(coord.index as u32).to_le_bytes());
+            tiles.extend_from_slice(&coord.x.to_le_bytes());
+            tiles.extend_from_slice(&coord.y.to_le_bytes());
+            tiles.push(*color);
+        }
+        let mut invocation = FILL.prepare_invoke();
+        canvas_keys(&mut invocation, keys)
+            .arg(unix_ms(SystemTime::now()))
+            .arg(self.history_len)
+            .arg(&keys.channel)
+            .arg(new_epoch())
+            .arg(indices)
+            .arg(format!("{MODERATOR},{}", placer.address))
+            .arg(&placer.name)
+            .arg(tiles);
+        let durability = self.durability;
+        let ((first_seq, last_seq), durable): ((u64, u64), bool) = self
+            .placer
+            .run(|mut c| async move {
+                let seqs = invocation.invoke_async(&mut c).await?;
+                Ok((seqs, confirmed(durability, &mut c).await?))
+            })
+            .await?;
+        Ok(Filled {
+            first_seq,
+            last_seq,
+            durable,
+        })
     }
 
+    async fn logged_history(&self) -> Result<Vec<Logged>, StoreError> {
+        const PAGE: usize = 1_000;
+        let mut logged = Vec::new();
+        let mut from = "-".to_owned();
+        loop {
+            let (key, start) = (self.keys.history.clone(), from.clone());
+            let page: Vec<(String, HashMap<String, Vec<u8>>)> = self
+                .master
+                .run(|mut c| async move {
+                    redis::cmd("XRANGE")
+                        .arg(key)
+                        .arg(start)
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(PAGE)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            for (_, fields) in &page {
+                parse_logged(fields, &mut logged)?;
+            }
+            match page.last() {
+                Some((id, _)) if page.len() == PAGE => from = format!("({id}"),
+                _ => return Ok(logged),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
     async fn admit_new_session(
         &self,
         address: ClientAddress,
@@ -610,247 +679,10 @@ impl Store for RedisStore {
             })
             .await
     }
+}
 
-    async fn memory_by_kind(&self, samples: usize) -> Result<Vec<KindUsage>, StoreError> {
-        let prefix = self.keys.prefix();
-        // The single large keys, measured; everything else, sampled.
-        let singles: Vec<(&'static str, String)> = vec![
-            ("pixels", self.keys.pixels.clone()),
-            ("meta", self.keys.meta.clone()),
-            ("history", self.keys.history.clone()),
-            ("archive", self.keys.archive_png.clone()),
-            ("audit", self.keys.audit.clone()),
-            ("reports", self.keys.reports()),
-        ];
-        let (dbsize, sampled): (u64, Vec<Option<String>>) = self
-            .master
-            .run(|mut c| async move {
-                let mut pipe = redis::pipe();
-                pipe.cmd("DBSIZE");
-                for _ in 0..samples {
-                    pipe.cmd("RANDOMKEY");
-                }
-                let mut replies: Vec<Value> = pipe.query_async(&mut c).await?;
-                let dbsize = redis::from_redis_value(replies.remove(0))?;
-                let keys = replies
-                    .into_iter()
-                    .map(redis::from_redis_value::<Option<String>>)
-                    .collect::<Result<_, _>>()?;
-                Ok((dbsize, keys))
-            })
-            .await?;
-        let many: Vec<(&'static str, String)> = sampled
-            .into_iter()
-            .flatten()
-            .filter_map(|key| {
-                let kind = key_kind(key.strip_prefix(&prefix)?)?;
-                (!singles.iter().any(|(single, _)| *single == kind)).then_some((kind, key))
-            })
-            .collect();
-        let measured: Vec<(&'static str, String)> = singles.into_iter().chain(many).collect();
-        let names: Vec<String> = measured.iter().map(|(_, key)| key.clone()).collect();
-        let sizes: Vec<Option<u64>> = self
-            .master
-            .run(|mut c| async move {
-                let mut pipe = redis::pipe();
-                for key in &names {
-                    pipe.cmd("MEMORY").arg("USAGE").arg(key);
-                }
-                pipe.query_async(&mut c).await
-            })
-            .await?;
-        let singles_count = 6;
-        let mut usage: Vec<KindUsage> = Vec::new();
-        for (n, ((kind, _), size)) in measured.iter().zip(sizes).enumerate() {
-            let Some(size) = size else { continue };
-            // A sampled key stands for dbsize / samples keys of its kind.
-            let weight = if n < singles_count {
-                1.0
-            } else {
-                dbsize as f64 / samples.max(1) as f64
-            };
-            match usage.iter_mut().find(|u| u.kind == *kind) {
-                Some(entry) => {
-                    entry.keys += weight;
-                    entry.bytes += weight * size as f64;
-                }
-                None => usage.push(KindUsage {
-                    kind,
-                    keys: weight,
-                    bytes: weight * size as f64,
-                }),
-            }
-        }
-        Ok(usage)
-    }
-
-    async fn report_online(
-        &self,
-        instance: &str,
-        online: u32,
-        ttl: Duration,
-    ) -> Result<u32, StoreError> {
-        let mut invocation = PRESENCE.prepare_invoke();
-        invocation
-            .key(&self.keys.presence)
-            .arg(instance)
-            .arg(online)
-            .arg(ttl.as_millis() as u64);
-        self.master
-            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
-            .await
-    }
-
-    async fn fill(
-        &self,
-        pixels: &[(Coord, u8)],
-        placer: &FillPlacer,
-    ) -> Result<Filled, StoreError> {
-        let keys = &self.keys;
-        let mut indices = Vec::with_capacity(pixels.len() * 4);
-        let mut tiles = Vec::with_capacity(pixels.len() * TILE_LEN);
-        for (coord, color) in pixels {
-            indices.extend_from_slice(&(coord.index as u32).to_le_bytes());
-            tiles.extend_from_slice(&coord.x.to_le_bytes());
-            tiles.extend_from_slice(&coord.y.to_le_bytes());
-            tiles.push(*color);
-        }
-        let mut invocation = FILL.prepare_invoke();
-        canvas_keys(&mut invocation, keys)
-            .arg(unix_ms(SystemTime::now()))
-            .arg(self.history_len)
-            .arg(&keys.channel)
-            .arg(new_epoch())
-            .arg(indices)
-            .arg(format!("{MODERATOR},{}", placer.address))
-            .arg(&placer.name)
-            .arg(tiles);
-        let durability = self.durability;
-        let ((first_seq, last_seq), durable): ((u64, u64), bool) = self
-            .placer
-            .run(|mut c| async move {
-                let seqs = invocation.invoke_async(&mut c).await?;
-                Ok((seqs, confirmed(durability, &mut c).await?))
-            })
-            .await?;
-        Ok(Filled {
-            first_seq,
-            last_seq,
-            durable,
-        })
-    }
-
-    async fn logged_history(&self) -> Result<Vec<Logged>, StoreError> {
-        const PAGE: usize = 1_000;
-        let mut logged = Vec::new();
-        let mut from = "-".to_owned();
-        loop {
-            let (key, start) = (self.keys.history.clone(), from.clone());
-            let page: Vec<(String, HashMap<String, Vec<u8>>)> = self
-                .master
-                .run(|mut c| async move {
-                    redis::cmd("XRANGE")
-                        .arg(key)
-                        .arg(start)
-                        .arg("+")
-                        .arg("COUNT")
-                        .arg(PAGE)
-                        .query_async(&mut c)
-                        .await
-                })
-                .await?;
-            for (_, fields) in &page {
-                parse_logged(fields, &mut logged)?;
-            }
-            match page.last() {
-                Some((id, _)) if page.len() == PAGE => from = format!("({id}"),
-                _ => return Ok(logged),
-            }
-        }
-    }
-
-    async fn archive_turn(&self, interval: Duration) -> Result<bool, StoreError> {
-        let key = self.keys.archive_turn.clone();
-        // A little short of the interval, so the next turn is free by the
-        // next tick of whichever instance comes first.
-        let hold = (interval.as_millis() as u64 * 9 / 10).max(1);
-        let taken: Option<String> = self
-            .master
-            .run(|mut c| async move {
-                redis::cmd("SET")
-                    .arg(key)
-                    .arg(1)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(hold)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        Ok(taken.is_some())
-    }
-
-    async fn archive(
-        &self,
-        seq: u64,
-        at: SystemTime,
-        png: Bytes,
-        keep: ArchiveKeep,
-    ) -> Result<(), StoreError> {
-        let keys = &self.keys;
-        let mut invocation = ARCHIVE.prepare_invoke();
-        invocation
-            .key(&keys.archive)
-            .key(&keys.archive_png)
-            .key(&keys.archive_at)
-            .key(&keys.archive_bytes)
-            .arg(seq)
-            .arg(unix_ms(at))
-            .arg(png.as_ref())
-            .arg(keep.snapshots.max(1))
-            .arg(keep.bytes);
-        self.master
-            .run(|mut c| async move { invocation.invoke_async::<()>(&mut c).await })
-            .await
-    }
-
-    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError> {
-        let (index, times) = (self.keys.archive.clone(), self.keys.archive_at.clone());
-        let (seqs, at): (Vec<u64>, HashMap<u64, u64>) = self
-            .master
-            .run(|mut c| async move {
-                redis::pipe()
-                    .cmd("ZREVRANGE")
-                    .arg(index)
-                    .arg(0)
-                    .arg(-1)
-                    .cmd("HGETALL")
-                    .arg(times)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        Ok(seqs
-            .into_iter()
-            .filter_map(|seq| Some((seq, UNIX_EPOCH + Duration::from_millis(*at.get(&seq)?))))
-            .collect())
-    }
-
-    async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError> {
-        let key = self.keys.archive_png.clone();
-        let png: Option<Vec<u8>> = self
-            .master
-            .run(|mut c| async move {
-                redis::cmd("HGET")
-                    .arg(key)
-                    .arg(seq)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        Ok(png.map(Bytes::from))
-    }
-
+#[async_trait]
+impl ModerationStore for RedisStore {
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {
         let key = self.keys.frozen.clone();
         let command = if frozen {
@@ -1074,6 +906,193 @@ impl Store for RedisStore {
                 })
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl ArchiveStore for RedisStore {
+    async fn archive_turn(&self, interval: Duration) -> Result<bool, StoreError> {
+        let key = self.keys.archive_turn.clone();
+        // A little short of the interval, so the next turn is free by the
+        // next tick of whichever instance comes first.
+        let hold = (interval.as_millis() as u64 * 9 / 10).max(1);
+        let taken: Option<String> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(hold)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(taken.is_some())
+    }
+
+    async fn archive(
+        &self,
+        seq: u64,
+        at: SystemTime,
+        png: Bytes,
+        keep: ArchiveKeep,
+    ) -> Result<(), StoreError> {
+        let keys = &self.keys;
+        let mut invocation = ARCHIVE.prepare_invoke();
+        invocation
+            .key(&keys.archive)
+            .key(&keys.archive_png)
+            .key(&keys.archive_at)
+            .key(&keys.archive_bytes)
+            .arg(seq)
+            .arg(unix_ms(at))
+            .arg(png.as_ref())
+            .arg(keep.snapshots.max(1))
+            .arg(keep.bytes);
+        self.master
+            .run(|mut c| async move { invocation.invoke_async::<()>(&mut c).await })
+            .await
+    }
+
+    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError> {
+        let (index, times) = (self.keys.archive.clone(), self.keys.archive_at.clone());
+        let (seqs, at): (Vec<u64>, HashMap<u64, u64>) = self
+            .master
+            .run(|mut c| async move {
+                redis::pipe()
+                    .cmd("ZREVRANGE")
+                    .arg(index)
+                    .arg(0)
+                    .arg(-1)
+                    .cmd("HGETALL")
+                    .arg(times)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(seqs
+            .into_iter()
+            .filter_map(|seq| Some((seq, UNIX_EPOCH + Duration::from_millis(*at.get(&seq)?))))
+            .collect())
+    }
+
+    async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError> {
+        let key = self.keys.archive_png.clone();
+        let png: Option<Vec<u8>> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg(seq)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(png.map(Bytes::from))
+    }
+}
+
+#[async_trait]
+impl PresenceStore for RedisStore {
+    async fn report_online(
+        &self,
+        instance: &str,
+        online: u32,
+        ttl: Duration,
+    ) -> Result<u32, StoreError> {
+        let mut invocation = PRESENCE.prepare_invoke();
+        invocation
+            .key(&self.keys.presence)
+            .arg(instance)
+            .arg(online)
+            .arg(ttl.as_millis() as u64);
+        self.master
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await
+    }
+}
+
+#[async_trait]
+impl HealthStore for RedisStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.master
+            .run(|mut c| async move { c.req_packed_command(&redis::cmd("PING")).await.map(drop) })
+            .await
+    }
+
+    async fn memory_by_kind(&self, samples: usize) -> Result<Vec<KindUsage>, StoreError> {
+        let prefix = self.keys.prefix();
+        // The single large keys, measured; everything else, sampled.
+        let singles: Vec<(&'static str, String)> = vec![
+            ("pixels", self.keys.pixels.clone()),
+            ("meta", self.keys.meta.clone()),
+            ("history", self.keys.history.clone()),
+            ("archive", self.keys.archive_png.clone()),
+            ("audit", self.keys.audit.clone()),
+            ("reports", self.keys.reports()),
+        ];
+        let (dbsize, sampled): (u64, Vec<Option<String>>) = self
+            .master
+            .run(|mut c| async move {
+                let mut pipe = redis::pipe();
+                pipe.cmd("DBSIZE");
+                for _ in 0..samples {
+                    pipe.cmd("RANDOMKEY");
+                }
+                let mut replies: Vec<Value> = pipe.query_async(&mut c).await?;
+                let dbsize = redis::from_redis_value(replies.remove(0))?;
+                let keys = replies
+                    .into_iter()
+                    .map(redis::from_redis_value::<Option<String>>)
+                    .collect::<Result<_, _>>()?;
+                Ok((dbsize, keys))
+            })
+            .await?;
+        let many: Vec<(&'static str, String)> = sampled
+            .into_iter()
+            .flatten()
+            .filter_map(|key| {
+                let kind = key_kind(key.strip_prefix(&prefix)?)?;
+                (!singles.iter().any(|(single, _)| *single == kind)).then_some((kind, key))
+            })
+            .collect();
+        let measured: Vec<(&'static str, String)> = singles.into_iter().chain(many).collect();
+        let names: Vec<String> = measured.iter().map(|(_, key)| key.clone()).collect();
+        let sizes: Vec<Option<u64>> = self
+            .master
+            .run(|mut c| async move {
+                let mut pipe = redis::pipe();
+                for key in &names {
+                    pipe.cmd("MEMORY").arg("USAGE").arg(key);
+                }
+                pipe.query_async(&mut c).await
+            })
+            .await?;
+        let singles_count = 6;
+        let mut usage: Vec<KindUsage> = Vec::new();
+        for (n, ((kind, _), size)) in measured.iter().zip(sizes).enumerate() {
+            let Some(size) = size else { continue };
+            // A sampled key stands for dbsize / samples keys of its kind.
+            let weight = if n < singles_count {
+                1.0
+            } else {
+                dbsize as f64 / samples.max(1) as f64
+            };
+            match usage.iter_mut().find(|u| u.kind == *kind) {
+                Some(entry) => {
+                    entry.keys += weight;
+                    entry.bytes += weight * size as f64;
+                }
+                None => usage.push(KindUsage {
+                    kind,
+                    keys: weight,
+                    bytes: weight * size as f64,
+                }),
+            }
+        }
+        Ok(usage)
     }
 }
 

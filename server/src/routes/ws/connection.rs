@@ -17,7 +17,7 @@
 //! buffer for the socket is full.
 
 use crate::{
-    backend::Store,
+    backend::PlacementStore,
     bans::RangeVerdict,
     canvas::{
         fanout::{Frame, Outbox},
@@ -548,7 +548,7 @@ async fn history_since(
 /// Asks the store about one placement and turns its answer into the
 /// client's `PlaceResult`.
 async fn decide(
-    store: Arc<dyn Store>,
+    store: Arc<dyn PlacementStore>,
     metrics: Arc<Metrics>,
     placement: Placement,
     seen: u64,
