@@ -6,6 +6,8 @@
 //!   place (the server answers with their errors; fuzz/ throws bytes at them).
 //! - [`challenge`]: the proof-of-work puzzle and its answer, as JSON.
 //! - [`palette`] and [`geometry`]: the colors and the canvas coordinates.
+//! - [`camera`]: the page's pan and zoom as plain maths (the browser-only
+//!   view applies it).
 //! - [`sync`]: a client's catch-up rules, shared by the browser and the
 //!   test and load clients.
 //! - `components` and `live` (feature `page`, implied by `ssr` and
@@ -14,6 +16,7 @@
 //! - `client` (feature `hydrate` only): the browser side of the live canvas,
 //!   the WebSocket, the snapshot and the drawing.
 
+pub mod camera;
 pub mod challenge;
 #[cfg(feature = "page")]
 pub mod components;
