@@ -9,6 +9,16 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
+/// A canvas version: its epoch, and the seq of the last placement it
+/// holds. What `Hello` and `Resync` announce, what a client's copy and an
+/// instance's mirror are at, and what `Resume` resumes from: one name on
+/// both ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    pub epoch: u64,
+    pub seq: u64,
+}
+
 /// The largest frame a client may send. Anything bigger is refused before it
 /// is even looked at (close code 1009).
 pub const MAX_CLIENT_FRAME_LEN: usize = 1024;

@@ -13,14 +13,7 @@
 //! there; a reconnect in the same epoch resumes too; `Resync`, or a new
 //! epoch, loads the snapshot again.
 
-use crate::protocol::{ClientMessage, ServerMessage, Tile};
-
-/// A canvas version: its epoch, and the seq of the last placement it holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct At {
-    pub epoch: u64,
-    pub seq: u64,
-}
+use crate::protocol::{ClientMessage, ServerMessage, Tile, Version};
 
 /// What the owner of a [`CanvasSync`] does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,10 +33,10 @@ pub enum Action {
 #[derive(Debug, Default)]
 pub struct CanvasSync {
     /// What the copy holds; `None` until a snapshot was loaded.
-    copy: Option<At>,
+    copy: Option<Version>,
     /// Where the socket's stream starts (the seq of its `Hello`, or of the
     /// last `Resync`): the stream leaves out the tiles up to there.
-    stream: Option<At>,
+    stream: Option<Version>,
     phase: Phase,
     /// The seq the last `Resume` was sent from: a gap asks once, and then
     /// its answer is awaited.
@@ -67,7 +60,7 @@ impl CanvasSync {
     }
 
     /// What the copy holds, once a snapshot was loaded.
-    pub fn copy(&self) -> Option<At> {
+    pub fn copy(&self) -> Option<Version> {
         self.copy
     }
 
@@ -80,7 +73,7 @@ impl CanvasSync {
     pub fn received(&mut self, message: &ServerMessage) -> Vec<Action> {
         match message {
             ServerMessage::Hello(hello) => {
-                self.stream = Some(At {
+                self.stream = Some(Version {
                     epoch: hello.epoch,
                     seq: hello.seq,
                 });
@@ -110,7 +103,7 @@ impl CanvasSync {
                 Phase::Live => self.apply(*first_seq, tiles),
             },
             ServerMessage::Resync { seq, epoch } => {
-                self.stream = Some(At {
+                self.stream = Some(Version {
                     epoch: *epoch,
                     seq: *seq,
                 });
@@ -134,7 +127,7 @@ impl CanvasSync {
     /// leftover of an earlier request): the owner drops it. Otherwise the
     /// owner replaces its copy with the snapshot, then carries out the
     /// actions (the kept tiles, perhaps a `Resume`).
-    pub fn loaded(&mut self, at: At) -> Option<Vec<Action>> {
+    pub fn loaded(&mut self, at: Version) -> Option<Vec<Action>> {
         let Phase::Loading { kept } = std::mem::replace(&mut self.phase, Phase::Live) else {
             return None;
         };
@@ -197,7 +190,7 @@ impl CanvasSync {
             return self.resume().into_iter().collect();
         }
         let fresh = tiles[skip..].to_vec();
-        self.copy = Some(At {
+        self.copy = Some(Version {
             epoch: copy.epoch,
             seq: copy.seq + fresh.len() as u64,
         });
@@ -263,7 +256,7 @@ mod tests {
             [Action::FetchSnapshot { spread: false }]
         );
         assert_eq!(sync.received(&tiles(11, 3)), []);
-        let actions = sync.loaded(At { epoch: 7, seq: 12 }).unwrap();
+        let actions = sync.loaded(Version { epoch: 7, seq: 12 }).unwrap();
         assert_eq!(
             actions,
             [Action::Apply {
@@ -271,10 +264,10 @@ mod tests {
                 tiles: vec![tile(13)]
             }]
         );
-        assert_eq!(sync.copy(), Some(At { epoch: 7, seq: 13 }));
+        assert_eq!(sync.copy(), Some(Version { epoch: 7, seq: 13 }));
         assert!(sync.is_live());
         // A leftover snapshot is not wanted.
-        assert_eq!(sync.loaded(At { epoch: 7, seq: 1 }), None);
+        assert_eq!(sync.loaded(Version { epoch: 7, seq: 1 }), None);
     }
 
     #[test]
@@ -286,7 +279,7 @@ mod tests {
             epoch: 7,
             last_seq: 8,
         });
-        assert_eq!(sync.loaded(At { epoch: 7, seq: 8 }).unwrap(), [resume]);
+        assert_eq!(sync.loaded(Version { epoch: 7, seq: 8 }).unwrap(), [resume]);
         // The answer brings 9 and 10 on; the live 11 and 12 come again.
         assert_eq!(sync.received(&tiles(13, 1)), []);
         assert_eq!(
@@ -302,7 +295,7 @@ mod tests {
     fn a_gap_asks_once_and_a_reconnect_resumes() {
         let mut sync = CanvasSync::new();
         sync.received(&hello(7, 0));
-        sync.loaded(At { epoch: 7, seq: 0 });
+        sync.loaded(Version { epoch: 7, seq: 0 });
         let resume = |last_seq| vec![Action::Send(ClientMessage::Resume { epoch: 7, last_seq })];
         assert_eq!(sync.received(&tiles(3, 1)), resume(0));
         assert_eq!(sync.received(&tiles(4, 1)), [], "asked already");
@@ -321,13 +314,13 @@ mod tests {
     fn resync_loads_the_snapshot_after_a_spread() {
         let mut sync = CanvasSync::new();
         sync.received(&hello(7, 0));
-        sync.loaded(At { epoch: 7, seq: 0 });
+        sync.loaded(Version { epoch: 7, seq: 0 });
         assert_eq!(
             sync.received(&ServerMessage::Resync { seq: 40, epoch: 9 }),
             [Action::FetchSnapshot { spread: true }]
         );
-        assert_eq!(sync.loaded(At { epoch: 9, seq: 40 }).unwrap(), []);
-        assert_eq!(sync.copy(), Some(At { epoch: 9, seq: 40 }));
+        assert_eq!(sync.loaded(Version { epoch: 9, seq: 40 }).unwrap(), []);
+        assert_eq!(sync.copy(), Some(Version { epoch: 9, seq: 40 }));
     }
 
     /// A server as docs/protocol.md describes it, small enough to run in
@@ -478,7 +471,7 @@ mod tests {
         fn snapshot(&mut self, server: &mut Server, stale: u64) {
             self.fetching = false;
             let seq = server.seq().saturating_sub(stale);
-            let at = At {
+            let at = Version {
                 epoch: server.epoch,
                 seq,
             };
@@ -595,7 +588,7 @@ mod tests {
             }
             let quiet = server.socket.as_ref().is_some_and(|s| s.in_flight.is_empty());
             prop_assert!(quiet && !client.fetching, "still busy after the quiet rounds");
-            prop_assert_eq!(client.sync.copy(), Some(At { epoch: server.epoch, seq: server.seq() }));
+            prop_assert_eq!(client.sync.copy(), Some(Version { epoch: server.epoch, seq: server.seq() }));
             prop_assert_eq!(client.pixels, server.pixels_at(server.seq()));
         }
     }

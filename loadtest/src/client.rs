@@ -6,8 +6,8 @@
 
 use crate::stats::{micros, Count, Counters, Latencies, SeenAt};
 use app::{
-    protocol::{kind, ClientMessage, ServerMessage, Tile, TILES_HEADER_LEN, TILE_LEN},
-    sync::{Action, At, CanvasSync},
+    protocol::{kind, ClientMessage, ServerMessage, Tile, Version, TILES_HEADER_LEN, TILE_LEN},
+    sync::{Action, CanvasSync},
 };
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -500,7 +500,7 @@ impl Client {
             replica.sync.load_failed();
             return;
         };
-        if let Some(actions) = replica.sync.loaded(At { epoch, seq }) {
+        if let Some(actions) = replica.sync.loaded(Version { epoch, seq }) {
             replica.pixels = pixels;
             replica.perform(actions, &self.shared.http, &self.target);
         }

@@ -28,8 +28,8 @@ mod view;
 use crate::{
     geometry::CanvasSize,
     live::{Connection, LiveState, ZOOM_STEP},
-    protocol::{ClientMessage, PlaceStatus, ServerMessage, Tile},
-    sync::{self, At, CanvasSync},
+    protocol::{ClientMessage, PlaceStatus, ServerMessage, Tile, Version},
+    sync::{self, CanvasSync},
 };
 use heat::Heat;
 use input::{Gesture, Motion};
@@ -376,7 +376,7 @@ impl Client {
                 return;
             }
         };
-        let at = At {
+        let at = Version {
             epoch: snapshot.epoch,
             seq: snapshot.seq,
         };

@@ -11,7 +11,12 @@ use super::{
     layer::Layer,
     with_client, Client,
 };
-use crate::{geometry::CanvasSize, live::HistoryStatus, palette, protocol::Tile, sync::At};
+use crate::{
+    geometry::CanvasSize,
+    live::HistoryStatus,
+    palette,
+    protocol::{Tile, Version},
+};
 use leptos::prelude::{GetUntracked, Set, Update};
 use std::time::Duration;
 use web_sys::HtmlCanvasElement;
@@ -76,7 +81,7 @@ impl Travel {
     }
 
     /// Starts showing the past from the live canvas `live` at `at`.
-    pub fn open(&mut self, live: &[u8], at: At) {
+    pub fn open(&mut self, live: &[u8], at: Version) {
         self.indices.copy_from_slice(live);
         self.shown = at.seq;
         if self.epoch != at.epoch {

@@ -4,13 +4,13 @@
 
 use super::{faults::Cluster, players::Copy};
 use crate::client::snapshot;
-use app::{protocol::Tile, sync::At};
+use app::protocol::{Tile, Version};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
 /// The canvas as the Redis master holds it.
 pub struct Stored {
-    pub at: At,
+    pub at: Version,
     pub pixels: Vec<u8>,
     /// Every placement the history stream holds, by seq.
     pub history: BTreeMap<u64, Tile>,
@@ -54,7 +54,7 @@ pub async fn stored(cluster: &Cluster, size: usize) -> Result<Stored, String> {
         }
     }
     Ok(Stored {
-        at: At {
+        at: Version {
             epoch: epoch.unwrap_or(0),
             seq: seq.unwrap_or(0),
         },
@@ -105,7 +105,7 @@ pub async fn audit(
         match snapshot(&http, &format!("{url}/api/canvas")).await {
             Some((mut pixels, seq, epoch)) => {
                 pixels.resize(stored.pixels.len(), 0);
-                if (At { epoch, seq }) != stored.at || pixels != stored.pixels {
+                if (Version { epoch, seq }) != stored.at || pixels != stored.pixels {
                     problems.push(format!("{url} differs from Redis (seq {seq})"));
                 }
             }

@@ -16,7 +16,7 @@ pub mod audit;
 pub mod faults;
 pub mod players;
 
-use app::sync::At;
+use app::protocol::Version;
 use faults::{Cluster, Fault};
 use players::{Phase, Player, Tally};
 use rand::{rngs::SmallRng, seq::IndexedRandom, SeedableRng};
@@ -312,7 +312,7 @@ async fn settle(cluster: &Cluster) -> Result<audit::Stored, String> {
 }
 
 /// The version an instance serves (`/api/info`).
-async fn instance_version(http: &reqwest::Client, url: &str) -> Option<At> {
+async fn instance_version(http: &reqwest::Client, url: &str) -> Option<Version> {
     let body = http
         .get(format!("{url}/api/info"))
         .send()
@@ -322,7 +322,7 @@ async fn instance_version(http: &reqwest::Client, url: &str) -> Option<At> {
         .await
         .ok()?;
     let info: Value = serde_json::from_slice(&body).ok()?;
-    Some(At {
+    Some(Version {
         epoch: info.get("epoch")?.as_str()?.parse().ok()?,
         seq: info.get("seq")?.as_u64()?,
     })

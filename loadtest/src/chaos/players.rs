@@ -5,8 +5,8 @@
 
 use crate::client::snapshot;
 use app::{
-    protocol::{ClientMessage, PlaceStatus, ServerMessage, Tile},
-    sync::{Action, At, CanvasSync},
+    protocol::{ClientMessage, PlaceStatus, ServerMessage, Tile, Version},
+    sync::{Action, CanvasSync},
 };
 use futures_util::{SinkExt, StreamExt};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
@@ -36,7 +36,7 @@ pub enum Phase {
     /// No more placements; everyone keeps following.
     Quiet,
     /// Done once the copy holds this version.
-    Final(At),
+    Final(Version),
 }
 
 /// What every player adds to.
@@ -72,7 +72,7 @@ impl Tally {
 
 /// A player's copy of the canvas when the run ended.
 pub struct Copy {
-    pub at: Option<At>,
+    pub at: Option<Version>,
     pub pixels: Vec<u8>,
     pub width: usize,
 }
@@ -211,7 +211,7 @@ impl Player {
 
     /// Says once, 20 s after the final version was announced, what this
     /// player holds instead: the clue to a run that does not end.
-    fn report_if_stuck(&mut self, at: At, in_flight: usize, target: &str) {
+    fn report_if_stuck(&mut self, at: Version, in_flight: usize, target: &str) {
         let since = *self.final_since.get_or_insert_with(Instant::now);
         if since.elapsed() > STUCK_AFTER && !self.reported {
             self.reported = true;
@@ -281,7 +281,7 @@ impl Player {
                         return false;
                     };
                     pixels.resize(self.width * usize::from(self.height), 0);
-                    if let Some(more) = self.sync.loaded(At { epoch, seq }) {
+                    if let Some(more) = self.sync.loaded(Version { epoch, seq }) {
                         self.pixels = pixels;
                         actions.extend(more);
                     }

@@ -14,12 +14,9 @@ use app::{
 };
 use std::{collections::VecDeque, sync::RwLock};
 
-/// A canvas version: the epoch and the last seq applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Version {
-    pub epoch: u64,
-    pub seq: u64,
-}
+/// The version the mirror is at: the shared crate's, which the wire
+/// announces and the clients hold.
+pub use app::protocol::Version;
 
 pub struct Mirror {
     size: CanvasSize,

@@ -3,8 +3,8 @@
 
 use crate::redis_server::RedisServer;
 use app::{
-    protocol::{ClientMessage, Hello, PlaceStatus, ServerMessage, Tile},
-    sync::{Action, At, CanvasSync},
+    protocol::{ClientMessage, Hello, PlaceStatus, ServerMessage, Tile, Version},
+    sync::{Action, CanvasSync},
 };
 use futures_util::{SinkExt, StreamExt};
 use server::{
@@ -400,7 +400,7 @@ impl Replica {
     }
 
     /// The epoch and seq the copy holds.
-    pub fn at(&self) -> At {
+    pub fn at(&self) -> Version {
         self.sync.copy().expect("a snapshot was loaded")
     }
 
@@ -430,7 +430,7 @@ impl Replica {
                 Action::Send(message) => ws.send(message).await,
                 Action::FetchSnapshot { .. } => {
                     let (pixels, seq, epoch) = self.api.snapshot().await;
-                    if let Some(more) = self.sync.loaded(At { epoch, seq }) {
+                    if let Some(more) = self.sync.loaded(Version { epoch, seq }) {
                         self.pixels = pixels;
                         actions.extend(more);
                     }
