@@ -3,14 +3,12 @@
 //! The first time it is shown it takes what happened before the page
 //! opened from `/api/heatmap.png`; from then on, the tiles the page
 //! receives. The newer a placement, the stronger its red; it fades out over
-//! [`WINDOW_MS`].
+//! the window. The levels and colors are `crate::heat`'s (shared with the
+//! server, and tested there).
 
 use super::{image::Rgba, layer::Layer};
-use crate::{geometry::CanvasSize, protocol::Tile};
+use crate::{geometry::CanvasSize, heat, protocol::Tile};
 use web_sys::HtmlCanvasElement;
-
-/// How far back the heatmap looks.
-pub const WINDOW_MS: f64 = 10.0 * 60.0 * 1000.0;
 
 pub struct Heat {
     canvas: HtmlCanvasElement,
@@ -50,9 +48,7 @@ impl Heat {
             return;
         }
         for (at, pixel) in self.placed_at.iter_mut().zip(heatmap.data.chunks_exact(4)) {
-            let level = f64::from(pixel[0]);
-            if level > 0.0 {
-                let age = (255.0 - level) / 254.0 * WINDOW_MS;
+            if let Some(age) = heat::age_ms_of_level(pixel[0]) {
                 *at = at.max(now - age);
             }
         }
@@ -78,15 +74,8 @@ impl Heat {
             return;
         }
         let placed_at = &self.placed_at;
-        self.layer.fill(|index| {
-            let age = now - placed_at[index];
-            if age < WINDOW_MS {
-                let strength = 1.0 - age / WINDOW_MS;
-                [255, 40, 0, (64.0 + 191.0 * strength) as u8]
-            } else {
-                [0; 4]
-            }
-        });
+        self.layer
+            .fill(|index| heat::overlay_color(now - placed_at[index]));
         self.layer.flush();
     }
 }

@@ -14,7 +14,7 @@ use std::{
 use tokio::sync::Mutex;
 
 /// How far back the heatmap looks (the page's window too).
-pub const WINDOW: Duration = Duration::from_secs(10 * 60);
+pub const WINDOW: Duration = Duration::from_secs(app::heat::WINDOW_SECS as u64);
 
 /// How old a served heatmap may be.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
@@ -78,18 +78,14 @@ fn unix_seconds(at: SystemTime) -> u32 {
 }
 
 /// Each pixel's level at `now` (unix seconds): 255 for a placement this
-/// second, down to 1 just inside the window, 0 outside it or never.
+/// second, down to 1 just inside the window, 0 outside it or never
+/// (`app::heat`, which the page reads them back with).
 pub fn levels(placed_at: &[u32], now: u32) -> Vec<u8> {
-    let window = WINDOW.as_secs() as u32;
     placed_at
         .iter()
-        .map(|&at| {
-            let age = now.saturating_sub(at);
-            if at == 0 || age >= window {
-                0
-            } else {
-                (255 - (age * 254).div_ceil(window)) as u8
-            }
+        .map(|&at| match at {
+            0 => 0,
+            at => app::heat::level(now.saturating_sub(at)),
         })
         .collect()
 }
