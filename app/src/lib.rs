@@ -7,8 +7,8 @@
 //! - [`challenge`]: the proof-of-work puzzle and its answer, as JSON.
 //! - [`palette`] and [`geometry`]: the colors and the canvas coordinates.
 //! - [`camera`]: the page's pan and zoom as plain maths (the browser-only
-//!   view applies it); [`heat`]: the heatmap's levels, served and read
-//!   back.
+//!   view applies it), [`gesture`]: taps, drags and pinches told apart;
+//!   [`heat`]: the heatmap's levels, served and read back.
 //! - [`sync`]: a client's catch-up rules, shared by the browser and the
 //!   test and load clients.
 //! - `components` and `live` (feature `page`, implied by `ssr` and
@@ -22,6 +22,7 @@ pub mod challenge;
 #[cfg(feature = "page")]
 pub mod components;
 pub mod geometry;
+pub mod gesture;
 pub mod heat;
 #[cfg(feature = "page")]
 pub mod live;

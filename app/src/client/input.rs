@@ -4,25 +4,10 @@
 
 use super::with_client;
 use leptos::prelude::document;
-use std::collections::HashMap;
 use wasm_bindgen::{prelude::Closure, JsCast};
 use web_sys::{
     AddEventListenerOptions, HtmlElement, KeyboardEvent, PointerEvent, ResizeObserver, WheelEvent,
 };
-
-/// Screen pixels a press may move and still be a click or tap.
-const DRAG_THRESHOLD: f64 = 5.0;
-
-/// The pointers currently pressed on the stage.
-#[derive(Default)]
-pub struct Gesture {
-    /// Last position of each pressed pointer, by pointer id.
-    pointers: HashMap<i32, (f64, f64)>,
-    /// Set once the press has moved too far (or pinched) to be a click.
-    dragged: bool,
-    /// Distance travelled since the press.
-    travelled: f64,
-}
 
 /// Attaches the stage's listeners for the page's lifetime.
 pub fn attach(stage: &HtmlElement) {
@@ -36,7 +21,7 @@ pub fn attach(stage: &HtmlElement) {
         with_client(|client| client.on_pointer_up(&event));
     });
     listen(stage, "pointercancel", |event: PointerEvent| {
-        with_client(|client| client.gesture.pointers.remove(&event.pointer_id()));
+        with_client(|client| client.gesture.cancel(event.pointer_id()));
     });
     listen(stage, "keydown", |event: KeyboardEvent| {
         let handled = with_client(|client| client.on_key(&event.key(), event.shift_key()));
@@ -95,61 +80,4 @@ pub fn element(class: &str) -> Option<HtmlElement> {
         .flatten()?
         .dyn_into()
         .ok()
-}
-
-impl Gesture {
-    pub fn press(&mut self, id: i32, at: (f64, f64)) {
-        if self.pointers.is_empty() {
-            self.dragged = false;
-            self.travelled = 0.0;
-        }
-        self.pointers.insert(id, at);
-        if self.pointers.len() > 1 {
-            self.dragged = true; // a pinch never places
-        }
-    }
-
-    /// What a move of pointer `id` to `at` does to the view.
-    pub fn move_to(&mut self, id: i32, at: (f64, f64)) -> Motion {
-        let Some(&before) = self.pointers.get(&id) else {
-            return Motion::Hover;
-        };
-        let motion = match self.pointers.len() {
-            1 => {
-                let (dx, dy) = (at.0 - before.0, at.1 - before.1);
-                self.travelled += dx.hypot(dy);
-                if self.travelled > DRAG_THRESHOLD {
-                    self.dragged = true;
-                }
-                Motion::Pan(dx, dy)
-            }
-            _ => {
-                let other = self
-                    .pointers
-                    .iter()
-                    .find(|(other, _)| **other != id)
-                    .map(|(_, p)| *p)
-                    .unwrap_or(before);
-                let distance = |p: (f64, f64)| (p.0 - other.0).hypot(p.1 - other.1).max(1.0);
-                Motion::Pinch {
-                    factor: distance(at) / distance(before),
-                    centre: ((at.0 + other.0) / 2.0, (at.1 + other.1) / 2.0),
-                }
-            }
-        };
-        self.pointers.insert(id, at);
-        motion
-    }
-
-    /// Releases pointer `id`; true when the press was a click or tap.
-    pub fn release(&mut self, id: i32) -> bool {
-        let was_pressed = self.pointers.remove(&id).is_some();
-        was_pressed && self.pointers.is_empty() && !self.dragged
-    }
-}
-
-pub enum Motion {
-    Hover,
-    Pan(f64, f64),
-    Pinch { factor: f64, centre: (f64, f64) },
 }

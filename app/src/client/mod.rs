@@ -25,6 +25,7 @@ mod template;
 mod travel;
 mod view;
 
+use crate::gesture::{Gesture, Motion};
 use crate::{
     geometry::CanvasSize,
     live::{Connection, LiveState, ZOOM_STEP},
@@ -32,7 +33,6 @@ use crate::{
     sync::{self, CanvasSync},
 };
 use heat::Heat;
-use input::{Gesture, Motion};
 use leptos::prelude::*;
 use pixels::Pixels;
 use socket::Socket;
