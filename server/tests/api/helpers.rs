@@ -411,6 +411,8 @@ impl Replica {
     }
 
     /// Goes on over a new socket (its `Hello` read): resumes from the copy.
+    // Only the system tier (tests/system, which includes this file) calls it.
+    #[allow(dead_code)]
     pub async fn reconnected(&mut self, ws: &mut WsClient) {
         self.sync.disconnected();
         let actions = self.sync.received(&ServerMessage::Hello(ws.hello));

@@ -11,7 +11,6 @@ mod admin;
 mod archive;
 mod backup;
 mod challenge;
-mod cluster;
 mod durability;
 mod http;
 mod multi_instance;
