@@ -193,10 +193,7 @@ impl RedisStore {
         let durability = self.durability;
         let (results, durable): (Vec<u64>, bool) = self
             .placer
-            .run(|mut c| async move {
-                let results: Vec<u64> = invocation.invoke_async(&mut c).await?;
-                Ok((results, confirmed(durability, &mut c).await?))
-            })
+            .run(|c| async move { invoke_confirmed(&invocation, durability, c).await })
             .await?;
         if results.len() != batch.len() * 2 {
             return Err(malformed("placement results"));
@@ -277,7 +274,10 @@ async fn place_batches(store: Weak<RedisStore>, mut queue: mpsc::Receiver<Pendin
         let span = tracing::debug_span!("placement_batch", placements = batch.len());
         let started = std::time::Instant::now();
         let committed = store.place_batch(&batch).instrument(span.clone()).await;
+        // (The seqs are gathered only when someone reads them: this is the
+        // placement path.)
         span.in_scope(|| match &committed {
+            _ if !tracing::enabled!(tracing::Level::DEBUG) => {}
             Ok(outcomes) => {
                 let seqs = outcomes.iter().filter_map(|outcome| match outcome {
                     PlaceOutcome::Accepted { seq } | PlaceOutcome::Unconfirmed { seq } => {
@@ -362,38 +362,42 @@ fn canvas_keys<'a, 'b>(
         .key(&keys.meta)
 }
 
-/// Whether what this connection just wrote is durable: at once with
-/// [`Durability::Local`], else once every replica the master has online
-/// acknowledged it (`WAIT` on the same connection covers exactly its
-/// writes; `ROLE` lists the online replicas).
+/// Runs `invocation`, then tells whether what it wrote is durable: at once
+/// with [`Durability::Local`], else once every replica the master has
+/// online acknowledged it (`WAIT` on the same connection covers exactly its
+/// writes). `ROLE`, which lists the online replicas, goes out with the
+/// script on the same connection: it costs no round trip of its own.
 ///
-/// Every one, not just one: with two replicas the Sentinels may promote
+/// Every replica, not just one: with two replicas the Sentinels may promote
 /// either after the master dies (the one whose offset they last saw
 /// highest, up to a second before), and a placement only the other had is
 /// then lost when it resyncs from the new master. `scripts/chaos` lost 83
 /// acknowledged placements that way, about one run in eight, while this
 /// waited for one replica. A replica that is away is not waited for (the
 /// others carry on), and none online means nothing is confirmed.
-async fn confirmed(
+async fn invoke_confirmed<T: redis::FromRedisValue>(
+    invocation: &redis::ScriptInvocation<'_>,
     durability: Durability,
-    connection: &mut redis::aio::MultiplexedConnection,
-) -> redis::RedisResult<bool> {
-    match durability {
-        Durability::Local => Ok(true),
-        Durability::Replica { wait } => {
-            let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(connection).await?;
-            let online = match role.get(2) {
-                Some(redis::Value::Array(replicas)) => replicas.len().max(1),
-                _ => 1,
-            };
-            let replicas: usize = redis::cmd("WAIT")
-                .arg(online)
-                .arg(wait.as_millis() as u64)
-                .query_async(connection)
-                .await?;
-            Ok(replicas >= online)
-        }
-    }
+    mut connection: redis::aio::MultiplexedConnection,
+) -> redis::RedisResult<(T, bool)> {
+    let Durability::Replica { wait } = durability else {
+        return Ok((invocation.invoke_async(&mut connection).await?, true));
+    };
+    let (mut asking, role) = (connection.clone(), redis::cmd("ROLE"));
+    let (value, role): (T, Vec<Value>) = tokio::try_join!(
+        invocation.invoke_async(&mut connection),
+        role.query_async(&mut asking)
+    )?;
+    let online = match role.get(2) {
+        Some(Value::Array(replicas)) => replicas.len().max(1),
+        _ => 1,
+    };
+    let replicas: usize = redis::cmd("WAIT")
+        .arg(online)
+        .arg(wait.as_millis() as u64)
+        .query_async(&mut connection)
+        .await?;
+    Ok((value, replicas >= online))
 }
 
 fn new_epoch() -> String {
@@ -533,10 +537,7 @@ impl PlacementStore for RedisStore {
         let durability = self.durability;
         let ((first_seq, last_seq), durable): ((u64, u64), bool) = self
             .placer
-            .run(|mut c| async move {
-                let seqs = invocation.invoke_async(&mut c).await?;
-                Ok((seqs, confirmed(durability, &mut c).await?))
-            })
+            .run(|c| async move { invoke_confirmed(&invocation, durability, c).await })
             .await?;
         Ok(Filled {
             first_seq,
