@@ -207,6 +207,12 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
+    /// The state the routes share, for unit tests that drive one part.
+    #[cfg(test)]
+    pub(crate) fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// Where `/metrics` is served, when it has a listener of its own.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener

@@ -15,6 +15,10 @@
 //! instead of holding memory. No timer is armed while writes complete at
 //! once, which is almost always: the deadline starts only when the kernel's
 //! buffer for the socket is full.
+//!
+//! The connection is generic over its transport (anything that is both a
+//! stream and a sink of WebSocket messages), so its unit tests drive it
+//! through in-memory channels, as axum's testing-websockets example does.
 
 use crate::{
     backend::PlacementStore,
@@ -32,9 +36,9 @@ use app::{
     palette::ColorIndex,
     protocol::{error_code, ClientMessage, DecodeError, Hello, PlaceStatus, ServerMessage, Tile},
 };
-use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
+use axum::extract::ws::{close_code, CloseFrame, Message};
 use bytes::Bytes;
-use futures_util::{stream::FuturesOrdered, SinkExt, StreamExt};
+use futures_util::{stream::FuturesOrdered, Sink, SinkExt, Stream, StreamExt};
 use std::{
     future::Future,
     pin::{pin, Pin},
@@ -46,6 +50,7 @@ use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
+use tokio::time::Instant as ClockInstant;
 
 /// Place frames one connection may have waiting for the store. At this
 /// many the socket is not read until one is answered, so a flood waits in
@@ -93,12 +98,24 @@ const FINISH_WITHIN: Duration = Duration::from_secs(5);
 /// The answer to one Place frame, once the store has decided.
 type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
 
-pub(super) struct Connection {
+/// What a connection talks through: axum's `WebSocket`, or channels in
+/// the tests.
+pub(super) trait Transport:
+    Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin
+{
+}
+
+impl<T> Transport for T where
+    T: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin
+{
+}
+
+pub(super) struct Connection<S> {
     state: AppState,
     session: SessionId,
     /// Whose per-address budget this connection's placements count against.
     address: ClientAddress,
-    socket: WebSocket,
+    socket: S,
     frames: broadcast::Receiver<Frame>,
     /// What the fan-out has for this client and it has not been sent yet.
     outbox: Outbox,
@@ -108,18 +125,19 @@ pub(super) struct Connection {
     resume_limit: TokenBucket,
     /// Counts this connection against its address's cap while it lives.
     _permit: ConnectionPermit,
-    /// When the client last sent anything (a pong included).
-    last_heard: Instant,
+    /// When the client last sent anything (a pong included). Tokio's
+    /// clock, so that tests can pause and advance it.
+    last_heard: ClockInstant,
     /// When this socket next records its delivery lag.
     next_lag_sample: Instant,
 }
 
-impl Connection {
+impl<S: Transport> Connection<S> {
     pub(super) fn new(
         state: AppState,
         session: SessionId,
         address: ClientAddress,
-        socket: WebSocket,
+        socket: S,
         permit: ConnectionPermit,
     ) -> Self {
         // Subscribe before reading the version sent in Hello, so every tile
@@ -137,7 +155,7 @@ impl Connection {
             outbox: Outbox::new(hello),
             replies: FuturesOrdered::new(),
             _permit: permit,
-            last_heard: Instant::now(),
+            last_heard: ClockInstant::now(),
             next_lag_sample: Instant::now(),
             state,
         }
@@ -191,7 +209,7 @@ impl Connection {
         let mut cancelled = pin!(shutdown.cancelled());
         let ping_interval = self.state.config.ping_interval;
         let mut heartbeat =
-            tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+            tokio::time::interval_at(ClockInstant::now() + ping_interval, ping_interval);
         loop {
             tokio::select! {
                 biased;
@@ -281,7 +299,7 @@ impl Connection {
         let Some(Ok(message)) = incoming else {
             return Err(DisconnectReason::Closed);
         };
-        self.last_heard = Instant::now();
+        self.last_heard = ClockInstant::now();
         let data = match message {
             Message::Binary(data) => data,
             Message::Text(_) => {
@@ -647,4 +665,280 @@ where
             .map_err(|_| DisconnectReason::SlowClient)?,
     };
     result.map_err(|_| DisconnectReason::Closed)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The connection driven through channels instead of a socket, on
+    //! tokio's paused clock: heartbeats and deadlines are exact, and no
+    //! test waits for real time to pass.
+
+    use super::*;
+    use crate::{
+        config::{Config, Source},
+        startup::Application,
+    };
+    use std::collections::HashMap;
+    use tokio::sync::{mpsc, oneshot};
+    use tokio_util::sync::PollSender;
+
+    /// The connection's end of two channels.
+    struct Channels {
+        from_client: mpsc::UnboundedReceiver<Message>,
+        to_client: PollSender<Message>,
+    }
+
+    impl Stream for Channels {
+        type Item = Result<Message, axum::Error>;
+
+        fn poll_next(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> Poll<Option<Self::Item>> {
+            self.from_client
+                .poll_recv(cx)
+                .map(|message| message.map(Ok))
+        }
+    }
+
+    impl Sink<Message> for Channels {
+        type Error = axum::Error;
+
+        fn poll_ready(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
+            self.to_client.poll_reserve(cx).map_err(axum::Error::new)
+        }
+
+        fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
+            self.to_client.send_item(message).map_err(axum::Error::new)
+        }
+
+        fn poll_flush(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(
+            mut self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
+            self.to_client.close();
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// The test's end: what it sends and what the connection wrote.
+    struct Client {
+        to_server: mpsc::UnboundedSender<Message>,
+        from_server: mpsc::Receiver<Message>,
+    }
+
+    impl Client {
+        fn place(&self, x: u16, y: u16, color: u8) {
+            let frame = ClientMessage::Place(Tile { x, y, color }).encode();
+            self.to_server.send(Message::Binary(frame)).unwrap();
+        }
+
+        /// The next message the connection wrote.
+        async fn next(&mut self) -> Message {
+            self.from_server.recv().await.expect("the connection ended")
+        }
+
+        /// The next control message (a ping or a close), skipping the
+        /// instance's announcements (presence).
+        async fn next_control(&mut self) -> Message {
+            loop {
+                match self.next().await {
+                    Message::Binary(_) => continue,
+                    other => return other,
+                }
+            }
+        }
+
+        /// The next protocol frame, skipping pings.
+        async fn next_frame(&mut self) -> ServerMessage {
+            loop {
+                match self.next().await {
+                    Message::Binary(frame) => return ServerMessage::decode(&frame).unwrap(),
+                    Message::Ping(_) => continue,
+                    other => panic!("expected a frame, got {other:?}"),
+                }
+            }
+        }
+
+        /// The next `PlaceResult`, skipping tiles and pings.
+        async fn next_result(&mut self) -> (PlaceStatus, u64) {
+            loop {
+                if let ServerMessage::PlaceResult { status, seq, .. } = self.next_frame().await {
+                    return (status, seq);
+                }
+            }
+        }
+
+        /// Reads `Hello` and `Presence`, which every connection starts with.
+        async fn greeted(&mut self) {
+            assert!(matches!(self.next_frame().await, ServerMessage::Hello(_)));
+            assert!(matches!(
+                self.next_frame().await,
+                ServerMessage::Presence { .. }
+            ));
+        }
+    }
+
+    /// An embedded instance on a 16 × 16 canvas without cooldown, pinging
+    /// every second and giving a stuck write half a second.
+    async fn instance() -> Application {
+        let settings: HashMap<&str, &str> = [
+            ("APP_PORT", "0"),
+            ("CANVAS_WIDTH", "16"),
+            ("CANVAS_HEIGHT", "16"),
+            ("COOLDOWN_MS", "0"),
+            ("PING_INTERVAL_MS", "1000"),
+            ("SEND_TIMEOUT_MS", "500"),
+        ]
+        .into();
+        let config = Config::from_source(Source(|name: &str| {
+            settings.get(name).map(|v| v.to_string())
+        }))
+        .unwrap();
+        Application::build(config).await.unwrap()
+    }
+
+    /// A connection whose writes block once `capacity` messages are unread.
+    fn connect(state: &AppState, capacity: usize) -> (Connection<Channels>, Client) {
+        let (to_server, from_client) = mpsc::unbounded_channel();
+        let (to_client, from_server) = mpsc::channel(capacity);
+        let address: ClientAddress = "192.0.2.1".parse().unwrap();
+        let permit = state.connections.try_acquire(address).unwrap();
+        let channels = Channels {
+            from_client,
+            to_client: PollSender::new(to_client),
+        };
+        let connection = Connection::new(
+            state.clone(),
+            SessionId::generate(),
+            address,
+            channels,
+            permit,
+        );
+        let client = Client {
+            to_server,
+            from_server,
+        };
+        (connection, client)
+    }
+
+    /// Runs the connection's loop; its end is the disconnect's reason.
+    fn serve(
+        mut connection: Connection<Channels>,
+    ) -> tokio::task::JoinHandle<Result<(), DisconnectReason>> {
+        tokio::spawn(async move { connection.serve().await })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pipelined_placements_are_answered_in_the_order_they_came() {
+        let app = instance().await;
+        let (connection, mut client) = connect(app.state(), 64);
+        // Sent before the connection reads any: the middle one is refused
+        // at once, the others wait for the store, and the answers still
+        // come in the frames' order.
+        client.place(1, 1, 3);
+        client.place(16, 0, 3);
+        client.place(2, 1, 4);
+        let _serving = serve(connection);
+        client.greeted().await;
+        let (first, first_seq) = client.next_result().await;
+        let (second, _) = client.next_result().await;
+        let (third, third_seq) = client.next_result().await;
+        assert_eq!(
+            [first, second, third],
+            [
+                PlaceStatus::Accepted,
+                PlaceStatus::Invalid,
+                PlaceStatus::Accepted
+            ]
+        );
+        assert!(first_seq < third_seq, "{first_seq} then {third_seq}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_is_pinged_then_dropped_after_two_intervals_of_silence() {
+        let app = instance().await;
+        let (connection, mut client) = connect(app.state(), 64);
+        let serving = serve(connection);
+        client.greeted().await;
+        let started = ClockInstant::now();
+        assert!(matches!(client.next_control().await, Message::Ping(_)));
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        match client.next_control().await {
+            Message::Close(Some(frame)) => {
+                assert_eq!(frame.code, close_code::AWAY);
+                assert_eq!(frame.reason, "heartbeat timeout");
+            }
+            other => panic!("expected a close, got {other:?}"),
+        }
+        // Two intervals without a word from the client.
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(
+            serving.await.unwrap(),
+            Err(DisconnectReason::HeartbeatTimeout)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_answers_the_pings_stays() {
+        let app = instance().await;
+        let (connection, mut client) = connect(app.state(), 64);
+        let serving = serve(connection);
+        client.greeted().await;
+        for _ in 0..10 {
+            assert!(matches!(client.next_control().await, Message::Ping(_)));
+            client.to_server.send(Message::Pong(Bytes::new())).unwrap();
+        }
+        assert!(!serving.is_finished());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_stops_reading_is_cut_off_at_the_send_deadline() {
+        let app = instance().await;
+        let (connection, client) = connect(app.state(), 8);
+        // Forty answers for a client that reads none, with room for eight.
+        for x in 0..40 {
+            client.place(x % 16, 0, 1);
+        }
+        let started = ClockInstant::now();
+        let reason = serve(connection).await.unwrap();
+        assert_eq!(reason, Err(DisconnectReason::SlowClient));
+        assert_eq!(started.elapsed(), Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutting_down_answers_the_placement_in_flight_then_closes() {
+        let app = instance().await;
+        let state = app.state().clone();
+        let (mut connection, mut client) = connect(&state, 64);
+        // A placement the store has not answered yet.
+        let (answer, answered) = oneshot::channel::<ServerMessage>();
+        connection
+            .replies
+            .push_back(Box::pin(async move { answered.await.unwrap() }));
+        let serving = serve(connection);
+        client.greeted().await;
+        state.shutdown.cancel();
+        // The store answers only after the shutdown began.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        answer
+            .send(result(PlaceStatus::Accepted, 7, Duration::ZERO))
+            .unwrap();
+        assert_eq!(client.next_result().await, (PlaceStatus::Accepted, 7));
+        match client.next().await {
+            Message::Close(Some(frame)) => assert_eq!(frame.code, close_code::AWAY),
+            other => panic!("expected a close, got {other:?}"),
+        }
+        assert_eq!(serving.await.unwrap(), Err(DisconnectReason::Shutdown));
+    }
 }
