@@ -2,6 +2,8 @@
 //!
 //! - [`protocol`]: the WebSocket wire format of docs/protocol.md, encoded and
 //!   decoded in one place.
+//! - [`api`]: the JSON every HTTP route answers or accepts, as types both
+//!   ends use.
 //! - [`requests`]: the HTTP API's query strings and bodies, parsed in one
 //!   place (the server answers with their errors; fuzz/ throws bytes at them).
 //! - [`challenge`]: the proof-of-work puzzle and its answer, as JSON.
@@ -21,6 +23,7 @@
 // levels to lay it out.
 #![recursion_limit = "256"]
 
+pub mod api;
 pub mod camera;
 pub mod challenge;
 #[cfg(feature = "page")]

@@ -97,14 +97,9 @@ pub enum NameRequestError {
     Name(#[from] NameError),
 }
 
-#[derive(Deserialize)]
-struct RawNameRequest {
-    name: String,
-}
-
 /// Parses `POST /api/name`'s JSON body, `{"name": "…"}`, into a valid name.
 pub fn parse_name_request(body: &[u8]) -> Result<DisplayName, NameRequestError> {
-    let request: RawNameRequest =
+    let request: crate::api::Name =
         serde_json::from_slice(body).map_err(|_| NameRequestError::Malformed)?;
     Ok(DisplayName::parse(&request.name)?)
 }

@@ -63,7 +63,9 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         };
-        let body = Json(serde_json::json!({ "error": self.to_string() }));
+        let body = Json(app::api::Refusal {
+            error: self.to_string(),
+        });
         let mut response = (status, body).into_response();
         if matches!(self, Self::Unauthorized) {
             response.headers_mut().insert(

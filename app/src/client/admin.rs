@@ -4,9 +4,10 @@
 //! on its image of the canvas.
 
 use super::http::HttpError;
+use crate::api::Refusal;
 use crate::geometry::CanvasSize;
 use gloo_net::http::{Request, RequestBuilder};
-use serde_json::Value;
+use serde::{de::DeserializeOwned, Serialize};
 use web_sys::Element;
 
 /// Who acts and with what token.
@@ -29,28 +30,37 @@ impl Credentials {
 }
 
 /// `GET /api/admin/<path>`, answered as JSON.
-pub async fn get(credentials: &Credentials, path: &str) -> Result<Value, HttpError> {
+pub async fn get<T: DeserializeOwned>(
+    credentials: &Credentials,
+    path: &str,
+) -> Result<T, HttpError> {
     let request = credentials.sign(Request::get(&format!("/api/admin/{path}")));
     answer(request.send().await?).await
 }
 
 /// `POST /api/admin/<path>` with a JSON body, answered as JSON.
-pub async fn post(credentials: &Credentials, path: &str, body: &Value) -> Result<Value, HttpError> {
+pub async fn post<B: Serialize, T: DeserializeOwned>(
+    credentials: &Credentials,
+    path: &str,
+    body: &B,
+) -> Result<T, HttpError> {
     let request = credentials
         .sign(Request::post(&format!("/api/admin/{path}")))
         .json(body)?;
     answer(request.send().await?).await
 }
 
-async fn answer(response: gloo_net::http::Response) -> Result<Value, HttpError> {
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+async fn answer<T: DeserializeOwned>(response: gloo_net::http::Response) -> Result<T, HttpError> {
     if response.ok() {
-        return Ok(body);
+        return response
+            .json()
+            .await
+            .map_err(|_| HttpError::Malformed("the answer the contract describes"));
     }
-    Err(HttpError::Refused(body["error"].as_str().map_or_else(
-        || format!("HTTP {}", response.status()),
-        str::to_owned,
-    )))
+    Err(HttpError::Refused(match response.json::<Refusal>().await {
+        Ok(refusal) => refusal.error,
+        Err(_) => format!("HTTP {}", response.status()),
+    }))
 }
 
 /// The canvas pixel at a pointer position over `image` (the whole canvas

@@ -3,11 +3,11 @@
 //! archive and placements.
 
 use crate::{
+    api::{Archive, Name, PixelInfo, Refusal},
     challenge::{Puzzle, Solution},
     protocol::{ServerMessage, Tile},
 };
 use gloo_net::http::{Request, Response};
-use serde::Deserialize;
 use thiserror::Error;
 
 /// Why a call failed, in words the page can show.
@@ -51,18 +51,16 @@ pub async fn fetch_snapshot() -> Result<Snapshot, HttpError> {
 
 /// Saves the display name; answers the name as the server keeps it.
 pub async fn save_name(name: &str) -> Result<String, HttpError> {
-    #[derive(Deserialize)]
-    struct Saved {
-        name: String,
-    }
     let response = Request::post("/api/name")
-        .json(&serde_json::json!({ "name": name }))?
+        .json(&Name {
+            name: name.to_owned(),
+        })?
         .send()
         .await?;
     if !response.ok() {
         return Err(refusal(&response).await);
     }
-    Ok(response.json::<Saved>().await?.name)
+    Ok(response.json::<Name>().await?.name)
 }
 
 /// Reports one pixel to the moderators.
@@ -104,16 +102,11 @@ pub async fn answer(solution: &Solution) -> Result<(), HttpError> {
 
 /// Who placed a pixel and when, as a short sentence.
 pub async fn pixel_info(x: u16, y: u16) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Pixel {
-        placed_by: Option<String>,
-        placed_at: Option<String>,
-    }
     let response = Request::get(&format!("/api/pixel?x={x}&y={y}"))
         .send()
         .await
         .ok()?;
-    let pixel: Pixel = response.json().await.ok().filter(|_| response.ok())?;
+    let pixel: PixelInfo = response.json().await.ok().filter(|_| response.ok())?;
     let who = pixel.placed_by.unwrap_or_else(|| "anonymous".to_owned());
     Some(match pixel.placed_at {
         // RFC 3339: keep the date and the minute.
@@ -127,10 +120,6 @@ pub async fn pixel_info(x: u16, y: u16) -> Option<String> {
 
 /// The server's `{"error": "…"}`, or the status when there is none.
 async fn refusal(response: &Response) -> HttpError {
-    #[derive(Deserialize)]
-    struct Refusal {
-        error: String,
-    }
     match response.json::<Refusal>().await {
         Ok(refusal) => HttpError::Refused(refusal.error),
         Err(_) => HttpError::Refused(format!("HTTP {}", response.status())),
@@ -139,21 +128,12 @@ async fn refusal(response: &Response) -> HttpError {
 
 /// The archived canvases, oldest first: seq and time (RFC 3339).
 pub async fn archived() -> Result<Vec<(u64, String)>, HttpError> {
-    #[derive(Deserialize)]
-    struct Archived {
-        seq: u64,
-        at: String,
-    }
-    #[derive(Deserialize)]
-    struct List {
-        snapshots: Vec<Archived>,
-    }
     let response = Request::get("/api/snapshots").send().await?;
     if !response.ok() {
         return Err(refusal(&response).await);
     }
     let mut list: Vec<_> = response
-        .json::<List>()
+        .json::<Archive>()
         .await?
         .snapshots
         .into_iter()

@@ -6,6 +6,7 @@
 //! template (hidden until one is loaded) and the heatmap (hidden until its
 //! button is pressed).
 
+use super::browser;
 use crate::geometry::CanvasSize;
 use crate::live::{LiveState, ZOOM_STEP};
 use leptos::{ev, html, prelude::*};
@@ -14,28 +15,11 @@ use leptos::{ev, html, prelude::*};
 pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
     let canvas_ref = NodeRef::<html::Canvas>::new();
 
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        if let Some(canvas) = canvas_ref.get() {
-            crate::client::start(canvas, size, live);
-        }
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = live;
+    browser::start(canvas_ref, size, live);
 
-    let zoom = move |factor: f64| {
-        move |_: ev::MouseEvent| {
-            #[cfg(feature = "hydrate")]
-            crate::client::zoom_by(factor);
-            #[cfg(not(feature = "hydrate"))]
-            let _ = factor;
-        }
-    };
+    let zoom = move |factor: f64| move |_: ev::MouseEvent| browser::zoom_by(factor);
     let heat_shown = RwSignal::new(false);
-    let toggle_heat = move |_: ev::MouseEvent| {
-        #[cfg(feature = "hydrate")]
-        heat_shown.set(crate::client::toggle_heatmap());
-    };
+    let toggle_heat = move |_: ev::MouseEvent| heat_shown.set(browser::toggle_heatmap());
     // The zoom buttons sit on the stage: their presses must not reach it as
     // a click on the canvas.
     let keep = |event: ev::PointerEvent| event.stop_propagation();

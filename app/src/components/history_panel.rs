@@ -3,6 +3,7 @@
 //! to now), play runs it as a timelapse, and closing the panel (or "Back to
 //! live") returns to the live canvas, which kept up meanwhile.
 
+use super::browser;
 use crate::live::LiveState;
 use leptos::{ev, html, prelude::*};
 
@@ -29,31 +30,21 @@ pub fn HistoryPanel(live: LiveState) -> impl IntoView {
 
     let toggled = move |_: ev::Event| {
         let open = details.get_untracked().is_some_and(|d| d.open());
-        #[cfg(feature = "hydrate")]
         if open {
-            crate::client::open_history();
+            browser::open_history();
         } else {
-            crate::client::close_history();
+            browser::close_history();
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = open;
     };
     let slide = move |event: ev::Event| {
         if let Ok(seq) = event_target_value(&event).parse::<u64>() {
-            #[cfg(feature = "hydrate")]
-            crate::client::seek_history(seq);
-            #[cfg(not(feature = "hydrate"))]
-            let _ = seq;
+            browser::seek_history(seq);
         }
     };
-    let play = move |_: ev::MouseEvent| {
-        #[cfg(feature = "hydrate")]
-        crate::client::toggle_history_play();
-    };
+    let play = move |_: ev::MouseEvent| browser::toggle_history_play();
     // At once: the panel's own `toggle` event comes a task later.
     let back_to_live = move |_: ev::MouseEvent| {
-        #[cfg(feature = "hydrate")]
-        crate::client::close_history();
+        browser::close_history();
         if let Some(details) = details.get_untracked() {
             details.set_open(false);
         }

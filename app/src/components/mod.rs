@@ -4,8 +4,8 @@
 //! with the HTML, so both sides render the same markup.
 
 mod admin;
-mod admin_reports;
 mod board;
+mod browser;
 mod history_panel;
 mod name_form;
 mod palette_bar;

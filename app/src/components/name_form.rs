@@ -1,5 +1,6 @@
 //! The display name shown as "placed by" on the user's tiles.
 
+use super::browser;
 use crate::{live::LiveState, name::DisplayName};
 use leptos::{ev::SubmitEvent, html, prelude::*};
 
@@ -8,12 +9,9 @@ pub fn NameForm(initial: Option<String>, live: LiveState) -> impl IntoView {
     let input = NodeRef::<html::Input>::new();
     let on_submit = move |event: SubmitEvent| {
         event.prevent_default();
-        #[cfg(feature = "hydrate")]
         if let Some(input) = input.get_untracked() {
-            crate::client::save_name(input.value(), live);
+            browser::save_name(input.value(), live);
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = live;
     };
     view! {
         <form class="name-form" on:submit=on_submit>

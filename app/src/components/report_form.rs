@@ -1,6 +1,7 @@
 //! "Report this pixel": a player sends the pixel under the reticle (or the
 //! pointer) to the moderators' queue, with a reason.
 
+use super::browser;
 use crate::{live::LiveState, requests::ReportRequest};
 use leptos::{ev::SubmitEvent, html, prelude::*};
 
@@ -14,19 +15,14 @@ pub fn ReportForm(live: LiveState) -> impl IntoView {
                 .set(Some("Point at the pixel to report first.".into()));
             return;
         };
-        #[cfg(feature = "hydrate")]
-        {
-            let text = reason
-                .get_untracked()
-                .map(|input| input.value())
-                .unwrap_or_default();
-            crate::client::report_pixel(x, y, text, live);
-            if let Some(input) = reason.get_untracked() {
-                input.set_value("");
-            }
+        let text = reason
+            .get_untracked()
+            .map(|input| input.value())
+            .unwrap_or_default();
+        browser::report_pixel(x, y, text, live);
+        if let Some(input) = reason.get_untracked() {
+            input.set_value("");
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (x, y);
     };
     view! {
         <details class="report-panel">

@@ -3,6 +3,7 @@
 //! it at x,y, set its opacity, see how many pixels still differ. Closed, it
 //! is one line in the toolbar.
 
+use super::browser;
 use crate::live::LiveState;
 use leptos::{ev, html, prelude::*};
 
@@ -19,32 +20,16 @@ pub fn TemplatePanel(live: LiveState) -> impl IntoView {
 
     let load_url = move |event: ev::SubmitEvent| {
         event.prevent_default();
-        #[cfg(feature = "hydrate")]
         if let Some(input) = url_input.get_untracked() {
             let (x, y) = position();
             let opacity = status().map_or(0.6, |s| s.opacity);
-            let source = crate::client::TemplateSource::Url(input.value());
-            crate::client::load_template(source, x, y, opacity);
+            browser::load_template_url(input.value(), x, y, opacity);
         }
     };
     let load_file = move |event: ev::Event| {
-        #[cfg(feature = "hydrate")]
-        {
-            use wasm_bindgen::JsCast;
-            let file = event
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-                .and_then(|input| input.files())
-                .and_then(|files| files.get(0));
-            if let Some(file) = file {
-                let (x, y) = position();
-                let opacity = status().map_or(0.6, |s| s.opacity);
-                let source = crate::client::TemplateSource::File(file);
-                crate::client::load_template(source, x, y, opacity);
-            }
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = event;
+        let (x, y) = position();
+        let opacity = status().map_or(0.6, |s| s.opacity);
+        browser::load_template_file(&event, x, y, opacity);
     };
     let coordinate = move |axis: usize| {
         move |event: ev::Event| {
@@ -57,24 +42,15 @@ pub fn TemplatePanel(live: LiveState) -> impl IntoView {
             } else {
                 y = value;
             }
-            #[cfg(feature = "hydrate")]
-            crate::client::move_template(x, y);
-            #[cfg(not(feature = "hydrate"))]
-            let _ = (x, y);
+            browser::move_template(x, y);
         }
     };
     let opacity = move |event: ev::Event| {
         if let Ok(value) = event_target_value(&event).parse::<f64>() {
-            #[cfg(feature = "hydrate")]
-            crate::client::set_template_opacity(value);
-            #[cfg(not(feature = "hydrate"))]
-            let _ = value;
+            browser::set_template_opacity(value);
         }
     };
-    let remove = move |_: ev::MouseEvent| {
-        #[cfg(feature = "hydrate")]
-        crate::client::remove_template();
-    };
+    let remove = move |_: ev::MouseEvent| browser::remove_template();
 
     view! {
         <details class="template-panel">

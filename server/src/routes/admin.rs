@@ -5,7 +5,7 @@
 //! recorded in the audit log with who, from where and when.
 
 use super::{
-    api::{is_json, rfc3339},
+    api::{is_json, pixel_info, rfc3339},
     visitor,
 };
 use crate::{
@@ -18,14 +18,23 @@ use crate::{
     rollback,
     state::AppState,
 };
-use app::{geometry::Coord, name::DisplayName, palette::PALETTE, requests::PixelQuery};
+use app::{
+    api::{
+        AuditLog, AuditRecord, Ban, Fill, Filled, Frozen, PixelPlacer, Placed, ReportRecord,
+        Reports, Resolve, Resolved, Rollback, RollbackPlan, RolledBack, Target, Unbanned,
+    },
+    geometry::Coord,
+    name::DisplayName,
+    palette::PALETTE,
+    requests::PixelQuery,
+};
 use axum::{
     body::Bytes,
     extract::{FromRequestParts, RawQuery, State},
     http::{header, request::Parts, HeaderMap},
     Json,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::{
@@ -151,16 +160,17 @@ impl Moderator {
     /// `"error"`). The work runs in a task of its own: a client that hangs
     /// up, or the request timeout, does not cut it short, and its outcome
     /// is recorded all the same.
-    async fn act<F, Fut>(
+    async fn act<F, Fut, O>(
         self,
         state: &AppState,
         action: &'static str,
         details: Value,
         work: F,
-    ) -> Result<Value, ApiError>
+    ) -> Result<O, ApiError>
     where
         F: FnOnce(AppState) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Value, Stopped>> + Send + 'static,
+        Fut: Future<Output = Result<O, Stopped>> + Send + 'static,
+        O: Serialize + Send + 'static,
     {
         let mut intent = details.clone();
         intent["phase"] = json!("intent");
@@ -170,7 +180,7 @@ impl Moderator {
         let done = tasks.spawn(async move {
             let outcome = work(state.clone()).await;
             let (mut entry, phase) = match &outcome {
-                Ok(result) => (merge(details, result), "done"),
+                Ok(result) => (merge(details, &as_json(result)), "done"),
                 Err(stopped) => {
                     let mut entry = merge(details, &stopped.progress);
                     entry["error"] = json!(stopped.error.to_string());
@@ -186,9 +196,7 @@ impl Moderator {
         done.await
             .unwrap_or_else(|_| Err(ApiError::Busy("the action failed; see the audit log")))
     }
-}
 
-impl Moderator {
     /// Who this moderator's fills are recorded as.
     fn placer(&self) -> FillPlacer {
         FillPlacer {
@@ -198,7 +206,8 @@ impl Moderator {
     }
 }
 
-/// Work that stopped partway: what it had done, and why it stopped.
+/// An action that stopped part way: how far it got (for the audit log) and
+/// why.
 struct Stopped {
     progress: Value,
     error: ApiError,
@@ -219,7 +228,13 @@ impl From<crate::backend::StoreError> for Stopped {
     }
 }
 
-/// `details` with the fields of `more` added.
+/// An answer as the audit log's JSON. (Serializing fails only for maps
+/// with keys that are not strings, which none of the answers has.)
+fn as_json(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+/// `details` with `more`'s fields added (both JSON objects).
 fn merge(mut details: Value, more: &Value) -> Value {
     if let (Some(details), Some(more)) = (details.as_object_mut(), more.as_object()) {
         details.extend(more.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -227,28 +242,8 @@ fn merge(mut details: Value, more: &Value) -> Value {
     details
 }
 
-/// What a fill or a rollback placed: the first and last seqs taken (0, 0
-/// for none), the pixels written, and whether a replica confirmed them all.
-#[derive(Default)]
-struct Placed {
-    first_seq: u64,
-    last_seq: u64,
-    pixels: usize,
-    durable: bool,
-}
-
-impl Placed {
-    fn json(&self) -> Value {
-        json!({
-            "first_seq": self.first_seq,
-            "last_seq": self.last_seq,
-            "pixels_done": self.pixels,
-        })
-    }
-}
-
-/// Places `pixels` as `placer`, in atomic chunks of [`FILL_CHUNK`]; if the
-/// store fails midway, says how far it got.
+/// Writes `pixels` as the moderator's placements, in atomic chunks; on a
+/// failure, says how far it got.
 async fn place_as(
     state: &AppState,
     placer: &FillPlacer,
@@ -265,21 +260,26 @@ async fn place_as(
                     placed.first_seq = filled.first_seq;
                 }
                 placed.last_seq = filled.last_seq;
-                placed.pixels += chunk.len();
+                placed.pixels_done += chunk.len();
                 placed.durable &= filled.durable;
             }
             Err(error) => {
+                // Durability is not known for a fill cut short.
+                let mut progress = as_json(&placed);
+                if let Some(fields) = progress.as_object_mut() {
+                    fields.remove("durable");
+                }
                 return Err(Stopped {
-                    progress: placed.json(),
+                    progress,
                     error: error.into(),
-                })
+                });
             }
         }
     }
     Ok(placed)
 }
 
-/// `?count=N` of a listing: `default` without one, at most `max`.
+/// `?count=N`, clamped to 1..=`max`.
 fn count(query: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
     #[derive(Deserialize)]
     struct Count {
@@ -294,7 +294,8 @@ fn bad(message: &str) -> ApiError {
     ApiError::BadRequest(message.to_owned())
 }
 
-/// A JSON body, or why not.
+/// A JSON body of type `T` (415 for another type, 400 for a malformed
+/// one; the router caps its size).
 fn body<T: for<'de> Deserialize<'de>>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
     if !is_json(headers) {
         return Err(ApiError::UnsupportedMediaType("expected application/json"));
@@ -302,156 +303,135 @@ fn body<T: for<'de> Deserialize<'de>>(headers: &HeaderMap, body: &Bytes) -> Resu
     serde_json::from_slice(body).map_err(|error| bad(&format!("malformed request: {error}")))
 }
 
-/// `GET /api/admin/status`: whether the canvas is frozen.
-pub async fn status(State(state): State<AppState>, _: Moderator) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "frozen": state.store.is_frozen().await? })))
+/// Whom an action names, checked, and as the answers write it (an
+/// address as its /64 for IPv6, a range in its canonical form).
+fn target(named: &Target) -> Result<(BanTarget, Target), ApiError> {
+    match (&named.session, &named.address, &named.range) {
+        (Some(handle), None, None) if is_session_handle(handle) => Ok((
+            BanTarget::Session(handle.clone()),
+            Target {
+                session: Some(handle.clone()),
+                ..Target::default()
+            },
+        )),
+        (Some(_), None, None) => Err(bad("session must be a session handle (16 hex digits)")),
+        (None, Some(address), None) => {
+            let ip: IpAddr = address
+                .parse()
+                .map_err(|_| bad("address must be an IPv4 or IPv6 address"))?;
+            let address = ClientAddress::of(ip);
+            Ok((
+                BanTarget::Address(address),
+                Target {
+                    address: Some(address.to_string()),
+                    ..Target::default()
+                },
+            ))
+        }
+        (None, None, Some(range)) => {
+            let range: AddressRange = range.parse().map_err(bad)?;
+            Ok((
+                BanTarget::Range(range),
+                Target {
+                    range: Some(range.to_string()),
+                    ..Target::default()
+                },
+            ))
+        }
+        _ => Err(bad("name exactly one of session, address and range")),
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Freeze {
-    frozen: bool,
+/// `GET /api/admin/status`.
+pub async fn status(State(state): State<AppState>, _: Moderator) -> Result<Json<Frozen>, ApiError> {
+    let frozen = state.store.is_frozen().await?;
+    Ok(Json(Frozen { frozen }))
 }
 
-/// `POST /api/admin/freeze` with `{"frozen": true|false}`.
+/// `POST /api/admin/freeze`.
 pub async fn freeze(
     State(state): State<AppState>,
     moderator: Moderator,
     headers: HeaderMap,
     request: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Frozen>, ApiError> {
     moderator.may(Role::Admin)?;
-    let Freeze { frozen } = body(&headers, &request)?;
+    let Frozen { frozen } = body(&headers, &request)?;
     let action = if frozen { "freeze" } else { "unfreeze" };
     moderator
         .act(&state, action, json!({}), move |state| async move {
             state.store.set_frozen(frozen).await?;
-            Ok(json!({ "frozen": frozen }))
+            Ok(Frozen { frozen })
         })
         .await
         .map(Json)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Ban {
-    session: Option<String>,
-    address: Option<String>,
-    /// A CIDR range of addresses.
-    range: Option<String>,
-    /// Absent when lifting a ban.
-    minutes: Option<u64>,
-    /// A shadow ban: placements answered as accepted, never placed.
-    #[serde(default)]
-    shadow: bool,
-}
-
-impl Ban {
-    /// The one session handle, address or range it names, and that as JSON.
-    fn target(&self) -> Result<(BanTarget, Value), ApiError> {
-        match (&self.session, &self.address, &self.range) {
-            (Some(handle), None, None) if is_session_handle(handle) => Ok((
-                BanTarget::Session(handle.clone()),
-                json!({ "session": handle }),
-            )),
-            (Some(_), None, None) => Err(bad("session must be a session handle (16 hex digits)")),
-            (None, Some(address), None) => {
-                let ip: IpAddr = address
-                    .parse()
-                    .map_err(|_| bad("address must be an IPv4 or IPv6 address"))?;
-                let address = ClientAddress::of(ip);
-                Ok((
-                    BanTarget::Address(address),
-                    json!({ "address": address.to_string() }),
-                ))
-            }
-            (None, None, Some(range)) => {
-                let range: AddressRange = range.parse().map_err(bad)?;
-                Ok((
-                    BanTarget::Range(range),
-                    json!({ "range": range.to_string() }),
-                ))
-            }
-            _ => Err(bad("name exactly one of session, address and range")),
-        }
-    }
-}
-
-/// `POST /api/admin/ban` with `{"session": "<handle>"}` or `{"address":
-/// "<ip>"}` (an IPv6 address bans its /64) and `"minutes"`.
+/// `POST /api/admin/ban`: answers what was banned.
 pub async fn ban(
     State(state): State<AppState>,
     moderator: Moderator,
     headers: HeaderMap,
     request: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Ban>, ApiError> {
     moderator.may(Role::Moderator)?;
     let ban: Ban = body(&headers, &request)?;
-    let (target, mut details) = ban.target()?;
+    let (banned, named) = target(&ban.target())?;
     let minutes = ban
         .minutes
         .filter(|m| (1..=MAX_BAN_MINUTES).contains(m))
         .ok_or_else(|| bad(&format!("minutes must be from 1 to {MAX_BAN_MINUTES}")))?;
-    details["minutes"] = json!(minutes);
     let shadow = ban.shadow;
-    if shadow {
-        details["shadow"] = json!(true);
-    }
-    let answer = details.clone();
+    let answer = Ban {
+        session: named.session,
+        address: named.address,
+        range: named.range,
+        minutes: Some(minutes),
+        shadow,
+    };
     moderator
-        .act(&state, "ban", details, move |state| async move {
-            state
-                .store
-                .ban(&target, Duration::from_secs(minutes * 60), shadow)
-                .await?;
-            Ok(json!({}))
+        .act(&state, "ban", as_json(&answer), move |state| async move {
+            let length = Duration::from_secs(minutes * 60);
+            state.store.ban(&banned, length, shadow).await?;
+            Ok(())
         })
         .await?;
     Ok(Json(answer))
 }
 
-/// `POST /api/admin/unban` with `{"session": …}` or `{"address": …}`.
+/// `POST /api/admin/unban`.
 pub async fn unban(
     State(state): State<AppState>,
     moderator: Moderator,
     headers: HeaderMap,
     request: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Unbanned>, ApiError> {
     moderator.may(Role::Moderator)?;
     let ban: Ban = body(&headers, &request)?;
     if ban.minutes.is_some() || ban.shadow {
         return Err(bad("unban takes neither minutes nor shadow"));
     }
-    let (target, details) = ban.target()?;
-    let outcome = moderator
-        .act(&state, "unban", details.clone(), move |state| async move {
-            let lifted = state.store.lift_ban(&target).await?;
-            Ok(json!({ "lifted": lifted }))
+    let (banned, named) = target(&ban.target())?;
+    let details = as_json(&named);
+    moderator
+        .act(&state, "unban", details, move |state| async move {
+            let lifted = state.store.lift_ban(&banned).await?;
+            Ok(Unbanned {
+                target: named,
+                lifted,
+            })
         })
-        .await?;
-    Ok(Json(merge(details, &outcome)))
+        .await
+        .map(Json)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Fill {
-    x: u16,
-    y: u16,
-    width: u16,
-    height: u16,
-    color: u8,
-}
-
-/// `POST /api/admin/fill` with `{"x","y","width","height","color"}`: the
-/// rectangle in one color (a wipe is a fill with white), as ordinary
-/// placements that reach every client through the feed; in atomic chunks
-/// of [`FILL_CHUNK`] pixels, so a large fill never holds Redis for long.
+/// `POST /api/admin/fill`.
 pub async fn fill(
     State(state): State<AppState>,
     moderator: Moderator,
     headers: HeaderMap,
     request: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Filled>, ApiError> {
     moderator.may(Role::Admin)?;
     let rect: Fill = body(&headers, &request)?;
     let size = state.mirror.size();
@@ -474,62 +454,54 @@ pub async fn fill(
         .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)))
         .filter_map(|(x, y)| Some((size.coord(x, y)?, rect.color)))
         .collect();
-    let details = json!({
-        "x": rect.x, "y": rect.y, "width": rect.width, "height": rect.height,
-        "color": rect.color, "pixels": pixels.len(),
-    });
+    let count = pixels.len();
+    let mut details = as_json(&rect);
+    details["pixels"] = json!(count);
     let placer = moderator.placer();
-    let answer = moderator
-        .act(&state, "fill", details.clone(), move |state| async move {
-            let placed = place_as(&state, &placer, &pixels).await?;
-            let mut outcome = placed.json();
-            outcome["durable"] = json!(placed.durable);
-            Ok(outcome)
+    let placed = moderator
+        .act(&state, "fill", details, move |state| async move {
+            place_as(&state, &placer, &pixels).await
         })
         .await?;
-    Ok(Json(merge(details, &answer)))
+    let Fill {
+        x,
+        y,
+        width,
+        height,
+        color,
+    } = rect;
+    Ok(Json(Filled {
+        x,
+        y,
+        width,
+        height,
+        color,
+        pixels: count,
+        placed,
+    }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Rollback {
-    session: Option<String>,
-    address: Option<String>,
-    range: Option<String>,
-    /// How far back: the last this many minutes.
-    minutes: u64,
-}
-
-/// `POST /api/admin/rollback` with `{"session": …}` or `{"address": …}`
-/// and `"minutes"`: puts back what the session or address placed in the
-/// last `minutes`, as far as the history reaches ([`rollback::plan`]).
+/// `POST /api/admin/rollback`.
 pub async fn rollback(
     State(state): State<AppState>,
     moderator: Moderator,
     headers: HeaderMap,
     request: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RolledBack>, ApiError> {
     moderator.may(Role::Moderator)?;
     let request: Rollback = body(&headers, &request)?;
-    let named = Ban {
-        session: request.session,
-        address: request.address,
-        range: request.range,
-        minutes: None,
-        shadow: false,
-    };
-    let (target, mut details) = named.target()?;
-    if !(1..=MAX_ROLLBACK_MINUTES).contains(&request.minutes) {
+    let (offending, named) = target(&request.target())?;
+    let minutes = request.minutes;
+    if !(1..=MAX_ROLLBACK_MINUTES).contains(&minutes) {
         return Err(bad(&format!(
             "minutes must be from 1 to {MAX_ROLLBACK_MINUTES}"
         )));
     }
-    let since = SystemTime::now() - Duration::from_secs(request.minutes * 60);
+    let since = SystemTime::now() - Duration::from_secs(minutes * 60);
     let history = state.store.logged_history().await?;
-    // Never the moderators' own fills and rollbacks.
     let offender = |placer: &Placer| {
         placer.session != MODERATOR
-            && match &target {
+            && match &offending {
                 BanTarget::Session(handle) => placer.session == *handle,
                 BanTarget::Address(address) => placer.address == address.to_string(),
                 BanTarget::Range(range) => placer
@@ -545,89 +517,78 @@ pub async fn rollback(
         .iter()
         .filter_map(|tile| Some((size.coord(tile.x, tile.y)?, tile.color)))
         .collect();
-    details["minutes"] = json!(request.minutes);
-    details["placements_found"] = json!(plan.found);
-    details["pixels_restored"] = json!(pixels.len());
-    details["pixels_overwritten_since"] = json!(plan.overwritten);
-    details["pixels_beyond_history"] = json!(plan.beyond_history);
+    let found = RollbackPlan {
+        placements_found: plan.found,
+        pixels_restored: pixels.len(),
+        pixels_overwritten_since: plan.overwritten,
+        pixels_beyond_history: plan.beyond_history,
+    };
+    let mut details = merge(as_json(&named), &as_json(&found));
+    details["minutes"] = json!(minutes);
     let placer = moderator.placer();
-    let answer = moderator
-        .act(
-            &state,
-            "rollback",
-            details.clone(),
-            move |state| async move {
-                let placed = place_as(&state, &placer, &pixels).await?;
-                let mut outcome = placed.json();
-                outcome["durable"] = json!(placed.durable);
-                Ok(outcome)
-            },
-        )
+    let placed = moderator
+        .act(&state, "rollback", details, move |state| async move {
+            place_as(&state, &placer, &pixels).await
+        })
         .await?;
-    Ok(Json(merge(details, &answer)))
+    Ok(Json(RolledBack {
+        target: named,
+        minutes,
+        plan: found,
+        placed,
+    }))
 }
 
-/// `GET /api/admin/pixel?x=X&y=Y`: the public record of a pixel, and the
-/// session handle and address that placed it last.
+/// `GET /api/admin/pixel`: the public record and who placed it.
 pub async fn pixel(
     State(state): State<AppState>,
     _: Moderator,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PixelPlacer>, ApiError> {
     let size = state.mirror.size();
     let PixelQuery { x, y } =
         PixelQuery::parse(query.as_deref().unwrap_or(""), size.width, size.height)
             .map_err(|error| bad(&error.to_string()))?;
     let coord = size.coord(x, y).expect("both axes were checked");
-    let (color, _) = state.mirror.pixel(coord);
     let record = state.store.pixel(coord).await?;
     let placer = record.as_ref().and_then(|r| r.placer.as_ref());
-    Ok(Json(json!({
-        "x": x,
-        "y": y,
-        "color": color,
-        "seq": record.as_ref().map_or(0, |r| r.seq),
-        "placed_at": record.as_ref().map(|r| rfc3339(r.placed_at)),
-        "placed_by": record.as_ref().and_then(|r| r.placed_by.clone()),
-        "session": placer.map(|p| p.session.clone()),
-        "address": placer.map(|p| p.address.clone()),
-    })))
+    Ok(Json(PixelPlacer {
+        pixel: pixel_info(&state, coord, record.as_ref()),
+        session: placer.map(|p| p.session.clone()),
+        address: placer.map(|p| p.address.clone()),
+    }))
 }
 
-/// `GET /api/admin/audit?count=N`: the newest N actions (100 by default,
-/// at most 1,000), newest first.
+/// `GET /api/admin/audit?count=N`.
 pub async fn audit(
     State(state): State<AppState>,
     _: Moderator,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditLog>, ApiError> {
     let count = count(query.as_deref(), 100, MAX_AUDIT_ENTRIES)?;
-    let entries: Vec<Value> = state
+    let entries = state
         .store
         .audit_log(count)
         .await?
         .into_iter()
-        .map(|entry| {
-            json!({
-                "at": rfc3339(entry.at),
-                "by": entry.by,
-                "address": entry.address,
-                "action": entry.action,
-                "details": entry.details,
-            })
+        .map(|entry| AuditRecord {
+            at: rfc3339(entry.at),
+            by: entry.by,
+            address: entry.address,
+            action: entry.action,
+            details: entry.details,
         })
         .collect();
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(AuditLog { entries }))
 }
 
-/// `GET /api/admin/reports?count=N`: the newest N open reports (50 by
-/// default, at most 100), newest first, each with who last placed the
-/// pixel at its top-left corner, for a one-click ban or rollback.
+/// `GET /api/admin/reports?count=N`: each with who last placed its
+/// top-left pixel.
 pub async fn reports(
     State(state): State<AppState>,
     _: Moderator,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Reports>, ApiError> {
     let count = count(query.as_deref(), 50, MAX_REPORTS)?;
     let size = state.mirror.size();
     let mut reports = Vec::new();
@@ -637,57 +598,46 @@ pub async fn reports(
             None => None,
         };
         let placer = record.as_ref().and_then(|r| r.placer.as_ref());
-        reports.push(json!({
-            "id": report.id,
-            "at": rfc3339(report.at),
-            "x": report.x,
-            "y": report.y,
-            "width": report.width,
-            "height": report.height,
-            "reason": report.reason,
-            "reporter": report.reporter,
-            "reporter_address": report.address,
-            "placed_by": record.as_ref().and_then(|r| r.placed_by.clone()),
-            "session": placer.map(|p| p.session.clone()),
-            "address": placer.map(|p| p.address.clone()),
-        }));
+        reports.push(ReportRecord {
+            id: report.id,
+            at: rfc3339(report.at),
+            x: report.x,
+            y: report.y,
+            width: report.width,
+            height: report.height,
+            reason: report.reason,
+            reporter: report.reporter,
+            reporter_address: report.address,
+            placed_by: record.as_ref().and_then(|r| r.placed_by.clone()),
+            session: placer.map(|p| p.session.clone()),
+            address: placer.map(|p| p.address.clone()),
+        });
     }
-    Ok(Json(json!({ "reports": reports })))
+    Ok(Json(Reports { reports }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Resolve {
-    id: String,
-    /// What was done about it, for the audit log (e.g. "banned").
-    #[serde(default)]
-    outcome: String,
-}
-
-/// `POST /api/admin/reports/resolve` with `{"id": …, "outcome": …}`: takes
-/// the report off the queue.
+/// `POST /api/admin/reports/resolve`.
 pub async fn resolve_report(
     State(state): State<AppState>,
     moderator: Moderator,
     headers: HeaderMap,
     request: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Resolved>, ApiError> {
     moderator.may(Role::Moderator)?;
     let Resolve { id, outcome } = body(&headers, &request)?;
     if id.len() > 40 || outcome.chars().count() > 40 {
         return Err(bad("id and outcome are short strings"));
     }
     let details = json!({ "id": id, "outcome": outcome });
-    let answer = moderator
-        .act(
-            &state,
-            "resolve-report",
-            details.clone(),
-            move |state| async move {
-                let resolved = state.store.resolve_report(&id).await?;
-                Ok(json!({ "resolved": resolved }))
-            },
-        )
-        .await?;
-    Ok(Json(merge(details, &answer)))
+    moderator
+        .act(&state, "resolve-report", details, move |state| async move {
+            let resolved = state.store.resolve_report(&id).await?;
+            Ok(Resolved {
+                id,
+                outcome,
+                resolved,
+            })
+        })
+        .await
+        .map(Json)
 }

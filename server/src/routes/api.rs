@@ -7,9 +7,12 @@ use crate::{
     backend::History,
     canvas::mirror::{Since, Version},
     error::ApiError,
+    model::PixelRecord,
     state::AppState,
 };
 use app::{
+    api::{Archive, Archived, Info, Name, PixelInfo},
+    geometry::Coord,
     palette::PALETTE,
     protocol::encode_tiles,
     requests::{parse_name_request, PixelQuery, PlacementsQuery},
@@ -21,24 +24,21 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::{json, Value};
 use std::time::SystemTime;
 
-pub async fn info(State(state): State<AppState>) -> Json<Value> {
+pub async fn info(State(state): State<AppState>) -> Json<Info> {
     let size = state.mirror.size();
     let Version { epoch, seq } = state.mirror.version();
-    Json(json!({
-        "width": size.width,
-        "height": size.height,
-        "palette": PALETTE.iter().map(|c| c.hex()).collect::<Vec<_>>(),
-        "cooldown_ms": state.config.cooldown.as_millis() as u64,
-        "seq": seq,
-        // A string: JavaScript numbers cannot hold every u64.
-        "epoch": epoch.to_string(),
-        "online": state.presence.online(),
-        // Whether the moderators froze it (within about a second).
-        "frozen": state.presence.frozen(),
-    }))
+    Json(Info {
+        width: size.width,
+        height: size.height,
+        palette: PALETTE.iter().map(|c| c.hex()).collect(),
+        cooldown_ms: state.config.cooldown.as_millis() as u64,
+        seq,
+        epoch: epoch.to_string(),
+        online: state.presence.online(),
+        frozen: state.presence.frozen(),
+    })
 }
 
 /// The snapshot: one palette index per pixel, with its seq and epoch.
@@ -99,15 +99,13 @@ pub async fn heatmap_png(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /api/snapshots`: the archived canvases, newest first.
-pub async fn snapshots(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn snapshots(State(state): State<AppState>) -> Result<Json<Archive>, ApiError> {
     let archived = state.store.archived().await?;
-    let list: Vec<Value> = archived
+    let snapshots = archived
         .into_iter()
-        .map(|(seq, at)| {
-            json!({ "seq": seq, "at": rfc3339(at), "url": format!("/api/snapshots/{seq}.png") })
-        })
+        .map(|(seq, at)| Archived::new(seq, rfc3339(at)))
         .collect();
-    Ok(Json(json!({ "snapshots": list })))
+    Ok(Json(Archive { snapshots }))
 }
 
 /// `GET /api/snapshots/{seq}.png`: one archived canvas. It never changes,
@@ -194,22 +192,32 @@ pub async fn placements(
 pub async fn pixel(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PixelInfo>, ApiError> {
     let size = state.mirror.size();
     let PixelQuery { x, y } =
         PixelQuery::parse(query.as_deref().unwrap_or(""), size.width, size.height)
             .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let coord = size.coord(x, y).expect("both axes were checked");
-    let (color, _) = state.mirror.pixel(coord);
     let record = state.store.pixel(coord).await?;
-    Ok(Json(json!({
-        "x": x,
-        "y": y,
-        "color": color,
-        "placed_by": record.as_ref().and_then(|r| r.placed_by.clone()),
-        "placed_at": record.as_ref().map(|r| rfc3339(r.placed_at)),
-        "seq": record.as_ref().map_or(0, |r| r.seq),
-    })))
+    Ok(Json(pixel_info(&state, coord, record.as_ref())))
+}
+
+/// A pixel's public record: its color now (from the mirror) and its last
+/// placement (from the store).
+pub(super) fn pixel_info(
+    state: &AppState,
+    coord: Coord,
+    record: Option<&PixelRecord>,
+) -> PixelInfo {
+    let (color, _) = state.mirror.pixel(coord);
+    PixelInfo {
+        x: coord.x,
+        y: coord.y,
+        color,
+        placed_by: record.and_then(|r| r.placed_by.clone()),
+        placed_at: record.map(|r| rfc3339(r.placed_at)),
+        seq: record.map_or(0, |r| r.seq),
+    }
 }
 
 /// `POST /api/name` with `{"name": "…"}`: sets the session's display name,
@@ -230,7 +238,8 @@ pub async fn set_name(
     let name =
         parse_name_request(&body).map_err(|error| ApiError::BadRequest(error.to_string()))?;
     state.store.set_display_name(&id, &name).await?;
-    Ok(Json(json!({ "name": name.as_str() })).into_response())
+    let name = name.as_str().to_owned();
+    Ok(Json(Name { name }).into_response())
 }
 
 /// Whether `Content-Type` is JSON (`application/json`, any parameters).

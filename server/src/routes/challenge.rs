@@ -13,6 +13,7 @@ use crate::{
     error::ApiError,
     state::AppState,
 };
+use app::api::Verified;
 use axum::{
     body::Bytes,
     extract::State,
@@ -20,7 +21,6 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::json;
 use std::time::SystemTime;
 
 /// A new puzzle. Never cached: each is answerable once.
@@ -66,5 +66,5 @@ pub async fn answer(
     {
         return Err(ApiError::Conflict("this puzzle was answered before"));
     }
-    Ok(Json(json!({ "verified": true })).into_response())
+    Ok(Json(Verified { verified: true }).into_response())
 }

@@ -1,13 +1,15 @@
 //! Liveness and readiness, for nginx, compose and orchestrators.
 
 use crate::state::AppState;
+use app::api::{Health, Readiness};
 use axum::{extract::State, http::StatusCode, Json};
-use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 
 /// 200 while the process runs.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+    })
 }
 
 /// 200 once this instance can serve its page and snapshot: it is
@@ -17,7 +19,7 @@ pub async fn healthz() -> Json<Value> {
 /// instance out of the load balancer at once, and the canvas would not even
 /// be served, when each instance can go on serving it and refuse placements
 /// (status 4) until the store is back.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     // Real epochs are never 0; a mirror that could not load starts at 0.
     let loaded = state.mirror.version().epoch != 0;
     let store = state.store.ping().await.is_ok();
@@ -29,11 +31,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     };
     (
         status,
-        Json(json!({
-            "ready": loaded,
-            "store": store,
-            "feed": feed,
-            "placing": store && feed,
-        })),
+        Json(Readiness {
+            ready: loaded,
+            store,
+            feed,
+            placing: store && feed,
+        }),
     )
 }

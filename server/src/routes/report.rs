@@ -7,9 +7,8 @@ use super::{
     visitor::{KnownSession, SameSite, Sender},
 };
 use crate::{error::ApiError, model::Report, state::AppState};
-use app::requests::ReportRequest;
+use app::{api::Reported, requests::ReportRequest};
 use axum::{body::Bytes, extract::State, http::HeaderMap, Json};
-use serde_json::{json, Value};
 use std::time::{Instant, SystemTime};
 
 pub async fn report(
@@ -19,7 +18,7 @@ pub async fn report(
     Sender(address): Sender,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Reported>, ApiError> {
     if !is_json(&headers) {
         return Err(ApiError::UnsupportedMediaType("expected application/json"));
     }
@@ -43,5 +42,5 @@ pub async fn report(
         address: address.to_string(),
     };
     state.store.report(&report).await?;
-    Ok(Json(json!({ "reported": true })))
+    Ok(Json(Reported { reported: true }))
 }

@@ -1,0 +1,139 @@
+//! The moderators' page, `/admin`: sign in with a moderator's token (kept
+//! in this tab's memory only: never stored, gone on reload), then freeze
+//! the canvas, draw a rectangle on it to fill or wipe, see who placed a
+//! pixel, ban or roll back a session or an address, work through the
+//! players' reports, and read the audit log. Every action is a call to
+//! `/api/admin/…` (docs/protocol.md, typed in `crate::api`); the server
+//! checks the token on each.
+//!
+//! The page is a [`Desk`] of shared signals and one component per part:
+//! [`SignIn`], [`Selection`] (the canvas and the rectangle drawn on it),
+//! [`RectangleTools`], [`TargetTools`], [`FreezeTool`], [`ReportsPanel`]
+//! and [`AuditPanel`].
+
+mod audit;
+mod reports;
+mod selection;
+mod sign_in;
+mod tools;
+
+use super::browser::{self, Signed};
+use crate::geometry::CanvasSize;
+use audit::AuditPanel;
+use leptos::{html, prelude::*};
+use reports::ReportsPanel;
+use selection::{Rect, Selection};
+use serde::{de::DeserializeOwned, Serialize};
+use sign_in::SignIn;
+use tools::{FreezeTool, RectangleTools, TargetTools};
+
+/// What the parts of the page share.
+#[derive(Clone, Copy)]
+struct Desk {
+    /// The token and name, once the server accepted them.
+    signed: RwSignal<Option<Signed>>,
+    /// The line that reports the last action.
+    message: RwSignal<String>,
+    /// Bumped after each action: the parts that show the server's state
+    /// (the canvas image, the freeze, the reports, the audit log) read it
+    /// again.
+    version: RwSignal<u32>,
+    /// The rectangle drawn on the canvas.
+    selection: RwSignal<Option<Rect>>,
+    /// Whom the session and address tools act on: the "who placed" answer
+    /// fills these in.
+    target_kind: NodeRef<html::Select>,
+    target_input: NodeRef<html::Input>,
+}
+
+impl Desk {
+    fn new() -> Self {
+        Self {
+            signed: RwSignal::new(None),
+            message: RwSignal::new(String::new()),
+            version: RwSignal::new(0),
+            selection: RwSignal::new(None),
+            target_kind: NodeRef::new(),
+            target_input: NodeRef::new(),
+        }
+    }
+
+    fn say(self, message: impl Into<String>) {
+        self.message.set(message.into());
+    }
+
+    /// Has everything that shows the server's state read it again.
+    fn refresh(self) {
+        self.version.update(|v| *v += 1);
+    }
+
+    /// Reads `/api/admin/<path>` whenever the desk refreshes, once signed
+    /// in, and hands each answer to `show`.
+    fn watch<T: DeserializeOwned + 'static>(
+        self,
+        path: &'static str,
+        show: impl Fn(T) + Copy + 'static,
+    ) {
+        Effect::new(move |_| {
+            let _ = self.version.get();
+            let Some(signed) = self.signed.get() else {
+                return;
+            };
+            browser::admin_get(signed, path.to_owned(), move |answer| {
+                if let Ok(answer) = answer {
+                    show(answer);
+                }
+            });
+        });
+    }
+
+    /// Runs an action, says how it went (`report` words its answer), and
+    /// refreshes.
+    fn act<B, T>(self, path: &'static str, body: B, report: fn(&T) -> String)
+    where
+        B: Serialize + 'static,
+        T: DeserializeOwned + 'static,
+    {
+        let Some(signed) = self.signed.get_untracked() else {
+            return;
+        };
+        self.say("Working…");
+        browser::admin_post(
+            signed,
+            path.to_owned(),
+            body,
+            move |answer: Result<T, _>| {
+                self.say(match answer {
+                    Ok(answer) => report(&answer),
+                    Err(error) => format!("Refused: {error}"),
+                });
+                self.refresh();
+            },
+        );
+    }
+}
+
+#[component]
+pub fn AdminPage(size: CanvasSize) -> impl IntoView {
+    let desk = Desk::new();
+    view! {
+        <div class="admin">
+            <header class="topbar">
+                <h1 class="brand">"Canvas moderation"</h1>
+                <a href="/">"Back to the canvas"</a>
+            </header>
+            <p class="admin-result" role="status">{move || desk.message.get()}</p>
+            <SignIn desk/>
+            <div class="admin-tools" hidden=move || desk.signed.get().is_none()>
+                <Selection size desk/>
+                <section class="admin-actions">
+                    <RectangleTools desk/>
+                    <TargetTools desk/>
+                    <FreezeTool desk/>
+                </section>
+                <ReportsPanel size desk/>
+                <AuditPanel desk/>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,57 @@
+//! The sign-in form: the token and the moderator's name, checked by one
+//! call to `status` before the tools show.
+
+use super::Desk;
+use crate::{api::Frozen, components::browser};
+use leptos::{ev, html, prelude::*};
+
+#[component]
+pub(super) fn SignIn(desk: Desk) -> impl IntoView {
+    let token_input = NodeRef::<html::Input>::new();
+    let name_input = NodeRef::<html::Input>::new();
+    let sign_in = move |event: ev::SubmitEvent| {
+        event.prevent_default();
+        let value = |input: NodeRef<html::Input>| {
+            input
+                .get_untracked()
+                .map(|i| i.value().trim().to_owned())
+                .unwrap_or_default()
+        };
+        let signed = (value(token_input), value(name_input));
+        let trying = signed.clone();
+        browser::admin_get(
+            trying,
+            "status".to_owned(),
+            move |answer: Result<Frozen, _>| match answer {
+                Ok(_) => {
+                    desk.signed.set(Some(signed));
+                    desk.say("Signed in. Draw a rectangle on the canvas to fill or wipe it.");
+                    desk.refresh();
+                }
+                Err(error) => desk.say(format!("Not signed in: {error}")),
+            },
+        );
+    };
+    view! {
+        <form class="admin-sign-in" hidden=move || desk.signed.get().is_some() on:submit=sign_in>
+            <label>
+                "Admin token "
+                <input
+                    class="admin-token"
+                    node_ref=token_input
+                    type="password"
+                    autocomplete="off"
+                    required
+                />
+            </label>
+            <label>
+                "Your name (for the audit log) "
+                <input class="admin-name" node_ref=name_input autocomplete="nickname"/>
+            </label>
+            <button type="submit">"Sign in"</button>
+            <p class="admin-hint">
+                "The token stays in this tab's memory: reloading the page forgets it."
+            </p>
+        </form>
+    }
+}

@@ -1,0 +1,183 @@
+//! Everything the components ask of the browser, behind one door.
+//!
+//! The same components are rendered on the server and hydrated in the
+//! browser, but only the browser runs their effects and event handlers.
+//! In the browser (feature `hydrate`) these functions are the live client's
+//! (`crate::client`); on the server they do nothing, with the same
+//! signatures. So no component carries a `cfg`, and the two builds (which
+//! `cargo leptos` always makes together) keep the twins in step: a
+//! signature that differs fails one of them.
+
+use crate::{geometry::CanvasSize, live::LiveState};
+use leptos::{ev, html, prelude::*};
+use serde::{de::DeserializeOwned, Serialize};
+
+pub use imp::*;
+
+/// A moderator's token and name, once signed in.
+pub type Signed = (String, String);
+
+#[cfg(feature = "hydrate")]
+mod imp {
+    use super::*;
+    use crate::client::{self, admin, TemplateSource};
+    use wasm_bindgen::JsCast;
+
+    /// Starts the live canvas on the `<canvas>` once it is in the page.
+    pub fn start(canvas: NodeRef<html::Canvas>, size: CanvasSize, live: LiveState) {
+        Effect::new(move |_| {
+            if let Some(canvas) = canvas.get() {
+                client::start(canvas, size, live);
+            }
+        });
+    }
+
+    pub fn zoom_by(factor: f64) {
+        client::zoom_by(factor);
+    }
+
+    /// Shows or hides the heatmap; whether it is shown now.
+    pub fn toggle_heatmap() -> bool {
+        client::toggle_heatmap()
+    }
+
+    pub fn save_name(name: String, live: LiveState) {
+        client::save_name(name, live);
+    }
+
+    pub fn report_pixel(x: u16, y: u16, reason: String, live: LiveState) {
+        client::report_pixel(x, y, reason, live);
+    }
+
+    pub fn open_history() {
+        client::open_history();
+    }
+
+    pub fn close_history() {
+        client::close_history();
+    }
+
+    pub fn seek_history(seq: u64) {
+        client::seek_history(seq);
+    }
+
+    pub fn toggle_history_play() {
+        client::toggle_history_play();
+    }
+
+    pub fn load_template_url(url: String, x: i32, y: i32, opacity: f64) {
+        client::load_template(TemplateSource::Url(url), x, y, opacity);
+    }
+
+    /// Loads the file chosen in the `<input type="file">` that `event`
+    /// came from, if there is one.
+    pub fn load_template_file(event: &ev::Event, x: i32, y: i32, opacity: f64) {
+        let file = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .and_then(|input| input.files())
+            .and_then(|files| files.get(0));
+        if let Some(file) = file {
+            client::load_template(TemplateSource::File(file), x, y, opacity);
+        }
+    }
+
+    pub fn move_template(x: i32, y: i32) {
+        client::move_template(x, y);
+    }
+
+    pub fn set_template_opacity(opacity: f64) {
+        client::set_template_opacity(opacity);
+    }
+
+    pub fn remove_template() {
+        client::remove_template();
+    }
+
+    /// `GET /api/admin/<path>`; its answer (or why it failed) to `done`.
+    pub fn admin_get<T: DeserializeOwned + 'static>(
+        signed: Signed,
+        path: String,
+        done: impl FnOnce(Result<T, String>) + 'static,
+    ) {
+        leptos::task::spawn_local(async move {
+            let answer = admin::get(&credentials(signed), &path).await;
+            done(answer.map_err(|error| error.to_string()));
+        });
+    }
+
+    /// `POST /api/admin/<path>` with `body`; its answer to `done`.
+    pub fn admin_post<B: Serialize + 'static, T: DeserializeOwned + 'static>(
+        signed: Signed,
+        path: String,
+        body: B,
+        done: impl FnOnce(Result<T, String>) + 'static,
+    ) {
+        leptos::task::spawn_local(async move {
+            let answer = admin::post(&credentials(signed), &path, &body).await;
+            done(answer.map_err(|error| error.to_string()));
+        });
+    }
+
+    fn credentials((token, name): Signed) -> admin::Credentials {
+        admin::Credentials { token, name }
+    }
+
+    /// The canvas pixel under the pointer on the moderators' image of it.
+    pub fn admin_pixel_at(
+        image: NodeRef<html::Img>,
+        size: CanvasSize,
+        event: &ev::PointerEvent,
+    ) -> Option<(u16, u16)> {
+        let image = image.get_untracked()?;
+        Some(admin::pixel_at(
+            &image,
+            size,
+            event.client_x(),
+            event.client_y(),
+        ))
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod imp {
+    //! The server's twins: rendering never calls them.
+    use super::*;
+
+    pub fn start(_: NodeRef<html::Canvas>, _: CanvasSize, _: LiveState) {}
+    pub fn zoom_by(_: f64) {}
+    pub fn toggle_heatmap() -> bool {
+        false
+    }
+    pub fn save_name(_: String, _: LiveState) {}
+    pub fn report_pixel(_: u16, _: u16, _: String, _: LiveState) {}
+    pub fn open_history() {}
+    pub fn close_history() {}
+    pub fn seek_history(_: u64) {}
+    pub fn toggle_history_play() {}
+    pub fn load_template_url(_: String, _: i32, _: i32, _: f64) {}
+    pub fn load_template_file(_: &ev::Event, _: i32, _: i32, _: f64) {}
+    pub fn move_template(_: i32, _: i32) {}
+    pub fn set_template_opacity(_: f64) {}
+    pub fn remove_template() {}
+    pub fn admin_get<T: DeserializeOwned + 'static>(
+        _: Signed,
+        _: String,
+        _: impl FnOnce(Result<T, String>) + 'static,
+    ) {
+    }
+    pub fn admin_post<B: Serialize + 'static, T: DeserializeOwned + 'static>(
+        _: Signed,
+        _: String,
+        _: B,
+        _: impl FnOnce(Result<T, String>) + 'static,
+    ) {
+    }
+    pub fn admin_pixel_at(
+        _: NodeRef<html::Img>,
+        _: CanvasSize,
+        _: &ev::PointerEvent,
+    ) -> Option<(u16, u16)> {
+        None
+    }
+}
