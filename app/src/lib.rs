@@ -11,6 +11,8 @@
 //! - [`camera`]: the page's pan and zoom as plain maths (the browser-only
 //!   view applies it), [`gesture`]: taps, drags and pinches told apart;
 //!   [`heat`]: the heatmap's levels, served and read back.
+//! - [`timeline`]: time travel's plan (which canvas a past seq is rebuilt
+//!   from), [`template`]: a player's template compared with the canvas.
 //! - [`sync`]: a client's catch-up rules, shared by the browser and the
 //!   test and load clients.
 //! - `components` and `live` (feature `page`, implied by `ssr` and
@@ -38,6 +40,8 @@ pub mod palette;
 pub mod protocol;
 pub mod requests;
 pub mod sync;
+pub mod template;
+pub mod timeline;
 
 #[cfg(feature = "hydrate")]
 mod client;

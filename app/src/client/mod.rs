@@ -583,7 +583,7 @@ impl Client {
 
     fn place(&mut self, x: u16, y: u16) {
         let color = self.live.selected.get_untracked();
-        if self.travel.as_ref().is_some_and(|t| t.open) {
+        if self.travel.as_ref().is_some_and(Travel::is_open) {
             self.live
                 .notice
                 .set(Some("This is the past: go back to live to place.".into()));

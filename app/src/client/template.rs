@@ -4,39 +4,17 @@
 //! stands out; as tiles arrive, finished pixels disappear from it. The image
 //! never leaves the browser.
 
-use super::{
-    image::{self, Rgba},
-    layer::Layer,
-    query, with_client, Client,
-};
-use crate::{geometry::CanvasSize, live::TemplateStatus, palette};
+use super::{image, layer::Layer, query, with_client, Client};
+use crate::{geometry::CanvasSize, live::TemplateStatus, template::Pattern};
 use leptos::prelude::{GetUntracked, Set};
 use web_sys::HtmlCanvasElement;
 
-/// No template color at this canvas pixel.
-const NONE: u8 = u8::MAX;
-
-/// Pixels at most this transparent are not part of the template.
-const ALPHA_THRESHOLD: u8 = 128;
-
-/// The template's image as palette colors.
-struct Image {
-    width: u32,
-    height: u32,
-    /// A palette index per pixel, row by row, or [`NONE`].
-    colors: Vec<u8>,
-}
-
+/// The template's overlay: a canvas of its own over the live one, drawing
+/// what the [`Pattern`] says still differs.
 pub struct Template {
     canvas: HtmlCanvasElement,
     layer: Layer,
-    size: CanvasSize,
-    image: Option<Image>,
-    origin: (i32, i32),
-    /// The template's color at each canvas pixel, or [`NONE`].
-    wanted: Vec<u8>,
-    /// Canvas pixels that differ from the template.
-    differing: u32,
+    pattern: Pattern,
 }
 
 impl Template {
@@ -44,45 +22,23 @@ impl Template {
         Some(Self {
             layer: Layer::new(&canvas, size)?,
             canvas,
-            size,
-            image: None,
-            origin: (0, 0),
-            wanted: vec![NONE; size.area()],
-            differing: 0,
+            pattern: Pattern::new(size),
         })
     }
 
     /// Takes a decoded image as the template, its top-left corner on canvas
-    /// pixel `origin`: each pixel becomes the nearest palette color, and
-    /// (mostly) transparent ones none.
-    pub fn set_image(&mut self, rgba: &Rgba, origin: (i32, i32), canvas: &[u8]) {
-        let colors = rgba
-            .data
-            .chunks_exact(4)
-            .map(|p| {
-                if p[3] <= ALPHA_THRESHOLD {
-                    NONE
-                } else {
-                    palette::nearest([p[0], p[1], p[2]])
-                }
-            })
-            .collect();
-        self.image = Some(Image {
-            width: rgba.width,
-            height: rgba.height,
-            colors,
-        });
-        self.origin = origin;
+    /// pixel `origin`.
+    pub fn set_image(&mut self, rgba: &image::Rgba, origin: (i32, i32), canvas: &[u8]) {
+        self.pattern
+            .set_image(rgba.width, rgba.height, &rgba.data, origin, canvas);
         self.canvas.set_hidden(false);
-        self.place();
-        self.compare(canvas);
+        self.redraw(canvas);
     }
 
     /// Moves the template's top-left corner to canvas pixel (x, y).
     pub fn move_to(&mut self, x: i32, y: i32, canvas: &[u8]) {
-        self.origin = (x, y);
-        self.place();
-        self.compare(canvas);
+        self.pattern.move_to((x, y), canvas);
+        self.redraw(canvas);
     }
 
     pub fn set_opacity(&self, opacity: f64) {
@@ -94,54 +50,32 @@ impl Template {
 
     /// Drops the template and hides its overlay.
     pub fn clear(&mut self) {
-        self.image = None;
+        self.pattern.clear();
         self.canvas.set_hidden(true);
-        self.place();
-        self.differing = 0;
         self.layer.fill(|_| [0; 4]);
     }
 
     /// Canvas pixels still to be changed to match the template.
     pub fn differing(&self) -> u32 {
-        self.differing
+        self.pattern.differing()
     }
 
     /// The template's color at canvas pixel `index`, if it has one there.
     pub fn color_at(&self, index: usize) -> Option<u8> {
-        self.wanted.get(index).copied().filter(|&c| c != NONE)
+        self.pattern.color_at(index)
     }
 
-    /// Compares every pixel again (after a snapshot or a change of template).
+    /// Compares every pixel again (after a snapshot).
     pub fn compare(&mut self, canvas: &[u8]) {
-        let wanted = &self.wanted;
-        let mut differing = 0;
-        self.layer.fill(|index| match wanted[index] {
-            NONE => [0; 4],
-            color if color == canvas[index] => [0; 4],
-            color => {
-                differing += 1;
-                palette::rgba(color)
-            }
-        });
-        self.differing = differing;
+        self.pattern.compare(canvas);
+        self.redraw(canvas);
     }
 
     /// Keeps the overlay and the count right as a tile changes `index` from
     /// color `was` to `now`.
     pub fn tile(&mut self, index: usize, was: u8, now: u8) {
-        let Some(wanted) = self.color_at(index) else {
-            return;
-        };
-        match (was == wanted, now == wanted) {
-            (false, true) => {
-                self.differing = self.differing.saturating_sub(1);
-                self.layer.set(index, [0; 4]);
-            }
-            (true, false) => {
-                self.differing += 1;
-                self.layer.set(index, palette::rgba(wanted));
-            }
-            _ => {}
+        if let Some(drawn) = self.pattern.tile(index, was, now) {
+            self.layer.set(index, drawn);
         }
     }
 
@@ -153,28 +87,10 @@ impl Template {
         self.layer.flush();
     }
 
-    /// Lays the image onto the canvas's pixels at the origin (parts off the
-    /// canvas are cut).
-    fn place(&mut self) {
-        self.wanted.fill(NONE);
-        let Some(image) = &self.image else {
-            return;
-        };
-        let (width, height) = (i64::from(self.size.width), i64::from(self.size.height));
-        let (ox, oy) = (i64::from(self.origin.0), i64::from(self.origin.1));
-        for row in 0..i64::from(image.height) {
-            let y = oy + row;
-            if !(0..height).contains(&y) {
-                continue;
-            }
-            for column in 0..i64::from(image.width) {
-                let x = ox + column;
-                if (0..width).contains(&x) {
-                    let color = image.colors[(row * i64::from(image.width) + column) as usize];
-                    self.wanted[(y * width + x) as usize] = color;
-                }
-            }
-        }
+    fn redraw(&mut self, canvas: &[u8]) {
+        let pattern = &self.pattern;
+        self.layer
+            .fill(|index| pattern.overlay(index, canvas[index]));
     }
 }
 

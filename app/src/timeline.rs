@@ -1,0 +1,302 @@
+//! Time travel's plan: which canvas to start from to show a past seq, and
+//! the canvas rebuilt from it. A seq is rebuilt from the newest archived
+//! canvas at or before it (`/api/snapshots`, or the blank canvas of seq 0),
+//! then the placements after it (`/api/placements`); when the seq shown
+//! is just before the one wanted, from what is shown. Plain data, so the
+//! rule "whatever the order of seeks, the canvas shown at seq S is the
+//! canvas at S" is property-tested here; the browser's `client::travel`
+//! fetches what a [`Step`] asks for and draws the result.
+
+use crate::{
+    geometry::CanvasSize,
+    palette,
+    protocol::{Tile, Version},
+};
+
+/// Where rebuilding a seq starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    /// From the canvas shown now (it is at or before the seq, and close).
+    Shown,
+    /// From the blank canvas of seq 0.
+    Blank,
+    /// From the archived canvas at this seq, already decoded.
+    Decoded(u64),
+    /// From the archived canvas at this seq, to be fetched.
+    Archived(u64),
+}
+
+/// One rebuild to carry out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub target: u64,
+    pub epoch: u64,
+    pub base: Base,
+}
+
+/// Placements replayed onto the shown canvas rather than starting again
+/// from an archived one.
+pub const MAX_REPLAY_FROM_SHOWN: u64 = 20_000;
+
+/// The canvas as it was at one seq, and what is wanted next.
+pub struct Timeline {
+    size: CanvasSize,
+    /// The canvas at `shown`, one palette index per pixel.
+    indices: Vec<u8>,
+    pub shown: u64,
+    epoch: u64,
+    /// Archived canvases, oldest first: seq and time (RFC 3339).
+    pub archive: Vec<(u64, String)>,
+    /// The last archived canvas decoded, for seeking back and forth.
+    decoded: Option<(u64, Vec<u8>)>,
+    /// The seq asked for last, not yet being rebuilt.
+    pub wanted: Option<u64>,
+    /// Whether a rebuild is running.
+    pub busy: bool,
+    pub open: bool,
+    /// Placements at most replayed from the shown canvas.
+    replay_limit: u64,
+}
+
+impl Timeline {
+    pub fn new(size: CanvasSize) -> Self {
+        Self {
+            size,
+            indices: vec![0; size.area()],
+            shown: 0,
+            epoch: 0,
+            archive: Vec::new(),
+            decoded: None,
+            wanted: None,
+            busy: false,
+            open: false,
+            replay_limit: MAX_REPLAY_FROM_SHOWN,
+        }
+    }
+
+    /// The canvas at [`Self::shown`].
+    pub fn indices(&self) -> &[u8] {
+        &self.indices
+    }
+
+    /// Starts showing the past from the live canvas `live` at `at`.
+    pub fn open(&mut self, live: &[u8], at: Version) {
+        self.indices.copy_from_slice(live);
+        self.shown = at.seq;
+        if self.epoch != at.epoch {
+            self.decoded = None;
+        }
+        self.epoch = at.epoch;
+        self.open = true;
+    }
+
+    /// Back to the live canvas.
+    pub fn close(&mut self) {
+        self.open = false;
+        self.wanted = None;
+    }
+
+    /// The next rebuild, if a seq is wanted.
+    pub fn next_step(&mut self) -> Option<Step> {
+        let target = self.wanted.take().filter(|_| self.open)?;
+        let archived = self
+            .archive
+            .iter()
+            .rev()
+            .map(|(seq, _)| *seq)
+            .find(|&seq| seq <= target);
+        let base = if self.shown <= target && target - self.shown <= self.replay_limit {
+            Base::Shown
+        } else {
+            match archived {
+                None => Base::Blank,
+                Some(seq) if self.decoded.as_ref().is_some_and(|(d, _)| *d == seq) => {
+                    Base::Decoded(seq)
+                }
+                Some(seq) => Base::Archived(seq),
+            }
+        };
+        Some(Step {
+            target,
+            epoch: self.epoch,
+            base,
+        })
+    }
+
+    /// Starts again from `base`; false if its archived canvas is not at
+    /// hand.
+    pub fn reset_to(&mut self, base: &Base) -> bool {
+        match base {
+            Base::Shown => {}
+            Base::Blank => {
+                self.indices.fill(0);
+                self.shown = 0;
+            }
+            Base::Decoded(seq) | Base::Archived(seq) => {
+                let Some((_, pixels)) = self.decoded.as_ref().filter(|(d, _)| d == seq) else {
+                    return false;
+                };
+                self.indices.copy_from_slice(pixels);
+                self.shown = *seq;
+            }
+        }
+        true
+    }
+
+    /// Keeps an archived canvas just fetched (`width × height` RGBA, as
+    /// the browser decoded its PNG), as palette indices; false if it has
+    /// another size than the canvas.
+    pub fn keep_archived(&mut self, seq: u64, width: u32, height: u32, rgba: &[u8]) -> bool {
+        let fits = width == u32::from(self.size.width)
+            && height == u32::from(self.size.height)
+            && rgba.len() == self.size.area() * 4;
+        if !fits {
+            return false;
+        }
+        // Runs of one color are common: decode each run once.
+        let mut last: Option<([u8; 3], u8)> = None;
+        let pixels = rgba
+            .chunks_exact(4)
+            .map(|p| {
+                let rgb = [p[0], p[1], p[2]];
+                match last {
+                    Some((run, color)) if run == rgb => color,
+                    _ => {
+                        let color = palette::nearest(rgb);
+                        last = Some((rgb, color));
+                        color
+                    }
+                }
+            })
+            .collect();
+        self.decoded = Some((seq, pixels));
+        true
+    }
+
+    /// Applies placements that follow the shown seq.
+    pub fn replay(&mut self, tiles: &[Tile]) {
+        for tile in tiles {
+            if let Some(coord) = self.size.coord(tile.x, tile.y) {
+                self.indices[coord.index] = tile.color;
+            }
+        }
+        self.shown += tiles.len() as u64;
+    }
+
+    /// The time of the archived canvas the shown one stems from, if any.
+    pub fn archived_at(&self) -> Option<&str> {
+        self.archive
+            .iter()
+            .rev()
+            .find(|(seq, _)| *seq <= self.shown)
+            .map(|(_, at)| at.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SIZE: CanvasSize = CanvasSize {
+        width: 4,
+        height: 3,
+    };
+    /// `/api/placements`' page, small so that rebuilds take several.
+    const PAGE: usize = 7;
+
+    /// The canvas after the first `seq` tiles.
+    fn canvas_at(tiles: &[Tile], seq: u64) -> Vec<u8> {
+        let mut canvas = vec![0; SIZE.area()];
+        for tile in &tiles[..seq as usize] {
+            canvas[SIZE.coord(tile.x, tile.y).unwrap().index] = tile.color;
+        }
+        canvas
+    }
+
+    fn as_rgba(canvas: &[u8]) -> Vec<u8> {
+        canvas.iter().flat_map(|&c| palette::rgba(c)).collect()
+    }
+
+    /// What `client::travel` does for each step, with the server's
+    /// archive and history at hand.
+    fn rebuild(timeline: &mut Timeline, tiles: &[Tile]) {
+        while let Some(step) = timeline.next_step() {
+            if let Base::Archived(seq) = step.base {
+                let rgba = as_rgba(&canvas_at(tiles, seq));
+                assert!(timeline.keep_archived(seq, 4, 3, &rgba));
+            }
+            assert!(timeline.reset_to(&step.base), "{step:?}");
+            let mut at = timeline.shown;
+            while at < step.target {
+                let page = &tiles[at as usize..(at as usize + PAGE).min(tiles.len())];
+                let wanted = ((step.target - at) as usize).min(page.len());
+                timeline.replay(&page[..wanted]);
+                at += wanted as u64;
+            }
+        }
+    }
+
+    fn tiles() -> impl Strategy<Value = Vec<Tile>> {
+        prop::collection::vec(
+            (0u16..4, 0u16..3, 0u8..32).prop_map(|(x, y, color)| Tile { x, y, color }),
+            0..120,
+        )
+    }
+
+    proptest! {
+        /// Whatever the seeks (back, forth, far, near), the archive and
+        /// how far replaying from the shown canvas may go, the canvas
+        /// shown at S is the canvas at S.
+        #[test]
+        fn every_seek_shows_the_canvas_as_it_was(
+            tiles in tiles(),
+            archived in prop::collection::vec(any::<prop::sample::Index>(), 0..5),
+            seeks in prop::collection::vec(any::<prop::sample::Index>(), 1..12),
+            replay_limit in 0u64..40,
+        ) {
+            let now = tiles.len() as u64;
+            let mut archive: Vec<u64> = archived.iter().map(|i| i.index(tiles.len() + 1) as u64).collect();
+            archive.sort_unstable();
+            archive.dedup();
+            let mut timeline = Timeline::new(SIZE);
+            timeline.replay_limit = replay_limit;
+            timeline.open(&canvas_at(&tiles, now), Version { epoch: 1, seq: now });
+            timeline.archive = archive.iter().map(|&seq| (seq, format!("t{seq}"))).collect();
+            for seek in seeks {
+                let target = seek.index(tiles.len() + 1) as u64;
+                timeline.wanted = Some(target);
+                rebuild(&mut timeline, &tiles);
+                prop_assert_eq!(timeline.shown, target);
+                prop_assert_eq!(timeline.indices(), &canvas_at(&tiles, target)[..]);
+                let from = archive.iter().rev().find(|&&seq| seq <= target);
+                let expected = from.map(|seq| format!("t{seq}"));
+                prop_assert_eq!(timeline.archived_at(), expected.as_deref());
+            }
+        }
+    }
+
+    #[test]
+    fn an_archived_canvas_that_starts_black_is_decoded_black() {
+        // The run cache once started from "black is white": every black
+        // pixel before the first other color came out white.
+        let black = palette::PALETTE
+            .iter()
+            .position(|c| c.rgb == [0, 0, 0])
+            .unwrap() as u8;
+        let canvas = [black, black, 0, 0, 0, 0, 0, 0, 0, 0, 0, black];
+        let mut timeline = Timeline::new(SIZE);
+        assert!(timeline.keep_archived(5, 4, 3, &as_rgba(&canvas)));
+        assert!(timeline.reset_to(&Base::Decoded(5)));
+        assert_eq!(timeline.indices(), &canvas[..]);
+    }
+
+    #[test]
+    fn a_closed_timeline_plans_nothing_and_a_foreign_image_is_refused() {
+        let mut timeline = Timeline::new(SIZE);
+        timeline.wanted = Some(3);
+        assert_eq!(timeline.next_step(), None);
+        assert!(!timeline.keep_archived(1, 3, 4, &[0; 48]));
+        assert!(!timeline.reset_to(&Base::Archived(1)));
+    }
+}
