@@ -45,8 +45,8 @@ pub fn solve_then_place(live: LiveState, tile: Tile) {
             Err(error) => Err(format!("could not get a challenge: {error}")),
         };
         with_client(|client| match solving {
-            Ok(solving) => client.solving = Some(solving),
-            Err(reason) => client.challenge_failed(&reason),
+            Ok(solving) => client.placer.solving = Some(solving),
+            Err(reason) => client.placer.failed(&reason, client.live),
         });
     });
 }
@@ -83,12 +83,9 @@ fn start(puzzle: Puzzle, live: LiveState, tile: Tile) -> Result<Solving, String>
                 Some(solution) => http::answer(&solution).await.map_err(|e| e.to_string()),
                 None => Err("the challenge had no answer".to_owned()),
             };
-            with_client(|client| {
-                client.solving = None;
-                match answered {
-                    Ok(()) => client.challenge_solved(tile, took_ms),
-                    Err(reason) => client.challenge_failed(&reason),
-                }
+            with_client(|client| match answered {
+                Ok(()) => client.challenge_solved(tile, took_ms),
+                Err(reason) => client.placer.failed(&reason, client.live),
             });
         });
     });

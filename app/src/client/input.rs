@@ -12,19 +12,33 @@ use web_sys::{
 /// Attaches the stage's listeners for the page's lifetime.
 pub fn attach(stage: &HtmlElement) {
     listen(stage, "pointerdown", |event: PointerEvent| {
-        with_client(|client| client.on_pointer_down(&event));
+        with_client(|client| {
+            let intent = client.pointer.down(&event);
+            client.follow(intent);
+        });
     });
     listen(stage, "pointermove", |event: PointerEvent| {
-        with_client(|client| client.on_pointer_move(&event));
+        with_client(|client| {
+            let intent = client.pointer.moved(&event);
+            client.follow(intent);
+        });
     });
     listen(stage, "pointerup", |event: PointerEvent| {
-        with_client(|client| client.on_pointer_up(&event));
+        with_client(|client| {
+            let intent = client.pointer.up(&event);
+            client.follow(intent);
+        });
     });
     listen(stage, "pointercancel", |event: PointerEvent| {
-        with_client(|client| client.gesture.cancel(event.pointer_id()));
+        with_client(|client| client.pointer.cancel(&event));
     });
     listen(stage, "keydown", |event: KeyboardEvent| {
-        let handled = with_client(|client| client.on_key(&event.key(), event.shift_key()));
+        let handled = with_client(|client| {
+            let intent = client
+                .pointer
+                .key(&event.key(), event.shift_key(), client.live);
+            intent.map(|intent| client.follow(intent)).is_some()
+        });
         if handled == Some(true) {
             event.prevent_default();
         }
@@ -33,14 +47,8 @@ pub fn attach(stage: &HtmlElement) {
     let wheel = Closure::<dyn FnMut(WheelEvent)>::new(|event: WheelEvent| {
         event.prevent_default();
         let factor = (-event.delta_y() * 0.002).exp();
-        with_client(|client| {
-            client.view.zoom_at(
-                factor,
-                f64::from(event.client_x()),
-                f64::from(event.client_y()),
-            );
-            client.view_changed();
-        });
+        let at = (f64::from(event.client_x()), f64::from(event.client_y()));
+        with_client(|client| client.pointer.wheel(factor, at));
     });
     let options = AddEventListenerOptions::new();
     options.set_passive(false);
@@ -53,7 +61,7 @@ pub fn attach(stage: &HtmlElement) {
     // The stage changes size with the window and with the toolbar (the
     // template panel opening): the view is laid out again either way.
     let resize = Closure::<dyn FnMut()>::new(|| {
-        with_client(|client| client.view.apply());
+        with_client(|client| client.pointer.view.apply());
     });
     if let Ok(observer) = ResizeObserver::new(resize.as_ref().unchecked_ref()) {
         observer.observe(stage);

@@ -2,14 +2,20 @@
 //! the gestures. Which tiles to apply, when to `Resume` and when to load the
 //! snapshot again is [`crate::sync`]'s to decide; this carries it out.
 //!
-//! The browser runs this on one thread, so the state is a thread-local
-//! singleton and the DOM callbacks reach it through [`with_client`]; only the
+//! The client is one controller per concern, each owning its state:
+//! `link` (the socket, the only one, and the sync machine), `paint` (the
+//! pixels and the overlays that follow them), `pointer` (the view, the
+//! gestures and the keys), `placer` (the cooldown and the challenge) and
+//! `travel` (the past). The [`Client`] holds them and makes the few
+//! decisions that involve several. The browser runs this on one thread,
+//! so the client is a thread-local the DOM callbacks reach through
+//! [`with_client`], each handing the event to one controller; only the
 //! few figures the page shows are Leptos signals.
 //!
-//! Over the canvas lie three overlays, each a module with its model and the
-//! calls its controls make: the heatmap (`heat`), the player's template
-//! (`template`) and the canvas's past (`travel`). `admin` is the
-//! moderators' page's side.
+//! The overlays' models are plain shared code (`crate::template`,
+//! `crate::timeline`, `crate::heat`), tested without a browser; `heat`,
+//! `template` and `travel` here draw them. `admin` is the moderators'
+//! page's side.
 
 pub mod admin;
 mod challenge;
@@ -18,25 +24,32 @@ mod http;
 mod image;
 mod input;
 mod layer;
+mod link;
+mod paint;
 mod pixels;
+mod placer;
+mod pointer;
 mod query;
 mod socket;
 mod template;
 mod travel;
 mod view;
 
-use crate::gesture::{Gesture, Motion};
 use crate::{
     geometry::CanvasSize,
-    live::{Connection, LiveState, ZOOM_STEP},
-    protocol::{ClientMessage, PlaceStatus, ServerMessage, Tile, Version},
-    sync::{self, CanvasSync},
+    live::{Connection, LiveState},
+    protocol::{ServerMessage, Tile, Version},
+    sync,
 };
 use heat::Heat;
 use leptos::prelude::*;
+use link::Link;
+use paint::Paint;
 use pixels::Pixels;
+use placer::Placer;
+use pointer::{Intent, Pointer};
 use socket::Socket;
-use std::{cell::RefCell, collections::VecDeque, time::Duration};
+use std::{cell::RefCell, time::Duration};
 use template::Template;
 pub use template::{
     load_template, move_template, remove_template, set_template_opacity, TemplateSource,
@@ -44,8 +57,8 @@ pub use template::{
 use travel::Travel;
 pub use travel::{close_history, open_history, seek_history, toggle_history_play};
 use view::View;
-use wasm_bindgen::{prelude::Closure, JsCast};
-use web_sys::{Element, HtmlCanvasElement, PointerEvent};
+use wasm_bindgen::JsCast;
+use web_sys::HtmlCanvasElement;
 
 thread_local! {
     static CLIENT: RefCell<Option<Client>> = const { RefCell::new(None) };
@@ -56,46 +69,23 @@ fn with_client<R>(f: impl FnOnce(&mut Client) -> R) -> Option<R> {
     CLIENT.with(|cell| cell.borrow_mut().as_mut().map(f))
 }
 
+/// The live canvas: one controller per concern, and the few decisions
+/// that involve several of them.
 struct Client {
     size: CanvasSize,
-    pixels: Pixels,
-    /// The player's template overlay, if the page has its canvas.
-    template: Option<Template>,
+    live: LiveState,
+    /// The socket and the sync machine.
+    link: Link,
+    /// The pixels and the overlays that follow them.
+    paint: Paint,
+    /// The view, the gestures and the reticle.
+    pointer: Pointer,
+    /// The cooldown and the challenge.
+    placer: Placer,
     /// The time-travel view, if the page has its canvas.
     travel: Option<Travel>,
     /// Whether the timelapse is playing.
     playing: bool,
-    /// The heatmap overlay, if the page has its canvas.
-    heat: Option<Heat>,
-    view: View,
-    gesture: Gesture,
-    /// Whether a URL update for the view is already scheduled.
-    url_save_scheduled: bool,
-    /// Increments whenever the target pixel changes, so only the latest
-    /// `/api/pixel` answer is shown.
-    info_generation: u32,
-    live: LiveState,
-    /// The current socket. It stays here after it closes (dropping it from
-    /// inside its own `onclose` would free the running callback) and is
-    /// replaced by the next attempt.
-    socket: Option<Socket>,
-    /// Whether `socket` is open.
-    connected: bool,
-    /// Keeps the pixels in step with the server (docs/protocol.md).
-    sync: CanvasSync,
-    cooldown_ms: u32,
-    /// `performance.now()` at which the user may place again.
-    cooldown_until: f64,
-    /// Consecutive failed connection attempts, for the backoff.
-    failures: u32,
-    frame_requested: bool,
-    /// The tiles sent on this socket whose `PlaceResult` has not come yet,
-    /// oldest first (the answers come in order).
-    placing: VecDeque<Tile>,
-    /// Whether a challenge is being fetched, solved or answered.
-    challenging: bool,
-    /// The worker solving it.
-    solving: Option<challenge::Solving>,
 }
 
 /// Starts the live canvas on `canvas` (once per page).
@@ -126,31 +116,18 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
     CLIENT.with(|cell| {
         *cell.borrow_mut() = Some(Client {
             size,
-            pixels,
-            template,
+            live,
+            link: Link::new(),
+            paint: Paint::new(size, pixels, template, heat),
+            pointer: Pointer::new(view),
+            placer: Placer::default(),
             travel,
             playing: false,
-            heat,
-            view,
-            gesture: Gesture::default(),
-            url_save_scheduled: false,
-            info_generation: 0,
-            live,
-            socket: None,
-            connected: false,
-            sync: CanvasSync::new(),
-            cooldown_ms: 0,
-            cooldown_until: 0.0,
-            failures: 0,
-            frame_requested: false,
-            placing: VecDeque::new(),
-            challenging: false,
-            solving: None,
         })
     });
     set_interval(
         || {
-            with_client(Client::tick_cooldown);
+            with_client(|client| client.placer.tick(client.live));
         },
         Duration::from_millis(100),
     );
@@ -158,7 +135,7 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
     set_interval(
         || {
             with_client(|client| {
-                if let Some(heat) = &mut client.heat {
+                if let Some(heat) = &mut client.paint.heat {
                     heat.draw(now());
                 }
             });
@@ -181,7 +158,7 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
 pub fn toggle_heatmap() -> bool {
     let toggled = with_client(|client| {
         let size = client.size;
-        let heat = client.heat.as_mut()?;
+        let heat = client.paint.heat.as_mut()?;
         let shown = !heat.visible;
         heat.show(shown, now());
         Some((shown, heat.wants_seed().then_some(size)))
@@ -192,7 +169,7 @@ pub fn toggle_heatmap() -> bool {
             let (width, height) = (u32::from(size.width), u32::from(size.height));
             let loaded = image::load("/api/heatmap.png", width, height).await;
             with_client(|client| {
-                if let (Ok(heatmap), Some(heat)) = (loaded, &mut client.heat) {
+                if let (Ok(heatmap), Some(heat)) = (loaded, &mut client.paint.heat) {
                     heat.seed(&heatmap, now());
                     heat.draw(now());
                 }
@@ -204,10 +181,7 @@ pub fn toggle_heatmap() -> bool {
 
 /// Zooms around the centre of the view (the zoom buttons).
 pub fn zoom_by(factor: f64) {
-    with_client(|client| {
-        client.view.zoom_centered(factor);
-        client.view_changed();
-    });
+    with_client(|client| client.pointer.zoom_centered(factor));
 }
 
 /// Sends the pixel at (`x`, `y`) to the moderators' queue and says how it
@@ -239,14 +213,14 @@ fn connect() {
             with_client(|client| client.on_frame(&frame));
         },
         || {
-            with_client(Client::on_open);
+            with_client(|client| client.link.opened());
         },
         || {
             with_client(Client::on_close);
         },
     );
     with_client(|client| match socket {
-        Ok(socket) => client.socket = Some(socket),
+        Ok(socket) => client.link.attach(socket),
         Err(error) => {
             client.live.notice.set(Some(error.to_string()));
             client.on_close();
@@ -274,26 +248,10 @@ fn now() -> f64 {
 }
 
 impl Client {
-    fn on_open(&mut self) {
-        self.connected = true;
-        self.failures = 0;
-    }
-
     fn on_close(&mut self) {
-        self.connected = false;
-        self.placing.clear();
-        self.sync.disconnected();
-        self.failures += 1;
-        self.live.connection.set(if self.failures > 3 {
-            Connection::Offline
-        } else {
-            Connection::Reconnecting
-        });
-        // Exponential backoff with jitter, so a restarted server is not hit
-        // by every page at the same instant.
-        let base = 500.0 * 2f64.powi(self.failures.min(6) as i32);
-        let delay = base * (0.5 + js_sys::Math::random() * 0.5);
-        set_timeout(connect, Duration::from_millis(delay as u64));
+        let (delay, state) = self.link.closed(js_sys::Math::random());
+        self.live.connection.set(state);
+        set_timeout(connect, delay);
     }
 
     fn on_frame(&mut self, frame: &[u8]) {
@@ -302,18 +260,26 @@ impl Client {
             return;
         };
         match &message {
-            ServerMessage::Hello(hello) => self.cooldown_ms = hello.cooldown_ms,
+            ServerMessage::Hello(hello) => self.placer.hello(hello.cooldown_ms),
             ServerMessage::PlaceResult {
                 status,
                 retry_after_ms,
                 ..
-            } => self.on_place_result(*status, *retry_after_ms),
+            } => {
+                let tile = self.link.answered();
+                let challenge = self
+                    .placer
+                    .answered(*status, *retry_after_ms, tile, self.live);
+                if let Some(tile) = challenge {
+                    challenge::solve_then_place(self.live, tile);
+                }
+            }
             ServerMessage::Presence { online } => self.live.online.set(*online),
             ServerMessage::Frozen { frozen } => self.live.frozen.set(*frozen),
             ServerMessage::Error { message, .. } => self.live.notice.set(Some(message.clone())),
             _ => {}
         }
-        let actions = self.sync.received(&message);
+        let actions = self.link.sync.received(&message);
         self.perform(actions);
     }
 
@@ -322,24 +288,10 @@ impl Client {
         for action in actions {
             match action {
                 sync::Action::Apply { first_seq, tiles } => {
-                    let last_seq = first_seq + tiles.len() as u64 - 1;
-                    let at = now();
-                    for tile in tiles {
-                        if let (Some(template), Some(coord)) =
-                            (&mut self.template, self.size.coord(tile.x, tile.y))
-                        {
-                            let was = self.pixels.indices()[coord.index];
-                            template.tile(coord.index, was, tile.color);
-                        }
-                        self.pixels.set(tile);
-                        if let Some(heat) = &mut self.heat {
-                            heat.record(tile, at);
-                        }
-                    }
-                    self.live.seq.set(last_seq);
-                    self.request_frame();
+                    self.paint.apply(&tiles);
+                    self.live.seq.set(first_seq + tiles.len() as u64 - 1);
                 }
-                sync::Action::Send(message) => self.send(message),
+                sync::Action::Send(message) => self.link.send(message),
                 sync::Action::FetchSnapshot { spread } => {
                     let delay = if spread {
                         Duration::from_secs_f64(js_sys::Math::random())
@@ -350,29 +302,25 @@ impl Client {
                 }
             }
         }
-        if self.sync.is_live() {
+        if self.link.sync.is_live() {
             self.live.connection.set(Connection::Live);
         }
     }
 
     fn on_snapshot(&mut self, snapshot: Result<http::Snapshot, http::HttpError>) {
-        let area = self.pixels.area();
         let snapshot = match snapshot {
-            Ok(snapshot) if snapshot.pixels.len() == area => Ok(snapshot),
-            Ok(_) => Err("the canvas has another size".to_owned()),
-            Err(error) => Err(error.to_string()),
-        };
-        let snapshot = match snapshot {
-            Ok(snapshot) => snapshot,
-            Err(reason) => {
+            Ok(snapshot) if snapshot.pixels.len() == self.size.area() => snapshot,
+            failed => {
+                let reason = match failed {
+                    Ok(_) => "the canvas has another size".to_owned(),
+                    Err(error) => error.to_string(),
+                };
                 // Try again on the next connection.
                 self.live.notice.set(Some(format!(
                     "Could not load the canvas ({reason}); retrying."
                 )));
-                self.sync.load_failed();
-                if let Some(socket) = &self.socket {
-                    socket.close();
-                }
+                self.link.sync.load_failed();
+                self.link.close();
                 return;
             }
         };
@@ -381,166 +329,37 @@ impl Client {
             seq: snapshot.seq,
         };
         // A leftover of an earlier request is dropped.
-        if let Some(actions) = self.sync.loaded(at) {
-            self.pixels.load(&snapshot.pixels);
-            if let Some(template) = &mut self.template {
-                template.compare(self.pixels.indices());
-            }
+        if let Some(actions) = self.link.sync.loaded(at) {
+            self.paint.load(&snapshot.pixels);
             self.live.seq.set(snapshot.seq);
-            self.request_frame();
             self.perform(actions);
         }
     }
 
-    fn on_place_result(&mut self, status: PlaceStatus, retry_after_ms: u32) {
-        let tile = self.placing.pop_front();
-        if status == PlaceStatus::ChallengeRequired {
-            if let (Some(tile), false) = (tile, self.challenging) {
-                self.challenging = true;
-                challenge::solve_then_place(self.live, tile);
+    /// Does what an input asks for.
+    fn follow(&mut self, intent: Intent) {
+        match intent {
+            Intent::Nothing => {}
+            Intent::Target(pixel) => self.target(pixel),
+            Intent::Place(pixel) => {
+                self.target(pixel);
+                self.place(pixel);
             }
+        }
+    }
+
+    /// Moves the reticle: the template's color there becomes the selected
+    /// one, and who placed the pixel is asked once the pointer rests.
+    fn target(&mut self, pixel: (u16, u16)) {
+        if !self.pointer.retarget(pixel) {
             return;
         }
-        match status {
-            PlaceStatus::Frozen => self.live.frozen.set(true),
-            PlaceStatus::Accepted | PlaceStatus::Cooldown => self.live.frozen.set(false),
-            _ => {}
-        }
-        let (wait, notice) = match status {
-            PlaceStatus::Accepted => (self.cooldown_ms, None),
-            PlaceStatus::Cooldown => (retry_after_ms, Some("Still cooling down.")),
-            PlaceStatus::Invalid => (0, Some("That pixel or color is not on the canvas.")),
-            PlaceStatus::RateLimited => (retry_after_ms, Some("Too fast: slow down a little.")),
-            PlaceStatus::NotAllowed => (0, Some("Placing is not allowed right now.")),
-            PlaceStatus::Unknown => (
-                self.cooldown_ms,
-                Some("Not confirmed: check the pixel, it may not have been placed."),
-            ),
-            PlaceStatus::Banned => (
-                retry_after_ms,
-                Some("A moderator banned you from placing for a while."),
-            ),
-            PlaceStatus::Frozen => (
-                0,
-                Some("The canvas is frozen by its moderators: look, but no placing for now."),
-            ),
-            PlaceStatus::ChallengeRequired => unreachable!("answered above"),
-        };
-        self.cooldown_until = now() + f64::from(wait);
-        self.live.notice.set(notice.map(str::to_owned));
-        self.tick_cooldown();
-    }
-
-    fn tick_cooldown(&mut self) {
-        let left = (self.cooldown_until - now()).max(0.0).ceil() as u32;
-        if left != self.live.cooldown_left_ms.get_untracked() {
-            self.live.cooldown_left_ms.set(left);
-        }
-    }
-
-    fn on_pointer_down(&mut self, event: &PointerEvent) {
-        let at = (f64::from(event.client_x()), f64::from(event.client_y()));
-        self.gesture.press(event.pointer_id(), at);
-        // Keep receiving this pointer's moves while it is pressed, even off
-        // the stage.
-        if let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) {
-            let _ = target.set_pointer_capture(event.pointer_id());
-        }
-        self.target_at(at);
-    }
-
-    fn on_pointer_move(&mut self, event: &PointerEvent) {
-        let at = (f64::from(event.client_x()), f64::from(event.client_y()));
-        match self.gesture.move_to(event.pointer_id(), at) {
-            Motion::Hover => self.target_at(at),
-            Motion::Pan(dx, dy) => {
-                self.view.pan_screen(dx, dy);
-                self.view_changed();
-            }
-            Motion::Pinch { factor, centre } => {
-                self.view.zoom_at(factor, centre.0, centre.1);
-                self.view_changed();
-            }
-        }
-    }
-
-    fn on_pointer_up(&mut self, event: &PointerEvent) {
-        if !self.gesture.release(event.pointer_id()) {
-            return; // the end of a drag or a pinch never places
-        }
-        let at = (f64::from(event.client_x()), f64::from(event.client_y()));
-        if let Some((x, y)) = self.view.pixel_at(at.0, at.1) {
-            self.set_target((x, y));
-            self.place(x, y);
-        }
-    }
-
-    /// Handles a key on the focused stage; false if the key is not ours.
-    fn on_key(&mut self, key: &str, shift: bool) -> bool {
-        let step = if shift { 10 } else { 1 };
-        let colors = crate::palette::PALETTE.len() as u8;
-        let selected = self.live.selected.get_untracked();
-        match key {
-            "ArrowLeft" => self.pan_by_keys(-step, 0),
-            "ArrowRight" => self.pan_by_keys(step, 0),
-            "ArrowUp" => self.pan_by_keys(0, -step),
-            "ArrowDown" => self.pan_by_keys(0, step),
-            "+" | "=" => {
-                self.view.zoom_centered(ZOOM_STEP);
-                self.view_changed();
-            }
-            "-" | "_" => {
-                self.view.zoom_centered(1.0 / ZOOM_STEP);
-                self.view_changed();
-            }
-            "Enter" | " " => {
-                let (x, y) = self.view.target;
-                self.place(x, y);
-            }
-            "[" => self.live.selected.set((selected + colors - 1) % colors),
-            "]" => self.live.selected.set((selected + 1) % colors),
-            digit if digit.len() == 1 && digit.as_bytes()[0].is_ascii_digit() => {
-                // 1..9 then 0 pick the first ten colors.
-                let n = (digit.as_bytes()[0] - b'0' + 9) % 10;
-                self.live.selected.set(n);
-            }
-            _ => return false,
-        }
-        true
-    }
-
-    /// Arrow keys move the view; the reticle stays on its centre pixel.
-    fn pan_by_keys(&mut self, dx: i32, dy: i32) {
-        self.view.pan_pixels(dx, dy);
-        self.view_changed();
-        self.set_target(self.view.center_pixel());
-    }
-
-    fn target_at(&mut self, at: (f64, f64)) {
-        if let Some(pixel) = self.view.pixel_at(at.0, at.1) {
-            self.set_target(pixel);
-        }
-    }
-
-    fn set_target(&mut self, pixel: (u16, u16)) {
-        if self.view.target == pixel {
-            return;
-        }
-        self.view.target = pixel;
-        self.view.apply();
         self.live.hover.set(Some(pixel));
-        // The template's color there is the one to place.
-        let wanted = self.template.as_ref().and_then(|template| {
-            let coord = self.size.coord(pixel.0, pixel.1)?;
-            template.color_at(coord.index)
-        });
-        if let Some(color) = wanted {
+        if let Some(color) = self.paint.wanted_at(pixel) {
             self.live.selected.set(color);
         }
         self.live.pixel_info.set(None);
-        // Ask who placed it once the pointer rests there.
-        self.info_generation += 1;
-        let generation = self.info_generation;
+        let generation = self.pointer.info_generation;
         set_timeout(
             move || {
                 with_client(|client| client.fetch_pixel_info(generation));
@@ -550,112 +369,38 @@ impl Client {
     }
 
     fn fetch_pixel_info(&mut self, generation: u32) {
-        if generation != self.info_generation {
+        if generation != self.pointer.info_generation {
             return;
         }
-        let (x, y) = self.view.target;
+        let (x, y) = self.pointer.view.target;
         leptos::task::spawn_local(async move {
             let info = http::pixel_info(x, y).await;
             with_client(|client| {
-                if client.info_generation == generation {
+                if client.pointer.info_generation == generation {
                     client.live.pixel_info.set(info);
                 }
             });
         });
     }
 
-    /// Redraws the view now and records it in the URL shortly.
-    fn view_changed(&mut self) {
-        self.view.apply();
-        if !self.url_save_scheduled {
-            self.url_save_scheduled = true;
-            set_timeout(
-                || {
-                    with_client(|client| {
-                        client.url_save_scheduled = false;
-                        client.view.save_to_url();
-                    });
-                },
-                Duration::from_millis(250),
-            );
-        }
-    }
-
-    fn place(&mut self, x: u16, y: u16) {
-        let color = self.live.selected.get_untracked();
+    fn place(&mut self, (x, y): (u16, u16)) {
         if self.travel.as_ref().is_some_and(Travel::is_open) {
             self.live
                 .notice
                 .set(Some("This is the past: go back to live to place.".into()));
             return;
         }
-        if !self.connected {
+        let color = self.live.selected.get_untracked();
+        if !self.link.place(Tile { x, y, color }) {
             self.live
                 .notice
                 .set(Some("Not connected: the tile was not placed.".into()));
-            return;
         }
-        let tile = Tile { x, y, color };
-        self.placing.push_back(tile);
-        self.send(ClientMessage::Place(tile));
     }
 
     /// The session is verified: the tile that asked for it is placed now.
     fn challenge_solved(&mut self, tile: Tile, took_ms: f64) {
-        self.challenging = false;
-        self.live.notice.set(Some(format!(
-            "Verified in {:.1} s: placing.",
-            took_ms / 1000.0
-        )));
-        if self.connected {
-            self.placing.push_back(tile);
-            self.send(ClientMessage::Place(tile));
-        }
-    }
-
-    fn challenge_failed(&mut self, reason: &str) {
-        self.challenging = false;
-        self.solving = None;
-        self.live
-            .notice
-            .set(Some(format!("Not placed: {reason}. Try again.")));
-    }
-
-    fn send(&self, message: ClientMessage) {
-        if let (true, Some(socket)) = (self.connected, &self.socket) {
-            socket.send(&message.encode());
-        }
-    }
-
-    fn request_frame(&mut self) {
-        let template_dirty = self.template.as_ref().is_some_and(Template::is_dirty);
-        if self.frame_requested || !(self.pixels.is_dirty() || template_dirty) {
-            return;
-        }
-        self.frame_requested = true;
-        let draw = Closure::once_into_js(|| {
-            with_client(|client| {
-                client.frame_requested = false;
-                client.pixels.flush();
-                if let Some(template) = &mut client.template {
-                    template.flush();
-                    let differing = template.differing();
-                    let changed = client.live.template.with_untracked(|status| {
-                        status.as_ref().is_some_and(|s| s.differing != differing)
-                    });
-                    if changed {
-                        client.live.template.update(|status| {
-                            if let Some(status) = status {
-                                status.differing = differing;
-                            }
-                        });
-                    }
-                }
-                if let Some(heat) = &mut client.heat {
-                    heat.draw(now());
-                }
-            });
-        });
-        let _ = window().request_animation_frame(draw.unchecked_ref());
+        self.placer.solved(took_ms, self.live);
+        self.link.place(tile);
     }
 }

@@ -20,11 +20,6 @@ impl Pixels {
         })
     }
 
-    /// Pixels on the canvas (bytes of a snapshot).
-    pub fn area(&self) -> usize {
-        self.size.area()
-    }
-
     /// Replaces every pixel with a snapshot (`width*height` palette indices).
     /// Returns false, changing nothing, if the snapshot has the wrong size.
     pub fn load(&mut self, snapshot: &[u8]) -> bool {

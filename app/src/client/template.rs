@@ -166,8 +166,8 @@ pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64) {
 /// Moves the template's top-left corner to canvas pixel (x, y).
 pub fn move_template(x: i32, y: i32) {
     with_client(|client| {
-        if let Some(template) = &mut client.template {
-            template.move_to(x, y, client.pixels.indices());
+        if let Some(template) = &mut client.paint.template {
+            template.move_to(x, y, client.paint.pixels.indices());
             client.template_changed(|status| {
                 status.x = x;
                 status.y = y;
@@ -178,7 +178,7 @@ pub fn move_template(x: i32, y: i32) {
 
 pub fn set_template_opacity(opacity: f64) {
     with_client(|client| {
-        if let Some(template) = &client.template {
+        if let Some(template) = &client.paint.template {
             template.set_opacity(opacity);
             client.template_changed(|status| status.opacity = opacity);
         }
@@ -187,10 +187,10 @@ pub fn set_template_opacity(opacity: f64) {
 
 pub fn remove_template() {
     with_client(|client| {
-        if let Some(template) = &mut client.template {
+        if let Some(template) = &mut client.paint.template {
             template.clear();
             client.live.template.set(None);
-            client.request_frame();
+            client.paint.request_frame();
             query::update(&[("template", None), ("tx", None), ("ty", None), ("to", None)]);
         }
     });
@@ -206,11 +206,11 @@ impl Client {
         (x, y): (i32, i32),
         opacity: f64,
     ) {
-        let Some(template) = &mut self.template else {
+        let Some(template) = &mut self.paint.template else {
             return;
         };
         let opacity = opacity.clamp(0.1, 1.0);
-        template.set_image(rgba, (x, y), self.pixels.indices());
+        template.set_image(rgba, (x, y), self.paint.pixels.indices());
         template.set_opacity(opacity);
         self.live.template.set(Some(TemplateStatus {
             source: shared.clone().unwrap_or_default(),
@@ -220,7 +220,7 @@ impl Client {
             differing: template.differing(),
         }));
         self.live.notice.set(None);
-        self.request_frame();
+        self.paint.request_frame();
         query::update(&[
             ("template", shared),
             ("tx", Some(x.to_string())),
@@ -236,7 +236,7 @@ impl Client {
             return;
         };
         change(&mut status);
-        if let Some(template) = &self.template {
+        if let Some(template) = &self.paint.template {
             status.differing = template.differing();
         }
         query::update(&[
@@ -245,6 +245,6 @@ impl Client {
             ("to", Some(status.opacity.to_string())),
         ]);
         self.live.template.set(Some(status));
-        self.request_frame();
+        self.paint.request_frame();
     }
 }

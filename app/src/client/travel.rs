@@ -72,9 +72,9 @@ const MAX_REPLAY_PAGES: usize = 25;
 /// Shows the canvas's past instead of the live canvas, starting from now.
 pub fn open_history() {
     let opened = with_client(|client| {
-        let at = client.sync.copy()?;
+        let at = client.link.sync.copy()?;
         let travel = client.travel.as_mut()?;
-        travel.open(client.pixels.indices(), at);
+        travel.open(client.paint.pixels.indices(), at);
         client.live.history.set(Some(HistoryStatus {
             shown: at.seq,
             ..HistoryStatus::default()
