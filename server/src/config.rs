@@ -44,7 +44,7 @@ pub struct Config {
     /// How often one instance archives the canvas as a PNG (time travel);
     /// zero: never.
     pub archive_interval: Duration,
-    /// How many archived snapshots are kept, and how many bytes of them
+    /// How many archived canvases are kept, and how many bytes of them
     /// at most: the oldest are dropped first (the newest always stays).
     pub archive_keep: ArchiveKeep,
     /// Placements the embedded store keeps for `Resume`.

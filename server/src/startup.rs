@@ -10,7 +10,7 @@ use crate::{
         fanout::Fanout,
         heat::Heat,
         mirror::{self, Mirror},
-        snapshot::Snapshots,
+        snapshot::SnapshotCache,
         sync::{Batching, SyncTask},
     },
     config::Config,
@@ -124,7 +124,8 @@ impl Application {
             config.redis.is_some(),
             config.max_new_sessions_per_ip,
         );
-        let snapshots = Snapshots::new(mirror.clone(), metrics.clone(), config.snapshot_max_age);
+        let snapshots =
+            SnapshotCache::new(mirror.clone(), metrics.clone(), config.snapshot_max_age);
         let handshakes = (config.ws_handshakes_per_ip > 0).then(|| {
             let rate = config.ws_handshakes_per_ip;
             Arc::new(AddressBuckets::every(

@@ -3,7 +3,7 @@
 use crate::{
     backend::Store,
     bans::RangeBans,
-    canvas::{fanout::Fanout, heat::Heat, mirror::Mirror, snapshot::Snapshots},
+    canvas::{fanout::Fanout, heat::Heat, mirror::Mirror, snapshot::SnapshotCache},
     config::Config,
     limits::{AddressBuckets, ConnectionLimiter},
     metrics::Metrics,
@@ -24,7 +24,7 @@ pub struct AppState {
     /// Every read of the canvas comes from the mirror.
     pub mirror: Arc<Mirror>,
     /// The mirror's encodings for `/api/canvas` and the PNG.
-    pub snapshots: Arc<Snapshots>,
+    pub snapshots: Arc<SnapshotCache>,
     /// When each pixel was last placed, for `/api/heatmap.png`.
     pub heat: Arc<Heat>,
     /// Frames for every socket.

@@ -293,10 +293,10 @@ pub trait ArchiveStore: Send + Sync + 'static {
         keep: ArchiveKeep,
     ) -> Result<(), StoreError>;
 
-    /// The archived snapshots, newest first: their seqs and times.
+    /// The archived canvases, newest first: their seqs and times.
     async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError>;
 
-    /// One archived snapshot's PNG.
+    /// One archived canvas's PNG.
     async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError>;
 }
 

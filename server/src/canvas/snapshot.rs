@@ -23,7 +23,7 @@ use std::{
 };
 use tokio::sync::{Mutex, OnceCell};
 
-pub struct Snapshots {
+pub struct SnapshotCache {
     mirror: Arc<Mirror>,
     metrics: Arc<Metrics>,
     /// How old the served version may be while the mirror moves on.
@@ -45,7 +45,7 @@ pub struct Encoded {
     metrics: Arc<Metrics>,
 }
 
-impl Snapshots {
+impl SnapshotCache {
     pub fn new(mirror: Arc<Mirror>, metrics: Arc<Metrics>, max_age: Duration) -> Self {
         Self {
             mirror,
@@ -147,7 +147,7 @@ mod tests {
     use crate::model::Snapshot;
     use app::protocol::Tile;
 
-    fn snapshots(max_age: Duration) -> (Arc<Mirror>, Arc<Metrics>, Snapshots) {
+    fn snapshots(max_age: Duration) -> (Arc<Mirror>, Arc<Metrics>, SnapshotCache) {
         let size = CanvasSize {
             width: 8,
             height: 8,
@@ -159,7 +159,7 @@ mod tests {
         };
         let mirror = Arc::new(Mirror::new(size, snapshot, 16));
         let metrics = Arc::new(Metrics::new());
-        let snapshots = Snapshots::new(mirror.clone(), metrics.clone(), max_age);
+        let snapshots = SnapshotCache::new(mirror.clone(), metrics.clone(), max_age);
         (mirror, metrics, snapshots)
     }
 

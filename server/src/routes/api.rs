@@ -99,7 +99,7 @@ pub async fn heatmap_png(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /api/snapshots`: the archived canvases, newest first.
-pub async fn snapshots(State(state): State<AppState>) -> Result<Json<Archive>, ApiError> {
+pub async fn archive(State(state): State<AppState>) -> Result<Json<Archive>, ApiError> {
     let archived = state.store.archived().await?;
     let snapshots = archived
         .into_iter()
@@ -111,7 +111,7 @@ pub async fn snapshots(State(state): State<AppState>) -> Result<Json<Archive>, A
 /// `GET /api/snapshots/{seq}.png`: one archived canvas. It never changes,
 /// so caches may keep it for good. Read from the store a few at a time
 /// ([`crate::state::HEAVY_READS`]).
-pub async fn snapshot_png(
+pub async fn archived_png(
     State(state): State<AppState>,
     Path(file): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -63,8 +63,8 @@ fn routes(state: AppState) -> Router {
         .route("/api/pixel", get(api::pixel))
         .route("/api/heatmap.png", get(api::heatmap_png))
         .route("/api/placements", get(api::placements))
-        .route("/api/snapshots", get(api::snapshots))
-        .route("/api/snapshots/{file}", get(api::snapshot_png))
+        .route("/api/snapshots", get(api::archive))
+        .route("/api/snapshots/{file}", get(api::archived_png))
         .route(
             "/api/name",
             post(api::set_name).layer(DefaultBodyLimit::max(1024)),

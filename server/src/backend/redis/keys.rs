@@ -29,7 +29,7 @@ pub struct Keys {
     /// String with a TTL: present while any ban may be in force (it expires
     /// with the longest), so placements look bans up only then.
     pub bans: String,
-    /// Sorted set: the seqs of the archived snapshots (score and member).
+    /// Sorted set: the seqs of the archived canvases (score and member).
     pub archive: String,
     /// Hash: archived seq -> the canvas as a PNG.
     pub archive_png: String,
