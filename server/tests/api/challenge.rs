@@ -4,7 +4,7 @@
 //! counted.
 
 use crate::{
-    helpers::{eventually, spawn_app, spawn_app_as_shipped, Api, WsClient},
+    helpers::{eventually, metric, spawn_app, spawn_app_as_shipped, Api, WsClient, WAIT},
     redis_server::RedisServer,
 };
 use app::protocol::PlaceStatus;
@@ -229,8 +229,17 @@ async fn anonymous_visitors_leave_no_records_and_memory_is_reported_by_kind() {
         let ws = app.api.ws().await;
         drop(ws);
     }
-    // Each socket's close is handled by then (the last one's, at least).
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once every socket's close is handled (the placer's alone is open).
+    eventually(
+        "the 200 sockets closed",
+        WAIT,
+        Duration::from_millis(20),
+        || async {
+            let metrics = app.api.get("/metrics").await.text().await.unwrap();
+            (metric(&metrics, "canvas_websocket_connections") == 1.0).then_some(())
+        },
+    )
+    .await;
     let after = key_count(&redis).await;
     println!("200 anonymous visitors: {before} keys before, {after} after");
     assert_eq!(after, before, "no key for a visitor who did nothing");

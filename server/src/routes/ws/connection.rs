@@ -169,11 +169,13 @@ impl<S: Transport> Connection<S> {
             Ok(()) => DisconnectReason::Closed,
             Err(reason) => reason,
         };
-        metrics.sockets.connections.dec();
-        metrics.disconnect(reason);
         if let Err(error) = self.state.store.touch_session(&self.session).await {
             tracing::debug!(%error, "cannot record the session's last visit");
         }
+        // Counted until its last store write is done, so that the gauge
+        // at zero means no connection's work is left.
+        metrics.sockets.connections.dec();
+        metrics.disconnect(reason);
         tracing::debug!(?reason, session = ?self.session, "websocket closed");
     }
 
