@@ -719,7 +719,12 @@ mod tests {
 
     /// Read outside `Config`, by `main` before it: the log filter and
     /// format.
-    const READ_ELSEWHERE: [&str; 2] = ["RUST_LOG", "LOG_FORMAT"];
+    const READ_ELSEWHERE: [&str; 4] = [
+        "RUST_LOG",
+        "LOG_FORMAT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_SERVICE_NAME",
+    ];
 
     #[test]
     fn the_readme_and_env_development_list_every_variable_read_and_no_other() {

@@ -17,7 +17,8 @@
 //!   what the store's memory is spent on; [`rollback`]: what undoing one of them takes.
 //! - [`state`], [`routes`] (the HTTP routes and the WebSocket of
 //!   docs/protocol.md), [`error`], [`serve`] (the HTTP server) and
-//!   [`startup`], which builds an [`startup::Application`] from it all.
+//!   [`startup`], which builds an [`startup::Application`] from it all;
+//!   [`telemetry`]: where the logs and traces go.
 
 pub mod backend;
 pub mod bans;
@@ -35,4 +36,5 @@ pub mod serve;
 pub mod session;
 pub mod startup;
 pub mod state;
+pub mod telemetry;
 pub mod usage;

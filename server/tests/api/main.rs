@@ -15,5 +15,6 @@ mod durability;
 mod http;
 mod multi_instance;
 mod store_rules;
+mod telemetry;
 mod tls;
 mod websocket;

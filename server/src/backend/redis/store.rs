@@ -261,6 +261,34 @@ impl PlaceCode {
     }
 }
 
+/// Records what a batch came to on its span (seqs, store round trip), and
+/// logs it.
+fn record_batch(
+    span: &tracing::Span,
+    committed: &Result<Vec<PlaceOutcome>, StoreError>,
+    took: Duration,
+) {
+    let store_ms = took.as_secs_f64() * 1000.0;
+    span.record("store_ms", store_ms);
+    span.in_scope(|| match committed {
+        Ok(outcomes) => {
+            let seqs = outcomes.iter().filter_map(|outcome| match outcome {
+                PlaceOutcome::Accepted { seq } | PlaceOutcome::Unconfirmed { seq } => Some(*seq),
+                _ => None,
+            });
+            match (seqs.clone().min(), seqs.max()) {
+                (Some(first_seq), Some(last_seq)) => {
+                    span.record("first_seq", first_seq);
+                    span.record("last_seq", last_seq);
+                    tracing::debug!(first_seq, last_seq, store_ms, "placement batch committed")
+                }
+                _ => tracing::debug!(store_ms, "placement batch refused"),
+            }
+        }
+        Err(error) => tracing::debug!(%error, "placement batch failed"),
+    });
+}
+
 /// The batching task: takes every placement waiting (up to [`MAX_BATCH`])
 /// into one script call, answers each, and starts over. Ends with the store.
 async fn place_batches(store: Weak<RedisStore>, mut queue: mpsc::Receiver<Pending>) {
@@ -271,30 +299,20 @@ async fn place_batches(store: Weak<RedisStore>, mut queue: mpsc::Receiver<Pendin
         };
         // One span per batch: the placements' seqs and the store round
         // trip, where the connections' events say who placed them.
-        let span = tracing::debug_span!("placement_batch", placements = batch.len());
+        let span = tracing::debug_span!(
+            "placement_batch",
+            placements = batch.len(),
+            first_seq = tracing::field::Empty,
+            last_seq = tracing::field::Empty,
+            store_ms = tracing::field::Empty,
+        );
         let started = std::time::Instant::now();
         let committed = store.place_batch(&batch).instrument(span.clone()).await;
-        // (The seqs are gathered only when someone reads them: this is the
-        // placement path.)
-        span.in_scope(|| match &committed {
-            _ if !tracing::enabled!(tracing::Level::DEBUG) => {}
-            Ok(outcomes) => {
-                let seqs = outcomes.iter().filter_map(|outcome| match outcome {
-                    PlaceOutcome::Accepted { seq } | PlaceOutcome::Unconfirmed { seq } => {
-                        Some(*seq)
-                    }
-                    _ => None,
-                });
-                let store_ms = started.elapsed().as_secs_f64() * 1000.0;
-                match (seqs.clone().min(), seqs.max()) {
-                    (Some(first_seq), Some(last_seq)) => {
-                        tracing::debug!(first_seq, last_seq, store_ms, "placement batch committed")
-                    }
-                    _ => tracing::debug!(store_ms, "placement batch refused"),
-                }
-            }
-            Err(error) => tracing::debug!(%error, "placement batch failed"),
-        });
+        // (The seqs are gathered only when someone reads them, in the logs
+        // or the exported traces: this is the placement path.)
+        if !span.is_disabled() {
+            record_batch(&span, &committed, started.elapsed());
+        }
         match committed {
             Ok(outcomes) => {
                 for (pending, outcome) in batch.drain(..).zip(outcomes) {
