@@ -5,12 +5,13 @@
 //! both, with the same settings, and must get the same answers.
 
 use crate::redis_server::RedisServer;
-use app::{geometry::Coord, palette::ColorIndex};
+use app::{geometry::Coord, palette::ColorIndex, protocol::Tile};
 use server::{
     backend::{self, FillPlacer, History, Store},
     config::{Config, Source},
     metrics::Metrics,
-    model::{BanTarget, ClientAddress, PlaceOutcome, Placement, SessionId},
+    model::{AddressRange, BanTarget, ClientAddress, PlaceOutcome, Placement, Placer, SessionId},
+    rollback,
 };
 use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration, time::SystemTime};
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -59,9 +60,19 @@ impl Opened {
     }
 
     async fn place(&self, session: &SessionId, address: &str, x: u16) -> PlaceOutcome {
+        self.place_color(session, address, x, 3).await
+    }
+
+    async fn place_color(
+        &self,
+        session: &SessionId,
+        address: &str,
+        x: u16,
+        color: u8,
+    ) -> PlaceOutcome {
         let placement = Placement {
             coord: self.coord(x, 0),
-            color: ColorIndex::parse(3).expect("a color"),
+            color: ColorIndex::parse(color).expect("a color"),
             session: session.clone(),
             address: address_of(address),
             at: SystemTime::now(),
@@ -608,6 +619,103 @@ async fn reports_queue_up_and_are_resolved_and_the_audit_log_reads_newest_first(
             log,
             ["fill", "ban"],
             "{}: the newest two, newest first",
+            store.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_range_ban_is_listed_with_its_end_until_lifted() {
+    for store in backends(&[NO_BUDGET]).await {
+        let range: AddressRange = "203.0.113.0/24".parse().unwrap();
+        let shadowed: AddressRange = "2001:db8::/48".parse().unwrap();
+        let ban = |target, minutes: u64, shadow| {
+            let store = store.store.clone();
+            async move {
+                let length = Duration::from_secs(minutes * 60);
+                store
+                    .ban(&BanTarget::Range(target), length, shadow)
+                    .await
+                    .unwrap();
+            }
+        };
+        ban(range, 10, false).await;
+        ban(shadowed, 1, true).await;
+        let mut bans = store.store.range_bans().await.unwrap();
+        bans.sort_by_key(|ban| ban.until);
+        let listed: Vec<_> = bans.iter().map(|ban| (ban.range, ban.shadow)).collect();
+        assert_eq!(listed, [(shadowed, true), (range, false)], "{}", store.name);
+        let left = bans[1].until.duration_since(SystemTime::now()).unwrap();
+        assert!(
+            left > Duration::from_secs(590) && left <= Duration::from_secs(600),
+            "{}: {left:?}",
+            store.name
+        );
+        let target = BanTarget::Range(range);
+        assert!(
+            store.store.lift_ban(&target).await.unwrap(),
+            "{}",
+            store.name
+        );
+        assert!(
+            !store.store.lift_ban(&target).await.unwrap(),
+            "{}",
+            store.name
+        );
+        let left: Vec<_> = store
+            .store
+            .range_bans()
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.range)
+            .collect();
+        assert_eq!(left, [shadowed], "{}", store.name);
+    }
+}
+
+#[tokio::test]
+async fn the_logged_history_names_each_placer_so_a_rollback_can_undo_one() {
+    for store in backends(&[NO_BUDGET, ("COOLDOWN_MS", "0")]).await {
+        let (vandal, neighbour) = (SessionId::generate(), SessionId::generate());
+        let (theirs, ours) = ("198.51.100.9", "192.0.2.1");
+        // Pixel 1: the neighbour's 3 under the vandal's 5 (put back);
+        // pixel 2: the vandal's 5 under the neighbour's 7 (left alone);
+        // pixel 3: the vandal's 5 on the blank canvas (back to blank).
+        for (session, address, x, color) in [
+            (&neighbour, ours, 1, 3),
+            (&vandal, theirs, 1, 5),
+            (&vandal, theirs, 2, 5),
+            (&neighbour, ours, 2, 7),
+            (&vandal, theirs, 3, 5),
+        ] {
+            assert!(accepted(
+                store.place_color(session, address, x, color).await
+            ));
+        }
+        let history = store.store.logged_history().await.unwrap();
+        let seqs: Vec<u64> = history.iter().map(|logged| logged.seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5], "{}", store.name);
+        assert!(
+            history.iter().all(|logged| logged.at.is_some()),
+            "{}",
+            store.name
+        );
+        let placer = Placer {
+            session: vandal.handle(),
+            address: theirs.to_owned(),
+        };
+        assert_eq!(history[1].placer.as_ref(), Some(&placer), "{}", store.name);
+        let since = SystemTime::now() - Duration::from_secs(60);
+        let plan = rollback::plan(&history, since, |p| p.session == vandal.handle());
+        let mut restore = plan.restore.clone();
+        restore.sort_by_key(|tile| tile.x);
+        let tile = |x, color| Tile { x, y: 0, color };
+        assert_eq!(restore, [tile(1, 3), tile(3, 0)], "{}", store.name);
+        assert_eq!(
+            (plan.found, plan.overwritten, plan.beyond_history),
+            (3, 1, 0),
+            "{}",
             store.name
         );
     }
