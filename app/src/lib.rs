@@ -20,10 +20,6 @@
 //!   hydrated in the browser (feature `hydrate`).
 //! - `client` (feature `hydrate` only): the browser side of the live canvas,
 //!   the WebSocket, the snapshot and the drawing.
-// The admin page's view is one deeply nested type; a release build without
-// `--cfg erase_components` (the image's) needs more than the default 128
-// levels to lay it out.
-#![recursion_limit = "256"]
 
 pub mod api;
 pub mod camera;

@@ -6,7 +6,7 @@ use crate::api::{AuditLog, AuditRecord};
 use leptos::prelude::*;
 
 #[component]
-pub(super) fn AuditPanel(desk: Desk) -> impl IntoView {
+pub(super) fn AuditPanel(desk: Desk) -> AnyView {
     let entries = RwSignal::new(Vec::<AuditRecord>::new());
     desk.watch("audit?count=20", move |log: AuditLog| {
         entries.set(log.entries)
@@ -30,4 +30,5 @@ pub(super) fn AuditPanel(desk: Desk) -> impl IntoView {
             <ol class="admin-audit">{rows}</ol>
         </section>
     }
+    .into_any()
 }

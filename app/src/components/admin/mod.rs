@@ -9,7 +9,10 @@
 //! The page is a [`Desk`] of shared signals and one component per part:
 //! [`SignIn`], [`Selection`] (the canvas and the rectangle drawn on it),
 //! [`RectangleTools`], [`TargetTools`], [`FreezeTool`], [`ReportsPanel`]
-//! and [`AuditPanel`].
+//! and [`AuditPanel`]. Each part's view is erased (`AnyView`): nested
+//! whole, the page's one view type was too deep for rustc's default
+//! recursion limit in a release build (the image's, which does not erase
+//! components), and a page of forms gains nothing from static types.
 
 mod audit;
 mod reports;

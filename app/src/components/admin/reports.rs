@@ -123,7 +123,7 @@ fn decide(desk: Desk, report: &ReportRecord, verdict: Verdict) {
 }
 
 #[component]
-pub(super) fn ReportsPanel(size: CanvasSize, desk: Desk) -> impl IntoView {
+pub(super) fn ReportsPanel(size: CanvasSize, desk: Desk) -> AnyView {
     let reports = RwSignal::new(Vec::<ReportRecord>::new());
     desk.watch("reports", move |queue: Reports| reports.set(queue.reports));
     let rows = move || {
@@ -184,4 +184,5 @@ pub(super) fn ReportsPanel(size: CanvasSize, desk: Desk) -> impl IntoView {
             <ol class="admin-reports">{rows}</ol>
         </section>
     }
+    .into_any()
 }

@@ -46,7 +46,7 @@ impl Rect {
 }
 
 #[component]
-pub(super) fn Selection(size: CanvasSize, desk: Desk) -> impl IntoView {
+pub(super) fn Selection(size: CanvasSize, desk: Desk) -> AnyView {
     let image = NodeRef::<html::Img>::new();
     let drag_start = RwSignal::new(None::<(u16, u16)>);
     let selection = desk.selection;
@@ -102,6 +102,7 @@ pub(super) fn Selection(size: CanvasSize, desk: Desk) -> impl IntoView {
             <p class="admin-rect">{described}</p>
         </section>
     }
+    .into_any()
 }
 
 #[cfg(test)]

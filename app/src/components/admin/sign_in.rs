@@ -6,7 +6,7 @@ use crate::{api::Frozen, components::browser};
 use leptos::{ev, html, prelude::*};
 
 #[component]
-pub(super) fn SignIn(desk: Desk) -> impl IntoView {
+pub(super) fn SignIn(desk: Desk) -> AnyView {
     let token_input = NodeRef::<html::Input>::new();
     let name_input = NodeRef::<html::Input>::new();
     let sign_in = move |event: ev::SubmitEvent| {
@@ -54,4 +54,5 @@ pub(super) fn SignIn(desk: Desk) -> impl IntoView {
             </p>
         </form>
     }
+    .into_any()
 }

@@ -11,7 +11,7 @@ use crate::{
 use leptos::{ev, html, prelude::*};
 
 #[component]
-pub(super) fn RectangleTools(desk: Desk) -> impl IntoView {
+pub(super) fn RectangleTools(desk: Desk) -> AnyView {
     let color = RwSignal::new(0u8);
     let fill_with = move |fill_color: Option<u8>| {
         move |_: ev::MouseEvent| {
@@ -79,6 +79,7 @@ pub(super) fn RectangleTools(desk: Desk) -> impl IntoView {
             "Who placed its top-left pixel?"
         </button>
     }
+    .into_any()
 }
 
 /// Says who placed a pixel and, when a session did, makes it the target of
@@ -106,7 +107,7 @@ fn describe_placer(desk: Desk, placer: &PixelPlacer) -> String {
 }
 
 #[component]
-pub(super) fn TargetTools(desk: Desk) -> impl IntoView {
+pub(super) fn TargetTools(desk: Desk) -> AnyView {
     let minutes_input = NodeRef::<html::Input>::new();
     // Whom: the kind chosen and the value typed.
     let target = move || -> Ban {
@@ -206,10 +207,11 @@ pub(super) fn TargetTools(desk: Desk) -> impl IntoView {
             "Roll back their last minutes"
         </button>
     }
+    .into_any()
 }
 
 #[component]
-pub(super) fn FreezeTool(desk: Desk) -> impl IntoView {
+pub(super) fn FreezeTool(desk: Desk) -> AnyView {
     let frozen = RwSignal::new(false);
     desk.watch("status", move |status: Frozen| frozen.set(status.frozen));
     let toggle = move |_: ev::MouseEvent| {
@@ -230,4 +232,5 @@ pub(super) fn FreezeTool(desk: Desk) -> impl IntoView {
             {move || if frozen.get() { "Unfreeze" } else { "Freeze" }}
         </button>
     }
+    .into_any()
 }
