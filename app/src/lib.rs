@@ -13,6 +13,10 @@
 //!   [`heat`]: the heatmap's levels, served and read back.
 //! - [`timeline`]: time travel's plan (which canvas a past seq is rebuilt
 //!   from), [`template`]: a player's template compared with the canvas.
+//! - [`chunk`]: a large canvas in fixed chunks; [`chunk_sync`]: a client
+//!   that watches some of them keeps each in step (the catch-up rules per
+//!   chunk, over a changing view). The server's side of chunked canvases
+//!   is to come (issue 24).
 //! - [`sync`]: a client's catch-up rules, shared by the browser and the
 //!   test and load clients.
 //! - `components` and `live` (feature `page`, implied by `ssr` and
@@ -24,6 +28,8 @@
 pub mod api;
 pub mod camera;
 pub mod challenge;
+pub mod chunk;
+pub mod chunk_sync;
 #[cfg(feature = "page")]
 pub mod components;
 pub mod geometry;
