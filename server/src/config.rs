@@ -270,7 +270,7 @@ impl Config {
             canvas: canvas_size(&env)?,
             cooldown: cooldown(&env)?,
             batch_interval: env
-                .ms("BATCH_INTERVAL_MS", 10)?
+                .ms("BATCH_INTERVAL_MS", 20)?
                 .clamp(Duration::from_millis(1), Duration::from_secs(1)),
             fanout_frames_per_sec: env.parse("FANOUT_FRAMES_PER_SEC", 50_000)?,
             recent_tiles: env.parse("RECENT_TILES", 65_536)?,
