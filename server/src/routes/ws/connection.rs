@@ -98,6 +98,20 @@ const FINISH_WITHIN: Duration = Duration::from_secs(5);
 /// The answer to one Place frame, once the store has decided.
 type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
 
+/// What a client's frame asks beyond a placement.
+enum Followup {
+    /// A protocol violation: answer `Error`, then close.
+    Refuse {
+        code: u16,
+        message: String,
+        close: u16,
+    },
+    Resume {
+        epoch: u64,
+        last_seq: u64,
+    },
+}
+
 /// What a connection talks through: axum's `WebSocket`, or channels in
 /// the tests.
 pub(super) trait Transport:
@@ -215,7 +229,7 @@ impl<S: Transport> Connection<S> {
         loop {
             tokio::select! {
                 biased;
-                _ = &mut cancelled => return self.finish().await,
+                _ = &mut cancelled => return Box::pin(self.finish()).await,
                 Some(reply) = self.replies.next(), if !self.replies.is_empty() => {
                     self.feed(reply.encode()).await?;
                     while let Some(Some(reply)) = ready_now(self.replies.next()).await {
@@ -223,13 +237,13 @@ impl<S: Transport> Connection<S> {
                     }
                 }
                 incoming = self.socket.next(), if self.replies.len() < MAX_PLACEMENTS_IN_FLIGHT => {
-                    self.on_incoming(incoming).await?;
+                    self.take(incoming).await?;
                     for _ in 1..READ_BATCH {
                         if self.replies.len() >= MAX_PLACEMENTS_IN_FLIGHT {
                             break;
                         }
                         match ready_now(self.socket.next()).await {
-                            Some(incoming) => self.on_incoming(incoming).await?,
+                            Some(incoming) => self.take(incoming).await?,
                             None => break,
                         }
                     }
@@ -293,11 +307,16 @@ impl<S: Transport> Connection<S> {
         .await
     }
 
-    /// One frame from the client, or the end of the stream.
-    async fn on_incoming(
+    /// One frame from the client, or the end of the stream. A placement
+    /// (the common frame) is handled here, without awaiting anything; the
+    /// rare frames that need writes or store reads are handed back as a
+    /// [`Followup`], which [`Self::follow_up`] carries out in a future of
+    /// its own: inline, their state would be part of every connection's
+    /// (idle ones included) for good.
+    fn on_incoming(
         &mut self,
         incoming: Option<Result<Message, axum::Error>>,
-    ) -> Result<(), DisconnectReason> {
+    ) -> Result<Option<Followup>, DisconnectReason> {
         let Some(Ok(message)) = incoming else {
             return Err(DisconnectReason::Closed);
         };
@@ -305,43 +324,66 @@ impl<S: Transport> Connection<S> {
         let data = match message {
             Message::Binary(data) => data,
             Message::Text(_) => {
-                return self
-                    .refuse(
-                        error_code::TEXT_FRAME,
-                        "text frames are not part of the protocol",
-                        close_code::POLICY,
-                    )
-                    .await
+                return Ok(Some(Followup::Refuse {
+                    code: error_code::TEXT_FRAME,
+                    message: "text frames are not part of the protocol".into(),
+                    close: close_code::POLICY,
+                }))
             }
             Message::Close(_) => return Err(DisconnectReason::Closed),
             // axum answers pings itself.
-            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            Message::Ping(_) | Message::Pong(_) => return Ok(None),
         };
         match ClientMessage::decode(&data) {
             Ok(ClientMessage::Place(tile)) => {
                 let reply = self.place(tile);
                 self.replies.push_back(reply);
-                Ok(())
+                Ok(None)
             }
             Ok(ClientMessage::Resume { epoch, last_seq }) => {
                 if self.resume_limit.take(Instant::now()).is_err() {
-                    return self
-                        .refuse(
-                            error_code::TOO_MANY_RESUMES,
-                            "too many Resume frames",
-                            close_code::POLICY,
-                        )
-                        .await;
+                    return Ok(Some(Followup::Refuse {
+                        code: error_code::TOO_MANY_RESUMES,
+                        message: "too many Resume frames".into(),
+                        close: close_code::POLICY,
+                    }));
                 }
-                self.resume(epoch, last_seq).await
+                Ok(Some(Followup::Resume { epoch, last_seq }))
             }
             Err(error) => {
                 let close = match error {
                     DecodeError::TooLarge(_) => close_code::SIZE,
                     _ => close_code::POLICY,
                 };
-                self.refuse(error.code(), &error.to_string(), close).await
+                Ok(Some(Followup::Refuse {
+                    code: error.code(),
+                    message: error.to_string(),
+                    close,
+                }))
             }
+        }
+    }
+
+    /// Handles one frame from the client, and whatever it asks beyond a
+    /// placement.
+    async fn take(
+        &mut self,
+        incoming: Option<Result<Message, axum::Error>>,
+    ) -> Result<(), DisconnectReason> {
+        match self.on_incoming(incoming)? {
+            None => Ok(()),
+            Some(followup) => Box::pin(self.follow_up(followup)).await,
+        }
+    }
+
+    async fn follow_up(&mut self, followup: Followup) -> Result<(), DisconnectReason> {
+        match followup {
+            Followup::Refuse {
+                code,
+                message,
+                close,
+            } => self.refuse(code, &message, close).await,
+            Followup::Resume { epoch, last_seq } => self.resume(epoch, last_seq).await,
         }
     }
 

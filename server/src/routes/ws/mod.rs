@@ -21,7 +21,7 @@ const TRANSPORT_LIMIT: usize = 64 * 1024;
 /// connection holds: client frames are 6 or 17 bytes, so a small buffer
 /// serves them, and it grows for the rare larger (refused) frame. Its
 /// default of 128 KiB was most of a connection's memory.
-const READ_BUFFER: usize = 2 * 1024;
+const READ_BUFFER: usize = 512;
 
 /// Frames queued before tungstenite writes without waiting for a flush.
 /// The connection flushes after each round of work, so this only bounds
