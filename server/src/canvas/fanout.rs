@@ -16,6 +16,7 @@ use app::protocol::{
     encode_tiles, join_tiles, ServerMessage, Tile, MAX_TILES_PER_FRAME, TILES_HEADER_LEN, TILE_LEN,
 };
 use bytes::Bytes;
+use smallvec::SmallVec;
 use std::sync::{
     atomic::{AtomicU64, Ordering},
     Arc,
@@ -146,8 +147,10 @@ pub struct Outbox {
     sent: Version,
     resync: Option<Bytes>,
     /// Frames waiting, consecutive: each starts right after the previous
-    /// one ends; the first may start at or before `sent.seq`.
-    tiles: Vec<TilesFrame>,
+    /// one ends; the first may start at or before `sent.seq`. Almost
+    /// always one at most, kept inline: a heap `Vec` would keep its first
+    /// allocation (four frames, 256 bytes) on every socket for good.
+    tiles: SmallVec<[TilesFrame; 1]>,
     presence: Option<Bytes>,
     frozen: Option<Bytes>,
 }
@@ -166,7 +169,7 @@ impl Outbox {
         Self {
             sent,
             resync: None,
-            tiles: Vec::new(),
+            tiles: SmallVec::new(),
             presence: None,
             frozen: None,
         }

@@ -43,7 +43,7 @@ use std::{
     future::Future,
     pin::{pin, Pin},
     sync::Arc,
-    task::Poll,
+    task::{Context, Poll},
     time::{Duration, Instant, SystemTime},
 };
 use tokio::sync::broadcast::{
@@ -98,6 +98,35 @@ const FINISH_WITHIN: Duration = Duration::from_secs(5);
 /// The answer to one Place frame, once the store has decided.
 type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
 
+/// The answers to Place frames, in order. Made on the first placement: a
+/// socket that only watches (most of them) never allocates the queue.
+#[derive(Default)]
+struct Replies(Option<FuturesOrdered<Reply>>);
+
+impl Replies {
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, FuturesOrdered::len)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push_back(&mut self, reply: Reply) {
+        self.0
+            .get_or_insert_with(FuturesOrdered::new)
+            .push_back(reply);
+    }
+
+    /// The next answer, once it is decided; `None` when none is awaited.
+    fn next(&mut self) -> impl Future<Output = Option<ServerMessage>> + '_ {
+        std::future::poll_fn(|cx| match &mut self.0 {
+            Some(replies) => replies.poll_next_unpin(cx),
+            None => Poll::Ready(None),
+        })
+    }
+}
+
 /// What a client's frame asks beyond a placement.
 enum Followup {
     /// A protocol violation: answer `Error`, then close.
@@ -134,7 +163,7 @@ pub(super) struct Connection<S> {
     /// What the fan-out has for this client and it has not been sent yet.
     outbox: Outbox,
     /// Answers to Place frames, in the order the frames came.
-    replies: FuturesOrdered<Reply>,
+    replies: Replies,
     place_limit: TokenBucket,
     resume_limit: TokenBucket,
     /// Counts this connection against its address's cap while it lives.
@@ -142,6 +171,8 @@ pub(super) struct Connection<S> {
     /// When the client last sent anything (a pong included). Tokio's
     /// clock, so that tests can pause and advance it.
     last_heard: ClockInstant,
+    /// The write deadline's timer, once a write first had to wait.
+    stall: Option<Pin<Box<tokio::time::Sleep>>>,
     /// When this socket next records its delivery lag.
     next_lag_sample: Instant,
 }
@@ -167,30 +198,41 @@ impl<S: Transport> Connection<S> {
             socket,
             frames,
             outbox: Outbox::new(hello),
-            replies: FuturesOrdered::new(),
+            replies: Replies::default(),
             _permit: permit,
             last_heard: ClockInstant::now(),
             next_lag_sample: Instant::now(),
+            stall: None,
             state,
         }
     }
 
-    pub(super) async fn run(mut self) {
-        let _online = self.state.presence.join();
-        let metrics = self.state.metrics.clone();
-        metrics.sockets.connections.inc();
-        let reason = match self.serve().await {
-            Ok(()) => DisconnectReason::Closed,
-            Err(reason) => reason,
-        };
-        if let Err(error) = self.state.store.touch_session(&self.session).await {
-            tracing::debug!(%error, "cannot record the session's last visit");
+    /// Serves the socket until it closes. (Not an `async fn`: one would
+    /// keep a second copy of the connection in its future, the argument
+    /// beside the local it is moved into, and this future lives as long as
+    /// the socket.)
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps the argument twice"
+    )]
+    pub(super) fn run(mut self) -> impl Future<Output = ()> {
+        async move {
+            let _online = self.state.presence.join();
+            let metrics = self.state.metrics.clone();
+            metrics.sockets.connections.inc();
+            let reason = match self.serve().await {
+                Ok(()) => DisconnectReason::Closed,
+                Err(reason) => reason,
+            };
+            if let Err(error) = self.state.store.touch_session(&self.session).await {
+                tracing::debug!(%error, "cannot record the session's last visit");
+            }
+            // Counted until its last store write is done, so that the gauge
+            // at zero means no connection's work is left.
+            metrics.sockets.connections.dec();
+            metrics.disconnect(reason);
+            tracing::debug!(?reason, session = ?self.session, "websocket closed");
         }
-        // Counted until its last store write is done, so that the gauge
-        // at zero means no connection's work is left.
-        metrics.sockets.connections.dec();
-        metrics.disconnect(reason);
-        tracing::debug!(?reason, session = ?self.session, "websocket closed");
     }
 
     async fn serve(&mut self) -> Result<(), DisconnectReason> {
@@ -549,19 +591,59 @@ impl<S: Transport> Connection<S> {
 
     /// Queues a binary frame; it is written by the next flush (or sooner,
     /// once the queue is large).
-    async fn feed(&mut self, frame: Bytes) -> Result<(), DisconnectReason> {
-        self.feed_message(Message::Binary(frame)).await
+    fn feed(&mut self, frame: Bytes) -> impl Future<Output = Result<(), DisconnectReason>> + '_ {
+        self.feed_message(Message::Binary(frame))
     }
 
-    async fn feed_message(&mut self, message: Message) -> Result<(), DisconnectReason> {
-        let send_timeout = self.state.config.send_timeout;
-        within(send_timeout, self.socket.feed(message)).await
+    /// (Not an `async fn`, which would hold the message twice: every
+    /// write of every frame awaits this.)
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps the argument twice"
+    )]
+    fn feed_message(
+        &mut self,
+        message: Message,
+    ) -> impl Future<Output = Result<(), DisconnectReason>> + '_ {
+        async move {
+            self.write(|socket, cx| socket.poll_ready_unpin(cx)).await?;
+            self.socket
+                .start_send_unpin(message)
+                .map_err(|_| DisconnectReason::Closed)
+        }
     }
 
     /// Writes what was queued.
     async fn flush(&mut self) -> Result<(), DisconnectReason> {
+        self.write(|socket, cx| socket.poll_flush_unpin(cx)).await
+    }
+
+    /// Drives a write that normally completes at once; only if it does not
+    /// (the socket's kernel buffer is full) is the deadline armed, on the
+    /// connection's one timer (made the first time it is needed, then
+    /// reused), so no write carries a timer of its own.
+    async fn write(
+        &mut self,
+        mut poll: impl FnMut(&mut S, &mut Context<'_>) -> Poll<Result<(), axum::Error>>,
+    ) -> Result<(), DisconnectReason> {
         let send_timeout = self.state.config.send_timeout;
-        within(send_timeout, self.socket.flush()).await
+        let (socket, stall) = (&mut self.socket, &mut self.stall);
+        let mut armed = false;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = poll(socket, cx) {
+                return Poll::Ready(result.map_err(|_| DisconnectReason::Closed));
+            }
+            let timer = stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(send_timeout)));
+            if !armed {
+                timer.as_mut().reset(ClockInstant::now() + send_timeout);
+                armed = true;
+            }
+            timer
+                .as_mut()
+                .poll(cx)
+                .map(|()| Err(DisconnectReason::SlowClient))
+        })
+        .await
     }
 }
 
@@ -693,22 +775,6 @@ async fn ready_now<F: Future>(future: F) -> Option<F::Output> {
         })
     })
     .await
-}
-
-/// Runs a write that normally completes at once; only if it does not (the
-/// socket's kernel buffer is full) is a deadline armed for it.
-async fn within<F>(deadline: Duration, write: F) -> Result<(), DisconnectReason>
-where
-    F: Future<Output = Result<(), axum::Error>>,
-{
-    let mut write = pin!(write);
-    let result = match ready_now(write.as_mut()).await {
-        Some(result) => result,
-        None => tokio::time::timeout(deadline, write)
-            .await
-            .map_err(|_| DisconnectReason::SlowClient)?,
-    };
-    result.map_err(|_| DisconnectReason::Closed)
 }
 
 #[cfg(test)]
