@@ -13,7 +13,7 @@
 
 use crate::{
     chunk::ChunkId,
-    protocol::{ClientMessage, ServerMessage, Version},
+    protocol::{ServerMessage, Version},
     sync::{Action, CanvasSync},
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -142,21 +142,10 @@ fn tag(chunk: ChunkId, actions: Vec<Action>) -> Vec<ChunkAction> {
         .collect()
 }
 
-/// Whether an action asks to resume `chunk`'s stream, and from where.
-pub fn resume_of(action: &Action) -> Option<Version> {
-    match action {
-        Action::Send(ClientMessage::Resume { epoch, last_seq }) => Some(Version {
-            epoch: *epoch,
-            seq: *last_seq,
-        }),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Hello, Tile};
+    use crate::protocol::{ClientMessage, Hello, Tile};
     use proptest::prelude::*;
     use std::collections::VecDeque;
 
@@ -356,10 +345,17 @@ mod tests {
                             pixels[index(tile)] = tile.color;
                         }
                     }
-                    ChunkAction::Chunk(chunk, action @ Action::Send(_)) => {
-                        let from = resume_of(&action).expect("only Resume is sent");
-                        server.resume(chunk, from);
-                    }
+                    ChunkAction::Chunk(
+                        chunk,
+                        Action::Send(ClientMessage::Resume { epoch, last_seq }),
+                    ) => server.resume(
+                        chunk,
+                        Version {
+                            epoch,
+                            seq: last_seq,
+                        },
+                    ),
+                    ChunkAction::Chunk(_, Action::Send(other)) => panic!("sent {other:?}"),
                     ChunkAction::Chunk(chunk, Action::FetchSnapshot { .. }) => {
                         self.fetching.insert(chunk);
                     }
