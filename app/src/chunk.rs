@@ -1,16 +1,18 @@
 //! A large canvas in fixed chunks of [`CHUNK_SIDE`] × [`CHUNK_SIDE`]
-//! pixels: the unit in which a world-size canvas is stored, served and
-//! watched. Chunk (cx, cy) covers the pixels x in `cx·256 … cx·256+255`
-//! and y likewise; the chunks on the right and bottom edges are cut to the
-//! canvas. Each chunk is a small canvas of its own: its pixels are indexed
-//! `y · width + x` within it, and its placements carry seqs of its own
-//! (`crate::chunk_sync`), so no key or counter is shared between chunks.
+//! pixels: the unit in which a canvas is stored, served and watched.
+//! Chunk (cx, cy) covers the pixels x in `cx·256 … cx·256+255` and y
+//! likewise. Every chunk holds all [`CHUNK_AREA`] pixels, row by row, even
+//! on the right and bottom edges where part of it lies off the canvas (that
+//! part stays white): a chunk's layout never depends on the canvas's size,
+//! so a canvas grows without a chunk being rewritten.
 
 use crate::geometry::CanvasSize;
 use serde::{Deserialize, Serialize};
 
 /// A chunk's side, in pixels.
 pub const CHUNK_SIDE: u16 = 256;
+/// A chunk's pixels (and the bytes of its snapshot).
+pub const CHUNK_AREA: usize = CHUNK_SIDE as usize * CHUNK_SIDE as usize;
 
 /// One chunk, by its column and row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -36,27 +38,16 @@ impl ChunkId {
         )
     }
 
-    /// Its size on `canvas` (edge chunks are cut), or `None` if it lies
-    /// off the canvas.
-    pub fn size_on(self, canvas: CanvasSize) -> Option<CanvasSize> {
-        let (x0, y0) = self.origin();
-        let side = |start: u32, extent: u16| {
-            let left = u32::from(extent).checked_sub(start).filter(|&l| l > 0)?;
-            Some(left.min(u32::from(CHUNK_SIDE)) as u16)
-        };
-        Some(CanvasSize {
-            width: side(x0, canvas.width)?,
-            height: side(y0, canvas.height)?,
-        })
+    /// Whether any of its pixels lies on `canvas`.
+    pub fn is_on(self, canvas: CanvasSize) -> bool {
+        let (columns, rows) = grid(canvas);
+        self.cx < columns && self.cy < rows
     }
+}
 
-    /// Where pixel (x, y) of the canvas lies in this chunk's own pixels
-    /// (which it must hold: see [`ChunkId::of`]), given the chunk's size.
-    pub fn index_of(self, x: u16, y: u16, size: CanvasSize) -> usize {
-        let (x0, y0) = self.origin();
-        let (dx, dy) = (u32::from(x) - x0, u32::from(y) - y0);
-        dy as usize * usize::from(size.width) + dx as usize
-    }
+/// Where pixel (x, y) of the canvas lies among its chunk's pixels.
+pub fn index_in_chunk(x: u16, y: u16) -> usize {
+    usize::from(y % CHUNK_SIDE) * usize::from(CHUNK_SIDE) + usize::from(x % CHUNK_SIDE)
 }
 
 /// How many chunks a canvas has across and down.
@@ -99,14 +90,13 @@ mod tests {
         fn each_pixel_has_one_place_in_one_chunk(canvas in canvas(), x in any::<u16>(), y in any::<u16>()) {
             let (x, y) = (x % canvas.width, y % canvas.height);
             let chunk = ChunkId::of(x, y);
-            let size = chunk.size_on(canvas).expect("its chunk is on the canvas");
-            let index = chunk.index_of(x, y, size);
-            prop_assert!(index < size.area());
+            prop_assert!(chunk.is_on(canvas));
+            let index = index_in_chunk(x, y);
+            prop_assert!(index < CHUNK_AREA);
             let (x0, y0) = chunk.origin();
-            let back = (x0 + (index % usize::from(size.width)) as u32, y0 + (index / usize::from(size.width)) as u32);
+            let side = usize::from(CHUNK_SIDE);
+            let back = (x0 + (index % side) as u32, y0 + (index / side) as u32);
             prop_assert_eq!(back, (u32::from(x), u32::from(y)));
-            let (columns, rows) = grid(canvas);
-            prop_assert!(chunk.cx < columns && chunk.cy < rows);
         }
 
         /// The chunks covering an area are exactly those holding one of
@@ -135,21 +125,14 @@ mod tests {
     }
 
     #[test]
-    fn the_largest_canvas_has_256_by_256_chunks_cut_at_the_edge() {
+    fn the_largest_canvas_has_256_by_256_chunks() {
         let world = CanvasSize {
             width: u16::MAX,
             height: u16::MAX,
         };
         assert_eq!(grid(world), (256, 256));
-        let corner = ChunkId { cx: 255, cy: 255 };
-        assert_eq!(
-            corner.size_on(world),
-            Some(CanvasSize {
-                width: 255,
-                height: 255
-            })
-        );
-        assert_eq!(ChunkId { cx: 256, cy: 0 }.size_on(world), None);
+        assert!(ChunkId { cx: 255, cy: 255 }.is_on(world));
+        assert!(!ChunkId { cx: 256, cy: 0 }.is_on(world));
         assert_eq!(
             covering(world, 300, 300, 812, 812),
             [

@@ -1,46 +1,78 @@
-//! How a client that watches some chunks of a large canvas keeps each of
-//! them in step: one [`CanvasSync`] per watched chunk. Every chunk is its
-//! own stream (its epoch, its seqs), so the whole-canvas rules apply to it
-//! unchanged: its `Hello` when the watch begins, its tiles in seq order,
-//! one `Resume` per gap, its snapshot again on `Resync`.
+//! How a client that watches some chunks of a canvas keeps each of them in
+//! step (docs/protocol.md, "Watching chunks").
 //!
-//! [`ChunkSyncs`] adds only what watching a changing set takes: a chunk
-//! that comes into view is watched (on the socket when there is one, and
-//! again on every reconnect), one that leaves it is unwatched and its
-//! pixels dropped (the browser's memory stays bounded by the view), and a
-//! frame for a chunk no longer watched is ignored. A chunk watched again
-//! starts afresh.
+//! The server has one stream of placements (one seq per canvas), and a
+//! watching connection gets the part of it that falls in its chunks:
+//! `ViewTiles` frames that each say which stretch of seqs they cover, so
+//! the connection has one position (the *cursor*) and a gap shows as a
+//! frame that does not start there. A chunk's state is its snapshot plus
+//! the tiles that follow: its `ChunkHello` gives its version (the seq of
+//! its last placement) when the watch begins; a copy the client still
+//! holds that is complete up to that version is kept as it is, any other
+//! is fetched (`/api/chunks/…`, at that version or newer) while the
+//! chunk's tiles are held back, then those are replayed over it. Tiles
+//! are absolute writes, so replaying ones the snapshot already holds, in
+//! seq order, ends where the stream is.
+//!
+//! [`ViewSync`] owns that bookkeeping and nothing else: the caller sends
+//! and fetches what the [`ViewAction`]s say, so the whole of it is tested
+//! here against a model server (the property test at the end).
 
 use crate::{
     chunk::ChunkId,
-    protocol::{ServerMessage, Version},
-    sync::{Action, CanvasSync},
+    protocol::{ServerMessage, Tile},
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// What the owner of a [`ChunkSyncs`] does next.
+/// What the owner of a [`ViewSync`] does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChunkAction {
-    /// Ask the server for these chunks' streams (each answers with its
-    /// `Hello`).
+pub enum ViewAction {
+    /// Send a `Watch` naming exactly these chunks.
     Watch(Vec<ChunkId>),
-    /// Tell the server these chunks are no longer wanted.
-    Unwatch(Vec<ChunkId>),
+    /// Fetch this chunk's snapshot at this version or newer, then call
+    /// [`ViewSync::loaded`] (or [`ViewSync::load_failed`]).
+    Fetch(ChunkId, u64),
+    /// Write these tiles, in order, over the chunks' copies.
+    Apply(Vec<Tile>),
+    /// Replace this chunk's copy with the snapshot just loaded, then write
+    /// these tiles over it, in order.
+    Install(ChunkId, Vec<Tile>),
     /// Forget this chunk's pixels: it is no longer watched.
     Drop(ChunkId),
-    /// What the chunk's own machine asks: apply its tiles, send its
-    /// `Resume` (on the chunk's stream), or fetch its snapshot.
-    Chunk(ChunkId, Action),
+    /// The stream has a gap: close the socket (the next one starts over,
+    /// keeping every copy that is still good).
+    Reconnect,
 }
 
-/// The watched chunks, each with its catch-up state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Chunk {
+    /// Watched, its `ChunkHello` not come yet on this socket. `copy_at`:
+    /// the copy it still has is complete up to that seq (`None`: no copy
+    /// worth keeping). Its tiles wait in `held`.
+    Waiting {
+        copy_at: Option<u64>,
+        held: Vec<Tile>,
+    },
+    /// Its snapshot at `version` or newer is being fetched.
+    Loading { version: u64, held: Vec<Tile> },
+    /// Its copy is complete up to the cursor; its tiles are applied as
+    /// they come.
+    Live,
+}
+
+/// The watched chunks of one canvas and the connection's place in its
+/// stream.
 #[derive(Debug, Default)]
-pub struct ChunkSyncs {
-    chunks: BTreeMap<ChunkId, CanvasSync>,
-    connected: bool,
+pub struct ViewSync {
+    /// The epoch the copies belong to.
+    epoch: Option<u64>,
+    /// The seq up to which the connection has every tile of its chunks;
+    /// `None` while there is no connection (or before its `Hello`).
+    cursor: Option<u64>,
+    chunks: BTreeMap<ChunkId, Chunk>,
 }
 
-impl ChunkSyncs {
+impl ViewSync {
     pub fn new() -> Self {
         Self::default()
     }
@@ -50,505 +82,580 @@ impl ChunkSyncs {
         self.chunks.keys().copied()
     }
 
-    /// What a chunk's copy holds, once its snapshot was loaded.
-    pub fn copy(&self, chunk: ChunkId) -> Option<Version> {
-        self.chunks.get(&chunk)?.copy()
+    /// Whether `chunk`'s copy is shown as current.
+    pub fn is_live(&self, chunk: ChunkId) -> bool {
+        self.chunks.get(&chunk) == Some(&Chunk::Live)
     }
 
-    /// Watches exactly `wanted` from now on.
-    pub fn view(&mut self, wanted: &BTreeSet<ChunkId>) -> Vec<ChunkAction> {
+    /// Watches exactly `wanted` from now on (the caller keeps it to
+    /// [`crate::protocol::MAX_WATCHED`]).
+    pub fn view(&mut self, wanted: &BTreeSet<ChunkId>) -> Vec<ViewAction> {
         let gone: Vec<ChunkId> = self
             .chunks
             .keys()
             .filter(|chunk| !wanted.contains(chunk))
             .copied()
             .collect();
-        let new: Vec<ChunkId> = wanted
-            .iter()
-            .filter(|chunk| !self.chunks.contains_key(chunk))
-            .copied()
-            .collect();
         let mut actions = Vec::new();
         for chunk in &gone {
             self.chunks.remove(chunk);
-            actions.push(ChunkAction::Drop(*chunk));
+            actions.push(ViewAction::Drop(*chunk));
         }
-        if self.connected && !gone.is_empty() {
-            actions.push(ChunkAction::Unwatch(gone));
+        let mut added = false;
+        for chunk in wanted {
+            if !self.chunks.contains_key(chunk) {
+                added = true;
+                self.chunks.insert(*chunk, waiting(None));
+            }
         }
-        for chunk in &new {
-            self.chunks.insert(*chunk, CanvasSync::new());
-        }
-        if self.connected && !new.is_empty() {
-            actions.push(ChunkAction::Watch(new));
+        if self.cursor.is_some() && (added || !gone.is_empty()) {
+            actions.push(self.watch());
         }
         actions
     }
 
-    /// A socket opened: every watched chunk is asked for again.
-    pub fn connected(&mut self) -> Vec<ChunkAction> {
-        self.connected = true;
-        if self.chunks.is_empty() {
-            return Vec::new();
-        }
-        vec![ChunkAction::Watch(self.chunks.keys().copied().collect())]
-    }
-
-    /// The socket closed. Each chunk keeps its copy, to resume from.
+    /// The socket closed: every copy is kept, as complete as it is now.
     pub fn disconnected(&mut self) {
-        self.connected = false;
-        for sync in self.chunks.values_mut() {
-            sync.disconnected();
+        let cursor = self.cursor.take();
+        for chunk in self.chunks.values_mut() {
+            *chunk = match chunk {
+                Chunk::Live => waiting(cursor),
+                Chunk::Waiting { copy_at, .. } => waiting(*copy_at),
+                Chunk::Loading { .. } => waiting(None),
+            };
         }
     }
 
-    /// A frame of `chunk`'s stream (its `Hello`, `Tiles` or `Resync`).
-    pub fn received(&mut self, chunk: ChunkId, message: &ServerMessage) -> Vec<ChunkAction> {
-        let Some(sync) = self.chunks.get_mut(&chunk) else {
-            return Vec::new(); // unwatched since: its frames still in flight
-        };
-        tag(chunk, sync.received(message))
-    }
-
-    /// `chunk`'s snapshot at `at` arrived; `None` if it is not wanted
-    /// (a leftover, or the chunk is no longer watched).
-    pub fn loaded(&mut self, chunk: ChunkId, at: Version) -> Option<Vec<ChunkAction>> {
-        let actions = self.chunks.get_mut(&chunk)?.loaded(at)?;
-        Some(tag(chunk, actions))
-    }
-
-    /// `chunk`'s snapshot could not be fetched: it is watched afresh (its
-    /// `Hello` starts it over), without closing the socket the other
-    /// chunks share.
-    pub fn load_failed(&mut self, chunk: ChunkId) -> Vec<ChunkAction> {
-        let Some(sync) = self.chunks.get_mut(&chunk) else {
-            return Vec::new();
-        };
-        *sync = CanvasSync::new();
-        if !self.connected {
-            return Vec::new();
+    /// A frame from the server.
+    pub fn received(&mut self, message: &ServerMessage) -> Vec<ViewAction> {
+        match message {
+            ServerMessage::Hello(hello) => {
+                self.disconnected(); // a Hello starts the stream over
+                self.restart(hello.epoch, hello.seq);
+                vec![self.watch()]
+            }
+            ServerMessage::Resync { seq, epoch } => {
+                // The server announces every watched chunk again after it.
+                self.disconnected();
+                self.restart(*epoch, *seq);
+                Vec::new()
+            }
+            ServerMessage::ChunkHello { chunk, version } => self.chunk_hello(*chunk, *version),
+            ServerMessage::ViewTiles { after, upto, tiles } => {
+                if self.cursor != Some(*after) {
+                    return vec![ViewAction::Reconnect];
+                }
+                self.cursor = Some(*upto);
+                let mut live = Vec::new();
+                for tile in tiles {
+                    match self.chunks.get_mut(&ChunkId::of(tile.x, tile.y)) {
+                        Some(Chunk::Live) => live.push(*tile),
+                        Some(Chunk::Waiting { held, .. } | Chunk::Loading { held, .. }) => {
+                            held.push(*tile)
+                        }
+                        None => {} // unwatched since: its tiles still in flight
+                    }
+                }
+                if live.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![ViewAction::Apply(live)]
+                }
+            }
+            _ => Vec::new(),
         }
-        vec![
-            ChunkAction::Unwatch(vec![chunk]),
-            ChunkAction::Watch(vec![chunk]),
-        ]
+    }
+
+    /// `chunk`'s snapshot, asked for at `version`, arrived: it holds the
+    /// chunk at `served` (its version where it was read) of `epoch`.
+    /// `None` when it is not wanted (a leftover, or no longer watched);
+    /// an answer older than asked for, or of another epoch, is fetched
+    /// again.
+    pub fn loaded(
+        &mut self,
+        chunk: ChunkId,
+        version: u64,
+        epoch: u64,
+        served: u64,
+    ) -> Option<Vec<ViewAction>> {
+        let Some(Chunk::Loading {
+            version: wanted,
+            held,
+        }) = self.chunks.get_mut(&chunk)
+        else {
+            return None;
+        };
+        if *wanted != version {
+            return None;
+        }
+        if served < version || Some(epoch) != self.epoch {
+            return Some(vec![ViewAction::Fetch(chunk, version)]);
+        }
+        let held = std::mem::take(held);
+        self.chunks.insert(chunk, Chunk::Live);
+        Some(vec![ViewAction::Install(chunk, held)])
+    }
+
+    /// `chunk`'s snapshot could not be fetched: it is asked for again
+    /// (the caller waits a little first).
+    pub fn load_failed(&mut self, chunk: ChunkId, version: u64) -> Vec<ViewAction> {
+        match self.chunks.get(&chunk) {
+            Some(Chunk::Loading { version: wanted, .. }) if *wanted == version => {
+                vec![ViewAction::Fetch(chunk, version)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn restart(&mut self, epoch: u64, seq: u64) {
+        if self.epoch != Some(epoch) {
+            // Seqs start over in a new epoch: no copy can be compared.
+            self.epoch = Some(epoch);
+            for chunk in self.chunks.values_mut() {
+                *chunk = waiting(None);
+            }
+        }
+        self.cursor = Some(seq);
+    }
+
+    fn chunk_hello(&mut self, chunk: ChunkId, version: u64) -> Vec<ViewAction> {
+        let Some(state) = self.chunks.get_mut(&chunk) else {
+            return Vec::new();
+        };
+        match state {
+            Chunk::Waiting { copy_at, held } => {
+                let held = std::mem::take(held);
+                if copy_at.is_some_and(|at| at >= version) {
+                    *state = Chunk::Live;
+                    vec![ViewAction::Apply(held)]
+                } else {
+                    *state = Chunk::Loading { version, held };
+                    vec![ViewAction::Fetch(chunk, version)]
+                }
+            }
+            Chunk::Loading { version: wanted, .. } if version > *wanted => {
+                *wanted = version;
+                vec![ViewAction::Fetch(chunk, version)]
+            }
+            // Live: its tiles keep coming; a hello repeated changes nothing.
+            Chunk::Loading { .. } | Chunk::Live => Vec::new(),
+        }
+    }
+
+    fn watch(&self) -> ViewAction {
+        ViewAction::Watch(self.chunks.keys().copied().collect())
     }
 }
 
-fn tag(chunk: ChunkId, actions: Vec<Action>) -> Vec<ChunkAction> {
-    actions
-        .into_iter()
-        .map(|action| ChunkAction::Chunk(chunk, action))
-        .collect()
+fn waiting(copy_at: Option<u64>) -> Chunk {
+    Chunk::Waiting {
+        copy_at,
+        held: Vec::new(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{ClientMessage, Hello, Tile};
+    use crate::{
+        chunk::{index_in_chunk, CHUNK_SIDE},
+        protocol::Hello,
+    };
     use proptest::prelude::*;
     use std::collections::VecDeque;
 
-    const SIDE: u16 = 3;
-    const CHUNKS: u16 = 3;
+    /// Chunks in the model: a row of four, each with four pixels used.
+    const CHUNKS: u16 = 4;
+    const PIXELS: u16 = 4;
 
-    fn id(n: u16) -> ChunkId {
-        ChunkId { cx: n, cy: 0 }
-    }
-
-    fn tile(n: u64) -> Tile {
+    fn tile(chunk: u16, pixel: u16, color: u8) -> Tile {
         Tile {
-            x: (n % u64::from(SIDE)) as u16,
-            y: ((n / 3) % u64::from(SIDE)) as u16,
-            color: (n % 31 + 1) as u8,
+            x: chunk * CHUNK_SIDE + pixel % 2,
+            y: pixel / 2,
+            color,
         }
     }
 
-    fn index(tile: Tile) -> usize {
-        usize::from(tile.y) * usize::from(SIDE) + usize::from(tile.x)
-    }
+    type Pixels = BTreeMap<usize, u8>;
 
-    /// One chunk's stream on the server.
-    struct Stream {
-        epoch: u64,
-        base: Vec<u8>,
-        placed: Vec<Tile>,
-        past: Vec<(u64, Vec<Tile>)>,
-    }
-
-    impl Stream {
-        fn seq(&self) -> u64 {
-            self.placed.len() as u64
-        }
-
-        fn pixels_at(&self, seq: u64) -> Vec<u8> {
-            let mut pixels = self.base.clone();
-            for tile in &self.placed[..seq as usize] {
-                pixels[index(*tile)] = tile.color;
-            }
-            pixels
-        }
-
-        fn placement(&self, epoch: u64, seq: u64) -> Option<Tile> {
-            let placed = if epoch == self.epoch {
-                &self.placed
-            } else {
-                &self.past.iter().find(|(e, _)| *e == epoch)?.1
-            };
-            placed.get(seq.checked_sub(1)? as usize).copied()
-        }
-    }
-
-    /// A server of several chunks, each its own stream, and a socket that
-    /// carries the watched ones.
+    /// The model server: one canvas, one stream, one socket at most.
     struct Server {
-        chunks: Vec<Stream>,
-        /// Placements remembered per chunk for `Resume`.
-        history: usize,
+        epoch: u64,
+        /// Every placement of the epoch; seq n is `placed[n - 1]`.
+        placed: Vec<Tile>,
+        /// Each chunk's pixels at the start of the epoch.
+        base: BTreeMap<ChunkId, Pixels>,
         socket: Option<Socket>,
     }
 
     struct Socket {
-        /// Per watched chunk: the client has its tiles up to here.
-        cursors: BTreeMap<ChunkId, u64>,
-        in_flight: VecDeque<(ChunkId, ServerMessage)>,
+        watched: BTreeSet<ChunkId>,
+        /// The last seq a frame told the client it has.
+        told: u64,
+        /// Placements up to here are queued for the socket (as the
+        /// fan-out's frames a socket has not written yet).
+        covered: u64,
+        hellos: Vec<ServerMessage>,
+        in_flight: VecDeque<ServerMessage>,
     }
 
     impl Server {
-        fn stream(&self, chunk: ChunkId) -> &Stream {
-            &self.chunks[usize::from(chunk.cx)]
+        fn seq(&self) -> u64 {
+            self.placed.len() as u64
+        }
+
+        fn version(&self, chunk: ChunkId) -> u64 {
+            (1..=self.seq())
+                .rev()
+                .find(|&seq| ChunkId::of(self.placed[seq as usize - 1].x, 0) == chunk)
+                .unwrap_or(0)
+        }
+
+        fn pixels(&self, chunk: ChunkId) -> Pixels {
+            self.pixels_at(chunk, self.seq())
+        }
+
+        /// The chunk as it was at `seq`: what a cache keeps for a version.
+        fn pixels_at(&self, chunk: ChunkId, seq: u64) -> Pixels {
+            let mut pixels = self.base.get(&chunk).cloned().unwrap_or_default();
+            for tile in &self.placed[..seq as usize] {
+                if ChunkId::of(tile.x, tile.y) == chunk {
+                    pixels.insert(index_in_chunk(tile.x, tile.y), tile.color);
+                }
+            }
+            pixels
+        }
+
+        fn connect(&mut self) {
+            let seq = self.seq();
+            let hello = ServerMessage::Hello(Hello {
+                width: CHUNKS * CHUNK_SIDE,
+                height: CHUNK_SIDE,
+                seq,
+                epoch: self.epoch,
+                cooldown_ms: 0,
+            });
+            self.socket = Some(Socket {
+                watched: BTreeSet::new(),
+                told: seq,
+                covered: seq,
+                hellos: Vec::new(),
+                in_flight: VecDeque::from([hello]),
+            });
         }
 
         fn watch(&mut self, chunks: &[ChunkId]) {
-            for &chunk in chunks {
-                let stream = &self.chunks[usize::from(chunk.cx)];
-                let (epoch, seq) = (stream.epoch, stream.seq());
-                if let Some(socket) = &mut self.socket {
-                    socket.cursors.insert(chunk, seq);
-                    let hello = ServerMessage::Hello(Hello {
-                        width: SIDE,
-                        height: SIDE,
-                        seq,
-                        epoch,
-                        cooldown_ms: 0,
-                    });
-                    socket.in_flight.push_back((chunk, hello));
-                }
-            }
-        }
-
-        fn unwatch(&mut self, chunks: &[ChunkId]) {
-            if let Some(socket) = &mut self.socket {
-                for chunk in chunks {
-                    socket.cursors.remove(chunk);
-                }
-            }
-        }
-
-        /// Writes each watched chunk's missing tiles, in `pieces` frames.
-        fn flush(&mut self, pieces: u64) {
+            let versions: Vec<(ChunkId, u64)> =
+                chunks.iter().map(|&c| (c, self.version(c))).collect();
             let Some(socket) = &mut self.socket else {
                 return;
             };
-            for (chunk, cursor) in socket.cursors.iter_mut() {
-                let stream = &self.chunks[usize::from(chunk.cx)];
-                while *cursor < stream.seq() {
-                    let n = ((stream.seq() - *cursor) / pieces.max(1)).max(1);
-                    let first = *cursor + 1;
-                    let tiles =
-                        stream.placed[(first - 1) as usize..(first - 1 + n) as usize].to_vec();
-                    socket.in_flight.push_back((
-                        *chunk,
-                        ServerMessage::Tiles {
-                            first_seq: first,
-                            tiles,
-                        },
-                    ));
-                    *cursor += n;
+            let wanted: BTreeSet<ChunkId> = chunks.iter().copied().collect();
+            for (chunk, version) in versions {
+                if !socket.watched.contains(&chunk) {
+                    socket.hellos.push(ServerMessage::ChunkHello { chunk, version });
                 }
             }
+            socket.watched = wanted;
         }
 
-        fn resume(&mut self, chunk: ChunkId, from: Version) {
-            let history = self.history as u64;
-            let stream = &self.chunks[usize::from(chunk.cx)];
+        /// The socket writes what is queued: hellos first, then one
+        /// `ViewTiles` of the watched chunks' tiles, if it has any.
+        fn take(&mut self) {
             let Some(socket) = &mut self.socket else {
                 return;
             };
-            let Some(cursor) = socket.cursors.get_mut(&chunk) else {
-                return; // not watched on this socket: nothing is sent
+            socket.in_flight.extend(socket.hellos.drain(..));
+            let tiles: Vec<Tile> = self.placed[socket.told as usize..socket.covered as usize]
+                .iter()
+                .filter(|t| socket.watched.contains(&ChunkId::of(t.x, t.y)))
+                .copied()
+                .collect();
+            if !tiles.is_empty() {
+                socket.in_flight.push_back(ServerMessage::ViewTiles {
+                    after: socket.told,
+                    upto: socket.covered,
+                    tiles,
+                });
+                socket.told = socket.covered;
+            }
+        }
+
+        /// The socket fell too far behind (or the mirror was reloaded):
+        /// what is queued is dropped and every watched chunk announced
+        /// again.
+        fn resync(&mut self) {
+            let seq = self.seq();
+            let versions: Vec<(ChunkId, u64)> = self
+                .socket
+                .iter()
+                .flat_map(|s| s.watched.iter())
+                .map(|&c| (c, self.version(c)))
+                .collect();
+            let epoch = self.epoch;
+            let Some(socket) = &mut self.socket else {
+                return;
             };
-            let seq = stream.seq();
-            let reachable = from.epoch == stream.epoch
-                && from.seq <= seq
-                && from.seq >= seq.saturating_sub(history);
-            let answer = if !reachable {
-                Some(ServerMessage::Resync {
-                    seq,
-                    epoch: stream.epoch,
+            socket.hellos.clear();
+            socket
+                .in_flight
+                .push_back(ServerMessage::Resync { seq, epoch });
+            for (chunk, version) in versions {
+                socket
+                    .in_flight
+                    .push_back(ServerMessage::ChunkHello { chunk, version });
+            }
+            socket.told = seq;
+            socket.covered = seq;
+        }
+
+        fn new_epoch(&mut self, color: u8) {
+            let base: BTreeMap<ChunkId, Pixels> = (0..CHUNKS)
+                .map(|cx| ChunkId { cx, cy: 0 })
+                .map(|c| (c, self.pixels(c)))
+                .map(|(c, mut pixels)| {
+                    pixels.insert(usize::from(c.cx), color); // a rollback's change
+                    (c, pixels)
                 })
-            } else if from.seq < seq {
-                Some(ServerMessage::Tiles {
-                    first_seq: from.seq + 1,
-                    tiles: stream.placed[from.seq as usize..].to_vec(),
-                })
-            } else {
-                None
-            };
-            socket.in_flight.extend(answer.map(|a| (chunk, a)));
-            *cursor = seq;
-        }
-
-        fn new_epoch(&mut self, chunk: ChunkId) {
-            let stream = &mut self.chunks[usize::from(chunk.cx)];
-            stream.base = stream.pixels_at(stream.seq());
-            let placed = std::mem::take(&mut stream.placed);
-            stream.past.push((stream.epoch, placed));
-            stream.epoch += 1;
-            let epoch = stream.epoch;
-            if let Some(socket) = &mut self.socket {
-                if let Some(cursor) = socket.cursors.get_mut(&chunk) {
-                    *cursor = 0;
-                    socket
-                        .in_flight
-                        .push_back((chunk, ServerMessage::Resync { seq: 0, epoch }));
-                }
-            }
-        }
-    }
-
-    struct Client {
-        syncs: ChunkSyncs,
-        pixels: BTreeMap<ChunkId, Vec<u8>>,
-        fetching: BTreeSet<ChunkId>,
-    }
-
-    impl Client {
-        fn act(&mut self, server: &mut Server, actions: Vec<ChunkAction>) {
-            for action in actions {
-                match action {
-                    ChunkAction::Watch(chunks) => server.watch(&chunks),
-                    ChunkAction::Unwatch(chunks) => server.unwatch(&chunks),
-                    ChunkAction::Drop(chunk) => {
-                        self.pixels.remove(&chunk);
-                        self.fetching.remove(&chunk);
-                    }
-                    ChunkAction::Chunk(chunk, Action::Apply { first_seq, tiles }) => {
-                        let epoch = self.syncs.copy(chunk).expect("applied onto a copy").epoch;
-                        let pixels = self.pixels.get_mut(&chunk).expect("a loaded chunk");
-                        for (seq, tile) in (first_seq..).zip(tiles) {
-                            assert_eq!(
-                                server.stream(chunk).placement(epoch, seq),
-                                Some(tile),
-                                "{chunk:?}: seq {seq} of epoch {epoch}"
-                            );
-                            pixels[index(tile)] = tile.color;
-                        }
-                    }
-                    ChunkAction::Chunk(
-                        chunk,
-                        Action::Send(ClientMessage::Resume { epoch, last_seq }),
-                    ) => server.resume(
-                        chunk,
-                        Version {
-                            epoch,
-                            seq: last_seq,
-                        },
-                    ),
-                    ChunkAction::Chunk(_, Action::Send(other)) => panic!("sent {other:?}"),
-                    ChunkAction::Chunk(chunk, Action::FetchSnapshot { .. }) => {
-                        self.fetching.insert(chunk);
-                    }
-                }
-            }
-        }
-
-        /// The chunk's snapshot, `stale` placements behind, arrives.
-        fn snapshot(&mut self, server: &mut Server, chunk: ChunkId, stale: u64) {
-            self.fetching.remove(&chunk);
-            let stream = server.stream(chunk);
-            let seq = stream.seq().saturating_sub(stale);
-            let at = Version {
-                epoch: stream.epoch,
-                seq,
-            };
-            let pixels = stream.pixels_at(seq);
-            if let Some(actions) = self.syncs.loaded(chunk, at) {
-                self.pixels.insert(chunk, pixels);
-                self.act(server, actions);
-            }
-        }
-
-        fn read(&mut self, server: &mut Server, frames: usize) {
-            for _ in 0..frames {
-                let Some((chunk, frame)) =
-                    server.socket.as_mut().and_then(|s| s.in_flight.pop_front())
-                else {
-                    return;
-                };
-                let actions = self.syncs.received(chunk, &frame);
-                self.act(server, actions);
-            }
+                .collect();
+            self.base = base;
+            self.placed.clear();
+            self.epoch += 1;
+            self.resync();
         }
     }
 
     #[derive(Debug, Clone)]
-    enum Step {
-        Place(u16, u8),
-        Flush(u8),
-        Read(u8),
-        Snapshot(u16, u8),
-        SnapshotFails(u16),
-        View(u8),
-        Reconnect,
+    enum Op {
+        Place(u16, u16, u8),
+        /// The socket's queue reaches the placements made so far.
+        Queue,
+        Take,
+        Deliver(usize),
+        View(Vec<u16>),
         Disconnect,
-        Resync(u16),
-        NewEpoch(u16),
+        Connect,
+        Resync,
+        NewEpoch(u8),
+        /// The oldest fetch is answered: by an instance that is up to
+        /// date (0), a cache holding exactly the version asked (1), one
+        /// behind it (2), or failing (3).
+        Answer(u8),
     }
 
-    fn step() -> impl Strategy<Value = Step> {
+    fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            4 => (0..CHUNKS, 1u8..5).prop_map(|(c, k)| Step::Place(c, k)),
-            3 => (1u8..4).prop_map(Step::Flush),
-            4 => (1u8..6).prop_map(Step::Read),
-            3 => (0..CHUNKS, 0u8..5).prop_map(|(c, s)| Step::Snapshot(c, s)),
-            1 => (0..CHUNKS).prop_map(Step::SnapshotFails),
-            2 => (0u8..8).prop_map(Step::View),
-            1 => Just(Step::Reconnect),
-            1 => Just(Step::Disconnect),
-            1 => (0..CHUNKS).prop_map(Step::Resync),
-            1 => (0..CHUNKS).prop_map(Step::NewEpoch),
+            8 => (0..CHUNKS, 0..PIXELS, 1u8..30).prop_map(|(c, p, k)| Op::Place(c, p, k)),
+            3 => Just(Op::Queue),
+            3 => Just(Op::Take),
+            5 => (1usize..4).prop_map(Op::Deliver),
+            2 => proptest::collection::vec(0..CHUNKS, 0..4).prop_map(Op::View),
+            1 => Just(Op::Disconnect),
+            2 => Just(Op::Connect),
+            1 => Just(Op::Resync),
+            1 => (1u8..30).prop_map(Op::NewEpoch),
+            4 => (0u8..4).prop_map(Op::Answer),
         ]
     }
 
-    /// The chunks a view mask selects.
-    fn view(mask: u8) -> BTreeSet<ChunkId> {
-        (0..CHUNKS)
-            .filter(|c| mask & (1 << c) != 0)
-            .map(id)
-            .collect()
+    /// The client: the machine, and the copies its actions build.
+    struct Client {
+        sync: ViewSync,
+        copies: BTreeMap<ChunkId, Pixels>,
+        /// Snapshots fetched and not yet answered, oldest first.
+        fetches: VecDeque<(ChunkId, u64)>,
+        /// The snapshot just loaded, for `Install`.
+        loaded: Option<Pixels>,
+        reconnects: usize,
+    }
+
+    impl Client {
+        fn run(&mut self, server: &mut Server, actions: Vec<ViewAction>) {
+            for action in actions {
+                match action {
+                    ViewAction::Watch(chunks) => server.watch(&chunks),
+                    ViewAction::Fetch(chunk, version) => self.fetches.push_back((chunk, version)),
+                    ViewAction::Apply(tiles) => self.write(&tiles),
+                    ViewAction::Install(chunk, held) => {
+                        let pixels = self.loaded.take().expect("a snapshot was loaded");
+                        self.copies.insert(chunk, pixels);
+                        self.write(&held);
+                    }
+                    ViewAction::Drop(chunk) => {
+                        self.copies.remove(&chunk);
+                    }
+                    ViewAction::Reconnect => {
+                        self.reconnects += 1;
+                        server.socket = None;
+                        self.sync.disconnected();
+                    }
+                }
+            }
+        }
+
+        fn write(&mut self, tiles: &[Tile]) {
+            for tile in tiles {
+                let chunk = ChunkId::of(tile.x, tile.y);
+                let copy = self.copies.get_mut(&chunk).expect("tiles only for a copy");
+                copy.insert(index_in_chunk(tile.x, tile.y), tile.color);
+            }
+        }
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
-        /// Whatever happens in between (placements in any chunk, frames
-        /// split or delayed, stale or failed snapshots, the view changing,
-        /// disconnects, resyncs, a chunk's lost history), once things
-        /// quieten every watched chunk equals the server's, byte for byte,
-        /// at its seq; no unwatched chunk is kept; and every tile applied
-        /// on the way was the one its seq names.
+        /// Whatever happens (views changing, sockets lost, the server
+        /// resyncing or starting a new epoch, snapshots answered late, stale
+        /// or not at all), once everything in flight has arrived every
+        /// watched chunk is live and equal to the server's, and no gap was
+        /// ever seen.
         #[test]
-        fn any_interleaving_of_views_ends_with_every_watched_chunk_equal(
-            steps in proptest::collection::vec(step(), 0..80),
-            history in 1usize..10,
-            first_view in 0u8..8,
-        ) {
-            let area = usize::from(SIDE) * usize::from(SIDE);
-            let mut server = Server {
-                chunks: (0..CHUNKS).map(|_| Stream { epoch: 1, base: vec![0; area], placed: Vec::new(), past: Vec::new() }).collect(),
-                history,
-                socket: None,
+        fn every_watched_chunk_converges_on_the_servers(ops in proptest::collection::vec(op(), 1..80)) {
+            let mut server = Server { epoch: 1, placed: Vec::new(), base: BTreeMap::new(), socket: None };
+            let mut client = Client {
+                sync: ViewSync::new(),
+                copies: BTreeMap::new(),
+                fetches: VecDeque::new(),
+                loaded: None,
+                reconnects: 0,
             };
-            let mut client = Client { syncs: ChunkSyncs::new(), pixels: BTreeMap::new(), fetching: BTreeSet::new() };
-            let mut n = 0;
-            let connect = |server: &mut Server, client: &mut Client| {
-                server.socket = Some(Socket { cursors: BTreeMap::new(), in_flight: VecDeque::new() });
-                let actions = client.syncs.connected();
-                client.act(server, actions);
-            };
-            let actions = client.syncs.view(&view(first_view));
-            client.act(&mut server, actions);
-            connect(&mut server, &mut client);
-            for step in steps {
-                match step {
-                    Step::Place(chunk, k) => {
-                        for _ in 0..k {
-                            n += 1;
-                            server.chunks[usize::from(chunk)].placed.push(tile(n));
-                        }
-                    }
-                    Step::Flush(pieces) => server.flush(u64::from(pieces)),
-                    Step::Read(frames) => client.read(&mut server, usize::from(frames)),
-                    Step::Snapshot(chunk, stale) if client.fetching.contains(&id(chunk)) => {
-                        client.snapshot(&mut server, id(chunk), u64::from(stale));
-                    }
-                    Step::SnapshotFails(chunk) if client.fetching.remove(&id(chunk)) => {
-                        let actions = client.syncs.load_failed(id(chunk));
-                        client.act(&mut server, actions);
-                    }
-                    Step::Snapshot(..) | Step::SnapshotFails(_) => {}
-                    Step::View(mask) => {
-                        let actions = client.syncs.view(&view(mask));
-                        client.act(&mut server, actions);
-                    }
-                    Step::Disconnect if server.socket.is_some() => {
-                        server.socket = None;
-                        client.syncs.disconnected();
-                    }
-                    Step::Disconnect => {}
-                    Step::Reconnect => {
-                        if server.socket.take().is_some() {
-                            client.syncs.disconnected();
-                        }
-                        connect(&mut server, &mut client);
-                    }
-                    Step::Resync(chunk) => {
-                        let stream = server.stream(id(chunk));
-                        let (seq, epoch) = (stream.seq(), stream.epoch);
+            server.connect();
+            for op in ops {
+                match op {
+                    Op::Place(chunk, pixel, color) => server.placed.push(tile(chunk, pixel, color)),
+                    Op::Queue => {
+                        let seq = server.seq();
                         if let Some(socket) = &mut server.socket {
-                            if let Some(cursor) = socket.cursors.get_mut(&id(chunk)) {
-                                *cursor = seq;
-                                socket.in_flight.push_back((id(chunk), ServerMessage::Resync { seq, epoch }));
-                            }
+                            socket.covered = seq;
                         }
                     }
-                    Step::NewEpoch(chunk) => server.new_epoch(id(chunk)),
+                    Op::Take => server.take(),
+                    Op::Deliver(n) => deliver(&mut server, &mut client, n),
+                    Op::View(chunks) => {
+                        let wanted = chunks.into_iter().map(|cx| ChunkId { cx, cy: 0 }).collect();
+                        let actions = client.sync.view(&wanted);
+                        client.run(&mut server, actions);
+                    }
+                    Op::Disconnect => {
+                        server.socket = None;
+                        client.sync.disconnected();
+                    }
+                    Op::Connect => {
+                        if server.socket.is_none() {
+                            server.connect();
+                        }
+                    }
+                    Op::Resync => server.resync(),
+                    Op::NewEpoch(color) => server.new_epoch(color),
+                    Op::Answer(how) => answer(&mut server, &mut client, how),
                 }
             }
-            // Quiet: connected, everything written and read, snapshots in.
+            // Quiesce: a socket, everything queued and delivered, every
+            // fetch answered by an instance that is up to date.
             if server.socket.is_none() {
-                connect(&mut server, &mut client);
+                server.connect();
             }
-            for _ in 0..30 {
-                server.flush(1);
-                client.read(&mut server, usize::MAX);
-                for chunk in std::mem::take(&mut client.fetching) {
-                    client.snapshot(&mut server, chunk, 0);
+            for _ in 0..20 {
+                let seq = server.seq();
+                if let Some(socket) = &mut server.socket {
+                    socket.covered = seq;
+                }
+                server.take();
+                deliver(&mut server, &mut client, usize::MAX);
+                while !client.fetches.is_empty() {
+                    answer(&mut server, &mut client, 0);
+                }
+                if server.socket.is_some() && server.socket.as_ref().unwrap().in_flight.is_empty() && server.socket.as_ref().unwrap().hellos.is_empty() {
+                    break;
+                }
+                if server.socket.is_none() {
+                    server.connect();
                 }
             }
-            let quiet = server.socket.as_ref().is_some_and(|s| s.in_flight.is_empty());
-            prop_assert!(quiet && client.fetching.is_empty(), "still busy after the quiet rounds");
-            let watched: BTreeSet<ChunkId> = client.syncs.watched().collect();
-            let kept: BTreeSet<ChunkId> = client.pixels.keys().copied().collect();
-            prop_assert_eq!(&kept, &watched, "pixels kept for exactly the watched chunks");
+            prop_assert_eq!(client.reconnects, 0, "no gap in a stream without one");
+            let watched: Vec<ChunkId> = client.sync.watched().collect();
             for chunk in watched {
-                let stream = server.stream(chunk);
-                prop_assert_eq!(client.syncs.copy(chunk), Some(Version { epoch: stream.epoch, seq: stream.seq() }));
-                prop_assert_eq!(&client.pixels[&chunk], &stream.pixels_at(stream.seq()), "{:?}", chunk);
+                prop_assert!(client.sync.is_live(chunk), "{:?} not live", chunk);
+                prop_assert_eq!(client.copies.get(&chunk), Some(&server.pixels(chunk)), "{:?}", chunk);
             }
+            prop_assert!(client.copies.keys().all(|c| client.sync.watched().any(|w| w == *c)), "dropped chunks hold no pixels");
         }
     }
 
     #[test]
-    fn a_chunk_leaving_the_view_is_unwatched_and_dropped_and_its_late_frames_ignored() {
-        let mut syncs = ChunkSyncs::new();
-        let (a, b) = (id(0), id(1));
-        assert_eq!(syncs.view(&[a].into()), []);
-        assert_eq!(syncs.connected(), [ChunkAction::Watch(vec![a])]);
-        assert_eq!(
-            syncs.view(&[b].into()),
-            [
-                ChunkAction::Drop(a),
-                ChunkAction::Unwatch(vec![a]),
-                ChunkAction::Watch(vec![b])
-            ]
-        );
-        let late = ServerMessage::Tiles {
-            first_seq: 1,
-            tiles: vec![tile(1)],
+    fn a_copy_missing_the_chunks_last_placement_is_fetched_again() {
+        let chunk = ChunkId { cx: 1, cy: 0 };
+        let mut sync = ViewSync::new();
+        let hello = |seq| {
+            ServerMessage::Hello(Hello {
+                width: 512,
+                height: 256,
+                seq,
+                epoch: 7,
+                cooldown_ms: 0,
+            })
         };
-        assert_eq!(syncs.received(a, &late), []);
-        assert_eq!(syncs.loaded(a, Version { epoch: 1, seq: 0 }), None);
+        sync.received(&hello(10));
+        sync.view(&BTreeSet::from([chunk]));
+        let version = |version| ServerMessage::ChunkHello { chunk, version };
+        assert_eq!(sync.received(&version(4)), [ViewAction::Fetch(chunk, 4)]);
+        assert_eq!(
+            sync.loaded(chunk, 4, 7, 10),
+            Some(vec![ViewAction::Install(chunk, vec![])])
+        );
+        sync.disconnected(); // the copy is complete up to seq 10
+        sync.received(&hello(10));
+        assert_eq!(sync.received(&version(10)), [ViewAction::Apply(vec![])]);
+        sync.disconnected();
+        sync.received(&hello(12)); // seq 11 was placed in the chunk meanwhile
+        assert_eq!(sync.received(&version(11)), [ViewAction::Fetch(chunk, 11)]);
+    }
+
+    fn deliver(server: &mut Server, client: &mut Client, n: usize) {
+        for _ in 0..n {
+            let Some(message) = server.socket.as_mut().and_then(|s| s.in_flight.pop_front())
+            else {
+                return;
+            };
+            let actions = client.sync.received(&message);
+            client.run(server, actions);
+        }
+    }
+
+    /// Answers the oldest fetch. An up-to-date instance serves the chunk
+    /// as it is now; a lagging one serves it one placement before the
+    /// version asked for (which the client must not take).
+    fn answer(server: &mut Server, client: &mut Client, how: u8) {
+        let Some((chunk, version)) = client.fetches.pop_front() else {
+            return;
+        };
+        let actions = match how {
+            0 => {
+                client.loaded = Some(server.pixels(chunk));
+                let served = server.version(chunk);
+                client
+                    .sync
+                    .loaded(chunk, version, server.epoch, served)
+                    .unwrap_or_default()
+            }
+            1 if version <= server.seq() => {
+                client.loaded = Some(server.pixels_at(chunk, version));
+                client
+                    .sync
+                    .loaded(chunk, version, server.epoch, version)
+                    .unwrap_or_default()
+            }
+            2 if version > 0 => {
+                client.loaded = Some(Pixels::new());
+                client
+                    .sync
+                    .loaded(chunk, version, server.epoch, version - 1)
+                    .unwrap_or_default()
+            }
+            _ => client.sync.load_failed(chunk, version),
+        };
+        client.loaded.take_if(|_| !actions.iter().any(|a| matches!(a, ViewAction::Install(..))));
+        client.run(server, actions);
     }
 }

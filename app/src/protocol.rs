@@ -6,6 +6,7 @@
 //! length or a bad field value is rejected with a [`DecodeError`] (never a
 //! panic), because frames come from the network.
 
+use crate::chunk::ChunkId;
 use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
@@ -27,6 +28,7 @@ pub const MAX_CLIENT_FRAME_LEN: usize = 1024;
 pub mod kind {
     pub const PLACE: u8 = 0x01;
     pub const RESUME: u8 = 0x02;
+    pub const WATCH: u8 = 0x03;
     pub const HELLO: u8 = 0x10;
     pub const TILES: u8 = 0x11;
     pub const PLACE_RESULT: u8 = 0x12;
@@ -34,6 +36,8 @@ pub mod kind {
     pub const RESYNC: u8 = 0x14;
     pub const ERROR: u8 = 0x15;
     pub const FROZEN: u8 = 0x16;
+    pub const CHUNK_HELLO: u8 = 0x17;
+    pub const VIEW_TILES: u8 = 0x18;
 }
 
 /// Codes carried by the `Error` frame, so a client can tell failures apart
@@ -54,6 +58,12 @@ pub mod error_code {
     /// More `Resume` frames than a connection may send (a client resumes
     /// once per connection, or after a gap).
     pub const TOO_MANY_RESUMES: u16 = 7;
+    /// More `Watch` frames than a connection may send per second, or a
+    /// `Watch` naming a chunk off the canvas: the frame was ignored.
+    pub const WATCH_REFUSED: u16 = 8;
+    /// A `Resume` on a connection that watches chunks (it catches up by
+    /// its `ChunkHello`s instead).
+    pub const NOT_WHOLE_CANVAS: u16 = 9;
 }
 
 /// One pixel write: the unit of both `Place` and `Tiles`.
@@ -71,8 +81,12 @@ pub const TILES_HEADER_LEN: usize = 1 + 8 + 2;
 /// The most tiles one `Tiles` frame can carry (its count is a `u16`).
 pub const MAX_TILES_PER_FRAME: usize = u16::MAX as usize;
 
+/// The most chunks one `Watch` frame names: a view of a full-HD screen at
+/// one screen pixel per canvas pixel touches 40.
+pub const MAX_WATCHED: usize = 64;
+
 /// A frame from a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientMessage {
     Place(Tile),
     /// Sent after a reconnect: "I have applied everything up to `last_seq`".
@@ -80,6 +94,10 @@ pub enum ClientMessage {
         epoch: u64,
         last_seq: u64,
     },
+    /// "From now on, send me the tiles of exactly these chunks" (at most
+    /// [`MAX_WATCHED`]; empty: none). The connection stops receiving the
+    /// whole canvas's `Tiles` for good and gets `ViewTiles` instead.
+    Watch(Vec<ChunkId>),
 }
 
 /// The answer to one `Place`.
@@ -163,6 +181,23 @@ pub enum ServerMessage {
     /// is frozen, and to every socket whenever that changes.
     Frozen {
         frozen: bool,
+    },
+    /// A chunk the connection now watches (or watches again after a
+    /// `Resync`), and its version: the seq of the last placement in it (0:
+    /// none this epoch). Its snapshot at that version or newer, with the
+    /// `ViewTiles` that follow, brings a copy up to date.
+    ChunkHello {
+        chunk: ChunkId,
+        version: u64,
+    },
+    /// Every placement in the watched chunks with a seq in `after+1 ..=
+    /// upto`, in seq order. `after` is the `upto` of the connection's
+    /// previous `ViewTiles` (or the seq of its `Hello` or `Resync`), so a
+    /// client sees a gap as an `after` that is not where it is.
+    ViewTiles {
+        after: u64,
+        upto: u64,
+        tiles: Vec<Tile>,
     },
 }
 
@@ -252,6 +287,8 @@ fn put_tile(buf: &mut BytesMut, tile: &Tile) {
 impl ClientMessage {
     pub const PLACE_LEN: usize = 1 + TILE_LEN;
     pub const RESUME_LEN: usize = 1 + 8 + 8;
+    /// A `Watch` frame's type and count bytes.
+    pub const WATCH_HEADER_LEN: usize = 1 + 1;
 
     pub fn encode(&self) -> Bytes {
         match self {
@@ -266,6 +303,18 @@ impl ClientMessage {
                 buf.put_u8(kind::RESUME);
                 buf.put_u64_le(*epoch);
                 buf.put_u64_le(*last_seq);
+                buf.freeze()
+            }
+            Self::Watch(chunks) => {
+                let count = u8::try_from(chunks.len().min(MAX_WATCHED)).expect("at most 64");
+                let mut buf =
+                    BytesMut::with_capacity(Self::WATCH_HEADER_LEN + usize::from(count) * 4);
+                buf.put_u8(kind::WATCH);
+                buf.put_u8(count);
+                for chunk in &chunks[..usize::from(count)] {
+                    buf.put_u16_le(chunk.cx);
+                    buf.put_u16_le(chunk.cy);
+                }
                 buf.freeze()
             }
         }
@@ -285,6 +334,21 @@ impl ClientMessage {
                     last_seq: r.u64(),
                 })
             }
+            Some(&kind::WATCH) => {
+                let count = usize::from(*frame.get(1).unwrap_or(&0));
+                if count > MAX_WATCHED {
+                    return Err(DecodeError::BadValue("a Watch names at most 64 chunks"));
+                }
+                let mut r = expect_len(frame, Self::WATCH_HEADER_LEN + count * 4)?;
+                r.u8();
+                let chunks = (0..count)
+                    .map(|_| ChunkId {
+                        cx: r.u16(),
+                        cy: r.u16(),
+                    })
+                    .collect();
+                Ok(Self::Watch(chunks))
+            }
             Some(&other) => Err(DecodeError::UnknownType(other)),
         }
     }
@@ -296,6 +360,7 @@ impl ServerMessage {
     pub const PRESENCE_LEN: usize = 1 + 4;
     pub const RESYNC_LEN: usize = 1 + 8 + 8;
     pub const FROZEN_LEN: usize = 1 + 1;
+    pub const CHUNK_HELLO_LEN: usize = 1 + 2 + 2 + 8;
 
     pub fn encode(&self) -> Bytes {
         match self {
@@ -343,6 +408,21 @@ impl ServerMessage {
                 buf.freeze()
             }
             Self::Frozen { frozen } => Bytes::copy_from_slice(&[kind::FROZEN, u8::from(*frozen)]),
+            Self::ChunkHello { chunk, version } => {
+                let mut buf = BytesMut::with_capacity(Self::CHUNK_HELLO_LEN);
+                buf.put_u8(kind::CHUNK_HELLO);
+                buf.put_u16_le(chunk.cx);
+                buf.put_u16_le(chunk.cy);
+                buf.put_u64_le(*version);
+                buf.freeze()
+            }
+            Self::ViewTiles { after, upto, tiles } => {
+                let mut encoded = BytesMut::with_capacity(tiles.len() * TILE_LEN);
+                for tile in tiles {
+                    put_tile(&mut encoded, tile);
+                }
+                join_view_tiles(*after, *upto, [&encoded[..]])
+            }
         }
     }
 
@@ -416,6 +496,34 @@ impl ServerMessage {
                 1 => Ok(Self::Frozen { frozen: true }),
                 _ => Err(DecodeError::BadValue("frozen must be 0 or 1")),
             },
+            Some(&kind::CHUNK_HELLO) => {
+                let mut r = expect_len(frame, Self::CHUNK_HELLO_LEN)?;
+                Ok(Self::ChunkHello {
+                    chunk: ChunkId {
+                        cx: r.u16(),
+                        cy: r.u16(),
+                    },
+                    version: r.u64(),
+                })
+            }
+            Some(&kind::VIEW_TILES) => {
+                if frame.len() < VIEW_TILES_HEADER_LEN {
+                    return Err(DecodeError::BadLength {
+                        kind: kind::VIEW_TILES,
+                        expected: VIEW_TILES_HEADER_LEN,
+                        got: frame.len(),
+                    });
+                }
+                let mut r = Reader(&frame[1..]);
+                let (after, upto) = (r.u64(), r.u64());
+                let count = usize::from(r.u16());
+                expect_len(frame, VIEW_TILES_HEADER_LEN + count * TILE_LEN)?;
+                if upto < after {
+                    return Err(DecodeError::BadValue("ViewTiles ends before it starts"));
+                }
+                let tiles = (0..count).map(|_| r.tile()).collect();
+                Ok(Self::ViewTiles { after, upto, tiles })
+            }
             Some(&other) => Err(DecodeError::UnknownType(other)),
         }
     }
@@ -453,6 +561,35 @@ pub fn join_tiles<'a>(first_seq: u64, parts: impl IntoIterator<Item = &'a [u8]> 
     let mut buf = BytesMut::with_capacity(TILES_HEADER_LEN + len);
     buf.put_u8(kind::TILES);
     buf.put_u64_le(first_seq);
+    buf.put_u16_le(count);
+    for part in parts {
+        buf.put_slice(part);
+    }
+    buf.freeze()
+}
+
+/// `ViewTiles` header: type, `after: u64`, `upto: u64`, `count: u16`.
+pub const VIEW_TILES_HEADER_LEN: usize = 1 + 8 + 8 + 2;
+
+/// Encodes one `ViewTiles` frame from tiles already encoded (five bytes
+/// each): the server picks each watched chunk's part of a batch, encoded
+/// once for every socket.
+///
+/// # Panics
+/// As [`join_tiles`]: more than 65,535 tiles, or a part that is not whole
+/// tiles.
+pub fn join_view_tiles<'a>(
+    after: u64,
+    upto: u64,
+    parts: impl IntoIterator<Item = &'a [u8]> + Clone,
+) -> Bytes {
+    let len: usize = parts.clone().into_iter().map(<[u8]>::len).sum();
+    assert!(len.is_multiple_of(TILE_LEN), "whole tiles only");
+    let count = u16::try_from(len / TILE_LEN).expect("a ViewTiles frame holds at most 65535 tiles");
+    let mut buf = BytesMut::with_capacity(VIEW_TILES_HEADER_LEN + len);
+    buf.put_u8(kind::VIEW_TILES);
+    buf.put_u64_le(after);
+    buf.put_u64_le(upto);
     buf.put_u16_le(count);
     for part in parts {
         buf.put_slice(part);
@@ -533,6 +670,31 @@ mod tests {
     }
 
     #[test]
+    fn watch_and_view_tiles_have_the_documented_layout() {
+        let watch = ClientMessage::Watch(vec![ChunkId { cx: 1, cy: 0x0203 }]).encode();
+        assert_eq!(&watch[..], &[0x03, 1, 1, 0, 3, 2]);
+        let tiles = ServerMessage::ViewTiles {
+            after: 5,
+            upto: 7,
+            tiles: vec![Tile {
+                x: 1,
+                y: 2,
+                color: 3,
+            }],
+        }
+        .encode();
+        assert_eq!(
+            &tiles[..],
+            &[0x18, 5, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 2, 0, 3]
+        );
+        // A Watch naming more chunks than allowed, or fewer than it says.
+        let mut too_many = vec![0x03, 65];
+        too_many.extend([0; 260]);
+        assert!(ClientMessage::decode(&too_many).is_err());
+        assert!(ClientMessage::decode(&[0x03, 2, 0, 0, 0, 0]).is_err());
+    }
+
+    #[test]
     fn tiles_count_must_match_the_body() {
         let mut frame = encode_tiles(
             1,
@@ -553,11 +715,16 @@ mod tests {
         (any::<u16>(), any::<u16>(), any::<u8>()).prop_map(|(x, y, color)| Tile { x, y, color })
     }
 
+    fn chunk() -> impl Strategy<Value = ChunkId> {
+        (any::<u16>(), any::<u16>()).prop_map(|(cx, cy)| ChunkId { cx, cy })
+    }
+
     fn client_message() -> impl Strategy<Value = ClientMessage> {
         prop_oneof![
             tile().prop_map(ClientMessage::Place),
             (any::<u64>(), any::<u64>())
                 .prop_map(|(epoch, last_seq)| ClientMessage::Resume { epoch, last_seq }),
+            proptest::collection::vec(chunk(), 0..=MAX_WATCHED).prop_map(ClientMessage::Watch),
         ]
     }
 
@@ -605,6 +772,15 @@ mod tests {
             (any::<u16>(), ".{0,100}")
                 .prop_map(|(code, message)| ServerMessage::Error { code, message }),
             any::<bool>().prop_map(|frozen| ServerMessage::Frozen { frozen }),
+            (chunk(), any::<u64>())
+                .prop_map(|(chunk, version)| ServerMessage::ChunkHello { chunk, version }),
+            (any::<u64>(), any::<u32>(), proptest::collection::vec(tile(), 0..300)).prop_map(
+                |(after, more, tiles)| ServerMessage::ViewTiles {
+                    after,
+                    upto: after.saturating_add(u64::from(more)),
+                    tiles
+                }
+            ),
         ]
     }
 
