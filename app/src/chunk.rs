@@ -14,6 +14,12 @@ pub const CHUNK_SIDE: u16 = 256;
 /// A chunk's pixels (and the bytes of its snapshot).
 pub const CHUNK_AREA: usize = CHUNK_SIDE as usize * CHUNK_SIDE as usize;
 
+/// The largest canvas (in pixels) sent whole: its snapshot by
+/// `/api/canvas` and every tile to every socket, as before chunks. Larger
+/// canvases are only watched by chunk (4 MiB of snapshot; a 2048 × 2048
+/// canvas is at the limit).
+pub const WHOLE_CANVAS_MAX_AREA: usize = 2048 * 2048;
+
 /// One chunk, by its column and row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ChunkId {

@@ -141,28 +141,36 @@ impl ViewSync {
                 Vec::new()
             }
             ServerMessage::ChunkHello { chunk, version } => self.chunk_hello(*chunk, *version),
-            ServerMessage::ViewTiles { after, upto, tiles } => {
-                if self.cursor != Some(*after) {
-                    return vec![ViewAction::Reconnect];
-                }
-                self.cursor = Some(*upto);
-                let mut live = Vec::new();
-                for tile in tiles {
-                    match self.chunks.get_mut(&ChunkId::of(tile.x, tile.y)) {
-                        Some(Chunk::Live) => live.push(*tile),
-                        Some(Chunk::Waiting { held, .. } | Chunk::Loading { held, .. }) => {
-                            held.push(*tile)
-                        }
-                        None => {} // unwatched since: its tiles still in flight
-                    }
-                }
-                if live.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![ViewAction::Apply(live)]
-                }
+            // Before its first `Watch` a socket of a canvas sent whole
+            // gets every tile: the same, for all chunks at once.
+            ServerMessage::Tiles { first_seq, tiles } => {
+                let after = first_seq.saturating_sub(1);
+                let upto = after + tiles.len() as u64;
+                self.stream(after, upto, tiles)
             }
+            ServerMessage::ViewTiles { after, upto, tiles } => self.stream(*after, *upto, tiles),
             _ => Vec::new(),
+        }
+    }
+
+    /// Every tile of the watched chunks with a seq in `after+1 ..= upto`.
+    fn stream(&mut self, after: u64, upto: u64, tiles: &[Tile]) -> Vec<ViewAction> {
+        if self.cursor != Some(after) {
+            return vec![ViewAction::Reconnect];
+        }
+        self.cursor = Some(upto);
+        let mut live = Vec::new();
+        for tile in tiles {
+            match self.chunks.get_mut(&ChunkId::of(tile.x, tile.y)) {
+                Some(Chunk::Live) => live.push(*tile),
+                Some(Chunk::Waiting { held, .. } | Chunk::Loading { held, .. }) => held.push(*tile),
+                None => {} // unwatched since: its tiles still in flight
+            }
+        }
+        if live.is_empty() {
+            Vec::new()
+        } else {
+            vec![ViewAction::Apply(live)]
         }
     }
 
@@ -200,7 +208,9 @@ impl ViewSync {
     /// (the caller waits a little first).
     pub fn load_failed(&mut self, chunk: ChunkId, version: u64) -> Vec<ViewAction> {
         match self.chunks.get(&chunk) {
-            Some(Chunk::Loading { version: wanted, .. }) if *wanted == version => {
+            Some(Chunk::Loading {
+                version: wanted, ..
+            }) if *wanted == version => {
                 vec![ViewAction::Fetch(chunk, version)]
             }
             _ => Vec::new(),
@@ -233,7 +243,9 @@ impl ViewSync {
                     vec![ViewAction::Fetch(chunk, version)]
                 }
             }
-            Chunk::Loading { version: wanted, .. } if version > *wanted => {
+            Chunk::Loading {
+                version: wanted, ..
+            } if version > *wanted => {
                 *wanted = version;
                 vec![ViewAction::Fetch(chunk, version)]
             }
@@ -353,7 +365,9 @@ mod tests {
             let wanted: BTreeSet<ChunkId> = chunks.iter().copied().collect();
             for (chunk, version) in versions {
                 if !socket.watched.contains(&chunk) {
-                    socket.hellos.push(ServerMessage::ChunkHello { chunk, version });
+                    socket
+                        .hellos
+                        .push(ServerMessage::ChunkHello { chunk, version });
                 }
             }
             socket.watched = wanted;
@@ -614,8 +628,7 @@ mod tests {
 
     fn deliver(server: &mut Server, client: &mut Client, n: usize) {
         for _ in 0..n {
-            let Some(message) = server.socket.as_mut().and_then(|s| s.in_flight.pop_front())
-            else {
+            let Some(message) = server.socket.as_mut().and_then(|s| s.in_flight.pop_front()) else {
                 return;
             };
             let actions = client.sync.received(&message);
@@ -655,7 +668,9 @@ mod tests {
             }
             _ => client.sync.load_failed(chunk, version),
         };
-        client.loaded.take_if(|_| !actions.iter().any(|a| matches!(a, ViewAction::Install(..))));
+        client
+            .loaded
+            .take_if(|_| !actions.iter().any(|a| matches!(a, ViewAction::Install(..))));
         client.run(server, actions);
     }
 }

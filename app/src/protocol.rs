@@ -774,13 +774,16 @@ mod tests {
             any::<bool>().prop_map(|frozen| ServerMessage::Frozen { frozen }),
             (chunk(), any::<u64>())
                 .prop_map(|(chunk, version)| ServerMessage::ChunkHello { chunk, version }),
-            (any::<u64>(), any::<u32>(), proptest::collection::vec(tile(), 0..300)).prop_map(
-                |(after, more, tiles)| ServerMessage::ViewTiles {
+            (
+                any::<u64>(),
+                any::<u32>(),
+                proptest::collection::vec(tile(), 0..300)
+            )
+                .prop_map(|(after, more, tiles)| ServerMessage::ViewTiles {
                     after,
                     upto: after.saturating_add(u64::from(more)),
                     tiles
-                }
-            ),
+                }),
         ]
     }
 

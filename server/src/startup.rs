@@ -7,6 +7,7 @@ use crate::{
     bans::RangeBans,
     canvas::{
         archive::Archiver,
+        chunks::ChunkCache,
         fanout::Fanout,
         heat::Heat,
         mirror::{self, Mirror},
@@ -16,7 +17,7 @@ use crate::{
     config::Config,
     limits::{AddressBuckets, ConnectionLimiter},
     metrics::Metrics,
-    model::Snapshot,
+    model::{Chunks, Snapshot},
     presence::Presence,
     routes, serve,
     session::Sessions,
@@ -104,7 +105,7 @@ impl Application {
                 Snapshot {
                     epoch: 0,
                     seq: 0,
-                    pixels: Vec::new(),
+                    chunks: Chunks::new(),
                 }
             }
         };
@@ -137,6 +138,7 @@ impl Application {
             config: Arc::new(config),
             sessions: Arc::new(sessions),
             store,
+            chunks: Arc::new(ChunkCache::new(mirror.clone())),
             mirror,
             snapshots: Arc::new(snapshots),
             heat: Arc::new(Heat::new(size)),

@@ -3,7 +3,9 @@
 use crate::{
     backend::Store,
     bans::RangeBans,
-    canvas::{fanout::Fanout, heat::Heat, mirror::Mirror, snapshot::SnapshotCache},
+    canvas::{
+        chunks::ChunkCache, fanout::Fanout, heat::Heat, mirror::Mirror, snapshot::SnapshotCache,
+    },
     config::Config,
     limits::{AddressBuckets, ConnectionLimiter},
     metrics::Metrics,
@@ -25,6 +27,8 @@ pub struct AppState {
     pub mirror: Arc<Mirror>,
     /// The mirror's encodings for `/api/canvas` and the PNG.
     pub snapshots: Arc<SnapshotCache>,
+    /// Each chunk's encoding for `/api/chunks`.
+    pub chunks: Arc<ChunkCache>,
     /// When each pixel was last placed, for `/api/heatmap.png`.
     pub heat: Arc<Heat>,
     /// Frames for every socket.

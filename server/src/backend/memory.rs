@@ -12,9 +12,9 @@ use super::{
     NEW_SESSION_WINDOW, SESSION_TTL,
 };
 use crate::model::{
-    unix_ms, ArchiveKeep, AuditEntry, BanTarget, Batch, ChallengeMode, ClientAddress, Logged,
-    PixelRecord, PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId, Snapshot,
-    Update, MODERATOR,
+    unix_ms, ArchiveKeep, AuditEntry, BanTarget, Batch, ChallengeMode, Chunks, ClientAddress,
+    Logged, PixelRecord, PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId,
+    Snapshot, Update, MODERATOR,
 };
 use app::{
     geometry::{CanvasSize, Coord},
@@ -46,7 +46,7 @@ pub struct MemoryStore {
 
 struct State {
     seq: u64,
-    pixels: Vec<u8>,
+    chunks: Chunks,
     /// The last `history_len` placements, oldest first, seqs consecutive.
     history: VecDeque<Update>,
     /// When and by whom each placement of `history` was made, in step.
@@ -109,7 +109,7 @@ impl MemoryStore {
             epoch: rand::random::<u64>().max(1),
             state: Mutex::new(State {
                 seq: 0,
-                pixels: vec![0; size.area()],
+                chunks: Chunks::new(),
                 history: VecDeque::new(),
                 log: VecDeque::new(),
                 records: HashMap::new(),
@@ -166,7 +166,7 @@ impl CanvasStore for MemoryStore {
         Ok(Snapshot {
             epoch: self.epoch,
             seq: state.seq,
-            pixels: state.pixels.clone(),
+            chunks: state.chunks.clone(),
         })
     }
 
@@ -282,7 +282,7 @@ impl PlacementStore for MemoryStore {
         let seq = state.seq;
         let Coord { x, y, index } = placement.coord;
         let color = placement.color.get();
-        state.pixels[index] = color;
+        state.chunks.set(Tile { x, y, color }, seq);
         let placed_by = state
             .sessions
             .get(&placement.session)
@@ -336,7 +336,12 @@ impl PlacementStore for MemoryStore {
         for &(coord, color) in pixels {
             state.seq += 1;
             let seq = state.seq;
-            state.pixels[coord.index] = color;
+            let tile = Tile {
+                x: coord.x,
+                y: coord.y,
+                color,
+            };
+            state.chunks.set(tile, seq);
             state.records.insert(
                 coord.index,
                 PixelRecord {
@@ -346,11 +351,6 @@ impl PlacementStore for MemoryStore {
                     placer: Some(recorded.clone()),
                 },
             );
-            let tile = Tile {
-                x: coord.x,
-                y: coord.y,
-                color,
-            };
             self.log(&mut state, seq, tile, now, recorded.clone());
             tiles.push(tile);
         }
@@ -823,7 +823,8 @@ mod tests {
             store.place(placement(&store, 1, &b)).await.unwrap(),
             PlaceOutcome::Accepted { seq: 2 }
         );
-        assert_eq!(store.snapshot().await.unwrap().pixels[..2], [3, 3]);
+        let chunks = store.snapshot().await.unwrap().chunks;
+        assert_eq!([chunks.pixel(0, 0), chunks.pixel(1, 0)], [3, 3]);
     }
 
     #[tokio::test]

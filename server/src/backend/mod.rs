@@ -408,7 +408,13 @@ pub fn open(
             })
         }
         Some(redis) => {
-            let (store, feed) = redis::open(redis, rules, metrics.clone(), shutdown.clone())?;
+            let (store, feed) = redis::open(
+                redis,
+                rules,
+                config.canvas,
+                metrics.clone(),
+                shutdown.clone(),
+            )?;
             tracing::info!(prefix = %redis.key_prefix, "using the Redis store");
             Ok(Backend {
                 store,

@@ -7,6 +7,7 @@
 
 use super::{encode, mirror::Mirror};
 use crate::{backend::ArchiveStore, model::ArchiveKeep};
+use app::chunk::WHOLE_CANVAS_MAX_AREA;
 use std::{
     sync::Arc,
     time::{Duration, SystemTime},
@@ -47,6 +48,9 @@ impl Archiver {
         }
         let mirror = self.mirror.clone();
         let size = mirror.size();
+        if size.area() > WHOLE_CANVAS_MAX_AREA {
+            return Ok(()); // archived whole, as a PNG: only a canvas sent whole
+        }
         let (version, pixels) = tokio::task::spawn_blocking(move || mirror.copy())
             .await
             .unwrap_or_else(|_| self.mirror.copy());

@@ -10,16 +10,26 @@
 //! bounded by one round over the sockets, instead of a queue that grows. A
 //! socket that falls further behind than the channel holds is caught up
 //! from the mirror's recent tiles, or resynced when they do not reach back.
+//!
+//! A socket that watches chunks (docs/protocol.md, "Watching chunks") takes
+//! the same frames and writes only its chunks' part of them, as one
+//! `ViewTiles`: each frame's tiles are grouped by chunk once, by the first
+//! such socket that reads it ([`TilesFrame::tiles_in`]), so each socket
+//! only looks its few chunks up.
 
-use super::mirror::Version;
-use app::protocol::{
-    encode_tiles, join_tiles, ServerMessage, Tile, MAX_TILES_PER_FRAME, TILES_HEADER_LEN, TILE_LEN,
+use super::mirror::{Mirror, Version};
+use app::{
+    chunk::ChunkId,
+    protocol::{
+        encode_tiles, join_tiles, join_view_tiles, ServerMessage, Tile, MAX_TILES_PER_FRAME,
+        TILES_HEADER_LEN, TILE_LEN,
+    },
 };
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 use std::sync::{
     atomic::{AtomicU64, Ordering},
-    Arc,
+    Arc, OnceLock,
 };
 use tokio::sync::broadcast;
 
@@ -45,6 +55,55 @@ pub struct TilesFrame {
     pub bytes: Bytes,
     /// When its oldest tile was accepted (unix ms), for the delivery lag.
     pub placed_at_ms: Option<u64>,
+    /// Its tiles grouped by chunk, made on first use.
+    by_chunk: Arc<OnceLock<ChunkParts>>,
+}
+
+/// A frame's tiles regrouped by chunk (each chunk's in seq order), so a
+/// socket copies out the part of each chunk it watches.
+#[derive(Debug)]
+struct ChunkParts {
+    /// Five bytes per tile, as in the frame, chunk after chunk.
+    tiles: Vec<u8>,
+    /// Each chunk's tiles in `tiles`, by chunk.
+    index: Vec<(ChunkId, std::ops::Range<usize>)>,
+}
+
+impl ChunkParts {
+    fn new(payload: &[u8]) -> Self {
+        let mut order: Vec<(ChunkId, usize)> = payload
+            .chunks_exact(TILE_LEN)
+            .enumerate()
+            .map(|(n, tile)| {
+                let x = u16::from_le_bytes([tile[0], tile[1]]);
+                let y = u16::from_le_bytes([tile[2], tile[3]]);
+                (ChunkId::of(x, y), n)
+            })
+            .collect();
+        order.sort_unstable();
+        let mut parts = Self {
+            tiles: Vec::with_capacity(payload.len()),
+            index: Vec::new(),
+        };
+        for (chunk, n) in order {
+            let start = parts.tiles.len();
+            parts
+                .tiles
+                .extend_from_slice(&payload[n * TILE_LEN..(n + 1) * TILE_LEN]);
+            match parts.index.last_mut() {
+                Some((last, range)) if *last == chunk => range.end = parts.tiles.len(),
+                _ => parts.index.push((chunk, start..parts.tiles.len())),
+            }
+        }
+        parts
+    }
+
+    fn of(&self, chunk: ChunkId) -> &[u8] {
+        match self.index.binary_search_by_key(&chunk, |(c, _)| *c) {
+            Ok(found) => &self.tiles[self.index[found].1.clone()],
+            Err(_) => &[],
+        }
+    }
 }
 
 impl TilesFrame {
@@ -63,7 +122,15 @@ impl TilesFrame {
                 first_seq: first,
                 last_seq: first + chunk.len() as u64 - 1,
                 placed_at_ms,
+                by_chunk: Arc::default(),
             })
+    }
+
+    /// Its tiles in `chunk`, in seq order (five bytes each).
+    fn tiles_in(&self, chunk: ChunkId) -> &[u8] {
+        self.by_chunk
+            .get_or_init(|| ChunkParts::new(&self.bytes[TILES_HEADER_LEN..]))
+            .of(chunk)
     }
 
     /// The encoded tiles from `seq` on (five bytes each, no header).
@@ -153,6 +220,21 @@ pub struct Outbox {
     tiles: SmallVec<[TilesFrame; 1]>,
     presence: Option<Bytes>,
     frozen: Option<Bytes>,
+    /// Set once the client watches chunks: it gets `ViewTiles` of them
+    /// instead of `Tiles`.
+    view: Option<Box<View>>,
+}
+
+/// What a socket that watches chunks adds to its outbox.
+#[derive(Debug, Default)]
+struct View {
+    /// The chunks watched, in order.
+    watched: Vec<ChunkId>,
+    /// The seq the client was last told it has everything up to (its
+    /// cursor): the `after` of the next `ViewTiles`.
+    told: u64,
+    /// Chunks whose `ChunkHello` is owed, written before any tiles.
+    announce: Vec<ChunkId>,
 }
 
 /// The frames an [`Outbox`] gives to write now, in order.
@@ -172,7 +254,49 @@ impl Outbox {
             tiles: SmallVec::new(),
             presence: None,
             frozen: None,
+            view: None,
         }
+    }
+
+    /// An outbox for a client that has every tile up to `sent` and
+    /// watches no chunk yet (a canvas too large to send whole).
+    pub fn watching(sent: Version) -> Self {
+        let mut outbox = Self::new(sent);
+        outbox.view = Some(Box::new(View {
+            told: sent.seq,
+            ..View::default()
+        }));
+        outbox
+    }
+
+    /// Whether the client watches chunks (and gets no whole-canvas
+    /// `Tiles`).
+    pub fn is_watching(&self) -> bool {
+        self.view.is_some()
+    }
+
+    /// From now on the client watches exactly `chunks`: each one new to it
+    /// is announced with a `ChunkHello` before the next tiles. A client
+    /// that had the whole canvas switches for good, its cursor where its
+    /// last `Tiles` left it.
+    pub fn watch(&mut self, mut chunks: Vec<ChunkId>) {
+        chunks.sort_unstable();
+        chunks.dedup();
+        let told = self.sent.seq;
+        let view = self.view.get_or_insert_with(|| {
+            Box::new(View {
+                told,
+                ..View::default()
+            })
+        });
+        for chunk in &chunks {
+            if view.watched.binary_search(chunk).is_err() && !view.announce.contains(chunk) {
+                view.announce.push(*chunk);
+            }
+        }
+        view.announce
+            .retain(|chunk| chunks.binary_search(chunk).is_ok());
+        view.watched = chunks;
     }
 
     /// The last seq the client will have once the queued frames are written.
@@ -212,6 +336,11 @@ impl Outbox {
         self.tiles.clear();
         self.resync = Some(bytes);
         self.sent = version;
+        if let Some(view) = &mut self.view {
+            // Every watched chunk is announced again, at its version now.
+            view.told = version.seq;
+            view.announce.clone_from(&view.watched);
+        }
     }
 
     /// The client says it has every tile up to `version`: what is queued is
@@ -223,11 +352,15 @@ impl Outbox {
 
     /// Everything to write now: at most one `Resync`, the queued tiles as
     /// one frame (more only past 65,535 tiles), the newest `Presence` and
-    /// `Frozen`.
-    pub fn take(&mut self) -> Ready {
+    /// `Frozen`. A watching client gets its `ChunkHello`s (each chunk's
+    /// version read from `mirror` now) and one `ViewTiles` instead of the
+    /// tiles.
+    pub fn take(&mut self, mirror: &Mirror) -> Ready {
         let mut ready = Ready::default();
         ready.frames.extend(self.resync.take());
-        if !self.tiles.is_empty() {
+        if self.view.is_some() {
+            self.take_view(mirror, &mut ready);
+        } else if !self.tiles.is_empty() {
             ready.placed_at_ms = self.tiles.iter().filter_map(|t| t.placed_at_ms).min();
             let next = self.sent.seq + 1;
             match &self.tiles[..] {
@@ -241,6 +374,72 @@ impl Outbox {
         ready.frames.extend(self.presence.take());
         ready.frames.extend(self.frozen.take());
         ready
+    }
+}
+
+impl Outbox {
+    fn take_view(&mut self, mirror: &Mirror, ready: &mut Ready) {
+        let Some(view) = self.view.as_deref_mut() else {
+            return;
+        };
+        for chunk in view.announce.drain(..) {
+            let version = mirror.chunk_version(chunk);
+            ready
+                .frames
+                .push(ServerMessage::ChunkHello { chunk, version }.encode());
+        }
+        if self.tiles.is_empty() {
+            return;
+        }
+        ready.placed_at_ms = self.tiles.iter().filter_map(|t| t.placed_at_ms).min();
+        let mut next = self.sent.seq + 1;
+        let mut picked = BytesMut::new();
+        for frame in &self.tiles {
+            if frame.last_seq < next {
+                continue;
+            }
+            let count = (frame.last_seq - frame.first_seq + 1) as usize;
+            if frame.first_seq > next {
+                // Seqs that never came: the next ViewTiles starts after
+                // them, which the client sees as a gap.
+                view.flush(next - 1, &mut picked, &mut ready.frames);
+                view.told = frame.first_seq - 1;
+            } else if picked.len() / TILE_LEN + count > MAX_TILES_PER_FRAME {
+                view.flush(next - 1, &mut picked, &mut ready.frames);
+            }
+            if frame.first_seq >= next {
+                for chunk in &view.watched {
+                    picked.extend_from_slice(frame.tiles_in(*chunk));
+                }
+            } else {
+                // Partly sent already (rare): tile by tile.
+                for tile in frame.payload_from(next).chunks_exact(TILE_LEN) {
+                    let x = u16::from_le_bytes([tile[0], tile[1]]);
+                    let y = u16::from_le_bytes([tile[2], tile[3]]);
+                    if view.watched.binary_search(&ChunkId::of(x, y)).is_ok() {
+                        picked.extend_from_slice(tile);
+                    }
+                }
+            }
+            next = frame.last_seq + 1;
+        }
+        view.flush(next - 1, &mut picked, &mut ready.frames);
+        self.sent.seq = next - 1;
+        self.tiles.clear();
+    }
+}
+
+impl View {
+    /// Writes the tiles picked so far as the `ViewTiles` up to `upto`
+    /// (nothing when there are none: the client's cursor then stays, and
+    /// the next frame covers the stretch).
+    fn flush(&mut self, upto: u64, picked: &mut BytesMut, out: &mut Vec<Bytes>) {
+        if picked.is_empty() {
+            return;
+        }
+        out.push(join_view_tiles(self.told, upto, [&picked[..]]));
+        picked.clear();
+        self.told = upto;
     }
 }
 
@@ -312,6 +511,141 @@ mod tests {
         Version { epoch: 1, seq }
     }
 
+    fn mirror() -> Mirror {
+        let size = app::geometry::CanvasSize {
+            width: 1024,
+            height: 1024,
+        };
+        let snapshot = crate::model::Snapshot {
+            epoch: 1,
+            seq: 0,
+            chunks: crate::model::Chunks::new(),
+        };
+        Mirror::new(size, snapshot, 0)
+    }
+
+    fn at(chunk: u16, seq: u64) -> Tile {
+        Tile {
+            x: chunk * 256 + (seq % 256) as u16,
+            y: 0,
+            color: (seq % 32) as u8,
+        }
+    }
+
+    /// A shared frame of tiles in chunks (cx, 0), one per seq from `first_seq`.
+    fn frame_in(first_seq: u64, chunks: &[u16]) -> Frame {
+        let tiles: Vec<Tile> = (first_seq..)
+            .zip(chunks)
+            .map(|(seq, &chunk)| at(chunk, seq))
+            .collect();
+        let frame = TilesFrame::encode(first_seq, &tiles, None).next().unwrap();
+        Frame::Tiles(frame)
+    }
+
+    fn chunk(cx: u16) -> ChunkId {
+        ChunkId { cx, cy: 0 }
+    }
+
+    #[test]
+    fn a_watching_socket_gets_its_chunks_tiles_and_every_seq_accounted_for() {
+        let mirror = mirror();
+        mirror.apply(&[at(1, 1), at(3, 2)]); // chunk 1 at version 1, chunk 3 at 2
+        let mut outbox = Outbox::watching(version(2));
+        outbox.watch(vec![chunk(1), chunk(2), chunk(1)]);
+        assert_eq!(
+            decoded(&outbox.take(&mirror)),
+            [
+                ServerMessage::ChunkHello {
+                    chunk: chunk(1),
+                    version: 1
+                },
+                ServerMessage::ChunkHello {
+                    chunk: chunk(2),
+                    version: 0
+                },
+            ]
+        );
+        // Seqs 3..=5 touch chunks 0, 2, 1; 6..=7 none it watches.
+        outbox.push(frame_in(3, &[0, 2, 1]));
+        outbox.push(frame_in(6, &[0, 3]));
+        assert_eq!(
+            decoded(&outbox.take(&mirror)),
+            [ServerMessage::ViewTiles {
+                after: 2,
+                upto: 7,
+                tiles: vec![at(1, 5), at(2, 4)]
+            }]
+        );
+        outbox.push(frame_in(8, &[3, 3]));
+        assert!(outbox.take(&mirror).frames.is_empty(), "nothing to tell");
+        outbox.watch(vec![chunk(3)]);
+        outbox.push(frame_in(10, &[3, 1]));
+        assert_eq!(
+            decoded(&outbox.take(&mirror)),
+            [
+                ServerMessage::ChunkHello {
+                    chunk: chunk(3),
+                    version: 2
+                },
+                ServerMessage::ViewTiles {
+                    after: 7,
+                    upto: 11,
+                    tiles: vec![at(3, 10)]
+                },
+            ],
+            "the stretch without its tiles is covered by the next frame"
+        );
+    }
+
+    #[test]
+    fn a_resync_announces_every_watched_chunk_again() {
+        let mirror = mirror();
+        let mut outbox = Outbox::watching(version(0));
+        outbox.watch(vec![chunk(0), chunk(2)]);
+        outbox.take(&mirror);
+        outbox.push(frame_in(1, &[0]));
+        outbox.push(Frame::resync(version(9)));
+        outbox.push(frame_in(10, &[2]));
+        assert_eq!(
+            decoded(&outbox.take(&mirror)),
+            [
+                ServerMessage::Resync { seq: 9, epoch: 1 },
+                ServerMessage::ChunkHello {
+                    chunk: chunk(0),
+                    version: 0
+                },
+                ServerMessage::ChunkHello {
+                    chunk: chunk(2),
+                    version: 0
+                },
+                ServerMessage::ViewTiles {
+                    after: 9,
+                    upto: 10,
+                    tiles: vec![at(2, 10)]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_whole_canvas_socket_that_starts_watching_continues_from_its_last_tiles() {
+        let mirror = mirror();
+        let mut outbox = Outbox::new(version(4));
+        outbox.push(frame_in(5, &[0, 1]));
+        outbox.take(&mirror);
+        outbox.watch(vec![chunk(1)]);
+        outbox.push(frame_in(7, &[1]));
+        let frames = decoded(&outbox.take(&mirror));
+        assert_eq!(
+            frames[1],
+            ServerMessage::ViewTiles {
+                after: 6,
+                upto: 7,
+                tiles: vec![at(1, 7)]
+            }
+        );
+    }
+
     #[test]
     fn one_frame_goes_out_as_it_was_encoded() {
         let mut outbox = Outbox::new(version(10));
@@ -319,7 +653,7 @@ mod tests {
             unreachable!()
         };
         outbox.push(Frame::Tiles(shared.clone()));
-        let ready = outbox.take();
+        let ready = outbox.take(&mirror());
         assert_eq!(ready.frames.len(), 1);
         assert_eq!(
             ready.frames[0].as_ptr(),
@@ -337,7 +671,7 @@ mod tests {
         outbox.push(Frame::presence(3));
         outbox.push(frame(15, 2));
         outbox.push(Frame::presence(4));
-        let ready = outbox.take();
+        let ready = outbox.take(&mirror());
         assert_eq!(
             decoded(&ready),
             [
@@ -349,7 +683,7 @@ mod tests {
             ]
         );
         assert_eq!(ready.placed_at_ms, Some(8));
-        assert!(outbox.take().frames.is_empty());
+        assert!(outbox.take(&mirror()).frames.is_empty());
         assert_eq!(outbox.covered(), version(16));
     }
 
@@ -361,7 +695,7 @@ mod tests {
         outbox.push(Frame::resync(reloaded));
         outbox.push(frame(6, 1)); // the new epoch's next tile
         assert_eq!(
-            decoded(&outbox.take()),
+            decoded(&outbox.take(&mirror())),
             [
                 ServerMessage::Resync { seq: 5, epoch: 2 },
                 ServerMessage::Tiles {
@@ -379,7 +713,7 @@ mod tests {
         let many = tiles(1, MAX_TILES_PER_FRAME as u64 + 5);
         outbox.push_tiles(1, &many[..10]);
         outbox.push_tiles(11, &many[10..]);
-        let ready = decoded(&outbox.take());
+        let ready = decoded(&outbox.take(&mirror()));
         let ServerMessage::Tiles { first_seq, tiles } = &ready[1] else {
             panic!("{ready:?}")
         };
@@ -393,7 +727,7 @@ mod tests {
         outbox.push(frame(11, 2));
         outbox.push(frame(20, 2)); // 13..=19 never came
         assert_eq!(
-            decoded(&outbox.take()),
+            decoded(&outbox.take(&mirror())),
             [
                 ServerMessage::Tiles {
                     first_seq: 11,
@@ -414,7 +748,7 @@ mod tests {
         outbox.resume_from(version(13));
         outbox.push_tiles(14, &tiles(14, 2));
         assert_eq!(
-            decoded(&outbox.take()),
+            decoded(&outbox.take(&mirror())),
             [ServerMessage::Tiles {
                 first_seq: 14,
                 tiles: tiles(14, 2)

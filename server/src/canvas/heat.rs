@@ -5,7 +5,7 @@
 //! now, fading to 1 at [`WINDOW`]; 0: longer ago or never), made at most
 //! once per [`MAX_AGE`] whatever the request rate, on the blocking pool.
 
-use app::{geometry::CanvasSize, protocol::Tile};
+use app::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize, protocol::Tile};
 use bytes::Bytes;
 use std::{
     sync::{Arc, RwLock},
@@ -28,10 +28,17 @@ pub struct Heat {
 }
 
 impl Heat {
+    /// The heat of a canvas sent whole; a larger one (by chunk) keeps
+    /// none (`/api/heatmap.png` is refused for it).
     pub fn new(size: CanvasSize) -> Self {
+        let area = if size.area() > WHOLE_CANVAS_MAX_AREA {
+            0
+        } else {
+            size.area()
+        };
         Self {
             size,
-            placed_at: RwLock::new(vec![0; size.area()]),
+            placed_at: RwLock::new(vec![0; area]),
             newest: Mutex::new(None),
         }
     }
@@ -41,8 +48,9 @@ impl Heat {
         let at = u32::try_from(at_ms / 1000).unwrap_or(u32::MAX);
         let mut placed_at = self.placed_at.write().unwrap_or_else(|e| e.into_inner());
         for tile in tiles {
-            if let Some(coord) = self.size.coord(tile.x, tile.y) {
-                placed_at[coord.index] = at;
+            let coord = self.size.coord(tile.x, tile.y);
+            if let Some(slot) = coord.and_then(|c| placed_at.get_mut(c.index)) {
+                *slot = at;
             }
         }
     }

@@ -1,14 +1,17 @@
-//! The instance's in-memory copy of the canvas. `/api/canvas`, the PNG (both
-//! through [`super::snapshot`]), the pixel colors of `/api/pixel` and the SSR
-//! page all read from here, so a read never costs a store round trip. It also keeps the most recent tiles,
+//! The instance's in-memory copy of the canvas, by chunk (only the painted
+//! ones take memory). `/api/canvas`, the PNG (both through
+//! [`super::snapshot`]), the chunks of `/api/chunks`, the pixel colors of
+//! `/api/pixel` and the SSR page all read from here, so a read never costs
+//! a store round trip. It also keeps the most recent tiles,
 //! so a socket that fell behind the fan-out, or a client that resumes after a
 //! short disconnection, is caught up from memory rather than from the store.
 
 use crate::{
     backend::{CanvasStore, History, StoreError},
-    model::Snapshot,
+    model::{Chunks, Snapshot},
 };
 use app::{
+    chunk::ChunkId,
     geometry::{CanvasSize, Coord},
     protocol::Tile,
 };
@@ -25,8 +28,20 @@ pub struct Mirror {
 
 struct State {
     version: Version,
-    pixels: Vec<u8>,
+    chunks: Chunks,
     recent: RecentTiles,
+}
+
+/// One chunk as the mirror has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkCopy {
+    /// The canvas's version it was read at: the copy holds every placement
+    /// up to its seq.
+    pub at: Version,
+    /// The chunk's own version: the seq of its last placement.
+    pub version: u64,
+    /// Its pixels, `None` if it was never painted (all white).
+    pub pixels: Option<Box<[u8]>>,
 }
 
 /// The last tiles applied, oldest first, ending at the mirror's seq.
@@ -55,7 +70,7 @@ impl Mirror {
             size,
             state: RwLock::new(State {
                 version: Version { epoch: 0, seq: 0 },
-                pixels: Vec::new(),
+                chunks: Chunks::new(),
                 recent: RecentTiles {
                     tiles: VecDeque::with_capacity(recent),
                     capacity: recent,
@@ -77,7 +92,28 @@ impl Mirror {
     /// The color of one pixel and the version it was read at.
     pub fn pixel(&self, coord: Coord) -> (u8, Version) {
         let state = self.read();
-        (state.pixels[coord.index], state.version)
+        (state.chunks.pixel(coord.x, coord.y), state.version)
+    }
+
+    /// A chunk's version (the seq of its last placement) now.
+    pub fn chunk_version(&self, chunk: ChunkId) -> u64 {
+        self.read().chunks.version(chunk)
+    }
+
+    /// One chunk's pixels and versions.
+    pub fn chunk(&self, chunk: ChunkId) -> ChunkCopy {
+        let state = self.read();
+        let painted = state.chunks.get(chunk);
+        ChunkCopy {
+            at: state.version,
+            version: painted.map_or(0, |c| c.version),
+            pixels: painted.map(|c| c.pixels.clone()),
+        }
+    }
+
+    /// How many chunks were painted.
+    pub fn painted_chunks(&self) -> usize {
+        self.read().chunks.len()
     }
 
     /// Applies the placements that follow the current version: `tiles[0]`
@@ -87,31 +123,29 @@ impl Mirror {
         let mut state = self.write();
         let State {
             version,
-            pixels,
+            chunks,
             recent,
         } = &mut *state;
         for tile in tiles {
-            if let Some(coord) = self.size.coord(tile.x, tile.y) {
-                pixels[coord.index] = tile.color;
+            version.seq += 1;
+            if self.size.coord(tile.x, tile.y).is_some() {
+                chunks.set(*tile, version.seq);
             }
             recent.push(*tile);
         }
-        version.seq += tiles.len() as u64;
     }
 
-    /// Replaces the whole canvas, at start-up and on a reload. A snapshot of
-    /// the wrong size (another canvas size configured) is fitted: cut or
-    /// padded with white. The recent tiles are forgotten: they may no longer
-    /// lead to this version.
+    /// Replaces the whole canvas, at start-up and on a reload. (Chunks of
+    /// a snapshot that lie off the canvas, if a smaller size is configured
+    /// than the one it was painted at, are kept and never shown.) The
+    /// recent tiles are forgotten: they may no longer lead to this version.
     pub fn replace(&self, snapshot: Snapshot) {
-        let mut pixels = snapshot.pixels;
-        pixels.resize(self.size.area(), 0);
         let mut state = self.write();
         state.version = Version {
             epoch: snapshot.epoch,
             seq: snapshot.seq,
         };
-        state.pixels = pixels;
+        state.chunks = snapshot.chunks;
         state.recent.tiles.clear();
     }
 
@@ -156,10 +190,11 @@ impl Mirror {
         }
     }
 
-    /// The whole canvas with its version.
+    /// The whole canvas with its version, row by row (for a canvas small
+    /// enough to be sent whole: see `canvas::WHOLE_CANVAS_MAX_AREA`).
     pub fn copy(&self) -> (Version, Vec<u8>) {
         let state = self.read();
-        (state.version, state.pixels.clone())
+        (state.version, state.chunks.to_dense(self.size))
     }
 
     // The state is replaced whole or changed one byte at a time, so a panic
@@ -240,7 +275,7 @@ mod tests {
         let snapshot = Snapshot {
             epoch: 7,
             seq: 10,
-            pixels: vec![0; 16],
+            chunks: Chunks::new(),
         };
         Mirror::new(size, snapshot, recent)
     }
@@ -280,6 +315,14 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(color, tile(4).color);
+        let chunk = mirror.chunk(ChunkId { cx: 0, cy: 0 });
+        assert_eq!((chunk.at.seq, chunk.version), (14, 14));
+        assert_eq!(
+            chunk.pixels.unwrap()[256],
+            tile(4).color,
+            "(0, 1) in the chunk's rows"
+        );
+        assert_eq!(mirror.chunk(ChunkId { cx: 1, cy: 0 }).pixels, None);
     }
 
     #[test]
@@ -289,7 +332,7 @@ mod tests {
         mirror.replace(Snapshot {
             epoch: 7,
             seq: 11,
-            pixels: vec![0; 16],
+            chunks: Chunks::new(),
         });
         assert_eq!(mirror.since(7, 10), Since::Gone);
         assert_eq!(mirror.since(7, 11), Since::Current);

@@ -2,10 +2,12 @@
 //! every read is served from (with the recent tiles, for sockets that fell
 //! behind and for `Resume`), the [`sync`] task that keeps it in seq order
 //! from the update feed, the [`fanout`] that sends each batch of tiles to
-//! every socket as one shared frame, the [`snapshot`]s HTTP serves, the
-//! [`archive`] of past canvases, and the [`heat`] of the last minutes.
+//! every socket as one shared frame, the [`snapshot`]s and [`chunks`] HTTP
+//! serves, the [`archive`] of past canvases, and the [`heat`] of the last
+//! minutes.
 
 pub mod archive;
+pub mod chunks;
 pub mod encode;
 pub mod fanout;
 pub mod heat;

@@ -155,7 +155,7 @@ mod tests {
         let snapshot = Snapshot {
             epoch: 1,
             seq: 0,
-            pixels: vec![0; 64],
+            chunks: crate::model::Chunks::new(),
         };
         let mirror = Arc::new(Mirror::new(size, snapshot, 16));
         let metrics = Arc::new(Metrics::new());
@@ -199,7 +199,7 @@ mod tests {
         mirror.replace(Snapshot {
             epoch: 2,
             seq: 0,
-            pixels: vec![0; 64],
+            chunks: crate::model::Chunks::new(),
         });
         assert_eq!(snapshots.latest().await.version.epoch, 2);
     }

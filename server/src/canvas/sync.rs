@@ -429,7 +429,7 @@ impl SyncTask {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Snapshot;
+    use crate::model::{Chunks, Snapshot};
     use app::geometry::CanvasSize;
     use async_trait::async_trait;
     use std::sync::Mutex;
@@ -500,10 +500,14 @@ mod tests {
         async fn snapshot(&self) -> Result<Snapshot, StoreError> {
             let pixels = self.pixels();
             let state = self.state();
+            let size = CanvasSize {
+                width: SIDE,
+                height: SIDE,
+            };
             Ok(Snapshot {
                 epoch: state.epoch,
                 seq: state.placed.len() as u64,
-                pixels,
+                chunks: Chunks::from_dense(size, &pixels, 0),
             })
         }
 
@@ -574,7 +578,7 @@ mod tests {
         let snapshot = Snapshot {
             epoch: store.state().epoch,
             seq: 0,
-            pixels: Vec::new(),
+            chunks: Chunks::new(),
         };
         let mirror = Arc::new(Mirror::new(size, snapshot, 1024));
         let metrics = Arc::new(Metrics::new());

@@ -12,6 +12,7 @@ use crate::{
 };
 use app::{
     api::{Archive, Archived, Info, Name, PixelInfo},
+    chunk::WHOLE_CANVAS_MAX_AREA,
     geometry::Coord,
     palette::PALETTE,
     protocol::encode_tiles,
@@ -41,8 +42,23 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
     })
 }
 
+/// Refuses a canvas larger than is ever sent whole
+/// ([`WHOLE_CANVAS_MAX_AREA`]): its chunks are served instead.
+fn sent_whole(state: &AppState) -> Result<(), ApiError> {
+    if state.mirror.size().area() > WHOLE_CANVAS_MAX_AREA {
+        return Err(ApiError::Conflict(
+            "this canvas is too large to be sent whole: load its chunks (/api/chunks)",
+        ));
+    }
+    Ok(())
+}
+
 /// The snapshot: one palette index per pixel, with its seq and epoch.
-pub async fn canvas(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn canvas(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    sent_whole(&state)?;
     let encoded = state.snapshots.latest().await;
     let version = encoded.version;
     let etag = etag(version);
@@ -66,11 +82,15 @@ pub async fn canvas(State(state): State<AppState>, headers: HeaderMap) -> Respon
     out.insert("x-canvas-epoch", version.epoch.into());
     out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     cache_headers(out, etag);
-    response
+    Ok(response)
 }
 
 /// The canvas as an indexed PNG, one image pixel per canvas pixel.
-pub async fn canvas_png(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn canvas_png(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    sent_whole(&state)?;
     let encoded = state.snapshots.latest().await;
     let etag = etag(encoded.version);
     let mut response = if if_none_match(&headers, &etag) {
@@ -81,13 +101,14 @@ pub async fn canvas_png(State(state): State<AppState>, headers: HeaderMap) -> Re
     let out = response.headers_mut();
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
     cache_headers(out, etag);
-    response
+    Ok(response)
 }
 
 /// `GET /api/heatmap.png`: where tiles were placed in the last ten minutes
 /// (grayscale: 255 just now, fading to 1; 0 older or never), at most a
 /// second old (`canvas::heat`).
-pub async fn heatmap_png(State(state): State<AppState>) -> Response {
+pub async fn heatmap_png(State(state): State<AppState>) -> Result<Response, ApiError> {
+    sent_whole(&state)?;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
         (
@@ -95,7 +116,7 @@ pub async fn heatmap_png(State(state): State<AppState>) -> Response {
             HeaderValue::from_static("public, max-age=1"),
         ),
     ];
-    (headers, state.heat.png().await).into_response()
+    Ok((headers, state.heat.png().await).into_response())
 }
 
 /// `GET /api/snapshots`: the archived canvases, newest first.
@@ -284,7 +305,7 @@ fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
 }
 
 /// Whether `Accept-Encoding` allows gzip (present and not `q=0`).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
+pub(super) fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()

@@ -3,6 +3,7 @@
 mod admin;
 mod api;
 mod challenge;
+mod chunks;
 mod health;
 mod metrics;
 mod origin;
@@ -60,6 +61,11 @@ fn routes(state: AppState) -> Router {
         .route("/api/info", get(api::info))
         .route("/api/canvas", get(api::canvas))
         .route("/api/canvas.png", get(api::canvas_png))
+        .route("/api/chunks/{cx}/{cy}", get(chunks::current))
+        .route(
+            "/api/chunks/{cx}/{cy}/{epoch}/{version}",
+            get(chunks::versioned),
+        )
         .route("/api/pixel", get(api::pixel))
         .route("/api/heatmap.png", get(api::heatmap_png))
         .route("/api/placements", get(api::placements))

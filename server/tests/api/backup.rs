@@ -37,10 +37,7 @@ async fn canvas_in(redis: &RedisServer) -> (Option<String>, Option<String>, Vec<
         .query_async(&mut connection)
         .await
         .unwrap();
-    let pixels: Vec<u8> = get(keys.pixels.clone())
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    let pixels = redis.pixels().await;
     let history: Vec<u8> = redis::cmd("DUMP")
         .arg(&keys.history)
         .query_async::<Option<Vec<u8>>>(&mut connection)

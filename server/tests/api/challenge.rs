@@ -267,7 +267,7 @@ async fn anonymous_visitors_leave_no_records_and_memory_is_reported_by_kind() {
         Duration::from_millis(100),
         || async {
             let text = fresh.api.get("/metrics").await.text().await.ok()?;
-            text.contains("canvas_store_memory_bytes{kind=\"pixels\"}")
+            text.contains("canvas_store_memory_bytes{kind=\"chunks\"}")
                 .then_some(text)
         },
     )
@@ -281,11 +281,11 @@ async fn anonymous_visitors_leave_no_records_and_memory_is_reported_by_kind() {
     };
     let sessions = gauge("canvas_store_keys", "session");
     println!(
-        "store usage: ~{sessions:.0} session keys, {:.0} bytes; pixels {:.0} bytes",
+        "store usage: ~{sessions:.0} session keys, {:.0} bytes; chunk versions {:.0} bytes",
         gauge("canvas_store_memory_bytes", "session"),
-        gauge("canvas_store_memory_bytes", "pixels")
+        gauge("canvas_store_memory_bytes", "chunks")
     );
     assert!((60.0..=140.0).contains(&sessions), "about 100: {sessions}");
     assert!(gauge("canvas_store_memory_bytes", "session") > 0.0);
-    assert!(gauge("canvas_store_memory_bytes", "pixels") > 0.0);
+    assert!(gauge("canvas_store_memory_bytes", "chunks") > 0.0);
 }

@@ -348,18 +348,22 @@ impl RedisServer {
             .unwrap_or(0)
     }
 
-    /// The canvas bytes it holds, padded to the usual test canvas's size as
-    /// a snapshot is.
+    /// The pixels it holds of the tests' usual 64x32 canvas (all in chunk
+    /// (0, 0)), row by row as a snapshot has them.
     pub async fn pixels(&self) -> Vec<u8> {
         let mut connection = self.connect().await;
-        let mut pixels: Vec<u8> = redis::cmd("GET")
-            .arg(keys().pixels)
+        let mut chunk: Vec<u8> = redis::cmd("GET")
+            .arg(keys().chunk_prefix() + "{0,0}")
             .query_async(&mut connection)
             .await
             .unwrap_or_default();
-        // Padded to at least the tests' usual 64x32 canvas, never cut.
-        pixels.resize(pixels.len().max(64 * 32), 0);
-        pixels
+        chunk.resize(256 * 256, 0);
+        chunk
+            .chunks(256)
+            .take(32)
+            .flat_map(|row| &row[..64])
+            .copied()
+            .collect()
     }
 
     /// Every placement its history stream holds, by seq (batch entries:

@@ -261,8 +261,8 @@ async fn a_shadow_banned_session_is_told_yes_and_changes_nothing() {
         assert_eq!(outcome, PlaceOutcome::Shadowed, "{}", store.name);
         let after = store.store.snapshot().await.unwrap();
         assert_eq!(
-            (after.seq, after.pixels),
-            (before.seq, before.pixels),
+            (after.seq, after.chunks),
+            (before.seq, before.chunks),
             "{}",
             store.name
         );
@@ -356,7 +356,8 @@ async fn a_fill_takes_one_seq_per_pixel_and_shows_in_snapshot_and_history() {
         let snapshot = store.store.snapshot().await.unwrap();
         assert_eq!(snapshot.seq, before + 5, "{}", store.name);
         for (coord, color) in &pixels {
-            assert_eq!(snapshot.pixels[coord.index], *color, "{}", store.name);
+            let pixel = snapshot.chunks.pixel(coord.x, coord.y);
+            assert_eq!(pixel, *color, "{}", store.name);
         }
         let History::Placements(history) = store
             .store

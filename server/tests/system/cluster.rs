@@ -202,14 +202,20 @@ async fn version_in(redis: &mut redis::aio::MultiplexedConnection) -> (u64, u64)
     (epoch.unwrap_or(0), seq.unwrap_or(0))
 }
 
+/// The 64x32 canvas's pixels, row by row, from its one chunk.
 async fn pixels_in(redis: &mut redis::aio::MultiplexedConnection) -> Vec<u8> {
-    let mut pixels: Vec<u8> = redis::cmd("GET")
-        .arg(keys().pixels)
+    let mut chunk: Vec<u8> = redis::cmd("GET")
+        .arg(keys().chunk_prefix() + "{0,0}")
         .query_async(redis)
         .await
         .unwrap_or_default();
-    pixels.resize(64 * 32, 0);
-    pixels
+    chunk.resize(256 * 256, 0);
+    chunk
+        .chunks(256)
+        .take(32)
+        .flat_map(|row| &row[..64])
+        .copied()
+        .collect()
 }
 
 #[tokio::test]

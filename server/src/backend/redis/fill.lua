@@ -2,15 +2,18 @@
 -- ordinary placements (each its own seq) in one atomic step, whatever the
 -- freeze, bans and cooldowns (docs/redis.md). The caller sends a large fill
 -- in chunks of these.
--- KEYS: 1 epoch, 2 seq, 3 pixels, 4 history, 5 meta
+-- KEYS: 1 epoch, 2 seq, 3 chunks (the painted chunks' versions), 4 history,
+--       5 meta
 -- ARGV: 1 now (ms), 2 history length, 3 channel, 4 epoch to start if none,
 --       5 each tile's pixel index (u32, little-endian), 6 the placer
 --       (`<session>,<address>`), 7 the name the pixels are placed by, 8 the
---       tiles, five bytes each as in a Tiles frame
+--       tiles, five bytes each as in a Tiles frame, 9 the chunk keys' prefix
+--       (`<prefix>:chunk:`; the keys are made here, as in place.lua)
 -- Returns {first seq, last seq}.
 local now, keep, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local indices, placer, name, packed = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local tail = placer .. ',' .. name
+local chunk_prefix = ARGV[9]
 local count = #packed / 5
 
 local epoch = redis.call('GET', KEYS[1])
@@ -18,6 +21,9 @@ if not epoch then
   epoch = ARGV[4]
   redis.call('SET', KEYS[1], epoch)
   redis.call('DEL', KEYS[2], KEYS[4])
+  for _, chunk in ipairs(redis.call('HKEYS', KEYS[3])) do
+    redis.call('HSET', KEYS[3], chunk, 0)
+  end
 end
 local first = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
 local last = first + count - 1
@@ -35,18 +41,25 @@ redis.call('XADD', KEYS[4], 'MINID', '~', string.format('%d', math.max(last - ke
 -- BITFIELD and HSET in slices: Lua's unpack takes a few thousand values.
 local SLICE = 1000
 for start = 0, count - 1, SLICE do
-  local bitfield, meta = {}, {}
+  local bitfields, versions, meta = {}, {}, {}
   for i = start, math.min(start + SLICE, count) - 1 do
-    local color = struct.unpack('B', packed, i * 5 + 5)
+    local x, y, color = struct.unpack('<HHB', packed, i * 5 + 1)
     local index = struct.unpack('<I4', indices, i * 4 + 1)
+    local chunk = string.format('%d,%d', math.floor(x / 256), math.floor(y / 256))
+    local bitfield = bitfields[chunk] or {}
+    bitfields[chunk] = bitfield
     bitfield[#bitfield + 1] = 'SET'
     bitfield[#bitfield + 1] = 'u8'
-    bitfield[#bitfield + 1] = '#' .. index
+    bitfield[#bitfield + 1] = '#' .. ((y % 256) * 256 + x % 256)
     bitfield[#bitfield + 1] = color
+    versions[chunk] = first + i
     meta[#meta + 1] = index
     meta[#meta + 1] = 'v2,' .. string.format('%d', first + i) .. ',' .. now .. ',' .. tail
   end
-  redis.call('BITFIELD', KEYS[3], unpack(bitfield))
+  for chunk, bitfield in pairs(bitfields) do
+    redis.call('BITFIELD', chunk_prefix .. '{' .. chunk .. '}', unpack(bitfield))
+    redis.call('HSET', KEYS[3], chunk, string.format('%d', versions[chunk]))
+  end
   redis.call('HSET', KEYS[5], unpack(meta))
 end
 redis.call('SET', KEYS[2], last_id)

@@ -10,8 +10,13 @@ pub struct Keys {
     pub epoch: String,
     /// Integer: the last seq taken.
     pub seq: String,
-    /// String: one palette index per pixel, row-major.
-    pub pixels: String,
+    /// Hash: `<cx>,<cy>` -> the seq of the chunk's last placement, for
+    /// every chunk ever painted (each chunk's pixels: [`Keys::chunk_prefix`]).
+    pub chunks: String,
+    /// String: the whole canvas, one palette index per pixel, row-major,
+    /// as versions before chunks kept it; cut into chunks once by
+    /// `snapshot.lua`.
+    pub legacy_pixels: String,
     /// Stream: one entry per batch of placements, ID `<last seq>-0`, fields
     /// `f` (the first seq) and `t` (the tiles, five bytes each).
     pub history: String,
@@ -51,7 +56,8 @@ impl Keys {
         Self {
             epoch: format!("{prefix}:epoch"),
             seq: format!("{prefix}:seq"),
-            pixels: format!("{prefix}:pixels"),
+            chunks: format!("{prefix}:chunks"),
+            legacy_pixels: format!("{prefix}:pixels"),
             history: format!("{prefix}:history"),
             meta: format!("{prefix}:meta"),
             channel: format!("{prefix}:updates"),
@@ -66,6 +72,14 @@ impl Keys {
             archive_bytes: format!("{prefix}:archive:bytes"),
             prefix: prefix.to_owned(),
         }
+    }
+
+    /// What a chunk's key starts with: the key is
+    /// `<prefix>:chunk:{<cx>,<cy>}`, a string of 65,536 palette indices
+    /// (the chunk's pixels row by row), hash-tagged by its chunk so a
+    /// Redis Cluster would keep each chunk whole on one shard.
+    pub fn chunk_prefix(&self) -> String {
+        format!("{}:chunk:", self.prefix)
     }
 
     /// What every key starts with (`REDIS_KEY_PREFIX`) and a colon.

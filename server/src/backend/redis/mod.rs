@@ -21,6 +21,7 @@ pub use store::RedisStore;
 
 use super::StoreError;
 use crate::{config::RedisConfig, metrics::Metrics, model::Rules};
+use app::geometry::CanvasSize;
 use locate::Locator;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -29,12 +30,13 @@ use tokio_util::sync::CancellationToken;
 pub fn open(
     config: &RedisConfig,
     rules: Rules,
+    size: CanvasSize,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> Result<(Arc<RedisStore>, RedisFeed), StoreError> {
     let locator = Arc::new(Locator::new(config)?);
     let channel = Keys::new(&config.key_prefix).channel;
-    let store = RedisStore::new(config, rules, locator.clone(), metrics);
+    let store = RedisStore::new(config, rules, size, locator.clone(), metrics);
     let feed = RedisFeed::spawn(locator, channel, config.command_timeout, shutdown);
     Ok((store, feed))
 }

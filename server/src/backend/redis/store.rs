@@ -28,13 +28,14 @@ use crate::{
     config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
-        unix_ms, ArchiveKeep, AuditEntry, BanTarget, ClientAddress, Logged, PixelRecord,
-        PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId, Snapshot, Update,
-        MODERATOR,
+        unix_ms, ArchiveKeep, AuditEntry, BanTarget, Chunk, Chunks, ClientAddress, Logged,
+        PixelRecord, PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId, Snapshot,
+        Update, MODERATOR,
     },
 };
 use app::{
-    geometry::Coord,
+    chunk::{ChunkId, CHUNK_AREA},
+    geometry::{CanvasSize, Coord},
     name::DisplayName,
     protocol::{decode_tile_list, Tile, TILE_LEN},
 };
@@ -71,6 +72,9 @@ pub struct RedisStore {
     durability: Durability,
     keys: Keys,
     rules: Rules,
+    /// The canvas's size: what a canvas of an earlier version is cut into
+    /// chunks by.
+    size: CanvasSize,
     history_len: usize,
     /// Placements on their way to the batching task.
     placements: mpsc::Sender<Pending>,
@@ -88,6 +92,7 @@ impl RedisStore {
     pub fn new(
         config: &RedisConfig,
         rules: Rules,
+        size: CanvasSize,
         locator: Arc<Locator>,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
@@ -100,6 +105,7 @@ impl RedisStore {
                 durability: config.durability,
                 keys: Keys::new(&config.key_prefix),
                 rules,
+                size,
                 history_len: config.history_len.max(1),
                 placements,
             }
@@ -177,7 +183,8 @@ impl RedisStore {
             .arg(self.rules.per_address)
             .arg(self.rules.window().as_millis() as u64)
             .arg(keys.ban_prefix())
-            .arg(self.rules.challenge.code());
+            .arg(self.rules.challenge.code())
+            .arg(keys.chunk_prefix());
         for Pending { placement, .. } in batch {
             invocation
                 .arg(placement.coord.index)
@@ -366,8 +373,52 @@ fn parse_logged(
     Ok(())
 }
 
-/// The keys a script that places starts with: epoch, seq, pixels, history
-/// and pixel records (`place.lua`, `fill.lua`).
+/// `snapshot.lua`'s answer: epoch, seq, then `<cx>,<cy>`, version and
+/// pixels for each painted chunk.
+fn parse_snapshot(reply: &[Vec<u8>]) -> Result<Snapshot, StoreError> {
+    let number = |bytes: &[u8]| -> Option<u64> { std::str::from_utf8(bytes).ok()?.parse().ok() };
+    let [epoch, seq, chunks @ ..] = reply else {
+        return Err(malformed("snapshot"));
+    };
+    let (Some(epoch), Some(seq)) = (number(epoch), number(seq)) else {
+        return Err(malformed("snapshot epoch or seq"));
+    };
+    let mut snapshot = Snapshot {
+        epoch,
+        seq,
+        chunks: Chunks::new(),
+    };
+    for chunk in chunks.chunks(3) {
+        let [id, version, pixels] = chunk else {
+            return Err(malformed("snapshot chunk"));
+        };
+        let id = std::str::from_utf8(id)
+            .ok()
+            .and_then(|id| id.split_once(','))
+            .and_then(|(cx, cy)| {
+                Some(ChunkId {
+                    cx: cx.parse().ok()?,
+                    cy: cy.parse().ok()?,
+                })
+            })
+            .ok_or(malformed("snapshot chunk id"))?;
+        let version = number(version).ok_or(malformed("snapshot chunk version"))?;
+        // BITFIELD grows a chunk's string only as far as its last pixel set.
+        let mut pixels = pixels.clone();
+        pixels.resize(CHUNK_AREA, 0);
+        snapshot.chunks.insert(
+            id,
+            Chunk {
+                version,
+                pixels: pixels.into_boxed_slice(),
+            },
+        );
+    }
+    Ok(snapshot)
+}
+
+/// The keys a script that places starts with: epoch, seq, the chunks'
+/// versions, history and pixel records (`place.lua`, `fill.lua`).
 fn canvas_keys<'a, 'b>(
     invocation: &'a mut redis::ScriptInvocation<'b>,
     keys: &Keys,
@@ -375,7 +426,7 @@ fn canvas_keys<'a, 'b>(
     invocation
         .key(&keys.epoch)
         .key(&keys.seq)
-        .key(&keys.pixels)
+        .key(&keys.chunks)
         .key(&keys.history)
         .key(&keys.meta)
 }
@@ -434,14 +485,18 @@ impl CanvasStore for RedisStore {
         invocation
             .key(&keys.epoch)
             .key(&keys.seq)
-            .key(&keys.pixels)
+            .key(&keys.chunks)
             .key(&keys.history)
-            .arg(new_epoch());
-        let (epoch, seq, pixels): (u64, u64, Vec<u8>) = self
+            .key(&keys.legacy_pixels)
+            .arg(new_epoch())
+            .arg(keys.chunk_prefix())
+            .arg(self.size.width)
+            .arg(self.size.height);
+        let reply: Vec<Vec<u8>> = self
             .master
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
-        Ok(Snapshot { epoch, seq, pixels })
+        parse_snapshot(&reply)
     }
 
     async fn history(
@@ -551,7 +606,8 @@ impl PlacementStore for RedisStore {
             .arg(indices)
             .arg(format!("{MODERATOR},{}", placer.address))
             .arg(&placer.name)
-            .arg(tiles);
+            .arg(tiles)
+            .arg(keys.chunk_prefix());
         let durability = self.durability;
         let ((first_seq, last_seq), durable): ((u64, u64), bool) = self
             .placer
@@ -1045,7 +1101,7 @@ impl HealthStore for RedisStore {
         let prefix = self.keys.prefix();
         // The single large keys, measured; everything else, sampled.
         let singles: Vec<(&'static str, String)> = vec![
-            ("pixels", self.keys.pixels.clone()),
+            ("chunks", self.keys.chunks.clone()),
             ("meta", self.keys.meta.clone()),
             ("history", self.keys.history.clone()),
             ("archive", self.keys.archive_png.clone()),

@@ -33,6 +33,7 @@ use crate::{
     state::AppState,
 };
 use app::{
+    chunk::WHOLE_CANVAS_MAX_AREA,
     palette::ColorIndex,
     protocol::{error_code, ClientMessage, DecodeError, Hello, PlaceStatus, ServerMessage, Tile},
 };
@@ -78,6 +79,13 @@ const RESUME_PAGE: usize = 10_000;
 /// and the connection is closed.
 const RESUME_BURST: u32 = 3;
 const RESUME_EVERY: Duration = Duration::from_secs(5);
+
+/// `Watch` frames a connection may send: a burst of this many, then one
+/// every [`WATCH_EVERY`]. A page sends one as its view settles (at most
+/// five a second while it pans); each costs a look-up per chunk named, so
+/// more is a flood and the connection is closed.
+const WATCH_BURST: u32 = 20;
+const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// How long a client is told to wait when the store is unavailable.
 const STORE_DOWN_RETRY: Duration = Duration::from_secs(1);
@@ -139,6 +147,13 @@ enum Followup {
         epoch: u64,
         last_seq: u64,
     },
+    /// A frame that is ignored, with `Error` saying why.
+    Ignore {
+        code: u16,
+        message: &'static str,
+    },
+    /// The watched chunks changed: their `ChunkHello`s go out now.
+    Watched,
 }
 
 /// What a connection talks through: axum's `WebSocket`, or channels in
@@ -166,6 +181,7 @@ pub(super) struct Connection<S> {
     replies: Replies,
     place_limit: TokenBucket,
     resume_limit: TokenBucket,
+    watch_limit: TokenBucket,
     /// Counts this connection against its address's cap while it lives.
     _permit: ConnectionPermit,
     /// When the client last sent anything (a pong included). Tokio's
@@ -190,14 +206,20 @@ impl<S: Transport> Connection<S> {
         let frames = state.fanout.subscribe();
         let hello = state.mirror.version();
         let rate = state.config.place_rate_per_sec;
+        let outbox = if state.mirror.size().area() > WHOLE_CANVAS_MAX_AREA {
+            Outbox::watching(hello)
+        } else {
+            Outbox::new(hello)
+        };
         Self {
             place_limit: TokenBucket::new(rate, rate.saturating_mul(2)),
             resume_limit: TokenBucket::every(RESUME_EVERY, RESUME_BURST),
+            watch_limit: TokenBucket::every(WATCH_EVERY, WATCH_BURST),
             session,
             address,
             socket,
             frames,
-            outbox: Outbox::new(hello),
+            outbox,
             replies: Replies::default(),
             _permit: permit,
             last_heard: ClockInstant::now(),
@@ -382,6 +404,30 @@ impl<S: Transport> Connection<S> {
                 self.replies.push_back(reply);
                 Ok(None)
             }
+            Ok(ClientMessage::Resume { .. }) if self.outbox.is_watching() => {
+                Ok(Some(Followup::Ignore {
+                    code: error_code::NOT_WHOLE_CANVAS,
+                    message: "a connection that watches chunks does not resume",
+                }))
+            }
+            Ok(ClientMessage::Watch(chunks)) => {
+                if self.watch_limit.take(Instant::now()).is_err() {
+                    return Ok(Some(Followup::Refuse {
+                        code: error_code::WATCH_REFUSED,
+                        message: "too many Watch frames".into(),
+                        close: close_code::POLICY,
+                    }));
+                }
+                let size = self.state.mirror.size();
+                if !chunks.iter().all(|chunk| chunk.is_on(size)) {
+                    return Ok(Some(Followup::Ignore {
+                        code: error_code::WATCH_REFUSED,
+                        message: "a Watch names a chunk off the canvas",
+                    }));
+                }
+                self.outbox.watch(chunks);
+                Ok(Some(Followup::Watched))
+            }
             Ok(ClientMessage::Resume { epoch, last_seq }) => {
                 if self.resume_limit.take(Instant::now()).is_err() {
                     return Ok(Some(Followup::Refuse {
@@ -426,6 +472,14 @@ impl<S: Transport> Connection<S> {
                 close,
             } => self.refuse(code, &message, close).await,
             Followup::Resume { epoch, last_seq } => self.resume(epoch, last_seq).await,
+            Followup::Ignore { code, message } => {
+                let error = ServerMessage::Error {
+                    code,
+                    message: message.to_owned(),
+                };
+                self.feed(error.encode()).await
+            }
+            Followup::Watched => self.write_outbox().await,
         }
     }
 
@@ -539,7 +593,7 @@ impl<S: Transport> Connection<S> {
 
     /// Writes whatever the outbox holds (not yet flushed).
     async fn write_outbox(&mut self) -> Result<(), DisconnectReason> {
-        let ready = self.outbox.take();
+        let ready = self.outbox.take(&self.state.mirror);
         for frame in ready.frames {
             self.feed(frame).await?;
         }

@@ -3,6 +3,10 @@
 //! ids, client addresses, time. It imports nothing of the crate, so every
 //! module may use it without tying itself to another.
 
+mod chunks;
+
+pub use chunks::{Chunk, Chunks};
+
 use app::{geometry::Coord, palette::ColorIndex, protocol::Tile};
 use std::{
     fmt,
@@ -319,8 +323,8 @@ pub struct AuditEntry {
 pub struct Snapshot {
     pub epoch: u64,
     pub seq: u64,
-    /// `width*height` palette indices, row-major.
-    pub pixels: Vec<u8>,
+    /// The painted chunks, each at its version.
+    pub chunks: Chunks,
 }
 
 /// 128 random bits as 32 lowercase hex digits. Only [`SessionId::parse`] and

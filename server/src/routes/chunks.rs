@@ -1,0 +1,126 @@
+//! `/api/chunks/{cx}/{cy}` and `/api/chunks/{cx}/{cy}/{epoch}/{version}`:
+//! one chunk's pixels (docs/protocol.md, "Watching chunks"), from the
+//! instance's mirror through [`crate::canvas::chunks::ChunkCache`].
+//!
+//! The versioned form is what a watching page asks for, with the version
+//! its `ChunkHello` gave. Its answer holds the chunk at that version *or
+//! newer*, which a client brings up to date with the same tiles either
+//! way, so it may be cached for good, by nginx and by a CDN. An instance
+//! whose mirror is still behind that version waits for it a moment, then
+//! says so (503) rather than answer with an older chunk.
+
+use super::api::accepts_gzip;
+use crate::{
+    canvas::{chunks::EncodedChunk, mirror::Version},
+    error::ApiError,
+    state::AppState,
+};
+use app::chunk::ChunkId;
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+};
+use flate2::read::GzDecoder;
+use std::{io::Read, time::Duration};
+
+/// How long a request for a version the mirror has not reached waits.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(1);
+const CATCH_UP_POLL: Duration = Duration::from_millis(20);
+
+/// The current chunk: cached a second, like the whole canvas.
+pub async fn current(
+    State(state): State<AppState>,
+    Path((cx, cy)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let chunk = chunk_on(&state, &cx, &cy)?;
+    let encoded = state.chunks.get(chunk).await;
+    Ok(respond(encoded, &headers, "public, max-age=1"))
+}
+
+/// The chunk at `version` of `epoch`, or newer: cacheable for good.
+pub async fn versioned(
+    State(state): State<AppState>,
+    Path((cx, cy, epoch, version)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let chunk = chunk_on(&state, &cx, &cy)?;
+    let (Ok(epoch), Ok(version)) = (epoch.parse::<u64>(), version.parse::<u64>()) else {
+        return Err(ApiError::BadRequest(
+            "the epoch and version are decimal numbers".into(),
+        ));
+    };
+    let deadline = tokio::time::Instant::now() + CATCH_UP_WAIT;
+    loop {
+        let Version {
+            epoch: current,
+            seq,
+        } = state.mirror.version();
+        if current != epoch {
+            return Err(ApiError::Conflict(
+                "another epoch: the canvas was reloaded; watch the chunk again",
+            ));
+        }
+        if seq >= version {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::Busy(
+                "this instance has not reached that version yet; retry",
+            ));
+        }
+        tokio::time::sleep(CATCH_UP_POLL).await;
+    }
+    let encoded = state.chunks.get(chunk).await;
+    if encoded.at.epoch != epoch {
+        return Err(ApiError::Conflict(
+            "another epoch: the canvas was reloaded; watch the chunk again",
+        ));
+    }
+    Ok(respond(
+        encoded,
+        &headers,
+        "public, max-age=31536000, immutable",
+    ))
+}
+
+/// The chunk named by the path, if it lies on the canvas.
+fn chunk_on(state: &AppState, cx: &str, cy: &str) -> Result<ChunkId, ApiError> {
+    let (Ok(cx), Ok(cy)) = (cx.parse(), cy.parse()) else {
+        return Err(ApiError::BadRequest(
+            "a chunk is named by two numbers, its column and row".into(),
+        ));
+    };
+    let chunk = ChunkId { cx, cy };
+    if !chunk.is_on(state.mirror.size()) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(chunk)
+}
+
+fn respond(encoded: EncodedChunk, headers: &HeaderMap, cache: &'static str) -> Response {
+    let mut response = if accepts_gzip(headers) {
+        let mut response = encoded.gzip.into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        // The rare client without gzip: unzipped for it (65,536 bytes).
+        let mut raw = Vec::new();
+        let _ = GzDecoder::new(&encoded.gzip[..]).read_to_end(&mut raw);
+        raw.into_response()
+    };
+    let out = response.headers_mut();
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    out.insert("x-canvas-epoch", encoded.at.epoch.into());
+    out.insert("x-canvas-seq", encoded.at.seq.into());
+    out.insert("x-chunk-version", encoded.version.into());
+    out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
