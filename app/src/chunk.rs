@@ -80,6 +80,36 @@ pub fn covering(canvas: CanvasSize, x0: u32, y0: u32, x1: u32, y1: u32) -> Vec<C
         .collect()
 }
 
+/// The chunks a view of the canvas area `x0..x1` × `y0..y1` (canvas
+/// pixels, fractional, clamped to the canvas) watches: those it touches,
+/// or when they are more than a `Watch` may name (a view far out), the
+/// `limit` nearest its centre.
+pub fn in_view(
+    canvas: CanvasSize,
+    (x0, y0, x1, y1): (f64, f64, f64, f64),
+    limit: usize,
+) -> Vec<ChunkId> {
+    let (width, height) = (f64::from(canvas.width), f64::from(canvas.height));
+    let (x0, x1) = (x0.clamp(0.0, width), x1.clamp(0.0, width));
+    let (y0, y1) = (y0.clamp(0.0, height), y1.clamp(0.0, height));
+    let mut chunks = covering(
+        canvas,
+        x0.floor() as u32,
+        y0.floor() as u32,
+        x1.ceil() as u32,
+        y1.ceil() as u32,
+    );
+    if chunks.len() > limit {
+        let side = f64::from(CHUNK_SIDE);
+        let (cx, cy) = ((x0 + x1) / 2.0 / side - 0.5, (y0 + y1) / 2.0 / side - 0.5);
+        let distance =
+            |c: &ChunkId| (f64::from(c.cx) - cx).powi(2) + (f64::from(c.cy) - cy).powi(2);
+        chunks.sort_by(|a, b| distance(a).total_cmp(&distance(b)));
+        chunks.truncate(limit);
+    }
+    chunks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +158,23 @@ mod tests {
                 .collect();
             prop_assert_eq!(covered, expected);
         }
+    }
+
+    #[test]
+    fn a_view_far_out_watches_the_chunks_nearest_its_centre() {
+        let world = CanvasSize {
+            width: 4096,
+            height: 4096,
+        };
+        let near = in_view(world, (300.0, 300.0, 812.5, 700.0), 64);
+        assert_eq!(near.len(), 3 * 2, "x chunks 1..=3, y chunks 1..=2");
+        let far = in_view(world, (-100.0, -100.0, 5000.0, 5000.0), 4);
+        let mut far = far;
+        far.sort();
+        assert_eq!(
+            far,
+            [(7, 7), (7, 8), (8, 7), (8, 8)].map(|(cx, cy)| ChunkId { cx, cy })
+        );
     }
 
     #[test]

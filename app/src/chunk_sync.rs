@@ -82,6 +82,16 @@ impl ViewSync {
         self.chunks.keys().copied()
     }
 
+    /// The epoch the copies belong to, once a `Hello` came.
+    pub fn epoch(&self) -> Option<u64> {
+        self.epoch
+    }
+
+    /// The seq up to which the connection has every tile of its chunks.
+    pub fn cursor(&self) -> Option<u64> {
+        self.cursor
+    }
+
     /// Whether `chunk`'s copy is shown as current.
     pub fn is_live(&self, chunk: ChunkId) -> bool {
         self.chunks.get(&chunk) == Some(&Chunk::Live)

@@ -5,6 +5,7 @@
 use crate::{
     api::{Archive, Name, PixelInfo, Refusal},
     challenge::{Puzzle, Solution},
+    chunk::ChunkId,
     protocol::{ServerMessage, Tile},
 };
 use gloo_net::http::{Request, Response};
@@ -46,6 +47,35 @@ pub async fn fetch_snapshot() -> Result<Snapshot, HttpError> {
         pixels: response.binary().await?,
         seq,
         epoch,
+    })
+}
+
+/// One chunk from `/api/chunks/…`, at the version asked for or newer.
+pub struct Chunk {
+    pub pixels: Vec<u8>,
+    /// The epoch and the chunk's version it holds.
+    pub epoch: u64,
+    pub version: u64,
+}
+
+pub async fn fetch_chunk(chunk: ChunkId, epoch: u64, version: u64) -> Result<Chunk, HttpError> {
+    let url = format!("/api/chunks/{}/{}/{epoch}/{version}", chunk.cx, chunk.cy);
+    let response = Request::get(&url).send().await?;
+    if !response.ok() {
+        return Err(refusal(&response).await);
+    }
+    let header = |name: &'static str| -> Result<u64, HttpError> {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.parse().ok())
+            .ok_or(HttpError::Malformed(name))
+    };
+    let (epoch, version) = (header("x-canvas-epoch")?, header("x-chunk-version")?);
+    Ok(Chunk {
+        pixels: response.binary().await?,
+        epoch,
+        version,
     })
 }
 

@@ -34,11 +34,14 @@ mod socket;
 mod template;
 mod travel;
 mod view;
+mod world;
 
 use crate::{
+    chunk::{self, ChunkId, WHOLE_CANVAS_MAX_AREA},
+    chunk_sync::ViewAction,
     geometry::CanvasSize,
     live::{Connection, LiveState},
-    protocol::{ServerMessage, Tile, Version},
+    protocol::{ClientMessage, ServerMessage, Tile, Version, MAX_WATCHED},
     sync,
 };
 use heat::Heat;
@@ -49,6 +52,7 @@ use pixels::Pixels;
 use placer::Placer;
 use pointer::{Intent, Pointer};
 use socket::Socket;
+use std::collections::BTreeSet;
 use std::{cell::RefCell, time::Duration};
 use template::Template;
 pub use template::{
@@ -59,6 +63,7 @@ pub use travel::{close_history, open_history, seek_history, toggle_history_play}
 use view::View;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlCanvasElement;
+use world::World;
 
 thread_local! {
     static CLIENT: RefCell<Option<Client>> = const { RefCell::new(None) };
@@ -86,7 +91,14 @@ struct Client {
     travel: Option<Travel>,
     /// Whether the timelapse is playing.
     playing: bool,
+    /// The chunks in view, on a canvas too large to send whole (which then
+    /// has no whole-canvas pixels, overlays or past).
+    world: Option<World>,
 }
+
+/// How often a page of a chunked canvas looks at which chunks are in view
+/// (and sends `Watch` when they changed): at most five a second.
+const VIEW_CHECK_EVERY: Duration = Duration::from_millis(200);
 
 /// Starts the live canvas on `canvas` (once per page).
 pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
@@ -94,8 +106,19 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
     if started {
         return;
     }
+    // A canvas too large to send whole is drawn by chunk: the board's
+    // whole-canvas layer is then a hidden pixel.
+    let chunked = size.area() > WHOLE_CANVAS_MAX_AREA;
+    let layer_size = if chunked {
+        CanvasSize {
+            width: 1,
+            height: 1,
+        }
+    } else {
+        size
+    };
     let (Some(pixels), Some(stage), Some(board), Some(reticle)) = (
-        Pixels::new(&canvas, size),
+        Pixels::new(&canvas, layer_size),
         input::element("stage"),
         input::element("board"),
         input::element("reticle"),
@@ -111,6 +134,7 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
     let heat = overlay("heat-canvas").and_then(|canvas| Heat::new(canvas, size));
     let template = overlay("template-canvas").and_then(|canvas| Template::new(canvas, size));
     let travel = overlay("travel-canvas").and_then(|canvas| Travel::new(canvas, size));
+    let world = chunked.then(|| World::new(board.clone()));
     let view = View::new(stage, board, reticle, size);
     live.hover.set(Some(view.target));
     CLIENT.with(|cell| {
@@ -118,13 +142,22 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
             size,
             live,
             link: Link::new(),
-            paint: Paint::new(size, pixels, template, heat),
+            paint: Paint::new(layer_size, pixels, template, heat),
             pointer: Pointer::new(view),
             placer: Placer::default(),
             travel,
             playing: false,
+            world,
         })
     });
+    if chunked {
+        set_interval(
+            || {
+                with_client(Client::check_view);
+            },
+            VIEW_CHECK_EVERY,
+        );
+    }
     set_interval(
         || {
             with_client(|client| client.placer.tick(client.live));
@@ -243,12 +276,30 @@ fn fetch_snapshot_after(delay: Duration) {
     }
 }
 
+/// Fetches a chunk's snapshot after `delay` and hands it to the client.
+fn fetch_chunk_after(chunk: ChunkId, epoch: u64, version: u64, delay: Duration) {
+    let fetch = move || {
+        leptos::task::spawn_local(async move {
+            let fetched = http::fetch_chunk(chunk, epoch, version).await;
+            with_client(|client| client.on_chunk(chunk, version, fetched));
+        });
+    };
+    if delay.is_zero() {
+        fetch();
+    } else {
+        set_timeout(fetch, delay);
+    }
+}
+
 fn now() -> f64 {
     window().performance().map(|p| p.now()).unwrap_or(0.0)
 }
 
 impl Client {
     fn on_close(&mut self) {
+        if let Some(world) = &mut self.world {
+            world.sync.disconnected();
+        }
         let (delay, state) = self.link.closed(js_sys::Math::random());
         self.live.connection.set(state);
         set_timeout(connect, delay);
@@ -279,8 +330,101 @@ impl Client {
             ServerMessage::Error { message, .. } => self.live.notice.set(Some(message.clone())),
             _ => {}
         }
+        if let Some(world) = &mut self.world {
+            let actions = world.sync.received(&message);
+            self.perform_view(actions);
+            if let Some(cursor) = self.world.as_ref().and_then(|w| w.sync.cursor()) {
+                self.live.seq.set(cursor);
+                self.live.connection.set(Connection::Live);
+            }
+            return;
+        }
         let actions = self.link.sync.received(&message);
         self.perform(actions);
+    }
+
+    /// Watches the chunks in view, when they changed.
+    fn check_view(&mut self) {
+        let Some(world) = &mut self.world else {
+            return;
+        };
+        let area = self.pointer.view.visible_area();
+        let wanted: BTreeSet<ChunkId> = chunk::in_view(self.size, area, MAX_WATCHED)
+            .into_iter()
+            .collect();
+        if world.sync.watched().eq(wanted.iter().copied()) {
+            return;
+        }
+        let actions = world.sync.view(&wanted);
+        self.perform_view(actions);
+    }
+
+    /// Carries out what the chunks' sync machine asks for.
+    fn perform_view(&mut self, actions: Vec<ViewAction>) {
+        for action in actions {
+            let Some(world) = &mut self.world else {
+                return;
+            };
+            match action {
+                ViewAction::Watch(chunks) => self.link.send(ClientMessage::Watch(chunks)),
+                ViewAction::Fetch(chunk, version) => {
+                    let Some(epoch) = world.sync.epoch() else {
+                        continue;
+                    };
+                    fetch_chunk_after(chunk, epoch, version, Duration::ZERO);
+                }
+                ViewAction::Apply(tiles) => world.apply(&tiles),
+                // `on_chunk` installed the snapshot it holds; the tiles
+                // held back go over it.
+                ViewAction::Install(_, held) => world.apply(&held),
+                ViewAction::Drop(chunk) => world.drop_chunk(chunk),
+                ViewAction::Reconnect => self.link.close(),
+            }
+        }
+    }
+
+    /// A chunk's snapshot arrived (or could not be fetched).
+    fn on_chunk(
+        &mut self,
+        chunk: ChunkId,
+        version: u64,
+        fetched: Result<http::Chunk, http::HttpError>,
+    ) {
+        let Some(world) = &mut self.world else {
+            return;
+        };
+        let actions = match fetched {
+            Ok(fetched) => {
+                let Some(actions) =
+                    world
+                        .sync
+                        .loaded(chunk, version, fetched.epoch, fetched.version)
+                else {
+                    return; // a leftover
+                };
+                if actions.iter().any(|a| matches!(a, ViewAction::Install(..))) {
+                    world.install(chunk, &fetched.pixels);
+                }
+                actions
+            }
+            Err(_) => {
+                // Asked again after a pause.
+                let actions = world.sync.load_failed(chunk, version);
+                if let (Some(epoch), true) = (world.sync.epoch(), !actions.is_empty()) {
+                    fetch_chunk_after(chunk, epoch, version, Duration::from_secs(1));
+                }
+                return;
+            }
+        };
+        let retry = actions.iter().any(|a| matches!(a, ViewAction::Fetch(..)));
+        if retry {
+            // An instance behind the version asked, or another epoch: later.
+            if let Some(epoch) = world.sync.epoch() {
+                fetch_chunk_after(chunk, epoch, version, Duration::from_millis(500));
+            }
+            return;
+        }
+        self.perform_view(actions);
     }
 
     /// Carries out what the sync machine asks for.

@@ -81,6 +81,16 @@ impl View {
         self.camera().pixel_at(at)
     }
 
+    /// The area of the canvas the stage shows, in canvas pixels
+    /// (fractional, possibly past the canvas's edges).
+    pub fn visible_area(&mut self) -> (f64, f64, f64, f64) {
+        let (width, height) = stage_size(&self.stage);
+        let camera = self.camera();
+        let (x0, y0) = camera.canvas_point((0.0, 0.0));
+        let (x1, y1) = camera.canvas_point((width, height));
+        (x0, y0, x1, y1)
+    }
+
     pub fn center_pixel(&self) -> (u16, u16) {
         self.camera.center_pixel()
     }

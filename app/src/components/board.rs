@@ -7,8 +7,8 @@
 //! button is pressed).
 
 use super::browser;
-use crate::geometry::CanvasSize;
 use crate::live::{LiveState, ZOOM_STEP};
+use crate::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize};
 use leptos::{ev, html, prelude::*};
 
 #[component]
@@ -24,16 +24,11 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
     // a click on the canvas.
     let keep = |event: ev::PointerEvent| event.stop_propagation();
 
-    view! {
-        <div
-            class="board"
-            style=format!(
-                "aspect-ratio:{w}/{h};--aspect:{}",
-                f64::from(size.width) / f64::from(size.height),
-                w = size.width,
-                h = size.height,
-            )
-        >
+    // A canvas too large to send whole is drawn chunk by chunk, each on a
+    // canvas of its own that the client adds to the board.
+    let whole = size.area() <= WHOLE_CANVAS_MAX_AREA;
+    let layers = if whole {
+        view! {
             <img
                 class="board-image"
                 src="/api/canvas.png"
@@ -55,9 +50,24 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
             )}
             {overlay(size, "template-canvas", None)}
             {overlay(size, "heat-canvas", None)}
-        </div>
-        <div class="reticle" hidden></div>
-        <div class="zoom-controls">
+        }
+        .into_any()
+    } else {
+        view! {
+            <canvas
+                class="board-canvas"
+                node_ref=canvas_ref
+                width="1"
+                height="1"
+                hidden
+                aria-label="The canvas: click a pixel to place the selected color"
+            ></canvas>
+        }
+        .into_any()
+    };
+    // The heatmap covers a canvas sent whole only.
+    let heat_button = whole.then(|| {
+        view! {
             <button
                 type="button"
                 aria-label="Heatmap of the last ten minutes"
@@ -76,6 +86,24 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
                     ></path>
                 </svg>
             </button>
+        }
+    });
+    view! {
+        <div
+            class="board"
+            class:chunked=!whole
+            style=format!(
+                "aspect-ratio:{w}/{h};--aspect:{}",
+                f64::from(size.width) / f64::from(size.height),
+                w = size.width,
+                h = size.height,
+            )
+        >
+            {layers}
+        </div>
+        <div class="reticle" hidden></div>
+        <div class="zoom-controls">
+            {heat_button}
             <button
                 type="button"
                 aria-label="Zoom in"

@@ -1,0 +1,96 @@
+// A canvas too large to send whole (4096 x 4096): the page shows only the
+// chunks in view, each on a canvas of its own, loads a chunk as it comes
+// into view and drops the ones left behind.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { artifacts, launchBrowser, layerPixel, openCanvas, startServer } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ CANVAS_WIDTH: "4096", CANVAS_HEIGHT: "4096" });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const chunk = (cx, cy) => `.chunk-canvas[data-chunk="${cx},${cy}"]`;
+
+/** Waits until the chunk's canvas shows `rgb` at its pixel (x, y). */
+async function waitForChunkPixel(page, cx, cy, x, y, rgb) {
+  await page.waitForFunction(
+    ([selector, x, y, rgb]) => {
+      const canvas = document.querySelector(selector);
+      if (!canvas) return false;
+      const probe = document.createElement("canvas");
+      probe.width = probe.height = 1;
+      const ctx = probe.getContext("2d");
+      ctx.drawImage(canvas, x, y, 1, 1, 0, 0, 1, 1);
+      const [r, g, b] = ctx.getImageData(0, 0, 1, 1).data;
+      return r === rgb[0] && g === rgb[1] && b === rgb[2];
+    },
+    [chunk(cx, cy), x, y, rgb],
+    { timeout: 15_000 },
+  );
+}
+
+/** Drags the view by (dx, dy) screen pixels, `times` times. */
+async function drag(page, dx, dy, times) {
+  const { width, height } = page.viewportSize();
+  const [x, y] = [width / 2, height / 2];
+  for (let i = 0; i < times; i++) {
+    await page.mouse.move(x, y);
+    await page.mouse.down();
+    await page.mouse.move(x + dx, y + dy, { steps: 4 });
+    await page.mouse.up();
+  }
+}
+
+test("panning across chunks loads the new ones, drops the old and shows another page's tiles", async () => {
+  // Alice looks at the top-left chunk; Bob at chunk (5, 5).
+  const alice = await openCanvas(browser, `${server.base}/?x=128&y=128&zoom=4`);
+  await alice.waitForSelector(chunk(0, 0), { state: "attached" });
+  assert.equal(await alice.locator(chunk(5, 5)).count(), 0, "only the chunks in view");
+  assert.equal(
+    (await fetch(`${server.base}/api/canvas`)).status,
+    409,
+    "too large to send whole",
+  );
+
+  const bob = await openCanvas(browser, `${server.base}/?x=1400&y=1400&zoom=4`);
+  await bob.waitForSelector(chunk(5, 5), { state: "attached" });
+  // Yellow (#ffd635) at the centre of Bob's view, placed with the keyboard.
+  await bob.click('.swatch[data-color="5"]');
+  await bob.locator(".stage").focus();
+  await bob.keyboard.press("Enter");
+  await waitForChunkPixel(bob, 5, 5, 1400 - 1280, 1400 - 1280, [0xff, 0xd6, 0x35]);
+
+  // Alice drags her view to Bob's area: chunk (5, 5) comes into view with
+  // his tile, and the chunks left behind are dropped.
+  await drag(alice, -800, -800, 7);
+  await alice.waitForSelector(chunk(5, 5), { state: "attached", timeout: 15_000 });
+  await waitForChunkPixel(alice, 5, 5, 120, 120, [0xff, 0xd6, 0x35]);
+  assert.equal(await alice.locator(chunk(0, 0)).count(), 0, "chunk (0, 0) was dropped");
+
+  // Live from now on: Bob's next tile reaches Alice without a reload.
+  const palette = (await (await fetch(`${server.base}/api/info`)).json()).palette;
+  const rgb = [1, 3, 5].map((i) => parseInt(palette[13].slice(i, i + 2), 16));
+  await bob.click('.swatch[data-color="13"]');
+  await bob.locator(".stage").focus();
+  await bob.keyboard.press("ArrowRight");
+  await bob.keyboard.press("Enter");
+  await waitForChunkPixel(alice, 5, 5, 121, 120, rgb);
+  const pixel = await (await fetch(`${server.base}/api/pixel?x=1401&y=1400`)).json();
+  assert.equal(pixel.color, 13);
+  assert.ok((await alice.locator(".chunk-canvas").count()) <= 64, "memory bounded by the view");
+  await alice.screenshot({ path: `${artifacts}/world.png` });
+  assert.deepEqual(alice.problems, []);
+  assert.deepEqual(bob.problems, []);
+  await alice.context().close();
+  await bob.context().close();
+});
