@@ -16,21 +16,39 @@ pub struct Stored {
     pub history: BTreeMap<u64, Tile>,
 }
 
-/// Reads the canvas's keys (prefix `canvas`) from the master.
-pub async fn stored(cluster: &Cluster, size: usize) -> Result<Stored, String> {
+/// Reads the canvas's keys (prefix `canvas`) from the master: its chunks
+/// (docs/redis.md) laid out as a canvas `width` wide of `size` pixels.
+pub async fn stored(cluster: &Cluster, width: usize, size: usize) -> Result<Stored, String> {
     let port = cluster.master().await.ok_or("no master named")?;
     let mut master = cluster
         .connect(port)
         .await
         .ok_or("the master is unreachable")?;
-    let (epoch, seq, mut pixels): (Option<u64>, Option<u64>, Vec<u8>) = redis::pipe()
+    let (epoch, seq, chunks): (Option<u64>, Option<u64>, Vec<String>) = redis::pipe()
         .get("canvas:epoch")
         .get("canvas:seq")
-        .get("canvas:pixels")
+        .hkeys("canvas:chunks")
         .query_async(&mut master)
         .await
         .map_err(|e| e.to_string())?;
-    pixels.resize(size, 0);
+    let mut pixels = vec![0; size];
+    for chunk in chunks {
+        let (cx, cy) = chunk
+            .split_once(',')
+            .and_then(|(cx, cy)| Some((cx.parse::<usize>().ok()?, cy.parse::<usize>().ok()?)))
+            .ok_or("a chunk named otherwise than <cx>,<cy>")?;
+        let bytes: Vec<u8> = redis::cmd("GET")
+            .arg(format!("canvas:chunk:{{{chunk}}}"))
+            .query_async(&mut master)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (index, &color) in bytes.iter().enumerate() {
+            let (x, y) = (cx * 256 + index % 256, cy * 256 + index / 256);
+            if x < width && y * width + x < size {
+                pixels[y * width + x] = color;
+            }
+        }
+    }
     let entries: Vec<(String, HashMap<String, Vec<u8>>)> = redis::cmd("XRANGE")
         .arg(&["canvas:history", "-", "+"])
         .query_async(&mut master)

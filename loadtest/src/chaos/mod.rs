@@ -290,7 +290,17 @@ async fn settle(cluster: &Cluster) -> Result<audit::Stored, String> {
             agreed = 0;
             continue;
         };
-        let Ok(stored) = audit::stored(cluster, pixels.len()).await else {
+        let info = async {
+            let url = format!("{}/api/info", cluster.app_urls()[0]);
+            let body = http.get(url).send().await.ok()?.bytes().await.ok()?;
+            let info: serde_json::Value = serde_json::from_slice(&body).ok()?;
+            info["width"].as_u64()
+        };
+        let Some(width) = info.await else {
+            agreed = 0;
+            continue;
+        };
+        let Ok(stored) = audit::stored(cluster, width as usize, pixels.len()).await else {
             agreed = 0;
             continue;
         };
