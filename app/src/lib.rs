@@ -13,10 +13,10 @@
 //!   [`heat`]: the heatmap's levels, served and read back.
 //! - [`timeline`]: time travel's plan (which canvas a past seq is rebuilt
 //!   from), [`template`]: a player's template compared with the canvas.
-//! - [`chunk`]: a large canvas in fixed chunks; [`chunk_sync`]: a client
-//!   that watches some of them keeps each in step (the catch-up rules per
-//!   chunk, over a changing view). The server's side of chunked canvases
-//!   is to come (issue 24).
+//! - [`chunk`]: a canvas in fixed 256 × 256 chunks; [`chunk_sync`]: how a
+//!   client that watches some of them keeps each in step (one cursor per
+//!   connection, a snapshot and held-back tiles per chunk, over a changing
+//!   view).
 //! - [`sync`]: a client's catch-up rules, shared by the browser and the
 //!   test and load clients.
 //! - `components` and `live` (feature `page`, implied by `ssr` and
