@@ -31,23 +31,29 @@ pub struct Snapshot {
 }
 
 pub async fn fetch_snapshot() -> Result<Snapshot, HttpError> {
-    let response = Request::get("/api/canvas").send().await?;
+    let (pixels, [seq, epoch]) =
+        fetch_pixels("/api/canvas", ["x-canvas-seq", "x-canvas-epoch"]).await?;
+    Ok(Snapshot { pixels, seq, epoch })
+}
+
+/// The binary body of `url` and the numbers in its `headers`.
+async fn fetch_pixels<const N: usize>(
+    url: &str,
+    headers: [&'static str; N],
+) -> Result<(Vec<u8>, [u64; N]), HttpError> {
+    let response = Request::get(url).send().await?;
     if !response.ok() {
         return Err(refusal(&response).await);
     }
-    let header = |name: &'static str| -> Result<u64, HttpError> {
-        response
+    let mut numbers = [0; N];
+    for (number, name) in numbers.iter_mut().zip(headers) {
+        *number = response
             .headers()
             .get(name)
             .and_then(|value| value.parse().ok())
-            .ok_or(HttpError::Malformed(name))
-    };
-    let (seq, epoch) = (header("x-canvas-seq")?, header("x-canvas-epoch")?);
-    Ok(Snapshot {
-        pixels: response.binary().await?,
-        seq,
-        epoch,
-    })
+            .ok_or(HttpError::Malformed(name))?;
+    }
+    Ok((response.binary().await?, numbers))
 }
 
 /// One chunk from `/api/chunks/…`, at the version asked for or newer.
@@ -60,20 +66,10 @@ pub struct Chunk {
 
 pub async fn fetch_chunk(chunk: ChunkId, epoch: u64, version: u64) -> Result<Chunk, HttpError> {
     let url = format!("/api/chunks/{}/{}/{epoch}/{version}", chunk.cx, chunk.cy);
-    let response = Request::get(&url).send().await?;
-    if !response.ok() {
-        return Err(refusal(&response).await);
-    }
-    let header = |name: &'static str| -> Result<u64, HttpError> {
-        response
-            .headers()
-            .get(name)
-            .and_then(|value| value.parse().ok())
-            .ok_or(HttpError::Malformed(name))
-    };
-    let (epoch, version) = (header("x-canvas-epoch")?, header("x-chunk-version")?);
+    let (pixels, [epoch, version]) =
+        fetch_pixels(&url, ["x-canvas-epoch", "x-chunk-version"]).await?;
     Ok(Chunk {
-        pixels: response.binary().await?,
+        pixels,
         epoch,
         version,
     })
