@@ -4,9 +4,17 @@
 //! a whole canvas the way docs/protocol.md tells clients to, to check
 //! convergence at the end.
 
-use crate::stats::{micros, Count, Counters, Latencies, SeenAt};
+use crate::{
+    stats::{micros, Count, Counters, Latencies, SeenAt},
+    view::{self, Area, Copies},
+};
 use app::{
-    protocol::{kind, ClientMessage, ServerMessage, Tile, Version, TILES_HEADER_LEN, TILE_LEN},
+    chunk::ChunkId,
+    geometry::CanvasSize,
+    protocol::{
+        kind, ClientMessage, ServerMessage, Tile, Version, TILES_HEADER_LEN, TILE_LEN,
+        VIEW_TILES_HEADER_LEN,
+    },
     sync::{Action, CanvasSync},
 };
 use bytes::Bytes;
@@ -96,9 +104,14 @@ pub struct Role {
     pub place: Option<Pace>,
     /// Timestamps seqs for the visibility latency of its target.
     pub observer: bool,
-    /// Keeps a whole canvas.
+    /// Keeps a whole canvas (or, watching chunks, a copy of each).
     pub tracked: bool,
     pub colors: u8,
+    /// Watches the chunks of this area instead of the whole canvas.
+    pub view: Option<Area>,
+    /// Watching chunks: the observers' area. Only placements there are
+    /// timed for visibility (an observer sees no others).
+    pub observed: Option<Area>,
 }
 
 /// What a client tells at the end.
@@ -117,6 +130,10 @@ pub struct Report {
     /// Every placement it was told was accepted: seq and tile (`--audit`).
     pub acknowledged: Vec<(u64, Tile)>,
     pub errors: Vec<String>,
+    /// The share of the canvas's tiles it should receive (1: all).
+    pub share: f64,
+    /// Watching chunks and tracked: each chunk it holds as current.
+    pub chunks: Option<Vec<(ChunkId, Vec<u8>)>>,
 }
 
 /// The run's next phase, and the receiver to wait for the one after.
@@ -158,6 +175,8 @@ pub struct Client {
     /// Send times (µs) and tiles of the placements waiting for their result.
     in_flight: VecDeque<(u64, Tile)>,
     replica: Option<Replica>,
+    /// Watching chunks and tracked: its copies.
+    copies: Option<Copies>,
     rng: SmallRng,
 }
 
@@ -203,6 +222,7 @@ pub async fn connect(
                     height: 0,
                     in_flight: VecDeque::new(),
                     replica: None,
+                    copies: None,
                     rng: SmallRng::seed_from_u64(seed),
                 };
                 client.hello().await?;
@@ -257,8 +277,32 @@ impl Client {
         };
         self.expected = hello.seq + 1;
         self.report.epoch = hello.epoch;
+        self.report.share = 1.0;
         (self.width, self.height) = (hello.width, hello.height);
-        if self.role.tracked {
+        if let Some(area) = self.role.view {
+            let size = CanvasSize {
+                width: hello.width,
+                height: hello.height,
+            };
+            let chunks = area.chunks(size);
+            self.report.share = view::share(chunks.len(), size).min(1.0);
+            if self.role.tracked {
+                let mut copies = Copies::default();
+                copies.received(
+                    &ServerMessage::Hello(hello),
+                    &self.shared.http,
+                    &self.target,
+                );
+                copies.view(&chunks, &self.shared.http, &self.target);
+                self.copies = Some(copies);
+            } else {
+                let watch = ClientMessage::Watch(chunks).encode();
+                self.socket
+                    .send(Message::Binary(watch))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        } else if self.role.tracked {
             let area = usize::from(hello.width) * usize::from(hello.height);
             let mut replica = Replica {
                 pixels: vec![0; area],
@@ -326,6 +370,16 @@ impl Client {
                     }
                 }
                 snapshot = snapshot => self.on_snapshot(snapshot),
+                Some(fetched) = async {
+                    match self.copies.as_mut() {
+                        Some(copies) => copies.next_fetched().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if let Some(copies) = self.copies.as_mut() {
+                        copies.on_fetched(fetched, &self.shared.http, &self.target);
+                    }
+                }
                 incoming = self.socket.next() => match incoming {
                     Some(Ok(Message::Binary(frame))) => {
                         let answered = self.on_frame(frame);
@@ -353,6 +407,9 @@ impl Client {
             if replica.sync.copy().is_some() {
                 self.report.canvas = Some(replica.pixels);
             }
+        }
+        if let Some(copies) = self.copies.take() {
+            self.report.chunks = Some(copies.into_live());
         }
         self.report
     }
@@ -424,11 +481,26 @@ impl Client {
                 if self.shared.in_window(sent) {
                     let now = micros(self.shared.start);
                     self.report.acks.0.push((now - sent) as f64 / 1000.0);
-                    if status as u8 == 0 {
+                    let observed = self.role.observed.is_none_or(|area| area.holds(tile));
+                    if status as u8 == 0 && observed {
                         self.report.placed.push((seq, sent));
                     }
                 }
                 return true;
+            }
+            Some(&kind::VIEW_TILES) => {
+                let Some((after, upto, count)) = view_tiles_header(&frame) else {
+                    counters.add(Count::BadFrames, 1);
+                    return false;
+                };
+                self.on_view_tiles(after, upto, count, frame);
+            }
+            Some(&kind::CHUNK_HELLO) => {
+                if let (Some(copies), Ok(hello)) =
+                    (self.copies.as_mut(), ServerMessage::decode(&frame))
+                {
+                    copies.received(&hello, &self.shared.http, &self.target);
+                }
             }
             Some(&kind::PRESENCE) => counters.add(Count::PresenceFrames, 1),
             // Moderation state: nothing a load client acts on.
@@ -441,6 +513,9 @@ impl Client {
                     if let Some(replica) = self.replica.as_mut() {
                         let actions = replica.sync.received(&resync);
                         replica.perform(actions, &self.shared.http, &self.target);
+                    }
+                    if let Some(copies) = self.copies.as_mut() {
+                        copies.received(&resync, &self.shared.http, &self.target);
                     }
                 }
                 _ => counters.add(Count::BadFrames, 1),
@@ -486,6 +561,34 @@ impl Client {
         }
     }
 
+    /// A `ViewTiles` frame: the tiles of the watched chunks with seqs
+    /// `after+1 ..= upto`, which must start where the last one ended.
+    fn on_view_tiles(&mut self, after: u64, upto: u64, count: u64, frame: Bytes) {
+        let counters = &self.shared.counters;
+        counters.add(Count::TilesFrames, 1);
+        counters.add(Count::Tiles, count);
+        let cursor = self.expected.saturating_sub(1);
+        if after > cursor {
+            counters.add(Count::Gaps, 1);
+            counters.add(Count::MissingTiles, after - cursor);
+        }
+        if self.role.observer {
+            // Each placement of its area with a seq in the frame's stretch
+            // is in this frame: seen now.
+            let now = micros(self.shared.start);
+            let seen = &self.shared.seen[self.target_index];
+            for seq in (after + 1).max(self.expected)..=upto {
+                seen.record(seq, now);
+            }
+        }
+        self.expected = self.expected.max(upto + 1);
+        if let Some(copies) = self.copies.as_mut() {
+            if let Ok(tiles) = ServerMessage::decode(&frame) {
+                copies.received(&tiles, &self.shared.http, &self.target);
+            }
+        }
+    }
+
     /// Takes in the snapshot the machine asked for.
     fn on_snapshot(&mut self, snapshot: Option<(Vec<u8>, u64, u64)>) {
         let Some(replica) = self.replica.as_mut() else {
@@ -508,10 +611,12 @@ impl Client {
 
     /// Sends what the tracked copy's machine asked to.
     async fn send_outgoing(&mut self) -> Result<(), ()> {
-        let Some(replica) = self.replica.as_mut() else {
-            return Ok(());
+        let outgoing = match (self.replica.as_mut(), self.copies.as_mut()) {
+            (Some(replica), _) => &mut replica.outgoing,
+            (None, Some(copies)) => &mut copies.outgoing,
+            (None, None) => return Ok(()),
         };
-        for message in replica.outgoing.drain(..) {
+        for message in std::mem::take(outgoing) {
             self.socket
                 .send(Message::Binary(message.encode()))
                 .await
@@ -560,6 +665,17 @@ fn tiles_header(frame: &[u8]) -> Option<(u64, u64)> {
     let first_seq = u64::from_le_bytes(header[1..9].try_into().ok()?);
     let count = u64::from(u16::from_le_bytes([header[9], header[10]]));
     (frame.len() == TILES_HEADER_LEN + count as usize * TILE_LEN).then_some((first_seq, count))
+}
+
+/// A `ViewTiles` frame's `after`, `upto` and tile count, if its length
+/// matches.
+fn view_tiles_header(frame: &[u8]) -> Option<(u64, u64, u64)> {
+    let header = frame.get(..VIEW_TILES_HEADER_LEN)?;
+    let after = u64::from_le_bytes(header[1..9].try_into().ok()?);
+    let upto = u64::from_le_bytes(header[9..17].try_into().ok()?);
+    let count = u64::from(u16::from_le_bytes([header[17], header[18]]));
+    let whole = frame.len() == VIEW_TILES_HEADER_LEN + count as usize * TILE_LEN;
+    (whole && upto >= after).then_some((after, upto, count))
 }
 
 /// `GET /api/canvas`: the pixels with their seq and epoch.

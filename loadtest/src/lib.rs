@@ -28,3 +28,4 @@ pub mod options;
 pub mod run;
 pub mod stampede;
 pub mod stats;
+pub mod view;

@@ -39,6 +39,12 @@ promises: every client receives every tile, in seq order, promptly.
       --source-ips N        connect from 127.0.0.2 … 127.0.0.(N+1), client i
                             from the (i mod N)-th (a proxy that limits per
                             address sees N addresses); loopback targets only
+      --view V              each client watches the chunks of a random V x V
+                            view instead of the whole canvas (Watch, ViewTiles);
+                            the observers watch the view at (0, 0), and only
+                            placements there count for visibility; with
+                            --verify the tracked clients keep their chunks
+                            and compare them with /api/chunks (0: whole canvas)
       --no-progress         no progress lines on stderr
 
 The last line of stdout is one JSON object with every figure. Exit codes: 0
@@ -65,6 +71,9 @@ pub struct Options {
     pub progress: bool,
     pub http_rate: f64,
     pub source_ips: usize,
+    /// The side of each client's view when clients watch chunks; 0: they
+    /// take the whole canvas.
+    pub view: u32,
 }
 
 impl Options {
@@ -89,6 +98,7 @@ impl Options {
             progress: true,
             http_rate: 0.0,
             source_ips: 0,
+            view: 0,
         };
         while let Some(arg) = args.next() {
             let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -118,6 +128,7 @@ impl Options {
                 "--connect-concurrency" => options.connect_concurrency = number(&value(&arg)?)?,
                 "--no-progress" => options.progress = false,
                 "--http-rate" => options.http_rate = number(&value(&arg)?)?,
+                "--view" => options.view = number(&value(&arg)?)?,
                 "--source-ips" => options.source_ips = number(&value(&arg)?)?,
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),

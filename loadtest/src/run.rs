@@ -8,7 +8,10 @@ use crate::{
     flood,
     options::Options,
     stats::{machine_ticks, micros, round3, Count, Counters, Latencies, Process, SeenAt, Totals},
+    view::{self, Area},
 };
+use app::geometry::CanvasSize;
+use rand::{rngs::SmallRng, Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::{
     net::{IpAddr, Ipv4Addr},
@@ -60,6 +63,11 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
         .map_err(|e| e.to_string())?;
     let info = info(&http, &options.targets[0]).await?;
     let palette = info["palette"].as_array().map_or(0, Vec::len);
+    let side = |name: &str| info[name].as_u64().and_then(|v| u16::try_from(v).ok());
+    let canvas = CanvasSize {
+        width: side("width").unwrap_or(1),
+        height: side("height").unwrap_or(1),
+    };
     if usize::from(options.colors) > palette {
         eprintln!(
             "canvas-load: --colors {} but the palette has {palette}",
@@ -92,7 +100,7 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
     let mut clients: Vec<(usize, JoinHandle<Result<Report, String>>)> = Vec::new();
     for index in 0..options.clients {
         let target_index = index % targets;
-        let role = role(options, index, &mut observers[target_index]);
+        let role = role(options, index, &mut observers[target_index], canvas);
         let ramp_at = options.ramp.mul_f64(index as f64 / options.clients as f64);
         let (shared, connecting, phase) = (shared.clone(), connecting.clone(), phase_watch.clone());
         let settled = settled.clone();
@@ -193,7 +201,11 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
     }
     figures["clients_failed"] = json!(connect_errors.len());
     let mut converged = None;
-    if options.verify {
+    if options.verify && options.view > 0 {
+        let (result, ok) = verify_chunks(&http, options, &reports, quiet_wait).await;
+        figures["verify"] = result;
+        converged = Some(ok);
+    } else if options.verify {
         let newest = reports.iter().map(|(_, r)| r.last_seq).max().unwrap_or(0);
         let snapshots =
             final_snapshots(&http, &options.targets, newest, options.verify_timeout).await;
@@ -257,8 +269,15 @@ async fn encodings(http: &reqwest::Client, targets: &[String]) -> Option<f64> {
 }
 
 /// Placers first, then one observer per target (its first client that does
-/// not place), and the last `track` clients keep a canvas.
-fn role(options: &Options, index: usize, target_has_observer: &mut bool) -> Role {
+/// not place), and the last `track` clients keep a canvas. With `--view`,
+/// each watches a random area of that side (the observers the one at the
+/// origin).
+fn role(
+    options: &Options,
+    index: usize,
+    target_has_observer: &mut bool,
+    canvas: CanvasSize,
+) -> Role {
     let placers = options.placers;
     let place = (index < placers).then(|| {
         if options.rate > 0.0 {
@@ -273,11 +292,29 @@ fn role(options: &Options, index: usize, target_has_observer: &mut bool) -> Role
     });
     let observer = index >= placers && !*target_has_observer;
     *target_has_observer |= observer;
+    let watching = options.view > 0;
+    let side = options.view;
+    let observed = Area { x0: 0, y0: 0, side };
+    let view = watching.then(|| {
+        if observer {
+            return observed;
+        }
+        let mut rng = SmallRng::seed_from_u64(index as u64);
+        let mut start = |extent: u16| rng.random_range(0..=u32::from(extent).saturating_sub(side));
+        let x0 = start(canvas.width);
+        Area {
+            x0,
+            y0: start(canvas.height),
+            side,
+        }
+    });
     Role {
         place,
         observer,
         tracked: index >= options.clients - options.track,
         colors: options.colors,
+        view,
+        observed: watching.then_some(observed),
     }
 }
 
@@ -350,7 +387,13 @@ fn figures(
     }
     let connected = reports.iter().filter(|(_, r)| r.connected).count();
     let accepted = per_s(Count::Accepted);
-    let expected_tiles = accepted * connected as f64;
+    // Every tile to every client, or its view's share of them.
+    let shares: f64 = reports
+        .iter()
+        .filter(|(_, r)| r.connected)
+        .map(|(_, r)| r.share)
+        .sum();
+    let expected_tiles = accepted * shares;
 
     let cpu = |a: &Option<Process>, b: &Option<Process>| match (a, b) {
         (Some(a), Some(b)) => round3((b.cpu - a.cpu) / seconds),
@@ -475,6 +518,56 @@ async fn final_snapshots(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Watching chunks: every chunk each tracked client holds as current equals
+/// its target's `/api/chunks` (clients do not all end at the final seq:
+/// a client's cursor moves only with tiles in its chunks).
+async fn verify_chunks(
+    http: &reqwest::Client,
+    options: &Options,
+    reports: &[(usize, Report)],
+    quiet_wait: Option<f64>,
+) -> (Value, bool) {
+    let mut problems = Vec::new();
+    if quiet_wait.is_none() {
+        problems.push(format!(
+            "tiles still arrived after {:?}",
+            options.verify_timeout
+        ));
+    }
+    let (mut checked, mut equal, mut tracked) = (0, 0, 0);
+    for (index, report) in reports.iter().filter(|(_, r)| r.up) {
+        let Some(chunks) = &report.chunks else {
+            continue;
+        };
+        tracked += 1;
+        let target = &options.targets[index % options.targets.len()];
+        for (chunk, pixels) in chunks {
+            checked += 1;
+            let url = format!("{target}/api/chunks/{}/{}", chunk.cx, chunk.cy);
+            match view::fetch_chunk(http, &url).await {
+                Some((served, ..)) if served == *pixels => equal += 1,
+                _ => problems.push(format!("{target}: chunk {},{} differs", chunk.cx, chunk.cy)),
+            }
+        }
+    }
+    if options.track > 0 && checked == 0 {
+        problems.push("no tracked client finished with a chunk".into());
+    }
+    let converged = problems.is_empty();
+    (
+        json!({
+            "converged": converged,
+            "clients_up": reports.iter().filter(|(_, r)| r.up).count(),
+            "tracked_checked": tracked,
+            "chunks_checked": checked,
+            "chunks_equal": equal,
+            "quiet_wait_s": quiet_wait,
+            "problems": problems,
+        }),
+        converged,
+    )
 }
 
 /// Every target answers the same canvas, every tracked client holds it, and
