@@ -46,6 +46,8 @@ pub struct PageData {
     pub height: u16,
     /// Placements so far in this epoch.
     pub seq: u64,
+    /// The path of the image a link to the page previews with.
+    pub preview: String,
     pub cooldown_ms: u32,
     pub online: u32,
     /// Whether the moderators froze the canvas.
@@ -103,8 +105,7 @@ pub fn App() -> impl IntoView {
         "A shared {}x{} pixel canvas: pick a color, place a tile, and everyone sees it at once. {} tiles placed so far.",
         page.width, page.height, page.seq
     );
-    // The version in the query makes link previews fetch a fresh image.
-    let image = format!("{}/api/canvas.png?seq={}", page.origin, page.seq);
+    let image = format!("{}{}", page.origin, page.preview);
 
     view! {
         <Title text="Canvas"/>

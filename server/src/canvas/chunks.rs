@@ -2,14 +2,17 @@
 //! gzipped once per version, whoever asks. A watching page asks for the
 //! chunks its view touches, so many pages ask for the same few; the
 //! encoding (65,536 bytes through gzip) is made by the first request for
-//! a version and shared, on the blocking pool. The cache is bounded: past
-//! [`MAX_BYTES`] it starts over.
+//! a version and shared, on the blocking pool; so is its PNG, a shared
+//! link's preview. The cache is bounded: past [`MAX_BYTES`] it starts over.
 
 use super::{
     encode,
     mirror::{Mirror, Version},
 };
-use app::chunk::{ChunkId, CHUNK_AREA};
+use app::{
+    chunk::{ChunkId, CHUNK_AREA, CHUNK_SIDE},
+    geometry::CanvasSize,
+};
 use bytes::Bytes;
 use std::{
     collections::HashMap,
@@ -37,6 +40,8 @@ struct Slot {
     epoch: u64,
     version: u64,
     encoded: OnceCell<EncodedChunk>,
+    /// As a PNG, for a link's preview (`/api/view.png`).
+    png: OnceCell<Bytes>,
 }
 
 /// A chunk's pixels, gzipped, with what they hold.
@@ -60,36 +65,14 @@ impl ChunkCache {
 
     /// `chunk` as the mirror has it now, gzipped.
     pub async fn get(&self, chunk: ChunkId) -> EncodedChunk {
-        let (epoch, version) = (
-            self.mirror.version().epoch,
-            self.mirror.chunk_version(chunk),
-        );
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-            match slots.by_chunk.get(&chunk) {
-                Some(slot) if slot.epoch == epoch && slot.version == version => slot.clone(),
-                _ => {
-                    let slot = Arc::new(Slot {
-                        epoch,
-                        version,
-                        encoded: OnceCell::new(),
-                    });
-                    slots.by_chunk.insert(chunk, slot.clone());
-                    slot
-                }
-            }
-        };
+        let slot = self.slot(chunk);
         let encoded = slot
             .encoded
             .get_or_init(|| async {
                 let copy = self.mirror.chunk(chunk);
                 let pixels = copy.pixels;
-                let gzip = tokio::task::spawn_blocking(move || match pixels {
-                    Some(pixels) => encode::gzip(&pixels),
-                    None => encode::gzip(&[0; CHUNK_AREA]),
-                })
-                .await
-                .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+                let gzip =
+                    blocking(move || encode::gzip(pixels.as_deref().unwrap_or(&BLANK))).await;
                 self.account(gzip.len());
                 EncodedChunk {
                     at: copy.at,
@@ -99,6 +82,48 @@ impl ChunkCache {
             })
             .await;
         encoded.clone()
+    }
+
+    /// `chunk` as the mirror has it now, as an indexed PNG of 256 × 256.
+    pub async fn png(&self, chunk: ChunkId) -> Bytes {
+        let slot = self.slot(chunk);
+        let png = slot
+            .png
+            .get_or_init(|| async {
+                let pixels = self.mirror.chunk(chunk).pixels;
+                let size = CanvasSize {
+                    width: CHUNK_SIDE,
+                    height: CHUNK_SIDE,
+                };
+                let png =
+                    blocking(move || encode::png(size, pixels.as_deref().unwrap_or(&BLANK))).await;
+                self.account(png.len());
+                Bytes::from(png)
+            })
+            .await;
+        png.clone()
+    }
+
+    /// The slot of `chunk` at its version now.
+    fn slot(&self, chunk: ChunkId) -> Arc<Slot> {
+        let (epoch, version) = (
+            self.mirror.version().epoch,
+            self.mirror.chunk_version(chunk),
+        );
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        match slots.by_chunk.get(&chunk) {
+            Some(slot) if slot.epoch == epoch && slot.version == version => slot.clone(),
+            _ => {
+                let slot = Arc::new(Slot {
+                    epoch,
+                    version,
+                    encoded: OnceCell::new(),
+                    png: OnceCell::new(),
+                });
+                slots.by_chunk.insert(chunk, slot.clone());
+                slot
+            }
+        }
     }
 
     /// Counts an encoding kept; past the bound, the cache starts over.
@@ -111,11 +136,21 @@ impl ChunkCache {
     }
 }
 
+/// A chunk never painted.
+static BLANK: [u8; CHUNK_AREA] = [0; CHUNK_AREA];
+
+/// Runs an encoding on the blocking pool.
+async fn blocking(encode: impl FnOnce() -> Vec<u8> + Send + 'static) -> Vec<u8> {
+    tokio::task::spawn_blocking(encode)
+        .await
+        .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{Chunks, Snapshot};
-    use app::{geometry::CanvasSize, protocol::Tile};
+    use app::protocol::Tile;
     use std::io::Read;
 
     fn gunzip(bytes: &[u8]) -> Vec<u8> {

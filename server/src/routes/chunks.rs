@@ -1,5 +1,5 @@
 //! `/api/chunks/{cx}/{cy}` and `/api/chunks/{cx}/{cy}/{epoch}/{version}`:
-//! one chunk's pixels (docs/protocol.md, "Watching chunks"), from the
+//! one chunk's pixels, and `/api/view.png`, one chunk as an image (docs/protocol.md, "Watching chunks"), from the
 //! instance's mirror through [`crate::canvas::chunks::ChunkCache`].
 //!
 //! The versioned form is what a watching page asks for, with the version
@@ -17,7 +17,7 @@ use crate::{
 };
 use app::chunk::ChunkId;
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
 };
@@ -83,6 +83,39 @@ pub async fn versioned(
         &headers,
         "public, max-age=31536000, immutable",
     ))
+}
+
+/// `GET /api/view.png?x=X&y=Y`: the chunk holding pixel (x, y), as a PNG:
+/// the preview of a link to a view of a canvas served by chunk.
+pub async fn view_png(
+    State(state): State<AppState>,
+    Query(at): Query<ViewAt>,
+) -> Result<Response, ApiError> {
+    let size = state.mirror.size();
+    let (Ok(x), Ok(y)) = (at.x.parse::<u16>(), at.y.parse::<u16>()) else {
+        return Err(ApiError::BadRequest("x and y are pixel coordinates".into()));
+    };
+    let Some(coord) = size.coord(x, y) else {
+        return Err(ApiError::BadRequest("that pixel is off the canvas".into()));
+    };
+    let png = state.chunks.png(ChunkId::of(coord.x, coord.y)).await;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        ),
+    ];
+    Ok((headers, png).into_response())
+}
+
+/// The query of `/api/view.png`.
+#[derive(Debug, serde::Deserialize)]
+pub struct ViewAt {
+    #[serde(default)]
+    x: String,
+    #[serde(default)]
+    y: String,
 }
 
 /// The chunk named by the path, if it lies on the canvas.

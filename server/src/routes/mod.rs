@@ -66,6 +66,7 @@ fn routes(state: AppState) -> Router {
             "/api/chunks/{cx}/{cy}/{epoch}/{version}",
             get(chunks::versioned),
         )
+        .route("/api/view.png", get(chunks::view_png))
         .route("/api/pixel", get(api::pixel))
         .route("/api/heatmap.png", get(api::heatmap_png))
         .route("/api/placements", get(api::placements))

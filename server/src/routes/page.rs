@@ -6,7 +6,7 @@
 
 use super::visitor::Visitor;
 use crate::{config::Config, error::ApiError, session::NoSession, state::AppState};
-use app::{PageData, PageView};
+use app::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize, PageData, PageView};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -83,11 +83,13 @@ async fn render(
         .to_owned()
     });
     let size = state.mirror.size();
+    let seq = state.mirror.version().seq;
     let data = PageData {
         view,
         width: size.width,
         height: size.height,
-        seq: state.mirror.version().seq,
+        seq,
+        preview: preview(size, seq, request.uri().query()),
         cooldown_ms: state.config.cooldown.as_millis() as u32,
         online: state.presence.online(),
         frozen: state.presence.frozen(),
@@ -111,6 +113,30 @@ async fn render(
         .headers_mut()
         .insert(header::CONTENT_SECURITY_POLICY, policy);
     response
+}
+
+/// The image a link to the page previews with: the whole canvas, or on a
+/// canvas served by chunk the chunk at the centre of the link's view
+/// (`?x=…&y=…`, else the canvas's centre). Its seq in the query makes
+/// previews fetch a fresh one.
+fn preview(size: CanvasSize, seq: u64, query: Option<&str>) -> String {
+    if size.area() <= WHOLE_CANVAS_MAX_AREA {
+        return format!("/api/canvas.png?seq={seq}");
+    }
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default();
+    let at = |name: &str, extent: u16| {
+        params
+            .iter()
+            .find(|(key, _)| key == name)
+            .and_then(|(_, value)| value.parse::<f64>().ok())
+            .filter(|value| value.is_finite())
+            .map_or(extent / 2, |value| {
+                value.clamp(0.0, f64::from(extent - 1)) as u16
+            })
+    };
+    let (x, y) = (at("x", size.width), at("y", size.height));
+    format!("/api/view.png?x={x}&y={y}&seq={seq}")
 }
 
 /// What the page may load and run: its own scripts (the WASM bundle may be

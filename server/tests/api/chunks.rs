@@ -111,6 +111,24 @@ async fn watching_gets_only_its_chunks(app: &TestApp) {
 async fn a_socket_watching_a_chunk_gets_its_tiles_and_its_snapshot_on_the_embedded_store() {
     let app = spawn_app(&WORLD).await;
     watching_gets_only_its_chunks(&app).await;
+
+    // A link to a view previews with the chunk at its centre.
+    let page = app.get("/?x=1287.5&y=1281&zoom=4").await.text().await.unwrap();
+    assert!(
+        page.contains("/api/view.png?x=1287&amp;y=1281&amp;seq=2"),
+        "og:image of the view"
+    );
+    let png = app.get("/api/view.png?x=1287&y=1281").await;
+    assert_eq!(png.status(), 200);
+    assert_eq!(png.headers()["content-type"], "image/png");
+    let bytes = png.bytes().await.unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    assert_eq!(
+        u32::from_be_bytes(bytes[16..20].try_into().unwrap()),
+        256,
+        "one chunk wide"
+    );
+    assert_eq!(app.get("/api/view.png?x=5000&y=1").await.status(), 400);
 }
 
 #[tokio::test]
