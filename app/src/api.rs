@@ -115,6 +115,15 @@ pub struct Frozen {
     pub frozen: bool,
 }
 
+/// `POST /api/admin/grow`'s body (at least the size the canvas should
+/// have) and answer (the size it has).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grow {
+    pub width: u16,
+    pub height: u16,
+}
+
 /// Whom a moderation applies to: exactly one of the three (the server
 /// checks which, and their form).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -382,6 +391,7 @@ mod tests {
         ("Readiness", round_trip::<Readiness>),
         ("Refusal", round_trip::<Refusal>),
         ("Frozen", round_trip::<Frozen>),
+        ("Grow", round_trip::<Grow>),
         ("Ban", round_trip::<Ban>),
         ("Unbanned", round_trip::<Unbanned>),
         ("Fill", round_trip::<Fill>),

@@ -42,6 +42,15 @@ pub struct Coord {
     pub index: usize,
 }
 
+impl Coord {
+    /// The pixel's key in the stores' records of who placed it:
+    /// `y * 65536 + x`, which no growth of the canvas changes (its
+    /// `index` depends on the width).
+    pub fn record_key(self) -> u32 {
+        (u32::from(self.y) << 16) | u32::from(self.x)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

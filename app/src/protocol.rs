@@ -38,6 +38,7 @@ pub mod kind {
     pub const FROZEN: u8 = 0x16;
     pub const CHUNK_HELLO: u8 = 0x17;
     pub const VIEW_TILES: u8 = 0x18;
+    pub const RESIZE: u8 = 0x19;
 }
 
 /// Codes carried by the `Error` frame, so a client can tell failures apart
@@ -198,6 +199,12 @@ pub enum ServerMessage {
         after: u64,
         upto: u64,
         tiles: Vec<Tile>,
+    },
+    /// The moderators enlarged the canvas: its size from now on (never
+    /// smaller than before).
+    Resize {
+        width: u16,
+        height: u16,
     },
 }
 
@@ -361,6 +368,7 @@ impl ServerMessage {
     pub const RESYNC_LEN: usize = 1 + 8 + 8;
     pub const FROZEN_LEN: usize = 1 + 1;
     pub const CHUNK_HELLO_LEN: usize = 1 + 2 + 2 + 8;
+    pub const RESIZE_LEN: usize = 1 + 2 + 2;
 
     pub fn encode(&self) -> Bytes {
         match self {
@@ -422,6 +430,13 @@ impl ServerMessage {
                     put_tile(&mut encoded, tile);
                 }
                 join_view_tiles(*after, *upto, [&encoded[..]])
+            }
+            Self::Resize { width, height } => {
+                let mut buf = BytesMut::with_capacity(Self::RESIZE_LEN);
+                buf.put_u8(kind::RESIZE);
+                buf.put_u16_le(*width);
+                buf.put_u16_le(*height);
+                buf.freeze()
             }
         }
     }
@@ -523,6 +538,14 @@ impl ServerMessage {
                 }
                 let tiles = (0..count).map(|_| r.tile()).collect();
                 Ok(Self::ViewTiles { after, upto, tiles })
+            }
+            Some(&kind::RESIZE) => {
+                let mut r = expect_len(frame, Self::RESIZE_LEN)?;
+                let (width, height) = (r.u16(), r.u16());
+                if width == 0 || height == 0 {
+                    return Err(DecodeError::BadValue("a canvas is at least 1 x 1"));
+                }
+                Ok(Self::Resize { width, height })
             }
             Some(&other) => Err(DecodeError::UnknownType(other)),
         }
@@ -774,6 +797,8 @@ mod tests {
             any::<bool>().prop_map(|frozen| ServerMessage::Frozen { frozen }),
             (chunk(), any::<u64>())
                 .prop_map(|(chunk, version)| ServerMessage::ChunkHello { chunk, version }),
+            (1..=u16::MAX, 1..=u16::MAX)
+                .prop_map(|(width, height)| ServerMessage::Resize { width, height }),
             (
                 any::<u64>(),
                 any::<u32>(),

@@ -105,6 +105,7 @@ impl Application {
                 Snapshot {
                     epoch: 0,
                     seq: 0,
+                    size: None,
                     chunks: Chunks::new(),
                 }
             }
@@ -139,9 +140,9 @@ impl Application {
             sessions: Arc::new(sessions),
             store,
             chunks: Arc::new(ChunkCache::new(mirror.clone())),
+            heat: Arc::new(Heat::new(mirror.size())),
             mirror,
             snapshots: Arc::new(snapshots),
-            heat: Arc::new(Heat::new(size)),
             fanout: Fanout::new(FANOUT_CAPACITY),
             presence: Arc::new(Presence::default()),
             connections,

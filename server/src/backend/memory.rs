@@ -41,7 +41,7 @@ pub struct MemoryStore {
     epoch: u64,
     state: Mutex<State>,
     /// Feeds subscribe here; sending while `state` is locked keeps seq order.
-    updates: broadcast::Sender<Batch>,
+    updates: broadcast::Sender<FeedEvent>,
 }
 
 struct State {
@@ -51,8 +51,8 @@ struct State {
     history: VecDeque<Update>,
     /// When and by whom each placement of `history` was made, in step.
     log: VecDeque<(SystemTime, Placer)>,
-    /// Who set each pixel that was ever set, by pixel index.
-    records: HashMap<usize, PixelRecord>,
+    /// Who set each pixel that was ever set, by its record key.
+    records: HashMap<u32, PixelRecord>,
     /// When each session last placed.
     last_placed: HashMap<SessionId, SystemTime>,
     /// Display name and last visit of each session.
@@ -70,6 +70,8 @@ struct State {
     secret: Option<String>,
     /// Whether only moderators place.
     frozen: bool,
+    /// The size moderators enlarged the canvas to, if they did.
+    grown: Option<CanvasSize>,
     /// Bans in force, until when.
     bans: HashMap<BanTarget, Ban>,
     /// The moderators' actions, oldest first.
@@ -122,6 +124,7 @@ impl MemoryStore {
                 next_report: 1,
                 secret: None,
                 frozen: false,
+                grown: None,
                 bans: HashMap::new(),
                 audit: VecDeque::new(),
                 archive: VecDeque::new(),
@@ -166,6 +169,7 @@ impl CanvasStore for MemoryStore {
         Ok(Snapshot {
             epoch: self.epoch,
             seq: state.seq,
+            size: state.grown,
             chunks: state.chunks.clone(),
         })
     }
@@ -280,7 +284,7 @@ impl PlacementStore for MemoryStore {
 
         state.seq += 1;
         let seq = state.seq;
-        let Coord { x, y, index } = placement.coord;
+        let Coord { x, y, .. } = placement.coord;
         let color = placement.color.get();
         state.chunks.set(Tile { x, y, color }, seq);
         let placed_by = state
@@ -288,7 +292,7 @@ impl PlacementStore for MemoryStore {
             .get(&placement.session)
             .and_then(|s| s.name.clone());
         state.records.insert(
-            index,
+            placement.coord.record_key(),
             PixelRecord {
                 placed_by,
                 placed_at: placement.at,
@@ -306,18 +310,17 @@ impl PlacementStore for MemoryStore {
         };
         self.log(&mut state, seq, tile, placement.at, placer);
         // No receiver (yet) is fine: the mirror catches up from history.
-        let _ = self.updates.send(Batch {
+        let _ = self.updates.send(FeedEvent::Batch(Batch {
             epoch: self.epoch,
             first_seq: seq,
             tiles: vec![tile],
             placed_at_ms: Some(unix_ms(placement.at)),
-        });
+        }));
         Ok(PlaceOutcome::Accepted { seq })
     }
 
     async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError> {
-        debug_assert!(coord.index < self.size.area());
-        Ok(self.lock().records.get(&coord.index).cloned())
+        Ok(self.lock().records.get(&coord.record_key()).cloned())
     }
 
     async fn fill(
@@ -343,7 +346,7 @@ impl PlacementStore for MemoryStore {
             };
             state.chunks.set(tile, seq);
             state.records.insert(
-                coord.index,
+                coord.record_key(),
                 PixelRecord {
                     placed_by: (!placer.name.is_empty()).then(|| placer.name.clone()),
                     placed_at: now,
@@ -356,12 +359,12 @@ impl PlacementStore for MemoryStore {
         }
         let last_seq = state.seq;
         if !tiles.is_empty() {
-            let _ = self.updates.send(Batch {
+            let _ = self.updates.send(FeedEvent::Batch(Batch {
                 epoch: self.epoch,
                 first_seq,
                 tiles,
                 placed_at_ms: Some(unix_ms(now)),
-            });
+            }));
         }
         Ok(Filled {
             first_seq,
@@ -473,6 +476,21 @@ impl SessionStore for MemoryStore {
 
 #[async_trait]
 impl ModerationStore for MemoryStore {
+    async fn grow(&self, size: CanvasSize) -> Result<CanvasSize, StoreError> {
+        let mut state = self.lock();
+        let kept = state.grown.unwrap_or(self.size);
+        let grown = CanvasSize {
+            width: kept.width.max(size.width),
+            height: kept.height.max(size.height),
+        };
+        if grown != kept {
+            state.grown = Some(grown);
+            // Sent under the lock, in order with the placements.
+            let _ = self.updates.send(FeedEvent::Resized(grown));
+        }
+        Ok(grown)
+    }
+
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {
         self.lock().frozen = frozen;
         Ok(())
@@ -709,13 +727,13 @@ fn session_record<'a>(state: &'a mut State, session: &SessionId) -> &'a mut Sess
 
 /// The in-process feed of a [`MemoryStore`]'s placements.
 pub struct LocalFeed {
-    receiver: broadcast::Receiver<Batch>,
+    receiver: broadcast::Receiver<FeedEvent>,
     /// Whether the first event ("delivering now") was reported.
     started: bool,
 }
 
 impl LocalFeed {
-    pub fn new(receiver: broadcast::Receiver<Batch>) -> Self {
+    pub fn new(receiver: broadcast::Receiver<FeedEvent>) -> Self {
         Self {
             receiver,
             started: false,
@@ -731,7 +749,7 @@ impl Feed for LocalFeed {
             return Some(FeedEvent::Delivering);
         }
         match self.receiver.recv().await {
-            Ok(batch) => Some(FeedEvent::Batch(batch)),
+            Ok(event) => Some(event),
             Err(RecvError::Lagged(_)) => Some(FeedEvent::Interrupted),
             Err(RecvError::Closed) => None,
         }

@@ -18,7 +18,10 @@ use crate::{
         PlaceOutcome, Placement, RangeBan, Report, Rules, SessionId, Snapshot, Update,
     },
 };
-use app::{geometry::Coord, name::DisplayName};
+use app::{
+    geometry::{CanvasSize, Coord},
+    name::DisplayName,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::{
@@ -243,6 +246,11 @@ pub trait ModerationStore: Send + Sync + 'static {
 
     async fn is_frozen(&self) -> Result<bool, StoreError>;
 
+    /// Enlarges the canvas to at least `size` on each side, for every
+    /// instance (each hears it on its feed); never shrinks it. Answers the
+    /// size kept.
+    async fn grow(&self, size: CanvasSize) -> Result<CanvasSize, StoreError>;
+
     /// Bans `target` from placing for `duration`, on every instance; a
     /// shadow ban answers its placements as accepted and drops them. A
     /// range ban is enforced by the instances, from [`Store::range_bans`].
@@ -371,6 +379,8 @@ pub enum FeedEvent {
     Interrupted,
     /// The feed is down (its connection dropped) and is reconnecting.
     Disconnected,
+    /// The moderators enlarged the canvas to this size.
+    Resized(CanvasSize),
 }
 
 #[async_trait]

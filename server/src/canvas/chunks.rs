@@ -170,6 +170,7 @@ mod tests {
         let snapshot = Snapshot {
             epoch: 3,
             seq: 0,
+            size: None,
             chunks: Chunks::new(),
         };
         let mirror = Arc::new(Mirror::new(size, snapshot, 0));

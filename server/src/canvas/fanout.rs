@@ -45,6 +45,8 @@ pub enum Frame {
         version: Version,
         bytes: Bytes,
     },
+    /// The moderators enlarged the canvas (to the mirror's size).
+    Resize,
 }
 
 /// A `Tiles` frame with the seqs it carries.
@@ -220,6 +222,9 @@ pub struct Outbox {
     tiles: SmallVec<[TilesFrame; 1]>,
     presence: Option<Bytes>,
     frozen: Option<Bytes>,
+    /// Whether the canvas was enlarged since the last write (rare: the
+    /// frame is made when written, from the mirror's size).
+    resize: bool,
     /// Set once the client watches chunks: it gets `ViewTiles` of them
     /// instead of `Tiles`.
     view: Option<Box<View>>,
@@ -254,6 +259,7 @@ impl Outbox {
             tiles: SmallVec::new(),
             presence: None,
             frozen: None,
+            resize: false,
             view: None,
         }
     }
@@ -318,6 +324,7 @@ impl Outbox {
             Frame::Presence(bytes) => self.presence = Some(bytes),
             Frame::Frozen(bytes) => self.frozen = Some(bytes),
             Frame::Resync { version, bytes } => self.resync_to(version, bytes),
+            Frame::Resize => self.resize = true,
         }
     }
 
@@ -358,6 +365,14 @@ impl Outbox {
     pub fn take(&mut self, mirror: &Mirror) -> Ready {
         let mut ready = Ready::default();
         ready.frames.extend(self.resync.take());
+        // Before the tiles, which may lie in the new area.
+        if std::mem::take(&mut self.resize) {
+            let size = mirror.size();
+            let (width, height) = (size.width, size.height);
+            ready
+                .frames
+                .push(ServerMessage::Resize { width, height }.encode());
+        }
         if self.view.is_some() {
             self.take_view(mirror, &mut ready);
         } else if !self.tiles.is_empty() {
@@ -519,6 +534,7 @@ mod tests {
         let snapshot = crate::model::Snapshot {
             epoch: 1,
             seq: 0,
+            size: None,
             chunks: crate::model::Chunks::new(),
         };
         Mirror::new(size, snapshot, 0)

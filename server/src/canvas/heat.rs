@@ -20,17 +20,22 @@ pub const WINDOW: Duration = Duration::from_secs(app::heat::WINDOW_SECS as u64);
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 
 pub struct Heat {
-    size: CanvasSize,
-    /// Unix seconds of the last placement on each pixel; 0: none seen.
-    placed_at: RwLock<Vec<u32>>,
+    placed_at: RwLock<PlacedAt>,
     /// The newest PNG made, and when.
     newest: Mutex<Option<(Instant, Bytes)>>,
 }
 
-impl Heat {
-    /// The heat of a canvas sent whole; a larger one (by chunk) keeps
+/// Unix seconds of the last placement on each pixel of a canvas of
+/// `size`; 0: none seen.
+struct PlacedAt {
+    size: CanvasSize,
+    seconds: Vec<u32>,
+}
+
+impl PlacedAt {
+    /// Kept for a canvas sent whole only; a larger one (by chunk) keeps
     /// none (`/api/heatmap.png` is refused for it).
-    pub fn new(size: CanvasSize) -> Self {
+    fn new(size: CanvasSize) -> Self {
         let area = if size.area() > WHOLE_CANVAS_MAX_AREA {
             0
         } else {
@@ -38,7 +43,15 @@ impl Heat {
         };
         Self {
             size,
-            placed_at: RwLock::new(vec![0; area]),
+            seconds: vec![0; area],
+        }
+    }
+}
+
+impl Heat {
+    pub fn new(size: CanvasSize) -> Self {
+        Self {
+            placed_at: RwLock::new(PlacedAt::new(size)),
             newest: Mutex::new(None),
         }
     }
@@ -47,12 +60,28 @@ impl Heat {
     pub fn record(&self, tiles: &[Tile], at_ms: u64) {
         let at = u32::try_from(at_ms / 1000).unwrap_or(u32::MAX);
         let mut placed_at = self.placed_at.write().unwrap_or_else(|e| e.into_inner());
+        let PlacedAt { size, seconds } = &mut *placed_at;
         for tile in tiles {
-            let coord = self.size.coord(tile.x, tile.y);
-            if let Some(slot) = coord.and_then(|c| placed_at.get_mut(c.index)) {
+            let coord = size.coord(tile.x, tile.y);
+            if let Some(slot) = coord.and_then(|c| seconds.get_mut(c.index)) {
                 *slot = at;
             }
         }
+    }
+
+    /// The canvas was enlarged: each pixel keeps its heat at its place.
+    pub fn resize(&self, size: CanvasSize) {
+        let mut placed_at = self.placed_at.write().unwrap_or_else(|e| e.into_inner());
+        let mut resized = PlacedAt::new(size);
+        let old = &*placed_at;
+        for (index, &at) in old.seconds.iter().enumerate() {
+            let coord = old.size.coord_of_index(index);
+            let to = coord.and_then(|c| resized.size.coord(c.x, c.y));
+            if let Some(slot) = to.and_then(|c| resized.seconds.get_mut(c.index)) {
+                *slot = at;
+            }
+        }
+        *placed_at = resized;
     }
 
     /// The heatmap as a PNG, at most [`MAX_AGE`] old.
@@ -66,11 +95,11 @@ impl Heat {
         let heat = self.clone();
         let png: Bytes = tokio::task::spawn_blocking(move || {
             let now = unix_seconds(SystemTime::now());
-            let levels = {
+            let (size, levels) = {
                 let placed_at = heat.placed_at.read().unwrap_or_else(|e| e.into_inner());
-                levels(&placed_at, now)
+                (placed_at.size, levels(&placed_at.seconds, now))
             };
-            gray_png(heat.size, &levels)
+            gray_png(size, &levels)
         })
         .await
         .unwrap_or_default()

@@ -15,14 +15,22 @@ use app::{
     geometry::{CanvasSize, Coord},
     protocol::Tile,
 };
-use std::{collections::VecDeque, sync::RwLock};
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        RwLock,
+    },
+};
 
 /// The version the mirror is at: the shared crate's, which the wire
 /// announces and the clients hold.
 pub use app::protocol::Version;
 
 pub struct Mirror {
-    size: CanvasSize,
+    /// The canvas's size, `width << 16 | height`: read by every placement,
+    /// changed only when moderators enlarge the canvas.
+    size: AtomicU32,
     state: RwLock<State>,
 }
 
@@ -67,7 +75,7 @@ impl Mirror {
     /// A mirror of `snapshot` that remembers the last `recent` tiles applied.
     pub fn new(size: CanvasSize, snapshot: Snapshot, recent: usize) -> Self {
         let mirror = Self {
-            size,
+            size: AtomicU32::new(pack(size)),
             state: RwLock::new(State {
                 version: Version { epoch: 0, seq: 0 },
                 chunks: Chunks::new(),
@@ -82,7 +90,23 @@ impl Mirror {
     }
 
     pub fn size(&self) -> CanvasSize {
-        self.size
+        let packed = self.size.load(Ordering::Relaxed);
+        CanvasSize {
+            width: (packed >> 16) as u16,
+            height: packed as u16,
+        }
+    }
+
+    /// Enlarges the canvas to at least `size` on each side; whether it
+    /// grew.
+    pub fn grow(&self, size: CanvasSize) -> bool {
+        let current = self.size();
+        let grown = CanvasSize {
+            width: current.width.max(size.width),
+            height: current.height.max(size.height),
+        };
+        self.size.store(pack(grown), Ordering::Relaxed);
+        grown != current
     }
 
     pub fn version(&self) -> Version {
@@ -128,7 +152,7 @@ impl Mirror {
         } = &mut *state;
         for tile in tiles {
             version.seq += 1;
-            if self.size.coord(tile.x, tile.y).is_some() {
+            if self.size().coord(tile.x, tile.y).is_some() {
                 chunks.set(*tile, version.seq);
             }
             recent.push(*tile);
@@ -140,6 +164,9 @@ impl Mirror {
     /// than the one it was painted at, are kept and never shown.) The
     /// recent tiles are forgotten: they may no longer lead to this version.
     pub fn replace(&self, snapshot: Snapshot) {
+        if let Some(size) = snapshot.size {
+            self.grow(size);
+        }
         let mut state = self.write();
         state.version = Version {
             epoch: snapshot.epoch,
@@ -194,7 +221,7 @@ impl Mirror {
     /// enough to be sent whole: see `canvas::WHOLE_CANVAS_MAX_AREA`).
     pub fn copy(&self) -> (Version, Vec<u8>) {
         let state = self.read();
-        (state.version, state.chunks.to_dense(self.size))
+        (state.version, state.chunks.to_dense(self.size()))
     }
 
     // The state is replaced whole or changed one byte at a time, so a panic
@@ -243,6 +270,10 @@ pub async fn warm(mirror: &Mirror, store: &dyn CanvasStore) -> Result<usize, Sto
     Ok(tiles.len())
 }
 
+fn pack(size: CanvasSize) -> u32 {
+    (u32::from(size.width) << 16) | u32::from(size.height)
+}
+
 impl RecentTiles {
     fn push(&mut self, tile: Tile) {
         if self.capacity == 0 {
@@ -275,6 +306,7 @@ mod tests {
         let snapshot = Snapshot {
             epoch: 7,
             seq: 10,
+            size: None,
             chunks: Chunks::new(),
         };
         Mirror::new(size, snapshot, recent)
@@ -332,6 +364,7 @@ mod tests {
         mirror.replace(Snapshot {
             epoch: 7,
             seq: 11,
+            size: None,
             chunks: Chunks::new(),
         });
         assert_eq!(mirror.since(7, 10), Since::Gone);

@@ -97,7 +97,9 @@ impl SnapshotCache {
             .unwrap_or_else(|e| e.into_inner())
             .clone()?;
         let current = self.mirror.version();
-        let recent = newest.made.elapsed() < self.max_age && newest.version.epoch == current.epoch;
+        let recent = newest.made.elapsed() < self.max_age
+            && newest.version.epoch == current.epoch
+            && newest.size == self.mirror.size();
         (recent || newest.version == current).then_some(newest)
     }
 }
@@ -155,6 +157,7 @@ mod tests {
         let snapshot = Snapshot {
             epoch: 1,
             seq: 0,
+            size: None,
             chunks: crate::model::Chunks::new(),
         };
         let mirror = Arc::new(Mirror::new(size, snapshot, 16));
@@ -199,6 +202,7 @@ mod tests {
         mirror.replace(Snapshot {
             epoch: 2,
             seq: 0,
+            size: None,
             chunks: crate::model::Chunks::new(),
         });
         assert_eq!(snapshots.latest().await.version.epoch, 2);

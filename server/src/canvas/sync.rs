@@ -24,7 +24,7 @@ use crate::{
     metrics::Metrics,
     model::{Batch, Update},
 };
-use app::protocol::Tile;
+use app::{geometry::CanvasSize, protocol::Tile};
 use futures_util::FutureExt;
 use std::{
     collections::VecDeque,
@@ -201,6 +201,7 @@ impl SyncTask {
                                 behind = true;
                                 connected = true;
                             }
+                            Some(FeedEvent::Resized(size)) => self.grow(size),
                             Some(FeedEvent::Disconnected) => {
                                 connected = false;
                                 self.live.store(false, Ordering::Relaxed);
@@ -352,10 +353,24 @@ impl SyncTask {
         }
     }
 
+    /// The moderators enlarged the canvas: the mirror, the heat and every
+    /// socket follow.
+    fn grow(&self, size: CanvasSize) {
+        if self.mirror.grow(size) {
+            let size = self.mirror.size();
+            tracing::info!(width = size.width, height = size.height, "the canvas grew");
+            self.heat.resize(size);
+            self.fanout.send(Frame::Resize);
+        }
+    }
+
     #[tracing::instrument(name = "reload", skip_all)]
     async fn reload(&self, applied: &mut Applied) -> Result<(), StoreError> {
         let snapshot = self.store.snapshot().await?;
         self.flush(applied);
+        if let Some(size) = snapshot.size {
+            self.grow(size);
+        }
         self.mirror.replace(snapshot);
         applied.recent.clear();
         if let Err(error) = super::mirror::warm(&self.mirror, &*self.store).await {
@@ -430,7 +445,6 @@ impl SyncTask {
 mod tests {
     use super::*;
     use crate::model::{Chunks, Snapshot};
-    use app::geometry::CanvasSize;
     use async_trait::async_trait;
     use std::sync::Mutex;
     use tokio::sync::{broadcast, mpsc};
@@ -507,6 +521,7 @@ mod tests {
             Ok(Snapshot {
                 epoch: state.epoch,
                 seq: state.placed.len() as u64,
+                size: None,
                 chunks: Chunks::from_dense(size, &pixels, 0),
             })
         }
@@ -578,6 +593,7 @@ mod tests {
         let snapshot = Snapshot {
             epoch: store.state().epoch,
             seq: 0,
+            size: None,
             chunks: Chunks::new(),
         };
         let mirror = Arc::new(Mirror::new(size, snapshot, 1024));

@@ -7,7 +7,11 @@ mod chunks;
 
 pub use chunks::{Chunk, Chunks};
 
-use app::{geometry::Coord, palette::ColorIndex, protocol::Tile};
+use app::{
+    geometry::{CanvasSize, Coord},
+    palette::ColorIndex,
+    protocol::Tile,
+};
 use std::{
     fmt,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
@@ -323,6 +327,8 @@ pub struct AuditEntry {
 pub struct Snapshot {
     pub epoch: u64,
     pub seq: u64,
+    /// The size the moderators enlarged the canvas to, if they did.
+    pub size: Option<CanvasSize>,
     /// The painted chunks, each at its version.
     pub chunks: Chunks,
 }

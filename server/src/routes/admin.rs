@@ -20,10 +20,10 @@ use crate::{
 };
 use app::{
     api::{
-        AuditLog, AuditRecord, Ban, Fill, Filled, Frozen, PixelPlacer, Placed, ReportRecord,
+        AuditLog, AuditRecord, Ban, Fill, Filled, Frozen, Grow, PixelPlacer, Placed, ReportRecord,
         Reports, Resolve, Resolved, Rollback, RollbackPlan, RolledBack, Target, Unbanned,
     },
-    geometry::Coord,
+    geometry::{CanvasSize, Coord},
     name::DisplayName,
     palette::PALETTE,
     requests::PixelQuery,
@@ -362,6 +362,33 @@ pub async fn freeze(
         .act(&state, action, json!({}), move |state| async move {
             state.store.set_frozen(frozen).await?;
             Ok(Frozen { frozen })
+        })
+        .await
+        .map(Json)
+}
+
+/// `POST /api/admin/grow`: enlarges the canvas (never shrinks it);
+/// answers the size it has. Every instance, this one included, follows
+/// through its feed.
+pub async fn grow(
+    State(state): State<AppState>,
+    moderator: Moderator,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Json<Grow>, ApiError> {
+    moderator.may(Role::Admin)?;
+    let Grow { width, height } = body(&headers, &request)?;
+    if width == 0 || height == 0 {
+        return Err(bad("width and height are from 1 to 65535"));
+    }
+    let details = json!({"width": width, "height": height});
+    moderator
+        .act(&state, "grow", details, move |state| async move {
+            let kept = state.store.grow(CanvasSize { width, height }).await?;
+            Ok(Grow {
+                width: kept.width,
+                height: kept.height,
+            })
         })
         .await
         .map(Json)

@@ -107,6 +107,7 @@ fn admin_routes() -> Router<AppState> {
     Router::new()
         .route("/status", get(admin::status))
         .route("/freeze", post(admin::freeze))
+        .route("/grow", post(admin::grow))
         .route("/fill", post(admin::fill))
         .route("/rollback", post(admin::rollback))
         .route("/ban", post(admin::ban))

@@ -836,3 +836,122 @@ async fn a_players_report_reaches_the_moderators_queue() {
     ];
     assert_eq!(statuses.map(|s| s.as_u16()), [200, 200, 429]);
 }
+
+/// The next `Resize` (or `None` if another frame than `Presence` or
+/// `Tiles` comes first).
+async fn resized(ws: &mut WsClient) -> (u16, u16) {
+    loop {
+        match ws.recv().await {
+            ServerMessage::Resize { width, height } => return (width, height),
+            ServerMessage::Presence { .. } | ServerMessage::Tiles { .. } => {}
+            other => panic!("expected Resize, got {other:?}"),
+        }
+    }
+}
+
+async fn grow_checks(apps: &[TestApp]) {
+    let (first, last) = (&apps[0], &apps[apps.len() - 1]);
+    let mut placer = first.ws().await;
+    let mut watcher = last.ws().await;
+    let before = Tile {
+        x: 10,
+        y: 20,
+        color: 3,
+    };
+    assert_eq!(place(&mut placer, before).await.0, PlaceStatus::Accepted);
+    let outside = Tile {
+        x: 90,
+        y: 35,
+        color: 5,
+    };
+    assert_eq!(
+        place(&mut placer, outside).await.0,
+        PlaceStatus::Invalid,
+        "off the canvas before it grows"
+    );
+
+    let grown = first
+        .admin("grow", Some(json!({"width": 100, "height": 40})))
+        .await;
+    assert_eq!(grown.status(), 200);
+    assert_eq!(
+        grown.json::<Value>().await.unwrap(),
+        json!({"width": 100, "height": 40})
+    );
+    assert_eq!(
+        resized(&mut watcher).await,
+        (100, 40),
+        "another instance's socket"
+    );
+    assert_eq!(resized(&mut placer).await, (100, 40));
+    assert_eq!(place(&mut placer, outside).await.0, PlaceStatus::Accepted);
+
+    // A smaller side keeps its size; every instance and a newcomer agree.
+    let kept = first
+        .admin("grow", Some(json!({"width": 50, "height": 64})))
+        .await;
+    assert_eq!(
+        kept.json::<Value>().await.unwrap(),
+        json!({"width": 100, "height": 64})
+    );
+    for app in apps {
+        eventually(
+            "the size on every instance",
+            Duration::from_secs(5),
+            Duration::from_millis(50),
+            || async {
+                let info = app.json("/api/info").await;
+                (info["width"] == 100 && info["height"] == 64).then_some(())
+            },
+        )
+        .await;
+    }
+    let newcomer = last.ws().await;
+    assert_eq!((newcomer.hello.width, newcomer.hello.height), (100, 64));
+    let seq = snapshots_at(apps, 2).await;
+    assert_eq!(seq[0].len(), 100 * 64);
+    assert_eq!(seq[0][35 * 100 + 90], 5, "the new area's tile");
+    assert_eq!(seq[0][20 * 100 + 10], 3, "the old one at its place");
+    // Who placed each pixel survives the width's change.
+    let record = last.json("/api/pixel?x=10&y=20").await;
+    assert_eq!(
+        (record["color"].as_u64(), record["seq"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let audit = first
+        .admin("audit", None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(audit["entries"][0]["action"], "grow");
+}
+
+#[tokio::test]
+async fn growing_the_canvas_reaches_every_socket_on_the_embedded_store() {
+    let app = spawn_app(&[("ADMIN_TOKEN", TOKEN), ("COOLDOWN_MS", "0")]).await;
+    grow_checks(std::slice::from_ref(&app)).await;
+}
+
+#[tokio::test]
+async fn growing_the_canvas_reaches_every_instance_on_redis() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let vars = [
+        ("REDIS_URL", url.as_str()),
+        ("ADMIN_TOKEN", TOKEN),
+        ("COOLDOWN_MS", "0"),
+    ];
+    let apps = [spawn_app(&vars).await, spawn_app(&vars).await];
+    for app in &apps {
+        wait_ready(app).await;
+    }
+    grow_checks(&apps).await;
+    // An instance started afterwards takes the size from Redis.
+    let later = spawn_app(&vars).await;
+    let info = later.json("/api/info").await;
+    assert_eq!(
+        (info["width"].as_u64(), info["height"].as_u64()),
+        (Some(100), Some(64))
+    );
+}

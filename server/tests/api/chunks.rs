@@ -113,7 +113,12 @@ async fn a_socket_watching_a_chunk_gets_its_tiles_and_its_snapshot_on_the_embedd
     watching_gets_only_its_chunks(&app).await;
 
     // A link to a view previews with the chunk at its centre.
-    let page = app.get("/?x=1287.5&y=1281&zoom=4").await.text().await.unwrap();
+    let page = app
+        .get("/?x=1287.5&y=1281&zoom=4")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(
         page.contains("/api/view.png?x=1287&amp;y=1281&amp;seq=2"),
         "og:image of the view"
@@ -216,6 +221,14 @@ async fn a_redis_canvas_kept_whole_by_an_earlier_version_is_cut_into_chunks() {
         .query_async(&mut control)
         .await
         .unwrap();
+    // Who placed it, keyed by its index on a canvas 300 wide.
+    let _: () = redis::cmd("HSET")
+        .arg(&keys.meta)
+        .arg(199 * width + 299)
+        .arg("v2,12,1700000000000,0123456789abcdef,192.0.2.1,Someone")
+        .query_async(&mut control)
+        .await
+        .unwrap();
     let _: () = redis::cmd("MSET")
         .arg(&keys.seq)
         .arg(12)
@@ -242,4 +255,6 @@ async fn a_redis_canvas_kept_whole_by_an_earlier_version_is_cut_into_chunks() {
         .await
         .unwrap();
     assert!(kept, "the old key is kept for the operator");
+    let record = app.json("/api/pixel?x=299&y=199").await;
+    assert_eq!(record["placed_by"], "Someone", "records rekeyed by (x, y)");
 }

@@ -13,7 +13,7 @@
 //! instance reports `Disconnected` (and is not ready) until it has
 //! subscribed again, then catches up.
 
-use super::{error, locate::Locator, master::tuned};
+use super::{error, locate::Locator, master::tuned, store::parse_size};
 use crate::{
     backend::{Feed, FeedEvent, StoreError},
     model::Batch,
@@ -117,7 +117,6 @@ async fn subscribe_forever(
                             // catch up from the store, which tells what is
                             // true now.
                             let event = parse(message.get_payload_bytes())
-                                .map(FeedEvent::Batch)
                                 .unwrap_or(FeedEvent::Interrupted);
                             if events.send(event).await.is_err() {
                                 return;
@@ -141,9 +140,18 @@ async fn subscribe_forever(
     }
 }
 
+/// A message of the channel: a batch, or `size:<w>,<h>` as `grow.lua`
+/// publishes an enlarged canvas.
+fn parse(payload: &[u8]) -> Option<FeedEvent> {
+    match payload.strip_prefix(b"size:") {
+        Some(size) => parse_size(size).map(FeedEvent::Resized),
+        None => parse_batch(payload).map(FeedEvent::Batch),
+    }
+}
+
 /// `<epoch>:<first seq>:<unix ms>:<tiles>`, as `place.lua` publishes a
 /// batch: three decimal numbers, then the tiles as in a `Tiles` frame.
-fn parse(payload: &[u8]) -> Option<Batch> {
+fn parse_batch(payload: &[u8]) -> Option<Batch> {
     let mut fields = payload.splitn(4, |b| *b == b':');
     let mut number = || -> Option<u64> { std::str::from_utf8(fields.next()?).ok()?.parse().ok() };
     let (epoch, first_seq, placed_at_ms) = (number()?, number()?, number()?);
@@ -178,7 +186,9 @@ mod tests {
         ];
         let mut payload = b"7:42:1700000000000:".to_vec();
         payload.extend_from_slice(&encode_tiles(42, &tiles)[TILES_HEADER_LEN..]);
-        let batch = parse(&payload).unwrap();
+        let Some(FeedEvent::Batch(batch)) = parse(&payload) else {
+            panic!("a batch")
+        };
         assert_eq!(
             (batch.epoch, batch.first_seq, batch.last_seq()),
             (7, 42, 43)
@@ -192,8 +202,17 @@ mod tests {
             b"epoch:123",
             b"7:42:3:4:5:1700000000000",
             b"",
+            b"size:0,5",
+            b"size:7",
         ] {
             assert!(parse(bad).is_none(), "{bad:?}");
         }
+        assert_eq!(
+            parse(b"size:300,200"),
+            Some(FeedEvent::Resized(app::geometry::CanvasSize {
+                width: 300,
+                height: 200
+            }))
+        );
     }
 }

@@ -5,7 +5,7 @@
 -- KEYS: 1 epoch, 2 seq, 3 chunks (the painted chunks' versions), 4 history,
 --       5 meta
 -- ARGV: 1 now (ms), 2 history length, 3 channel, 4 epoch to start if none,
---       5 each tile's pixel index (u32, little-endian), 6 the placer
+--       5 each tile's record key (`y * 65536 + x`, u32, little-endian), 6 the placer
 --       (`<session>,<address>`), 7 the name the pixels are placed by, 8 the
 --       tiles, five bytes each as in a Tiles frame, 9 the chunk keys' prefix
 --       (`<prefix>:chunk:`; the keys are made here, as in place.lua)

@@ -20,13 +20,18 @@ pub struct Keys {
     /// Stream: one entry per batch of placements, ID `<last seq>-0`, fields
     /// `f` (the first seq) and `t` (the tiles, five bytes each).
     pub history: String,
-    /// Hash: pixel index -> `<seq>,<unix ms>,<display name>` (written
+    /// Hash: record key (`y * 65536 + x`) -> `<seq>,<unix ms>,<display name>` (written
     /// before moderation) or `v2,<seq>,<unix ms>,<session>,<address>,<display
     /// name>`.
     pub meta: String,
     /// Pub/Sub channel: `<epoch>:<first seq>:<unix ms>:<tiles>` per batch
-    /// of placements, and `epoch:<epoch>` when a new epoch starts.
+    /// of placements, `epoch:<epoch>` when a new epoch starts and
+    /// `size:<w>,<h>` when the canvas is enlarged.
     pub channel: String,
+    /// String: `<w>,<h>`, the canvas's size once moderators enlarged it
+    /// (an instance takes the larger of it and its `CANVAS_WIDTH`,
+    /// `CANVAS_HEIGHT` on each side).
+    pub size: String,
     /// Hash: instance id -> `<open sockets>:<expires at, unix ms>`.
     pub presence: String,
     /// String: present while the canvas is frozen (only moderators place).
@@ -61,6 +66,7 @@ impl Keys {
             history: format!("{prefix}:history"),
             meta: format!("{prefix}:meta"),
             channel: format!("{prefix}:updates"),
+            size: format!("{prefix}:size"),
             presence: format!("{prefix}:presence"),
             frozen: format!("{prefix}:frozen"),
             bans: format!("{prefix}:bans"),

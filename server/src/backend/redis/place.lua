@@ -10,7 +10,8 @@
 --       (`<prefix>:ban:`), 9 when to ask for a solved challenge (0 never,
 --       1 when an unverified session meets its address's spent budget,
 --       2 before any unverified session places), 10 the chunk keys' prefix
---       (`<prefix>:chunk:`), then for each placement its pixel index, color,
+--       (`<prefix>:chunk:`), then for each placement its record key
+--       (`y * 65536 + x`), color,
 --       x, y and placer (`<session handle>,<client address>`)
 -- Returns for each placement {ACCEPTED, seq}, {COOLING, ms left} (the
 -- session's cooldown, or its address's spent budget), {BANNED, ms left}

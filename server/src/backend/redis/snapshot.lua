@@ -1,14 +1,16 @@
 -- The canvas with the epoch and seq it is current to, read atomically.
 -- KEYS: 1 epoch, 2 seq, 3 chunks (field `<cx>,<cy>` -> the chunk's
 --       version), 4 history, 5 the whole-canvas pixels of versions before
---       chunks (one palette index per pixel, row by row)
+--       chunks (one palette index per pixel, row by row), 6 the pixel
+--       records, 7 the canvas's size if moderators enlarged it (`<w>,<h>`)
 -- ARGV: 1 epoch to start if none, 2 the chunk keys' prefix
 --       (`<prefix>:chunk:`), 3 the canvas's width, 4 its height
--- Returns {epoch, seq, then for each painted chunk: `<cx>,<cy>`, version,
--- its 65,536 pixels}.
+-- Returns {epoch, seq, size (`<w>,<h>` or ''), then for each painted
+-- chunk: `<cx>,<cy>`, version, its 65,536 pixels}.
 -- A canvas kept by an earlier version (KEYS[5] and no chunks yet) is cut
--- into chunks first, once; the old key is kept, renamed with the suffix
--- `:before-chunks`, for an operator to delete.
+-- into chunks first, once, and its pixel records, keyed `y * width + x`
+-- then, are keyed `y * 65536 + x`; the old pixels are kept, renamed with
+-- the suffix `:before-chunks`, for an operator to delete.
 local chunk_prefix = ARGV[2]
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
@@ -46,9 +48,20 @@ if redis.call('EXISTS', KEYS[5]) == 1 and redis.call('EXISTS', KEYS[3]) == 0 the
     end
   end
   redis.call('RENAME', KEYS[5], KEYS[5] .. ':before-chunks')
+  local records = redis.call('HGETALL', KEYS[6])
+  if #records > 0 then
+    local rekeyed = KEYS[6] .. ':rekeyed'
+    redis.call('DEL', rekeyed)
+    for i = 1, #records, 2 do
+      local index = tonumber(records[i])
+      local key = math.floor(index / width) * 65536 + index % width
+      redis.call('HSET', rekeyed, string.format('%d', key), records[i + 1])
+    end
+    redis.call('RENAME', rekeyed, KEYS[6])
+  end
 end
 
-local result = {epoch, seq}
+local result = {epoch, seq, redis.call('GET', KEYS[7]) or ''}
 local versions = redis.call('HGETALL', KEYS[3])
 for i = 1, #versions, 2 do
   local chunk = versions[i]

@@ -56,6 +56,7 @@ static HISTORY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("hi
 static NEW_EPOCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("new_epoch.lua")));
 static ARCHIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("archive.lua")));
 static FILL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("fill.lua")));
+static GROW: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("grow.lua")));
 static REDEEM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("redeem.lua")));
 static PRESENCE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("presence.lua")));
 
@@ -187,7 +188,7 @@ impl RedisStore {
             .arg(keys.chunk_prefix());
         for Pending { placement, .. } in batch {
             invocation
-                .arg(placement.coord.index)
+                .arg(placement.coord.record_key())
                 .arg(placement.color.get())
                 .arg(placement.coord.x)
                 .arg(placement.coord.y)
@@ -373,19 +374,24 @@ fn parse_logged(
     Ok(())
 }
 
-/// `snapshot.lua`'s answer: epoch, seq, then `<cx>,<cy>`, version and
-/// pixels for each painted chunk.
+/// `snapshot.lua`'s answer: epoch, seq, size, then `<cx>,<cy>`, version
+/// and pixels for each painted chunk.
 fn parse_snapshot(reply: &[Vec<u8>]) -> Result<Snapshot, StoreError> {
     let number = |bytes: &[u8]| -> Option<u64> { std::str::from_utf8(bytes).ok()?.parse().ok() };
-    let [epoch, seq, chunks @ ..] = reply else {
+    let [epoch, seq, size, chunks @ ..] = reply else {
         return Err(malformed("snapshot"));
     };
     let (Some(epoch), Some(seq)) = (number(epoch), number(seq)) else {
         return Err(malformed("snapshot epoch or seq"));
     };
+    let size = match &size[..] {
+        b"" => None,
+        size => Some(parse_size(size).ok_or(malformed("canvas size"))?),
+    };
     let mut snapshot = Snapshot {
         epoch,
         seq,
+        size,
         chunks: Chunks::new(),
     };
     for chunk in chunks.chunks(3) {
@@ -415,6 +421,16 @@ fn parse_snapshot(reply: &[Vec<u8>]) -> Result<Snapshot, StoreError> {
         );
     }
     Ok(snapshot)
+}
+
+/// A size as the store keeps it: `<w>,<h>`, both at least 1.
+pub(super) fn parse_size(text: &[u8]) -> Option<CanvasSize> {
+    let (width, height) = std::str::from_utf8(text).ok()?.split_once(',')?;
+    let size = CanvasSize {
+        width: width.parse().ok()?,
+        height: height.parse().ok()?,
+    };
+    (size.width > 0 && size.height > 0).then_some(size)
 }
 
 /// The keys a script that places starts with: epoch, seq, the chunks'
@@ -488,6 +504,8 @@ impl CanvasStore for RedisStore {
             .key(&keys.chunks)
             .key(&keys.history)
             .key(&keys.legacy_pixels)
+            .key(&keys.meta)
+            .key(&keys.size)
             .arg(new_epoch())
             .arg(keys.chunk_prefix())
             .arg(self.size.width)
@@ -575,7 +593,7 @@ impl PlacementStore for RedisStore {
             .run(|mut c| async move {
                 redis::cmd("HGET")
                     .arg(meta)
-                    .arg(coord.index)
+                    .arg(coord.record_key())
                     .query_async(&mut c)
                     .await
             })
@@ -592,7 +610,7 @@ impl PlacementStore for RedisStore {
         let mut indices = Vec::with_capacity(pixels.len() * 4);
         let mut tiles = Vec::with_capacity(pixels.len() * TILE_LEN);
         for (coord, color) in pixels {
-            indices.extend_from_slice(&(coord.index as u32).to_le_bytes());
+            indices.extend_from_slice(&coord.record_key().to_le_bytes());
             tiles.extend_from_slice(&coord.x.to_le_bytes());
             tiles.extend_from_slice(&coord.y.to_le_bytes());
             tiles.push(*color);
@@ -758,6 +776,22 @@ impl SessionStore for RedisStore {
 
 #[async_trait]
 impl ModerationStore for RedisStore {
+    async fn grow(&self, size: CanvasSize) -> Result<CanvasSize, StoreError> {
+        let mut invocation = GROW.prepare_invoke();
+        invocation
+            .key(&self.keys.size)
+            .arg(size.width)
+            .arg(size.height)
+            .arg(self.size.width)
+            .arg(self.size.height)
+            .arg(&self.keys.channel);
+        let (width, height): (u16, u16) = self
+            .master
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(CanvasSize { width, height })
+    }
+
     async fn set_frozen(&self, frozen: bool) -> Result<(), StoreError> {
         let key = self.keys.frozen.clone();
         let command = if frozen {
