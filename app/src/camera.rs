@@ -36,6 +36,11 @@ impl Camera {
         camera
     }
 
+    /// The canvas was enlarged: the view stays where it is.
+    pub fn set_canvas(&mut self, size: CanvasSize) {
+        self.size = size;
+    }
+
     /// The stage was resized (the window, the panels).
     pub fn resize(&mut self, (width, height): (f64, f64)) {
         self.stage = (width.max(1.0), height.max(1.0));

@@ -39,6 +39,18 @@ impl Layer {
         })
     }
 
+    /// Makes the layer (and its canvas) `size`, every pixel transparent
+    /// until the caller fills it.
+    pub fn resize(&mut self, size: CanvasSize) {
+        if let Some(canvas) = self.ctx.canvas() {
+            canvas.set_width(u32::from(size.width));
+            canvas.set_height(u32::from(size.height));
+        }
+        self.size = size;
+        self.rgba = vec![0; size.area() * 4];
+        self.dirty = None;
+    }
+
     /// Sets pixel `index` (row-major) to `rgba`; indices off the canvas are
     /// ignored.
     pub fn set(&mut self, index: usize, rgba: [u8; 4]) {

@@ -328,6 +328,10 @@ impl Client {
             ServerMessage::Presence { online } => self.live.online.set(*online),
             ServerMessage::Frozen { frozen } => self.live.frozen.set(*frozen),
             ServerMessage::Error { message, .. } => self.live.notice.set(Some(message.clone())),
+            ServerMessage::Resize { width, height } => self.grow(CanvasSize {
+                width: *width,
+                height: *height,
+            }),
             _ => {}
         }
         if let Some(world) = &mut self.world {
@@ -341,6 +345,35 @@ impl Client {
         }
         let actions = self.link.sync.received(&message);
         self.perform(actions);
+    }
+
+    /// The moderators enlarged the canvas: the page shows the new area
+    /// without a reload (a reload only when it outgrew being sent whole:
+    /// the page is then drawn by chunk).
+    fn grow(&mut self, size: CanvasSize) {
+        if size == self.size {
+            return;
+        }
+        let chunked = size.area() > WHOLE_CANVAS_MAX_AREA;
+        if chunked != self.world.is_some() {
+            let _ = window().location().reload();
+            return;
+        }
+        self.size = size;
+        self.pointer.view.grow(size);
+        if self.world.is_none() {
+            self.paint.grow(size);
+            // The past was drawn at the old size: back to live.
+            if let Some(mut travel) = self.travel.take() {
+                travel.close();
+                self.playing = false;
+                self.live.history.set(None);
+            }
+        }
+        self.live.notice.set(Some(format!(
+            "The canvas grew to {} × {}.",
+            size.width, size.height
+        )));
     }
 
     /// Watches the chunks in view, when they changed.

@@ -60,6 +60,22 @@ impl Paint {
         self.request_frame();
     }
 
+    /// The canvas was enlarged. The overlays (template, heatmap) were
+    /// made for the old size and are put away: the page reloaded shows
+    /// them over the whole canvas again.
+    pub fn grow(&mut self, size: CanvasSize) {
+        self.size = size;
+        self.pixels.grow(size);
+        for overlay in ["template-canvas", "heat-canvas"] {
+            if let Some(element) = super::input::element(overlay) {
+                element.set_hidden(true);
+            }
+        }
+        self.template = None;
+        self.heat = None;
+        self.request_frame();
+    }
+
     /// The template's color at a pixel: the one to place there.
     pub fn wanted_at(&self, (x, y): (u16, u16)) -> Option<u8> {
         let coord = self.size.coord(x, y)?;

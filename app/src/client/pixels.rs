@@ -31,6 +31,19 @@ impl Pixels {
         true
     }
 
+    /// The canvas was enlarged: each pixel keeps its place, the new area
+    /// is white.
+    pub fn grow(&mut self, size: CanvasSize) {
+        let mut indices = vec![0; size.area()];
+        let (old, new) = (usize::from(self.size.width), usize::from(size.width));
+        for (row, pixels) in self.indices.chunks(old).enumerate() {
+            indices[row * new..row * new + old].copy_from_slice(pixels);
+        }
+        self.size = size;
+        self.layer.resize(size);
+        self.load(&indices);
+    }
+
     /// Sets one pixel. Tiles off the canvas are ignored.
     pub fn set(&mut self, tile: Tile) {
         let Some(coord) = self.size.coord(tile.x, tile.y) else {

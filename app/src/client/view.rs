@@ -42,6 +42,16 @@ impl View {
         view
     }
 
+    /// The canvas was enlarged: the board takes its new size, the view
+    /// stays where it was.
+    pub fn grow(&mut self, size: CanvasSize) {
+        let style = self.board.style();
+        let _ = style.set_property("width", &format!("{}px", size.width));
+        let _ = style.set_property("height", &format!("{}px", size.height));
+        self.camera.set_canvas(size);
+        self.apply();
+    }
+
     /// The camera, with the stage's size as it is now.
     fn camera(&mut self) -> &mut Camera {
         self.camera.resize(stage_size(&self.stage));

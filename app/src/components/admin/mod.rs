@@ -8,8 +8,8 @@
 //!
 //! The page is a [`Desk`] of shared signals and one component per part:
 //! [`SignIn`], [`Selection`] (the canvas and the rectangle drawn on it),
-//! [`RectangleTools`], [`TargetTools`], [`FreezeTool`], [`ReportsPanel`]
-//! and [`AuditPanel`]. Each part's view is erased (`AnyView`): nested
+//! [`RectangleTools`], [`TargetTools`], [`FreezeTool`], [`GrowTool`],
+//! [`ReportsPanel`] and [`AuditPanel`]. Each part's view is erased (`AnyView`): nested
 //! whole, the page's one view type was too deep for rustc's default
 //! recursion limit in a release build (the image's, which does not erase
 //! components), and a page of forms gains nothing from static types.
@@ -28,7 +28,7 @@ use reports::ReportsPanel;
 use selection::{Rect, Selection};
 use serde::{de::DeserializeOwned, Serialize};
 use sign_in::SignIn;
-use tools::{FreezeTool, RectangleTools, TargetTools};
+use tools::{FreezeTool, GrowTool, RectangleTools, TargetTools};
 
 /// What the parts of the page share.
 #[derive(Clone, Copy)]
@@ -133,6 +133,7 @@ pub fn AdminPage(size: CanvasSize) -> impl IntoView {
                     <RectangleTools desk/>
                     <TargetTools desk/>
                     <FreezeTool desk/>
+                    <GrowTool size desk/>
                 </section>
                 <ReportsPanel size desk/>
                 <AuditPanel desk/>

@@ -1,11 +1,12 @@
 //! The actions: on the drawn rectangle (fill, wipe, who placed its corner),
 //! on a session, address or range (ban, shadow ban, unban, roll back), and
-//! on the whole canvas (freeze).
+//! on the whole canvas (freeze, grow).
 
 use super::Desk;
 use crate::{
-    api::{Ban, Fill, Filled, Frozen, PixelPlacer, Rollback, RolledBack, Unbanned},
+    api::{Ban, Fill, Filled, Frozen, Grow, PixelPlacer, Rollback, RolledBack, Unbanned},
     components::browser,
+    geometry::CanvasSize,
     palette::PALETTE,
 };
 use leptos::{ev, html, prelude::*};
@@ -230,6 +231,58 @@ pub(super) fn FreezeTool(desk: Desk) -> AnyView {
         <h2>"Canvas"</h2>
         <button type="button" class="admin-freeze" on:click=toggle>
             {move || if frozen.get() { "Unfreeze" } else { "Freeze" }}
+        </button>
+    }
+    .into_any()
+}
+
+/// Enlarges the canvas during the event (it never shrinks).
+#[component]
+pub(super) fn GrowTool(size: CanvasSize, desk: Desk) -> AnyView {
+    let width = RwSignal::new(size.width);
+    let height = RwSignal::new(size.height);
+    let number = |signal: RwSignal<u16>| {
+        move |event: ev::Event| {
+            if let Ok(value) = event_target_value(&event).parse() {
+                signal.set(value);
+            }
+        }
+    };
+    let grow = move |_: ev::MouseEvent| {
+        let body = Grow {
+            width: width.get_untracked(),
+            height: height.get_untracked(),
+        };
+        desk.act("grow", body, |a: &Grow| {
+            format!("The canvas is now {} × {}.", a.width, a.height)
+        });
+    };
+    view! {
+        <h2>"Size"</h2>
+        <label>
+            "Width "
+            <input
+                type="number"
+                class="admin-grow-width"
+                min="1"
+                max="65535"
+                prop:value=move || width.get().to_string()
+                on:change=number(width)
+            />
+        </label>
+        <label>
+            "Height "
+            <input
+                type="number"
+                class="admin-grow-height"
+                min="1"
+                max="65535"
+                prop:value=move || height.get().to_string()
+                on:change=number(height)
+            />
+        </label>
+        <button type="button" class="admin-grow" on:click=grow>
+            "Enlarge"
         </button>
     }
     .into_any()
