@@ -41,7 +41,8 @@ impl Pixels {
         }
         self.size = size;
         self.layer.resize(size);
-        self.load(&indices);
+        self.layer.fill(|index| palette::rgba(indices[index]));
+        self.indices = indices;
     }
 
     /// Sets one pixel. Tiles off the canvas are ignored.
