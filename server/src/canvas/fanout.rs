@@ -614,6 +614,31 @@ mod tests {
     }
 
     #[test]
+    fn an_enlarged_canvas_is_announced_before_the_tiles_of_its_new_area() {
+        let mirror = mirror();
+        mirror.grow(app::geometry::CanvasSize {
+            width: 2000,
+            height: 1500,
+        });
+        let mut outbox = Outbox::new(version(0));
+        outbox.push(Frame::Resize);
+        outbox.push(frame_in(1, &[6]));
+        let frames = decoded(&outbox.take(&mirror));
+        assert_eq!(
+            frames[0],
+            ServerMessage::Resize {
+                width: 2000,
+                height: 1500
+            }
+        );
+        assert!(matches!(
+            frames[1],
+            ServerMessage::Tiles { first_seq: 1, .. }
+        ));
+        assert!(outbox.take(&mirror).frames.is_empty(), "once");
+    }
+
+    #[test]
     fn a_resync_announces_every_watched_chunk_again() {
         let mirror = mirror();
         let mut outbox = Outbox::watching(version(0));

@@ -186,9 +186,26 @@ mod tests {
             }],
             now_ms,
         ); // off the canvas
-        let placed_at = heat.placed_at.read().unwrap().clone();
+        let placed_at = heat.placed_at.read().unwrap().seconds.clone();
         let levels = levels(&placed_at, unix_seconds(SystemTime::now()));
         assert_eq!(levels.iter().filter(|&&l| l > 0).count(), 1);
         assert!(levels[5] >= 254);
+    }
+
+    #[test]
+    fn an_enlarged_canvas_keeps_each_pixels_heat_at_its_place() {
+        let size = |width, height| CanvasSize { width, height };
+        let heat = Heat::new(size(4, 2));
+        let tile = Tile {
+            x: 3,
+            y: 1,
+            color: 1,
+        };
+        heat.record(&[tile], 5_000);
+        heat.resize(size(6, 3));
+        let placed_at = heat.placed_at.read().unwrap();
+        assert_eq!(placed_at.seconds.len(), 18);
+        assert_eq!(placed_at.seconds[6 + 3], 5, "(3, 1) on a canvas 6 wide");
+        assert_eq!(placed_at.seconds.iter().filter(|&&s| s > 0).count(), 1);
     }
 }

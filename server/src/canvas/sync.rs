@@ -657,7 +657,7 @@ mod tests {
                 match frame {
                     Frame::Tiles(t) => seqs.extend(t.first_seq..=t.last_seq),
                     Frame::Resync { version, .. } => resyncs.push(version),
-                    Frame::Presence(_) | Frame::Frozen(_) => {}
+                    Frame::Presence(_) | Frame::Frozen(_) | Frame::Resize => {}
                 }
             }
             (seqs, resyncs)
@@ -670,7 +670,7 @@ mod tests {
                 match frame {
                     Frame::Tiles(t) => seqs.extend(t.first_seq..=t.last_seq),
                     Frame::Resync { version, .. } => resyncs.push(version),
-                    Frame::Presence(_) | Frame::Frozen(_) => {}
+                    Frame::Presence(_) | Frame::Frozen(_) | Frame::Resize => {}
                 }
             }
             (seqs, resyncs)
