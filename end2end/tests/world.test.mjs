@@ -56,6 +56,9 @@ test("panning across chunks loads the new ones, drops the old and shows another 
   const alice = await openCanvas(browser, `${server.base}/?x=128&y=128&zoom=4`);
   await alice.waitForSelector(chunk(0, 0), { state: "attached" });
   assert.equal(await alice.locator(chunk(5, 5)).count(), 0, "only the chunks in view");
+  // Under the chunks, the whole canvas shrunk to 1024 x 1024: the first
+  // paint, and the view from far out.
+  await alice.waitForFunction(() => document.querySelector(".board-image").naturalWidth === 1024);
   assert.equal(
     (await fetch(`${server.base}/api/canvas`)).status,
     409,

@@ -100,6 +100,10 @@ struct Client {
 /// (and sends `Watch` when they changed): at most five a second.
 const VIEW_CHECK_EVERY: Duration = Duration::from_millis(200);
 
+/// How often a page of a chunked canvas reloads its preview of the whole
+/// canvas (the server makes one at most every five seconds).
+const PREVIEW_EVERY: Duration = Duration::from_secs(15);
+
 /// Starts the live canvas on `canvas` (once per page).
 pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
     let started = CLIENT.with(|cell| cell.borrow().is_some());
@@ -156,6 +160,16 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
                 with_client(Client::check_view);
             },
             VIEW_CHECK_EVERY,
+        );
+        set_interval(
+            || {
+                with_client(|client| {
+                    if let Some(world) = &client.world {
+                        world.refresh_preview(client.live.seq.get_untracked());
+                    }
+                });
+            },
+            PREVIEW_EVERY,
         );
     }
     set_interval(

@@ -15,7 +15,7 @@ use crate::{
 use leptos::prelude::document;
 use std::collections::HashMap;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlCanvasElement, HtmlElement};
+use web_sys::{HtmlCanvasElement, HtmlElement, HtmlImageElement};
 
 pub struct World {
     pub sync: ViewSync,
@@ -40,6 +40,20 @@ impl World {
             sync: ViewSync::new(),
             board,
             chunks: HashMap::new(),
+        }
+    }
+
+    /// Loads the preview of the whole canvas again (under the chunks: what
+    /// the page shows far out), as of `seq`.
+    pub fn refresh_preview(&self, seq: u64) {
+        let preview = self
+            .board
+            .query_selector(".board-image")
+            .ok()
+            .flatten()
+            .and_then(|element| element.dyn_into::<HtmlImageElement>().ok());
+        if let Some(preview) = preview {
+            preview.set_src(&format!("/api/preview.png?seq={seq}"));
         }
     }
 

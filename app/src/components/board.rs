@@ -53,7 +53,17 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
         }
         .into_any()
     } else {
+        // The whole canvas shrunk: the first paint, and the view from far
+        // out, under the chunks the client draws.
         view! {
+            <img
+                class="board-image"
+                src="/api/preview.png"
+                draggable="false"
+                alt="The canvas from far out"
+                width=size.width.to_string()
+                height=size.height.to_string()
+            />
             <canvas
                 class="board-canvas"
                 node_ref=canvas_ref

@@ -4,6 +4,9 @@
 //! encoding (65,536 bytes through gzip) is made by the first request for
 //! a version and shared, on the blocking pool; so is its PNG, a shared
 //! link's preview. The cache is bounded: past [`MAX_BYTES`] it starts over.
+//! Beside the chunks, a preview of the whole canvas shrunk to at most
+//! [`PREVIEW_SIDE`] pixels a side, remade at most every
+//! [`PREVIEW_MAX_AGE`].
 
 use super::{
     encode,
@@ -17,6 +20,7 @@ use bytes::Bytes;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 use tokio::sync::OnceCell;
 
@@ -27,7 +31,26 @@ const MAX_BYTES: usize = 64 << 20;
 pub struct ChunkCache {
     mirror: Arc<Mirror>,
     slots: Mutex<Slots>,
+    /// The newest preview of the whole canvas, and when it was made.
+    preview: tokio::sync::Mutex<Option<(Instant, Preview)>>,
 }
+
+/// The whole canvas shrunk to at most [`PREVIEW_SIDE`] pixels a side, as
+/// a PNG (`/api/preview.png`): the page's view from far out, and its first
+/// paint.
+#[derive(Clone)]
+pub struct Preview {
+    /// Canvas pixels per preview pixel, across and down.
+    pub scale: u16,
+    pub png: Bytes,
+}
+
+/// The preview's longer side, in pixels.
+pub const PREVIEW_SIDE: u16 = 1024;
+
+/// How old a served preview may be: it is made at most this often, on the
+/// blocking pool, whatever the request rate.
+pub const PREVIEW_MAX_AGE: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Slots {
@@ -60,7 +83,31 @@ impl ChunkCache {
         Self {
             mirror,
             slots: Mutex::default(),
+            preview: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// The preview of the whole canvas, at most [`PREVIEW_MAX_AGE`] old.
+    pub async fn preview(&self) -> Preview {
+        let mut newest = self.preview.lock().await;
+        if let Some((made, preview)) = newest.as_ref() {
+            if made.elapsed() < PREVIEW_MAX_AGE {
+                return preview.clone();
+            }
+        }
+        let mirror = self.mirror.clone();
+        let (scale, png) = tokio::task::spawn_blocking(move || {
+            let (scale, size, pixels) = mirror.preview(PREVIEW_SIDE);
+            (scale, encode::png(size, &pixels))
+        })
+        .await
+        .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+        let preview = Preview {
+            scale,
+            png: png.into(),
+        };
+        *newest = Some((Instant::now(), preview.clone()));
+        preview
     }
 
     /// `chunk` as the mirror has it now, gzipped.

@@ -135,6 +135,16 @@ impl Mirror {
         }
     }
 
+    /// The canvas shrunk to at most `max_side` pixels on its longer side
+    /// (see [`Chunks::downscaled`]): its scale, size and pixels.
+    pub fn preview(&self, max_side: u16) -> (u16, CanvasSize, Vec<u8>) {
+        let size = self.size();
+        let longer = size.width.max(size.height);
+        let scale = longer.div_ceil(max_side.max(1)).max(1);
+        let (small, pixels) = self.read().chunks.downscaled(size, scale);
+        (scale, small, pixels)
+    }
+
     /// How many chunks were painted.
     pub fn painted_chunks(&self) -> usize {
         self.read().chunks.len()

@@ -1,5 +1,6 @@
 //! `/api/chunks/{cx}/{cy}` and `/api/chunks/{cx}/{cy}/{epoch}/{version}`:
-//! one chunk's pixels, and `/api/view.png`, one chunk as an image (docs/protocol.md, "Watching chunks"), from the
+//! one chunk's pixels; `/api/view.png`, one chunk as an image; and
+//! `/api/preview.png`, the whole canvas shrunk (docs/protocol.md, "Watching chunks"), from the
 //! instance's mirror through [`crate::canvas::chunks::ChunkCache`].
 //!
 //! The versioned form is what a watching page asks for, with the version
@@ -107,6 +108,25 @@ pub async fn view_png(
         ),
     ];
     Ok((headers, png).into_response())
+}
+
+/// `GET /api/preview.png`: the whole canvas shrunk to at most 1,024
+/// pixels a side (`X-Preview-Scale` canvas pixels per image pixel), at most
+/// five seconds old.
+pub async fn preview_png(State(state): State<AppState>) -> Response {
+    let preview = state.chunks.preview().await;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=5"),
+        ),
+        (
+            header::HeaderName::from_static("x-preview-scale"),
+            HeaderValue::from(preview.scale),
+        ),
+    ];
+    (headers, preview.png).into_response()
 }
 
 /// The query of `/api/view.png`.

@@ -67,6 +67,7 @@ fn routes(state: AppState) -> Router {
             get(chunks::versioned),
         )
         .route("/api/view.png", get(chunks::view_png))
+        .route("/api/preview.png", get(chunks::preview_png))
         .route("/api/pixel", get(api::pixel))
         .route("/api/heatmap.png", get(api::heatmap_png))
         .route("/api/placements", get(api::placements))

@@ -134,6 +134,27 @@ async fn a_socket_watching_a_chunk_gets_its_tiles_and_its_snapshot_on_the_embedd
         "one chunk wide"
     );
     assert_eq!(app.get("/api/view.png?x=5000&y=1").await.status(), 400);
+
+    // The whole canvas shrunk: 4096 / 1024 = 4 canvas pixels a preview
+    // pixel, the top-left of each square.
+    let mut ws = app.ws().await;
+    ws.place(1288, 1280, 9).await;
+    assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    let preview = app.get("/api/preview.png").await;
+    assert_eq!(header_u64(&preview, "x-preview-scale"), 4);
+    let bytes = preview.bytes().await.unwrap();
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((frame.width, frame.height), (1024, 1024));
+    assert_eq!(pixels[320 * 1024 + 322], 9);
+    assert_eq!(
+        pixels.iter().filter(|&&p| p != 0).count(),
+        1,
+        "1287 is not sampled"
+    );
 }
 
 #[tokio::test]
