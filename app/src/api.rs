@@ -115,6 +115,26 @@ pub struct Frozen {
     pub frozen: bool,
 }
 
+/// `GET /api/canvases`: every canvas the deployment serves, the default
+/// one first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Canvases {
+    pub canvases: Vec<CanvasListed>,
+}
+
+/// One canvas of [`Canvases`]: its name, where its page is (its API and
+/// socket are under the same path), its size and cooldown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanvasListed {
+    pub name: String,
+    pub path: String,
+    pub width: u16,
+    pub height: u16,
+    pub cooldown_ms: u64,
+}
+
 /// `POST /api/admin/grow`'s body (at least the size the canvas should
 /// have) and answer (the size it has).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -392,6 +412,7 @@ mod tests {
         ("Refusal", round_trip::<Refusal>),
         ("Frozen", round_trip::<Frozen>),
         ("Grow", round_trip::<Grow>),
+        ("Canvases", round_trip::<Canvases>),
         ("Ban", round_trip::<Ban>),
         ("Unbanned", round_trip::<Unbanned>),
         ("Fill", round_trip::<Fill>),

@@ -28,6 +28,12 @@ pub struct Config {
     pub canvas: CanvasSize,
     /// Wait between two placements of one user; zero turns it off.
     pub cooldown: Duration,
+    /// The canvases beside the default one (`CANVASES`), each served under
+    /// `/c/<name>`.
+    pub canvases: Vec<NamedCanvas>,
+    /// Which canvas this configuration serves: `None` for the default one
+    /// (see [`Config::for_canvas`]).
+    pub canvas_name: Option<String>,
     /// Under load, each socket gets at most one `Tiles` frame this often
     /// (a tile after a quiet spell goes at once).
     pub batch_interval: Duration,
@@ -269,6 +275,8 @@ impl Config {
             metrics_listen,
             canvas: canvas_size(&env)?,
             cooldown: cooldown(&env)?,
+            canvases: canvases(&env)?,
+            canvas_name: None,
             batch_interval: env
                 .ms("BATCH_INTERVAL_MS", 20)?
                 .clamp(Duration::from_millis(1), Duration::from_secs(1)),
@@ -339,6 +347,79 @@ fn canvas_size<F: Fn(&str) -> Option<String>>(env: &Source<F>) -> Result<CanvasS
         width: side("CANVAS_WIDTH")?,
         height: side("CANVAS_HEIGHT")?,
     })
+}
+
+impl Config {
+    /// The configuration of the canvas `named`: its size and cooldown, the
+    /// rest shared.
+    pub fn for_canvas(&self, named: &NamedCanvas) -> Self {
+        Self {
+            canvas: named.size,
+            cooldown: named.cooldown,
+            canvases: Vec::new(),
+            canvas_name: Some(named.name.clone()),
+            ..self.clone()
+        }
+    }
+}
+
+/// A canvas beside the default one, with its own size and cooldown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedCanvas {
+    /// 1 to 32 of `a-z`, `0-9` and `-`: its path is `/c/<name>`.
+    pub name: String,
+    pub size: CanvasSize,
+    pub cooldown: Duration,
+}
+
+/// `CANVASES`: `<name>:<width>x<height>[:<cooldown ms>]`, comma-separated
+/// (the cooldown defaults to `COOLDOWN_MS`'s).
+fn canvases<F: Fn(&str) -> Option<String>>(
+    env: &Source<F>,
+) -> Result<Vec<NamedCanvas>, ConfigError> {
+    let Some(list) = env.get("CANVASES") else {
+        return Ok(Vec::new());
+    };
+    let default_cooldown = cooldown(env)?;
+    let mut canvases: Vec<NamedCanvas> = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let wrong = |reason: &str| invalid("CANVASES", entry, reason);
+        let mut fields = entry.split(':');
+        let name = fields.next().unwrap_or_default();
+        let valid_name = (1..=32).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid_name {
+            return Err(wrong("a name is 1 to 32 of a-z, 0-9 and -"));
+        }
+        if canvases.iter().any(|c| c.name == name) {
+            return Err(wrong("each name once"));
+        }
+        let size = fields
+            .next()
+            .and_then(|size| size.split_once('x'))
+            .and_then(|(w, h)| Some((w.parse::<u16>().ok()?, h.parse::<u16>().ok()?)))
+            .filter(|&(w, h)| w > 0 && h > 0)
+            .map(|(width, height)| CanvasSize { width, height })
+            .ok_or_else(|| wrong("the size is <width>x<height>, each 1 to 65535"))?;
+        let cooldown = match fields.next() {
+            None => default_cooldown,
+            Some(ms) => ms
+                .parse::<u32>()
+                .map(|ms| Duration::from_millis(u64::from(ms)))
+                .map_err(|_| wrong("the cooldown is milliseconds, at most 4294967295"))?,
+        };
+        if fields.next().is_some() {
+            return Err(wrong("<name>:<width>x<height>[:<cooldown ms>]"));
+        }
+        canvases.push(NamedCanvas {
+            name: name.to_owned(),
+            size,
+            cooldown,
+        });
+    }
+    Ok(canvases)
 }
 
 /// `COOLDOWN_MS`, which the wire format carries in 32 bits.
@@ -853,5 +934,41 @@ mod tests {
         assert!(error.contains("CANVAS_WIDTH"), "{error}");
         assert!(config(&[("CANVAS_HEIGHT", "0")]).is_err());
         assert!(config(&[("COOLDOWN_MS", "99999999999")]).is_err());
+    }
+
+    #[test]
+    fn more_canvases_are_named_sized_and_cooled_down() {
+        let loaded = config(&[
+            ("COOLDOWN_MS", "7000"),
+            ("CANVASES", "moon:300x200:0, sun-2:10x20"),
+        ])
+        .unwrap();
+        let sizes: Vec<_> = loaded
+            .canvases
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.size.width,
+                    c.size.height,
+                    c.cooldown.as_millis(),
+                )
+            })
+            .collect();
+        assert_eq!(sizes, [("moon", 300, 200, 0), ("sun-2", 10, 20, 7000)]);
+        let moon = loaded.for_canvas(&loaded.canvases[0]);
+        assert_eq!(moon.canvas_name.as_deref(), Some("moon"));
+        assert_eq!(moon.canvas.width, 300);
+        for bad in [
+            "Moon:1x1",
+            "moon:0x5",
+            "moon:5",
+            "moon:1x1,moon:2x2",
+            "moon:1x1:x",
+            "a/b:1x1",
+        ] {
+            let error = config(&[("CANVASES", bad)]).unwrap_err().to_string();
+            assert!(error.contains("CANVASES"), "{bad}: {error}");
+        }
     }
 }

@@ -74,7 +74,106 @@ pub struct Application {
     listener: TcpListener,
     /// `/metrics`'s own listener, with `METRICS_PORT`.
     metrics_listener: Option<TcpListener>,
+    /// The default canvas's, served at `/`.
     state: AppState,
+    /// The other canvases' (`CANVASES`), each served under `/c/<name>`.
+    canvases: Vec<(String, AppState)>,
+}
+
+/// What every canvas of the instance shares.
+struct Shared {
+    sessions: Arc<Sessions>,
+    connections: Arc<ConnectionLimiter>,
+    range_bans: Arc<RangeBans>,
+    metrics: Arc<Metrics>,
+    heavy_reads: Arc<Semaphore>,
+    large_resumes: Arc<AddressBuckets>,
+    reports_limit: Arc<AddressBuckets>,
+    handshakes: Option<Arc<AddressBuckets>>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// One canvas: its mirror loaded from its store (the feed was subscribed
+/// before the snapshot is taken, so nothing placed in between is missed:
+/// duplicates are dropped by seq), its caches and fan-out, and its tasks
+/// (sync, archive, presence) started.
+async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppState {
+    let Backend { store, feed } = backend;
+    let snapshot = match store.snapshot().await {
+        Ok(snapshot) => snapshot,
+        Err(error) => {
+            // Serve a blank canvas, not ready, until the store answers:
+            // the sync task then loads the real one.
+            tracing::warn!(%error, "the store is unreachable; starting with a blank canvas");
+            Snapshot {
+                epoch: 0,
+                seq: 0,
+                size: None,
+                chunks: Chunks::new(),
+            }
+        }
+    };
+    let mirror = Arc::new(Mirror::new(config.canvas, snapshot, config.recent_tiles));
+    // Before any socket is accepted, so that the clients of a restarted
+    // instance resume from its memory, not all from the store.
+    match mirror::warm(&mirror, &*store).await {
+        Ok(tiles) => tracing::info!(tiles, "recalled the recent tiles"),
+        Err(error) => tracing::warn!(%error, "cannot recall the recent tiles"),
+    }
+    let snapshots = SnapshotCache::new(
+        mirror.clone(),
+        shared.metrics.clone(),
+        config.snapshot_max_age,
+    );
+    let state = AppState {
+        config: Arc::new(config),
+        sessions: shared.sessions.clone(),
+        store,
+        chunks: Arc::new(ChunkCache::new(mirror.clone())),
+        heat: Arc::new(Heat::new(mirror.size())),
+        mirror,
+        snapshots: Arc::new(snapshots),
+        fanout: Fanout::new(FANOUT_CAPACITY),
+        presence: Arc::new(Presence::default()),
+        connections: shared.connections.clone(),
+        range_bans: shared.range_bans.clone(),
+        metrics: shared.metrics.clone(),
+        heavy_reads: shared.heavy_reads.clone(),
+        large_resumes: shared.large_resumes.clone(),
+        reports_limit: shared.reports_limit.clone(),
+        handshakes: shared.handshakes.clone(),
+        feed_live: Arc::new(AtomicBool::new(false)),
+        shutdown: shared.shutdown.clone(),
+        tasks: shared.tasks.clone(),
+    };
+    let sync = SyncTask {
+        store: state.store.clone(),
+        feed,
+        mirror: state.mirror.clone(),
+        heat: state.heat.clone(),
+        fanout: state.fanout.clone(),
+        metrics: state.metrics.clone(),
+        live: state.feed_live.clone(),
+        batching: Batching {
+            interval: state.config.batch_interval,
+            frames_per_sec: state.config.fanout_frames_per_sec,
+        },
+    };
+    state.tasks.spawn(sync.run(state.shutdown.clone()));
+    let archiver = Archiver {
+        store: state.store.clone(),
+        mirror: state.mirror.clone(),
+        interval: state.config.archive_interval,
+        keep: state.config.archive_keep,
+    };
+    state.tasks.spawn(archiver.run(state.shutdown.clone()));
+    state.tasks.spawn(state.presence.clone().run(
+        state.store.clone(),
+        state.fanout.clone(),
+        state.shutdown.clone(),
+    ));
+    state
 }
 
 impl Application {
@@ -92,42 +191,17 @@ impl Application {
             .transpose()?;
 
         let shutdown = CancellationToken::new();
-        // The feed is subscribed before the snapshot is taken, so nothing
-        // placed in between is missed (duplicates are dropped by seq).
         let metrics = Arc::new(Metrics::new());
         let Backend { store, feed } = backend::open(&config, &shutdown, &metrics)?;
-        let snapshot = match store.snapshot().await {
-            Ok(snapshot) => snapshot,
-            Err(error) => {
-                // Serve a blank canvas, not ready, until the store answers:
-                // the sync task then loads the real one.
-                tracing::warn!(%error, "the store is unreachable; starting with a blank canvas");
-                Snapshot {
-                    epoch: 0,
-                    seq: 0,
-                    size: None,
-                    chunks: Chunks::new(),
-                }
-            }
-        };
-        let size = config.canvas;
-        let mirror = Arc::new(Mirror::new(size, snapshot, config.recent_tiles));
-        // Before any socket is accepted, so that the clients of a restarted
-        // instance resume from its memory, not all from the store.
-        match mirror::warm(&mirror, &*store).await {
-            Ok(tiles) => tracing::info!(tiles, "recalled the recent tiles"),
-            Err(error) => tracing::warn!(%error, "cannot recall the recent tiles"),
-        }
-
         let connections = ConnectionLimiter::new(config.max_connections_per_ip);
+        // Sessions, bans and limits are shared by every canvas: kept with
+        // the default canvas's store (under the shared Redis keys).
         let sessions = Sessions::new(
             store.clone(),
             config.session_secret.clone(),
             config.redis.is_some(),
             config.max_new_sessions_per_ip,
         );
-        let snapshots =
-            SnapshotCache::new(mirror.clone(), metrics.clone(), config.snapshot_max_age);
         let handshakes = (config.ws_handshakes_per_ip > 0).then(|| {
             let rate = config.ws_handshakes_per_ip;
             Arc::new(AddressBuckets::every(
@@ -135,19 +209,11 @@ impl Application {
                 rate * 2,
             ))
         });
-        let state = AppState {
-            config: Arc::new(config),
+        let shared = Shared {
             sessions: Arc::new(sessions),
-            store,
-            chunks: Arc::new(ChunkCache::new(mirror.clone())),
-            heat: Arc::new(Heat::new(mirror.size())),
-            mirror,
-            snapshots: Arc::new(snapshots),
-            fanout: Fanout::new(FANOUT_CAPACITY),
-            presence: Arc::new(Presence::default()),
             connections,
             range_bans: Arc::new(RangeBans::default()),
-            metrics,
+            metrics: metrics.clone(),
             heavy_reads: Arc::new(Semaphore::new(HEAVY_READS)),
             large_resumes: Arc::new(AddressBuckets::every(
                 LARGE_RESUME_EVERY,
@@ -155,32 +221,17 @@ impl Application {
             )),
             reports_limit: Arc::new(AddressBuckets::every(REPORT_EVERY, REPORT_BURST)),
             handshakes,
-            feed_live: Arc::new(AtomicBool::new(false)),
             shutdown,
             tasks: TaskTracker::new(),
         };
-
-        let sync = SyncTask {
-            store: state.store.clone(),
-            feed,
-            mirror: state.mirror.clone(),
-            heat: state.heat.clone(),
-            fanout: state.fanout.clone(),
-            metrics: state.metrics.clone(),
-            live: state.feed_live.clone(),
-            batching: Batching {
-                interval: state.config.batch_interval,
-                frames_per_sec: state.config.fanout_frames_per_sec,
-            },
-        };
-        state.tasks.spawn(sync.run(state.shutdown.clone()));
-        let archiver = Archiver {
-            store: state.store.clone(),
-            mirror: state.mirror.clone(),
-            interval: state.config.archive_interval,
-            keep: state.config.archive_keep,
-        };
-        state.tasks.spawn(archiver.run(state.shutdown.clone()));
+        let mut canvases = Vec::new();
+        for named in &config.canvases {
+            let config = config.for_canvas(named);
+            let backend = backend::open(&config, &shared.shutdown, &metrics)?;
+            let state = serve_canvas(config, backend, &shared).await;
+            canvases.push((named.name.clone(), state));
+        }
+        let state = serve_canvas(config, Backend { store, feed }, &shared).await;
         state.tasks.spawn(
             state
                 .range_bans
@@ -192,16 +243,12 @@ impl Application {
             state.metrics.clone(),
             state.shutdown.clone(),
         ));
-        state.tasks.spawn(state.presence.clone().run(
-            state.store.clone(),
-            state.fanout.clone(),
-            state.shutdown.clone(),
-        ));
 
         Ok(Self {
             listener,
             metrics_listener,
             state,
+            canvases,
         })
     }
 
@@ -249,7 +296,7 @@ impl Application {
                 }
             });
         }
-        let router = routes::router(self.state);
+        let router = routes::router(self.state, self.canvases);
         let stop = async move {
             stop.await;
             shutdown.cancel();

@@ -2,6 +2,7 @@
 //! display name, who placed a pixel, the challenge, and time travel's
 //! archive and placements.
 
+use super::scoped;
 use crate::{
     api::{Archive, Name, PixelInfo, Refusal},
     challenge::{Puzzle, Solution},
@@ -32,7 +33,7 @@ pub struct Snapshot {
 
 pub async fn fetch_snapshot() -> Result<Snapshot, HttpError> {
     let (pixels, [seq, epoch]) =
-        fetch_pixels("/api/canvas", ["x-canvas-seq", "x-canvas-epoch"]).await?;
+        fetch_pixels(&scoped("/api/canvas"), ["x-canvas-seq", "x-canvas-epoch"]).await?;
     Ok(Snapshot { pixels, seq, epoch })
 }
 
@@ -65,7 +66,10 @@ pub struct Chunk {
 }
 
 pub async fn fetch_chunk(chunk: ChunkId, epoch: u64, version: u64) -> Result<Chunk, HttpError> {
-    let url = format!("/api/chunks/{}/{}/{epoch}/{version}", chunk.cx, chunk.cy);
+    let url = scoped(&format!(
+        "/api/chunks/{}/{}/{epoch}/{version}",
+        chunk.cx, chunk.cy
+    ));
     let (pixels, [epoch, version]) =
         fetch_pixels(&url, ["x-canvas-epoch", "x-chunk-version"]).await?;
     Ok(Chunk {
@@ -128,7 +132,7 @@ pub async fn answer(solution: &Solution) -> Result<(), HttpError> {
 
 /// Who placed a pixel and when, as a short sentence.
 pub async fn pixel_info(x: u16, y: u16) -> Option<String> {
-    let response = Request::get(&format!("/api/pixel?x={x}&y={y}"))
+    let response = Request::get(&scoped(&format!("/api/pixel?x={x}&y={y}")))
         .send()
         .await
         .ok()?;
@@ -154,7 +158,7 @@ async fn refusal(response: &Response) -> HttpError {
 
 /// The archived canvases, oldest first: seq and time (RFC 3339).
 pub async fn archived() -> Result<Vec<(u64, String)>, HttpError> {
-    let response = Request::get("/api/snapshots").send().await?;
+    let response = Request::get(&scoped("/api/snapshots")).send().await?;
     if !response.ok() {
         return Err(refusal(&response).await);
     }
@@ -172,9 +176,11 @@ pub async fn archived() -> Result<Vec<(u64, String)>, HttpError> {
 /// Up to a page of the placements after `after` in `epoch`; `None` once the
 /// history no longer reaches back that far (or the epoch changed).
 pub async fn placements(epoch: u64, after: u64) -> Result<Option<Vec<Tile>>, HttpError> {
-    let response = Request::get(&format!("/api/placements?epoch={epoch}&after={after}"))
-        .send()
-        .await?;
+    let response = Request::get(&scoped(&format!(
+        "/api/placements?epoch={epoch}&after={after}"
+    )))
+    .send()
+    .await?;
     if matches!(response.status(), 409 | 410) {
         return Ok(None);
     }

@@ -67,6 +67,13 @@ use world::World;
 
 thread_local! {
     static CLIENT: RefCell<Option<Client>> = const { RefCell::new(None) };
+    /// Where the canvas's API and socket are (`PageData::base`).
+    static BASE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// `path` (`/api/…`, `/ws`) of this page's canvas.
+fn scoped(path: &str) -> String {
+    BASE.with(|base| format!("{}{path}", base.borrow()))
 }
 
 /// Runs `f` on the client, if it has started.
@@ -105,11 +112,12 @@ const VIEW_CHECK_EVERY: Duration = Duration::from_millis(200);
 const PREVIEW_EVERY: Duration = Duration::from_secs(15);
 
 /// Starts the live canvas on `canvas` (once per page).
-pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState) {
+pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base: String) {
     let started = CLIENT.with(|cell| cell.borrow().is_some());
     if started {
         return;
     }
+    BASE.with(|cell| *cell.borrow_mut() = base);
     // A canvas too large to send whole is drawn by chunk: the board's
     // whole-canvas layer is then a hidden pixel.
     let chunked = size.area() > WHOLE_CANVAS_MAX_AREA;
@@ -214,7 +222,7 @@ pub fn toggle_heatmap() -> bool {
     if let Some((_, Some(size))) = toggled {
         leptos::task::spawn_local(async move {
             let (width, height) = (u32::from(size.width), u32::from(size.height));
-            let loaded = image::load("/api/heatmap.png", width, height).await;
+            let loaded = image::load(&scoped("/api/heatmap.png"), width, height).await;
             with_client(|client| {
                 if let (Ok(heatmap), Some(heat)) = (loaded, &mut client.paint.heat) {
                     heat.seed(&heatmap, now());

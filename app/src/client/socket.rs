@@ -45,7 +45,7 @@ impl Socket {
         let host = location
             .host()
             .map_err(|_| SocketError("the page has no host".into()))?;
-        let mut ws = WebSocket::open(&format!("{scheme}://{host}/ws"))
+        let mut ws = WebSocket::open(&format!("{scheme}://{host}{}", super::scoped("/ws")))
             .map_err(|error| SocketError(error.to_string()))?;
         let (outgoing, mut queued) = mpsc::unbounded::<Vec<u8>>();
         let detached = Rc::new(Cell::new(false));

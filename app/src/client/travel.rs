@@ -150,7 +150,7 @@ async fn rebuild() {
         };
         if let Base::Archived(seq) = step.base {
             let (width, height) = with_client(|c| (c.size.width, c.size.height)).unwrap_or((0, 0));
-            let url = format!("/api/snapshots/{seq}.png");
+            let url = super::scoped(&format!("/api/snapshots/{seq}.png"));
             let loaded = image::load(&url, u32::from(width), u32::from(height)).await;
             let kept = with_client(|client| {
                 let timeline = &mut client.travel.as_mut()?.timeline;

@@ -53,7 +53,7 @@ impl World {
             .flatten()
             .and_then(|element| element.dyn_into::<HtmlImageElement>().ok());
         if let Some(preview) = preview {
-            preview.set_src(&format!("/api/preview.png?seq={seq}"));
+            preview.set_src(&super::scoped(&format!("/api/preview.png?seq={seq}")));
         }
     }
 

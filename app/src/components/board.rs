@@ -12,10 +12,10 @@ use crate::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize};
 use leptos::{ev, html, prelude::*};
 
 #[component]
-pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
+pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
     let canvas_ref = NodeRef::<html::Canvas>::new();
 
-    browser::start(canvas_ref, size, live);
+    browser::start(canvas_ref, size, live, base.clone());
 
     let zoom = move |factor: f64| move |_: ev::MouseEvent| browser::zoom_by(factor);
     let heat_shown = RwSignal::new(false);
@@ -31,7 +31,7 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
         view! {
             <img
                 class="board-image"
-                src="/api/canvas.png"
+                src=format!("{base}/api/canvas.png")
                 alt="The canvas as it is now"
                 width=size.width.to_string()
                 height=size.height.to_string()
@@ -58,7 +58,7 @@ pub fn Board(size: CanvasSize, live: LiveState) -> impl IntoView {
         view! {
             <img
                 class="board-image"
-                src="/api/preview.png"
+                src=format!("{base}/api/preview.png")
                 draggable="false"
                 alt="The canvas from far out"
                 width=size.width.to_string()

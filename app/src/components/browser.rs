@@ -24,10 +24,10 @@ mod imp {
     use wasm_bindgen::JsCast;
 
     /// Starts the live canvas on the `<canvas>` once it is in the page.
-    pub fn start(canvas: NodeRef<html::Canvas>, size: CanvasSize, live: LiveState) {
+    pub fn start(canvas: NodeRef<html::Canvas>, size: CanvasSize, live: LiveState, base: String) {
         Effect::new(move |_| {
             if let Some(canvas) = canvas.get() {
-                client::start(canvas, size, live);
+                client::start(canvas, size, live, base.clone());
             }
         });
     }
@@ -144,7 +144,7 @@ mod imp {
     //! The server's twins: rendering never calls them.
     use super::*;
 
-    pub fn start(_: NodeRef<html::Canvas>, _: CanvasSize, _: LiveState) {}
+    pub fn start(_: NodeRef<html::Canvas>, _: CanvasSize, _: LiveState, _: String) {}
     pub fn zoom_by(_: f64) {}
     pub fn toggle_heatmap() -> bool {
         false

@@ -48,6 +48,9 @@ pub struct PageData {
     pub seq: u64,
     /// The path of the image a link to the page previews with.
     pub preview: String,
+    /// Where the canvas's API and socket are: `""` for the default canvas,
+    /// `/c/<name>` for another.
+    pub base: String,
     pub cooldown_ms: u32,
     pub online: u32,
     /// Whether the moderators froze the canvas.
@@ -114,7 +117,7 @@ pub fn App() -> impl IntoView {
         <Meta property="og:title" content="Canvas"/>
         <Meta property="og:description" content=description/>
         <Meta property="og:image" content=image.clone()/>
-        <Meta property="og:url" content=format!("{}/", page.origin)/>
+        <Meta property="og:url" content=format!("{}{}/", page.origin, page.base)/>
         <Meta name="twitter:card" content="summary_large_image"/>
         <Meta name="twitter:title" content="Canvas"/>
         <Meta name="twitter:image" content=image/>
@@ -128,7 +131,7 @@ pub fn App() -> impl IntoView {
                 tabindex="0"
                 aria-label="Canvas. Arrow keys move, plus and minus zoom, Enter places, 1 to 0 and brackets pick colors."
             >
-                <Board size live/>
+                <Board size live base=page.base.clone()/>
             </main>
             <footer class="toolbar">
                 <PaletteBar live/>

@@ -422,6 +422,7 @@ pub fn open(
                 redis,
                 rules,
                 config.canvas,
+                config.canvas_name.as_deref(),
                 metrics.clone(),
                 shutdown.clone(),
             )?;

@@ -29,15 +29,77 @@ use std::time::Instant;
 use tower::{timeout::TimeoutLayer, ServiceBuilder};
 use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
-pub fn router(state: AppState) -> Router {
+/// The default canvas's routes at `/`, and each other canvas's under
+/// `/c/<name>` (the routes of one canvas: its page, socket, reads and
+/// moderation; sessions, the challenge and health are the instance's).
+pub fn router(state: AppState, canvases: Vec<(String, AppState)>) -> Router {
     let timeout = state.config.request_timeout;
-    with_security_headers(routes(state)).layer(
+    let all: Vec<(Option<String>, AppState)> = std::iter::once((None, state.clone()))
+        .chain(
+            canvases
+                .iter()
+                .map(|(name, c)| (Some(name.clone()), c.clone())),
+        )
+        .collect();
+    let listing = move || {
+        let canvases = all
+            .iter()
+            .map(|(name, canvas)| listed(canvas, name.as_ref()))
+            .collect();
+        std::future::ready(axum::Json(app::api::Canvases { canvases }))
+    };
+    let mut router = routes(state).route("/api/canvases", get(listing));
+    for (name, canvas) in canvases {
+        let routes = canvas_routes(Router::new())
+            .route_layer(middleware::from_fn_with_state(
+                canvas.clone(),
+                count_request,
+            ))
+            .with_state(canvas);
+        router = router.nest(&format!("/c/{name}"), routes);
+    }
+    with_security_headers(router).layer(
         ServiceBuilder::new()
             .layer(HandleErrorLayer::new(|_: BoxError| async {
                 ApiError::Timeout
             }))
             .layer(TimeoutLayer::new(timeout)),
     )
+}
+
+/// A canvas as `/api/canvases` lists it.
+fn listed(state: &AppState, name: Option<&String>) -> app::api::CanvasListed {
+    let size = state.mirror.size();
+    app::api::CanvasListed {
+        name: name.map_or("default", String::as_str).to_owned(),
+        path: name.map_or_else(|| "/".to_owned(), |name| format!("/c/{name}")),
+        width: size.width,
+        height: size.height,
+        cooldown_ms: state.config.cooldown.as_millis() as u64,
+    }
+}
+
+/// What each canvas serves under its path.
+fn canvas_routes(router: Router<AppState>) -> Router<AppState> {
+    router
+        .route("/", get(page::page))
+        .route("/api/info", get(api::info))
+        .route("/api/canvas", get(api::canvas))
+        .route("/api/canvas.png", get(api::canvas_png))
+        .route("/api/chunks/{cx}/{cy}", get(chunks::current))
+        .route(
+            "/api/chunks/{cx}/{cy}/{epoch}/{version}",
+            get(chunks::versioned),
+        )
+        .route("/api/view.png", get(chunks::view_png))
+        .route("/api/preview.png", get(chunks::preview_png))
+        .route("/api/pixel", get(api::pixel))
+        .route("/api/heatmap.png", get(api::heatmap_png))
+        .route("/api/placements", get(api::placements))
+        .route("/api/snapshots", get(api::archive))
+        .route("/api/snapshots/{file}", get(api::archived_png))
+        .nest("/api/admin", admin_routes())
+        .route("/ws", get(ws::upgrade))
 }
 
 /// `/metrics` alone, for its own listener (`METRICS_PORT`).
@@ -55,24 +117,8 @@ fn routes(state: AppState) -> Router {
     let files = ServeDir::new(&*state.config.leptos.site_root).fallback(
         axum::handler::HandlerWithoutStateExt::into_service(not_found),
     );
-    let router = Router::new()
-        .route("/", get(page::page))
+    let router = canvas_routes(Router::new())
         .route("/admin", get(page::admin))
-        .route("/api/info", get(api::info))
-        .route("/api/canvas", get(api::canvas))
-        .route("/api/canvas.png", get(api::canvas_png))
-        .route("/api/chunks/{cx}/{cy}", get(chunks::current))
-        .route(
-            "/api/chunks/{cx}/{cy}/{epoch}/{version}",
-            get(chunks::versioned),
-        )
-        .route("/api/view.png", get(chunks::view_png))
-        .route("/api/preview.png", get(chunks::preview_png))
-        .route("/api/pixel", get(api::pixel))
-        .route("/api/heatmap.png", get(api::heatmap_png))
-        .route("/api/placements", get(api::placements))
-        .route("/api/snapshots", get(api::archive))
-        .route("/api/snapshots/{file}", get(api::archived_png))
         .route(
             "/api/name",
             post(api::set_name).layer(DefaultBodyLimit::max(1024)),
@@ -87,10 +133,8 @@ fn routes(state: AppState) -> Router {
             "/api/report",
             post(report::report).layer(DefaultBodyLimit::max(1024)),
         )
-        .nest("/api/admin", admin_routes())
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/ws", get(ws::upgrade));
+        .route("/readyz", get(health::readyz));
     let router = if metrics_here {
         router.route("/metrics", get(metrics::metrics))
     } else {

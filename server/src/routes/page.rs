@@ -84,12 +84,18 @@ async fn render(
     });
     let size = state.mirror.size();
     let seq = state.mirror.version().seq;
+    let base = state
+        .config
+        .canvas_name
+        .as_ref()
+        .map_or_else(String::new, |name| format!("/c/{name}"));
     let data = PageData {
         view,
         width: size.width,
         height: size.height,
         seq,
-        preview: preview(size, seq, request.uri().query()),
+        preview: base.clone() + &preview(size, seq, request.uri().query()),
+        base,
         cooldown_ms: state.config.cooldown.as_millis() as u32,
         online: state.presence.online(),
         frozen: state.presence.frozen(),

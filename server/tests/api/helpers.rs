@@ -271,7 +271,16 @@ impl WsClient {
         app: &Api,
         headers: &[(&'static str, String)],
     ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
-        let mut request = format!("ws://{}/ws", app.addr).into_client_request()?;
+        Self::open_path(app, "/ws", headers).await
+    }
+
+    /// Connects to the socket at `path` (another canvas's: `/c/<name>/ws`).
+    pub async fn open_path(
+        app: &Api,
+        path: &str,
+        headers: &[(&'static str, String)],
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let mut request = format!("ws://{}{path}", app.addr).into_client_request()?;
         for (name, value) in headers {
             request
                 .headers_mut()

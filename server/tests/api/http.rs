@@ -1,6 +1,6 @@
 //! The HTTP routes of docs/protocol.md.
 
-use crate::helpers::{eventually, header_u64, place_randomly, snapshots_at, spawn_app};
+use crate::helpers::{eventually, header_u64, place_randomly, snapshots_at, spawn_app, WsClient};
 use app::protocol::PlaceStatus;
 
 #[tokio::test]
@@ -337,4 +337,45 @@ async fn a_display_name_shows_as_placed_by() {
         let body: serde_json::Value = response.json().await.unwrap();
         assert!(body["error"].is_string(), "{bad}");
     }
+}
+
+#[tokio::test]
+async fn two_canvases_side_by_side_keep_their_own_tiles_sizes_and_cooldowns() {
+    let app = spawn_app(&[("COOLDOWN_MS", "60000"), ("CANVASES", "moon:300x200:0")]).await;
+    let listed = app.json("/api/canvases").await;
+    assert_eq!(
+        listed,
+        serde_json::json!({"canvases": [
+            {"name": "default", "path": "/", "width": 64, "height": 32, "cooldown_ms": 60000},
+            {"name": "moon", "path": "/c/moon", "width": 300, "height": 200, "cooldown_ms": 0},
+        ]})
+    );
+    let mut default = app.ws().await;
+    let mut moon = WsClient::open_path(&app, "/c/moon/ws", &[]).await.unwrap();
+    assert_eq!((moon.hello.width, moon.hello.height), (300, 200));
+    default.place(10, 10, 3).await;
+    assert_eq!(default.place_result().await.0, PlaceStatus::Accepted);
+    // Another canvas, its own cooldown: placing there twice is fine.
+    for x in [250, 251] {
+        moon.place(x, 150, 5).await;
+        assert_eq!(moon.place_result().await.0, PlaceStatus::Accepted);
+    }
+    let (pixels, seq) = app.canvas().await;
+    assert_eq!((pixels.len(), seq, pixels[10 * 64 + 10]), (64 * 32, 1, 3));
+    let moon_canvas = app.get("/c/moon/api/canvas").await;
+    assert_eq!(header_u64(&moon_canvas, "x-canvas-seq"), 2);
+    let moon_pixels = moon_canvas.bytes().await.unwrap();
+    assert_eq!(moon_pixels.len(), 300 * 200);
+    assert_eq!(moon_pixels[150 * 300 + 251], 5);
+    assert_eq!(
+        moon_pixels[10 * 300 + 10],
+        0,
+        "the default canvas's tile is not here"
+    );
+    let page = app.get("/c/moon").await.text().await.unwrap();
+    assert!(
+        page.contains("/c/moon/api/canvas.png"),
+        "its page shows its canvas"
+    );
+    assert_eq!(app.get("/c/mars/api/info").await.status(), 404);
 }

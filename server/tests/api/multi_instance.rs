@@ -474,3 +474,43 @@ async fn an_instance_notices_a_change_it_was_never_told_of() {
     }
     println!("noticed an unannounced epoch after {:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn another_canvas_on_redis_keeps_its_own_keys_and_reaches_every_instance() {
+    let redis = RedisServer::start().await;
+    let apps = instances(
+        &redis,
+        2,
+        &[("CANVASES", "moon:300x200:0"), ("COOLDOWN_MS", "0")],
+    )
+    .await;
+    let mut placer = WsClient::open_path(&apps[0], "/c/moon/ws", &[])
+        .await
+        .unwrap();
+    let mut watcher = WsClient::open_path(&apps[1], "/c/moon/ws", &[])
+        .await
+        .unwrap();
+    placer.place(250, 150, 5).await;
+    assert_eq!(placer.place_result().await.0, PlaceStatus::Accepted);
+    watcher.wait_for_seq(1).await;
+    let mut control = redis.connect().await;
+    let (moon, default): (bool, bool) = redis::pipe()
+        .exists("canvas:c:moon:chunks")
+        .exists("canvas:chunks")
+        .query_async(&mut control)
+        .await
+        .unwrap();
+    assert!(
+        moon && !default,
+        "its own keys: moon {moon}, default {default}"
+    );
+    let (pixels, seq) = apps[1].canvas().await;
+    assert_eq!((seq, pixels.iter().filter(|&&p| p != 0).count()), (0, 0));
+    let moon_pixels = apps[1]
+        .get("/c/moon/api/canvas")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(moon_pixels[150 * 300 + 250], 5);
+}

@@ -54,29 +54,45 @@ pub struct Keys {
     /// [`AUDIT_LEN`](crate::backend::AUDIT_LEN) entries.
     pub audit: String,
     prefix: String,
+    /// What this canvas's own keys start with.
+    canvas: String,
 }
 
 impl Keys {
+    /// The keys of the default canvas (`REDIS_KEY_PREFIX` alone).
     pub fn new(prefix: &str) -> Self {
+        Self::with_canvas_prefix(prefix, prefix)
+    }
+
+    /// The keys of the canvas `name` (`CANVASES`): its own pixels,
+    /// history, channel, cooldowns, freeze, presence and archive under
+    /// `<prefix>:c:<name>`; sessions, bans, limits, reports and the audit
+    /// log shared with every canvas under `<prefix>`.
+    pub fn for_canvas(prefix: &str, name: &str) -> Self {
+        Self::with_canvas_prefix(prefix, &format!("{prefix}:c:{name}"))
+    }
+
+    fn with_canvas_prefix(prefix: &str, canvas: &str) -> Self {
         Self {
-            epoch: format!("{prefix}:epoch"),
-            seq: format!("{prefix}:seq"),
-            chunks: format!("{prefix}:chunks"),
-            legacy_pixels: format!("{prefix}:pixels"),
-            history: format!("{prefix}:history"),
-            meta: format!("{prefix}:meta"),
-            channel: format!("{prefix}:updates"),
-            size: format!("{prefix}:size"),
-            presence: format!("{prefix}:presence"),
-            frozen: format!("{prefix}:frozen"),
+            epoch: format!("{canvas}:epoch"),
+            seq: format!("{canvas}:seq"),
+            chunks: format!("{canvas}:chunks"),
+            legacy_pixels: format!("{canvas}:pixels"),
+            history: format!("{canvas}:history"),
+            meta: format!("{canvas}:meta"),
+            channel: format!("{canvas}:updates"),
+            size: format!("{canvas}:size"),
+            presence: format!("{canvas}:presence"),
+            frozen: format!("{canvas}:frozen"),
             bans: format!("{prefix}:bans"),
             audit: format!("{prefix}:audit"),
-            archive: format!("{prefix}:archive"),
-            archive_png: format!("{prefix}:archive:png"),
-            archive_at: format!("{prefix}:archive:at"),
-            archive_turn: format!("{prefix}:archive:turn"),
-            archive_bytes: format!("{prefix}:archive:bytes"),
+            archive: format!("{canvas}:archive"),
+            archive_png: format!("{canvas}:archive:png"),
+            archive_at: format!("{canvas}:archive:at"),
+            archive_turn: format!("{canvas}:archive:turn"),
+            archive_bytes: format!("{canvas}:archive:bytes"),
             prefix: prefix.to_owned(),
+            canvas: canvas.to_owned(),
         }
     }
 
@@ -85,7 +101,7 @@ impl Keys {
     /// (the chunk's pixels row by row), hash-tagged by its chunk so a
     /// Redis Cluster would keep each chunk whole on one shard.
     pub fn chunk_prefix(&self) -> String {
-        format!("{}:chunk:", self.prefix)
+        format!("{}:chunk:", self.canvas)
     }
 
     /// What every key starts with (`REDIS_KEY_PREFIX`) and a colon.
@@ -95,7 +111,7 @@ impl Keys {
 
     /// String with a TTL: present while the session is cooling down.
     pub fn cooldown(&self, session: &SessionId) -> String {
-        format!("{}:cooldown:{}", self.prefix, session.as_str())
+        format!("{}:cooldown:{}", self.canvas, session.as_str())
     }
 
     /// Hash with a TTL: the session's `name` and `last_seen` (unix ms).

@@ -31,12 +31,17 @@ pub fn open(
     config: &RedisConfig,
     rules: Rules,
     size: CanvasSize,
+    canvas: Option<&str>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> Result<(Arc<RedisStore>, RedisFeed), StoreError> {
     let locator = Arc::new(Locator::new(config)?);
-    let channel = Keys::new(&config.key_prefix).channel;
-    let store = RedisStore::new(config, rules, size, locator.clone(), metrics);
+    let keys = match canvas {
+        None => Keys::new(&config.key_prefix),
+        Some(name) => Keys::for_canvas(&config.key_prefix, name),
+    };
+    let channel = keys.channel.clone();
+    let store = RedisStore::new(config, rules, size, keys, locator.clone(), metrics);
     let feed = RedisFeed::spawn(locator, channel, config.command_timeout, shutdown);
     Ok((store, feed))
 }

@@ -94,6 +94,7 @@ impl RedisStore {
         config: &RedisConfig,
         rules: Rules,
         size: CanvasSize,
+        keys: Keys,
         locator: Arc<Locator>,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
@@ -104,7 +105,7 @@ impl RedisStore {
                 master: Master::new(locator.clone(), config.command_timeout, metrics.clone()),
                 placer: Master::new(locator, config.command_timeout, metrics),
                 durability: config.durability,
-                keys: Keys::new(&config.key_prefix),
+                keys,
                 rules,
                 size,
                 history_len: config.history_len.max(1),
