@@ -191,7 +191,8 @@ pub struct SocketMetrics {
 }
 
 pub struct FeedMetrics {
-    /// The last seq applied to this instance's mirror.
+    /// The last seq applied to this instance's mirror of the default
+    /// canvas (other canvases' feeds count in the counters only).
     pub seq: Gauge,
     pub gaps: Counter,
     pub reloads: Counter,
@@ -325,7 +326,7 @@ impl FeedMetrics {
             seq: register(
                 r,
                 "feed_seq",
-                "Last seq applied to this instance's canvas",
+                "Last seq applied to this instance's default canvas",
                 None,
                 Gauge::default(),
             ),

@@ -159,6 +159,7 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
             interval: state.config.batch_interval,
             frames_per_sec: state.config.fanout_frames_per_sec,
         },
+        reports_seq: state.config.canvas_name.is_none(),
     };
     state.tasks.spawn(sync.run(state.shutdown.clone()));
     let archiver = Archiver {

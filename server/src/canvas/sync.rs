@@ -133,6 +133,9 @@ pub struct SyncTask {
     /// `/readyz`.
     pub live: Arc<AtomicBool>,
     pub batching: Batching,
+    /// Whether this canvas's seq is the instance's `canvas_feed_seq`: the
+    /// default canvas's only, since an alert compares it across instances.
+    pub reports_seq: bool,
 }
 
 /// What the task has applied and not yet sent, and what it applied last.
@@ -383,7 +386,9 @@ impl SyncTask {
             "reloaded the canvas from the store"
         );
         self.metrics.feed.reloads.inc();
-        self.metrics.feed.seq.set(version.seq as i64);
+        if self.reports_seq {
+            self.metrics.feed.seq.set(version.seq as i64);
+        }
         self.fanout.send(Frame::resync(version));
         Ok(())
     }
@@ -427,7 +432,9 @@ impl SyncTask {
         }
         let last_seq = first_seq + tiles.len() as u64 - 1;
         tracing::debug!(epoch, first_seq, last_seq, "applied tiles");
-        self.metrics.feed.seq.set(last_seq as i64);
+        if self.reports_seq {
+            self.metrics.feed.seq.set(last_seq as i64);
+        }
     }
 
     fn flush(&self, applied: &mut Applied) {
@@ -614,6 +621,7 @@ mod tests {
                 interval: Duration::from_millis(1),
                 frames_per_sec: 1_000_000,
             },
+            reports_seq: true,
         };
         tokio::spawn(task.run(shutdown.clone()));
         feed.send(FeedEvent::Delivering).unwrap();
