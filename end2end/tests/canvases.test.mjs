@@ -9,7 +9,7 @@ let server;
 let browser;
 
 before(async () => {
-  server = await startServer({ CANVASES: "moon:50x40:0" });
+  server = await startServer({ CANVASES: "moon:50x40:0:16" });
   browser = await launchBrowser();
 });
 
@@ -30,6 +30,8 @@ test("two canvases side by side keep their own tiles", async () => {
   const earth = await openCanvas(browser, server.base);
   const moon = await openCanvas(browser, `${server.base}/c/moon`);
   assert.equal(await moon.evaluate(() => document.querySelector(".board-canvas").width), 50);
+  assert.equal(await moon.locator(".swatch").count(), 16, "its palette");
+  assert.equal(await earth.locator(".swatch").count(), 32);
 
   // Yellow on the default canvas, blue on the moon, at the same pixel.
   await earth.click('.swatch[data-color="5"]');

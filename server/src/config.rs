@@ -3,7 +3,7 @@
 //! and `.env.development` list them all.
 
 use crate::model::{ArchiveKeep, ChallengeMode};
-use app::geometry::CanvasSize;
+use app::{geometry::CanvasSize, palette::PALETTE};
 use leptos::config::{Env, LeptosOptions};
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -34,6 +34,9 @@ pub struct Config {
     /// Which canvas this configuration serves: `None` for the default one
     /// (see [`Config::for_canvas`]).
     pub canvas_name: Option<String>,
+    /// Its palette: the first this many colors of the 32 (all, on the
+    /// default canvas).
+    pub colors: u8,
     /// Under load, each socket gets at most one `Tiles` frame this often
     /// (a tile after a quiet spell goes at once).
     pub batch_interval: Duration,
@@ -277,6 +280,7 @@ impl Config {
             cooldown: cooldown(&env)?,
             canvases: canvases(&env)?,
             canvas_name: None,
+            colors: PALETTE.len() as u8,
             batch_interval: env
                 .ms("BATCH_INTERVAL_MS", 20)?
                 .clamp(Duration::from_millis(1), Duration::from_secs(1)),
@@ -358,6 +362,7 @@ impl Config {
             cooldown: named.cooldown,
             canvases: Vec::new(),
             canvas_name: Some(named.name.clone()),
+            colors: named.colors,
             ..self.clone()
         }
     }
@@ -370,10 +375,13 @@ pub struct NamedCanvas {
     pub name: String,
     pub size: CanvasSize,
     pub cooldown: Duration,
+    /// Its palette: the first this many colors of the 32.
+    pub colors: u8,
 }
 
-/// `CANVASES`: `<name>:<width>x<height>[:<cooldown ms>]`, comma-separated
-/// (the cooldown defaults to `COOLDOWN_MS`'s).
+/// `CANVASES`: `<name>:<width>x<height>[:<cooldown ms>[:<colors>]]`,
+/// comma-separated (the cooldown defaults to `COOLDOWN_MS`'s, the colors to
+/// all 32).
 fn canvases<F: Fn(&str) -> Option<String>>(
     env: &Source<F>,
 ) -> Result<Vec<NamedCanvas>, ConfigError> {
@@ -410,13 +418,23 @@ fn canvases<F: Fn(&str) -> Option<String>>(
                 .map(|ms| Duration::from_millis(u64::from(ms)))
                 .map_err(|_| wrong("the cooldown is milliseconds, at most 4294967295"))?,
         };
+        let all = PALETTE.len() as u8;
+        let colors = match fields.next() {
+            None => all,
+            Some(n) => n
+                .parse::<u8>()
+                .ok()
+                .filter(|n| (2..=all).contains(n))
+                .ok_or_else(|| wrong("the colors are 2 to 32: the palette's first ones"))?,
+        };
         if fields.next().is_some() {
-            return Err(wrong("<name>:<width>x<height>[:<cooldown ms>]"));
+            return Err(wrong("<name>:<width>x<height>[:<cooldown ms>[:<colors>]]"));
         }
         canvases.push(NamedCanvas {
             name: name.to_owned(),
             size,
             cooldown,
+            colors,
         });
     }
     Ok(canvases)
@@ -940,7 +958,7 @@ mod tests {
     fn more_canvases_are_named_sized_and_cooled_down() {
         let loaded = config(&[
             ("COOLDOWN_MS", "7000"),
-            ("CANVASES", "moon:300x200:0, sun-2:10x20"),
+            ("CANVASES", "moon:300x200:0:16, sun-2:10x20"),
         ])
         .unwrap();
         let sizes: Vec<_> = loaded
@@ -952,10 +970,14 @@ mod tests {
                     c.size.width,
                     c.size.height,
                     c.cooldown.as_millis(),
+                    c.colors,
                 )
             })
             .collect();
-        assert_eq!(sizes, [("moon", 300, 200, 0), ("sun-2", 10, 20, 7000)]);
+        assert_eq!(
+            sizes,
+            [("moon", 300, 200, 0, 16), ("sun-2", 10, 20, 7000, 32)]
+        );
         let moon = loaded.for_canvas(&loaded.canvases[0]);
         assert_eq!(moon.canvas_name.as_deref(), Some("moon"));
         assert_eq!(moon.canvas.width, 300);
@@ -966,6 +988,8 @@ mod tests {
             "moon:1x1,moon:2x2",
             "moon:1x1:x",
             "a/b:1x1",
+            "moon:1x1:0:33",
+            "moon:1x1:0:1",
         ] {
             let error = config(&[("CANVASES", bad)]).unwrap_err().to_string();
             assert!(error.contains("CANVASES"), "{bad}: {error}");

@@ -51,6 +51,8 @@ pub struct PageData {
     /// Where the canvas's API and socket are: `""` for the default canvas,
     /// `/c/<name>` for another.
     pub base: String,
+    /// The canvas's palette: the first this many colors.
+    pub colors: u8,
     pub cooldown_ms: u32,
     pub online: u32,
     /// Whether the moderators froze the canvas.
@@ -134,7 +136,7 @@ pub fn App() -> impl IntoView {
                 <Board size live base=page.base.clone()/>
             </main>
             <footer class="toolbar">
-                <PaletteBar live/>
+                <PaletteBar live colors=page.colors/>
                 <CooldownIndicator live/>
                 <NameForm initial=page.display_name.clone() live/>
                 <TemplatePanel live/>

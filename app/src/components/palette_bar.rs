@@ -5,10 +5,10 @@ use crate::palette::PALETTE;
 use leptos::prelude::*;
 
 #[component]
-pub fn PaletteBar(live: LiveState) -> impl IntoView {
+pub fn PaletteBar(live: LiveState, colors: u8) -> impl IntoView {
     let swatches = PALETTE
         .iter()
-        .zip(0u8..)
+        .zip(0u8..colors)
         .map(|(color, index)| {
             view! {
                 <button

@@ -25,7 +25,6 @@ use app::{
     },
     geometry::{CanvasSize, Coord},
     name::DisplayName,
-    palette::PALETTE,
     requests::PixelQuery,
 };
 use axum::{
@@ -471,11 +470,9 @@ pub async fn fill(
             size.width, size.height
         )));
     }
-    if usize::from(rect.color) >= PALETTE.len() {
-        return Err(bad(&format!(
-            "color must be from 0 to {}",
-            PALETTE.len() - 1
-        )));
+    let colors = state.config.colors;
+    if rect.color >= colors {
+        return Err(bad(&format!("color must be from 0 to {}", colors - 1)));
     }
     let pixels: Vec<_> = (rect.y..rect.y + rect.height)
         .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)))

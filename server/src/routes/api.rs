@@ -33,7 +33,11 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
     Json(Info {
         width: size.width,
         height: size.height,
-        palette: PALETTE.iter().map(|c| c.hex()).collect(),
+        palette: PALETTE
+            .iter()
+            .take(usize::from(state.config.colors))
+            .map(|c| c.hex())
+            .collect(),
         cooldown_ms: state.config.cooldown.as_millis() as u64,
         seq,
         epoch: epoch.to_string(),

@@ -95,6 +95,7 @@ async fn render(
         height: size.height,
         seq,
         preview: base.clone() + &preview(size, seq, request.uri().query()),
+        colors: state.config.colors,
         base,
         cooldown_ms: state.config.cooldown.as_millis() as u32,
         online: state.presence.online(),

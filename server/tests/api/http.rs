@@ -341,7 +341,7 @@ async fn a_display_name_shows_as_placed_by() {
 
 #[tokio::test]
 async fn two_canvases_side_by_side_keep_their_own_tiles_sizes_and_cooldowns() {
-    let app = spawn_app(&[("COOLDOWN_MS", "60000"), ("CANVASES", "moon:300x200:0")]).await;
+    let app = spawn_app(&[("COOLDOWN_MS", "60000"), ("CANVASES", "moon:300x200:0:16")]).await;
     let listed = app.json("/api/canvases").await;
     assert_eq!(
         listed,
@@ -372,7 +372,17 @@ async fn two_canvases_side_by_side_keep_their_own_tiles_sizes_and_cooldowns() {
         0,
         "the default canvas's tile is not here"
     );
+    // Its palette: the first 16 colors.
+    let info = app.json("/c/moon/api/info").await;
+    assert_eq!(info["palette"].as_array().map(Vec::len), Some(16));
+    moon.place(1, 1, 16).await;
+    assert_eq!(
+        moon.place_result().await.0,
+        PlaceStatus::Invalid,
+        "not its color"
+    );
     let page = app.get("/c/moon").await.text().await.unwrap();
+    assert_eq!(page.matches("class=\"swatch\"").count(), 16);
     assert!(
         page.contains("/c/moon/api/canvas.png"),
         "its page shows its canvas"

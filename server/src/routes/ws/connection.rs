@@ -492,9 +492,9 @@ impl<S: Transport> Connection<S> {
             return answered(PlaceStatus::RateLimited, 0, wait);
         }
         let size = self.state.mirror.size();
-        let (Some(coord), Some(color)) =
-            (size.coord(tile.x, tile.y), ColorIndex::parse(tile.color))
-        else {
+        // A color of the palette, and of this canvas's part of it.
+        let color = ColorIndex::parse(tile.color).filter(|_| tile.color < self.state.config.colors);
+        let (Some(coord), Some(color)) = (size.coord(tile.x, tile.y), color) else {
             metrics.placement(PlacementResult::Invalid);
             return answered(PlaceStatus::Invalid, 0, Duration::ZERO);
         };
