@@ -46,6 +46,10 @@ impl Camera {
         self.stage = (width.max(1.0), height.max(1.0));
     }
 
+    pub fn size(&self) -> CanvasSize {
+        self.size
+    }
+
     pub fn zoom(&self) -> f64 {
         self.zoom
     }

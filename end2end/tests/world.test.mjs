@@ -91,6 +91,13 @@ test("panning across chunks loads the new ones, drops the old and shows another 
   const pixel = await (await fetch(`${server.base}/api/pixel?x=1401&y=1400`)).json();
   assert.equal(pixel.color, 13);
   assert.ok((await alice.locator(".chunk-canvas").count()) <= 64, "memory bounded by the view");
+
+  // The minimap: a click near its top-left corner takes the view there.
+  const map = await alice.locator(".minimap").boundingBox();
+  await alice.mouse.click(map.x + map.width * 0.02, map.y + map.height * 0.02);
+  await alice.waitForSelector(chunk(0, 0), { state: "attached", timeout: 15_000 });
+  const frame = await alice.locator(".minimap-view").boundingBox();
+  assert.ok(frame.x - map.x < map.width * 0.1, "the view's frame is in the corner");
   await alice.screenshot({ path: `${artifacts}/world.png` });
   assert.deepEqual(alice.problems, []);
   assert.deepEqual(bob.problems, []);

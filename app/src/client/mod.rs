@@ -234,6 +234,28 @@ pub fn toggle_heatmap() -> bool {
     toggled.is_some_and(|(shown, _)| shown)
 }
 
+/// Centres the view on the point of the canvas the minimap was clicked at.
+pub fn minimap_clicked(event: &web_sys::MouseEvent) {
+    let Some(map) = event
+        .current_target()
+        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+    else {
+        return;
+    };
+    let rect = map.get_bounding_client_rect();
+    let fraction = |at: i32, start: f64, extent: f64| (f64::from(at) - start) / extent.max(1.0);
+    let (fx, fy) = (
+        fraction(event.client_x(), rect.left(), rect.width()),
+        fraction(event.client_y(), rect.top(), rect.height()),
+    );
+    with_client(|client| {
+        let size = client.size;
+        let x = fx * f64::from(size.width);
+        let y = fy * f64::from(size.height);
+        client.pointer.view.center_on(x, y);
+    });
+}
+
 /// Zooms around the centre of the view (the zoom buttons).
 pub fn zoom_by(factor: f64) {
     with_client(|client| client.pointer.zoom_centered(factor));

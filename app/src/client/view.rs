@@ -52,6 +52,13 @@ impl View {
         self.apply();
     }
 
+    /// Centres the view on canvas point (x, y), at the same zoom.
+    pub fn center_on(&mut self, x: f64, y: f64) {
+        self.camera().follow_link(Some((x, y)), None);
+        self.apply();
+        self.save_to_url();
+    }
+
     /// The camera, with the stage's size as it is now.
     fn camera(&mut self) -> &mut Camera {
         self.camera.resize(stage_size(&self.stage));
@@ -83,6 +90,24 @@ impl View {
         let _ = style.set_property("width", &format!("{side}px"));
         let _ = style.set_property("height", &format!("{side}px"));
         self.reticle.set_hidden(false);
+        self.show_on_minimap();
+    }
+
+    /// Draws the view's rectangle on the minimap, if the page has one.
+    fn show_on_minimap(&mut self) {
+        let Some(frame) = super::input::element("minimap-view") else {
+            return;
+        };
+        let size = self.camera.size();
+        let (x0, y0, x1, y1) = self.visible_area();
+        let percent = |v: f64, extent: u16| (v / f64::from(extent) * 100.0).clamp(0.0, 100.0);
+        let (left, top) = (percent(x0, size.width), percent(y0, size.height));
+        let (right, bottom) = (percent(x1, size.width), percent(y1, size.height));
+        let style = frame.style();
+        let _ = style.set_property("left", &format!("{left}%"));
+        let _ = style.set_property("top", &format!("{top}%"));
+        let _ = style.set_property("width", &format!("{}%", right - left));
+        let _ = style.set_property("height", &format!("{}%", bottom - top));
     }
 
     /// The pixel under a screen position, if it is on the canvas.

@@ -75,6 +75,31 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
         }
         .into_any()
     };
+    // A chunked canvas is too large to see whole: a map of it in a
+    // corner shows where the view is, and a click there goes.
+    let minimap = (!whole).then(|| {
+        let keep = |event: ev::PointerEvent| event.stop_propagation();
+        let go = move |event: ev::MouseEvent| {
+            event.stop_propagation();
+            browser::minimap_clicked(&event);
+        };
+        view! {
+            <div
+                class="minimap"
+                style=format!("aspect-ratio:{}/{}", size.width, size.height)
+                on:pointerdown=keep
+                on:pointerup=keep
+                on:click=go
+            >
+                <img
+                    src=format!("{base}/api/preview.png")
+                    draggable="false"
+                    alt="Map of the whole canvas: click to go there"
+                />
+                <div class="minimap-view"></div>
+            </div>
+        }
+    });
     // The heatmap covers a canvas sent whole only.
     let heat_button = whole.then(|| {
         view! {
@@ -112,6 +137,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
             {layers}
         </div>
         <div class="reticle" hidden></div>
+        {minimap}
         <div class="zoom-controls">
             {heat_button}
             <button

@@ -36,6 +36,11 @@ mod imp {
         client::zoom_by(factor);
     }
 
+    /// Centres the view where the minimap was clicked.
+    pub fn minimap_clicked(event: &leptos::ev::MouseEvent) {
+        client::minimap_clicked(event);
+    }
+
     /// Shows or hides the heatmap; whether it is shown now.
     pub fn toggle_heatmap() -> bool {
         client::toggle_heatmap()
@@ -146,6 +151,7 @@ mod imp {
 
     pub fn start(_: NodeRef<html::Canvas>, _: CanvasSize, _: LiveState, _: String) {}
     pub fn zoom_by(_: f64) {}
+    pub fn minimap_clicked(_: &leptos::ev::MouseEvent) {}
     pub fn toggle_heatmap() -> bool {
         false
     }
