@@ -13,7 +13,7 @@ mod report_form;
 mod status_bar;
 mod template_panel;
 
-use crate::{geometry::CanvasSize, live::LiveState};
+use crate::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize, live::LiveState};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title};
 use serde::{Deserialize, Serialize};
@@ -111,6 +111,7 @@ pub fn App() -> impl IntoView {
         page.width, page.height, page.seq
     );
     let image = format!("{}{}", page.origin, page.preview);
+    let whole = usize::from(page.width) * usize::from(page.height) <= WHOLE_CANVAS_MAX_AREA;
 
     view! {
         <Title text="Canvas"/>
@@ -139,9 +140,12 @@ pub fn App() -> impl IntoView {
                 <PaletteBar live colors=page.colors/>
                 <CooldownIndicator live/>
                 <NameForm initial=page.display_name.clone() live/>
-                <TemplatePanel live/>
-                <HistoryPanel live/>
-                <ReportForm live/>
+                // The template and the past are drawn over the whole
+                // canvas: a canvas served by chunk has neither (yet).
+                {whole.then(|| view! { <TemplatePanel live/> <HistoryPanel live/> })}
+                // Reports name a pixel of the default canvas (the queue has
+                // no canvas field yet).
+                {page.base.is_empty().then(|| view! { <ReportForm live/> })}
             </footer>
         </div>
     }
