@@ -145,10 +145,6 @@ impl Mirror {
         (scale, small, pixels)
     }
 
-    /// How many chunks were painted.
-    pub fn painted_chunks(&self) -> usize {
-        self.read().chunks.len()
-    }
 
     /// Applies the placements that follow the current version: `tiles[0]`
     /// has the seq after the current one. The caller (the sync task) keeps
