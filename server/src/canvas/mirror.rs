@@ -145,7 +145,6 @@ impl Mirror {
         (scale, small, pixels)
     }
 
-
     /// Applies the placements that follow the current version: `tiles[0]`
     /// has the seq after the current one. The caller (the sync task) keeps
     /// that order; a tile off the canvas is skipped rather than trusted.
