@@ -99,6 +99,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
                 <div class="minimap-view"></div>
             </div>
         }
+        .into_any()
     });
     // The heatmap covers a canvas sent whole only.
     let heat_button = whole.then(|| {
@@ -122,6 +123,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
                 </svg>
             </button>
         }
+        .into_any()
     });
     view! {
         <div

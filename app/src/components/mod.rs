@@ -142,10 +142,10 @@ pub fn App() -> impl IntoView {
                 <NameForm initial=page.display_name.clone() live/>
                 // The template and the past are drawn over the whole
                 // canvas: a canvas served by chunk has neither (yet).
-                {whole.then(|| view! { <TemplatePanel live/> <HistoryPanel live/> })}
+                {whole.then(|| view! { <TemplatePanel live/> <HistoryPanel live/> }.into_any())}
                 // Reports name a pixel of the default canvas (the queue has
                 // no canvas field yet).
-                {page.base.is_empty().then(|| view! { <ReportForm live/> })}
+                {page.base.is_empty().then(|| view! { <ReportForm live/> }.into_any())}
             </footer>
         </div>
     }
