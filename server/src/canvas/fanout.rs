@@ -11,13 +11,17 @@
 //! socket that falls further behind than the channel holds is caught up
 //! from the mirror's recent tiles, or resynced when they do not reach back.
 //!
-//! A socket that watches chunks (docs/protocol.md, "Watching chunks") takes
-//! the same frames and writes only its chunks' part of them, as one
-//! `ViewTiles`: each frame's tiles are grouped by chunk once, by the first
-//! such socket that reads it ([`TilesFrame::tiles_in`]), so each socket
-//! only looks its few chunks up.
+//! A socket that watches chunks (docs/protocol.md, "Watching chunks") gets
+//! only the frames with tiles in its chunks, in a mailbox of its own
+//! ([`super::watchers`]), and writes only its chunks' part of them, as one
+//! `ViewTiles`: each frame's tiles are grouped by chunk once, when it is
+//! sent ([`TilesFrame::chunks`]), so each socket only looks its few chunks
+//! up.
 
-use super::mirror::{Mirror, Version};
+use super::{
+    mirror::{Mirror, Version},
+    watchers::{Watchers, Watching},
+};
 use app::{
     chunk::ChunkId,
     protocol::{
@@ -100,6 +104,10 @@ impl ChunkParts {
         parts
     }
 
+    fn chunks(&self) -> impl Iterator<Item = ChunkId> + '_ {
+        self.index.iter().map(|(chunk, _)| *chunk)
+    }
+
     fn of(&self, chunk: ChunkId) -> &[u8] {
         match self.index.binary_search_by_key(&chunk, |(c, _)| *c) {
             Ok(found) => &self.tiles[self.index[found].1.clone()],
@@ -128,11 +136,19 @@ impl TilesFrame {
             })
     }
 
-    /// Its tiles in `chunk`, in seq order (five bytes each).
-    fn tiles_in(&self, chunk: ChunkId) -> &[u8] {
+    fn parts(&self) -> &ChunkParts {
         self.by_chunk
             .get_or_init(|| ChunkParts::new(&self.bytes[TILES_HEADER_LEN..]))
-            .of(chunk)
+    }
+
+    /// The chunks its tiles are in.
+    pub fn chunks(&self) -> impl Iterator<Item = ChunkId> + '_ {
+        self.parts().chunks()
+    }
+
+    /// Its tiles in `chunk`, in seq order (five bytes each).
+    fn tiles_in(&self, chunk: ChunkId) -> &[u8] {
+        self.parts().of(chunk)
     }
 
     /// The encoded tiles from `seq` on (five bytes each, no header).
@@ -160,9 +176,13 @@ impl Frame {
     }
 }
 
+/// Where each frame goes: every whole-canvas socket takes every frame from
+/// one broadcast channel; the sockets that watch chunks get theirs in a
+/// mailbox each ([`Watchers`]).
 #[derive(Clone)]
 pub struct Fanout {
     sender: broadcast::Sender<Frame>,
+    watchers: Arc<Watchers>,
     /// Sockets that found more than one frame waiting when they woke, since
     /// the sync task last looked: they are not keeping up with the frames.
     behind: Arc<AtomicU64>,
@@ -174,22 +194,32 @@ impl Fanout {
     pub fn new(capacity: usize) -> Self {
         Self {
             sender: broadcast::channel(capacity).0,
+            watchers: Arc::new(Watchers::new(capacity)),
             behind: Arc::new(AtomicU64::new(0)),
         }
     }
 
+    /// Every frame from now on, for a socket that gets the whole canvas.
     pub fn subscribe(&self) -> broadcast::Receiver<Frame> {
         self.sender.subscribe()
     }
 
-    pub fn send(&self, frame: Frame) {
-        // No socket connected is not an error.
-        let _ = self.sender.send(frame);
+    /// The frames from now on with tiles of the chunks it will watch (none
+    /// yet), for a socket that watches chunks.
+    pub fn watch(&self) -> Watching {
+        self.watchers.join()
     }
 
-    /// Sockets listening: what one more frame costs.
+    /// Sends `frame` to the sockets it concerns; returns how many.
+    pub fn send(&self, frame: Frame) -> usize {
+        let watching = self.watchers.send(&frame);
+        // No socket connected is not an error.
+        watching + self.sender.send(frame).unwrap_or(0)
+    }
+
+    /// Sockets listening: what one more frame costs at most.
     pub fn sockets(&self) -> usize {
-        self.sender.receiver_count()
+        self.sender.receiver_count() + self.watchers.len()
     }
 
     /// A socket found `frames` waiting when it woke. Only the count of
@@ -216,7 +246,9 @@ pub struct Outbox {
     sent: Version,
     resync: Option<Bytes>,
     /// Frames waiting, consecutive: each starts right after the previous
-    /// one ends; the first may start at or before `sent.seq`. Almost
+    /// one ends (for a socket that watches chunks, in order, with the
+    /// stretches that had nothing for it left out); the first may start
+    /// at or before `sent.seq`. Almost
     /// always one at most, kept inline: a heap `Vec` would keep its first
     /// allocation (four frames, 256 bytes) on every socket for good.
     tiles: SmallVec<[TilesFrame; 1]>,
@@ -414,15 +446,14 @@ impl Outbox {
                 continue;
             }
             let count = (frame.last_seq - frame.first_seq + 1) as usize;
-            if frame.first_seq > next {
-                // Seqs that never came: the next ViewTiles starts after
-                // them, which the client sees as a gap.
-                view.flush(next - 1, &mut picked, &mut ready.frames);
-                view.told = frame.first_seq - 1;
-            } else if picked.len() / TILE_LEN + count > MAX_TILES_PER_FRAME {
+            // Seqs before this frame that came in no frame had nothing for
+            // this socket (its mailbox gets only the frames that do): the
+            // ViewTiles covers them.
+            next = next.max(frame.first_seq);
+            if picked.len() / TILE_LEN + count > MAX_TILES_PER_FRAME {
                 view.flush(next - 1, &mut picked, &mut ready.frames);
             }
-            if frame.first_seq >= next {
+            if frame.first_seq == next {
                 for chunk in &view.watched {
                     picked.extend_from_slice(frame.tiles_in(*chunk));
                 }
@@ -610,6 +641,25 @@ mod tests {
                 },
             ],
             "the stretch without its tiles is covered by the next frame"
+        );
+    }
+
+    #[test]
+    fn the_stretches_a_mailbox_left_out_are_covered_by_the_next_view_tiles() {
+        let mirror = mirror();
+        let mut outbox = Outbox::watching(version(2));
+        outbox.watch(vec![chunk(1)]);
+        outbox.take(&mirror);
+        // Seqs 4..=8 had nothing in chunk 1, so its mailbox never got them.
+        outbox.push(frame_in(3, &[1]));
+        outbox.push(frame_in(9, &[0, 1]));
+        assert_eq!(
+            decoded(&outbox.take(&mirror)),
+            [ServerMessage::ViewTiles {
+                after: 2,
+                upto: 10,
+                tiles: vec![at(1, 3), at(1, 10)]
+            }]
         );
     }
 

@@ -14,3 +14,4 @@ pub mod heat;
 pub mod mirror;
 pub mod snapshot;
 pub mod sync;
+pub mod watchers;

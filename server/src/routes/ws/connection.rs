@@ -24,7 +24,7 @@ use crate::{
     backend::PlacementStore,
     bans::RangeVerdict,
     canvas::{
-        fanout::{Frame, Outbox},
+        fanout::Outbox,
         mirror::{Since, Version},
     },
     limits::{ConnectionPermit, TokenBucket},
@@ -32,6 +32,7 @@ use crate::{
     model::{unix_ms, ClientAddress, PlaceOutcome, Placement, SessionId},
     state::AppState,
 };
+use super::subscription::Subscription;
 use app::{
     chunk::WHOLE_CANVAS_MAX_AREA,
     palette::ColorIndex,
@@ -46,10 +47,6 @@ use std::{
     sync::Arc,
     task::{Context, Poll},
     time::{Duration, Instant, SystemTime},
-};
-use tokio::sync::broadcast::{
-    self,
-    error::{RecvError, TryRecvError},
 };
 use tokio::time::Instant as ClockInstant;
 
@@ -89,11 +86,6 @@ const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// How long a client is told to wait when the store is unavailable.
 const STORE_DOWN_RETRY: Duration = Duration::from_secs(1);
-
-/// The most tiles a socket that fell behind the fan-out is sent from
-/// memory (about 80 KB); further behind, the snapshot is the better deal
-/// and it gets `Resync`. Bounds the frame one catch-up writes.
-const MAX_CATCH_UP_TILES: usize = 16_384;
 
 /// How often one socket records its delivery lag. The histogram takes a
 /// lock per observation: one per socket and second is plenty of samples
@@ -174,7 +166,7 @@ pub(super) struct Connection<S> {
     /// Whose per-address budget this connection's placements count against.
     address: ClientAddress,
     socket: S,
-    frames: broadcast::Receiver<Frame>,
+    frames: Subscription,
     /// What the fan-out has for this client and it has not been sent yet.
     outbox: Outbox,
     /// Answers to Place frames, in the order the frames came.
@@ -203,10 +195,15 @@ impl<S: Transport> Connection<S> {
     ) -> Self {
         // Subscribe before reading the version sent in Hello, so every tile
         // after that version reaches this socket.
-        let frames = state.fanout.subscribe();
+        let chunked = state.mirror.size().area() > WHOLE_CANVAS_MAX_AREA;
+        let frames = if chunked {
+            Subscription::Chunks(state.fanout.watch())
+        } else {
+            Subscription::Whole(state.fanout.subscribe())
+        };
         let hello = state.mirror.version();
         let rate = state.config.place_rate_per_sec;
-        let outbox = if state.mirror.size().area() > WHOLE_CANVAS_MAX_AREA {
+        let outbox = if chunked {
             Outbox::watching(hello)
         } else {
             Outbox::new(hello)
@@ -312,19 +309,10 @@ impl<S: Transport> Connection<S> {
                         }
                     }
                 }
-                frame = self.frames.recv() => {
-                    self.on_frame(frame)?;
-                    let mut taken = 1;
-                    loop {
-                        match self.frames.try_recv() {
-                            Ok(frame) => self.outbox.push(frame),
-                            Err(TryRecvError::Lagged(_)) => self.catch_up(),
-                            Err(TryRecvError::Empty) => break,
-                            Err(TryRecvError::Closed) => return Ok(()),
-                        }
-                        taken += 1;
+                woken = self.frames.next() => {
+                    if !self.frames.take_into(Some(woken), &mut self.outbox, &self.state) {
+                        return Ok(());
                     }
-                    self.state.fanout.taken(taken);
                     self.write_outbox().await?;
                 }
                 _ = heartbeat.tick() => {
@@ -355,13 +343,7 @@ impl<S: Transport> Connection<S> {
         if let Ok(Err(reason)) = tokio::time::timeout(FINISH_WITHIN, answered).await {
             return Err(reason);
         }
-        loop {
-            match self.frames.try_recv() {
-                Ok(frame) => self.outbox.push(frame),
-                Err(TryRecvError::Lagged(_)) => self.catch_up(),
-                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-            }
-        }
+        self.frames.take_into(None, &mut self.outbox, &self.state);
         self.write_outbox().await?;
         self.close(
             close_code::AWAY,
@@ -410,7 +392,7 @@ impl<S: Transport> Connection<S> {
                     message: "a connection that watches chunks does not resume",
                 }))
             }
-            Ok(ClientMessage::Watch(chunks)) => {
+            Ok(ClientMessage::Watch(mut chunks)) => {
                 if self.watch_limit.take(Instant::now()).is_err() {
                     return Ok(Some(Followup::Refuse {
                         code: error_code::WATCH_REFUSED,
@@ -425,6 +407,9 @@ impl<S: Transport> Connection<S> {
                         message: "a Watch names a chunk off the canvas",
                     }));
                 }
+                chunks.sort_unstable();
+                chunks.dedup();
+                self.frames.watch(&chunks, &mut self.outbox, &self.state);
                 self.outbox.watch(chunks);
                 Ok(Some(Followup::Watched))
             }
@@ -561,34 +546,6 @@ impl<S: Transport> Connection<S> {
             },
         }
         self.write_outbox().await
-    }
-
-    /// A frame from the fan-out (or news that some were missed).
-    fn on_frame(&mut self, frame: Result<Frame, RecvError>) -> Result<(), DisconnectReason> {
-        match frame {
-            Ok(frame) => self.outbox.push(frame),
-            Err(RecvError::Lagged(_)) => self.catch_up(),
-            Err(RecvError::Closed) => return Err(DisconnectReason::Closed),
-        }
-        Ok(())
-    }
-
-    /// The socket fell further behind than the fan-out holds: it gets what
-    /// it missed from the mirror's recent tiles, or `Resync`.
-    fn catch_up(&mut self) {
-        let covered = self.outbox.covered();
-        match self.state.mirror.since(covered.epoch, covered.seq) {
-            Since::Current => {}
-            Since::Tiles { first_seq, tiles } if tiles.len() <= MAX_CATCH_UP_TILES => {
-                self.state.metrics.sockets.catch_ups.inc();
-                self.outbox.push_tiles(first_seq, &tiles);
-            }
-            Since::Tiles { .. } | Since::Gone => {
-                self.state.metrics.sockets.resyncs.inc();
-                let current = self.state.mirror.version();
-                self.outbox.resync_to(current, resync(current));
-            }
-        }
     }
 
     /// Writes whatever the outbox holds (not yet flushed).

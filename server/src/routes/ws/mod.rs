@@ -2,6 +2,7 @@
 //! WebSocket after them.
 
 mod connection;
+mod subscription;
 
 use super::visitor::{AllowedOrigin, ConnectionSlot, Visitor};
 use crate::{error::ApiError, session::NoSession, state::AppState};
