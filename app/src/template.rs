@@ -4,11 +4,74 @@
 //! the browser's `client::template` loads the image and draws what
 //! [`Pattern::overlay`] says; the property tests here hold the running
 //! count and overlay to a fresh comparison after any tiles.
+//!
+//! On a canvas sent whole the pattern covers the whole canvas. On a canvas
+//! served by chunk it covers the template's own rectangle (a [`Window`]),
+//! and the page knows only the chunks in view: a pixel of another chunk
+//! is [`UNKNOWN`], counted neither done nor to do, and its overlay shows
+//! the template's color.
 
 use crate::{geometry::CanvasSize, palette};
 
 /// Pixels at most this transparent are not part of the template.
 pub const ALPHA_THRESHOLD: u8 = 128;
+
+/// A canvas pixel whose color the page does not have (its chunk is not
+/// loaded).
+pub const UNKNOWN: u8 = u8::MAX;
+
+/// The longest side of a template on a canvas served by chunk (the
+/// overlay and the comparison cover its rectangle only).
+pub const MAX_WINDOW_SIDE: u16 = 1024;
+
+/// The canvas pixels a pattern covers: a rectangle of the canvas, whose
+/// pixel (0, 0) is canvas pixel (`x`, `y`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub x: u16,
+    pub y: u16,
+    pub size: CanvasSize,
+}
+
+impl Window {
+    /// The whole canvas.
+    pub fn whole(size: CanvasSize) -> Self {
+        Self { x: 0, y: 0, size }
+    }
+
+    /// The part of `canvas` under a `width × height` template whose
+    /// top-left corner is on canvas pixel `origin`, at most
+    /// [`MAX_WINDOW_SIDE`] a side; `None` when none of it is on the canvas.
+    pub fn under(canvas: CanvasSize, origin: (i32, i32), width: u32, height: u32) -> Option<Self> {
+        let span = |start: i32, length: u32, limit: u16| {
+            let from = i64::from(start).max(0);
+            let to = (i64::from(start) + i64::from(length))
+                .min(i64::from(limit))
+                .min(from + i64::from(MAX_WINDOW_SIDE));
+            (to > from).then(|| (from as u16, (to - from) as u16))
+        };
+        let (x, width) = span(origin.0, width, canvas.width)?;
+        let (y, height) = span(origin.1, height, canvas.height)?;
+        Some(Self {
+            x,
+            y,
+            size: CanvasSize { width, height },
+        })
+    }
+
+    /// Canvas pixel (`x`, `y`)'s index in the window, if it is in it.
+    pub fn index(&self, x: u16, y: u16) -> Option<usize> {
+        let coord = self
+            .size
+            .coord(x.checked_sub(self.x)?, y.checked_sub(self.y)?)?;
+        Some(coord.index)
+    }
+
+    /// A point of the canvas in the window's coordinates.
+    pub fn relative(&self, (x, y): (i32, i32)) -> (i32, i32) {
+        (x - i32::from(self.x), y - i32::from(self.y))
+    }
+}
 
 /// No template color at this canvas pixel.
 const NONE: u8 = u8::MAX;
@@ -82,6 +145,19 @@ impl Pattern {
         self.compare(canvas);
     }
 
+    /// Covers a canvas of `size` from now on (a window that moved with the
+    /// template), the template's corner at `origin` in it.
+    pub fn cover(&mut self, size: CanvasSize, origin: (i32, i32), canvas: &[u8]) {
+        self.size = size;
+        self.wanted = vec![NONE; size.area()];
+        self.move_to(origin, canvas);
+    }
+
+    /// The template image's width and height, once there is one.
+    pub fn image_size(&self) -> Option<(u32, u32)> {
+        self.image.as_ref().map(|image| (image.width, image.height))
+    }
+
     /// Drops the template.
     pub fn clear(&mut self) {
         self.image = None;
@@ -112,29 +188,27 @@ impl Pattern {
     /// template).
     pub fn compare(&mut self, canvas: &[u8]) {
         let differing = (0..canvas.len().min(self.wanted.len()))
-            .filter(|&index| {
-                self.color_at(index)
-                    .is_some_and(|wanted| wanted != canvas[index])
-            })
+            .filter(|&index| self.differs(index, canvas[index]))
             .count();
         self.differing = differing as u32;
+    }
+
+    /// Whether the canvas's `color` at `index` is known and not the
+    /// template's.
+    fn differs(&self, index: usize, color: u8) -> bool {
+        color != UNKNOWN && self.color_at(index).is_some_and(|wanted| wanted != color)
     }
 
     /// Keeps the count right as a tile changes `index` from color `was`
     /// to `now`; the overlay's new color there, if it changed.
     pub fn tile(&mut self, index: usize, was: u8, now: u8) -> Option<[u8; 4]> {
-        let wanted = self.color_at(index)?;
-        match (was == wanted, now == wanted) {
-            (false, true) => {
-                self.differing = self.differing.saturating_sub(1);
-                Some(CLEAR)
-            }
-            (true, false) => {
-                self.differing += 1;
-                Some(palette::rgba(wanted))
-            }
-            _ => None,
+        match (self.differs(index, was), self.differs(index, now)) {
+            (true, false) => self.differing = self.differing.saturating_sub(1),
+            (false, true) => self.differing += 1,
+            _ => {}
         }
+        let drawn = self.overlay(index, now);
+        (drawn != self.overlay(index, was)).then_some(drawn)
     }
 
     /// Lays the image onto the canvas's pixels at the origin (parts off the
@@ -192,7 +266,7 @@ mod tests {
         fn the_running_count_and_overlay_match_a_fresh_comparison(
             (width, height, rgba) in image(),
             origin in (-4i32..8, -4i32..7),
-            start in prop::collection::vec(0u8..6, SIZE.area()),
+            start in prop::collection::vec(prop_oneof![0u8..6, Just(UNKNOWN)], SIZE.area()),
             tiles in prop::collection::vec((0..SIZE.area(), 0u8..6), 0..80),
         ) {
             let mut canvas = start;
@@ -212,6 +286,24 @@ mod tests {
                 prop_assert_eq!(*drawn, fresh.overlay(index, canvas[index]), "pixel {}", index);
             }
         }
+    }
+
+    #[test]
+    fn a_window_is_the_part_of_the_canvas_under_the_template_cut_to_its_limit() {
+        let canvas = CanvasSize {
+            width: 4096,
+            height: 4096,
+        };
+        let window = Window::under(canvas, (-10, 4000), 100, 300).unwrap();
+        assert_eq!((window.x, window.y), (0, 4000));
+        assert_eq!((window.size.width, window.size.height), (90, 96));
+        assert_eq!(window.index(5, 4001), Some(90 + 5));
+        assert_eq!(window.index(90, 4001), None);
+        assert_eq!(window.relative((-10, 4000)), (-10, 0));
+        let large = Window::under(canvas, (0, 0), 3000, 10).unwrap();
+        assert_eq!(large.size.width, MAX_WINDOW_SIDE);
+        assert_eq!(Window::under(canvas, (4096, 0), 10, 10), None);
+        assert_eq!(Window::under(canvas, (-10, 0), 10, 10), None);
     }
 
     #[test]

@@ -21,6 +21,22 @@ after(async () => {
 
 const chunk = (cx, cy) => `.chunk-canvas[data-chunk="${cx},${cy}"]`;
 
+const heat = (cx, cy) => `.chunk-heat[data-chunk="${cx},${cy}"]`;
+
+/** Waits until the heatmap over the chunk is a strong red at (x, y). */
+async function waitForHeat(page, cx, cy, x, y) {
+  await page.waitForFunction(
+    ([selector, x, y]) => {
+      const canvas = document.querySelector(selector);
+      if (!canvas) return false;
+      const [r, g, b, a] = canvas.getContext("2d").getImageData(x, y, 1, 1).data;
+      return r === 255 && g < 60 && b === 0 && a > 200;
+    },
+    [heat(cx, cy), x, y],
+    { timeout: 15_000 },
+  );
+}
+
 /** Waits until the chunk's canvas shows `rgb` at its pixel (x, y). */
 async function waitForChunkPixel(page, cx, cy, x, y, rgb) {
   await page.waitForFunction(
@@ -90,6 +106,20 @@ test("panning across chunks loads the new ones, drops the old and shows another 
   await waitForChunkPixel(alice, 5, 5, 121, 120, rgb);
   const pixel = await (await fetch(`${server.base}/api/pixel?x=1401&y=1400`)).json();
   assert.equal(pixel.color, 13);
+  // Who placed it shows where Bob's reticle rests.
+  await bob.waitForFunction(() =>
+    document.querySelector(".pixel-info").textContent.includes("placed by"),
+  );
+
+  // The heatmap over the chunks: Bob's first tile (placed before it was
+  // shown) from the server's heat of the chunk, his next one live.
+  await bob.click(".heatmap-toggle");
+  await waitForHeat(bob, 5, 5, 120, 120);
+  await bob.keyboard.press("ArrowRight");
+  await bob.keyboard.press("Enter");
+  await waitForHeat(bob, 5, 5, 122, 120);
+  await bob.click(".heatmap-toggle");
+  assert.equal(await bob.locator(".chunk-heat").count(), 0, "hidden: its memory let go");
   assert.ok((await alice.locator(".chunk-canvas").count()) <= 64, "memory bounded by the view");
 
   // The minimap: a click near its top-left corner takes the view there.
@@ -103,4 +133,52 @@ test("panning across chunks loads the new ones, drops the old and shows another 
   assert.deepEqual(bob.problems, []);
   await alice.context().close();
   await bob.context().close();
+});
+
+test("a template across two chunks counts and draws what differs, and a placement there counts", async () => {
+  // A 4x1 template: three red pixels, then a transparent one, its corner
+  // at (2046, 2000): two pixels in chunk (7, 7), one in chunk (8, 7).
+  const scratch = await openCanvas(browser, `${server.base}/?x=100&y=100`);
+  const image = await scratch.evaluate(() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 4;
+    canvas.height = 1;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#ff4500";
+    ctx.fillRect(0, 0, 3, 1);
+    return canvas.toDataURL("image/png");
+  });
+  await scratch.context().close();
+
+  const link = `${server.base}/?x=2047&y=2000&zoom=8&template=${encodeURIComponent(image)}&tx=2046&ty=2000`;
+  const page = await openCanvas(browser, link);
+  await page.waitForSelector(chunk(8, 7), { state: "attached" });
+  await page.waitForSelector(".template-canvas:not([hidden])");
+  // The overlay covers the template's rectangle only, at its place.
+  const red = [255, 69, 0, 255];
+  assert.deepEqual(await layerPixel(page, ".template-canvas", 0, 0), red);
+  assert.deepEqual(await layerPixel(page, ".template-canvas", 2, 0), red);
+  assert.equal((await layerPixel(page, ".template-canvas", 3, 0))[3], 0);
+  const box = await page.evaluate(() => {
+    const style = document.querySelector(".template-canvas").style;
+    return [style.left, style.top, style.width];
+  });
+  assert.deepEqual(box, ["2046px", "2000px", "4px"]);
+  await page.click(".template-panel summary");
+  await page.waitForFunction(
+    () => document.querySelector(".template-progress").textContent === "3 pixels still differ.",
+  );
+
+  // Red placed at the view's centre, (2047, 2000): one fewer to do.
+  await page.click('.swatch[data-color="3"]');
+  await page.locator(".stage").focus();
+  await page.keyboard.press("Enter");
+  await waitForChunkPixel(page, 7, 7, 2047 - 1792, 2000 - 1792, [255, 69, 0]);
+  await page.waitForFunction(
+    () => document.querySelector(".template-progress").textContent === "2 pixels still differ.",
+  );
+  assert.equal((await layerPixel(page, ".template-canvas", 1, 0))[3], 0);
+  await page.screenshot({ path: `${artifacts}/world-template.png` });
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
 });

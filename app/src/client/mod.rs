@@ -144,7 +144,8 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base:
         input::element(class).and_then(|element| element.dyn_into::<HtmlCanvasElement>().ok())
     };
     let heat = overlay("heat-canvas").and_then(|canvas| Heat::new(canvas, size));
-    let template = overlay("template-canvas").and_then(|canvas| Template::new(canvas, size));
+    let template =
+        overlay("template-canvas").and_then(|canvas| Template::new(canvas, size, chunked));
     let travel = overlay("travel-canvas").and_then(|canvas| Travel::new(canvas, size));
     let world = chunked.then(|| World::new(board.clone()));
     let view = View::new(stage, board, reticle, size);
@@ -193,6 +194,9 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base:
                 if let Some(heat) = &mut client.paint.heat {
                     heat.draw(now());
                 }
+                if let Some(world) = &mut client.world {
+                    world.draw_heat();
+                }
             });
         },
         Duration::from_secs(2),
@@ -211,6 +215,16 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base:
 /// The first time, the server's heatmap adds what happened before the page
 /// opened.
 pub fn toggle_heatmap() -> bool {
+    let by_chunk = with_client(|client| {
+        let world = client.world.as_mut()?;
+        let shown = !world.heat_shown;
+        fetch_chunk_heat(world.show_heat(shown));
+        Some(shown)
+    })
+    .flatten();
+    if let Some(shown) = by_chunk {
+        return shown;
+    }
     let toggled = with_client(|client| {
         let size = client.size;
         let heat = client.paint.heat.as_mut()?;
@@ -232,6 +246,26 @@ pub fn toggle_heatmap() -> bool {
         });
     }
     toggled.is_some_and(|(shown, _)| shown)
+}
+
+/// Asks the server for the heat of `chunks` (a canvas served by chunk),
+/// one after the other, and adds it to the heatmap over each.
+fn fetch_chunk_heat(chunks: Vec<ChunkId>) {
+    if chunks.is_empty() {
+        return;
+    }
+    leptos::task::spawn_local(async move {
+        let side = u32::from(chunk::CHUNK_SIDE);
+        for chunk in chunks {
+            let url = scoped(&format!("/api/chunks/{}/{}/heat.png", chunk.cx, chunk.cy));
+            let loaded = image::load(&url, side, side).await;
+            with_client(|client| {
+                if let (Ok(heatmap), Some(world)) = (loaded, &mut client.world) {
+                    world.seed_heat(chunk, &heatmap);
+                }
+            });
+        }
+    });
 }
 
 /// Centres the view on the point of the canvas the minimap was clicked at.
@@ -425,6 +459,8 @@ impl Client {
         let Some(world) = &mut self.world else {
             return;
         };
+        // Chunks drawn since the last look get their heat, while shown.
+        fetch_chunk_heat(world.heat_missing());
         let area = self.pointer.view.visible_area();
         let wanted: BTreeSet<ChunkId> = chunk::in_view(self.size, area, MAX_WATCHED)
             .into_iter()
@@ -450,14 +486,33 @@ impl Client {
                     };
                     fetch_chunk_after(chunk, epoch, version, Duration::ZERO);
                 }
-                ViewAction::Apply(tiles) => world.apply(&tiles),
+                ViewAction::Apply(tiles) => {
+                    world.apply(&tiles, self.paint.template.as_mut());
+                    self.paint.request_frame();
+                }
                 // `on_chunk` installed the snapshot it holds; the tiles
                 // held back go over it.
-                ViewAction::Install(_, held) => world.apply(&held),
-                ViewAction::Drop(chunk) => world.drop_chunk(chunk),
+                ViewAction::Install(_, held) => {
+                    world.apply(&held, None);
+                    self.compare_template();
+                }
+                ViewAction::Drop(chunk) => {
+                    world.drop_chunk(chunk);
+                    self.compare_template();
+                }
                 ViewAction::Reconnect => self.link.close(),
             }
         }
+    }
+
+    /// On a canvas served by chunk, compares the template with the chunks
+    /// shown again (one was loaded or dropped).
+    fn compare_template(&mut self) {
+        let (Some(world), Some(template)) = (&self.world, &mut self.paint.template) else {
+            return;
+        };
+        template.compare(&world.colors_in(template.window()));
+        self.paint.request_frame();
     }
 
     /// A chunk's snapshot arrived (or could not be fetched).

@@ -41,7 +41,7 @@ impl Paint {
                 (&mut self.template, self.size.coord(tile.x, tile.y))
             {
                 let was = self.pixels.indices()[coord.index];
-                template.tile(coord.index, was, tile.color);
+                template.tile((tile.x, tile.y), was, tile.color);
             }
             self.pixels.set(tile);
             if let Some(heat) = &mut self.heat {
@@ -77,9 +77,8 @@ impl Paint {
     }
 
     /// The template's color at a pixel: the one to place there.
-    pub fn wanted_at(&self, (x, y): (u16, u16)) -> Option<u8> {
-        let coord = self.size.coord(x, y)?;
-        self.template.as_ref()?.color_at(coord.index)
+    pub fn wanted_at(&self, pixel: (u16, u16)) -> Option<u8> {
+        self.template.as_ref()?.wanted_at(pixel)
     }
 
     /// Asks for a redraw at the next animation frame, when something

@@ -4,9 +4,14 @@
 //! stands out; as tiles arrive, finished pixels disappear from it. The image
 //! never leaves the browser.
 
-use super::{image, layer::Layer, query, with_client, Client};
-use crate::{geometry::CanvasSize, live::TemplateStatus, template::Pattern};
+use super::{image, layer::Layer, pixels::Pixels, query, with_client, world::World, Client};
+use crate::{
+    geometry::CanvasSize,
+    live::TemplateStatus,
+    template::{Pattern, Window},
+};
 use leptos::prelude::{GetUntracked, Set};
+use std::borrow::Cow;
 use web_sys::HtmlCanvasElement;
 
 /// The template's overlay: a canvas of its own over the live one, drawing
@@ -15,29 +20,85 @@ pub struct Template {
     canvas: HtmlCanvasElement,
     layer: Layer,
     pattern: Pattern,
+    /// The canvas pixels the pattern and the overlay cover.
+    window: Window,
+    /// On a canvas served by chunk, the canvas's size: the window is then
+    /// the template's own rectangle, and the overlay is placed over it on
+    /// the board. `None`: the window is the whole canvas.
+    follows: Option<CanvasSize>,
 }
 
 impl Template {
-    pub fn new(canvas: HtmlCanvasElement, size: CanvasSize) -> Option<Self> {
+    /// The overlay on `canvas` for a canvas of `size`, served whole or
+    /// `by_chunk`.
+    pub fn new(canvas: HtmlCanvasElement, size: CanvasSize, by_chunk: bool) -> Option<Self> {
+        let window = Window::whole(if by_chunk {
+            CanvasSize {
+                width: 1,
+                height: 1,
+            }
+        } else {
+            size
+        });
         Some(Self {
-            layer: Layer::new(&canvas, size)?,
+            layer: Layer::new(&canvas, window.size)?,
             canvas,
-            pattern: Pattern::new(size),
+            pattern: Pattern::new(window.size),
+            window,
+            follows: by_chunk.then_some(size),
         })
     }
 
+    /// The canvas pixels a `width × height` template at `origin` covers
+    /// (`None`: none of them is on the canvas).
+    pub fn window_for(&self, origin: (i32, i32), width: u32, height: u32) -> Option<Window> {
+        match self.follows {
+            Some(size) => Window::under(size, origin, width, height),
+            None => Some(self.window),
+        }
+    }
+
+    /// Where the template at `origin` lies now that it moved (its image's
+    /// size kept).
+    pub fn window_at(&self, origin: (i32, i32)) -> Option<Window> {
+        let (width, height) = self.pattern.image_size()?;
+        self.window_for(origin, width, height)
+    }
+
+    /// The canvas pixels compared now.
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
     /// Takes a decoded image as the template, its top-left corner on canvas
-    /// pixel `origin`.
-    pub fn set_image(&mut self, rgba: &image::Rgba, origin: (i32, i32), canvas: &[u8]) {
-        self.pattern
-            .set_image(rgba.width, rgba.height, &rgba.data, origin, canvas);
+    /// pixel `origin`, over `window` (from [`Self::window_for`]), whose
+    /// pixels are `canvas`.
+    pub fn set_image(
+        &mut self,
+        rgba: &image::Rgba,
+        origin: (i32, i32),
+        window: Window,
+        canvas: &[u8],
+    ) {
+        self.use_window(window);
+        self.pattern = Pattern::new(window.size);
+        self.pattern.set_image(
+            rgba.width,
+            rgba.height,
+            &rgba.data,
+            window.relative(origin),
+            canvas,
+        );
         self.canvas.set_hidden(false);
         self.redraw(canvas);
     }
 
-    /// Moves the template's top-left corner to canvas pixel (x, y).
-    pub fn move_to(&mut self, x: i32, y: i32, canvas: &[u8]) {
-        self.pattern.move_to((x, y), canvas);
+    /// Moves the template's top-left corner to canvas pixel `origin`, over
+    /// `window` (from [`Self::window_at`]), whose pixels are `canvas`.
+    pub fn move_to(&mut self, origin: (i32, i32), window: Window, canvas: &[u8]) {
+        self.use_window(window);
+        self.pattern
+            .cover(window.size, window.relative(origin), canvas);
         self.redraw(canvas);
     }
 
@@ -60,20 +121,24 @@ impl Template {
         self.pattern.differing()
     }
 
-    /// The template's color at canvas pixel `index`, if it has one there.
-    pub fn color_at(&self, index: usize) -> Option<u8> {
-        self.pattern.color_at(index)
+    /// The template's color at canvas pixel (x, y), if it has one there.
+    pub fn wanted_at(&self, (x, y): (u16, u16)) -> Option<u8> {
+        self.pattern.color_at(self.window.index(x, y)?)
     }
 
-    /// Compares every pixel again (after a snapshot).
+    /// Compares every pixel of the window again (after a snapshot, or a
+    /// chunk loaded or dropped); `canvas` holds them.
     pub fn compare(&mut self, canvas: &[u8]) {
         self.pattern.compare(canvas);
         self.redraw(canvas);
     }
 
-    /// Keeps the overlay and the count right as a tile changes `index` from
-    /// color `was` to `now`.
-    pub fn tile(&mut self, index: usize, was: u8, now: u8) {
+    /// Keeps the overlay and the count right as a tile changes canvas
+    /// pixel (x, y) from color `was` to `now`.
+    pub fn tile(&mut self, (x, y): (u16, u16), was: u8, now: u8) {
+        let Some(index) = self.window.index(x, y) else {
+            return;
+        };
         if let Some(drawn) = self.pattern.tile(index, was, now) {
             self.layer.set(index, drawn);
         }
@@ -85,6 +150,30 @@ impl Template {
 
     pub fn flush(&mut self) {
         self.layer.flush();
+    }
+
+    /// On a canvas served by chunk: the overlay takes `window`'s size and
+    /// place on the board.
+    fn use_window(&mut self, window: Window) {
+        if self.follows.is_none() || window == self.window {
+            return;
+        }
+        let (width, height) = (window.size.width, window.size.height);
+        self.canvas.set_width(u32::from(width));
+        self.canvas.set_height(u32::from(height));
+        let style = self.canvas.style();
+        for (property, value) in [
+            ("left", window.x),
+            ("top", window.y),
+            ("width", width),
+            ("height", height),
+        ] {
+            let _ = style.set_property(property, &format!("{value}px"));
+        }
+        if let Some(layer) = Layer::new(&self.canvas, window.size) {
+            self.layer = layer;
+        }
+        self.window = window;
     }
 
     fn redraw(&mut self, canvas: &[u8]) {
@@ -145,11 +234,20 @@ pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64) {
             Err(_) => return,
         },
     };
-    let Some(size) = with_client(|client| client.size) else {
+    // Over a canvas served by chunk the template covers its own rectangle,
+    // of at most `MAX_WINDOW_SIDE` a side.
+    let Some(size) = with_client(|client| {
+        let side = if client.world.is_some() {
+            crate::template::MAX_WINDOW_SIDE
+        } else {
+            u16::MAX
+        };
+        (client.size.width.min(side), client.size.height.min(side))
+    }) else {
         return;
     };
     leptos::task::spawn_local(async move {
-        let loaded = image::load(&url, u32::from(size.width), u32::from(size.height)).await;
+        let loaded = image::load(&url, u32::from(size.0), u32::from(size.1)).await;
         if shared.is_none() {
             let _ = web_sys::Url::revoke_object_url(&url);
         }
@@ -166,13 +264,22 @@ pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64) {
 /// Moves the template's top-left corner to canvas pixel (x, y).
 pub fn move_template(x: i32, y: i32) {
     with_client(|client| {
-        if let Some(template) = &mut client.paint.template {
-            template.move_to(x, y, client.paint.pixels.indices());
-            client.template_changed(|status| {
-                status.x = x;
-                status.y = y;
-            });
-        }
+        let Some(template) = &mut client.paint.template else {
+            return;
+        };
+        let Some(window) = template.window_at((x, y)) else {
+            client
+                .live
+                .notice
+                .set(Some("The template would lie off the canvas.".into()));
+            return;
+        };
+        let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window);
+        template.move_to((x, y), window, &canvas);
+        client.template_changed(|status| {
+            status.x = x;
+            status.y = y;
+        });
     });
 }
 
@@ -196,6 +303,20 @@ pub fn remove_template() {
     });
 }
 
+/// The palette colors of the canvas pixels in `window`, row by row: the
+/// page's pixels of a canvas sent whole, or of the chunks shown of one
+/// served by chunk (`UNKNOWN` elsewhere).
+pub fn pixels_under<'a>(
+    pixels: &'a Pixels,
+    world: Option<&World>,
+    window: Window,
+) -> Cow<'a, [u8]> {
+    match world {
+        Some(world) => Cow::Owned(world.colors_in(window)),
+        None => Cow::Borrowed(pixels.indices()),
+    }
+}
+
 impl Client {
     /// Shows a template just loaded, and records it in the URL when it can
     /// be shared.
@@ -209,8 +330,15 @@ impl Client {
         let Some(template) = &mut self.paint.template else {
             return;
         };
+        let Some(window) = template.window_for((x, y), rgba.width, rgba.height) else {
+            self.live
+                .notice
+                .set(Some("Template not loaded: it lies off the canvas.".into()));
+            return;
+        };
         let opacity = opacity.clamp(0.1, 1.0);
-        template.set_image(rgba, (x, y), self.paint.pixels.indices());
+        let canvas = pixels_under(&self.paint.pixels, self.world.as_ref(), window);
+        template.set_image(rgba, (x, y), window, &canvas);
         template.set_opacity(opacity);
         self.live.template.set(Some(TemplateStatus {
             source: shared.clone().unwrap_or_default(),

@@ -72,6 +72,8 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
                 hidden
                 aria-label="The canvas: click a pixel to place the selected color"
             ></canvas>
+            // The template's own rectangle: the client sizes and places it.
+            <canvas class="template-canvas" width="1" height="1" hidden></canvas>
         }
         .into_any()
     };
@@ -101,8 +103,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
         }
         .into_any()
     });
-    // The heatmap covers a canvas sent whole only.
-    let heat_button = whole.then(|| {
+    let heat_button = {
         view! {
             <button
                 type="button"
@@ -124,7 +125,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
             </button>
         }
         .into_any()
-    });
+    };
     view! {
         <div
             class="board"

@@ -140,9 +140,10 @@ pub fn App() -> impl IntoView {
                 <PaletteBar live colors=page.colors/>
                 <CooldownIndicator live/>
                 <NameForm initial=page.display_name.clone() live/>
-                // The template and the past are drawn over the whole
-                // canvas: a canvas served by chunk has neither (yet).
-                {whole.then(|| view! { <TemplatePanel live/> <HistoryPanel live/> }.into_any())}
+                <TemplatePanel live/>
+                // The past is drawn over the whole canvas: a canvas served
+                // by chunk has none (yet).
+                {whole.then(|| view! { <HistoryPanel live/> }.into_any())}
                 // Reports name a pixel of the default canvas (the queue has
                 // no canvas field yet).
                 {page.base.is_empty().then(|| view! { <ReportForm live/> }.into_any())}

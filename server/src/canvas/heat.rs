@@ -5,10 +5,15 @@
 //! now, fading to 1 at [`WINDOW`]; 0: longer ago or never), made at most
 //! once per [`MAX_AGE`] whatever the request rate, on the blocking pool.
 
-use app::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize, protocol::Tile};
+use app::{
+    chunk::{index_in_chunk, ChunkId, CHUNK_AREA, CHUNK_SIDE, WHOLE_CANVAS_MAX_AREA},
+    geometry::CanvasSize,
+    protocol::Tile,
+};
 use bytes::Bytes;
 use std::{
-    sync::{Arc, RwLock},
+    collections::{HashMap, VecDeque},
+    sync::{Arc, OnceLock, RwLock},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 use tokio::sync::Mutex;
@@ -19,32 +24,144 @@ pub const WINDOW: Duration = Duration::from_secs(app::heat::WINDOW_SECS as u64);
 /// How old a served heatmap may be.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 
+/// The placements a chunk of a canvas kept by chunk remembers, newest
+/// last: past this the oldest are forgotten (their heat fades early).
+const MAX_PER_CHUNK: usize = CHUNK_AREA;
+
+/// Chunk heatmaps kept made at once (each at most [`MAX_AGE`] old).
+const MAX_CHUNK_PNGS: usize = 1024;
+
 pub struct Heat {
     placed_at: RwLock<PlacedAt>,
     /// The newest PNG made, and when.
     newest: Mutex<Option<(Instant, Bytes)>>,
+    /// The newest PNG of each chunk asked for lately, and when.
+    chunk_pngs: std::sync::Mutex<HashMap<ChunkId, (Instant, Bytes)>>,
 }
 
-/// Unix seconds of the last placement on each pixel of a canvas of
-/// `size`; 0: none seen.
+/// When pixels were last placed, to the second (0: none seen).
 struct PlacedAt {
     size: CanvasSize,
-    seconds: Vec<u32>,
+    pixels: Pixels,
+}
+
+enum Pixels {
+    /// A canvas sent whole: every pixel's last placement (unix seconds).
+    Whole(Vec<u32>),
+    /// A canvas too large for that: each chunk's placements within the
+    /// window (index in the chunk, unix seconds), oldest first, so memory
+    /// follows the placement rate, not the canvas.
+    ByChunk {
+        recent: HashMap<ChunkId, VecDeque<(u16, u32)>>,
+        /// When chunks without a placement in the window were last let go.
+        swept: u32,
+    },
 }
 
 impl PlacedAt {
-    /// Kept for a canvas sent whole only; a larger one (by chunk) keeps
-    /// none (`/api/heatmap.png` is refused for it).
     fn new(size: CanvasSize) -> Self {
-        let area = if size.area() > WHOLE_CANVAS_MAX_AREA {
-            0
+        let pixels = if size.area() > WHOLE_CANVAS_MAX_AREA {
+            Pixels::ByChunk {
+                recent: HashMap::new(),
+                swept: 0,
+            }
         } else {
-            size.area()
+            Pixels::Whole(vec![0; size.area()])
         };
-        Self {
-            size,
-            seconds: vec![0; area],
+        Self { size, pixels }
+    }
+
+    fn record(&mut self, x: u16, y: u16, at: u32) {
+        let Some(coord) = self.size.coord(x, y) else {
+            return;
+        };
+        match &mut self.pixels {
+            Pixels::Whole(seconds) => {
+                if let Some(slot) = seconds.get_mut(coord.index) {
+                    *slot = at;
+                }
+            }
+            Pixels::ByChunk { recent, swept } => {
+                let placements = recent.entry(ChunkId::of(x, y)).or_default();
+                if placements.len() == MAX_PER_CHUNK {
+                    placements.pop_front();
+                }
+                placements.push_back((index_in_chunk(x, y) as u16, at));
+                let window = WINDOW.as_secs() as u32;
+                if at >= swept.saturating_add(window) {
+                    *swept = at;
+                    let since = at.saturating_sub(window);
+                    recent.retain(|_, placements| {
+                        while placements.front().is_some_and(|&(_, at)| at <= since) {
+                            placements.pop_front();
+                        }
+                        !placements.is_empty()
+                    });
+                }
+            }
         }
+    }
+
+    /// Every placement seen: pixel and unix seconds.
+    fn placements(&self) -> Vec<(u16, u16, u32)> {
+        match &self.pixels {
+            Pixels::Whole(seconds) => seconds
+                .iter()
+                .enumerate()
+                .filter(|(_, &at)| at > 0)
+                .filter_map(|(index, &at)| {
+                    let coord = self.size.coord_of_index(index)?;
+                    Some((coord.x, coord.y, at))
+                })
+                .collect(),
+            Pixels::ByChunk { recent, .. } => recent
+                .iter()
+                .flat_map(|(chunk, placements)| {
+                    let (x0, y0) = chunk.origin();
+                    placements.iter().filter_map(move |&(index, at)| {
+                        let x = u16::try_from(x0 + u32::from(index % CHUNK_SIDE)).ok()?;
+                        let y = u16::try_from(y0 + u32::from(index / CHUNK_SIDE)).ok()?;
+                        Some((x, y, at))
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// One chunk's levels at `now`, row by row; `None` when nothing was
+    /// placed in it within the window.
+    fn chunk_levels(&self, chunk: ChunkId, now: u32) -> Option<Vec<u8>> {
+        let mut levels = vec![0; CHUNK_AREA];
+        let mut any = false;
+        let mut mark = |index: usize, at: u32| {
+            let level = app::heat::level(now.saturating_sub(at));
+            if at > 0 && level > 0 {
+                levels[index] = level;
+                any = true;
+            }
+        };
+        match &self.pixels {
+            Pixels::Whole(seconds) => {
+                let (x0, y0) = chunk.origin();
+                for dy in 0..u32::from(CHUNK_SIDE) {
+                    for dx in 0..u32::from(CHUNK_SIDE) {
+                        let (Ok(x), Ok(y)) = (u16::try_from(x0 + dx), u16::try_from(y0 + dy))
+                        else {
+                            continue;
+                        };
+                        if let Some(coord) = self.size.coord(x, y) {
+                            mark(index_in_chunk(x, y), seconds[coord.index]);
+                        }
+                    }
+                }
+            }
+            Pixels::ByChunk { recent, .. } => {
+                for &(index, at) in recent.get(&chunk).into_iter().flatten() {
+                    mark(usize::from(index), at);
+                }
+            }
+        }
+        any.then_some(levels)
     }
 }
 
@@ -53,6 +170,7 @@ impl Heat {
         Self {
             placed_at: RwLock::new(PlacedAt::new(size)),
             newest: Mutex::new(None),
+            chunk_pngs: std::sync::Mutex::default(),
         }
     }
 
@@ -60,12 +178,8 @@ impl Heat {
     pub fn record(&self, tiles: &[Tile], at_ms: u64) {
         let at = u32::try_from(at_ms / 1000).unwrap_or(u32::MAX);
         let mut placed_at = self.placed_at.write().unwrap_or_else(|e| e.into_inner());
-        let PlacedAt { size, seconds } = &mut *placed_at;
         for tile in tiles {
-            let coord = size.coord(tile.x, tile.y);
-            if let Some(slot) = coord.and_then(|c| seconds.get_mut(c.index)) {
-                *slot = at;
-            }
+            placed_at.record(tile.x, tile.y, at);
         }
     }
 
@@ -73,15 +187,53 @@ impl Heat {
     pub fn resize(&self, size: CanvasSize) {
         let mut placed_at = self.placed_at.write().unwrap_or_else(|e| e.into_inner());
         let mut resized = PlacedAt::new(size);
-        let old = &*placed_at;
-        for (index, &at) in old.seconds.iter().enumerate() {
-            let coord = old.size.coord_of_index(index);
-            let to = coord.and_then(|c| resized.size.coord(c.x, c.y));
-            if let Some(slot) = to.and_then(|c| resized.seconds.get_mut(c.index)) {
-                *slot = at;
-            }
+        let mut placements = placed_at.placements();
+        placements.sort_by_key(|&(_, _, at)| at);
+        for (x, y, at) in placements {
+            resized.record(x, y, at);
         }
         *placed_at = resized;
+    }
+
+    /// One chunk's heatmap as a 256 × 256 PNG (the same levels as the
+    /// whole canvas's), at most [`MAX_AGE`] old. A chunk without a
+    /// placement in the window gets one PNG made once.
+    pub async fn chunk_png(self: &Arc<Self>, chunk: ChunkId) -> Bytes {
+        if let Some((made, png)) = self.chunk_pngs().get(&chunk) {
+            if made.elapsed() < MAX_AGE {
+                return png.clone();
+            }
+        }
+        let heat = self.clone();
+        let made = tokio::task::spawn_blocking(move || {
+            let now = unix_seconds(SystemTime::now());
+            let levels = {
+                let placed_at = heat.placed_at.read().unwrap_or_else(|e| e.into_inner());
+                placed_at.chunk_levels(chunk, now)
+            };
+            levels.map(|levels| Bytes::from(gray_png(CHUNK_SIZE, &levels)))
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some(png) = made else {
+            static COLD: OnceLock<Bytes> = OnceLock::new();
+            return COLD
+                .get_or_init(|| gray_png(CHUNK_SIZE, &[0; CHUNK_AREA]).into())
+                .clone();
+        };
+        let mut pngs = self.chunk_pngs();
+        if pngs.len() >= MAX_CHUNK_PNGS {
+            pngs.retain(|_, (made, _)| made.elapsed() < MAX_AGE);
+        }
+        if pngs.len() < MAX_CHUNK_PNGS {
+            pngs.insert(chunk, (Instant::now(), png.clone()));
+        }
+        png
+    }
+
+    fn chunk_pngs(&self) -> std::sync::MutexGuard<'_, HashMap<ChunkId, (Instant, Bytes)>> {
+        self.chunk_pngs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The heatmap as a PNG, at most [`MAX_AGE`] old.
@@ -95,11 +247,12 @@ impl Heat {
         let heat = self.clone();
         let png: Bytes = tokio::task::spawn_blocking(move || {
             let now = unix_seconds(SystemTime::now());
-            let (size, levels) = {
-                let placed_at = heat.placed_at.read().unwrap_or_else(|e| e.into_inner());
-                (placed_at.size, levels(&placed_at.seconds, now))
-            };
-            gray_png(size, &levels)
+            let placed_at = heat.placed_at.read().unwrap_or_else(|e| e.into_inner());
+            match &placed_at.pixels {
+                Pixels::Whole(seconds) => gray_png(placed_at.size, &levels(seconds, now)),
+                // Served by chunk only (`/api/heatmap.png` is refused).
+                Pixels::ByChunk { .. } => Vec::new(),
+            }
         })
         .await
         .unwrap_or_default()
@@ -108,6 +261,11 @@ impl Heat {
         png
     }
 }
+
+const CHUNK_SIZE: CanvasSize = CanvasSize {
+    width: CHUNK_SIDE,
+    height: CHUNK_SIDE,
+};
 
 fn unix_seconds(at: SystemTime) -> u32 {
     let seconds = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
@@ -186,8 +344,7 @@ mod tests {
             }],
             now_ms,
         ); // off the canvas
-        let placed_at = heat.placed_at.read().unwrap().seconds.clone();
-        let levels = levels(&placed_at, unix_seconds(SystemTime::now()));
+        let levels = levels(&whole(&heat), unix_seconds(SystemTime::now()));
         assert_eq!(levels.iter().filter(|&&l| l > 0).count(), 1);
         assert!(levels[5] >= 254);
     }
@@ -203,9 +360,74 @@ mod tests {
         };
         heat.record(&[tile], 5_000);
         heat.resize(size(6, 3));
+        let seconds = whole(&heat);
+        assert_eq!(seconds.len(), 18);
+        assert_eq!(seconds[6 + 3], 5, "(3, 1) on a canvas 6 wide");
+        assert_eq!(seconds.iter().filter(|&&s| s > 0).count(), 1);
+    }
+
+    fn whole(heat: &Heat) -> Vec<u32> {
+        match &heat.placed_at.read().unwrap().pixels {
+            Pixels::Whole(seconds) => seconds.clone(),
+            Pixels::ByChunk { .. } => panic!("kept by chunk"),
+        }
+    }
+
+    fn tile(x: u16, y: u16) -> Tile {
+        Tile { x, y, color: 1 }
+    }
+
+    #[test]
+    fn a_canvas_by_chunk_keeps_the_window_of_each_painted_chunk_only() {
+        let heat = Heat::new(CanvasSize {
+            width: 65_535,
+            height: 65_535,
+        });
+        let window = WINDOW.as_secs() as u32;
+        let start = 1_000_000;
+        heat.record(
+            &[tile(300, 10), tile(60_000, 60_000)],
+            u64::from(start) * 1000,
+        );
         let placed_at = heat.placed_at.read().unwrap();
-        assert_eq!(placed_at.seconds.len(), 18);
-        assert_eq!(placed_at.seconds[6 + 3], 5, "(3, 1) on a canvas 6 wide");
-        assert_eq!(placed_at.seconds.iter().filter(|&&s| s > 0).count(), 1);
+        let chunk = ChunkId { cx: 1, cy: 0 };
+        let levels = placed_at.chunk_levels(chunk, start + 1).unwrap();
+        assert_eq!(levels[index_in_chunk(300, 10)], 254);
+        assert_eq!(levels.iter().filter(|&&l| l > 0).count(), 1);
+        assert_eq!(
+            placed_at.chunk_levels(ChunkId { cx: 2, cy: 0 }, start),
+            None
+        );
+        assert_eq!(placed_at.chunk_levels(chunk, start + window), None, "faded");
+        drop(placed_at);
+
+        // A window later the chunks without a newer placement are let go.
+        heat.record(&[tile(301, 10)], u64::from(start + window + 1) * 1000);
+        let placed_at = heat.placed_at.read().unwrap();
+        let Pixels::ByChunk { recent, .. } = &placed_at.pixels else {
+            panic!("kept whole");
+        };
+        assert_eq!(recent.len(), 1);
+        assert_eq!(recent[&chunk].len(), 1);
+    }
+
+    #[test]
+    fn a_canvas_grown_past_the_whole_canvas_size_keeps_its_heat_by_chunk() {
+        let heat = Heat::new(CanvasSize {
+            width: 1000,
+            height: 1000,
+        });
+        heat.record(&[tile(999, 500)], 7_000);
+        heat.resize(CanvasSize {
+            width: 4096,
+            height: 4096,
+        });
+        let levels = heat
+            .placed_at
+            .read()
+            .unwrap()
+            .chunk_levels(ChunkId::of(999, 500), 8)
+            .unwrap();
+        assert_eq!(levels[index_in_chunk(999, 500)], 254);
     }
 }

@@ -87,9 +87,7 @@ impl Watchers {
             queue: Mutex::default(),
             ready: Notify::new(),
         });
-        self.write()
-            .all
-            .insert(mailbox.id, Arc::clone(&mailbox));
+        self.write().all.insert(mailbox.id, Arc::clone(&mailbox));
         Watching {
             watchers: Arc::clone(self),
             mailbox,
@@ -113,7 +111,8 @@ impl Watchers {
                 let mut reached = 0;
                 for chunk in tiles.chunks() {
                     for mailbox in index.by_chunk.get(&chunk).into_iter().flatten() {
-                        reached += usize::from(mailbox.put_tiles(tiles.first_seq, frame, self.capacity));
+                        reached +=
+                            usize::from(mailbox.put_tiles(tiles.first_seq, frame, self.capacity));
                     }
                 }
                 reached
@@ -145,7 +144,9 @@ impl Mailbox {
         let mut queue = self.queue();
         if let Frame::Resync { .. } = frame {
             // It supersedes every tile before it, the ones left out too.
-            queue.frames.retain(|queued| !matches!(queued, Frame::Tiles(_)));
+            queue
+                .frames
+                .retain(|queued| !matches!(queued, Frame::Tiles(_)));
             queue.tiles = 0;
             queue.lost_from = None;
         }
@@ -235,7 +236,6 @@ impl Watching {
             lost_from,
         }
     }
-
 }
 
 impl Drop for Watching {

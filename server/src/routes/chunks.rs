@@ -1,5 +1,6 @@
 //! `/api/chunks/{cx}/{cy}` and `/api/chunks/{cx}/{cy}/{epoch}/{version}`:
-//! one chunk's pixels; `/api/view.png`, one chunk as an image; and
+//! one chunk's pixels; `/api/chunks/{cx}/{cy}/heat.png`, its heatmap;
+//! `/api/view.png`, one chunk as an image; and
 //! `/api/preview.png`, the whole canvas shrunk (docs/protocol.md, "Watching chunks"), from the
 //! instance's mirror through [`crate::canvas::chunks::ChunkCache`].
 //!
@@ -38,6 +39,24 @@ pub async fn current(
     let chunk = chunk_on(&state, &cx, &cy)?;
     let encoded = state.chunks.get(chunk).await;
     Ok(respond(encoded, &headers, "public, max-age=1"))
+}
+
+/// `GET /api/chunks/{cx}/{cy}/heat.png`: where tiles went in the chunk in
+/// the last ten minutes, with the levels of `/api/heatmap.png` (which a
+/// canvas served by chunk does not have), at most a second old.
+pub async fn heat(
+    State(state): State<AppState>,
+    Path((cx, cy)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let chunk = chunk_on(&state, &cx, &cy)?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=1"),
+        ),
+    ];
+    Ok((headers, state.heat.chunk_png(chunk).await).into_response())
 }
 
 /// The chunk at `version` of `epoch`, or newer: cacheable for good.

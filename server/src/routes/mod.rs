@@ -87,6 +87,7 @@ fn canvas_routes(router: Router<AppState>) -> Router<AppState> {
         .route("/api/canvas", get(api::canvas))
         .route("/api/canvas.png", get(api::canvas_png))
         .route("/api/chunks/{cx}/{cy}", get(chunks::current))
+        .route("/api/chunks/{cx}/{cy}/heat.png", get(chunks::heat))
         .route(
             "/api/chunks/{cx}/{cy}/{epoch}/{version}",
             get(chunks::versioned),

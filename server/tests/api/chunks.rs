@@ -155,6 +155,35 @@ async fn a_socket_watching_a_chunk_gets_its_tiles_and_its_snapshot_on_the_embedd
         1,
         "1287 is not sampled"
     );
+
+    // The chunk's heat: that placement (and the one before it), just now.
+    let heat = app.get("/api/chunks/5/5/heat.png").await;
+    assert_eq!(heat.status(), 200);
+    assert_eq!(heat.headers()["cache-control"], "public, max-age=1");
+    let levels = gray(&heat.bytes().await.unwrap());
+    assert!(levels[(1280 % 256) * 256 + 1288 % 256] >= 254);
+    assert!(levels[256 + 7] >= 254, "(1287, 1281)");
+    assert_eq!(levels.iter().filter(|&&l| l > 0).count(), 2);
+    let cold = gray(
+        &app.get("/api/chunks/9/9/heat.png")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    assert!(cold.iter().all(|&l| l == 0), "nothing placed there");
+    assert_eq!(app.get("/api/chunks/16/0/heat.png").await.status(), 404);
+}
+
+/// An 8-bit grayscale PNG of 256 × 256: its levels.
+fn gray(bytes: &[u8]) -> Vec<u8> {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes.to_vec()))
+        .read_info()
+        .unwrap();
+    let mut levels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut levels).unwrap();
+    assert_eq!((frame.width, frame.height), (256, 256));
+    levels
 }
 
 #[tokio::test]

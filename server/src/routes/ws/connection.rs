@@ -20,6 +20,7 @@
 //! stream and a sink of WebSocket messages), so its unit tests drive it
 //! through in-memory channels, as axum's testing-websockets example does.
 
+use super::subscription::Subscription;
 use crate::{
     backend::PlacementStore,
     bans::RangeVerdict,
@@ -32,7 +33,6 @@ use crate::{
     model::{unix_ms, ClientAddress, PlaceOutcome, Placement, SessionId},
     state::AppState,
 };
-use super::subscription::Subscription;
 use app::{
     chunk::WHOLE_CANVAS_MAX_AREA,
     palette::ColorIndex,
