@@ -108,6 +108,18 @@ impl CanvasSync {
                     seq: *seq,
                 });
                 self.resumed_from = None;
+                // A copy of that epoch at least that new needs no snapshot:
+                // the stream goes on from the Resync's seq, and the tiles
+                // the copy has already are skipped. (A `Resume` answered
+                // after this `Resync` was written leaves the server sure
+                // the client has its copy's tiles: a snapshot from a cache
+                // older than the copy would lose them for good.)
+                let current = self
+                    .copy
+                    .is_some_and(|copy| copy.epoch == *epoch && copy.seq >= *seq);
+                if current && matches!(self.phase, Phase::Live) {
+                    return Vec::new();
+                }
                 match &mut self.phase {
                     // The snapshot on its way is checked against the new
                     // stream when it arrives; the tiles kept came before
@@ -307,6 +319,24 @@ mod tests {
         assert_eq!(
             sync.received(&hello(8, 2)),
             [Action::FetchSnapshot { spread: false }]
+        );
+    }
+
+    #[test]
+    fn a_resync_behind_the_copy_of_its_epoch_keeps_the_copy() {
+        // Resume{2, 1} was answered after the server had written a
+        // Resync{0, 2}: the copy at 1 stays, and the stream goes on.
+        let mut sync = CanvasSync::new();
+        sync.received(&hello(2, 0));
+        sync.loaded(Version { epoch: 2, seq: 1 });
+        assert_eq!(sync.received(&ServerMessage::Resync { seq: 0, epoch: 2 }), []);
+        assert!(sync.is_live());
+        assert_eq!(
+            sync.received(&tiles(1, 2)),
+            [Action::Apply {
+                first_seq: 2,
+                tiles: vec![tile(2)]
+            }]
         );
     }
 
