@@ -219,7 +219,7 @@ impl Fanout {
 
     /// Sockets listening: what one more frame costs at most.
     pub fn sockets(&self) -> usize {
-        self.sender.receiver_count() + self.watchers.len()
+        self.sender.receiver_count() + self.watchers.sockets()
     }
 
     /// A socket found `frames` waiting when it woke. Only the count of

@@ -95,8 +95,8 @@ impl Watchers {
         }
     }
 
-    /// Sockets watching.
-    pub fn len(&self) -> usize {
+    /// How many sockets watch (chunks or not yet any).
+    pub fn sockets(&self) -> usize {
         self.read().all.len()
     }
 
@@ -315,7 +315,7 @@ mod tests {
         drop(far);
         assert_eq!(watchers.send(&tiles(8, &[7])), 1, "far left");
         assert_eq!(seqs(&near.take()), [7, 8]);
-        assert_eq!(watchers.len(), 2);
+        assert_eq!(watchers.sockets(), 2);
     }
 
     #[test]
