@@ -102,7 +102,10 @@ pub async fn report(x: u16, y: u16, reason: &str) -> Result<(), HttpError> {
         height: 1,
         reason: reason.to_owned(),
     };
-    let response = Request::post("/api/report").json(&request)?.send().await?;
+    let response = Request::post(&scoped("/api/report"))
+        .json(&request)?
+        .send()
+        .await?;
     if !response.ok() {
         return Err(refusal(&response).await);
     }

@@ -301,6 +301,10 @@ pub struct Report {
     /// The reporter's session handle and client address.
     pub reporter: String,
     pub address: String,
+    /// The canvas reported (its name in `CANVASES`); `None`: the default
+    /// canvas. The queue is the deployment's, each canvas's moderators'
+    /// listing shows its own.
+    pub canvas: Option<String>,
 }
 
 impl Report {

@@ -616,7 +616,9 @@ pub async fn reports(
     let count = count(query.as_deref(), 50, MAX_REPORTS)?;
     let size = state.mirror.size();
     let mut reports = Vec::new();
-    for report in state.store.reports(count).await? {
+    let canvas = &state.config.canvas_name;
+    let queued = state.store.reports(count).await?;
+    for report in queued.into_iter().filter(|r| r.canvas == *canvas) {
         let record = match size.coord(report.x, report.y) {
             Some(coord) => state.store.pixel(coord).await?,
             None => None,

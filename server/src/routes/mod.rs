@@ -93,6 +93,10 @@ fn canvas_routes(router: Router<AppState>) -> Router<AppState> {
             get(chunks::versioned),
         )
         .route("/api/view.png", get(chunks::view_png))
+        .route(
+            "/api/report",
+            post(report::report).layer(DefaultBodyLimit::max(1024)),
+        )
         .route("/api/preview.png", get(chunks::preview_png))
         .route("/api/pixel", get(api::pixel))
         .route("/api/heatmap.png", get(api::heatmap_png))
@@ -129,10 +133,6 @@ fn routes(state: AppState) -> Router {
             get(challenge::puzzle)
                 .post(challenge::answer)
                 .layer(DefaultBodyLimit::max(1024)),
-        )
-        .route(
-            "/api/report",
-            post(report::report).layer(DefaultBodyLimit::max(1024)),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));

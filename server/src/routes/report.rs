@@ -1,6 +1,7 @@
-//! `POST /api/report`: a player reports an area of the canvas (a slur, a
-//! bot's work) into the moderators' queue (`/admin`). Only from the
-//! canvas's pages, only with a session, and a few a minute per address.
+//! `POST /api/report` (and `/c/<name>/api/report` for another canvas): a
+//! player reports an area of the canvas (a slur, a bot's work) into the
+//! moderators' queue (`/admin`). Only from the canvas's pages, only with a
+//! session, and a few a minute per address, whichever canvas.
 
 use super::{
     api::is_json,
@@ -40,6 +41,7 @@ pub async fn report(
         reason: request.reason,
         reporter: session.handle(),
         address: address.to_string(),
+        canvas: state.config.canvas_name.clone(),
     };
     state.store.report(&report).await?;
     Ok(Json(Reported { reported: true }))

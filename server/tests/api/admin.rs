@@ -771,21 +771,22 @@ async fn moderators_have_their_own_tokens_and_roles() {
 
 /// A player reports an area; the moderators' queue shows it with who last
 /// placed there; resolving it takes it off the queue and is audited. A
-/// flood of reports from one address is refused.
+/// report of another canvas is listed with that canvas. A flood of reports
+/// from one address is refused, whichever canvas they name.
 #[tokio::test]
 async fn a_players_report_reaches_the_moderators_queue() {
     let moderators = format!("Bo:moderator:{BO}");
-    let app = spawn_app(&[("MODERATORS", &moderators)]).await;
+    let app = spawn_app(&[("MODERATORS", &moderators), ("CANVASES", "moon:300x200")]).await;
     let mut vandal = app.ws().await;
     assert_eq!(place(&mut vandal, TILE).await.0, PlaceStatus::Accepted);
     let reporter = app.ws().await;
     let cookie = reporter.new_session.clone().unwrap();
-    let report = |body: Value| {
+    let report_to = |path: &'static str, body: Value| {
         let app = app.api.clone();
         let cookie = cookie.clone();
         async move {
             app.http
-                .post(app.url("/api/report"))
+                .post(app.url(path))
                 .header("cookie", cookie)
                 .json(&body)
                 .send()
@@ -794,14 +795,38 @@ async fn a_players_report_reaches_the_moderators_queue() {
                 .status()
         }
     };
+    let report = |body: Value| report_to("/api/report", body);
     let area = json!({ "x": 1, "y": 1, "width": 4, "height": 3, "reason": "a slur" });
     assert_eq!(report(area.clone()).await, 200);
+    let moon = json!({ "x": 250, "y": 150, "reason": "on the moon" });
+    assert_eq!(report_to("/c/moon/api/report", moon).await, 200);
+    let moon_queue: Value = app
+        .http
+        .get(app.url("/c/moon/api/admin/reports"))
+        .bearer_auth(BO)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = moon_queue["reports"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "the moon's only");
+    assert_eq!(
+        (listed[0]["x"].clone(), listed[0]["reason"].clone()),
+        (json!(250), json!("on the moon"))
+    );
     assert_eq!(report(json!({ "x": 63, "y": 0, "width": 5 })).await, 400);
     let queue: Value = as_moderator(&app, BO, None, "reports", None)
         .await
         .json()
         .await
         .unwrap();
+    assert_eq!(
+        queue["reports"].as_array().unwrap().len(),
+        1,
+        "not the moon's"
+    );
     let first = &queue["reports"][0];
     assert_eq!(
         (first["x"].clone(), first["width"].clone()),
@@ -828,13 +853,13 @@ async fn a_players_report_reaches_the_moderators_queue() {
         .await
         .unwrap();
     assert_eq!(queue["reports"], json!([]));
-    // A burst of three a minute, then 429.
+    // A burst of three a minute, then 429: the moon's report counted.
     let statuses = [
         report(area.clone()).await,
         report(area.clone()).await,
         report(area).await,
     ];
-    assert_eq!(statuses.map(|s| s.as_u16()), [200, 200, 429]);
+    assert_eq!(statuses.map(|s| s.as_u16()), [200, 429, 429]);
 }
 
 /// The next `Resize` (or `None` if another frame than `Presence` or

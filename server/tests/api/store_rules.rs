@@ -567,6 +567,7 @@ async fn reports_queue_up_and_are_resolved_and_the_audit_log_reads_newest_first(
             reason: format!("report {x}"),
             reporter: "0123456789abcdef".into(),
             address: "192.0.2.1".into(),
+            canvas: (x == 2).then(|| "moon".to_owned()),
         };
         store.store.report(&report(1)).await.unwrap();
         store.store.report(&report(2)).await.unwrap();
@@ -578,6 +579,8 @@ async fn reports_queue_up_and_are_resolved_and_the_audit_log_reads_newest_first(
             "{}: newest first",
             store.name
         );
+        let canvases: Vec<_> = open.iter().map(|r| r.canvas.as_deref()).collect();
+        assert_eq!(canvases, [Some("moon"), None], "{}", store.name);
         assert!(
             store.store.resolve_report(&open[0].id).await.unwrap(),
             "{}",

@@ -870,7 +870,7 @@ impl ModerationStore for RedisStore {
 
     async fn report(&self, report: &Report) -> Result<(), StoreError> {
         let key = self.keys.reports();
-        let fields = [
+        let mut fields = vec![
             ("at", unix_ms(report.at).to_string()),
             ("x", report.x.to_string()),
             ("y", report.y.to_string()),
@@ -880,6 +880,11 @@ impl ModerationStore for RedisStore {
             ("reporter", report.reporter.clone()),
             ("address", report.address.clone()),
         ];
+        // Absent for the default canvas, as in the reports made before
+        // there were several.
+        if let Some(canvas) = &report.canvas {
+            fields.push(("canvas", canvas.clone()));
+        }
         self.master
             .run(|mut c| async move {
                 redis::cmd("XADD")
@@ -915,6 +920,7 @@ impl ModerationStore for RedisStore {
                     reason: take("reason"),
                     reporter: take("reporter"),
                     address: take("address"),
+                    canvas: fields.remove("canvas"),
                 })
             })
             .collect()
