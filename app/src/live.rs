@@ -57,6 +57,8 @@ pub struct LiveState {
     pub template: RwSignal<Option<TemplateStatus>>,
     /// The past being shown instead of the live canvas, if any.
     pub history: RwSignal<Option<HistoryStatus>>,
+    /// The canvas's colors: the palette's first this many.
+    pub colors: u8,
 }
 
 /// What the time-travel view shows.
@@ -89,12 +91,12 @@ pub struct TemplateStatus {
 
 impl LiveState {
     /// The state at first paint: the figures the server rendered.
-    pub fn new(online: u32, seq: u64, frozen: bool, notice: Option<String>) -> Self {
+    pub fn new(online: u32, seq: u64, frozen: bool, notice: Option<String>, colors: u8) -> Self {
         Self {
             connection: RwSignal::new(Connection::Connecting),
             online: RwSignal::new(online),
             seq: RwSignal::new(seq),
-            selected: RwSignal::new(crate::palette::DEFAULT_SELECTED),
+            selected: RwSignal::new(crate::palette::default_selected(colors)),
             cooldown_left_ms: RwSignal::new(0),
             notice: RwSignal::new(notice),
             hover: RwSignal::new(None),
@@ -102,6 +104,7 @@ impl LiveState {
             frozen: RwSignal::new(frozen),
             template: RwSignal::new(None),
             history: RwSignal::new(None),
+            colors,
         }
     }
 }

@@ -64,7 +64,17 @@ pub const PALETTE: [Color; 32] = [
 ];
 
 /// The color selected when the page opens (black).
-pub const DEFAULT_SELECTED: u8 = 28;
+const DEFAULT_SELECTED: u8 = 28;
+
+/// The color selected when the page of a canvas with the first `colors`
+/// colors opens: black, or the color of its palette nearest to it.
+pub fn default_selected(colors: u8) -> u8 {
+    if DEFAULT_SELECTED < colors {
+        DEFAULT_SELECTED
+    } else {
+        nearest_of([0, 0, 0], colors)
+    }
+}
 
 /// A palette index known to be in range: the only way to get one is
 /// [`ColorIndex::parse`], so code past the network edge cannot hold a bad color.
@@ -96,8 +106,15 @@ pub fn rgba(index: u8) -> [u8; 4] {
 }
 
 /// The palette color nearest to `rgb` (squared distance; an exact match
-/// wins): how a template image's colors become placeable ones.
+/// wins).
 pub fn nearest(rgb: [u8; 3]) -> u8 {
+    nearest_of(rgb, PALETTE.len() as u8)
+}
+
+/// The color nearest to `rgb` among the palette's first `colors` (a
+/// canvas's own palette): how a template image's colors become placeable
+/// ones.
+pub fn nearest_of(rgb: [u8; 3], colors: u8) -> u8 {
     let distance = |color: &Color| {
         color
             .rgb
@@ -106,7 +123,7 @@ pub fn nearest(rgb: [u8; 3]) -> u8 {
             .map(|(&a, b)| (i32::from(a) - i32::from(b)).pow(2))
             .sum::<i32>()
     };
-    (0u8..)
+    (0u8..colors.max(1))
         .zip(&PALETTE)
         .min_by_key(|(_, color)| distance(color))
         .map_or(0, |(index, _)| index)
@@ -115,6 +132,18 @@ pub fn nearest(rgb: [u8; 3]) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_smaller_palette_selects_and_matches_among_its_own_colors() {
+        assert_eq!(default_selected(32), DEFAULT_SELECTED);
+        let dark = default_selected(16);
+        assert!(dark < 16);
+        let [r, g, b] = PALETTE[usize::from(dark)].rgb;
+        assert!(u32::from(r) + u32::from(g) + u32::from(b) < 3 * 128, "a dark one");
+        // Black itself is not among the first 16: its nearest there is.
+        assert_eq!(nearest_of([0, 0, 0], 16), dark);
+        assert_eq!(nearest([0, 0, 0]), DEFAULT_SELECTED);
+    }
 
     #[test]
     fn palette_has_32_distinct_colors_white_first() {

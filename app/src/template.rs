@@ -89,6 +89,8 @@ struct Image {
 
 pub struct Pattern {
     size: CanvasSize,
+    /// The canvas's colors: the palette's first this many.
+    colors: u8,
     image: Option<Image>,
     origin: (i32, i32),
     /// The template's color at each canvas pixel, or [`NONE`].
@@ -98,9 +100,12 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    pub fn new(size: CanvasSize) -> Self {
+    /// A pattern over a canvas of `size` whose palette is the first
+    /// `colors` colors.
+    pub fn new(size: CanvasSize, colors: u8) -> Self {
         Self {
             size,
+            colors,
             image: None,
             origin: (0, 0),
             wanted: vec![NONE; size.area()],
@@ -126,7 +131,7 @@ impl Pattern {
                 if p[3] <= ALPHA_THRESHOLD {
                     NONE
                 } else {
-                    palette::nearest([p[0], p[1], p[2]])
+                    palette::nearest_of([p[0], p[1], p[2]], self.colors)
                 }
             })
             .collect();
@@ -270,7 +275,7 @@ mod tests {
             tiles in prop::collection::vec((0..SIZE.area(), 0u8..6), 0..80),
         ) {
             let mut canvas = start;
-            let mut pattern = Pattern::new(SIZE);
+            let mut pattern = Pattern::new(SIZE, 32);
             pattern.set_image(width, height, &rgba, origin, &canvas);
             let mut overlay: Vec<_> = (0..canvas.len()).map(|i| pattern.overlay(i, canvas[i])).collect();
             for (index, color) in tiles {
@@ -279,7 +284,7 @@ mod tests {
                 }
                 canvas[index] = color;
             }
-            let mut fresh = Pattern::new(SIZE);
+            let mut fresh = Pattern::new(SIZE, 32);
             fresh.set_image(width, height, &rgba, origin, &canvas);
             prop_assert_eq!(pattern.differing(), fresh.differing());
             for (index, drawn) in overlay.iter().enumerate() {
@@ -309,7 +314,7 @@ mod tests {
     #[test]
     fn transparent_pixels_and_pixels_off_the_canvas_want_nothing() {
         let canvas = vec![0; SIZE.area()];
-        let mut pattern = Pattern::new(SIZE);
+        let mut pattern = Pattern::new(SIZE, 32);
         let black = palette::PALETTE
             .iter()
             .position(|c| c.rgb == [0, 0, 0])

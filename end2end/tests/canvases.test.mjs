@@ -32,6 +32,17 @@ test("two canvases side by side keep their own tiles", async () => {
   assert.equal(await moon.evaluate(() => document.querySelector(".board-canvas").width), 50);
   assert.equal(await moon.locator(".swatch").count(), 16, "its palette");
   assert.equal(await earth.locator(".swatch").count(), 32);
+  // A color of its own is selected when it opens, and the keys that step
+  // through the colors stay among its 16.
+  const checked = '.swatch[aria-checked="true"]';
+  assert.equal(await moon.locator(checked).count(), 1, "black is not among them");
+  await moon.locator(".stage").focus();
+  await moon.click('.swatch[data-color="15"]');
+  await moon.locator(".stage").focus();
+  await moon.keyboard.press("]");
+  assert.equal(await moon.getAttribute(checked, "data-color"), "0", "after its last, its first");
+  await moon.keyboard.press("[");
+  assert.equal(await moon.getAttribute(checked, "data-color"), "15");
 
   // Yellow on the default canvas, blue on the moon, at the same pixel.
   await earth.click('.swatch[data-color="5"]');

@@ -7,7 +7,6 @@ use super::{view::View, with_client};
 use crate::{
     gesture::{Gesture, Motion},
     live::{LiveState, ZOOM_STEP},
-    palette::PALETTE,
 };
 use leptos::prelude::{set_timeout, GetUntracked, Set};
 use std::time::Duration;
@@ -95,7 +94,7 @@ impl Pointer {
     /// A key on the focused stage; `None` if the key is not ours.
     pub fn key(&mut self, key: &str, shift: bool, live: LiveState) -> Option<Intent> {
         let step = if shift { 10 } else { 1 };
-        let colors = PALETTE.len() as u8;
+        let colors = live.colors;
         let selected = live.selected.get_untracked();
         let (dx, dy) = match key {
             "ArrowLeft" => (-step, 0),
@@ -120,8 +119,12 @@ impl Pointer {
                 return Some(Intent::Nothing);
             }
             digit if digit.len() == 1 && digit.as_bytes()[0].is_ascii_digit() => {
-                // 1..9 then 0 pick the first ten colors.
-                live.selected.set((digit.as_bytes()[0] - b'0' + 9) % 10);
+                // 1..9 then 0 pick the first ten colors (of those the
+                // canvas has).
+                let picked = (digit.as_bytes()[0] - b'0' + 9) % 10;
+                if picked < colors {
+                    live.selected.set(picked);
+                }
                 return Some(Intent::Nothing);
             }
             _ => return None,

@@ -26,12 +26,19 @@ pub struct Template {
     /// the template's own rectangle, and the overlay is placed over it on
     /// the board. `None`: the window is the whole canvas.
     follows: Option<CanvasSize>,
+    /// The canvas's colors, which the image's are matched to.
+    colors: u8,
 }
 
 impl Template {
     /// The overlay on `canvas` for a canvas of `size`, served whole or
-    /// `by_chunk`.
-    pub fn new(canvas: HtmlCanvasElement, size: CanvasSize, by_chunk: bool) -> Option<Self> {
+    /// `by_chunk`, with the palette's first `colors`.
+    pub fn new(
+        canvas: HtmlCanvasElement,
+        size: CanvasSize,
+        by_chunk: bool,
+        colors: u8,
+    ) -> Option<Self> {
         let window = Window::whole(if by_chunk {
             CanvasSize {
                 width: 1,
@@ -43,9 +50,10 @@ impl Template {
         Some(Self {
             layer: Layer::new(&canvas, window.size)?,
             canvas,
-            pattern: Pattern::new(window.size),
+            pattern: Pattern::new(window.size, colors),
             window,
             follows: by_chunk.then_some(size),
+            colors,
         })
     }
 
@@ -81,7 +89,7 @@ impl Template {
         canvas: &[u8],
     ) {
         self.use_window(window);
-        self.pattern = Pattern::new(window.size);
+        self.pattern = Pattern::new(window.size, self.colors);
         self.pattern.set_image(
             rgba.width,
             rgba.height,

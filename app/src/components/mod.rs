@@ -105,7 +105,13 @@ pub fn App() -> impl IntoView {
         }
         .into_any();
     }
-    let live = LiveState::new(page.online, page.seq, page.frozen, page.read_only.clone());
+    let live = LiveState::new(
+        page.online,
+        page.seq,
+        page.frozen,
+        page.read_only.clone(),
+        page.colors,
+    );
     let description = format!(
         "A shared {}x{} pixel canvas: pick a color, place a tile, and everyone sees it at once. {} tiles placed so far.",
         page.width, page.height, page.seq
@@ -144,9 +150,7 @@ pub fn App() -> impl IntoView {
                 // The past is drawn over the whole canvas: a canvas served
                 // by chunk has none (yet).
                 {whole.then(|| view! { <HistoryPanel live/> }.into_any())}
-                // Reports name a pixel of the default canvas (the queue has
-                // no canvas field yet).
-                {page.base.is_empty().then(|| view! { <ReportForm live/> }.into_any())}
+                <ReportForm live/>
             </footer>
         </div>
     }
