@@ -139,7 +139,10 @@ mod tests {
         let dark = default_selected(16);
         assert!(dark < 16);
         let [r, g, b] = PALETTE[usize::from(dark)].rgb;
-        assert!(u32::from(r) + u32::from(g) + u32::from(b) < 3 * 128, "a dark one");
+        assert!(
+            u32::from(r) + u32::from(g) + u32::from(b) < 3 * 128,
+            "a dark one"
+        );
         // Black itself is not among the first 16: its nearest there is.
         assert_eq!(nearest_of([0, 0, 0], 16), dark);
         assert_eq!(nearest([0, 0, 0]), DEFAULT_SELECTED);

@@ -329,7 +329,10 @@ mod tests {
         let mut sync = CanvasSync::new();
         sync.received(&hello(2, 0));
         sync.loaded(Version { epoch: 2, seq: 1 });
-        assert_eq!(sync.received(&ServerMessage::Resync { seq: 0, epoch: 2 }), []);
+        assert_eq!(
+            sync.received(&ServerMessage::Resync { seq: 0, epoch: 2 }),
+            []
+        );
         assert!(sync.is_live());
         assert_eq!(
             sync.received(&tiles(1, 2)),

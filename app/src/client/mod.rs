@@ -144,9 +144,8 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base:
         input::element(class).and_then(|element| element.dyn_into::<HtmlCanvasElement>().ok())
     };
     let heat = overlay("heat-canvas").and_then(|canvas| Heat::new(canvas, size));
-    let template =
-        overlay("template-canvas")
-            .and_then(|canvas| Template::new(canvas, size, chunked, live.colors));
+    let template = overlay("template-canvas")
+        .and_then(|canvas| Template::new(canvas, size, chunked, live.colors));
     let travel = overlay("travel-canvas").and_then(|canvas| Travel::new(canvas, size));
     let world = chunked.then(|| World::new(board.clone()));
     let view = View::new(stage, board, reticle, size);
