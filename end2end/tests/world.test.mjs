@@ -29,7 +29,13 @@ async function waitForHeat(page, cx, cy, x, y) {
     ([selector, x, y]) => {
       const canvas = document.querySelector(selector);
       if (!canvas) return false;
-      const [r, g, b, a] = canvas.getContext("2d").getImageData(x, y, 1, 1).data;
+      // Read through a probe: reading the page's own canvas back would
+      // make the browser warn.
+      const probe = document.createElement("canvas");
+      probe.width = probe.height = 1;
+      const ctx = probe.getContext("2d");
+      ctx.drawImage(canvas, x, y, 1, 1, 0, 0, 1, 1);
+      const [r, g, b, a] = ctx.getImageData(0, 0, 1, 1).data;
       return r === 255 && g < 60 && b === 0 && a > 200;
     },
     [heat(cx, cy), x, y],
