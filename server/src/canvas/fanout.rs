@@ -313,6 +313,11 @@ impl Outbox {
         self.view.is_some()
     }
 
+    /// The chunks the client watches, sorted.
+    pub fn watched(&self) -> &[ChunkId] {
+        self.view.as_ref().map_or(&[], |view| &view.watched)
+    }
+
     /// From now on the client watches exactly `chunks`: each one new to it
     /// is announced with a `ChunkHello` before the next tiles. A client
     /// that had the whole canvas switches for good, its cursor where its

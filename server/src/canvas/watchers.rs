@@ -20,12 +20,10 @@
 
 use super::fanout::Frame;
 use app::chunk::ChunkId;
+use smallvec::SmallVec;
 use std::{
-    collections::{HashMap, VecDeque},
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Mutex, PoisonError, RwLock,
-    },
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError, RwLock},
 };
 use tokio::sync::Notify;
 
@@ -35,28 +33,46 @@ pub struct Watchers {
     index: RwLock<Index>,
     /// Frames of tiles a mailbox holds before its socket counts as behind.
     capacity: usize,
-    next_id: AtomicU64,
 }
 
+/// Who watches what. Sockets are named by their slot in `all` (reused
+/// once free), so each chunk's list takes four bytes a watcher: this is
+/// paid per socket, idle ones included.
 #[derive(Debug, Default)]
 struct Index {
-    all: HashMap<u64, Arc<Mailbox>>,
-    by_chunk: HashMap<ChunkId, Vec<Arc<Mailbox>>>,
+    all: Vec<Option<Arc<Mailbox>>>,
+    /// Slots of `all` free for the next socket.
+    free: Vec<u32>,
+    /// Sockets in `all`.
+    count: usize,
+    by_chunk: HashMap<ChunkId, Vec<u32>>,
+}
+
+impl Index {
+    fn mailboxes<'a>(&'a self, slots: &'a [u32]) -> impl Iterator<Item = &'a Arc<Mailbox>> {
+        slots
+            .iter()
+            .filter_map(|&slot| self.all.get(slot as usize)?.as_ref())
+    }
 }
 
 /// What the fan-out has for one watching socket.
 #[derive(Debug)]
 pub struct Mailbox {
-    id: u64,
+    /// Its slot in the index.
+    slot: u32,
     queue: Mutex<Queue>,
     ready: Notify,
 }
 
 #[derive(Debug, Default)]
 struct Queue {
-    frames: VecDeque<Frame>,
+    /// Almost always one frame at most between two takes, kept inline: a
+    /// heap queue made for each frame and freed at each take left its
+    /// memory with the allocator, about 1 KB per idle socket.
+    frames: SmallVec<[Frame; 1]>,
     /// Frames of tiles among `frames`.
-    tiles: usize,
+    tiles: u32,
     /// The first seq of the first frame of tiles left out because the
     /// mailbox was full: the socket catches up from the mirror from there.
     lost_from: Option<u64>,
@@ -65,7 +81,7 @@ struct Queue {
 /// What a socket found in its mailbox.
 #[derive(Debug, Default)]
 pub struct Delivery {
-    pub frames: VecDeque<Frame>,
+    pub frames: SmallVec<[Frame; 1]>,
     /// Set when frames of tiles were left out from this seq on.
     pub lost_from: Option<u64>,
 }
@@ -75,42 +91,48 @@ impl Watchers {
         Self {
             index: RwLock::default(),
             capacity,
-            next_id: AtomicU64::new(0),
         }
     }
 
     /// A mailbox for a socket that watches nothing yet; it gets every frame
     /// that is not tiles from now on.
     pub fn join(self: &Arc<Self>) -> Watching {
+        let mut index = self.write();
+        let slot = index.free.pop().unwrap_or(index.all.len() as u32);
         let mailbox = Arc::new(Mailbox {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            slot,
             queue: Mutex::default(),
             ready: Notify::new(),
         });
-        self.write().all.insert(mailbox.id, Arc::clone(&mailbox));
+        match index.all.get_mut(slot as usize) {
+            Some(free) => *free = Some(Arc::clone(&mailbox)),
+            None => index.all.push(Some(Arc::clone(&mailbox))),
+        }
+        index.count += 1;
+        drop(index);
         Watching {
             watchers: Arc::clone(self),
             mailbox,
-            chunks: Vec::new(),
         }
     }
 
     /// How many sockets watch (chunks or not yet any).
     pub fn sockets(&self) -> usize {
-        self.read().all.len()
+        self.read().count
     }
 
     /// Puts `frame` into the mailboxes it concerns. Returns how many got it.
     pub fn send(&self, frame: &Frame) -> usize {
         let index = self.read();
-        if index.all.is_empty() {
+        if index.count == 0 {
             return 0;
         }
         match frame {
             Frame::Tiles(tiles) => {
                 let mut reached = 0;
                 for chunk in tiles.chunks() {
-                    for mailbox in index.by_chunk.get(&chunk).into_iter().flatten() {
+                    let slots = index.by_chunk.get(&chunk).map_or(&[][..], Vec::as_slice);
+                    for mailbox in index.mailboxes(slots) {
                         reached +=
                             usize::from(mailbox.put_tiles(tiles.first_seq, frame, self.capacity));
                     }
@@ -118,10 +140,10 @@ impl Watchers {
                 reached
             }
             _ => {
-                for mailbox in index.all.values() {
+                for mailbox in index.all.iter().flatten() {
                     mailbox.put(frame.clone());
                 }
-                index.all.len()
+                index.count
             }
         }
     }
@@ -151,7 +173,7 @@ impl Mailbox {
             queue.lost_from = None;
         }
         let was_empty = queue.frames.is_empty();
-        queue.frames.push_back(frame);
+        queue.frames.push(frame);
         drop(queue);
         if was_empty {
             self.ready.notify_one();
@@ -173,12 +195,12 @@ impl Mailbox {
         if already || queue.lost_from.is_some_and(|lost| lost <= first_seq) {
             return false;
         }
-        if queue.tiles >= capacity {
+        if queue.tiles as usize >= capacity {
             queue.lost_from = Some(first_seq);
             return false;
         }
         let was_empty = queue.frames.is_empty();
-        queue.frames.push_back(frame.clone());
+        queue.frames.push(frame.clone());
         queue.tiles += 1;
         drop(queue);
         if was_empty {
@@ -188,36 +210,44 @@ impl Mailbox {
     }
 }
 
-/// One socket's place among the watchers; it leaves when dropped.
+/// One socket's place among the watchers. The chunks it is indexed under
+/// are its outbox's (not kept twice: this is per socket): its owner says
+/// which when they change and when it leaves ([`Self::leave`]); dropped, it
+/// leaves the list of every watcher.
 #[derive(Debug)]
 pub struct Watching {
     watchers: Arc<Watchers>,
     mailbox: Arc<Mailbox>,
-    /// The chunks it is indexed under, sorted.
-    chunks: Vec<ChunkId>,
 }
 
 impl Watching {
-    /// From now on the socket gets the tiles of `chunks` (sorted, no
-    /// duplicates) and no others.
-    pub fn watch(&mut self, chunks: &[ChunkId]) {
+    /// From now on the socket gets the tiles of `after` and no others; it
+    /// watched `before` (both sorted, no duplicates).
+    pub fn watch(&self, before: &[ChunkId], after: &[ChunkId]) {
         let mut index = self.watchers.write();
-        for chunk in &self.chunks {
-            if chunks.binary_search(chunk).is_err() {
-                leave(&mut index, *chunk, self.mailbox.id);
+        for chunk in before {
+            if after.binary_search(chunk).is_err() {
+                leave(&mut index, *chunk, self.mailbox.slot);
             }
         }
-        for chunk in chunks {
-            if self.chunks.binary_search(chunk).is_err() {
+        for chunk in after {
+            if before.binary_search(chunk).is_err() {
                 index
                     .by_chunk
                     .entry(*chunk)
                     .or_default()
-                    .push(Arc::clone(&self.mailbox));
+                    .push(self.mailbox.slot);
             }
         }
-        drop(index);
-        self.chunks = chunks.to_vec();
+    }
+
+    /// The socket closes: it leaves the index of `chunks`, the ones it
+    /// watches.
+    pub fn leave(&self, chunks: &[ChunkId]) {
+        let mut index = self.watchers.write();
+        for chunk in chunks {
+            leave(&mut index, *chunk, self.mailbox.slot);
+        }
     }
 
     /// Waits until the mailbox holds something (at once if it did when
@@ -241,16 +271,18 @@ impl Watching {
 impl Drop for Watching {
     fn drop(&mut self) {
         let mut index = self.watchers.write();
-        for chunk in &self.chunks {
-            leave(&mut index, *chunk, self.mailbox.id);
+        let slot = self.mailbox.slot;
+        if let Some(taken) = index.all.get_mut(slot as usize) {
+            *taken = None;
+            index.free.push(slot);
+            index.count -= 1;
         }
-        index.all.remove(&self.mailbox.id);
     }
 }
 
-fn leave(index: &mut Index, chunk: ChunkId, id: u64) {
+fn leave(index: &mut Index, chunk: ChunkId, slot: u32) {
     if let Some(watching) = index.by_chunk.get_mut(&chunk) {
-        watching.retain(|mailbox| mailbox.id != id);
+        watching.retain(|&watcher| watcher != slot);
         if watching.is_empty() {
             index.by_chunk.remove(&chunk);
         }
@@ -295,10 +327,10 @@ mod tests {
     #[test]
     fn a_frame_reaches_each_watcher_of_its_chunks_once_and_no_one_else() {
         let watchers = Arc::new(Watchers::new(8));
-        let mut near = watchers.join();
-        near.watch(&chunks(&[1, 2]));
-        let mut far = watchers.join();
-        far.watch(&chunks(&[7]));
+        let near = watchers.join();
+        near.watch(&[], &chunks(&[1, 2]));
+        let far = watchers.join();
+        far.watch(&[], &chunks(&[7]));
         let idle = watchers.join();
 
         assert_eq!(watchers.send(&tiles(1, &[1, 2, 3])), 1, "near, once");
@@ -309,20 +341,26 @@ mod tests {
         assert_eq!(seqs(&far.take()), [4, 0]);
         assert_eq!(seqs(&idle.take()), [0]);
 
-        near.watch(&chunks(&[2, 7]));
+        near.watch(&chunks(&[1, 2]), &chunks(&[2, 7]));
         assert_eq!(watchers.send(&tiles(6, &[1])), 0, "left chunk 1");
         assert_eq!(watchers.send(&tiles(7, &[7])), 2);
+        far.leave(&chunks(&[7]));
         drop(far);
         assert_eq!(watchers.send(&tiles(8, &[7])), 1, "far left");
         assert_eq!(seqs(&near.take()), [7, 8]);
         assert_eq!(watchers.sockets(), 2);
+        // Its slot serves the next socket, which watches nothing yet.
+        let next = watchers.join();
+        assert_eq!(watchers.send(&tiles(9, &[7])), 1);
+        assert_eq!(seqs(&next.take()), [] as [u64; 0]);
+        assert_eq!(watchers.sockets(), 3);
     }
 
     #[test]
     fn a_full_mailbox_says_from_where_frames_were_lost_until_a_resync() {
         let watchers = Arc::new(Watchers::new(2));
-        let mut slow = watchers.join();
-        slow.watch(&chunks(&[0]));
+        let slow = watchers.join();
+        slow.watch(&[], &chunks(&[0]));
         for seq in 1..=4 {
             watchers.send(&tiles(seq, &[0]));
         }
@@ -337,7 +375,7 @@ mod tests {
         watchers.send(&Frame::resync(Version { epoch: 2, seq: 9 }));
         let delivery = slow.take();
         assert!(
-            matches!(delivery.frames.as_slices().0, [Frame::Resync { .. }]),
+            matches!(delivery.frames[..], [Frame::Resync { .. }]),
             "the resync supersedes the tiles before it"
         );
         assert_eq!(delivery.lost_from, None);
@@ -346,8 +384,8 @@ mod tests {
     #[tokio::test]
     async fn a_socket_is_woken_by_a_frame_for_it_only() {
         let watchers = Arc::new(Watchers::new(8));
-        let mut watching = watchers.join();
-        watching.watch(&chunks(&[3]));
+        let watching = watchers.join();
+        watching.watch(&[], &chunks(&[3]));
         watchers.send(&tiles(1, &[4]));
         let woken = tokio::time::timeout(std::time::Duration::from_millis(50), watching.ready());
         assert!(woken.await.is_err(), "nothing for it");

@@ -185,6 +185,14 @@ pub(super) struct Connection<S> {
     next_lag_sample: Instant,
 }
 
+/// A socket that watched chunks leaves the fan-out's index of them, however
+/// its connection ended.
+impl<S> Drop for Connection<S> {
+    fn drop(&mut self) {
+        self.frames.leave(&self.outbox);
+    }
+}
+
 impl<S: Transport> Connection<S> {
     pub(super) fn new(
         state: AppState,

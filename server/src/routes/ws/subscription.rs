@@ -101,16 +101,25 @@ impl Subscription {
     /// From now on the client watches `chunks` (sorted, no duplicates). A
     /// client of the whole canvas moves to a mailbox, with every frame the
     /// channel still held for it.
+    /// Called before the outbox takes the new chunks (it says which it
+    /// watched).
     pub(super) fn watch(&mut self, chunks: &[ChunkId], outbox: &mut Outbox, state: &AppState) {
         if let Self::Whole(_) = self {
             // Indexed before the channel is emptied: a frame sent in
             // between comes both ways, and the outbox drops the copy.
-            let mut watching = state.fanout.watch();
-            watching.watch(chunks);
+            let watching = state.fanout.watch();
+            watching.watch(&[], chunks);
             self.take_into(None, outbox, state);
             *self = Self::Chunks(watching);
         } else if let Self::Chunks(watching) = self {
-            watching.watch(chunks);
+            watching.watch(outbox.watched(), chunks);
+        }
+    }
+
+    /// The connection ends: it leaves the index of the chunks it watched.
+    pub(super) fn leave(&self, outbox: &Outbox) {
+        if let Self::Chunks(watching) = self {
+            watching.leave(outbox.watched());
         }
     }
 }
