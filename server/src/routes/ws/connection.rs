@@ -804,6 +804,7 @@ mod tests {
 
     use super::*;
     use crate::{
+        canvas::fanout::{Frame, TilesFrame},
         config::{Config, Source},
         startup::Application,
     };
@@ -1069,5 +1070,34 @@ mod tests {
             other => panic!("expected a close, got {other:?}"),
         }
         assert_eq!(serving.await.unwrap(), Err(DisconnectReason::Shutdown));
+    }
+
+    /// A socket that watched chunks leaves the fan-out's index of them when
+    /// it ends: a frame of its chunk then reaches no one, not even the next
+    /// socket given its slot.
+    #[tokio::test]
+    async fn a_watching_socket_that_ends_leaves_the_index_of_its_chunks() {
+        let app = instance().await;
+        let state = app.state().clone();
+        let (connection, mut client) = connect(&state, 64);
+        let serving = serve(connection);
+        client.greeted().await;
+        let chunk = app::chunk::ChunkId { cx: 0, cy: 0 };
+        let watch = ClientMessage::Watch(vec![chunk]).encode();
+        client.to_server.send(Message::Binary(watch)).unwrap();
+        while !matches!(client.next_frame().await, ServerMessage::ChunkHello { .. }) {}
+        let frame = |seq| {
+            let tile = &[Tile {
+                x: 1,
+                y: 1,
+                color: 2,
+            }];
+            Frame::Tiles(TilesFrame::encode(seq, tile, None).next().unwrap())
+        };
+        assert_eq!(state.fanout.send(frame(1)), 1, "it watches chunk (0, 0)");
+        drop(client);
+        let _ = serving.await;
+        let _next = state.fanout.watch();
+        assert_eq!(state.fanout.send(frame(2)), 0);
     }
 }
