@@ -9,6 +9,7 @@ import {
   launchBrowser,
   layerPixel,
   openCanvas,
+  redTemplate,
   startServer,
   waitForPixel,
 } from "./harness.mjs";
@@ -134,17 +135,7 @@ test("the heatmap toggles over the canvas and marks where tiles were just placed
 
 test("a template from the page's URL shows the pixels that still differ and picks their color", async () => {
   // A 4x1 template: three red pixels, then a transparent one.
-  const scratch = await openCanvas(browser, server.base);
-  const image = await scratch.evaluate(() => {
-    const canvas = document.createElement("canvas");
-    canvas.width = 4;
-    canvas.height = 1;
-    const ctx = canvas.getContext("2d");
-    ctx.fillStyle = "#ff4500";
-    ctx.fillRect(0, 0, 3, 1);
-    return canvas.toDataURL("image/png");
-  });
-  await scratch.context().close();
+  const image = await redTemplate(browser, server.base);
 
   const link = `${server.base}/?x=61&y=72&zoom=8&template=${encodeURIComponent(image)}&tx=60&ty=70&to=0.8`;
   const page = await openCanvas(browser, link);

@@ -162,3 +162,36 @@ export function layerPixel(page, selector, x, y) {
     [selector, x, y],
   );
 }
+
+/**
+ * A 4x1 template image as a data URL: three red (#ff4500) pixels, then a
+ * transparent one. Drawn by the browser on a scratch page of `url`.
+ */
+export async function redTemplate(browser, url) {
+  const scratch = await openCanvas(browser, url);
+  const image = await scratch.evaluate(() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 4;
+    canvas.height = 1;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#ff4500";
+    ctx.fillRect(0, 0, 3, 1);
+    return canvas.toDataURL("image/png");
+  });
+  await scratch.context().close();
+  return image;
+}
+
+/**
+ * Waits until the canvas `selector` has a pixel (x, y) that `accept`
+ * ([r, g, b, a]) takes, read as `layerPixel` does.
+ */
+export async function waitForLayerPixel(page, selector, x, y, accept, timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const present = (await page.locator(selector).count()) > 0;
+    if (present && accept(await layerPixel(page, selector, x, y))) return;
+    if (Date.now() > deadline) throw new Error(`${selector} (${x}, ${y}) never matched`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -4,7 +4,15 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { artifacts, launchBrowser, layerPixel, openCanvas, startServer } from "./harness.mjs";
+import {
+  artifacts,
+  launchBrowser,
+  layerPixel,
+  openCanvas,
+  redTemplate,
+  startServer,
+  waitForLayerPixel,
+} from "./harness.mjs";
 
 let server;
 let browser;
@@ -25,40 +33,14 @@ const heat = (cx, cy) => `.chunk-heat[data-chunk="${cx},${cy}"]`;
 
 /** Waits until the heatmap over the chunk is a strong red at (x, y). */
 async function waitForHeat(page, cx, cy, x, y) {
-  await page.waitForFunction(
-    ([selector, x, y]) => {
-      const canvas = document.querySelector(selector);
-      if (!canvas) return false;
-      // Read through a probe: reading the page's own canvas back would
-      // make the browser warn.
-      const probe = document.createElement("canvas");
-      probe.width = probe.height = 1;
-      const ctx = probe.getContext("2d");
-      ctx.drawImage(canvas, x, y, 1, 1, 0, 0, 1, 1);
-      const [r, g, b, a] = ctx.getImageData(0, 0, 1, 1).data;
-      return r === 255 && g < 60 && b === 0 && a > 200;
-    },
-    [heat(cx, cy), x, y],
-    { timeout: 15_000 },
-  );
+  const red = ([r, g, b, a]) => r === 255 && g < 60 && b === 0 && a > 200;
+  await waitForLayerPixel(page, heat(cx, cy), x, y, red);
 }
 
 /** Waits until the chunk's canvas shows `rgb` at its pixel (x, y). */
 async function waitForChunkPixel(page, cx, cy, x, y, rgb) {
-  await page.waitForFunction(
-    ([selector, x, y, rgb]) => {
-      const canvas = document.querySelector(selector);
-      if (!canvas) return false;
-      const probe = document.createElement("canvas");
-      probe.width = probe.height = 1;
-      const ctx = probe.getContext("2d");
-      ctx.drawImage(canvas, x, y, 1, 1, 0, 0, 1, 1);
-      const [r, g, b] = ctx.getImageData(0, 0, 1, 1).data;
-      return r === rgb[0] && g === rgb[1] && b === rgb[2];
-    },
-    [chunk(cx, cy), x, y, rgb],
-    { timeout: 15_000 },
-  );
+  const same = (pixel) => rgb.every((value, i) => pixel[i] === value);
+  await waitForLayerPixel(page, chunk(cx, cy), x, y, same);
 }
 
 /** Drags the view by (dx, dy) screen pixels, `times` times. */
@@ -144,17 +126,7 @@ test("panning across chunks loads the new ones, drops the old and shows another 
 test("a template across two chunks counts and draws what differs, and a placement there counts", async () => {
   // A 4x1 template: three red pixels, then a transparent one, its corner
   // at (2046, 2000): two pixels in chunk (7, 7), one in chunk (8, 7).
-  const scratch = await openCanvas(browser, `${server.base}/?x=100&y=100`);
-  const image = await scratch.evaluate(() => {
-    const canvas = document.createElement("canvas");
-    canvas.width = 4;
-    canvas.height = 1;
-    const ctx = canvas.getContext("2d");
-    ctx.fillStyle = "#ff4500";
-    ctx.fillRect(0, 0, 3, 1);
-    return canvas.toDataURL("image/png");
-  });
-  await scratch.context().close();
+  const image = await redTemplate(browser, `${server.base}/?x=100&y=100`);
 
   const link = `${server.base}/?x=2047&y=2000&zoom=8&template=${encodeURIComponent(image)}&tx=2046&ty=2000`;
   const page = await openCanvas(browser, link);
