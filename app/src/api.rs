@@ -53,16 +53,27 @@ pub struct Archived {
     pub seq: u64,
     /// RFC 3339.
     pub at: String,
-    /// Where its PNG is: `/api/snapshots/<seq>.png`.
+    /// Where its PNG is: `/api/snapshots/<seq>.png`; archived by chunk,
+    /// where each chunk's is, with `{cx}` and `{cy}` to fill in.
     pub url: String,
+    /// Whether it was archived by chunk (a canvas served by chunk); absent
+    /// when it was not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_chunk: bool,
 }
 
 impl Archived {
-    pub fn new(seq: u64, at: String) -> Self {
+    pub fn new(seq: u64, at: String, by_chunk: bool) -> Self {
+        let url = if by_chunk {
+            format!("/api/chunks/{{cx}}/{{cy}}/snapshots/{seq}.png")
+        } else {
+            format!("/api/snapshots/{seq}.png")
+        };
         Self {
             seq,
             at,
-            url: format!("/api/snapshots/{seq}.png"),
+            url,
+            by_chunk,
         }
     }
 }

@@ -12,11 +12,12 @@ use super::{
     NEW_SESSION_WINDOW, SESSION_TTL,
 };
 use crate::model::{
-    unix_ms, ArchiveKeep, AuditEntry, BanTarget, Batch, ChallengeMode, Chunks, ClientAddress,
+    unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget, Batch, ChallengeMode, Chunks, ClientAddress,
     Logged, PixelRecord, PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId,
     Snapshot, Update, MODERATOR,
 };
 use app::{
+    chunk::ChunkId,
     geometry::{CanvasSize, Coord},
     name::DisplayName,
     protocol::Tile,
@@ -24,7 +25,7 @@ use app::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::Mutex,
     time::{Duration, Instant, SystemTime},
 };
@@ -76,8 +77,8 @@ struct State {
     bans: HashMap<BanTarget, Ban>,
     /// The moderators' actions, oldest first.
     audit: VecDeque<AuditEntry>,
-    /// Archived snapshots, oldest first: seq, when, PNG.
-    archive: VecDeque<(u64, SystemTime, Bytes)>,
+    /// The archived canvases.
+    archive: Archive,
     /// Until when the current archiving turn is taken.
     archive_turn: Option<Instant>,
     /// Open sockets each instance reported, until when the report holds.
@@ -127,7 +128,7 @@ impl MemoryStore {
                 grown: None,
                 bans: HashMap::new(),
                 audit: VecDeque::new(),
-                archive: VecDeque::new(),
+                archive: Archive::default(),
                 archive_turn: None,
                 online: HashMap::new(),
             }),
@@ -610,40 +611,119 @@ impl ArchiveStore for MemoryStore {
         &self,
         seq: u64,
         at: SystemTime,
-        png: Bytes,
+        canvas: ArchivedCanvas,
         keep: ArchiveKeep,
     ) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        state.archive.retain(|(archived, ..)| *archived != seq);
-        state.archive.push_back((seq, at, png));
-        let bytes = |archive: &VecDeque<(u64, SystemTime, Bytes)>| -> u64 {
-            archive.iter().map(|(_, _, png)| png.len() as u64).sum()
-        };
-        while state.archive.len() > 1
-            && (state.archive.len() > keep.snapshots || bytes(&state.archive) > keep.bytes)
-        {
-            state.archive.pop_front();
-        }
+        self.lock().archive.add(seq, at, canvas, keep);
         Ok(())
     }
 
-    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError> {
+    async fn archived(&self) -> Result<Vec<ArchiveEntry>, StoreError> {
         let state = self.lock();
         Ok(state
             .archive
+            .canvases
             .iter()
             .rev()
-            .map(|(seq, at, _)| (*seq, *at))
+            .map(|(seq, at, kept)| ArchiveEntry {
+                seq: *seq,
+                at: *at,
+                by_chunk: matches!(kept, Kept::ByChunk(_)),
+            })
             .collect())
     }
 
     async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError> {
-        let state = self.lock();
-        Ok(state
-            .archive
+        Ok(self.lock().archive.find(seq).and_then(|kept| match kept {
+            Kept::Whole(png) => Some(png.clone()),
+            Kept::ByChunk(_) => None,
+        }))
+    }
+
+    async fn archived_chunks(&self, seq: u64) -> Result<Option<Vec<ArchivedChunk>>, StoreError> {
+        Ok(self.lock().archive.find(seq).and_then(|kept| match kept {
+            Kept::ByChunk(chunks) => Some(chunks.clone()),
+            Kept::Whole(_) => None,
+        }))
+    }
+
+    async fn archived_chunk_png(
+        &self,
+        chunk: ChunkId,
+        stored_with: u64,
+    ) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.lock().archive.chunk_pngs.get(&(chunk, stored_with)).cloned())
+    }
+}
+
+/// The archived canvases, oldest first, and the chunks' PNGs they share.
+#[derive(Default)]
+struct Archive {
+    canvases: VecDeque<(u64, SystemTime, Kept)>,
+    /// By chunk and the seq of the archived canvas they were stored with.
+    chunk_pngs: HashMap<(ChunkId, u64), Bytes>,
+}
+
+enum Kept {
+    Whole(Bytes),
+    ByChunk(Vec<ArchivedChunk>),
+}
+
+impl Archive {
+    fn find(&self, seq: u64) -> Option<&Kept> {
+        self.canvases
             .iter()
             .find(|(archived, ..)| *archived == seq)
-            .map(|(.., png)| png.clone()))
+            .map(|(.., kept)| kept)
+    }
+
+    fn add(&mut self, seq: u64, at: SystemTime, canvas: ArchivedCanvas, keep: ArchiveKeep) {
+        self.canvases.retain(|(archived, ..)| *archived != seq);
+        let kept = match canvas {
+            ArchivedCanvas::Whole(png) => Kept::Whole(png),
+            ArchivedCanvas::ByChunk { chunks, pngs } => {
+                for (chunk, png) in pngs {
+                    self.chunk_pngs.insert((chunk, seq), png);
+                }
+                Kept::ByChunk(chunks)
+            }
+        };
+        self.canvases.push_back((seq, at, kept));
+        while self.canvases.len() > 1
+            && (self.canvases.len() > keep.snapshots || self.bytes() > keep.bytes)
+        {
+            let Some((_, _, Kept::ByChunk(dropped))) = self.canvases.pop_front() else {
+                continue;
+            };
+            // A PNG is held by consecutive archived canvases from the one
+            // it was stored with: if the next one does not hold it, none
+            // does.
+            let held: HashSet<(ChunkId, u64)> = match self.canvases.front() {
+                Some((_, _, Kept::ByChunk(next))) => {
+                    next.iter().map(|c| (c.chunk, c.stored_with)).collect()
+                }
+                _ => HashSet::new(),
+            };
+            for chunk in dropped {
+                let png = (chunk.chunk, chunk.stored_with);
+                if !held.contains(&png) {
+                    self.chunk_pngs.remove(&png);
+                }
+            }
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        let whole: usize = self
+            .canvases
+            .iter()
+            .map(|(.., kept)| match kept {
+                Kept::Whole(png) => png.len(),
+                Kept::ByChunk(_) => 0,
+            })
+            .sum();
+        let chunks: usize = self.chunk_pngs.values().map(Bytes::len).sum();
+        (whole + chunks) as u64
     }
 }
 

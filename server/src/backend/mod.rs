@@ -14,11 +14,12 @@ use crate::{
     config::Config,
     metrics::Metrics,
     model::{
-        ArchiveKeep, AuditEntry, BanTarget, Batch, ClientAddress, Logged, PixelRecord,
+        ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget, Batch, ClientAddress, Logged, PixelRecord,
         PlaceOutcome, Placement, RangeBan, Report, Rules, SessionId, Snapshot, Update,
     },
 };
 use app::{
+    chunk::ChunkId,
     geometry::{CanvasSize, Coord},
     name::DisplayName,
 };
@@ -292,20 +293,33 @@ pub trait ArchiveStore: Send + Sync + 'static {
     /// `interval` across every instance.
     async fn archive_turn(&self, interval: Duration) -> Result<bool, StoreError>;
 
-    /// Archives `png`, the canvas at `seq`, keeping the newest `keep`.
+    /// Archives `canvas`, the canvas at `seq`, keeping the newest
+    /// `keep`. A PNG of a chunk is dropped with the last archived canvas
+    /// that holds it.
     async fn archive(
         &self,
         seq: u64,
         at: SystemTime,
-        png: Bytes,
+        canvas: ArchivedCanvas,
         keep: ArchiveKeep,
     ) -> Result<(), StoreError>;
 
-    /// The archived canvases, newest first: their seqs and times.
-    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError>;
+    /// The archived canvases, newest first.
+    async fn archived(&self) -> Result<Vec<ArchiveEntry>, StoreError>;
 
-    /// One archived canvas's PNG.
+    /// One canvas archived whole: its PNG.
     async fn archived_png(&self, seq: u64) -> Result<Option<Bytes>, StoreError>;
+
+    /// One canvas archived by chunk: the chunks painted then (`None` if
+    /// no canvas was archived by chunk at `seq`).
+    async fn archived_chunks(&self, seq: u64) -> Result<Option<Vec<ArchivedChunk>>, StoreError>;
+
+    /// The PNG of `chunk` stored with the archived canvas at `stored_with`.
+    async fn archived_chunk_png(
+        &self,
+        chunk: ChunkId,
+        stored_with: u64,
+    ) -> Result<Option<Bytes>, StoreError>;
 }
 
 /// Users online across instances.

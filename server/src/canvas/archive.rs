@@ -2,13 +2,23 @@
 //! one that takes the turn in the store first) saves the canvas as a PNG
 //! with its seq and time, and the store keeps the newest `SNAPSHOT_KEEP`, in
 //! at most `SNAPSHOT_KEEP_BYTES`.
+//! A canvas served by chunk is archived by chunk instead (see
+//! [`Archiver::archive_by_chunk`]).
 //! They live in the store beside the canvas, not on a volume: every
 //! instance can serve them, and backups carry them.
 
 use super::{encode, mirror::Mirror};
-use crate::{backend::ArchiveStore, model::ArchiveKeep};
-use app::chunk::WHOLE_CANVAS_MAX_AREA;
+use crate::{
+    backend::{ArchiveStore, StoreError},
+    model::{ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk},
+};
+use app::{
+    chunk::{ChunkId, CHUNK_SIDE, WHOLE_CANVAS_MAX_AREA},
+    geometry::CanvasSize,
+};
+use bytes::Bytes;
 use std::{
+    collections::HashMap,
     sync::Arc,
     time::{Duration, SystemTime},
 };
@@ -42,29 +52,97 @@ impl Archiver {
         }
     }
 
-    async fn archive_if_our_turn(&self) -> Result<(), crate::backend::StoreError> {
+    async fn archive_if_our_turn(&self) -> Result<(), StoreError> {
         if !self.store.archive_turn(self.interval).await? {
             return Ok(());
         }
+        let newest = self.store.archived().await?.first().copied();
+        if self.mirror.size().area() > WHOLE_CANVAS_MAX_AREA {
+            return self.archive_by_chunk(newest).await;
+        }
         let mirror = self.mirror.clone();
         let size = mirror.size();
-        if size.area() > WHOLE_CANVAS_MAX_AREA {
-            return Ok(()); // archived whole, as a PNG: only a canvas sent whole
-        }
         let (version, pixels) = tokio::task::spawn_blocking(move || mirror.copy())
             .await
             .unwrap_or_else(|_| self.mirror.copy());
-        let newest = self.store.archived().await?.first().map(|(seq, _)| *seq);
-        if version.seq == 0 || newest == Some(version.seq) {
+        if version.seq == 0 || newest.is_some_and(|n| n.seq == version.seq) {
             return Ok(());
         }
         let png = tokio::task::spawn_blocking(move || encode::png(size, &pixels))
             .await
             .unwrap_or_default();
         self.store
-            .archive(version.seq, SystemTime::now(), png.into(), self.keep)
+            .archive(
+                version.seq,
+                SystemTime::now(),
+                ArchivedCanvas::Whole(png.into()),
+                self.keep,
+            )
             .await?;
         tracing::info!(seq = version.seq, "archived the canvas");
         Ok(())
     }
+
+    /// A canvas served by chunk is archived as its painted chunks: a PNG
+    /// for each chunk that changed since the newest archived canvas, the
+    /// others pointing at the PNG that one holds. A quiet interval on a
+    /// canvas of 1,000 painted chunks costs a list, not 1,000 PNGs.
+    async fn archive_by_chunk(&self, newest: Option<ArchiveEntry>) -> Result<(), StoreError> {
+        let previous: HashMap<ChunkId, ArchivedChunk> = match newest {
+            Some(entry) if entry.by_chunk => self
+                .store
+                .archived_chunks(entry.seq)
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| (c.chunk, c))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        // Version 0 says "from before this epoch began", not "unchanged".
+        let unchanged = move |previous: &HashMap<ChunkId, ArchivedChunk>, id, version| {
+            version != 0 && previous.get(&id).is_some_and(|c| c.version == version)
+        };
+        let mirror = self.mirror.clone();
+        let archived = tokio::task::spawn_blocking(move || {
+            let (at, painted) = mirror.painted_chunks(|id, v| !unchanged(&previous, id, v));
+            if at.seq == 0 || newest.is_some_and(|n| n.seq == at.seq) {
+                return None;
+            }
+            let mut chunks = Vec::with_capacity(painted.len());
+            let mut pngs = Vec::new();
+            for (chunk, version, pixels) in painted {
+                let stored_with = match pixels {
+                    Some(pixels) => {
+                        pngs.push((chunk, Bytes::from(encode::png(CHUNK_SIZE, &pixels))));
+                        at.seq
+                    }
+                    None => previous[&chunk].stored_with,
+                };
+                chunks.push(ArchivedChunk {
+                    chunk,
+                    version,
+                    stored_with,
+                });
+            }
+            Some((at.seq, ArchivedCanvas::ByChunk { chunks, pngs }))
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some((seq, canvas)) = archived else {
+            return Ok(());
+        };
+        self.store
+            .archive(seq, SystemTime::now(), canvas, self.keep)
+            .await?;
+        tracing::info!(seq, "archived the canvas by chunk");
+        Ok(())
+    }
 }
+
+/// A chunk's size, as its PNG has it.
+const CHUNK_SIZE: CanvasSize = CanvasSize {
+    width: CHUNK_SIDE,
+    height: CHUNK_SIDE,
+};

@@ -229,6 +229,25 @@ impl Mirror {
         (state.version, state.chunks.to_dense(self.size()))
     }
 
+    /// Every painted chunk with its version, and the pixels of those for
+    /// which `changed` holds, all read at one version: what the archive of
+    /// a canvas served by chunk takes.
+    pub fn painted_chunks(
+        &self,
+        changed: impl Fn(ChunkId, u64) -> bool,
+    ) -> (Version, Vec<(ChunkId, u64, Option<Box<[u8]>>)>) {
+        let state = self.read();
+        let chunks = state
+            .chunks
+            .iter()
+            .map(|(id, chunk)| {
+                let pixels = changed(id, chunk.version).then(|| chunk.pixels.clone());
+                (id, chunk.version, pixels)
+            })
+            .collect();
+        (state.version, chunks)
+    }
+
     // The state is replaced whole or changed one byte at a time, so a panic
     // elsewhere cannot leave it torn: poisoning is ignored.
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {

@@ -8,10 +8,12 @@ mod chunks;
 pub use chunks::{Chunk, Chunks};
 
 use app::{
+    chunk::ChunkId,
     geometry::{CanvasSize, Coord},
     palette::ColorIndex,
     protocol::Tile,
 };
+use bytes::Bytes;
 use std::{
     fmt,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
@@ -284,6 +286,41 @@ pub struct RangeBan {
 pub struct ArchiveKeep {
     pub snapshots: usize,
     pub bytes: u64,
+}
+
+/// A canvas as the archive keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchivedCanvas {
+    /// One PNG of the whole canvas (a canvas sent whole).
+    Whole(Bytes),
+    /// A canvas served by chunk: every chunk painted then, and the PNGs
+    /// stored with this archived canvas (those of chunks that changed
+    /// since the previous one; the others' are the previous one's).
+    ByChunk {
+        chunks: Vec<ArchivedChunk>,
+        pngs: Vec<(ChunkId, Bytes)>,
+    },
+}
+
+/// One chunk of a canvas archived by chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchivedChunk {
+    pub chunk: ChunkId,
+    /// The chunk's version then (the seq of its last placement).
+    pub version: u64,
+    /// The seq of the archived canvas its PNG was stored with: this one's
+    /// or, if it had not changed, an earlier one's.
+    pub stored_with: u64,
+}
+
+/// One entry of the archive's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveEntry {
+    /// The seq the canvas was archived at.
+    pub seq: u64,
+    pub at: SystemTime,
+    /// Whether it was archived by chunk.
+    pub by_chunk: bool,
 }
 
 /// A player's report of an area of the canvas, for the moderators' queue.

@@ -128,7 +128,7 @@ pub async fn archive(State(state): State<AppState>) -> Result<Json<Archive>, Api
     let archived = state.store.archived().await?;
     let snapshots = archived
         .into_iter()
-        .map(|(seq, at)| Archived::new(seq, rfc3339(at)))
+        .map(|entry| Archived::new(entry.seq, rfc3339(entry.at), entry.by_chunk))
         .collect();
     Ok(Json(Archive { snapshots }))
 }

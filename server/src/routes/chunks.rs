@@ -1,5 +1,6 @@
 //! `/api/chunks/{cx}/{cy}` and `/api/chunks/{cx}/{cy}/{epoch}/{version}`:
 //! one chunk's pixels; `/api/chunks/{cx}/{cy}/heat.png`, its heatmap;
+//! `/api/chunks/{cx}/{cy}/snapshots/{seq}.png`, its past;
 //! `/api/view.png`, one chunk as an image; and
 //! `/api/preview.png`, the whole canvas shrunk (docs/protocol.md, "Watching chunks"), from the
 //! instance's mirror through [`crate::canvas::chunks::ChunkCache`].
@@ -13,18 +14,22 @@
 
 use super::api::accepts_gzip;
 use crate::{
-    canvas::{chunks::EncodedChunk, mirror::Version},
+    canvas::{chunks::EncodedChunk, encode, mirror::Version},
     error::ApiError,
     state::AppState,
 };
-use app::chunk::ChunkId;
+use app::{
+    chunk::{ChunkId, CHUNK_AREA, CHUNK_SIDE},
+    geometry::CanvasSize,
+};
+use bytes::Bytes;
 use axum::{
     extract::{Path, Query, State},
     http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
 };
 use flate2::read::GzDecoder;
-use std::{io::Read, time::Duration};
+use std::{io::Read, sync::LazyLock, time::Duration};
 
 /// How long a request for a version the mirror has not reached waits.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(1);
@@ -58,6 +63,54 @@ pub async fn heat(
     ];
     Ok((headers, state.heat.chunk_png(chunk).await).into_response())
 }
+
+/// `GET /api/chunks/{cx}/{cy}/snapshots/{seq}.png`: the chunk as the
+/// canvas archived by chunk at `seq` had it (white if it was not painted
+/// yet). It never changes, so caches may keep it for good. Read from the
+/// store a few at a time ([`crate::state::HEAVY_READS`]).
+pub async fn archived_png(
+    State(state): State<AppState>,
+    Path((cx, cy, file)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let chunk = chunk_on(&state, &cx, &cy)?;
+    let seq = file
+        .strip_suffix(".png")
+        .and_then(|seq| seq.parse::<u64>().ok())
+        .ok_or(ApiError::NotFound)?;
+    let png = {
+        let _turn = state.heavy_reads.acquire().await.ok();
+        let chunks = state
+            .store
+            .archived_chunks(seq)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        match chunks.iter().find(|archived| archived.chunk == chunk) {
+            Some(archived) => state
+                .store
+                .archived_chunk_png(chunk, archived.stored_with)
+                .await?
+                .ok_or(ApiError::NotFound)?,
+            None => BLANK_CHUNK_PNG.clone(),
+        }
+    };
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ),
+    ];
+    Ok((headers, png).into_response())
+}
+
+/// A chunk never painted, as a PNG.
+static BLANK_CHUNK_PNG: LazyLock<Bytes> = LazyLock::new(|| {
+    let side = CanvasSize {
+        width: CHUNK_SIDE,
+        height: CHUNK_SIDE,
+    };
+    Bytes::from(encode::png(side, &[0; CHUNK_AREA]))
+});
 
 /// The chunk at `version` of `epoch`, or newer: cacheable for good.
 pub async fn versioned(

@@ -89,6 +89,10 @@ fn canvas_routes(router: Router<AppState>) -> Router<AppState> {
         .route("/api/chunks/{cx}/{cy}", get(chunks::current))
         .route("/api/chunks/{cx}/{cy}/heat.png", get(chunks::heat))
         .route(
+            "/api/chunks/{cx}/{cy}/snapshots/{file}",
+            get(chunks::archived_png),
+        )
+        .route(
             "/api/chunks/{cx}/{cy}/{epoch}/{version}",
             get(chunks::versioned),
         )

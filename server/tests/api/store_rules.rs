@@ -5,12 +5,15 @@
 //! both, with the same settings, and must get the same answers.
 
 use crate::redis_server::RedisServer;
-use app::{geometry::Coord, palette::ColorIndex, protocol::Tile};
+use app::{chunk::ChunkId, geometry::Coord, palette::ColorIndex, protocol::Tile};
 use server::{
     backend::{self, FillPlacer, History, Store},
     config::{Config, Source},
     metrics::Metrics,
-    model::{AddressRange, BanTarget, ClientAddress, PlaceOutcome, Placement, Placer, SessionId},
+    model::{
+        AddressRange, ArchiveKeep, ArchivedCanvas, ArchivedChunk, BanTarget, ClientAddress,
+        PlaceOutcome, Placement, Placer, SessionId,
+    },
     rollback,
 };
 use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration, time::SystemTime};
@@ -497,7 +500,7 @@ async fn the_archive_keeps_the_newest_and_one_instance_takes_each_turn() {
             "{}: one turn",
             store.name
         );
-        let keep = server::model::ArchiveKeep {
+        let keep = ArchiveKeep {
             snapshots: 2,
             bytes: 1 << 20,
         };
@@ -505,7 +508,8 @@ async fn the_archive_keeps_the_newest_and_one_instance_takes_each_turn() {
         for seq in [10, 20, 30] {
             let png = bytes::Bytes::from(vec![seq as u8; 100]);
             let at = start + Duration::from_secs(seq);
-            store.store.archive(seq, at, png, keep).await.unwrap();
+            let canvas = ArchivedCanvas::Whole(png);
+            store.store.archive(seq, at, canvas, keep).await.unwrap();
         }
         let archived: Vec<u64> = store
             .store
@@ -513,7 +517,7 @@ async fn the_archive_keeps_the_newest_and_one_instance_takes_each_turn() {
             .await
             .unwrap()
             .iter()
-            .map(|(seq, _)| *seq)
+            .map(|entry| entry.seq)
             .collect();
         assert_eq!(
             archived,
@@ -531,6 +535,76 @@ async fn the_archive_keeps_the_newest_and_one_instance_takes_each_turn() {
             "{}: dropped",
             store.name
         );
+    }
+}
+
+#[tokio::test]
+async fn a_canvas_archived_by_chunk_shares_unchanged_chunks_and_drops_them_with_the_last_holder() {
+    for store in backends(&[]).await {
+        let keep = ArchiveKeep {
+            snapshots: 2,
+            bytes: 1 << 20,
+        };
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let (a, b, c) = (
+            ChunkId { cx: 0, cy: 0 },
+            ChunkId { cx: 3, cy: 1 },
+            ChunkId { cx: 255, cy: 255 },
+        );
+        let png = |tag: u8| bytes::Bytes::from(vec![tag; 50]);
+        let entry = |chunk, version, stored_with| ArchivedChunk {
+            chunk,
+            version,
+            stored_with,
+        };
+        // Grown from a canvas sent whole: its last whole archive first.
+        let whole = ArchivedCanvas::Whole(png(5));
+        store.store.archive(5, at, whole, keep).await.unwrap();
+        let rounds = [
+            (10, vec![entry(a, 9, 10), entry(b, 7, 10)], vec![(a, png(1)), (b, png(2))]),
+            (20, vec![entry(a, 19, 20), entry(b, 7, 10)], vec![(a, png(3))]),
+            (
+                30,
+                vec![entry(a, 19, 20), entry(b, 7, 10), entry(c, 30, 30)],
+                vec![(c, png(4))],
+            ),
+        ];
+        for (seq, chunks, pngs) in rounds {
+            let canvas = ArchivedCanvas::ByChunk { chunks, pngs };
+            store.store.archive(seq, at, canvas, keep).await.unwrap();
+        }
+        let archived: Vec<(u64, bool)> = store
+            .store
+            .archived()
+            .await
+            .unwrap()
+            .iter()
+            .map(|entry| (entry.seq, entry.by_chunk))
+            .collect();
+        assert_eq!(archived, [(30, true), (20, true)], "{}", store.name);
+        assert_eq!(
+            store.store.archived_chunks(20).await.unwrap(),
+            Some(vec![entry(a, 19, 20), entry(b, 7, 10)]),
+            "{}",
+            store.name
+        );
+        assert_eq!(store.store.archived_chunks(10).await.unwrap(), None);
+        let png_of = |chunk, stored_with| store.store.archived_chunk_png(chunk, stored_with);
+        assert_eq!(
+            png_of(b, 10).await.unwrap(),
+            Some(png(2)),
+            "{}: still held by the canvases at 20 and 30",
+            store.name
+        );
+        assert_eq!(
+            png_of(a, 10).await.unwrap(),
+            None,
+            "{}: held only by the dropped canvas at 10",
+            store.name
+        );
+        assert_eq!(png_of(a, 20).await.unwrap(), Some(png(3)));
+        assert_eq!(png_of(c, 30).await.unwrap(), Some(png(4)));
+        assert_eq!(store.store.archived_png(30).await.unwrap(), None);
     }
 }
 

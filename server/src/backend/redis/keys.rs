@@ -49,6 +49,12 @@ pub struct Keys {
     pub archive_turn: String,
     /// String: the archived PNGs' total size in bytes.
     pub archive_bytes: String,
+    /// Hash: seq of a canvas archived by chunk -> its chunks, as
+    /// `cx,cy,version,stored_with;` entries.
+    pub archive_chunks: String,
+    /// Hash: `cx,cy,stored_with` -> that chunk's PNG, stored with the
+    /// archived canvas at `stored_with`.
+    pub archive_chunk_png: String,
     /// Stream: the moderators' actions, fields `at`, `by`, `address`,
     /// `action`, `details` (JSON); capped at
     /// [`AUDIT_LEN`](crate::backend::AUDIT_LEN) entries.
@@ -91,6 +97,8 @@ impl Keys {
             archive_at: format!("{canvas}:archive:at"),
             archive_turn: format!("{canvas}:archive:turn"),
             archive_bytes: format!("{canvas}:archive:bytes"),
+            archive_chunks: format!("{canvas}:archive:chunks"),
+            archive_chunk_png: format!("{canvas}:archive:chunk-png"),
             prefix: prefix.to_owned(),
             canvas: canvas.to_owned(),
         }

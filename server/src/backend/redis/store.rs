@@ -28,7 +28,7 @@ use crate::{
     config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
-        unix_ms, ArchiveKeep, AuditEntry, BanTarget, Chunk, Chunks, ClientAddress, Logged,
+        unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget, Chunk, Chunks, ClientAddress, Logged,
         PixelRecord, PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId, Snapshot,
         Update, MODERATOR,
     },
@@ -1052,7 +1052,7 @@ impl ArchiveStore for RedisStore {
         &self,
         seq: u64,
         at: SystemTime,
-        png: Bytes,
+        canvas: ArchivedCanvas,
         keep: ArchiveKeep,
     ) -> Result<(), StoreError> {
         let keys = &self.keys;
@@ -1062,19 +1062,45 @@ impl ArchiveStore for RedisStore {
             .key(&keys.archive_png)
             .key(&keys.archive_at)
             .key(&keys.archive_bytes)
+            .key(&keys.archive_chunks)
+            .key(&keys.archive_chunk_png)
             .arg(seq)
             .arg(unix_ms(at))
-            .arg(png.as_ref())
             .arg(keep.snapshots.max(1))
             .arg(keep.bytes);
-        self.master
-            .run(|mut c| async move { invocation.invoke_async::<()>(&mut c).await })
-            .await
+        match canvas {
+            ArchivedCanvas::Whole(png) => {
+                invocation.arg(png.as_ref()).arg("");
+            }
+            ArchivedCanvas::ByChunk { chunks, pngs } => {
+                invocation.arg("").arg(chunk_list(&chunks));
+                for (chunk, png) in pngs {
+                    invocation
+                        .arg(chunk_png_field(chunk, seq))
+                        .arg(png.as_ref());
+                }
+            }
+        }
+        let archived: u8 = self
+            .master
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        if archived == 0 {
+            // Another instance archived meanwhile and dropped a PNG this
+            // list counted on: the next turn starts from its list.
+            tracing::warn!(seq, "an archived chunk was dropped meanwhile; not archived");
+        }
+        Ok(())
     }
 
-    async fn archived(&self) -> Result<Vec<(u64, SystemTime)>, StoreError> {
-        let (index, times) = (self.keys.archive.clone(), self.keys.archive_at.clone());
-        let (seqs, at): (Vec<u64>, HashMap<u64, u64>) = self
+    async fn archived(&self) -> Result<Vec<ArchiveEntry>, StoreError> {
+        let keys = &self.keys;
+        let (index, times, lists) = (
+            keys.archive.clone(),
+            keys.archive_at.clone(),
+            keys.archive_chunks.clone(),
+        );
+        let (seqs, at, by_chunk): (Vec<u64>, HashMap<u64, u64>, Vec<u64>) = self
             .master
             .run(|mut c| async move {
                 redis::pipe()
@@ -1084,13 +1110,21 @@ impl ArchiveStore for RedisStore {
                     .arg(-1)
                     .cmd("HGETALL")
                     .arg(times)
+                    .cmd("HKEYS")
+                    .arg(lists)
                     .query_async(&mut c)
                     .await
             })
             .await?;
         Ok(seqs
             .into_iter()
-            .filter_map(|seq| Some((seq, UNIX_EPOCH + Duration::from_millis(*at.get(&seq)?))))
+            .filter_map(|seq| {
+                Some(ArchiveEntry {
+                    seq,
+                    at: UNIX_EPOCH + Duration::from_millis(*at.get(&seq)?),
+                    by_chunk: by_chunk.contains(&seq),
+                })
+            })
             .collect())
     }
 
@@ -1108,6 +1142,76 @@ impl ArchiveStore for RedisStore {
             .await?;
         Ok(png.map(Bytes::from))
     }
+
+    async fn archived_chunks(&self, seq: u64) -> Result<Option<Vec<ArchivedChunk>>, StoreError> {
+        let key = self.keys.archive_chunks.clone();
+        let list: Option<String> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg(seq)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(list.map(|list| parse_chunk_list(&list)))
+    }
+
+    async fn archived_chunk_png(
+        &self,
+        chunk: ChunkId,
+        stored_with: u64,
+    ) -> Result<Option<Bytes>, StoreError> {
+        let key = self.keys.archive_chunk_png.clone();
+        let png: Option<Vec<u8>> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg(chunk_png_field(chunk, stored_with))
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(png.map(Bytes::from))
+    }
+}
+
+/// An archived canvas's chunks as `archive.lua` reads them:
+/// `cx,cy,version,stored_with;` each.
+fn chunk_list(chunks: &[ArchivedChunk]) -> String {
+    chunks
+        .iter()
+        .map(|c| {
+            format!(
+                "{},{},{},{};",
+                c.chunk.cx, c.chunk.cy, c.version, c.stored_with
+            )
+        })
+        .collect()
+}
+
+fn parse_chunk_list(list: &str) -> Vec<ArchivedChunk> {
+    list.split_terminator(';')
+        .filter_map(|entry| {
+            let mut numbers = entry.split(',');
+            let mut next = || numbers.next()?.parse::<u64>().ok();
+            Some(ArchivedChunk {
+                chunk: ChunkId {
+                    cx: u16::try_from(next()?).ok()?,
+                    cy: u16::try_from(next()?).ok()?,
+                },
+                version: next()?,
+                stored_with: next()?,
+            })
+        })
+        .collect()
+}
+
+/// The field of a chunk's PNG stored with the archived canvas at `seq`.
+fn chunk_png_field(chunk: ChunkId, seq: u64) -> String {
+    format!("{},{},{seq}", chunk.cx, chunk.cy)
 }
 
 #[async_trait]
@@ -1146,6 +1250,7 @@ impl HealthStore for RedisStore {
             ("meta", self.keys.meta.clone()),
             ("history", self.keys.history.clone()),
             ("archive", self.keys.archive_png.clone()),
+            ("archive", self.keys.archive_chunk_png.clone()),
             ("audit", self.keys.audit.clone()),
             ("reports", self.keys.reports()),
         ];
@@ -1174,6 +1279,7 @@ impl HealthStore for RedisStore {
                 (!singles.iter().any(|(single, _)| *single == kind)).then_some((kind, key))
             })
             .collect();
+        let singles_count = singles.len();
         let measured: Vec<(&'static str, String)> = singles.into_iter().chain(many).collect();
         let names: Vec<String> = measured.iter().map(|(_, key)| key.clone()).collect();
         let sizes: Vec<Option<u64>> = self
@@ -1186,7 +1292,6 @@ impl HealthStore for RedisStore {
                 pipe.query_async(&mut c).await
             })
             .await?;
-        let singles_count = 6;
         let mut usage: Vec<KindUsage> = Vec::new();
         for (n, ((kind, _), size)) in measured.iter().zip(sizes).enumerate() {
             let Some(size) = size else { continue };
