@@ -1,6 +1,7 @@
 //! Time travel's archive: every interval one instance saves the canvas as a
 //! PNG with its seq, which every instance lists and serves; and the
-//! placements after a seq, which replay the recent past exactly.
+//! placements after a seq, which replay the recent past exactly. A canvas
+//! served by chunk is archived by chunk.
 
 use crate::{
     helpers::{eventually, keys, place_randomly, snapshots_at, spawn_app, wait_ready, TestApp},
@@ -232,4 +233,70 @@ async fn the_archive_keeps_within_its_byte_budget() {
         .await
         .unwrap();
     assert_eq!(total, png.len() as u64);
+}
+
+/// A chunk's archived PNG as palette indices.
+async fn decoded_chunk(app: &TestApp, cx: u16, cy: u16, seq: u64) -> Vec<u8> {
+    let path = format!("/api/chunks/{cx}/{cy}/snapshots/{seq}.png");
+    let response = app.get(&path).await;
+    assert_eq!(response.status(), 200, "{path}");
+    assert_eq!(
+        response.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let bytes = response.bytes().await.unwrap();
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("a size")];
+    let frame = reader.next_frame(&mut pixels).expect("a frame");
+    assert_eq!((frame.width, frame.height), (256, 256));
+    pixels.truncate(frame.buffer_size());
+    pixels
+}
+
+#[tokio::test]
+async fn a_canvas_served_by_chunk_is_archived_by_chunk() {
+    let interval = INTERVAL_MS.to_string();
+    let app = spawn_app(&[
+        ("CANVAS_WIDTH", "4096"),
+        ("CANVAS_HEIGHT", "4096"),
+        ("COOLDOWN_MS", "0"),
+        ("SNAPSHOT_INTERVAL_MS", interval.as_str()),
+    ])
+    .await;
+    let mut ws = app.ws().await;
+    ws.place(256 * 3 + 2, 256 + 1, 5).await; // chunk (3, 1)
+    let (_, first, _) = ws.place_result().await;
+    wait_archived(&app, first).await;
+    ws.place(10, 20, 7).await; // chunk (0, 0)
+    let (_, second, _) = ws.place_result().await;
+    wait_archived(&app, second).await;
+
+    let list = app.json("/api/snapshots").await;
+    let newest = &list["snapshots"][0];
+    assert_eq!(newest["seq"], second);
+    assert_eq!(newest["by_chunk"], true);
+    assert_eq!(
+        newest["url"],
+        format!("/api/chunks/{{cx}}/{{cy}}/snapshots/{second}.png")
+    );
+
+    let at_first = decoded_chunk(&app, 3, 1, first).await;
+    assert_eq!(at_first[256 + 2], 5);
+    assert_eq!(decoded_chunk(&app, 0, 0, first).await, vec![0; 65_536]);
+    let at_second = decoded_chunk(&app, 0, 0, second).await;
+    assert_eq!(at_second[20 * 256 + 10], 7);
+    assert_eq!(
+        decoded_chunk(&app, 3, 1, second).await,
+        at_first,
+        "an unchanged chunk is the one archived before"
+    );
+    for path in [
+        format!("/api/snapshots/{second}.png"),
+        format!("/api/chunks/0/0/snapshots/{}.png", second + 1),
+        "/api/chunks/16/0/snapshots/1.png".to_owned(),
+    ] {
+        assert_eq!(app.get(&path).await.status(), 404, "{path}");
+    }
 }
