@@ -7,7 +7,10 @@
 //! canvas at S" is property-tested here; the browser's `client::travel`
 //! fetches what a [`Step`] asks for and draws the result.
 
+use std::collections::BTreeMap;
+
 use crate::{
+    chunk::{ChunkId, CHUNK_AREA, CHUNK_SIDE},
     geometry::CanvasSize,
     palette,
     protocol::{Tile, Version},
@@ -41,6 +44,9 @@ pub const MAX_REPLAY_FROM_SHOWN: u64 = 20_000;
 /// The canvas as it was at one seq, and what is wanted next.
 pub struct Timeline {
     size: CanvasSize,
+    /// Where its pixel (0, 0) is on the canvas: (0, 0) for the whole
+    /// canvas, the corner of a chunk for a chunk's timeline.
+    origin: (u16, u16),
     /// The canvas at `shown`, one palette index per pixel.
     indices: Vec<u8>,
     pub shown: u64,
@@ -62,6 +68,7 @@ impl Timeline {
     pub fn new(size: CanvasSize) -> Self {
         Self {
             size,
+            origin: (0, 0),
             indices: vec![0; size.area()],
             shown: 0,
             epoch: 0,
@@ -71,6 +78,17 @@ impl Timeline {
             busy: false,
             open: false,
             replay_limit: MAX_REPLAY_FROM_SHOWN,
+        }
+    }
+
+    /// One chunk's past, blank at seq 0 of `epoch` (which it is: the
+    /// canvas starts white).
+    pub fn of_chunk(chunk: ChunkId, epoch: u64) -> Self {
+        let (x, y) = chunk.origin();
+        Self {
+            origin: (x as u16, y as u16),
+            epoch,
+            ..Self::new(CHUNK_SIZE)
         }
     }
 
@@ -175,12 +193,205 @@ impl Timeline {
 
     /// Applies placements that follow the shown seq.
     pub fn replay(&mut self, tiles: &[Tile]) {
+        let (ox, oy) = self.origin;
         for tile in tiles {
-            if let Some(coord) = self.size.coord(tile.x, tile.y) {
+            let (Some(x), Some(y)) = (tile.x.checked_sub(ox), tile.y.checked_sub(oy)) else {
+                continue;
+            };
+            if let Some(coord) = self.size.coord(x, y) {
                 self.indices[coord.index] = tile.color;
             }
         }
         self.shown += tiles.len() as u64;
+    }
+
+    /// The time of the archived canvas the shown one stems from, if any.
+    pub fn archived_at(&self) -> Option<&str> {
+        self.archive
+            .iter()
+            .rev()
+            .find(|(seq, _)| *seq <= self.shown)
+            .map(|(_, at)| at.as_str())
+    }
+}
+
+const CHUNK_SIZE: CanvasSize = CanvasSize {
+    width: CHUNK_SIDE,
+    height: CHUNK_SIDE,
+};
+
+/// Time travel on a canvas served by chunk: a [`Timeline`] per chunk in
+/// view, each rebuilt from that chunk's archived PNGs
+/// (`/api/chunks/<cx>/<cy>/snapshots/<seq>.png`) and the placements after
+/// them, so the page's memory follows the view as it does live. A chunk
+/// that comes into view while the past is shown starts blank at seq 0 and
+/// is rebuilt to the seq shown with the next step.
+pub struct ChunkTimelines {
+    chunks: BTreeMap<ChunkId, Timeline>,
+    epoch: u64,
+    /// The canvases archived by chunk, oldest first: seq and time.
+    archive: Vec<(u64, String)>,
+    /// The seq shown (every chunk is at it once a step is done).
+    pub shown: u64,
+    pub wanted: Option<u64>,
+    pub busy: bool,
+    pub open: bool,
+    replay_limit: u64,
+}
+
+/// One rebuild of the chunks in view: where each starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkSteps {
+    pub target: u64,
+    pub epoch: u64,
+    pub bases: Vec<(ChunkId, Base)>,
+}
+
+impl Default for ChunkTimelines {
+    fn default() -> Self {
+        Self {
+            chunks: BTreeMap::new(),
+            epoch: 0,
+            archive: Vec::new(),
+            shown: 0,
+            wanted: None,
+            busy: false,
+            open: false,
+            replay_limit: MAX_REPLAY_FROM_SHOWN,
+        }
+    }
+}
+
+impl ChunkTimelines {
+    /// Starts showing the past from the chunks shown live at `at`: their
+    /// pixels, or `None` for one still loading.
+    pub fn open<'a>(
+        &mut self,
+        live: impl IntoIterator<Item = (ChunkId, Option<&'a [u8]>)>,
+        at: Version,
+    ) {
+        self.chunks.clear();
+        self.epoch = at.epoch;
+        self.shown = at.seq;
+        self.open = true;
+        for (chunk, pixels) in live {
+            self.add(chunk);
+            if let (Some(pixels), Some(timeline)) = (pixels, self.chunks.get_mut(&chunk)) {
+                if pixels.len() == CHUNK_AREA {
+                    timeline.open(pixels, at);
+                }
+            }
+        }
+        // A chunk still loading is rebuilt with the first step.
+        if self.chunks.values().any(|t| t.shown != at.seq) {
+            self.wanted = Some(at.seq);
+        }
+    }
+
+    pub fn close(&mut self) {
+        self.open = false;
+        self.wanted = None;
+        self.chunks.clear();
+    }
+
+    /// The archived canvases, oldest first.
+    pub fn set_archive(&mut self, archive: Vec<(u64, String)>) {
+        for timeline in self.chunks.values_mut() {
+            timeline.archive.clone_from(&archive);
+        }
+        self.archive = archive;
+    }
+
+    /// A chunk came into view: rebuilt to the seq shown with the next step.
+    pub fn add(&mut self, chunk: ChunkId) {
+        if self.chunks.contains_key(&chunk) {
+            return;
+        }
+        let mut timeline = Timeline::of_chunk(chunk, self.epoch);
+        timeline.archive.clone_from(&self.archive);
+        timeline.replay_limit = self.replay_limit;
+        timeline.open = true;
+        self.chunks.insert(chunk, timeline);
+        if self.open && self.wanted.is_none() {
+            self.wanted = Some(self.shown);
+        }
+    }
+
+    /// A chunk left the view.
+    pub fn remove(&mut self, chunk: ChunkId) {
+        self.chunks.remove(&chunk);
+    }
+
+    /// The next rebuild, if a seq is wanted: each chunk's base.
+    pub fn next_steps(&mut self) -> Option<ChunkSteps> {
+        let target = self.wanted.take().filter(|_| self.open)?;
+        let bases = self
+            .chunks
+            .iter_mut()
+            .filter_map(|(chunk, timeline)| {
+                timeline.wanted = Some(target);
+                Some((*chunk, timeline.next_step()?.base))
+            })
+            .collect();
+        Some(ChunkSteps {
+            target,
+            epoch: self.epoch,
+            bases,
+        })
+    }
+
+    /// Keeps a chunk's archived PNG just fetched (see
+    /// [`Timeline::keep_archived`]).
+    pub fn keep_archived(&mut self, chunk: ChunkId, seq: u64, rgba: (u32, u32, &[u8])) -> bool {
+        self.chunks
+            .get_mut(&chunk)
+            .is_some_and(|t| t.keep_archived(seq, rgba.0, rgba.1, rgba.2))
+    }
+
+    /// Starts each chunk again from its base; the chunks whose archived
+    /// canvas was not at hand are left out of the step.
+    pub fn reset_to(&mut self, bases: &[(ChunkId, Base)]) -> Vec<ChunkId> {
+        let mut missing = Vec::new();
+        for (chunk, base) in bases {
+            let reset = self.chunks.get_mut(chunk).map(|t| t.reset_to(base));
+            if reset == Some(false) {
+                missing.push(*chunk);
+            }
+        }
+        missing
+    }
+
+    /// The lowest seq a chunk of `bases` is at: where the placements to
+    /// replay start.
+    pub fn lowest_shown(&self, bases: &[(ChunkId, Base)]) -> Option<u64> {
+        bases
+            .iter()
+            .filter_map(|(chunk, _)| Some(self.chunks.get(chunk)?.shown))
+            .min()
+    }
+
+    /// Replays placements, the first with seq `first_seq`, on each chunk
+    /// of the step up to `target`, from the seq it is at.
+    pub fn replay(&mut self, first_seq: u64, tiles: &[Tile], target: u64) {
+        for timeline in self.chunks.values_mut() {
+            let Some(skip) = (timeline.shown + 1).checked_sub(first_seq) else {
+                continue; // behind this page: a step left it out
+            };
+            let end = (target + 1).saturating_sub(first_seq).min(tiles.len() as u64);
+            if skip < end {
+                timeline.replay(&tiles[skip as usize..end as usize]);
+            }
+        }
+    }
+
+    /// Ends a step at `shown`.
+    pub fn done(&mut self, shown: u64) {
+        self.shown = shown;
+    }
+
+    /// Each chunk's pixels at the seq it is at.
+    pub fn chunks(&self) -> impl Iterator<Item = (ChunkId, &[u8])> {
+        self.chunks.iter().map(|(chunk, t)| (*chunk, t.indices()))
     }
 
     /// The time of the archived canvas the shown one stems from, if any.
@@ -272,6 +483,109 @@ mod tests {
                 let from = archive.iter().rev().find(|&&seq| seq <= target);
                 let expected = from.map(|seq| format!("t{seq}"));
                 prop_assert_eq!(timeline.archived_at(), expected.as_deref());
+            }
+        }
+    }
+
+    /// One chunk after the first `seq` tiles.
+    fn chunk_at(tiles: &[Tile], seq: u64, chunk: ChunkId) -> Vec<u8> {
+        let mut pixels = vec![0; CHUNK_AREA];
+        for tile in tiles[..seq as usize]
+            .iter()
+            .filter(|t| ChunkId::of(t.x, t.y) == chunk)
+        {
+            pixels[crate::chunk::index_in_chunk(tile.x, tile.y)] = tile.color;
+        }
+        pixels
+    }
+
+    /// What `client::travel` does for each step on a canvas served by
+    /// chunk.
+    fn rebuild_chunks(timelines: &mut ChunkTimelines, tiles: &[Tile]) {
+        while let Some(steps) = timelines.next_steps() {
+            for (chunk, base) in &steps.bases {
+                if let Base::Archived(seq) = base {
+                    let rgba = as_rgba(&chunk_at(tiles, *seq, *chunk));
+                    assert!(timelines.keep_archived(*chunk, *seq, (256, 256, &rgba)));
+                }
+            }
+            assert_eq!(timelines.reset_to(&steps.bases), []);
+            if let Some(mut at) = timelines.lowest_shown(&steps.bases) {
+                while at < steps.target {
+                    let end = (at as usize + PAGE).min(tiles.len());
+                    timelines.replay(at + 1, &tiles[at as usize..end], steps.target);
+                    at = (end as u64).min(steps.target);
+                }
+            }
+            timelines.done(steps.target);
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Seek(prop::sample::Index),
+        Add(ChunkId),
+        Remove(ChunkId),
+    }
+
+    fn chunk() -> impl Strategy<Value = ChunkId> {
+        (0u16..2, 0u16..2).prop_map(|(cx, cy)| ChunkId { cx, cy })
+    }
+
+    fn world_tiles() -> impl Strategy<Value = Vec<Tile>> {
+        let coordinate = prop::sample::select(vec![0u16, 1, 256, 257]);
+        prop::collection::vec(
+            (coordinate.clone(), coordinate, 0u8..32).prop_map(|(x, y, color)| Tile { x, y, color }),
+            0..80,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the seeks, and chunks coming into and leaving the
+        /// view in between (some still loading when the past opened),
+        /// every chunk shown is the chunk as it was at the seq shown.
+        #[test]
+        fn every_chunk_shown_is_as_it_was_at_the_seq_shown(
+            tiles in world_tiles(),
+            loaded in prop::collection::btree_map(chunk(), any::<bool>(), 0..4),
+            archived in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+            ops in prop::collection::vec(prop_oneof![
+                3 => any::<prop::sample::Index>().prop_map(Op::Seek),
+                1 => chunk().prop_map(Op::Add),
+                1 => chunk().prop_map(Op::Remove),
+            ], 1..12),
+            replay_limit in 0u64..30,
+        ) {
+            let now = tiles.len() as u64;
+            let mut archive: Vec<u64> = archived.iter().map(|i| i.index(tiles.len() + 1) as u64).collect();
+            archive.sort_unstable();
+            archive.dedup();
+            let mut timelines = ChunkTimelines { replay_limit, ..ChunkTimelines::default() };
+            let live: Vec<(ChunkId, Option<Vec<u8>>)> = loaded
+                .iter()
+                .map(|(chunk, loaded)| (*chunk, loaded.then(|| chunk_at(&tiles, now, *chunk))))
+                .collect();
+            timelines.open(
+                live.iter().map(|(chunk, pixels)| (*chunk, pixels.as_deref())),
+                Version { epoch: 1, seq: now },
+            );
+            timelines.set_archive(archive.iter().map(|&seq| (seq, format!("t{seq}"))).collect());
+            for op in ops {
+                match op {
+                    Op::Seek(seek) => timelines.wanted = Some(seek.index(tiles.len() + 1) as u64),
+                    Op::Add(chunk) => timelines.add(chunk),
+                    Op::Remove(chunk) => timelines.remove(chunk),
+                }
+                rebuild_chunks(&mut timelines, &tiles);
+                let shown = timelines.shown;
+                for (chunk, pixels) in timelines.chunks() {
+                    prop_assert!(pixels == &chunk_at(&tiles, shown, chunk)[..], "{chunk:?} at {shown}");
+                }
+                let from = archive.iter().rev().find(|&&seq| seq <= shown);
+                let expected = from.map(|seq| format!("t{seq}"));
+                prop_assert_eq!(timelines.archived_at(), expected.as_deref());
             }
         }
     }
