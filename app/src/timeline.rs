@@ -377,7 +377,9 @@ impl ChunkTimelines {
             let Some(skip) = (timeline.shown + 1).checked_sub(first_seq) else {
                 continue; // behind this page: a step left it out
             };
-            let end = (target + 1).saturating_sub(first_seq).min(tiles.len() as u64);
+            let end = (target + 1)
+                .saturating_sub(first_seq)
+                .min(tiles.len() as u64);
             if skip < end {
                 timeline.replay(&tiles[skip as usize..end as usize]);
             }
@@ -535,7 +537,11 @@ mod tests {
     fn world_tiles() -> impl Strategy<Value = Vec<Tile>> {
         let coordinate = prop::sample::select(vec![0u16, 1, 256, 257]);
         prop::collection::vec(
-            (coordinate.clone(), coordinate, 0u8..32).prop_map(|(x, y, color)| Tile { x, y, color }),
+            (coordinate.clone(), coordinate, 0u8..32).prop_map(|(x, y, color)| Tile {
+                x,
+                y,
+                color,
+            }),
             0..80,
         )
     }

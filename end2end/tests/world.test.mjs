@@ -18,7 +18,12 @@ let server;
 let browser;
 
 before(async () => {
-  server = await startServer({ CANVAS_WIDTH: "4096", CANVAS_HEIGHT: "4096" });
+  // Archived every half second, for time travel's test.
+  server = await startServer({
+    CANVAS_WIDTH: "4096",
+    CANVAS_HEIGHT: "4096",
+    SNAPSHOT_INTERVAL_MS: "500",
+  });
   browser = await launchBrowser();
 });
 
@@ -157,6 +162,87 @@ test("a template across two chunks counts and draws what differs, and a placemen
   );
   assert.equal((await layerPixel(page, ".template-canvas", 1, 0))[3], 0);
   await page.screenshot({ path: `${artifacts}/world-template.png` });
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+const past = (cx, cy) => `.chunk-past[data-chunk="${cx},${cy}"]`;
+
+/** Sets the history slider to `seq` as a user dragging it would. */
+async function slideTo(page, seq) {
+  await page.locator(".history-slider").evaluate((slider, seq) => {
+    slider.value = String(seq);
+    slider.dispatchEvent(new Event("input", { bubbles: true }));
+  }, seq);
+  await page.waitForFunction(
+    (seq) => document.querySelector(".history-label").textContent.startsWith(`Tile ${seq} of`),
+    seq,
+  );
+}
+
+/** Places the selected color under the reticle; its seq. */
+async function placeHere(page, x, y) {
+  await page.keyboard.press("Enter");
+  for (;;) {
+    const pixel = await (await fetch(`${server.base}/api/pixel?x=${x}&y=${y}`)).json();
+    if (pixel.seq > 0) {
+      return pixel.seq;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test("time travel shows each chunk in view as it was, from its archive and the history", async () => {
+  // Two chunks side by side: (10, 10) ends at x = 2815, (11, 10) starts at 2816.
+  const page = await openCanvas(browser, `${server.base}/?x=2816&y=2600&zoom=8`);
+  await page.waitForSelector(chunk(10, 10), { state: "attached" });
+  await page.waitForSelector(chunk(11, 10), { state: "attached" });
+  await page.locator(".stage").focus();
+  // Red at (2816, 2600), archived; then blue at (2815, 2600) and over the red.
+  await page.click('.swatch[data-color="3"]');
+  await page.locator(".stage").focus();
+  const first = await placeHere(page, 2816, 2600);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const list = await (await fetch(`${server.base}/api/snapshots`)).json();
+    const entry = list.snapshots.find((s) => s.seq >= first);
+    if (entry) {
+      assert.equal(entry.by_chunk, true);
+      break;
+    }
+    assert.ok(Date.now() < deadline, "archived by chunk");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.click('.swatch[data-color="13"]');
+  await page.locator(".stage").focus();
+  await page.keyboard.press("ArrowLeft");
+  const second = await placeHere(page, 2815, 2600);
+  await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("Enter");
+  await waitForChunkPixel(page, 11, 10, 0, 40, [36, 80, 164]);
+
+  await page.click(".history-panel summary");
+  const red = [255, 69, 0, 255];
+  const blue = [36, 80, 164, 255];
+  const white = [255, 255, 255, 255];
+  // Seq `first`: red right of the boundary, white left of it.
+  await slideTo(page, first);
+  assert.deepEqual(await layerPixel(page, past(11, 10), 0, 40), red);
+  assert.deepEqual(await layerPixel(page, past(10, 10), 255, 40), white);
+  assert.match(await page.textContent(".history-label"), /rebuilt from the archive of/);
+  // Seq `second`: the blue on the left chunk, the red still on the right.
+  await slideTo(page, second);
+  assert.deepEqual(await layerPixel(page, past(10, 10), 255, 40), blue);
+  assert.deepEqual(await layerPixel(page, past(11, 10), 0, 40), red);
+  // Before anything was placed there: blank.
+  await slideTo(page, first - 1);
+  assert.deepEqual(await layerPixel(page, past(11, 10), 0, 40), white);
+  await page.screenshot({ path: `${artifacts}/world-history.png` });
+
+  // Back to live: the pasts are gone, the live chunks show the blue.
+  await page.click(".history-live");
+  assert.equal(await page.locator(".chunk-past").count(), 0);
+  await waitForChunkPixel(page, 11, 10, 0, 40, [36, 80, 164]);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

@@ -159,8 +159,17 @@ async fn refusal(response: &Response) -> HttpError {
     }
 }
 
-/// The archived canvases, oldest first: seq and time (RFC 3339).
-pub async fn archived() -> Result<Vec<(u64, String)>, HttpError> {
+/// One entry of the archive.
+pub struct ArchivedAt {
+    pub seq: u64,
+    /// RFC 3339.
+    pub at: String,
+    /// Whether it was archived by chunk.
+    pub by_chunk: bool,
+}
+
+/// The archived canvases, oldest first.
+pub async fn archived() -> Result<Vec<ArchivedAt>, HttpError> {
     let response = Request::get(&scoped("/api/snapshots")).send().await?;
     if !response.ok() {
         return Err(refusal(&response).await);
@@ -170,9 +179,13 @@ pub async fn archived() -> Result<Vec<(u64, String)>, HttpError> {
         .await?
         .snapshots
         .into_iter()
-        .map(|a| (a.seq, a.at))
+        .map(|a| ArchivedAt {
+            seq: a.seq,
+            at: a.at,
+            by_chunk: a.by_chunk,
+        })
         .collect();
-    list.sort_unstable_by_key(|(seq, _)| *seq);
+    list.sort_unstable_by_key(|a| a.seq);
     Ok(list)
 }
 

@@ -43,6 +43,7 @@ use crate::{
     live::{Connection, LiveState},
     protocol::{ClientMessage, ServerMessage, Tile, Version, MAX_WATCHED},
     sync,
+    timeline::ChunkTimelines,
 };
 use heat::Heat;
 use leptos::prelude::*;
@@ -146,7 +147,11 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base:
     let heat = overlay("heat-canvas").and_then(|canvas| Heat::new(canvas, size));
     let template = overlay("template-canvas")
         .and_then(|canvas| Template::new(canvas, size, chunked, live.colors));
-    let travel = overlay("travel-canvas").and_then(|canvas| Travel::new(canvas, size));
+    let travel = if chunked {
+        Some(Travel::Chunks(ChunkTimelines::default()))
+    } else {
+        overlay("travel-canvas").and_then(|canvas| Travel::whole(canvas, size))
+    };
     let world = chunked.then(|| World::new(board.clone()));
     let view = View::new(stage, board, reticle, size);
     live.hover.set(Some(view.target));
@@ -492,13 +497,15 @@ impl Client {
                 }
                 // `on_chunk` installed the snapshot it holds; the tiles
                 // held back go over it.
-                ViewAction::Install(_, held) => {
+                ViewAction::Install(chunk, held) => {
                     world.apply(&held, None);
                     self.compare_template();
+                    self.past_chunk(chunk, true);
                 }
                 ViewAction::Drop(chunk) => {
                     world.drop_chunk(chunk);
                     self.compare_template();
+                    self.past_chunk(chunk, false);
                 }
                 ViewAction::Reconnect => self.link.close(),
             }

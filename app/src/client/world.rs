@@ -26,6 +26,8 @@ pub struct World {
     chunks: HashMap<ChunkId, ChunkView>,
     /// Whether the heatmap is shown over the chunks.
     pub heat_shown: bool,
+    /// The past of each chunk shown, while time travel is open, over it.
+    past: HashMap<ChunkId, (HtmlCanvasElement, Layer)>,
 }
 
 /// One chunk on the page.
@@ -60,6 +62,7 @@ impl World {
             board,
             chunks: HashMap::new(),
             heat_shown: false,
+            past: HashMap::new(),
         }
     }
 
@@ -212,8 +215,54 @@ impl World {
         colors
     }
 
+    /// The chunks shown and their pixels, `None` for one still loading.
+    pub fn live_chunks(&self) -> impl Iterator<Item = (ChunkId, Option<&[u8]>)> {
+        self.chunks.iter().map(|(chunk, view)| {
+            let loaded = !view.colors.contains(&UNKNOWN);
+            (*chunk, loaded.then_some(&view.colors[..]))
+        })
+    }
+
+    /// Draws the past of each chunk given over it (and no other).
+    pub fn show_past<'a>(&mut self, chunks: impl Iterator<Item = (ChunkId, &'a [u8])>) {
+        let mut drawn = Vec::new();
+        for (chunk, pixels) in chunks {
+            if !self.past.contains_key(&chunk) {
+                let Some(canvas) = chunk_canvas(&self.board, chunk, "chunk-past") else {
+                    continue;
+                };
+                let Some(layer) = Layer::new(&canvas, SIDE) else {
+                    continue;
+                };
+                self.past.insert(chunk, (canvas, layer));
+            }
+            if let Some((_, layer)) = self.past.get_mut(&chunk) {
+                layer.fill(|index| palette::rgba(pixels[index]));
+                layer.flush();
+            }
+            drawn.push(chunk);
+        }
+        self.past.retain(|chunk, (canvas, _)| {
+            let keep = drawn.contains(chunk);
+            if !keep {
+                canvas.remove();
+            }
+            keep
+        });
+    }
+
+    /// Back to the live chunks.
+    pub fn hide_past(&mut self) {
+        for (canvas, _) in self.past.drain().map(|(_, past)| past) {
+            canvas.remove();
+        }
+    }
+
     /// Removes a chunk no longer watched from the page.
     pub fn drop_chunk(&mut self, chunk: ChunkId) {
+        if let Some((canvas, _)) = self.past.remove(&chunk) {
+            canvas.remove();
+        }
         if let Some(view) = self.chunks.remove(&chunk) {
             view.canvas.remove();
             if let Some(heat) = view.heat {

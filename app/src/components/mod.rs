@@ -13,7 +13,7 @@ mod report_form;
 mod status_bar;
 mod template_panel;
 
-use crate::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize, live::LiveState};
+use crate::{geometry::CanvasSize, live::LiveState};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title};
 use serde::{Deserialize, Serialize};
@@ -117,7 +117,6 @@ pub fn App() -> impl IntoView {
         page.width, page.height, page.seq
     );
     let image = format!("{}{}", page.origin, page.preview);
-    let whole = usize::from(page.width) * usize::from(page.height) <= WHOLE_CANVAS_MAX_AREA;
 
     view! {
         <Title text="Canvas"/>
@@ -147,9 +146,7 @@ pub fn App() -> impl IntoView {
                 <CooldownIndicator live/>
                 <NameForm initial=page.display_name.clone() live/>
                 <TemplatePanel live/>
-                // The past is drawn over the whole canvas: a canvas served
-                // by chunk has none (yet).
-                {whole.then(|| view! { <HistoryPanel live/> }.into_any())}
+                <HistoryPanel live/>
                 <ReportForm live/>
             </footer>
         </div>

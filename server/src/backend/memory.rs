@@ -12,9 +12,9 @@ use super::{
     NEW_SESSION_WINDOW, SESSION_TTL,
 };
 use crate::model::{
-    unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget, Batch, ChallengeMode, Chunks, ClientAddress,
-    Logged, PixelRecord, PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId,
-    Snapshot, Update, MODERATOR,
+    unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget,
+    Batch, ChallengeMode, Chunks, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement,
+    Placer, RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
 };
 use app::{
     chunk::ChunkId,
@@ -652,7 +652,12 @@ impl ArchiveStore for MemoryStore {
         chunk: ChunkId,
         stored_with: u64,
     ) -> Result<Option<Bytes>, StoreError> {
-        Ok(self.lock().archive.chunk_pngs.get(&(chunk, stored_with)).cloned())
+        Ok(self
+            .lock()
+            .archive
+            .chunk_pngs
+            .get(&(chunk, stored_with))
+            .cloned())
     }
 }
 

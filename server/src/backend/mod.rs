@@ -14,8 +14,9 @@ use crate::{
     config::Config,
     metrics::Metrics,
     model::{
-        ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget, Batch, ClientAddress, Logged, PixelRecord,
-        PlaceOutcome, Placement, RangeBan, Report, Rules, SessionId, Snapshot, Update,
+        ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget, Batch,
+        ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement, RangeBan, Report, Rules,
+        SessionId, Snapshot, Update,
     },
 };
 use app::{

@@ -22,12 +22,12 @@ use app::{
     chunk::{ChunkId, CHUNK_AREA, CHUNK_SIDE},
     geometry::CanvasSize,
 };
-use bytes::Bytes;
 use axum::{
     extract::{Path, Query, State},
     http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
 };
+use bytes::Bytes;
 use flate2::read::GzDecoder;
 use std::{io::Read, sync::LazyLock, time::Duration};
 

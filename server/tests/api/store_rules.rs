@@ -561,8 +561,16 @@ async fn a_canvas_archived_by_chunk_shares_unchanged_chunks_and_drops_them_with_
         let whole = ArchivedCanvas::Whole(png(5));
         store.store.archive(5, at, whole, keep).await.unwrap();
         let rounds = [
-            (10, vec![entry(a, 9, 10), entry(b, 7, 10)], vec![(a, png(1)), (b, png(2))]),
-            (20, vec![entry(a, 19, 20), entry(b, 7, 10)], vec![(a, png(3))]),
+            (
+                10,
+                vec![entry(a, 9, 10), entry(b, 7, 10)],
+                vec![(a, png(1)), (b, png(2))],
+            ),
+            (
+                20,
+                vec![entry(a, 19, 20), entry(b, 7, 10)],
+                vec![(a, png(3))],
+            ),
             (
                 30,
                 vec![entry(a, 19, 20), entry(b, 7, 10), entry(c, 30, 30)],

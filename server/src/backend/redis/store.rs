@@ -28,9 +28,9 @@ use crate::{
     config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
-        unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget, Chunk, Chunks, ClientAddress, Logged,
-        PixelRecord, PlaceOutcome, Placement, Placer, RangeBan, Report, Rules, SessionId, Snapshot,
-        Update, MODERATOR,
+        unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget,
+        Chunk, Chunks, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement, Placer,
+        RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
     },
 };
 use app::{
