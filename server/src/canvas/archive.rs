@@ -7,7 +7,10 @@
 //! They live in the store beside the canvas, not on a volume: every
 //! instance can serve them, and backups carry them.
 
-use super::{encode, mirror::Mirror};
+use super::{
+    encode,
+    mirror::{Mirror, PaintedChunk},
+};
 use crate::{
     backend::{ArchiveStore, StoreError},
     model::{ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk},
@@ -111,7 +114,12 @@ impl Archiver {
             }
             let mut chunks = Vec::with_capacity(painted.len());
             let mut pngs = Vec::new();
-            for (chunk, version, pixels) in painted {
+            for PaintedChunk {
+                chunk,
+                version,
+                pixels,
+            } in painted
+            {
                 let stored_with = match pixels {
                     Some(pixels) => {
                         pngs.push((chunk, Bytes::from(encode::png(CHUNK_SIZE, &pixels))));

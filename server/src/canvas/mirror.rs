@@ -52,6 +52,15 @@ pub struct ChunkCopy {
     pub pixels: Option<Box<[u8]>>,
 }
 
+/// A painted chunk as [`Mirror::painted_chunks`] lists it.
+pub struct PaintedChunk {
+    pub chunk: ChunkId,
+    /// The seq of its last placement.
+    pub version: u64,
+    /// Its pixels, if asked for.
+    pub pixels: Option<Box<[u8]>>,
+}
+
 /// The last tiles applied, oldest first, ending at the mirror's seq.
 struct RecentTiles {
     tiles: VecDeque<Tile>,
@@ -235,14 +244,15 @@ impl Mirror {
     pub fn painted_chunks(
         &self,
         changed: impl Fn(ChunkId, u64) -> bool,
-    ) -> (Version, Vec<(ChunkId, u64, Option<Box<[u8]>>)>) {
+    ) -> (Version, Vec<PaintedChunk>) {
         let state = self.read();
         let chunks = state
             .chunks
             .iter()
-            .map(|(id, chunk)| {
-                let pixels = changed(id, chunk.version).then(|| chunk.pixels.clone());
-                (id, chunk.version, pixels)
+            .map(|(id, chunk)| PaintedChunk {
+                chunk: id,
+                version: chunk.version,
+                pixels: changed(id, chunk.version).then(|| chunk.pixels.clone()),
             })
             .collect();
         (state.version, chunks)
