@@ -3,7 +3,7 @@
 //! build one on port 0 and read the real port back.
 
 use crate::{
-    backend::{self, Backend, StoreError},
+    backend::{self, memory::Deployment, Backend, StoreError},
     bans::RangeBans,
     canvas::{
         archive::Archiver,
@@ -193,7 +193,10 @@ impl Application {
 
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::new());
-        let Backend { store, feed } = backend::open(&config, &shutdown, &metrics)?;
+        // Sessions, bans and limits are the deployment's: on the embedded
+        // store, every canvas's store shares them.
+        let deployment = Deployment::default();
+        let Backend { store, feed } = backend::open(&config, &deployment, &shutdown, &metrics)?;
         let connections = ConnectionLimiter::new(config.max_connections_per_ip);
         // Sessions, bans and limits are shared by every canvas: kept with
         // the default canvas's store (under the shared Redis keys).
@@ -228,7 +231,7 @@ impl Application {
         let mut canvases = Vec::new();
         for named in &config.canvases {
             let config = config.for_canvas(named);
-            let backend = backend::open(&config, &shared.shutdown, &metrics)?;
+            let backend = backend::open(&config, &deployment, &shared.shutdown, &metrics)?;
             let state = serve_canvas(config, backend, &shared).await;
             canvases.push((named.name.clone(), state));
         }

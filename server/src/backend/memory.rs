@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant, SystemTime},
 };
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -41,6 +41,9 @@ pub struct MemoryStore {
     history_len: usize,
     epoch: u64,
     state: Mutex<State>,
+    /// Shared with the deployment's other canvases. Locked after `state`
+    /// when both are, never before.
+    deployment: Deployment,
     /// Feeds subscribe here; sending while `state` is locked keeps seq order.
     updates: broadcast::Sender<FeedEvent>,
 }
@@ -56,27 +59,10 @@ struct State {
     records: HashMap<u32, PixelRecord>,
     /// When each session last placed.
     last_placed: HashMap<SessionId, SystemTime>,
-    /// Display name and last visit of each session.
-    sessions: HashMap<SessionId, SessionRecord>,
-    /// Sessions minted per client address in the current window.
-    new_sessions: HashMap<ClientAddress, (Instant, u32)>,
-    /// Placements per client address in the current budget window.
-    address_budget: HashMap<ClientAddress, (SystemTime, u32)>,
-    /// Players' reports, oldest first, and the number of the next one.
-    reports: VecDeque<Report>,
-    next_report: u64,
-    /// Challenge puzzles redeemed, until when they could be answered.
-    redeemed: HashMap<String, SystemTime>,
-    /// The secret sessions are signed with, once one was asked for.
-    secret: Option<String>,
     /// Whether only moderators place.
     frozen: bool,
     /// The size moderators enlarged the canvas to, if they did.
     grown: Option<CanvasSize>,
-    /// Bans in force, until when.
-    bans: HashMap<BanTarget, Ban>,
-    /// The moderators' actions, oldest first.
-    audit: VecDeque<AuditEntry>,
     /// The archived canvases.
     archive: Archive,
     /// Until when the current archiving turn is taken.
@@ -94,6 +80,36 @@ struct Ban {
     shadow: bool,
 }
 
+/// What every canvas of one deployment shares, as the Redis store keeps it
+/// under the deployment's own keys: sessions and their names, the limits on
+/// client addresses, the challenge's redeemed puzzles, bans, the reports
+/// queue and the audit log. Each canvas's store (`CANVASES`) is opened in
+/// the same deployment; cooldowns, pixels and the archive stay the
+/// canvas's own.
+#[derive(Clone, Default)]
+pub struct Deployment(Arc<Mutex<Shared>>);
+
+#[derive(Default)]
+struct Shared {
+    /// Display name and last visit of each session.
+    sessions: HashMap<SessionId, SessionRecord>,
+    /// Sessions minted per client address in the current window.
+    new_sessions: HashMap<ClientAddress, (Instant, u32)>,
+    /// Placements per client address in the current budget window.
+    address_budget: HashMap<ClientAddress, (SystemTime, u32)>,
+    /// Players' reports, oldest first, and how many were ever made.
+    reports: VecDeque<Report>,
+    reports_made: u64,
+    /// Challenge puzzles redeemed, until when they could be answered.
+    redeemed: HashMap<String, SystemTime>,
+    /// The secret sessions are signed with, once one was asked for.
+    secret: Option<String>,
+    /// Bans in force, until when.
+    bans: HashMap<BanTarget, Ban>,
+    /// The moderators' actions, oldest first.
+    audit: VecDeque<AuditEntry>,
+}
+
 struct SessionRecord {
     name: Option<String>,
     /// Whether it solved a challenge.
@@ -102,9 +118,22 @@ struct SessionRecord {
 }
 
 impl MemoryStore {
+    /// A store of its own deployment.
     pub fn new(size: CanvasSize, rules: Rules, history_len: usize) -> Self {
+        Self::in_deployment(&Deployment::default(), size, rules, history_len)
+    }
+
+    /// A canvas's store sharing `deployment`'s sessions, limits and
+    /// moderation with the other canvases in it.
+    pub fn in_deployment(
+        deployment: &Deployment,
+        size: CanvasSize,
+        rules: Rules,
+        history_len: usize,
+    ) -> Self {
         let (updates, _) = broadcast::channel(4096);
         Self {
+            deployment: deployment.clone(),
             size,
             rules,
             history_len,
@@ -117,17 +146,8 @@ impl MemoryStore {
                 log: VecDeque::new(),
                 records: HashMap::new(),
                 last_placed: HashMap::new(),
-                sessions: HashMap::new(),
-                new_sessions: HashMap::new(),
-                address_budget: HashMap::new(),
-                redeemed: HashMap::new(),
-                reports: VecDeque::new(),
-                next_report: 1,
-                secret: None,
                 frozen: false,
                 grown: None,
-                bans: HashMap::new(),
-                audit: VecDeque::new(),
                 archive: Archive::default(),
                 archive_turn: None,
                 online: HashMap::new(),
@@ -160,6 +180,11 @@ impl MemoryStore {
         // A panic while holding the lock cannot leave the state half-written
         // (each write below is a single assignment), so poisoning is ignored.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        // As for `lock`.
+        self.deployment.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -219,13 +244,14 @@ impl PlacementStore for MemoryStore {
         if state.frozen {
             return Ok(PlaceOutcome::Frozen);
         }
+        let mut shared = self.shared();
         let bans = [
             BanTarget::Session(placement.session.handle()),
             BanTarget::Address(placement.address),
         ];
         let in_force: Vec<Ban> = bans
             .iter()
-            .filter_map(|target| state.bans.get(target))
+            .filter_map(|target| shared.bans.get(target))
             .filter(|ban| ban.until > placement.at)
             .copied()
             .collect();
@@ -256,7 +282,7 @@ impl PlacementStore for MemoryStore {
             }
             return Ok(PlaceOutcome::Shadowed);
         }
-        let verified = state
+        let verified = shared
             .sessions
             .get(&placement.session)
             .is_some_and(|s| s.verified);
@@ -264,7 +290,7 @@ impl PlacementStore for MemoryStore {
             if self.rules.challenge == ChallengeMode::Always {
                 return Ok(PlaceOutcome::ChallengeRequired);
             }
-            if let Some(retry_after) = spend_budget(&mut state, &self.rules, &placement) {
+            if let Some(retry_after) = spend_budget(&mut shared, &self.rules, &placement) {
                 return Ok(match self.rules.challenge {
                     ChallengeMode::Off => PlaceOutcome::Cooldown { retry_after },
                     _ => PlaceOutcome::ChallengeRequired,
@@ -288,10 +314,11 @@ impl PlacementStore for MemoryStore {
         let Coord { x, y, .. } = placement.coord;
         let color = placement.color.get();
         state.chunks.set(Tile { x, y, color }, seq);
-        let placed_by = state
+        let placed_by = shared
             .sessions
             .get(&placement.session)
             .and_then(|s| s.name.clone());
+        drop(shared);
         state.records.insert(
             placement.coord.record_key(),
             PixelRecord {
@@ -400,14 +427,14 @@ impl SessionStore for MemoryStore {
         if limit == 0 {
             return Ok(true);
         }
-        let mut state = self.lock();
+        let mut shared = self.shared();
         let now = Instant::now();
-        if state.new_sessions.len() >= PRUNE_AT {
-            state
+        if shared.new_sessions.len() >= PRUNE_AT {
+            shared
                 .new_sessions
                 .retain(|_, (start, _)| now.duration_since(*start) < NEW_SESSION_WINDOW);
         }
-        let (start, count) = state.new_sessions.entry(address).or_insert((now, 0));
+        let (start, count) = shared.new_sessions.entry(address).or_insert((now, 0));
         if now.duration_since(*start) >= NEW_SESSION_WINDOW {
             (*start, *count) = (now, 0);
         }
@@ -417,7 +444,7 @@ impl SessionStore for MemoryStore {
 
     async fn shared_secret(&self, candidate: &str) -> Result<String, StoreError> {
         Ok(self
-            .lock()
+            .shared()
             .secret
             .get_or_insert_with(|| candidate.to_owned())
             .clone())
@@ -425,7 +452,7 @@ impl SessionStore for MemoryStore {
 
     async fn display_name(&self, session: &SessionId) -> Result<Option<String>, StoreError> {
         Ok(self
-            .lock()
+            .shared()
             .sessions
             .get(session)
             .and_then(|s| s.name.clone()))
@@ -436,8 +463,8 @@ impl SessionStore for MemoryStore {
         session: &SessionId,
         name: &DisplayName,
     ) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let record = session_record(&mut state, session);
+        let mut shared = self.shared();
+        let record = session_record(&mut shared, session);
         record.name = Some(name.as_str().to_owned());
         Ok(())
     }
@@ -445,7 +472,7 @@ impl SessionStore for MemoryStore {
     /// Renews only a session that has a record (a name, a solved
     /// challenge): a visit alone makes none.
     async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError> {
-        if let Some(record) = self.lock().sessions.get_mut(session) {
+        if let Some(record) = self.shared().sessions.get_mut(session) {
             record.last_seen = SystemTime::now();
         }
         Ok(())
@@ -457,20 +484,22 @@ impl SessionStore for MemoryStore {
         challenge: &str,
         valid_for: Duration,
     ) -> Result<bool, StoreError> {
-        let mut state = self.lock();
+        let mut shared = self.shared();
         let now = SystemTime::now();
-        if state.redeemed.len() >= PRUNE_AT {
-            state.redeemed.retain(|_, until| *until > now);
+        if shared.redeemed.len() >= PRUNE_AT {
+            shared.redeemed.retain(|_, until| *until > now);
         }
-        if state
+        if shared
             .redeemed
             .get(challenge)
             .is_some_and(|until| *until > now)
         {
             return Ok(false);
         }
-        state.redeemed.insert(challenge.to_owned(), now + valid_for);
-        session_record(&mut state, session).verified = true;
+        shared
+            .redeemed
+            .insert(challenge.to_owned(), now + valid_for);
+        session_record(&mut shared, session).verified = true;
         Ok(true)
     }
 }
@@ -508,21 +537,21 @@ impl ModerationStore for MemoryStore {
         shadow: bool,
     ) -> Result<(), StoreError> {
         let now = SystemTime::now();
-        let mut state = self.lock();
-        state.bans.retain(|_, ban| ban.until > now);
+        let mut shared = self.shared();
+        shared.bans.retain(|_, ban| ban.until > now);
         let until = now + duration;
-        state.bans.insert(target.clone(), Ban { until, shadow });
+        shared.bans.insert(target.clone(), Ban { until, shadow });
         Ok(())
     }
 
     async fn report(&self, report: &Report) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        if state.reports.len() >= Report::KEEP {
-            state.reports.pop_front();
+        let mut shared = self.shared();
+        if shared.reports.len() >= Report::KEEP {
+            shared.reports.pop_front();
         }
-        let id = state.next_report.to_string();
-        state.next_report += 1;
-        state.reports.push_back(Report {
+        shared.reports_made += 1;
+        let id = shared.reports_made.to_string();
+        shared.reports.push_back(Report {
             id,
             ..report.clone()
         });
@@ -531,7 +560,7 @@ impl ModerationStore for MemoryStore {
 
     async fn reports(&self, count: usize) -> Result<Vec<Report>, StoreError> {
         Ok(self
-            .lock()
+            .shared()
             .reports
             .iter()
             .rev()
@@ -541,16 +570,16 @@ impl ModerationStore for MemoryStore {
     }
 
     async fn resolve_report(&self, id: &str) -> Result<bool, StoreError> {
-        let mut state = self.lock();
-        let before = state.reports.len();
-        state.reports.retain(|report| report.id != id);
-        Ok(state.reports.len() < before)
+        let mut shared = self.shared();
+        let before = shared.reports.len();
+        shared.reports.retain(|report| report.id != id);
+        Ok(shared.reports.len() < before)
     }
 
     async fn range_bans(&self) -> Result<Vec<RangeBan>, StoreError> {
         let now = SystemTime::now();
         Ok(self
-            .lock()
+            .shared()
             .bans
             .iter()
             .filter(|(_, ban)| ban.until > now)
@@ -568,24 +597,24 @@ impl ModerationStore for MemoryStore {
     async fn lift_ban(&self, target: &BanTarget) -> Result<bool, StoreError> {
         let now = SystemTime::now();
         Ok(self
-            .lock()
+            .shared()
             .bans
             .remove(target)
             .is_some_and(|ban| ban.until > now))
     }
 
     async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        if state.audit.len() >= AUDIT_LEN {
-            state.audit.pop_front();
+        let mut shared = self.shared();
+        if shared.audit.len() >= AUDIT_LEN {
+            shared.audit.pop_front();
         }
-        state.audit.push_back(entry.clone());
+        shared.audit.push_back(entry.clone());
         Ok(())
     }
 
     async fn audit_log(&self, count: usize) -> Result<Vec<AuditEntry>, StoreError> {
         Ok(self
-            .lock()
+            .shared()
             .audit
             .iter()
             .rev()
@@ -766,7 +795,7 @@ impl HealthStore for MemoryStore {
 /// Counts a placement against its address's budget; the wait until the
 /// window ends when the budget is spent. Windows are counted from the first
 /// placement in them, and the map is pruned of ended ones when it grows.
-fn spend_budget(state: &mut State, rules: &Rules, placement: &Placement) -> Option<Duration> {
+fn spend_budget(state: &mut Shared, rules: &Rules, placement: &Placement) -> Option<Duration> {
     if rules.per_address == 0 {
         return None;
     }
@@ -793,7 +822,7 @@ fn spend_budget(state: &mut State, rules: &Rules, placement: &Placement) -> Opti
 
 /// The session's record, made if new. Sessions unseen for longer than
 /// their time to live are forgotten when the map grows large.
-fn session_record<'a>(state: &'a mut State, session: &SessionId) -> &'a mut SessionRecord {
+fn session_record<'a>(state: &'a mut Shared, session: &SessionId) -> &'a mut SessionRecord {
     if state.sessions.len() >= PRUNE_AT {
         let now = SystemTime::now();
         state

@@ -411,10 +411,12 @@ pub struct Backend {
 }
 
 /// The Redis store and feed when Redis is configured, else the embedded
-/// ones. The feed subscribes at once, before the caller takes its first
-/// snapshot, so nothing placed in between is missed.
+/// ones, in `deployment` (what the embedded stores of one deployment's
+/// canvases share). The feed subscribes at once, before the caller takes
+/// its first snapshot, so nothing placed in between is missed.
 pub fn open(
     config: &Config,
+    deployment: &memory::Deployment,
     shutdown: &CancellationToken,
     metrics: &Arc<Metrics>,
 ) -> Result<Backend, StoreError> {
@@ -425,7 +427,12 @@ pub fn open(
     };
     match &config.redis {
         None => {
-            let store = memory::MemoryStore::new(config.canvas, rules, config.history_len);
+            let store = memory::MemoryStore::in_deployment(
+                deployment,
+                config.canvas,
+                rules,
+                config.history_len,
+            );
             let feed = store.feed();
             Ok(Backend {
                 store: Arc::new(store),

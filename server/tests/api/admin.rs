@@ -980,3 +980,44 @@ async fn growing_the_canvas_reaches_every_instance_on_redis() {
         (Some(100), Some(64))
     );
 }
+
+/// On the embedded store as on Redis, the deployment's canvases share
+/// sessions, names and bans: a name set at the root shows on another
+/// canvas's pixels, and a ban made at the root holds there.
+#[tokio::test]
+async fn every_canvas_shares_the_deployments_names_and_bans() {
+    let moderators = format!("Bo:moderator:{BO}");
+    let app = spawn_app(&[("MODERATORS", &moderators), ("CANVASES", "moon:300x200:0")]).await;
+    let player = app.ws().await;
+    let cookie = player.new_session.clone().unwrap();
+    let named = app
+        .http
+        .post(app.url("/api/name"))
+        .header("cookie", &cookie)
+        .json(&json!({ "name": "Zed" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), 200);
+    let headers = [("cookie", cookie.clone())];
+    let mut moon = WsClient::open_path(&app, "/c/moon/ws", &headers)
+        .await
+        .unwrap();
+    let on_the_moon = Tile {
+        x: 250,
+        y: 150,
+        color: 4,
+    };
+    assert_eq!(place(&mut moon, on_the_moon).await.0, PlaceStatus::Accepted);
+    let pixel = app.json("/c/moon/api/pixel?x=250&y=150").await;
+    assert_eq!(pixel["placed_by"], "Zed", "the root's name");
+
+    let address = json!({ "address": "127.0.0.1", "minutes": 1 });
+    let banned = as_moderator(&app, BO, None, "ban", Some(address)).await;
+    assert_eq!(banned.status(), 200);
+    assert_eq!(
+        place(&mut moon, on_the_moon).await.0,
+        PlaceStatus::Banned,
+        "the root's ban holds on the moon"
+    );
+}

@@ -43,8 +43,13 @@ async fn backends(vars: &[(&str, &str)]) -> Vec<Opened> {
         let config = Config::from_source(Source(move |name: &str| all.get(name).cloned()))
             .expect("a valid configuration");
         let stop = CancellationToken::new();
-        let backend =
-            backend::open(&config, &stop, &Arc::new(Metrics::new())).expect("the backend opens");
+        let backend = backend::open(
+            &config,
+            &Default::default(),
+            &stop,
+            &Arc::new(Metrics::new()),
+        )
+        .expect("the backend opens");
         backend.store.snapshot().await.expect("the canvas is made");
         opened.push(Opened {
             name: if redis.is_some() { "redis" } else { "embedded" },
