@@ -29,24 +29,23 @@ impl Credentials {
     }
 }
 
-/// `GET /api/admin/<path>`, answered as JSON.
+/// `GET <url>` (a `/api/admin/…` route), answered as JSON.
 pub async fn get<T: DeserializeOwned>(
     credentials: &Credentials,
-    path: &str,
+    url: &str,
 ) -> Result<T, HttpError> {
-    let request = credentials.sign(Request::get(&format!("/api/admin/{path}")));
+    let request = credentials.sign(Request::get(url));
     answer(request.send().await?).await
 }
 
-/// `POST /api/admin/<path>` with a JSON body, answered as JSON.
+/// `POST <url>` (a `/api/admin/…` route) with a JSON body, answered as
+/// JSON.
 pub async fn post<B: Serialize, T: DeserializeOwned>(
     credentials: &Credentials,
-    path: &str,
+    url: &str,
     body: &B,
 ) -> Result<T, HttpError> {
-    let request = credentials
-        .sign(Request::post(&format!("/api/admin/{path}")))
-        .json(body)?;
+    let request = credentials.sign(Request::post(url)).json(body)?;
     answer(request.send().await?).await
 }
 

@@ -99,27 +99,29 @@ mod imp {
         client::remove_template();
     }
 
-    /// `GET /api/admin/<path>`; its answer (or why it failed) to `done`.
+    /// `GET <url>` (a `/api/admin/…` route); its answer (or why it
+    /// failed) to `done`.
     pub fn admin_get<T: DeserializeOwned + 'static>(
         signed: Signed,
-        path: String,
+        url: String,
         done: impl FnOnce(Result<T, String>) + 'static,
     ) {
         leptos::task::spawn_local(async move {
-            let answer = admin::get(&credentials(signed), &path).await;
+            let answer = admin::get(&credentials(signed), &url).await;
             done(answer.map_err(|error| error.to_string()));
         });
     }
 
-    /// `POST /api/admin/<path>` with `body`; its answer to `done`.
+    /// `POST <url>` (a `/api/admin/…` route) with `body`; its answer to
+    /// `done`.
     pub fn admin_post<B: Serialize + 'static, T: DeserializeOwned + 'static>(
         signed: Signed,
-        path: String,
+        url: String,
         body: B,
         done: impl FnOnce(Result<T, String>) + 'static,
     ) {
         leptos::task::spawn_local(async move {
-            let answer = admin::post(&credentials(signed), &path, &body).await;
+            let answer = admin::post(&credentials(signed), &url, &body).await;
             done(answer.map_err(|error| error.to_string()));
         });
     }

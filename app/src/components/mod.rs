@@ -101,7 +101,7 @@ pub fn App() -> impl IntoView {
         return view! {
             <Title text="Canvas moderation"/>
             <Meta name="robots" content="noindex"/>
-            <AdminPage size/>
+            <AdminPage size base=page.base.clone()/>
         }
         .into_any();
     }

@@ -83,6 +83,7 @@ fn listed(state: &AppState, name: Option<&String>) -> app::api::CanvasListed {
 fn canvas_routes(router: Router<AppState>) -> Router<AppState> {
     router
         .route("/", get(page::page))
+        .route("/admin", get(page::admin))
         .route("/api/info", get(api::info))
         .route("/api/canvas", get(api::canvas))
         .route("/api/canvas.png", get(api::canvas_png))
@@ -127,7 +128,6 @@ fn routes(state: AppState) -> Router {
         axum::handler::HandlerWithoutStateExt::into_service(not_found),
     );
     let router = canvas_routes(Router::new())
-        .route("/admin", get(page::admin))
         .route(
             "/api/name",
             post(api::set_name).layer(DefaultBodyLimit::max(1024)),

@@ -1020,4 +1020,10 @@ async fn every_canvas_shares_the_deployments_names_and_bans() {
         PlaceStatus::Banned,
         "the root's ban holds on the moon"
     );
+
+    // Each canvas has a moderators' page of its own, acting on it.
+    let page = app.get("/c/moon/admin").await.text().await.unwrap();
+    assert!(page.contains("Canvas moderation"));
+    assert!(page.contains(r#"href="/c/moon/""#), "back to the moon");
+    assert!(page.contains("/c/moon/api/canvas.png"), "the moon's image");
 }

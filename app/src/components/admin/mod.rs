@@ -43,6 +43,10 @@ struct Desk {
     version: RwSignal<u32>,
     /// The rectangle drawn on the canvas.
     selection: RwSignal<Option<Rect>>,
+    /// The path the canvas is served under: empty for the default canvas,
+    /// `/c/<name>` for another (`CANVASES`), which has a moderators' page
+    /// of its own there.
+    base: StoredValue<String>,
     /// Whom the session and address tools act on: the "who placed" answer
     /// fills these in.
     target_kind: NodeRef<html::Select>,
@@ -50,7 +54,7 @@ struct Desk {
 }
 
 impl Desk {
-    fn new() -> Self {
+    fn new(base: String) -> Self {
         Self {
             signed: RwSignal::new(None),
             message: RwSignal::new(String::new()),
@@ -58,7 +62,13 @@ impl Desk {
             selection: RwSignal::new(None),
             target_kind: NodeRef::new(),
             target_input: NodeRef::new(),
+            base: StoredValue::new(base),
         }
+    }
+
+    /// The URL of `/api/admin/<path>` for this page's canvas.
+    fn url(self, path: &str) -> String {
+        format!("{}/api/admin/{path}", self.base.get_value())
     }
 
     fn say(self, message: impl Into<String>) {
@@ -82,7 +92,7 @@ impl Desk {
             let Some(signed) = self.signed.get() else {
                 return;
             };
-            browser::admin_get(signed, path.to_owned(), move |answer| {
+            browser::admin_get(signed, self.url(path), move |answer| {
                 if let Ok(answer) = answer {
                     show(answer);
                 }
@@ -101,29 +111,25 @@ impl Desk {
             return;
         };
         self.say("Working…");
-        browser::admin_post(
-            signed,
-            path.to_owned(),
-            body,
-            move |answer: Result<T, _>| {
-                self.say(match answer {
-                    Ok(answer) => report(&answer),
-                    Err(error) => format!("Refused: {error}"),
-                });
-                self.refresh();
-            },
-        );
+        browser::admin_post(signed, self.url(path), body, move |answer: Result<T, _>| {
+            self.say(match answer {
+                Ok(answer) => report(&answer),
+                Err(error) => format!("Refused: {error}"),
+            });
+            self.refresh();
+        });
     }
 }
 
 #[component]
-pub fn AdminPage(size: CanvasSize) -> impl IntoView {
-    let desk = Desk::new();
+pub fn AdminPage(size: CanvasSize, base: String) -> impl IntoView {
+    let back = format!("{base}/");
+    let desk = Desk::new(base);
     view! {
         <div class="admin">
             <header class="topbar">
                 <h1 class="brand">"Canvas moderation"</h1>
-                <a href="/">"Back to the canvas"</a>
+                <a href=back>"Back to the canvas"</a>
             </header>
             <p class="admin-result" role="status">{move || desk.message.get()}</p>
             <SignIn desk/>

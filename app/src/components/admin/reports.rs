@@ -72,7 +72,7 @@ fn resolve(desk: Desk, signed: Signed, id: String, verdict: Verdict) {
     };
     browser::admin_post(
         signed,
-        "reports/resolve".to_owned(),
+        desk.url("reports/resolve"),
         body,
         move |answer: Result<Resolved, _>| {
             desk.say(match answer {
@@ -109,7 +109,7 @@ fn decide(desk: Desk, report: &ReportRecord, verdict: Verdict) {
                 range: None,
                 minutes: ONE_CLICK_MINUTES,
             };
-            browser::admin_post(signed, "rollback".to_owned(), body, then_resolve);
+            browser::admin_post(signed, desk.url("rollback"), body, then_resolve);
         }
         (Verdict::Ban, Some(session)) => {
             let body = Ban {
@@ -117,7 +117,7 @@ fn decide(desk: Desk, report: &ReportRecord, verdict: Verdict) {
                 minutes: Some(ONE_CLICK_MINUTES),
                 ..Ban::default()
             };
-            browser::admin_post(signed, "ban".to_owned(), body, then_resolve);
+            browser::admin_post(signed, desk.url("ban"), body, then_resolve);
         }
     }
 }

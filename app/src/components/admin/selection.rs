@@ -2,7 +2,7 @@
 //! action) and the rectangle they draw on it: press, drag, release.
 
 use super::Desk;
-use crate::{components::browser, geometry::CanvasSize};
+use crate::{chunk::WHOLE_CANVAS_MAX_AREA, components::browser, geometry::CanvasSize};
 use leptos::{ev, html, prelude::*};
 
 /// A selected rectangle: top-left and bottom-right pixels, inclusive.
@@ -89,7 +89,7 @@ pub(super) fn Selection(size: CanvasSize, desk: Desk) -> AnyView {
                 <img
                     class="admin-canvas"
                     node_ref=image
-                    src=move || format!("/api/canvas.png?v={}", desk.version.get())
+                    src=move || image_url(desk, size)
                     alt="The canvas: drag to select a rectangle"
                     draggable="false"
                 />
@@ -103,6 +103,18 @@ pub(super) fn Selection(size: CanvasSize, desk: Desk) -> AnyView {
         </section>
     }
     .into_any()
+}
+
+/// The canvas as an image: whole, or shrunk when it is served by chunk
+/// (too large to send whole; the selection still maps to canvas pixels).
+fn image_url(desk: Desk, size: CanvasSize) -> String {
+    let version = desk.version.get();
+    let image = if size.area() > WHOLE_CANVAS_MAX_AREA {
+        "preview.png"
+    } else {
+        "canvas.png"
+    };
+    format!("{}/api/{image}?v={version}", desk.base.get_value())
 }
 
 #[cfg(test)]

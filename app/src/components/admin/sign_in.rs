@@ -21,7 +21,7 @@ pub(super) fn SignIn(desk: Desk) -> AnyView {
         let trying = signed.clone();
         browser::admin_get(
             trying,
-            "status".to_owned(),
+            desk.url("status"),
             move |answer: Result<Frozen, _>| match answer {
                 Ok(_) => {
                     desk.signed.set(Some(signed));

@@ -42,7 +42,7 @@ pub(super) fn RectangleTools(desk: Desk) -> AnyView {
             desk.say("Click a pixel on the canvas first.");
             return;
         };
-        let path = format!("pixel?x={}&y={}", rect.x0, rect.y0);
+        let path = desk.url(&format!("pixel?x={}&y={}", rect.x0, rect.y0));
         browser::admin_get(signed, path, move |answer: Result<PixelPlacer, _>| {
             desk.say(match answer {
                 Ok(placer) => describe_placer(desk, &placer),
