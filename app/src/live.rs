@@ -44,6 +44,13 @@ pub struct LiveState {
     pub selected: RwSignal<u8>,
     /// Time left before this user may place again.
     pub cooldown_left_ms: RwSignal<u32>,
+    /// The user's charges, `(available, max)`, where they hold more than
+    /// one (`CHARGES_MAX`).
+    pub charges: RwSignal<Option<(u8, u8)>>,
+    /// Time left to undo the user's last placement (0: nothing to undo).
+    pub undo_left_ms: RwSignal<u32>,
+    /// How long a placement may be undone (`UNDO_MS`; 0: never).
+    pub undo_ms: u32,
     /// A short message about the last refusal or failure.
     pub notice: RwSignal<Option<String>>,
     /// The pixel under the pointer or the reticle.
@@ -91,13 +98,23 @@ pub struct TemplateStatus {
 
 impl LiveState {
     /// The state at first paint: the figures the server rendered.
-    pub fn new(online: u32, seq: u64, frozen: bool, notice: Option<String>, colors: u8) -> Self {
+    pub fn new(
+        online: u32,
+        seq: u64,
+        frozen: bool,
+        notice: Option<String>,
+        colors: u8,
+        undo_ms: u32,
+    ) -> Self {
         Self {
             connection: RwSignal::new(Connection::Connecting),
             online: RwSignal::new(online),
             seq: RwSignal::new(seq),
             selected: RwSignal::new(crate::palette::default_selected(colors)),
             cooldown_left_ms: RwSignal::new(0),
+            charges: RwSignal::new(None),
+            undo_left_ms: RwSignal::new(0),
+            undo_ms,
             notice: RwSignal::new(notice),
             hover: RwSignal::new(None),
             pixel_info: RwSignal::new(None),

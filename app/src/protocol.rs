@@ -29,6 +29,7 @@ pub mod kind {
     pub const PLACE: u8 = 0x01;
     pub const RESUME: u8 = 0x02;
     pub const WATCH: u8 = 0x03;
+    pub const UNDO: u8 = 0x04;
     pub const HELLO: u8 = 0x10;
     pub const TILES: u8 = 0x11;
     pub const PLACE_RESULT: u8 = 0x12;
@@ -39,6 +40,7 @@ pub mod kind {
     pub const CHUNK_HELLO: u8 = 0x17;
     pub const VIEW_TILES: u8 = 0x18;
     pub const RESIZE: u8 = 0x19;
+    pub const CHARGES: u8 = 0x1A;
 }
 
 /// Codes carried by the `Error` frame, so a client can tell failures apart
@@ -99,9 +101,13 @@ pub enum ClientMessage {
     /// [`MAX_WATCHED`]; empty: none). The connection stops receiving the
     /// whole canvas's `Tiles` for good and gets `ViewTiles` instead.
     Watch(Vec<ChunkId>),
+    /// "Undo my last placement": its pixel gets back the color it had, as
+    /// a placement of its own, answered by a `PlaceResult` in order with
+    /// the `Place`s.
+    Undo,
 }
 
-/// The answer to one `Place`.
+/// The answer to one `Place` (or `Undo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum PlaceStatus {
@@ -124,6 +130,9 @@ pub enum PlaceStatus {
     /// (`/api/challenge`) before this placement: it is asked of every new
     /// session, or its address used up what unverified sessions share.
     ChallengeRequired = 8,
+    /// An `Undo` with nothing to undo: no placement of the session within
+    /// `UNDO_MS`, someone placed on its pixel since, or it was undone.
+    NothingToUndo = 9,
 }
 
 impl PlaceStatus {
@@ -138,6 +147,7 @@ impl PlaceStatus {
             6 => Self::Banned,
             7 => Self::Frozen,
             8 => Self::ChallengeRequired,
+            9 => Self::NothingToUndo,
             _ => return None,
         })
     }
@@ -205,6 +215,14 @@ pub enum ServerMessage {
     Resize {
         width: u16,
         height: u16,
+    },
+    /// The session's placements in reserve (`CHARGES_MAX` above 1 only):
+    /// `available` of `max`, and the next one back in `next_ms` (0 when
+    /// the pool is full).
+    Charges {
+        available: u8,
+        max: u8,
+        next_ms: u32,
     },
 }
 
@@ -296,6 +314,7 @@ impl ClientMessage {
     pub const RESUME_LEN: usize = 1 + 8 + 8;
     /// A `Watch` frame's type and count bytes.
     pub const WATCH_HEADER_LEN: usize = 1 + 1;
+    pub const UNDO_LEN: usize = 1;
 
     pub fn encode(&self) -> Bytes {
         match self {
@@ -324,6 +343,7 @@ impl ClientMessage {
                 }
                 buf.freeze()
             }
+            Self::Undo => Bytes::from_static(&[kind::UNDO]),
         }
     }
 
@@ -356,6 +376,10 @@ impl ClientMessage {
                     .collect();
                 Ok(Self::Watch(chunks))
             }
+            Some(&kind::UNDO) => {
+                expect_len(frame, Self::UNDO_LEN)?;
+                Ok(Self::Undo)
+            }
             Some(&other) => Err(DecodeError::UnknownType(other)),
         }
     }
@@ -369,6 +393,7 @@ impl ServerMessage {
     pub const FROZEN_LEN: usize = 1 + 1;
     pub const CHUNK_HELLO_LEN: usize = 1 + 2 + 2 + 8;
     pub const RESIZE_LEN: usize = 1 + 2 + 2;
+    pub const CHARGES_LEN: usize = 1 + 1 + 1 + 4;
 
     pub fn encode(&self) -> Bytes {
         match self {
@@ -436,6 +461,18 @@ impl ServerMessage {
                 buf.put_u8(kind::RESIZE);
                 buf.put_u16_le(*width);
                 buf.put_u16_le(*height);
+                buf.freeze()
+            }
+            Self::Charges {
+                available,
+                max,
+                next_ms,
+            } => {
+                let mut buf = BytesMut::with_capacity(Self::CHARGES_LEN);
+                buf.put_u8(kind::CHARGES);
+                buf.put_u8(*available);
+                buf.put_u8(*max);
+                buf.put_u32_le(*next_ms);
                 buf.freeze()
             }
         }
@@ -546,6 +583,18 @@ impl ServerMessage {
                     return Err(DecodeError::BadValue("a canvas is at least 1 x 1"));
                 }
                 Ok(Self::Resize { width, height })
+            }
+            Some(&kind::CHARGES) => {
+                let mut r = expect_len(frame, Self::CHARGES_LEN)?;
+                let (available, max, next_ms) = (r.u8(), r.u8(), r.u32());
+                if available > max {
+                    return Err(DecodeError::BadValue("more charges than the pool holds"));
+                }
+                Ok(Self::Charges {
+                    available,
+                    max,
+                    next_ms,
+                })
             }
             Some(&other) => Err(DecodeError::UnknownType(other)),
         }
@@ -748,6 +797,7 @@ mod tests {
             (any::<u64>(), any::<u64>())
                 .prop_map(|(epoch, last_seq)| ClientMessage::Resume { epoch, last_seq }),
             proptest::collection::vec(chunk(), 0..=MAX_WATCHED).prop_map(ClientMessage::Watch),
+            Just(ClientMessage::Undo),
         ]
     }
 
@@ -762,6 +812,7 @@ mod tests {
             Just(PlaceStatus::Banned),
             Just(PlaceStatus::Frozen),
             Just(PlaceStatus::ChallengeRequired),
+            Just(PlaceStatus::NothingToUndo),
         ];
         prop_oneof![
             (
@@ -799,6 +850,13 @@ mod tests {
                 .prop_map(|(chunk, version)| ServerMessage::ChunkHello { chunk, version }),
             (1..=u16::MAX, 1..=u16::MAX)
                 .prop_map(|(width, height)| ServerMessage::Resize { width, height }),
+            (any::<u8>(), any::<u8>(), any::<u32>()).prop_map(|(a, b, next_ms)| {
+                ServerMessage::Charges {
+                    available: a.min(b),
+                    max: a.max(b),
+                    next_ms,
+                }
+            }),
             (
                 any::<u64>(),
                 any::<u32>(),

@@ -2,7 +2,7 @@
 //! values. Every variable has a default that works on a laptop; the README
 //! and `.env.development` list them all.
 
-use crate::model::{ArchiveKeep, ChallengeMode};
+use crate::model::{ArchiveKeep, ChallengeMode, Rules};
 use app::{geometry::CanvasSize, palette::PALETTE};
 use leptos::config::{Env, LeptosOptions};
 use std::{
@@ -26,8 +26,14 @@ pub struct Config {
     /// it, and a cluster can expose the one without the other.
     pub metrics_listen: Option<SocketAddr>,
     pub canvas: CanvasSize,
-    /// Wait between two placements of one user; zero turns it off.
+    /// The time a spent charge takes to come back (with one charge, the
+    /// wait between two placements of one user); zero turns it off.
     pub cooldown: Duration,
+    /// The placements a user holds in reserve at most (`CHARGES_MAX`, 1 to
+    /// 100): one comes back per cooldown.
+    pub charges_max: u32,
+    /// How long after placing a user may undo it (`UNDO_MS`); zero: never.
+    pub undo: Duration,
     /// The canvases beside the default one (`CANVASES`), each served under
     /// `/c/<name>`.
     pub canvases: Vec<NamedCanvas>,
@@ -278,6 +284,17 @@ impl Config {
             metrics_listen,
             canvas: canvas_size(&env)?,
             cooldown: cooldown(&env)?,
+            charges_max: match env.parse("CHARGES_MAX", 1u32)? {
+                charges @ 1..=100 => charges,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "CHARGES_MAX",
+                        value: env.get("CHARGES_MAX").unwrap_or_default(),
+                        reason: "from 1 to 100".into(),
+                    })
+                }
+            },
+            undo: env.ms("UNDO_MS", 5000)?.min(Duration::from_secs(60)),
             canvases: canvases(&env)?,
             canvas_name: None,
             colors: PALETTE.len() as u8,
@@ -354,6 +371,17 @@ fn canvas_size<F: Fn(&str) -> Option<String>>(env: &Source<F>) -> Result<CanvasS
 }
 
 impl Config {
+    /// What limits placements on this canvas, as its store enforces them.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            cooldown: self.cooldown,
+            charges: self.charges_max,
+            undo: self.undo,
+            per_address: self.placements_per_address,
+            challenge: self.challenge,
+        }
+    }
+
     /// The configuration of the canvas `named`: its size and cooldown, the
     /// rest shared.
     pub fn for_canvas(&self, named: &NamedCanvas) -> Self {

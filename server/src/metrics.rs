@@ -29,6 +29,8 @@ pub enum PlacementResult {
     Challenged,
     /// Answered as accepted and dropped: a shadow ban.
     Shadowed,
+    /// An undo with nothing to undo.
+    NothingToUndo,
     Error,
 }
 
@@ -43,6 +45,7 @@ impl PlacementResult {
             Self::Moderated => "moderated",
             Self::Challenged => "challenged",
             Self::Shadowed => "shadowed",
+            Self::NothingToUndo => "nothing_to_undo",
             Self::Error => "error",
         }
     }

@@ -2,7 +2,7 @@
 //! and placements. A press that moves more than a few pixels is a drag and
 //! never places; two pointers pinch-zoom.
 
-use super::with_client;
+use super::{pointer::Intent, with_client};
 use leptos::prelude::document;
 use wasm_bindgen::{prelude::Closure, JsCast};
 use web_sys::{
@@ -34,9 +34,14 @@ pub fn attach(stage: &HtmlElement) {
     });
     listen(stage, "keydown", |event: KeyboardEvent| {
         let handled = with_client(|client| {
-            let intent = client
-                .pointer
-                .key(&event.key(), event.shift_key(), client.live);
+            let undo = (event.ctrl_key() || event.meta_key()) && event.key() == "z";
+            let intent = if undo {
+                Some(Intent::Undo)
+            } else {
+                client
+                    .pointer
+                    .key(&event.key(), event.shift_key(), client.live)
+            };
             intent.map(|intent| client.follow(intent)).is_some()
         });
         if handled == Some(true) {

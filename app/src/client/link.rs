@@ -20,9 +20,16 @@ pub struct Link {
     failures: u32,
     /// Keeps the pixels in step with the server (docs/protocol.md).
     pub sync: CanvasSync,
-    /// The tiles sent on this socket whose `PlaceResult` has not come yet,
+    /// What was sent on this socket whose `PlaceResult` has not come yet,
     /// oldest first (the answers come in order).
-    placing: VecDeque<Tile>,
+    placing: VecDeque<Sent>,
+}
+
+/// A frame a `PlaceResult` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    Place(Tile),
+    Undo,
 }
 
 impl Link {
@@ -83,13 +90,23 @@ impl Link {
         if !self.connected {
             return false;
         }
-        self.placing.push_back(tile);
+        self.placing.push_back(Sent::Place(tile));
         self.send(ClientMessage::Place(tile));
         true
     }
 
-    /// The tile the `PlaceResult` just received answers.
-    pub fn answered(&mut self) -> Option<Tile> {
+    /// Sends an Undo; false when not connected (nothing was sent).
+    pub fn undo(&mut self) -> bool {
+        if !self.connected {
+            return false;
+        }
+        self.placing.push_back(Sent::Undo);
+        self.send(ClientMessage::Undo);
+        true
+    }
+
+    /// What the `PlaceResult` just received answers.
+    pub fn answered(&mut self) -> Option<Sent> {
         self.placing.pop_front()
     }
 }

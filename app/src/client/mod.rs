@@ -188,7 +188,10 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base:
     }
     set_interval(
         || {
-            with_client(|client| client.placer.tick(client.live));
+            with_client(|client| {
+                let live = client.live;
+                client.placer.tick(live);
+            });
         },
         Duration::from_millis(100),
     );
@@ -296,6 +299,11 @@ pub fn minimap_clicked(event: &web_sys::MouseEvent) {
 }
 
 /// Zooms around the centre of the view (the zoom buttons).
+/// The Undo button: undoes the user's last placement.
+pub fn undo() {
+    with_client(Client::undo);
+}
+
 pub fn zoom_by(factor: f64) {
     with_client(|client| client.pointer.zoom_centered(factor));
 }
@@ -400,14 +408,19 @@ impl Client {
                 retry_after_ms,
                 ..
             } => {
-                let tile = self.link.answered();
+                let sent = self.link.answered();
                 let challenge = self
                     .placer
-                    .answered(*status, *retry_after_ms, tile, self.live);
+                    .answered(*status, *retry_after_ms, sent, self.live);
                 if let Some(tile) = challenge {
                     challenge::solve_then_place(self.live, tile);
                 }
             }
+            ServerMessage::Charges {
+                available,
+                max,
+                next_ms,
+            } => self.placer.charges(*available, *max, *next_ms, self.live),
             ServerMessage::Presence { online } => self.live.online.set(*online),
             ServerMessage::Frozen { frozen } => self.live.frozen.set(*frozen),
             ServerMessage::Error { message, .. } => self.live.notice.set(Some(message.clone())),
@@ -628,6 +641,7 @@ impl Client {
                 self.target(pixel);
                 self.place(pixel);
             }
+            Intent::Undo => self.undo(),
         }
     }
 
@@ -678,6 +692,21 @@ impl Client {
             self.live
                 .notice
                 .set(Some("Not connected: the tile was not placed.".into()));
+        }
+    }
+
+    /// Undoes the user's last placement, if the server still lets it.
+    fn undo(&mut self) {
+        if self.travel.as_ref().is_some_and(Travel::is_open) {
+            self.live
+                .notice
+                .set(Some("This is the past: go back to live to undo.".into()));
+            return;
+        }
+        if !self.link.undo() {
+            self.live
+                .notice
+                .set(Some("Not connected: nothing was undone.".into()));
         }
     }
 

@@ -20,6 +20,8 @@ pub enum Intent {
     Target((u16, u16)),
     /// Place the selected color on this pixel.
     Place((u16, u16)),
+    /// Undo the user's last placement.
+    Undo,
 }
 
 pub struct Pointer {
@@ -110,6 +112,7 @@ impl Pointer {
                 return Some(Intent::Nothing);
             }
             "Enter" | " " => return Some(Intent::Place(self.view.target)),
+            "u" | "U" => return Some(Intent::Undo),
             "[" => {
                 live.selected.set((selected + colors - 1) % colors);
                 return Some(Intent::Nothing);

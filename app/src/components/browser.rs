@@ -36,6 +36,10 @@ mod imp {
         client::zoom_by(factor);
     }
 
+    pub fn undo() {
+        client::undo();
+    }
+
     /// Centres the view where the minimap was clicked.
     pub fn minimap_clicked(event: &leptos::ev::MouseEvent) {
         client::minimap_clicked(event);
@@ -159,6 +163,7 @@ mod imp {
     }
     pub fn save_name(_: String, _: LiveState) {}
     pub fn report_pixel(_: u16, _: u16, _: String, _: LiveState) {}
+    pub fn undo() {}
     pub fn open_history() {}
     pub fn close_history() {}
     pub fn seek_history(_: u64) {}

@@ -54,6 +54,8 @@ pub struct PageData {
     /// The canvas's palette: the first this many colors.
     pub colors: u8,
     pub cooldown_ms: u32,
+    /// How long a placement may be undone (`UNDO_MS`; 0: never).
+    pub undo_ms: u32,
     pub online: u32,
     /// Whether the moderators froze the canvas.
     pub frozen: bool,
@@ -111,6 +113,7 @@ pub fn App() -> impl IntoView {
         page.frozen,
         page.read_only.clone(),
         page.colors,
+        page.undo_ms,
     );
     let description = format!(
         "A shared {}x{} pixel canvas: pick a color, place a tile, and everyone sees it at once. {} tiles placed so far.",

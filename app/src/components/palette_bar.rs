@@ -1,5 +1,6 @@
 //! The color picker and the cooldown countdown.
 
+use super::browser;
 use crate::live::LiveState;
 use crate::palette::PALETTE;
 use leptos::prelude::*;
@@ -34,13 +35,27 @@ pub fn PaletteBar(live: LiveState, colors: u8) -> impl IntoView {
 
 #[component]
 pub fn CooldownIndicator(live: LiveState) -> impl IntoView {
-    let text = move || match live.cooldown_left_ms.get() {
-        0 => "Ready to place".to_owned(),
-        ms => format!("Next tile in {:.1} s", f64::from(ms) / 1000.0),
+    let text = move || match (live.charges.get(), live.cooldown_left_ms.get()) {
+        (None, 0) => "Ready to place".to_owned(),
+        (None, ms) => format!("Next tile in {:.1} s", f64::from(ms) / 1000.0),
+        (Some((0, max)), ms) => {
+            format!("0 of {max} tiles: next in {:.1} s", f64::from(ms) / 1000.0)
+        }
+        (Some((available, max)), _) => format!("{available} of {max} tiles ready"),
     };
+    let undo_left = move || live.undo_left_ms.get();
     view! {
         <div class="cooldown" class:waiting=move || live.cooldown_left_ms.get() != 0>
             <span class="cooldown-text">{text}</span>
+            <button
+                type="button"
+                class="undo"
+                hidden=move || undo_left() == 0
+                aria-keyshortcuts="U Control+Z"
+                on:click=move |_| browser::undo()
+            >
+                {move || format!("Undo ({} s)", undo_left() / 1000)}
+            </button>
             <span class="notice" role="status">{move || live.notice.get()}</span>
         </div>
     }

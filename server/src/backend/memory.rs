@@ -14,7 +14,7 @@ use super::{
 use crate::model::{
     unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget,
     Batch, ChallengeMode, Chunks, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement,
-    Placer, RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
+    Placer, Placing, RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
 };
 use app::{
     chunk::ChunkId,
@@ -57,8 +57,10 @@ struct State {
     log: VecDeque<(SystemTime, Placer)>,
     /// Who set each pixel that was ever set, by its record key.
     records: HashMap<u32, PixelRecord>,
-    /// When each session last placed.
-    last_placed: HashMap<SessionId, SystemTime>,
+    /// When each session's charges are all back, while some are spent.
+    refilled_at: HashMap<SessionId, SystemTime>,
+    /// Each session's last placement, while it may be undone.
+    undoable: HashMap<SessionId, Undoable>,
     /// Whether only moderators place.
     frozen: bool,
     /// The size moderators enlarged the canvas to, if they did.
@@ -110,6 +112,27 @@ struct Shared {
     audit: VecDeque<AuditEntry>,
 }
 
+/// Records that the session's pool is `refill` from full at `at`.
+fn set_refill(state: &mut State, session: &SessionId, at: SystemTime, refill: Duration) {
+    if refill.is_zero() {
+        state.refilled_at.remove(session);
+        return;
+    }
+    if state.refilled_at.len() >= PRUNE_AT {
+        state.refilled_at.retain(|_, full| *full > at);
+    }
+    state.refilled_at.insert(session.clone(), at + refill);
+}
+
+/// A placement its placer may still undo.
+struct Undoable {
+    coord: Coord,
+    /// The color it replaced.
+    previous: u8,
+    seq: u64,
+    until: SystemTime,
+}
+
 struct SessionRecord {
     name: Option<String>,
     /// Whether it solved a challenge.
@@ -145,7 +168,8 @@ impl MemoryStore {
                 history: VecDeque::new(),
                 log: VecDeque::new(),
                 records: HashMap::new(),
-                last_placed: HashMap::new(),
+                refilled_at: HashMap::new(),
+                undoable: HashMap::new(),
                 frozen: false,
                 grown: None,
                 archive: Archive::default(),
@@ -244,6 +268,7 @@ impl PlacementStore for MemoryStore {
         if state.frozen {
             return Ok(PlaceOutcome::Frozen);
         }
+        let at = placement.at;
         let mut shared = self.shared();
         let bans = [
             BanTarget::Session(placement.session.handle()),
@@ -252,99 +277,126 @@ impl PlacementStore for MemoryStore {
         let in_force: Vec<Ban> = bans
             .iter()
             .filter_map(|target| shared.bans.get(target))
-            .filter(|ban| ban.until > placement.at)
+            .filter(|ban| ban.until > at)
             .copied()
             .collect();
         let banned = in_force
             .iter()
             .filter(|ban| !ban.shadow)
-            .filter_map(|ban| ban.until.duration_since(placement.at).ok())
+            .filter_map(|ban| ban.until.duration_since(at).ok())
             .max();
         if let Some(retry_after) = banned {
             return Ok(PlaceOutcome::Banned { retry_after });
         }
         let shadowed = !in_force.is_empty();
         let cooldown = self.rules.cooldown;
-        if let Some(last) = state.last_placed.get(&placement.session) {
-            let since = placement.at.duration_since(*last).unwrap_or_default();
-            if since < cooldown {
-                return Ok(PlaceOutcome::Cooldown {
-                    retry_after: cooldown - since,
-                });
-            }
-        }
-        if shadowed {
-            // Its cooldown runs as if it had placed, so nothing gives it away.
-            if !cooldown.is_zero() {
-                state
-                    .last_placed
-                    .insert(placement.session.clone(), placement.at);
-            }
-            return Ok(PlaceOutcome::Shadowed);
-        }
-        let verified = shared
-            .sessions
+        // How far the session's pool is from full: the placement needs a
+        // charge, so at most all but one cooldown.
+        let refill = state
+            .refilled_at
             .get(&placement.session)
-            .is_some_and(|s| s.verified);
-        if !verified {
-            if self.rules.challenge == ChallengeMode::Always {
-                return Ok(PlaceOutcome::ChallengeRequired);
+            .and_then(|full| full.duration_since(at).ok())
+            .unwrap_or_default();
+        let (coord, color, refill) = match placement.placing {
+            Placing::Tile { coord, color } => {
+                if refill > self.rules.reserve() {
+                    return Ok(PlaceOutcome::Cooldown {
+                        retry_after: refill - self.rules.reserve(),
+                    });
+                }
+                if shadowed {
+                    // Its charges run as if it had placed, so nothing gives
+                    // it away.
+                    let refill = refill + cooldown;
+                    set_refill(&mut state, &placement.session, at, refill);
+                    return Ok(PlaceOutcome::Shadowed { refill });
+                }
+                let verified = shared
+                    .sessions
+                    .get(&placement.session)
+                    .is_some_and(|s| s.verified);
+                if !verified {
+                    if self.rules.challenge == ChallengeMode::Always {
+                        return Ok(PlaceOutcome::ChallengeRequired);
+                    }
+                    if let Some(retry_after) = spend_budget(&mut shared, &self.rules, &placement) {
+                        return Ok(match self.rules.challenge {
+                            ChallengeMode::Off => PlaceOutcome::Cooldown { retry_after },
+                            _ => PlaceOutcome::ChallengeRequired,
+                        });
+                    }
+                }
+                (coord, color.get(), refill + cooldown)
             }
-            if let Some(retry_after) = spend_budget(&mut shared, &self.rules, &placement) {
-                return Ok(match self.rules.challenge {
-                    ChallengeMode::Off => PlaceOutcome::Cooldown { retry_after },
-                    _ => PlaceOutcome::ChallengeRequired,
-                });
+            Placing::Undo => {
+                let undone = state
+                    .undoable
+                    .remove(&placement.session)
+                    .filter(|last| last.until > at)
+                    .filter(|last| {
+                        let record = state.records.get(&last.coord.record_key());
+                        record.is_some_and(|r| r.seq == last.seq)
+                    });
+                let Some(last) = undone.filter(|_| !shadowed) else {
+                    return Ok(PlaceOutcome::NothingToUndo);
+                };
+                (last.coord, last.previous, refill.saturating_sub(cooldown))
             }
-        }
-        if !cooldown.is_zero() {
-            if state.last_placed.len() >= PRUNE_AT {
-                let now = placement.at;
-                state
-                    .last_placed
-                    .retain(|_, at| now.duration_since(*at).unwrap_or_default() < cooldown);
-            }
-            state
-                .last_placed
-                .insert(placement.session.clone(), placement.at);
-        }
+        };
+        set_refill(&mut state, &placement.session, at, refill);
 
         state.seq += 1;
         let seq = state.seq;
-        let Coord { x, y, .. } = placement.coord;
-        let color = placement.color.get();
-        state.chunks.set(Tile { x, y, color }, seq);
+        let Coord { x, y, .. } = coord;
+        let tile = Tile { x, y, color };
+        let previous = state.chunks.pixel(x, y);
+        state.chunks.set(tile, seq);
+        if matches!(placement.placing, Placing::Tile { .. }) && !self.rules.undo.is_zero() {
+            if state.undoable.len() >= PRUNE_AT {
+                state.undoable.retain(|_, last| last.until > at);
+            }
+            let last = Undoable {
+                coord,
+                previous,
+                seq,
+                until: at + self.rules.undo,
+            };
+            state.undoable.insert(placement.session.clone(), last);
+        }
         let placed_by = shared
             .sessions
             .get(&placement.session)
             .and_then(|s| s.name.clone());
         drop(shared);
-        state.records.insert(
-            placement.coord.record_key(),
-            PixelRecord {
-                placed_by,
-                placed_at: placement.at,
-                seq,
-                placer: Some(Placer {
-                    session: placement.session.handle(),
-                    address: placement.address.to_string(),
-                }),
-            },
-        );
-        let tile = Tile { x, y, color };
         let placer = Placer {
             session: placement.session.handle(),
             address: placement.address.to_string(),
         };
-        self.log(&mut state, seq, tile, placement.at, placer);
+        state.records.insert(
+            coord.record_key(),
+            PixelRecord {
+                placed_by,
+                placed_at: at,
+                seq,
+                placer: Some(placer.clone()),
+            },
+        );
+        self.log(&mut state, seq, tile, at, placer);
         // No receiver (yet) is fine: the mirror catches up from history.
         let _ = self.updates.send(FeedEvent::Batch(Batch {
             epoch: self.epoch,
             first_seq: seq,
             tiles: vec![tile],
-            placed_at_ms: Some(unix_ms(placement.at)),
+            placed_at_ms: Some(unix_ms(at)),
         }));
-        Ok(PlaceOutcome::Accepted { seq })
+        Ok(PlaceOutcome::Accepted { seq, refill })
+    }
+
+    async fn refill(&self, session: &SessionId) -> Result<Duration, StoreError> {
+        let full = self.lock().refilled_at.get(session).copied();
+        Ok(full
+            .and_then(|full| full.duration_since(SystemTime::now()).ok())
+            .unwrap_or_default())
     }
 
     async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError> {
@@ -881,8 +933,10 @@ mod tests {
 
     fn placement_from(store: &MemoryStore, x: u16, session: &SessionId, ip: &str) -> Placement {
         Placement {
-            coord: store.size.coord(x, 0).unwrap(),
-            color: ColorIndex::parse(3).unwrap(),
+            placing: Placing::Tile {
+                coord: store.size.coord(x, 0).unwrap(),
+                color: ColorIndex::parse(3).unwrap(),
+            },
             session: session.clone(),
             address: ClientAddress::of(ip.parse().unwrap()),
             at: SystemTime::now(),
@@ -896,6 +950,8 @@ mod tests {
         };
         let rules = Rules {
             cooldown: Duration::from_millis(cooldown_ms),
+            charges: 1,
+            undo: Duration::ZERO,
             per_address,
             challenge: ChallengeMode::Off,
         };
@@ -945,7 +1001,10 @@ mod tests {
         let (a, b) = (SessionId::generate(), SessionId::generate());
         assert_eq!(
             store.place(placement(&store, 0, &a)).await.unwrap(),
-            PlaceOutcome::Accepted { seq: 1 }
+            PlaceOutcome::Accepted {
+                seq: 1,
+                refill: Duration::from_secs(60)
+            }
         );
         assert!(matches!(
             store.place(placement(&store, 1, &a)).await.unwrap(),
@@ -953,7 +1012,10 @@ mod tests {
         ));
         assert_eq!(
             store.place(placement(&store, 1, &b)).await.unwrap(),
-            PlaceOutcome::Accepted { seq: 2 }
+            PlaceOutcome::Accepted {
+                seq: 2,
+                refill: Duration::from_secs(60)
+            }
         );
         let chunks = store.snapshot().await.unwrap().chunks;
         assert_eq!([chunks.pixel(0, 0), chunks.pixel(1, 0)], [3, 3]);

@@ -15,8 +15,8 @@ use crate::{
     metrics::Metrics,
     model::{
         ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget, Batch,
-        ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement, RangeBan, Report, Rules,
-        SessionId, Snapshot, Update,
+        ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement, RangeBan, Report, SessionId,
+        Snapshot, Update,
     },
 };
 use app::{
@@ -176,10 +176,13 @@ pub trait CanvasStore: Send + Sync + 'static {
 /// the record of who placed what.
 #[async_trait]
 pub trait PlacementStore: Send + Sync + 'static {
-    /// Checks the cooldown, writes the pixel, records who and when, takes the
-    /// next seq, appends to the history and publishes to the feed: all or
-    /// nothing.
+    /// Checks and spends the session's charge (or gives one back, for an
+    /// undo), writes the pixel, records who and when, takes the next seq,
+    /// appends to the history and publishes to the feed: all or nothing.
     async fn place(&self, placement: Placement) -> Result<PlaceOutcome, StoreError>;
+
+    /// How long until the session's charges are all back (zero: they are).
+    async fn refill(&self, session: &SessionId) -> Result<Duration, StoreError>;
 
     /// The last placement on a pixel, if any.
     async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError>;
@@ -420,11 +423,7 @@ pub fn open(
     shutdown: &CancellationToken,
     metrics: &Arc<Metrics>,
 ) -> Result<Backend, StoreError> {
-    let rules = Rules {
-        cooldown: config.cooldown,
-        per_address: config.placements_per_address,
-        challenge: config.challenge,
-    };
+    let rules = config.rules();
     match &config.redis {
         None => {
             let store = memory::MemoryStore::in_deployment(

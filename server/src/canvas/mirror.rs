@@ -409,7 +409,7 @@ mod tests {
     async fn a_mirror_loaded_from_a_snapshot_recalls_the_recent_tiles_from_history() {
         use crate::{
             backend::{memory::MemoryStore, PlacementStore},
-            model::{ChallengeMode, ClientAddress, Placement, Rules, SessionId},
+            model::{ChallengeMode, ClientAddress, Placement, Placing, Rules, SessionId},
         };
         use app::palette::ColorIndex;
         let size = CanvasSize {
@@ -418,6 +418,8 @@ mod tests {
         };
         let rules = Rules {
             cooldown: std::time::Duration::ZERO,
+            charges: 1,
+            undo: std::time::Duration::ZERO,
             per_address: 0,
             challenge: ChallengeMode::Off,
         };
@@ -425,8 +427,10 @@ mod tests {
         let session = SessionId::generate();
         for n in 0..12u8 {
             let placement = Placement {
-                coord: size.coord(u16::from(n % 4), 0).unwrap(),
-                color: ColorIndex::parse(n).unwrap(),
+                placing: Placing::Tile {
+                    coord: size.coord(u16::from(n % 4), 0).unwrap(),
+                    color: ColorIndex::parse(n).unwrap(),
+                },
                 session: session.clone(),
                 address: ClientAddress::of("192.0.2.1".parse().unwrap()),
                 at: std::time::SystemTime::now(),

@@ -63,9 +63,8 @@ impl Batch {
 /// A placement that passed validation: coordinates and color are in range.
 #[derive(Debug, Clone)]
 pub struct Placement {
-    pub coord: Coord,
-    pub color: ColorIndex,
-    /// Whose cooldown applies; the session's display name (if any) is
+    pub placing: Placing,
+    /// Whose charges it spends; the session's display name (if any) is
     /// recorded as `placed_by`.
     pub session: SessionId,
     /// Whose per-address budget it counts against.
@@ -73,11 +72,30 @@ pub struct Placement {
     pub at: SystemTime,
 }
 
+/// What a placement writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placing {
+    /// One pixel in one color.
+    Tile { coord: Coord, color: ColorIndex },
+    /// The color the session's last placement replaced, back on its pixel,
+    /// if that placement is less than [`Rules::undo`] old, was not undone
+    /// already, and nobody placed on the pixel since. An ordinary
+    /// placement otherwise (a seq, the feed, the history), except that it
+    /// gives back the charge the undone one spent instead of spending one.
+    Undo,
+}
+
 /// What limits placements, checked inside the atomic step.
 #[derive(Debug, Clone, Copy)]
 pub struct Rules {
-    /// The wait between two placements of one session; zero: none.
+    /// The time a spent charge takes to come back; zero: no wait at all.
     pub cooldown: Duration,
+    /// The charges a session holds at most (`CHARGES_MAX`, at least 1): it
+    /// may place this many in a row, then one per cooldown. 1 is a plain
+    /// cooldown between two placements.
+    pub charges: u32,
+    /// How long after a placement its placer may undo it; zero: never.
+    pub undo: Duration,
     /// Placements one client address (all its sessions together) may make
     /// per [`Rules::window`]; 0: no limit. Verified sessions (a solved
     /// challenge) are outside it.
@@ -87,6 +105,25 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// How far a session's pool may be from full while a charge is left:
+    /// all but one charge's cooldown.
+    pub fn reserve(&self) -> Duration {
+        self.cooldown * self.charges.saturating_sub(1)
+    }
+
+    /// A session's charges now, and when the next comes back, when its
+    /// pool is `refill` from full.
+    pub fn charges_left(&self, refill: Duration) -> (u32, Duration) {
+        if self.cooldown.is_zero() || refill.is_zero() {
+            return (self.charges, Duration::ZERO);
+        }
+        let cooldown = self.cooldown.as_millis().max(1);
+        let missing = refill.as_millis().div_ceil(cooldown);
+        let available = u128::from(self.charges).saturating_sub(missing) as u32;
+        let next = refill.as_millis() - (missing - 1) * cooldown;
+        (available, Duration::from_millis(next as u64))
+    }
+
     /// The window of the per-address budget: the cooldown, or a second when
     /// there is none.
     pub fn window(&self) -> Duration {
@@ -137,31 +174,27 @@ impl std::str::FromStr for ChallengeMode {
 /// What became of a placement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlaceOutcome {
-    Accepted {
-        seq: u64,
-    },
+    /// Placed as `seq`; the session's pool is `refill` from full (zero:
+    /// full).
+    Accepted { seq: u64, refill: Duration },
     /// The session placed less than a cooldown ago, or its address used
     /// up its budget for the window.
-    Cooldown {
-        retry_after: Duration,
-    },
+    Cooldown { retry_after: Duration },
     /// The store ran it (as `seq`) but could not confirm in time that it is
     /// durable: a failover may still lose it.
-    Unconfirmed {
-        seq: u64,
-    },
+    Unconfirmed { seq: u64 },
     /// The session or its address is banned for this long yet.
-    Banned {
-        retry_after: Duration,
-    },
+    Banned { retry_after: Duration },
     /// The canvas is frozen: only moderators place.
     Frozen,
     /// The session must solve a challenge first (`CHALLENGE`): it has not,
     /// and it is always asked, or its address spent its budget.
     ChallengeRequired,
     /// The session or its address is shadow-banned: told accepted, never
-    /// placed, never broadcast.
-    Shadowed,
+    /// placed, never broadcast. Its charges run as if it had placed.
+    Shadowed { refill: Duration },
+    /// An undo with nothing to undo (see [`Placing::Undo`]).
+    NothingToUndo,
 }
 
 /// Who set a pixel last, and when.
@@ -505,5 +538,24 @@ mod tests {
         assert_eq!(zeros.handle(), "84e0c0eafaa95a34");
         assert!(!is_session_handle("0123456789ABCDEF"));
         assert!(!is_session_handle("0123456789abcde"));
+    }
+
+    #[test]
+    fn charges_left_count_down_from_the_pool_and_the_next_comes_in_a_cooldown() {
+        let rules = Rules {
+            cooldown: Duration::from_secs(10),
+            charges: 3,
+            undo: Duration::ZERO,
+            per_address: 0,
+            challenge: ChallengeMode::Off,
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(rules.reserve(), secs(20));
+        assert_eq!(rules.charges_left(Duration::ZERO), (3, Duration::ZERO));
+        // One spent 4 s ago: 2 left, the third back in 6 s.
+        assert_eq!(rules.charges_left(secs(6)), (2, secs(6)));
+        assert_eq!(rules.charges_left(secs(10)), (2, secs(10)));
+        assert_eq!(rules.charges_left(secs(11)), (1, secs(1)));
+        assert_eq!(rules.charges_left(secs(30)), (0, secs(10)));
     }
 }

@@ -98,6 +98,7 @@ async fn render(
         colors: state.config.colors,
         base,
         cooldown_ms: state.config.cooldown.as_millis() as u32,
+        undo_ms: state.config.undo.as_millis() as u32,
         online: state.presence.online(),
         frozen: state.presence.frozen(),
         display_name,

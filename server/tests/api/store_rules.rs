@@ -12,7 +12,7 @@ use server::{
     metrics::Metrics,
     model::{
         AddressRange, ArchiveKeep, ArchivedCanvas, ArchivedChunk, BanTarget, ClientAddress,
-        PlaceOutcome, Placement, Placer, SessionId,
+        PlaceOutcome, Placement, Placer, Placing, SessionId,
     },
     rollback,
 };
@@ -78,9 +78,20 @@ impl Opened {
         x: u16,
         color: u8,
     ) -> PlaceOutcome {
-        let placement = Placement {
+        let placing = Placing::Tile {
             coord: self.coord(x, 0),
             color: ColorIndex::parse(color).expect("a color"),
+        };
+        self.placing(session, address, placing).await
+    }
+
+    async fn undo(&self, session: &SessionId, address: &str) -> PlaceOutcome {
+        self.placing(session, address, Placing::Undo).await
+    }
+
+    async fn placing(&self, session: &SessionId, address: &str, placing: Placing) -> PlaceOutcome {
+        let placement = Placement {
+            placing,
             session: session.clone(),
             address: address_of(address),
             at: SystemTime::now(),
@@ -89,6 +100,12 @@ impl Opened {
             .place(placement)
             .await
             .expect("the store answers")
+    }
+
+    /// The color of pixel (x, 0) now.
+    async fn color_at(&self, x: u16) -> u8 {
+        let snapshot = self.store.snapshot().await.expect("a snapshot");
+        snapshot.chunks.pixel(x, 0)
     }
 
     async fn epoch(&self) -> u64 {
@@ -129,6 +146,107 @@ async fn a_session_waits_out_its_cooldown_and_others_do_not() {
             "{}",
             store.name
         );
+    }
+}
+
+/// The time a session's pool takes to be full again, from an answer.
+fn refill_of(outcome: &PlaceOutcome) -> Duration {
+    match outcome {
+        PlaceOutcome::Accepted { refill, .. } | PlaceOutcome::Shadowed { refill } => *refill,
+        other => panic!("not placed: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_session_places_its_charges_in_a_row_then_one_per_cooldown() {
+    let vars = [("CHARGES_MAX", "3"), ("COOLDOWN_MS", "400"), NO_BUDGET];
+    for store in backends(&vars).await {
+        let session = SessionId::generate();
+        let cooldown = Duration::from_millis(400);
+        for (x, charges_spent) in (1..=3).zip(1u32..) {
+            let outcome = store.place(&session, "192.0.2.1", x).await;
+            let refill = refill_of(&outcome);
+            assert!(
+                refill <= cooldown * charges_spent && refill > cooldown * (charges_spent - 1),
+                "{}: charge {charges_spent} spent, refill {refill:?}",
+                store.name
+            );
+        }
+        let retry_after = match store.place(&session, "192.0.2.1", 4).await {
+            PlaceOutcome::Cooldown { retry_after } => retry_after,
+            other => panic!("{}: the pool is empty, yet {other:?}", store.name),
+        };
+        assert!(retry_after <= cooldown, "{}: {retry_after:?}", store.name);
+        let refill = store.store.refill(&session).await.unwrap();
+        assert!(
+            refill > cooldown * 2 && refill <= cooldown * 3,
+            "{}: {refill:?}",
+            store.name
+        );
+        // One charge comes back after a cooldown, not all three.
+        tokio::time::sleep(retry_after + Duration::from_millis(30)).await;
+        assert!(accepted(store.place(&session, "192.0.2.1", 4).await));
+        assert!(
+            matches!(
+                store.place(&session, "192.0.2.1", 5).await,
+                PlaceOutcome::Cooldown { .. }
+            ),
+            "{}",
+            store.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_undo_puts_the_color_and_the_charge_back_until_someone_places_there() {
+    let vars = [LONG_COOLDOWN, ("UNDO_MS", "60000"), NO_BUDGET];
+    for store in backends(&vars).await {
+        let (alice, bob) = (SessionId::generate(), SessionId::generate());
+        let address = "192.0.2.1";
+        assert!(accepted(store.place_color(&alice, address, 1, 5).await));
+        assert!(accepted(store.place_color(&bob, address, 1, 7).await));
+        // Bob's tile over Alice's: hers is not to undo any more.
+        assert_eq!(
+            store.undo(&alice, address).await,
+            PlaceOutcome::NothingToUndo,
+            "{}",
+            store.name
+        );
+        assert_eq!(store.color_at(1).await, 7, "{}", store.name);
+
+        // Bob undoes his: Alice's color is back, and so is his charge.
+        let undone = store.undo(&bob, address).await;
+        assert!(accepted(undone), "{}: {undone:?}", store.name);
+        assert_eq!(refill_of(&undone), Duration::ZERO, "{}", store.name);
+        assert_eq!(store.color_at(1).await, 5, "{}", store.name);
+        assert_eq!(
+            store.undo(&bob, address).await,
+            PlaceOutcome::NothingToUndo,
+            "{}: once only",
+            store.name
+        );
+        assert!(
+            accepted(store.place_color(&bob, address, 2, 9).await),
+            "{}: the charge came back",
+            store.name
+        );
+        assert!(accepted(store.undo(&bob, address).await));
+        assert_eq!(store.color_at(2).await, 0, "{}: white again", store.name);
+        let record = store.store.pixel(store.coord(2, 0)).await.unwrap().unwrap();
+        assert!(record.seq > 0, "{}: an ordinary placement", store.name);
+    }
+    // Past the undo time, nothing is undone.
+    for store in backends(&[LONG_COOLDOWN, ("UNDO_MS", "200"), NO_BUDGET]).await {
+        let alice = SessionId::generate();
+        assert!(accepted(store.place_color(&alice, "192.0.2.1", 1, 5).await));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(
+            store.undo(&alice, "192.0.2.1").await,
+            PlaceOutcome::NothingToUndo,
+            "{}",
+            store.name
+        );
+        assert_eq!(store.color_at(1).await, 5);
     }
 }
 
@@ -266,7 +384,11 @@ async fn a_shadow_banned_session_is_told_yes_and_changes_nothing() {
             .unwrap();
         let before = store.store.snapshot().await.unwrap();
         let outcome = store.place(&shadowed, "192.0.2.1", 7).await;
-        assert_eq!(outcome, PlaceOutcome::Shadowed, "{}", store.name);
+        assert!(
+            matches!(outcome, PlaceOutcome::Shadowed { .. }),
+            "{}: {outcome:?}",
+            store.name
+        );
         let after = store.store.snapshot().await.unwrap();
         assert_eq!(
             (after.seq, after.chunks),
@@ -304,7 +426,7 @@ async fn placements_take_consecutive_seqs_and_history_pages_through_them() {
         let mut seqs = Vec::new();
         for x in 0..10 {
             match store.place(&session, "192.0.2.1", x).await {
-                PlaceOutcome::Accepted { seq } => seqs.push(seq),
+                PlaceOutcome::Accepted { seq, .. } => seqs.push(seq),
                 other => panic!("{}: {other:?}", store.name),
             }
         }

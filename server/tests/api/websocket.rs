@@ -433,3 +433,74 @@ async fn fresh_sessions_per_address_are_capped() {
     returning.place(2, 2, 2).await;
     assert_eq!(returning.place_result().await.0, PlaceStatus::Accepted);
 }
+
+/// The next `Charges` frame, passing over other frames.
+async fn charges(ws: &mut WsClient) -> (u8, u8, u32) {
+    loop {
+        if let ServerMessage::Charges {
+            available,
+            max,
+            next_ms,
+        } = ws.recv().await
+        {
+            return (available, max, next_ms);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_session_with_charges_is_told_its_pool_and_an_undo_gives_one_back() {
+    let app = spawn_app(&[("CHARGES_MAX", "3"), ("COOLDOWN_MS", "60000")]).await;
+    let mut ws = app.ws().await;
+    assert_eq!(charges(&mut ws).await, (3, 3, 0), "after Hello: full");
+    ws.place(10, 20, 3).await;
+    assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    let (available, max, next_ms) = charges(&mut ws).await;
+    assert_eq!((available, max), (2, 3));
+    assert!((59_000..=60_000).contains(&next_ms), "{next_ms}");
+    ws.place(11, 20, 4).await;
+    assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    assert_eq!(charges(&mut ws).await.0, 1);
+
+    // The undo puts back the white under (11, 20) and one charge.
+    ws.send(ClientMessage::Undo).await;
+    let (status, seq, _) = ws.place_result().await;
+    assert_eq!(status, PlaceStatus::Accepted);
+    assert_eq!(charges(&mut ws).await.0, 2);
+    let pixel = app.json("/api/pixel?x=11&y=20").await;
+    assert_eq!(
+        (pixel["color"].as_u64(), pixel["seq"].as_u64()),
+        (Some(0), Some(seq))
+    );
+    ws.send(ClientMessage::Undo).await;
+    assert_eq!(ws.place_result().await.0, PlaceStatus::NothingToUndo);
+
+    // A new socket of the same session is told where its pool stands.
+    let cookie = ws.new_session.clone().unwrap();
+    let mut again = WsClient::with_session(&app, &cookie).await;
+    assert_eq!(charges(&mut again).await.0, 2);
+}
+
+#[tokio::test]
+async fn with_one_charge_no_charges_frame_is_sent() {
+    let app = spawn_app(&[("COOLDOWN_MS", "60000")]).await;
+    let mut ws = app.ws().await;
+    ws.place(10, 20, 3).await;
+    assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    ws.place(11, 20, 3).await;
+    let (status, _, retry_after_ms) = ws.place_result().await;
+    assert_eq!(status, PlaceStatus::Cooldown);
+    assert!(retry_after_ms > 59_000);
+    // The undo is answered; no Charges frame came before or with it.
+    ws.send(ClientMessage::Undo).await;
+    loop {
+        match ws.recv().await {
+            ServerMessage::PlaceResult { status, .. } => {
+                assert_eq!(status, PlaceStatus::Accepted);
+                break;
+            }
+            ServerMessage::Charges { .. } => panic!("a Charges frame with one charge"),
+            _ => {}
+        }
+    }
+}

@@ -117,9 +117,18 @@ impl Keys {
         format!("{}:", self.prefix)
     }
 
-    /// String with a TTL: present while the session is cooling down.
+    /// String with a TTL: present while some of the session's charges on
+    /// this canvas are spent, living until they are all back (one charge:
+    /// while it cools down).
     pub fn cooldown(&self, session: &SessionId) -> String {
         format!("{}:cooldown:{}", self.canvas, session.as_str())
+    }
+
+    /// String with a TTL: the session's last placement on this canvas
+    /// (`<record key>,<x>,<y>,<color it replaced>,<seq>`), while it may be
+    /// undone (`place.lua`).
+    pub fn undo(&self, session: &SessionId) -> String {
+        format!("{}:undo:{}", self.canvas, session.as_str())
     }
 
     /// Hash with a TTL: the session's `name` and `last_seen` (unix ms).

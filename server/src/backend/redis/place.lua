@@ -3,22 +3,35 @@
 -- KEYS: 1 epoch, 2 seq, 3 chunks (the painted chunks' versions), 4 history,
 --       5 meta, 6 frozen, 7 present
 --       while any ban may be in force, then for each placement its session's
---       cooldown key, its session key and its client address's budget key
+--       cooldown key, its session key, its client address's budget key and
+--       its session's undo key
 -- ARGV: 1 now (ms), 2 cooldown (ms), 3 history length, 4 channel,
 --       5 epoch to start if none, 6 placements per address and window
 --       (0: no budget), 7 the budget's window (ms), 8 the bans' key prefix
 --       (`<prefix>:ban:`), 9 when to ask for a solved challenge (0 never,
 --       1 when an unverified session meets its address's spent budget,
 --       2 before any unverified session places), 10 the chunk keys' prefix
---       (`<prefix>:chunk:`), then for each placement its record key
---       (`y * 65536 + x`), color,
+--       (`<prefix>:chunk:`), 11 the charges a session holds at most, 12 how
+--       long a placement may be undone (ms, 0 never), then for each
+--       placement its record key (`y * 65536 + x`), color (`u`: undo the
+--       session's last placement; the record key, x and y are then unused),
 --       x, y and placer (`<session handle>,<client address>`)
--- Returns for each placement {ACCEPTED, seq}, {COOLING, ms left} (the
--- session's cooldown, or its address's spent budget), {BANNED, ms left}
--- (the session or its address), {FROZEN, 0}, {NEEDS_CHALLENGE, 0} (a solved
--- challenge needed first) or {SHADOWED, 0} (shadow-banned: told accepted,
--- never placed), flattened into one list. The codes are named below and
--- in `PlaceCode` (redis/store.rs), which refuses any other.
+-- Returns for each placement {ACCEPTED, seq, refill}, {COOLING, ms left,
+-- refill} (the session's charges, or its address's spent budget),
+-- {BANNED, ms left, 0} (the session or its address), {FROZEN, 0, 0},
+-- {NEEDS_CHALLENGE, 0, 0} (a solved challenge needed first), {SHADOWED, 0,
+-- refill} (shadow-banned: told accepted, never placed) or {NOTHING_TO_UNDO,
+-- 0, 0}, flattened into one list; `refill` is how long until the session's
+-- charges are all back (ms). The codes are named below and in `PlaceCode`
+-- (redis/store.rs), which refuses any other.
+-- Charges: a session's cooldown key lives until its pool is full again,
+-- so its time to live is the refill. A placement needs it to be at most
+-- (charges - 1) cooldowns and adds one; an undo takes one off. With one
+-- charge that is a plain cooldown.
+-- Undo: each placement leaves `<record key>,<x>,<y>,<color it replaced>,
+-- <seq>` under its session's undo key for the undo time. An undo puts that
+-- color back if the pixel's record still has that seq (nobody placed
+-- since), and removes the key.
 -- A verified session (field `v` of its session hash: it solved a
 -- challenge) places on its own cooldown, outside its address's budget.
 -- The bans' keys are made here, and only while a ban is in force: declaring
@@ -33,13 +46,15 @@
 -- tiles, five bytes each as in a Tiles frame, at: now, p: each tile's
 -- placer, `;`-separated, for moderators' rollbacks) and one Pub/Sub message
 -- (<epoch>:<first seq>:<now>:<tiles>).
-local ACCEPTED, COOLING, BANNED, FROZEN, NEEDS_CHALLENGE, SHADOWED = 0, 1, 2, 3, 4, 5
+local ACCEPTED, COOLING, BANNED, FROZEN, NEEDS_CHALLENGE, SHADOWED, NOTHING_TO_UNDO = 0, 1, 2, 3, 4, 5, 6
 local now, cooldown, keep, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local budget, window = tonumber(ARGV[6]), tonumber(ARGV[7])
 local ban_prefix = ARGV[8]
 local challenge = tonumber(ARGV[9])
 local chunk_prefix = ARGV[10]
-local count = (#KEYS - 7) / 3
+local reserve = (tonumber(ARGV[11]) - 1) * cooldown
+local undo_ms = tonumber(ARGV[12])
+local count = (#KEYS - 7) / 4
 -- Without a ban in force anywhere, nobody's bans are looked up.
 local bans = redis.call('EXISTS', KEYS[7]) == 1
 
@@ -47,6 +62,7 @@ if redis.call('EXISTS', KEYS[6]) == 1 then
   local results = {}
   for _ = 1, count do
     results[#results + 1] = FROZEN
+    results[#results + 1] = 0
     results[#results + 1] = 0
   end
   return results
@@ -67,14 +83,37 @@ end
 
 local first = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
 local seq = first - 1
-local results, bitfields, versions, meta, tiles, cooling, placers = {}, {}, {}, {}, {}, {}, {}
+local results, bitfields, versions, meta, tiles, placers = {}, {}, {}, {}, {}, {}
+-- Per cooldown key: how long until the session's pool is full (ms), as
+-- this batch leaves it, and whether the batch changed it.
+local refills, refilled = {}, {}
+local function refill_of(key)
+  if refills[key] == nil then
+    refills[key] = math.max(redis.call('PTTL', key), 0)
+  end
+  return refills[key]
+end
+-- Per undo key: the session's last accepted tile in this batch (its
+-- pixel, seq, and its place in its chunk's BITFIELD), or false once an
+-- undo used it up. Per record key: placed on in this batch.
+local undoable, touched = {}, {}
+-- The color each accepted tile replaced, once the chunks are written.
+local replaced = {}
 -- Per address key: placements counted so far (stored and in this batch),
 -- and those this batch adds.
 local used, spent = {}, {}
+
+local function result(code, value, refill)
+  results[#results + 1] = code
+  results[#results + 1] = value
+  results[#results + 1] = refill
+end
+
 for i = 1, count do
-  local k, a = 5 + 3 * i, 6 + 5 * i
-  local cooldown_key, session_key, address_key = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local k, a = 4 + 4 * i, 8 + 5 * i
+  local cooldown_key, session_key, address_key, undo_key = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
   local index, color, x, y, placer = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local undo, accepted = color == 'u', false
   -- A ban's time left (a ban without one, PTTL -1, lasts until lifted);
   -- a shadow ban (value 's') lets the placement look accepted instead.
   local banned, shadowed = 0, false
@@ -95,22 +134,41 @@ for i = 1, count do
     end
   end
   if banned > 0 then
-    results[#results + 1] = BANNED
-    results[#results + 1] = banned
+    result(BANNED, banned, 0)
+  elseif undo then
+    -- The session's last placement, if still undoable and nobody placed
+    -- on its pixel since (in the store, or earlier in this batch).
+    local last = false
+    if not shadowed and undoable[undo_key] == nil then
+      last = redis.call('GET', undo_key)
+    end
+    local last_index, lx, ly, previous, last_seq
+    if last then
+      last_index, lx, ly, previous, last_seq = string.match(last, '^(%d+),(%d+),(%d+),(%d+),(%d+)$')
+    end
+    local record = last_index and not touched[last_index] and redis.call('HGET', KEYS[5], last_index)
+    if record and string.match(record, '^v2,(%d+),') == last_seq then
+      index, color, x, y = last_index, previous, lx, ly
+      if cooldown > 0 then
+        refills[cooldown_key] = math.max(refill_of(cooldown_key) - cooldown, 0)
+        refilled[cooldown_key] = true
+      end
+      undoable[undo_key] = false
+      accepted = true
+    else
+      result(NOTHING_TO_UNDO, 0, 0)
+    end
   else
     local left = 0
     if cooldown > 0 then
-      if cooling[cooldown_key] then
-        left = cooldown -- placed earlier in this batch
-      else
-        left = redis.call('PTTL', cooldown_key)
-      end
+      left = refill_of(cooldown_key) - reserve
     end
     local pretend = left <= 0 and shadowed
     if pretend then
-      -- Its cooldown runs as if it had placed, so nothing gives it away.
+      -- Its charges run as if it had placed, so nothing gives it away.
       if cooldown > 0 then
-        cooling[cooldown_key] = true
+        refills[cooldown_key] = refill_of(cooldown_key) + cooldown
+        refilled[cooldown_key] = true
       end
     end
     local verified, challenged = false, false
@@ -134,40 +192,46 @@ for i = 1, count do
       end
     end
     if pretend then
-      results[#results + 1] = SHADOWED
-      results[#results + 1] = 0
+      result(SHADOWED, 0, refills[cooldown_key] or 0)
     elseif challenged then
-      results[#results + 1] = NEEDS_CHALLENGE
-      results[#results + 1] = 0
+      result(NEEDS_CHALLENGE, 0, 0)
     elseif left > 0 then
-      results[#results + 1] = COOLING
-      results[#results + 1] = left
+      result(COOLING, left, cooldown > 0 and refill_of(cooldown_key) or 0)
     else
-      seq = seq + 1
+      accepted = true
       if cooldown > 0 then
-        cooling[cooldown_key] = true
+        refills[cooldown_key] = refill_of(cooldown_key) + cooldown
+        refilled[cooldown_key] = true
       end
       if budget > 0 and not verified then
         used[address_key] = used[address_key] + 1
         spent[address_key] = (spent[address_key] or 0) + 1
       end
-      local name = redis.call('HGET', session_key, 'name') or ''
-      local px, py = tonumber(x), tonumber(y)
-      local chunk = string.format('%d,%d', math.floor(px / 256), math.floor(py / 256))
-      local bitfield = bitfields[chunk] or {}
-      bitfields[chunk] = bitfield
-      bitfield[#bitfield + 1] = 'SET'
-      bitfield[#bitfield + 1] = 'u8'
-      bitfield[#bitfield + 1] = '#' .. ((py % 256) * 256 + px % 256)
-      bitfield[#bitfield + 1] = color
-      versions[chunk] = seq
-      meta[#meta + 1] = index
-      meta[#meta + 1] = 'v2,' .. string.format('%d', seq) .. ',' .. now .. ',' .. placer .. ',' .. name
-      tiles[#tiles + 1] = struct.pack('<HHB', tonumber(x), tonumber(y), tonumber(color))
-      placers[#placers + 1] = placer
-      results[#results + 1] = ACCEPTED
-      results[#results + 1] = seq
     end
+  end
+  if accepted then
+    -- A tile, or an undo's.
+    seq = seq + 1
+    local name = redis.call('HGET', session_key, 'name') or ''
+    local px, py = tonumber(x), tonumber(y)
+    local chunk = string.format('%d,%d', math.floor(px / 256), math.floor(py / 256))
+    local bitfield = bitfields[chunk] or {}
+    bitfields[chunk] = bitfield
+    bitfield[#bitfield + 1] = 'SET'
+    bitfield[#bitfield + 1] = 'u8'
+    bitfield[#bitfield + 1] = '#' .. ((py % 256) * 256 + px % 256)
+    bitfield[#bitfield + 1] = color
+    versions[chunk] = seq
+    touched[index] = true
+    meta[#meta + 1] = index
+    meta[#meta + 1] = 'v2,' .. string.format('%d', seq) .. ',' .. now .. ',' .. placer .. ',' .. name
+    tiles[#tiles + 1] = struct.pack('<HHB', px, py, tonumber(color))
+    placers[#placers + 1] = placer
+    if not undo and undo_ms > 0 then
+      undoable[undo_key] = {index = index, x = x, y = y, chunk = chunk, slot = #bitfield / 4,
+        seq = string.format('%d', seq)}
+    end
+    result(ACCEPTED, seq, refills[cooldown_key] or 0)
   end
 end
 
@@ -180,7 +244,8 @@ if seq >= first then
     last_id .. '-0', 'f', first_id, 't', packed, 'at', now, 'p', table.concat(placers, ';'))
   redis.call('SET', KEYS[2], last_id)
   for chunk, bitfield in pairs(bitfields) do
-    redis.call('BITFIELD', chunk_prefix .. '{' .. chunk .. '}', unpack(bitfield))
+    -- BITFIELD SET answers the values it replaced, in order.
+    replaced[chunk] = redis.call('BITFIELD', chunk_prefix .. '{' .. chunk .. '}', unpack(bitfield))
     redis.call('HSET', KEYS[3], chunk, string.format('%d', versions[chunk]))
   end
   redis.call('HSET', KEYS[5], unpack(meta))
@@ -191,7 +256,19 @@ if seq >= first then
   end
   redis.call('PUBLISH', channel, epoch .. ':' .. first_id .. ':' .. now .. ':' .. packed)
 end
-for key in pairs(cooling) do
-  redis.call('SET', key, '1', 'PX', cooldown)
+for key in pairs(refilled) do
+  if refills[key] > 0 then
+    redis.call('SET', key, '1', 'PX', refills[key])
+  else
+    redis.call('DEL', key)
+  end
+end
+for key, last in pairs(undoable) do
+  if last then
+    local previous = replaced[last.chunk][last.slot]
+    redis.call('SET', key, table.concat({last.index, last.x, last.y, previous, last.seq}, ','), 'PX', undo_ms)
+  else
+    redis.call('DEL', key)
+  end
 end
 return results

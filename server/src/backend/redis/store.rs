@@ -30,7 +30,7 @@ use crate::{
     model::{
         unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget,
         Chunk, Chunks, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement, Placer,
-        RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
+        Placing, RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
     },
 };
 use app::{
@@ -173,7 +173,8 @@ impl RedisStore {
             invocation
                 .key(keys.cooldown(&placement.session))
                 .key(keys.session(&placement.session))
-                .key(keys.address_budget(placement.address));
+                .key(keys.address_budget(placement.address))
+                .key(keys.undo(&placement.session));
         }
         let accepted_at = batch.iter().map(|p| p.placement.at).min();
         invocation
@@ -186,25 +187,30 @@ impl RedisStore {
             .arg(self.rules.window().as_millis() as u64)
             .arg(keys.ban_prefix())
             .arg(self.rules.challenge.code())
-            .arg(keys.chunk_prefix());
+            .arg(keys.chunk_prefix())
+            .arg(self.rules.charges.max(1))
+            .arg(self.rules.undo.as_millis() as u64);
         for Pending { placement, .. } in batch {
-            invocation
-                .arg(placement.coord.record_key())
-                .arg(placement.color.get())
-                .arg(placement.coord.x)
-                .arg(placement.coord.y)
-                .arg(format!(
-                    "{},{}",
-                    placement.session.handle(),
-                    placement.address
-                ));
+            match placement.placing {
+                Placing::Tile { coord, color } => invocation
+                    .arg(coord.record_key())
+                    .arg(color.get())
+                    .arg(coord.x)
+                    .arg(coord.y),
+                Placing::Undo => invocation.arg(0).arg("u").arg(0).arg(0),
+            };
+            invocation.arg(format!(
+                "{},{}",
+                placement.session.handle(),
+                placement.address
+            ));
         }
         let durability = self.durability;
         let (results, durable): (Vec<u64>, bool) = self
             .placer
             .run(|c| async move { invoke_confirmed(&invocation, durability, c).await })
             .await?;
-        if results.len() != batch.len() * 2 {
+        if results.len() != batch.len() * 3 {
             return Err(malformed("placement results"));
         }
         if !durable {
@@ -214,14 +220,18 @@ impl RedisStore {
             );
         }
         results
-            .chunks(2)
-            .map(|pair| Ok(PlaceCode::try_from(pair[0])?.outcome(pair[1], durable)))
+            .chunks(3)
+            .map(|answer| {
+                let refill = Duration::from_millis(answer[2]);
+                Ok(PlaceCode::try_from(answer[0])?.outcome(answer[1], refill, durable))
+            })
             .collect()
     }
 }
 
 /// What `place.lua` answers for one placement, with a number (the first of
-/// its pair; the second is a seq or milliseconds). The script names the
+/// its three; the second is a seq or milliseconds, the third the session's
+/// refill). The script names the
 /// same numbers (`ACCEPTED` … `SHADOWED`); any other is an error, never a
 /// guess.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,6 +242,7 @@ enum PlaceCode {
     Frozen = 3,
     NeedsChallenge = 4,
     Shadowed = 5,
+    NothingToUndo = 6,
 }
 
 impl TryFrom<u64> for PlaceCode {
@@ -245,6 +256,7 @@ impl TryFrom<u64> for PlaceCode {
             3 => Self::Frozen,
             4 => Self::NeedsChallenge,
             5 => Self::Shadowed,
+            6 => Self::NothingToUndo,
             _ => return Err(malformed("placement result code")),
         })
     }
@@ -253,9 +265,9 @@ impl TryFrom<u64> for PlaceCode {
 impl PlaceCode {
     /// The outcome, given the pair's second number and whether the batch
     /// was confirmed by the replicas.
-    fn outcome(self, value: u64, durable: bool) -> PlaceOutcome {
+    fn outcome(self, value: u64, refill: Duration, durable: bool) -> PlaceOutcome {
         match self {
-            Self::Accepted if durable => PlaceOutcome::Accepted { seq: value },
+            Self::Accepted if durable => PlaceOutcome::Accepted { seq: value, refill },
             Self::Accepted => PlaceOutcome::Unconfirmed { seq: value },
             Self::Cooling => PlaceOutcome::Cooldown {
                 retry_after: Duration::from_millis(value),
@@ -265,7 +277,8 @@ impl PlaceCode {
             },
             Self::Frozen => PlaceOutcome::Frozen,
             Self::NeedsChallenge => PlaceOutcome::ChallengeRequired,
-            Self::Shadowed => PlaceOutcome::Shadowed,
+            Self::Shadowed => PlaceOutcome::Shadowed { refill },
+            Self::NothingToUndo => PlaceOutcome::NothingToUndo,
         }
     }
 }
@@ -282,7 +295,9 @@ fn record_batch(
     span.in_scope(|| match committed {
         Ok(outcomes) => {
             let seqs = outcomes.iter().filter_map(|outcome| match outcome {
-                PlaceOutcome::Accepted { seq } | PlaceOutcome::Unconfirmed { seq } => Some(*seq),
+                PlaceOutcome::Accepted { seq, .. } | PlaceOutcome::Unconfirmed { seq } => {
+                    Some(*seq)
+                }
                 _ => None,
             });
             match (seqs.clone().min(), seqs.max()) {
@@ -585,6 +600,15 @@ impl PlacementStore for RedisStore {
             .await
             .map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
+    }
+
+    async fn refill(&self, session: &SessionId) -> Result<Duration, StoreError> {
+        let key = self.keys.cooldown(session);
+        let ttl: i64 = self
+            .master
+            .run(|mut c| async move { redis::cmd("PTTL").arg(key).query_async(&mut c).await })
+            .await?;
+        Ok(Duration::from_millis(ttl.max(0) as u64))
     }
 
     async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError> {
@@ -1456,6 +1480,7 @@ mod tests {
             ("FROZEN", PlaceCode::Frozen),
             ("NEEDS_CHALLENGE", PlaceCode::NeedsChallenge),
             ("SHADOWED", PlaceCode::Shadowed),
+            ("NOTHING_TO_UNDO", PlaceCode::NothingToUndo),
         ];
         assert_eq!(named.len(), expected.len());
         for ((name, number), (expected_name, code)) in named.into_iter().zip(expected) {
@@ -1464,7 +1489,7 @@ mod tests {
             assert_eq!(code as u64, number);
         }
         assert!(
-            PlaceCode::try_from(6).is_err(),
+            PlaceCode::try_from(7).is_err(),
             "an unknown code is an error"
         );
     }

@@ -30,7 +30,7 @@ use crate::{
     },
     limits::{ConnectionPermit, TokenBucket},
     metrics::{DisconnectReason, Metrics, PlacementResult},
-    model::{unix_ms, ClientAddress, PlaceOutcome, Placement, SessionId},
+    model::{unix_ms, ClientAddress, PlaceOutcome, Placement, Placing, Rules, SessionId},
     state::AppState,
 };
 use app::{
@@ -95,8 +95,24 @@ const LAG_SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// The longest a closing socket waits for its placements' answers.
 const FINISH_WITHIN: Duration = Duration::from_secs(5);
 
-/// The answer to one Place frame, once the store has decided.
-type Reply = Pin<Box<dyn Future<Output = ServerMessage> + Send>>;
+/// The answer to one Place (or Undo) frame, once the store has decided.
+type Reply = Pin<Box<dyn Future<Output = Answer> + Send>>;
+
+/// What answers one Place or Undo: its `PlaceResult`, and the session's
+/// charges after it when a session holds more than one (`CHARGES_MAX`).
+struct Answer {
+    result: ServerMessage,
+    charges: Option<ServerMessage>,
+}
+
+impl From<ServerMessage> for Answer {
+    fn from(result: ServerMessage) -> Self {
+        Self {
+            result,
+            charges: None,
+        }
+    }
+}
 
 /// The answers to Place frames, in order. Made on the first placement: a
 /// socket that only watches (most of them) never allocates the queue.
@@ -119,7 +135,7 @@ impl Replies {
     }
 
     /// The next answer, once it is decided; `None` when none is awaited.
-    fn next(&mut self) -> impl Future<Output = Option<ServerMessage>> + '_ {
+    fn next(&mut self) -> impl Future<Output = Option<Answer>> + '_ {
         std::future::poll_fn(|cx| match &mut self.0 {
             Some(replies) => replies.poll_next_unpin(cx),
             None => Poll::Ready(None),
@@ -286,6 +302,19 @@ impl<S: Transport> Connection<S> {
             self.feed(ServerMessage::Frozen { frozen: true }.encode())
                 .await?;
         }
+        // Only where sessions hold several charges: with one, `Hello`'s
+        // cooldown says it all (and clients of before charges see nothing
+        // new).
+        let rules = self.state.config.rules();
+        if rules.charges > 1 {
+            let refill = self
+                .state
+                .store
+                .refill(&self.session)
+                .await
+                .unwrap_or_default();
+            self.feed(charges(&rules, refill).encode()).await?;
+        }
         self.flush().await?;
 
         let shutdown = self.state.shutdown.clone();
@@ -299,10 +328,10 @@ impl<S: Transport> Connection<S> {
             tokio::select! {
                 biased;
                 _ = &mut cancelled => return Box::pin(self.finish()).await,
-                Some(reply) = self.replies.next(), if !self.replies.is_empty() => {
-                    self.feed(reply.encode()).await?;
-                    while let Some(Some(reply)) = ready_now(self.replies.next()).await {
-                        self.feed(reply.encode()).await?;
+                Some(answer) = self.replies.next(), if !self.replies.is_empty() => {
+                    self.feed_answer(answer).await?;
+                    while let Some(Some(answer)) = ready_now(self.replies.next()).await {
+                        self.feed_answer(answer).await?;
                     }
                 }
                 incoming = self.socket.next(), if self.replies.len() < MAX_PLACEMENTS_IN_FLIGHT => {
@@ -341,8 +370,8 @@ impl<S: Transport> Connection<S> {
     /// then closes with 1001 so the client reconnects elsewhere and resumes.
     async fn finish(&mut self) -> Result<(), DisconnectReason> {
         let answered = async {
-            while let Some(reply) = self.replies.next().await {
-                self.feed(reply.encode()).await?;
+            while let Some(answer) = self.replies.next().await {
+                self.feed_answer(answer).await?;
             }
             Ok::<_, DisconnectReason>(())
         };
@@ -390,7 +419,12 @@ impl<S: Transport> Connection<S> {
         };
         match ClientMessage::decode(&data) {
             Ok(ClientMessage::Place(tile)) => {
-                let reply = self.place(tile);
+                let reply = self.place(Some(tile));
+                self.replies.push_back(reply);
+                Ok(None)
+            }
+            Ok(ClientMessage::Undo) => {
+                let reply = self.place(None);
                 self.replies.push_back(reply);
                 Ok(None)
             }
@@ -476,20 +510,27 @@ impl<S: Transport> Connection<S> {
         }
     }
 
-    /// The answer to a Place frame: at once when it is refused here, else
-    /// once the store has decided.
-    fn place(&mut self, tile: Tile) -> Reply {
+    /// The answer to a Place frame (`tile`) or an Undo (`None`): at once
+    /// when it is refused here, else once the store has decided.
+    fn place(&mut self, tile: Option<Tile>) -> Reply {
         let metrics = self.state.metrics.clone();
         if let Err(wait) = self.place_limit.take(Instant::now()) {
             metrics.placement(PlacementResult::RateLimited);
             return answered(PlaceStatus::RateLimited, 0, wait);
         }
-        let size = self.state.mirror.size();
-        // A color of the palette, and of this canvas's part of it.
-        let color = ColorIndex::parse(tile.color).filter(|_| tile.color < self.state.config.colors);
-        let (Some(coord), Some(color)) = (size.coord(tile.x, tile.y), color) else {
-            metrics.placement(PlacementResult::Invalid);
-            return answered(PlaceStatus::Invalid, 0, Duration::ZERO);
+        let placing = match tile {
+            Some(tile) => {
+                let size = self.state.mirror.size();
+                // A color of the palette, and of this canvas's part of it.
+                let color =
+                    ColorIndex::parse(tile.color).filter(|_| tile.color < self.state.config.colors);
+                let (Some(coord), Some(color)) = (size.coord(tile.x, tile.y), color) else {
+                    metrics.placement(PlacementResult::Invalid);
+                    return answered(PlaceStatus::Invalid, 0, Duration::ZERO);
+                };
+                Placing::Tile { coord, color }
+            }
+            None => Placing::Undo,
         };
         let at = SystemTime::now();
         // The seq a shadow-banned placer is told its tile took: one that
@@ -507,14 +548,14 @@ impl<S: Transport> Connection<S> {
             None => {}
         }
         let placement = Placement {
-            coord,
-            color,
+            placing,
             session: self.session.clone(),
             address: self.address,
             at,
         };
         let store = self.state.store.clone();
-        Box::pin(decide(store, metrics, placement, seen))
+        let rules = self.state.config.rules();
+        Box::pin(decide(store, metrics, rules, placement, seen))
     }
 
     /// Sends the tiles after `last_seq` (from memory, or from the store's
@@ -606,6 +647,15 @@ impl<S: Transport> Connection<S> {
         let _ = self.feed_message(Message::Close(Some(frame))).await;
         let _ = self.flush().await;
         Err(why)
+    }
+
+    /// Queues a placement's answer: its `PlaceResult`, then its charges.
+    async fn feed_answer(&mut self, answer: Answer) -> Result<(), DisconnectReason> {
+        self.feed(answer.result.encode()).await?;
+        match answer.charges {
+            Some(charges) => self.feed(charges.encode()).await,
+            None => Ok(()),
+        }
     }
 
     /// Queues a binary frame; it is written by the next flush (or sooner,
@@ -709,60 +759,79 @@ async fn history_since(
 }
 
 /// Asks the store about one placement and turns its answer into the
-/// client's `PlaceResult`.
+/// client's `PlaceResult`, and its `Charges` where sessions hold several.
 async fn decide(
     store: Arc<dyn PlacementStore>,
     metrics: Arc<Metrics>,
+    rules: Rules,
     placement: Placement,
     seen: u64,
-) -> ServerMessage {
+) -> Answer {
     let asked = Instant::now();
-    let (x, y, color) = (placement.coord.x, placement.coord.y, placement.color.get());
+    let placing = placement.placing;
     let outcome = store.place(placement).await;
     metrics
         .placements
         .duration
         .observe(asked.elapsed().as_secs_f64());
-    tracing::debug!(x, y, color, ?outcome, "placement answered");
+    tracing::debug!(?placing, ?outcome, "placement answered");
+    let with_charges = |result: ServerMessage, refill: Duration| Answer {
+        result,
+        charges: (rules.charges > 1).then(|| charges(&rules, refill)),
+    };
     match outcome {
-        Ok(PlaceOutcome::Accepted { seq }) => {
+        Ok(PlaceOutcome::Accepted { seq, refill }) => {
             metrics.placement(PlacementResult::Accepted);
-            result(PlaceStatus::Accepted, seq, Duration::ZERO)
+            with_charges(result(PlaceStatus::Accepted, seq, Duration::ZERO), refill)
         }
         Ok(PlaceOutcome::Cooldown { retry_after }) => {
             metrics.placement(PlacementResult::Cooldown);
-            result(PlaceStatus::Cooldown, 0, retry_after)
+            result(PlaceStatus::Cooldown, 0, retry_after).into()
         }
         Ok(PlaceOutcome::Unconfirmed { seq }) => {
             metrics.placement(PlacementResult::Unconfirmed);
-            result(PlaceStatus::Unknown, seq, Duration::ZERO)
+            result(PlaceStatus::Unknown, seq, Duration::ZERO).into()
         }
         Ok(PlaceOutcome::Banned { retry_after }) => {
             metrics.placement(PlacementResult::Moderated);
-            result(PlaceStatus::Banned, 0, retry_after)
+            result(PlaceStatus::Banned, 0, retry_after).into()
         }
         Ok(PlaceOutcome::ChallengeRequired) => {
             metrics.placement(PlacementResult::Challenged);
-            result(PlaceStatus::ChallengeRequired, 0, Duration::ZERO)
+            result(PlaceStatus::ChallengeRequired, 0, Duration::ZERO).into()
         }
-        Ok(PlaceOutcome::Shadowed) => {
+        Ok(PlaceOutcome::Shadowed { refill }) => {
             metrics.placement(PlacementResult::Shadowed);
-            result(PlaceStatus::Accepted, seen, Duration::ZERO)
+            with_charges(result(PlaceStatus::Accepted, seen, Duration::ZERO), refill)
+        }
+        Ok(PlaceOutcome::NothingToUndo) => {
+            metrics.placement(PlacementResult::NothingToUndo);
+            result(PlaceStatus::NothingToUndo, 0, Duration::ZERO).into()
         }
         Ok(PlaceOutcome::Frozen) => {
             metrics.placement(PlacementResult::Moderated);
-            result(PlaceStatus::Frozen, 0, Duration::ZERO)
+            result(PlaceStatus::Frozen, 0, Duration::ZERO).into()
         }
         Err(error) if error.may_have_run() => {
             tracing::warn!(%error, "placement unconfirmed");
             metrics.placement(PlacementResult::Unconfirmed);
-            result(PlaceStatus::Unknown, 0, Duration::ZERO)
+            result(PlaceStatus::Unknown, 0, Duration::ZERO).into()
         }
         Err(error) => {
             tracing::warn!(%error, "placement failed");
             metrics.placement(PlacementResult::Error);
-            result(PlaceStatus::NotAllowed, 0, STORE_DOWN_RETRY)
+            result(PlaceStatus::NotAllowed, 0, STORE_DOWN_RETRY).into()
         }
+    }
+}
+
+/// The session's charges, its pool `refill` from full.
+fn charges(rules: &Rules, refill: Duration) -> ServerMessage {
+    let (available, next) = rules.charges_left(refill);
+    ServerMessage::Charges {
+        available: u8::try_from(available).unwrap_or(u8::MAX),
+        max: u8::try_from(rules.charges).unwrap_or(u8::MAX),
+        next_ms: u32::try_from(next.as_millis()).unwrap_or(u32::MAX),
     }
 }
 
@@ -776,7 +845,7 @@ fn result(status: PlaceStatus, seq: u64, retry_after: Duration) -> ServerMessage
 
 /// A reply decided without the store.
 fn answered(status: PlaceStatus, seq: u64, retry_after: Duration) -> Reply {
-    Box::pin(std::future::ready(result(status, seq, retry_after)))
+    Box::pin(std::future::ready(result(status, seq, retry_after).into()))
 }
 
 fn resync(version: Version) -> Bytes {
@@ -1055,7 +1124,7 @@ mod tests {
         let (answer, answered) = oneshot::channel::<ServerMessage>();
         connection
             .replies
-            .push_back(Box::pin(async move { answered.await.unwrap() }));
+            .push_back(Box::pin(async move { answered.await.unwrap().into() }));
         let serving = serve(connection);
         client.greeted().await;
         state.shutdown.cancel();
