@@ -49,6 +49,9 @@ pub struct LiveState {
     pub charges: RwSignal<Option<(u8, u8)>>,
     /// Time left to undo the user's last placement (0: nothing to undo).
     pub undo_left_ms: RwSignal<u32>,
+    /// Whether a tile coming back is told by a notification and by a
+    /// sound, as this browser keeps the player's choice.
+    pub ready_alerts: RwSignal<(bool, bool)>,
     /// How long a placement may be undone (`UNDO_MS`; 0: never).
     pub undo_ms: u32,
     /// A short message about the last refusal or failure.
@@ -114,6 +117,7 @@ impl LiveState {
             cooldown_left_ms: RwSignal::new(0),
             charges: RwSignal::new(None),
             undo_left_ms: RwSignal::new(0),
+            ready_alerts: RwSignal::new((false, false)),
             undo_ms,
             notice: RwSignal::new(notice),
             hover: RwSignal::new(None),

@@ -30,6 +30,7 @@ mod pixels;
 mod placer;
 mod pointer;
 mod query;
+mod ready;
 mod socket;
 mod template;
 mod travel;
@@ -168,6 +169,7 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base:
             world,
         })
     });
+    with_client(|client| client.placer.ready.restore(live));
     if chunked {
         set_interval(
             || {
@@ -302,6 +304,15 @@ pub fn minimap_clicked(event: &web_sys::MouseEvent) {
 /// The Undo button: undoes the user's last placement.
 pub fn undo() {
     with_client(Client::undo);
+}
+
+/// The player's choice of being told, by a notification and by a sound,
+/// when a tile is back (from their click on the page).
+pub fn set_ready_alerts(notify: bool, sound: bool) {
+    with_client(|client| {
+        let live = client.live;
+        client.placer.ready.choose(notify, sound, live);
+    });
 }
 
 pub fn zoom_by(factor: f64) {

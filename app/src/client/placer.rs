@@ -2,7 +2,7 @@
 //! page, the time left to undo, what each `PlaceResult` means to the
 //! player, and the challenge the server may ask for before a placement.
 
-use super::{challenge, link::Sent, now};
+use super::{challenge, link::Sent, now, ready::Ready};
 use crate::{live::LiveState, protocol::PlaceStatus, protocol::Tile};
 use leptos::prelude::{GetUntracked, Set};
 
@@ -16,6 +16,8 @@ pub struct Placer {
     charges: Option<Charges>,
     /// `performance.now()` until which the last placement may be undone.
     undo_until: f64,
+    /// Tells the player when a tile is back after a wait.
+    pub ready: Ready,
     /// Whether a challenge is being fetched, solved or answered.
     challenging: bool,
     /// The worker solving it.
@@ -146,6 +148,7 @@ impl Placer {
         if left != live.cooldown_left_ms.get_untracked() {
             live.cooldown_left_ms.set(left);
         }
+        self.ready.update(left == 0);
         // In whole seconds: the button's label changes once a second.
         let undo = ((self.undo_until - now).max(0.0) / 1000.0).ceil() as u32 * 1000;
         if undo != live.undo_left_ms.get_untracked() {

@@ -40,6 +40,10 @@ mod imp {
         client::undo();
     }
 
+    pub fn set_ready_alerts(notify: bool, sound: bool) {
+        client::set_ready_alerts(notify, sound);
+    }
+
     /// Centres the view where the minimap was clicked.
     pub fn minimap_clicked(event: &leptos::ev::MouseEvent) {
         client::minimap_clicked(event);
@@ -163,6 +167,7 @@ mod imp {
     }
     pub fn save_name(_: String, _: LiveState) {}
     pub fn report_pixel(_: u16, _: u16, _: String, _: LiveState) {}
+    pub fn set_ready_alerts(_: bool, _: bool) {}
     pub fn undo() {}
     pub fn open_history() {}
     pub fn close_history() {}

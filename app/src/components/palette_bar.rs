@@ -57,6 +57,42 @@ pub fn CooldownIndicator(live: LiveState) -> impl IntoView {
                 {move || format!("Undo ({} s)", undo_left() / 1000)}
             </button>
             <span class="notice" role="status">{move || live.notice.get()}</span>
+            <ReadyAlerts live/>
         </div>
+    }
+}
+
+/// The player's choice of being told when a tile is back: a browser
+/// notification (the permission is asked for on this click, never on
+/// load) and a sound.
+#[component]
+fn ReadyAlerts(live: LiveState) -> impl IntoView {
+    let notify = move || live.ready_alerts.get().0;
+    let sound = move || live.ready_alerts.get().1;
+    view! {
+        <span class="ready-alerts">
+            <label>
+                <input
+                    type="checkbox"
+                    class="notify-ready"
+                    prop:checked=notify
+                    on:change=move |event| {
+                        browser::set_ready_alerts(event_target_checked(&event), sound())
+                    }
+                />
+                "Notify me when a tile is ready"
+            </label>
+            <label>
+                <input
+                    type="checkbox"
+                    class="sound-ready"
+                    prop:checked=sound
+                    on:change=move |event| {
+                        browser::set_ready_alerts(notify(), event_target_checked(&event))
+                    }
+                />
+                "Sound"
+            </label>
+        </span>
     }
 }
