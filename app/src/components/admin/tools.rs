@@ -185,7 +185,11 @@ pub(super) fn TargetTools(desk: Desk) -> AnyView {
     };
     view! {
         <h2>"Session or address"</h2>
-        <select class="admin-target-kind" node_ref=desk.target_kind>
+        <select
+            class="admin-target-kind"
+            aria-label="What the tools below act on"
+            node_ref=desk.target_kind
+        >
             <option value="session">"session handle"</option>
             <option value="address">"address"</option>
             <option value="range">"address range (CIDR)"</option>
