@@ -78,6 +78,52 @@ impl Archived {
     }
 }
 
+/// `GET /api/leaderboard?board=…&period=…`: a board's top players.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Leaderboard {
+    /// `placed` (placements in the period) or `standing` (pixels whose
+    /// color is still the player's).
+    pub board: String,
+    /// `today`, `week` or `all` (placements); absent for `standing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    pub entries: Vec<Ranked>,
+}
+
+/// One player on a board.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ranked {
+    pub rank: u32,
+    /// The player's handle: their page is `/players/<handle>`.
+    pub player: String,
+    /// Their display name, if they chose one.
+    pub name: Option<String>,
+    pub score: u64,
+}
+
+/// `GET /api/players/<handle>`: a player's figures on the canvas.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Player {
+    pub player: String,
+    pub name: Option<String>,
+    /// Placements on this canvas, all time.
+    pub placed: u64,
+    /// Pixels whose color is still theirs.
+    pub standing: u64,
+    /// RFC 3339; `None` before their first placement.
+    pub first_placed_at: Option<String>,
+    pub last_placed_at: Option<String>,
+    /// The names they took, newest first.
+    pub names: Vec<NameTaken>,
+}
+
+/// A name a player took, and when (RFC 3339).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NameTaken {
+    pub name: String,
+    pub at: String,
+}
+
 /// `POST /api/name`'s body, and its answer (the name as kept).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Name {
@@ -412,6 +458,8 @@ mod tests {
         ("Info", round_trip::<Info>),
         ("PixelInfo", round_trip::<PixelInfo>),
         ("Archive", round_trip::<Archive>),
+        ("Leaderboard", round_trip::<Leaderboard>),
+        ("Player", round_trip::<Player>),
         ("Name", round_trip::<Name>),
         ("ReportRequest", round_trip::<ReportRequest>),
         ("Reported", round_trip::<Reported>),

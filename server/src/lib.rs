@@ -26,6 +26,7 @@ pub mod canvas;
 pub mod challenge;
 pub mod config;
 pub mod error;
+pub mod leaderboards;
 pub mod limits;
 pub mod metrics;
 pub mod model;

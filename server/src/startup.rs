@@ -142,6 +142,7 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
         heavy_reads: shared.heavy_reads.clone(),
         large_resumes: shared.large_resumes.clone(),
         reports_limit: shared.reports_limit.clone(),
+        leaderboards: Arc::default(),
         handshakes: shared.handshakes.clone(),
         feed_live: Arc::new(AtomicBool::new(false)),
         shutdown: shared.shutdown.clone(),

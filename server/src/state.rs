@@ -7,6 +7,7 @@ use crate::{
         chunks::ChunkCache, fanout::Fanout, heat::Heat, mirror::Mirror, snapshot::SnapshotCache,
     },
     config::Config,
+    leaderboards::Leaderboards,
     limits::{AddressBuckets, ConnectionLimiter},
     metrics::Metrics,
     presence::Presence,
@@ -54,6 +55,8 @@ pub struct AppState {
     pub handshakes: Option<Arc<AddressBuckets>>,
     /// Players' reports per client address.
     pub reports_limit: Arc<AddressBuckets>,
+    /// The leaderboards as last made (`/api/leaderboard`).
+    pub leaderboards: Arc<Leaderboards>,
     /// Whether the sync task is current with the feed (for `/readyz`).
     pub feed_live: Arc<AtomicBool>,
     /// Cancelled on SIGTERM/SIGINT: sockets close with 1001 "going away".

@@ -151,6 +151,18 @@ pub async fn pixel_info(x: u16, y: u16) -> Option<String> {
     })
 }
 
+/// `GET url`, answered as JSON.
+pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, HttpError> {
+    let response = Request::get(url).send().await?;
+    if !response.ok() {
+        return Err(refusal(&response).await);
+    }
+    response
+        .json()
+        .await
+        .map_err(|_| HttpError::Malformed("the answer the contract describes"))
+}
+
 /// The server's `{"error": "…"}`, or the status when there is none.
 async fn refusal(response: &Response) -> HttpError {
     match response.json::<Refusal>().await {

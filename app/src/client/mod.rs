@@ -301,6 +301,13 @@ pub fn minimap_clicked(event: &web_sys::MouseEvent) {
 }
 
 /// Zooms around the centre of the view (the zoom buttons).
+pub use http::get_json;
+
+/// Calls `f` every `period` while the page lives.
+pub fn every(period: Duration, f: impl Fn() + 'static) {
+    set_interval(f, period);
+}
+
 /// The Undo button: undoes the user's last placement.
 pub fn undo() {
     with_client(Client::undo);

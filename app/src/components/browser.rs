@@ -40,6 +40,25 @@ mod imp {
         client::undo();
     }
 
+    /// `GET url`, its JSON answer (or why it failed) to `done`.
+    pub fn fetch_json<T: DeserializeOwned + 'static>(
+        url: String,
+        done: impl FnOnce(Result<T, String>) + 'static,
+    ) {
+        leptos::task::spawn_local(async move {
+            done(
+                client::get_json(&url)
+                    .await
+                    .map_err(|error| error.to_string()),
+            );
+        });
+    }
+
+    /// Calls `f` every `period` while the page lives.
+    pub fn every(period: std::time::Duration, f: impl Fn() + 'static) {
+        client::every(period, f);
+    }
+
     pub fn set_ready_alerts(notify: bool, sound: bool) {
         client::set_ready_alerts(notify, sound);
     }
@@ -168,6 +187,12 @@ mod imp {
     pub fn save_name(_: String, _: LiveState) {}
     pub fn report_pixel(_: u16, _: u16, _: String, _: LiveState) {}
     pub fn set_ready_alerts(_: bool, _: bool) {}
+    pub fn fetch_json<T: DeserializeOwned + 'static>(
+        _: String,
+        _: impl FnOnce(Result<T, String>) + 'static,
+    ) {
+    }
+    pub fn every(_: std::time::Duration, _: impl Fn() + 'static) {}
     pub fn undo() {}
     pub fn open_history() {}
     pub fn close_history() {}

@@ -7,6 +7,7 @@ mod admin;
 mod board;
 mod browser;
 mod history_panel;
+mod leaderboard;
 mod name_form;
 mod palette_bar;
 mod report_form;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use admin::AdminPage;
 use board::Board;
 use history_panel::HistoryPanel;
+use leaderboard::{LeaderboardPanel, PlayerPage};
 use name_form::NameForm;
 use palette_bar::{CooldownIndicator, PaletteBar};
 use report_form::ReportForm;
@@ -35,6 +37,8 @@ pub enum PageView {
     Canvas,
     /// The moderators' page (`/admin`).
     Admin,
+    /// A player's page (`/players/<handle>`), with [`PageData::player`].
+    Player,
 }
 
 /// What the server knows when it renders the page: the canvas's size and the
@@ -67,6 +71,8 @@ pub struct PageData {
     /// `scheme://host` the page was requested at, for absolute links in the
     /// meta tags (crawlers want an absolute `og:image`).
     pub origin: String,
+    /// The player a player's page shows.
+    pub player: Option<crate::api::Player>,
 }
 
 /// The HTML document around [`App`], used by the server for every page.
@@ -99,6 +105,13 @@ pub fn App() -> impl IntoView {
         width: page.width,
         height: page.height,
     };
+    if let (PageView::Player, Some(player)) = (page.view, page.player.clone()) {
+        return view! {
+            <Title text="A player · Canvas"/>
+            <PlayerPage player base=page.base.clone()/>
+        }
+        .into_any();
+    }
     if page.view == PageView::Admin {
         return view! {
             <Title text="Canvas moderation"/>
@@ -150,6 +163,7 @@ pub fn App() -> impl IntoView {
                 <NameForm initial=page.display_name.clone() live/>
                 <TemplatePanel live/>
                 <HistoryPanel live/>
+                <LeaderboardPanel base=page.base.clone()/>
                 <ReportForm live/>
             </footer>
         </div>

@@ -7,14 +7,15 @@
 //! Nothing survives a restart, so every start is a new epoch.
 
 use super::{
-    ArchiveStore, CanvasStore, Feed, FeedEvent, FillPlacer, Filled, HealthStore, History,
-    ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError, AUDIT_LEN,
-    NEW_SESSION_WINDOW, SESSION_TTL,
+    ArchiveStore, BoardStore, CanvasStore, Feed, FeedEvent, FillPlacer, Filled, HealthStore,
+    History, ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError, AUDIT_LEN,
+    NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
 };
 use crate::model::{
-    unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget,
-    Batch, ChallengeMode, Chunks, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement,
-    Placer, Placing, RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
+    is_session_handle, unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk,
+    AuditEntry, BanTarget, Batch, Board, ChallengeMode, Chunks, ClientAddress, Logged, Period,
+    PixelRecord, PlaceOutcome, Placement, Placer, Placing, PlayerStats, RangeBan, Report, Rules,
+    SessionId, Snapshot, Update, MODERATOR,
 };
 use app::{
     chunk::ChunkId,
@@ -61,6 +62,8 @@ struct State {
     refilled_at: HashMap<SessionId, SystemTime>,
     /// Each session's last placement, while it may be undone.
     undoable: HashMap<SessionId, Undoable>,
+    /// The leaderboards and players' first and last placements.
+    boards: Boards,
     /// Whether only moderators place.
     frozen: bool,
     /// The size moderators enlarged the canvas to, if they did.
@@ -110,6 +113,8 @@ struct Shared {
     bans: HashMap<BanTarget, Ban>,
     /// The moderators' actions, oldest first.
     audit: VecDeque<AuditEntry>,
+    /// The names each session took, newest first, by its handle.
+    names: HashMap<String, VecDeque<(SystemTime, String)>>,
 }
 
 /// Records that the session's pool is `refill` from full at `at`.
@@ -170,6 +175,7 @@ impl MemoryStore {
                 records: HashMap::new(),
                 refilled_at: HashMap::new(),
                 undoable: HashMap::new(),
+                boards: Boards::default(),
                 frozen: false,
                 grown: None,
                 archive: Archive::default(),
@@ -372,6 +378,8 @@ impl PlacementStore for MemoryStore {
             session: placement.session.handle(),
             address: placement.address.to_string(),
         };
+        let before = state.records.get(&coord.record_key()).and_then(owner);
+        state.boards.count(&placer.session, before, at);
         state.records.insert(
             coord.record_key(),
             PixelRecord {
@@ -425,6 +433,9 @@ impl PlacementStore for MemoryStore {
                 color,
             };
             state.chunks.set(tile, seq);
+            if let Some(before) = state.records.get(&coord.record_key()).and_then(owner) {
+                state.boards.unstand(&before);
+            }
             state.records.insert(
                 coord.record_key(),
                 PixelRecord {
@@ -467,6 +478,128 @@ impl PlacementStore for MemoryStore {
             })
             .collect())
     }
+}
+
+#[async_trait]
+impl BoardStore for MemoryStore {
+    async fn leaderboard(
+        &self,
+        board: Board,
+        count: usize,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let now = SystemTime::now();
+        let top = self.lock().boards.top(board, now);
+        let shared = self.shared();
+        let banned = |handle: &String| {
+            let ban = shared.bans.get(&BanTarget::Session(handle.clone()));
+            ban.is_some_and(|ban| ban.until > now)
+        };
+        Ok(top
+            .into_iter()
+            .filter(|(handle, _)| !banned(handle))
+            .take(count)
+            .collect())
+    }
+
+    async fn player(&self, handle: &str) -> Result<PlayerStats, StoreError> {
+        Ok(self.lock().boards.player(handle))
+    }
+
+    async fn names(&self, handle: &str) -> Result<Vec<(SystemTime, String)>, StoreError> {
+        let shared = self.shared();
+        Ok(shared
+            .names
+            .get(handle)
+            .map(|names| names.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+}
+
+/// The leaderboards of one canvas, by player handle.
+#[derive(Default)]
+struct Boards {
+    placed: HashMap<String, u64>,
+    /// Today's (by its day since 1970) and this week's.
+    today: (u64, HashMap<String, u64>),
+    this_week: (u64, HashMap<String, u64>),
+    standing: HashMap<String, u64>,
+    /// First and last placement.
+    players: HashMap<String, (SystemTime, SystemTime)>,
+}
+
+impl Boards {
+    /// A placement by `handle` over a pixel `before` stood for.
+    fn count(&mut self, handle: &str, before: Option<String>, at: SystemTime) {
+        let (day, week) = day_and_week(at);
+        for (period, board) in [(day, &mut self.today), (week, &mut self.this_week)] {
+            if board.0 != period {
+                *board = (period, HashMap::new());
+            }
+            *board.1.entry(handle.to_owned()).or_default() += 1;
+        }
+        *self.placed.entry(handle.to_owned()).or_default() += 1;
+        let player = self.players.entry(handle.to_owned()).or_insert((at, at));
+        player.1 = at;
+        if before.as_deref() != Some(handle) {
+            *self.standing.entry(handle.to_owned()).or_default() += 1;
+            if let Some(before) = before {
+                self.unstand(&before);
+            }
+        }
+    }
+
+    /// A pixel no longer stands for `handle`.
+    fn unstand(&mut self, handle: &str) {
+        if let Some(standing) = self.standing.get_mut(handle) {
+            *standing -= 1;
+            if *standing == 0 {
+                self.standing.remove(handle);
+            }
+        }
+    }
+
+    /// A board, best first.
+    fn top(&self, board: Board, now: SystemTime) -> Vec<(String, u64)> {
+        let (day, week) = day_and_week(now);
+        let scores = match board {
+            Board::Placed(Period::All) => &self.placed,
+            Board::Placed(Period::Today) if self.today.0 == day => &self.today.1,
+            Board::Placed(Period::ThisWeek) if self.this_week.0 == week => &self.this_week.1,
+            Board::Placed(_) => return Vec::new(),
+            Board::Standing => &self.standing,
+        };
+        let mut top: Vec<(String, u64)> = scores.iter().map(|(h, s)| (h.clone(), *s)).collect();
+        // Ties as a Redis sorted set read in reverse orders them.
+        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+        top
+    }
+
+    fn player(&self, handle: &str) -> PlayerStats {
+        let times = self.players.get(handle);
+        PlayerStats {
+            placed: self.placed.get(handle).copied().unwrap_or_default(),
+            standing: self.standing.get(handle).copied().unwrap_or_default(),
+            first: times.map(|t| t.0),
+            last: times.map(|t| t.1),
+        }
+    }
+}
+
+/// The day since 1970 and the week (from Mondays: 1970-01-01 was a
+/// Thursday) of `at`, in UTC.
+fn day_and_week(at: SystemTime) -> (u64, u64) {
+    let day = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        / 86_400;
+    (day, (day + 3) / 7)
+}
+
+/// Whose placement a record is, if a player's (not a moderator's fill).
+fn owner(record: &PixelRecord) -> Option<String> {
+    let session = &record.placer.as_ref()?.session;
+    is_session_handle(session).then(|| session.clone())
 }
 
 #[async_trait]
@@ -518,6 +651,9 @@ impl SessionStore for MemoryStore {
         let mut shared = self.shared();
         let record = session_record(&mut shared, session);
         record.name = Some(name.as_str().to_owned());
+        let names = shared.names.entry(session.handle()).or_default();
+        names.push_front((SystemTime::now(), name.as_str().to_owned()));
+        names.truncate(NAMES_KEPT);
         Ok(())
     }
 

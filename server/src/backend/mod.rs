@@ -15,8 +15,8 @@ use crate::{
     metrics::Metrics,
     model::{
         ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget, Batch,
-        ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement, RangeBan, Report, SessionId,
-        Snapshot, Update,
+        Board, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement, PlayerStats, RangeBan,
+        Report, SessionId, Snapshot, Update,
     },
 };
 use app::{
@@ -41,6 +41,9 @@ pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Moderators' actions the audit log keeps.
 pub const AUDIT_LEN: usize = 10_000;
+
+/// The names kept per session, newest first, for its player's page.
+pub const NAMES_KEPT: usize = 20;
 
 /// What a backend's own error becomes: the source of a [`StoreError`],
 /// kept for the logs, whatever the backend (the Redis one sorts the redis
@@ -198,6 +201,25 @@ pub trait PlacementStore: Send + Sync + 'static {
     /// oldest first, with when and by whom where that was recorded: what
     /// a rollback works from.
     async fn logged_history(&self) -> Result<Vec<Logged>, StoreError>;
+}
+
+/// The leaderboards and players' figures, kept by placements as they are
+/// made (in the same atomic step), so reading them scans nothing.
+#[async_trait]
+pub trait BoardStore: Send + Sync + 'static {
+    /// The top `count` of a board, best first: player handles and scores.
+    /// A player whose session is banned is left out while the ban lasts.
+    async fn leaderboard(
+        &self,
+        board: Board,
+        count: usize,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// A player's figures on this canvas (all zero for a stranger).
+    async fn player(&self, handle: &str) -> Result<PlayerStats, StoreError>;
+
+    /// The names a player took, newest first, with when.
+    async fn names(&self, handle: &str) -> Result<Vec<(SystemTime, String)>, StoreError>;
 }
 
 /// Sessions: how many an address is given, solved puzzles, names, the
@@ -360,6 +382,7 @@ pub trait HealthStore: Send + Sync + 'static {
 pub trait Store:
     CanvasStore
     + PlacementStore
+    + BoardStore
     + SessionStore
     + ModerationStore
     + ArchiveStore
@@ -371,6 +394,7 @@ pub trait Store:
 impl<T> Store for T where
     T: CanvasStore
         + PlacementStore
+        + BoardStore
         + SessionStore
         + ModerationStore
         + ArchiveStore

@@ -346,6 +346,35 @@ pub struct ArchivedChunk {
     pub stored_with: u64,
 }
 
+/// A leaderboard of one canvas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Board {
+    /// Placements made in the period.
+    Placed(Period),
+    /// Pixels whose color is still the player's (their placement is the
+    /// pixel's last).
+    Standing,
+}
+
+/// The period a board of placements counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    /// Since 00:00 UTC.
+    Today,
+    /// Since Monday 00:00 UTC.
+    ThisWeek,
+    All,
+}
+
+/// A player's figures on one canvas.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlayerStats {
+    pub placed: u64,
+    pub standing: u64,
+    pub first: Option<SystemTime>,
+    pub last: Option<SystemTime>,
+}
+
 /// One entry of the archive's list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArchiveEntry {

@@ -8,6 +8,7 @@ mod health;
 mod metrics;
 mod origin;
 mod page;
+mod players;
 mod report;
 mod visitor;
 mod ws;
@@ -84,6 +85,9 @@ fn canvas_routes(router: Router<AppState>) -> Router<AppState> {
     router
         .route("/", get(page::page))
         .route("/admin", get(page::admin))
+        .route("/players/{handle}", get(page::player))
+        .route("/api/leaderboard", get(players::leaderboard))
+        .route("/api/players/{handle}", get(players::player))
         .route("/api/info", get(api::info))
         .route("/api/canvas", get(api::canvas))
         .route("/api/canvas.png", get(api::canvas_png))

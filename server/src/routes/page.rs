@@ -9,7 +9,7 @@ use crate::{config::Config, error::ApiError, session::NoSession, state::AppState
 use app::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize, PageData, PageView};
 use axum::{
     body::Body,
-    extract::{Request, State},
+    extract::{Path, Request, State},
     http::{header, HeaderMap, HeaderValue},
     response::Response,
 };
@@ -60,11 +60,35 @@ pub async fn admin(
     Ok(render(state, visitor, request, PageView::Admin).await)
 }
 
+/// `GET /players/{handle}`: a player's page (404 for a handle that never
+/// placed nor took a name).
+pub async fn player(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+    visitor: Visitor,
+    request: Request<Body>,
+) -> Result<Response, ApiError> {
+    let player = super::players::figures(&*state.store, &handle)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(render_with(state, visitor, request, PageView::Player, Some(player)).await)
+}
+
 async fn render(
     state: AppState,
     visitor: Visitor,
     request: Request<Body>,
     view: PageView,
+) -> Response {
+    render_with(state, visitor, request, view, None).await
+}
+
+async fn render_with(
+    state: AppState,
+    visitor: Visitor,
+    request: Request<Body>,
+    view: PageView,
+    player: Option<app::api::Player>,
 ) -> Response {
     let headers = request.headers();
     let display_name = match &visitor.session {
@@ -104,6 +128,7 @@ async fn render(
         display_name,
         read_only,
         origin: origin(headers, state.config.trust_forwarded_for),
+        player,
     };
     let nonce = Nonce::new();
     let policy = content_security_policy(&nonce, &state.config);

@@ -389,3 +389,64 @@ async fn two_canvases_side_by_side_keep_their_own_tiles_sizes_and_cooldowns() {
     );
     assert_eq!(app.get("/c/mars/api/info").await.status(), 404);
 }
+
+#[tokio::test]
+async fn placements_make_the_leaderboard_and_the_players_page() {
+    let app = spawn_app(&[("COOLDOWN_MS", "0")]).await;
+    let mut ws = app.ws().await;
+    let cookie = ws.new_session.clone().unwrap();
+    let named = app
+        .http
+        .post(app.url("/api/name"))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({ "name": "Zed" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), 200);
+    for x in [1, 2, 3] {
+        ws.place(x, 1, 5).await;
+        assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    }
+    let board = app.json("/api/leaderboard?board=placed&period=today").await;
+    assert_eq!(board["board"], "placed");
+    assert_eq!(board["period"], "today");
+    let top = &board["entries"][0];
+    assert_eq!(
+        (
+            top["rank"].as_u64(),
+            top["name"].as_str(),
+            top["score"].as_u64()
+        ),
+        (Some(1), Some("Zed"), Some(3))
+    );
+    let handle = top["player"].as_str().unwrap().to_owned();
+    let standing = app.json("/api/leaderboard?board=standing").await;
+    assert_eq!(standing["entries"][0]["score"], 3);
+    assert!(standing.get("period").is_none());
+    for bad in [
+        "/api/leaderboard?board=votes",
+        "/api/leaderboard?period=year",
+        "/api/leaderboard?board=standing&period=all",
+    ] {
+        assert_eq!(app.get(bad).await.status(), 400, "{bad}");
+    }
+
+    let player = app.json(&format!("/api/players/{handle}")).await;
+    assert_eq!(
+        (player["placed"].as_u64(), player["standing"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(player["names"][0]["name"], "Zed");
+    assert!(player["first_placed_at"].is_string());
+    for missing in ["/api/players/0123456789abcdef", "/api/players/not-a-handle"] {
+        assert_eq!(app.get(missing).await.status(), 404, "{missing}");
+    }
+    let page = app
+        .get(&format!("/players/{handle}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Zed") && page.contains("Pixels still standing"));
+}

@@ -11,8 +11,8 @@ use server::{
     config::{Config, Source},
     metrics::Metrics,
     model::{
-        AddressRange, ArchiveKeep, ArchivedCanvas, ArchivedChunk, BanTarget, ClientAddress,
-        PlaceOutcome, Placement, Placer, Placing, SessionId,
+        AddressRange, ArchiveKeep, ArchivedCanvas, ArchivedChunk, BanTarget, Board, ClientAddress,
+        Period, PlaceOutcome, Placement, Placer, Placing, SessionId,
     },
     rollback,
 };
@@ -247,6 +247,84 @@ async fn an_undo_puts_the_color_and_the_charge_back_until_someone_places_there()
             store.name
         );
         assert_eq!(store.color_at(1).await, 5);
+    }
+}
+
+#[tokio::test]
+async fn placements_count_on_the_boards_and_a_pixel_stands_for_its_last_placer() {
+    for store in backends(&[NO_BUDGET, ("COOLDOWN_MS", "0")]).await {
+        let (alice, bob) = (SessionId::generate(), SessionId::generate());
+        let (ann, bo) = (alice.handle(), bob.handle());
+        for x in [1, 2, 3] {
+            assert!(accepted(store.place(&alice, "192.0.2.1", x).await));
+        }
+        for x in [3, 4] {
+            assert!(accepted(store.place(&bob, "192.0.2.2", x).await));
+        }
+        let board = |board| store.store.leaderboard(board, 10);
+        for period in [Period::All, Period::Today, Period::ThisWeek] {
+            assert_eq!(
+                board(Board::Placed(period)).await.unwrap(),
+                [(ann.clone(), 3), (bo.clone(), 2)],
+                "{}: {period:?}",
+                store.name
+            );
+        }
+        // Bob's tile over Alice's at x = 3: two pixels stand for each.
+        let mut standing = board(Board::Standing).await.unwrap();
+        standing.sort();
+        let mut expected = vec![(ann.clone(), 2), (bo.clone(), 2)];
+        expected.sort();
+        assert_eq!(standing, expected, "{}", store.name);
+        let figures = store.store.player(&ann).await.unwrap();
+        assert_eq!((figures.placed, figures.standing), (3, 2), "{}", store.name);
+        assert!(figures.first.is_some() && figures.first <= figures.last);
+        assert_eq!(
+            store.store.player("0123456789abcdef").await.unwrap(),
+            Default::default()
+        );
+
+        // A moderator's wipe of x = 1: that pixel stands for nobody.
+        let placer = FillPlacer {
+            address: address_of("192.0.2.9"),
+            name: String::new(),
+        };
+        let wipe = [(store.coord(1, 0), 0)];
+        store.store.fill(&wipe, &placer).await.unwrap();
+        assert_eq!(
+            store.store.player(&ann).await.unwrap().standing,
+            1,
+            "{}",
+            store.name
+        );
+
+        let names = ["Ann", "Anna"].map(|n| app::name::DisplayName::parse(n).unwrap());
+        for name in &names {
+            store.store.set_display_name(&alice, name).await.unwrap();
+        }
+        let taken: Vec<String> = store
+            .store
+            .names(&ann)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect();
+        assert_eq!(taken, ["Anna", "Ann"], "{}: newest first", store.name);
+
+        // A banned player leaves the boards while the ban lasts.
+        let ban = BanTarget::Session(ann.clone());
+        store
+            .store
+            .ban(&ban, Duration::from_secs(60), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            board(Board::Placed(Period::All)).await.unwrap(),
+            [(bo.clone(), 2)],
+            "{}",
+            store.name
+        );
     }
 }
 

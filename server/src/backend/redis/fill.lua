@@ -8,12 +8,17 @@
 --       5 each tile's record key (`y * 65536 + x`, u32, little-endian), 6 the placer
 --       (`<session>,<address>`), 7 the name the pixels are placed by, 8 the
 --       tiles, five bytes each as in a Tiles frame, 9 the chunk keys' prefix
---       (`<prefix>:chunk:`; the keys are made here, as in place.lua)
+--       (`<prefix>:chunk:`; the keys are made here, as in place.lua), 10
+--       what the canvas's leaderboard keys start with (`<canvas>:`): the
+--       pixels filled no longer stand for whoever placed them
+--       (docs/redis.md)
 -- Returns {first seq, last seq}.
 local now, keep, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local indices, placer, name, packed = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local tail = placer .. ',' .. name
 local chunk_prefix = ARGV[9]
+local standing_board = ARGV[10] .. 'board:standing'
+local unstood = {}
 local count = #packed / 5
 
 local epoch = redis.call('GET', KEYS[1])
@@ -41,7 +46,7 @@ redis.call('XADD', KEYS[4], 'MINID', '~', string.format('%d', math.max(last - ke
 -- BITFIELD and HSET in slices: Lua's unpack takes a few thousand values.
 local SLICE = 1000
 for start = 0, count - 1, SLICE do
-  local bitfields, versions, meta = {}, {}, {}
+  local bitfields, versions, meta, slice = {}, {}, {}, {}
   for i = start, math.min(start + SLICE, count) - 1 do
     local x, y, color = struct.unpack('<HHB', packed, i * 5 + 1)
     local index = struct.unpack('<I4', indices, i * 4 + 1)
@@ -55,12 +60,25 @@ for start = 0, count - 1, SLICE do
     versions[chunk] = first + i
     meta[#meta + 1] = index
     meta[#meta + 1] = 'v2,' .. string.format('%d', first + i) .. ',' .. now .. ',' .. tail
+    slice[#slice + 1] = index
+  end
+  for _, record in ipairs(redis.call('HMGET', KEYS[5], unpack(slice))) do
+    local handle = record and string.match(record, '^v2,%d+,%d+,(%x+),')
+    if handle and #handle == 16 then
+      unstood[handle] = (unstood[handle] or 0) + 1
+    end
   end
   for chunk, bitfield in pairs(bitfields) do
     redis.call('BITFIELD', chunk_prefix .. '{' .. chunk .. '}', unpack(bitfield))
     redis.call('HSET', KEYS[3], chunk, string.format('%d', versions[chunk]))
   end
   redis.call('HSET', KEYS[5], unpack(meta))
+end
+for handle, n in pairs(unstood) do
+  redis.call('ZINCRBY', standing_board, -n, handle)
+end
+if next(unstood) then
+  redis.call('ZREMRANGEBYSCORE', standing_board, '-inf', 0)
 end
 redis.call('SET', KEYS[2], last_id)
 redis.call('PUBLISH', channel, epoch .. ':' .. first_id .. ':' .. now .. ':' .. packed)

@@ -1,7 +1,8 @@
 //! The names of everything Canvas keeps in Redis (docs/redis.md), in one
 //! place for the store, the feed and the tests.
 
-use crate::model::{ClientAddress, SessionId};
+use crate::model::{Board, ClientAddress, Period, SessionId};
+use std::time::SystemTime;
 
 /// The names of everything Canvas keeps in Redis.
 #[derive(Debug, Clone)]
@@ -110,6 +111,42 @@ impl Keys {
     /// Redis Cluster would keep each chunk whole on one shard.
     pub fn chunk_prefix(&self) -> String {
         format!("{}:chunk:", self.canvas)
+    }
+
+    /// What this canvas's own keys start with, and a colon: `place.lua`
+    /// and `fill.lua` make its leaderboard and player keys from it
+    /// (`<canvas>:board:…`, `<canvas>:player:<handle>`).
+    pub fn canvas_prefix(&self) -> String {
+        format!("{}:", self.canvas)
+    }
+
+    /// Sorted set: a leaderboard of this canvas, player handle -> score.
+    pub fn board(&self, board: Board, now: SystemTime) -> String {
+        let day = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            / 86_400;
+        match board {
+            Board::Placed(Period::All) => format!("{}:board:placed", self.canvas),
+            Board::Placed(Period::Today) => format!("{}:board:placed:day:{day}", self.canvas),
+            // 1970-01-01 was a Thursday: weeks start on Mondays.
+            Board::Placed(Period::ThisWeek) => {
+                format!("{}:board:placed:week:{}", self.canvas, (day + 3) / 7)
+            }
+            Board::Standing => format!("{}:board:standing", self.canvas),
+        }
+    }
+
+    /// Hash: a player's first and last placement on this canvas (unix ms).
+    pub fn player(&self, handle: &str) -> String {
+        format!("{}:player:{handle}", self.canvas)
+    }
+
+    /// List: the names a session took (`<unix ms>,<name>`), newest first,
+    /// by its handle.
+    pub fn names(&self, handle: &str) -> String {
+        format!("{}:names:{handle}", self.prefix)
     }
 
     /// What every key starts with (`REDIS_KEY_PREFIX`) and a colon.

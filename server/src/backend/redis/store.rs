@@ -21,16 +21,17 @@
 use super::{keys::Keys, locate::Locator, master::Master};
 use crate::{
     backend::{
-        ArchiveStore, CanvasStore, FillPlacer, Filled, HealthStore, History, KindUsage,
+        ArchiveStore, BoardStore, CanvasStore, FillPlacer, Filled, HealthStore, History, KindUsage,
         ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError, AUDIT_LEN,
-        NEW_SESSION_WINDOW, SESSION_TTL,
+        NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
     },
     config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
         unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget,
-        Chunk, Chunks, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement, Placer,
-        Placing, RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
+        Board, Chunk, Chunks, ClientAddress, Logged, Period, PixelRecord, PlaceOutcome, Placement,
+        Placer, Placing, PlayerStats, RangeBan, Report, Rules, SessionId, Snapshot, Update,
+        MODERATOR,
     },
 };
 use app::{
@@ -189,7 +190,8 @@ impl RedisStore {
             .arg(self.rules.challenge.code())
             .arg(keys.chunk_prefix())
             .arg(self.rules.charges.max(1))
-            .arg(self.rules.undo.as_millis() as u64);
+            .arg(self.rules.undo.as_millis() as u64)
+            .arg(keys.canvas_prefix());
         for Pending { placement, .. } in batch {
             match placement.placing {
                 Placing::Tile { coord, color } => invocation
@@ -650,7 +652,8 @@ impl PlacementStore for RedisStore {
             .arg(format!("{MODERATOR},{}", placer.address))
             .arg(&placer.name)
             .arg(tiles)
-            .arg(keys.chunk_prefix());
+            .arg(keys.chunk_prefix())
+            .arg(keys.canvas_prefix());
         let durability = self.durability;
         let ((first_seq, last_seq), durable): ((u64, u64), bool) = self
             .placer
@@ -690,6 +693,117 @@ impl PlacementStore for RedisStore {
                 _ => return Ok(logged),
             }
         }
+    }
+}
+
+/// Players read past a board's top for each asked, so that banned ones
+/// left out still leave a full top.
+const BOARD_MARGIN: usize = 10;
+
+#[async_trait]
+impl BoardStore for RedisStore {
+    async fn leaderboard(
+        &self,
+        board: Board,
+        count: usize,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let key = self.keys.board(board, SystemTime::now());
+        let stop = (count + BOARD_MARGIN).saturating_sub(1);
+        let top: Vec<(String, f64)> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("ZRANGE")
+                    .arg(key)
+                    .arg(0)
+                    .arg(stop)
+                    .arg("REV")
+                    .arg("WITHSCORES")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let bans: Vec<String> = top
+            .iter()
+            .map(|(handle, _)| self.keys.session_ban(handle))
+            .collect();
+        let banned: Vec<bool> = if bans.is_empty() {
+            Vec::new()
+        } else {
+            self.master
+                .run(|mut c| async move {
+                    let mut pipe = redis::pipe();
+                    for key in &bans {
+                        pipe.cmd("EXISTS").arg(key);
+                    }
+                    pipe.query_async(&mut c).await
+                })
+                .await?
+        };
+        Ok(top
+            .into_iter()
+            .zip(banned)
+            .filter(|(_, banned)| !banned)
+            .map(|((handle, score), _)| (handle, score.max(0.0) as u64))
+            .take(count)
+            .collect())
+    }
+
+    async fn player(&self, handle: &str) -> Result<PlayerStats, StoreError> {
+        let now = SystemTime::now();
+        let (placed, standing, player) = (
+            self.keys.board(Board::Placed(Period::All), now),
+            self.keys.board(Board::Standing, now),
+            self.keys.player(handle),
+        );
+        let member = handle.to_owned();
+        let (placed, standing, times): (Option<f64>, Option<f64>, (Option<u64>, Option<u64>)) =
+            self.master
+                .run(|mut c| async move {
+                    redis::pipe()
+                        .cmd("ZSCORE")
+                        .arg(placed)
+                        .arg(&member)
+                        .cmd("ZSCORE")
+                        .arg(standing)
+                        .arg(&member)
+                        .cmd("HMGET")
+                        .arg(player)
+                        .arg("first")
+                        .arg("last")
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+        let at = |ms: Option<u64>| ms.map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+        Ok(PlayerStats {
+            placed: placed.unwrap_or_default().max(0.0) as u64,
+            standing: standing.unwrap_or_default().max(0.0) as u64,
+            first: at(times.0),
+            last: at(times.1),
+        })
+    }
+
+    async fn names(&self, handle: &str) -> Result<Vec<(SystemTime, String)>, StoreError> {
+        let key = self.keys.names(handle);
+        let names: Vec<String> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("LRANGE")
+                    .arg(key)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(names
+            .iter()
+            .filter_map(|entry| {
+                let (ms, name) = entry.split_once(',')?;
+                let at = UNIX_EPOCH + Duration::from_millis(ms.parse().ok()?);
+                Some((at, name.to_owned()))
+            })
+            .collect())
     }
 }
 
@@ -779,6 +893,22 @@ impl SessionStore for RedisStore {
         name: &DisplayName,
     ) -> Result<(), StoreError> {
         self.save_session(session, "name", name.as_str().to_owned())
+            .await?;
+        let key = self.keys.names(&session.handle());
+        let entry = format!("{},{}", unix_ms(SystemTime::now()), name.as_str());
+        self.master
+            .run(|mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .lpush(&key, entry)
+                    .ignore()
+                    .ltrim(&key, 0, NAMES_KEPT as isize - 1)
+                    .ignore()
+                    .expire(&key, SESSION_TTL.as_secs() as i64)
+                    .ignore()
+                    .query_async(&mut c)
+                    .await
+            })
             .await
     }
 

@@ -1,0 +1,145 @@
+//! The leaderboards on the page (a panel that keeps itself up to date while
+//! open) and a player's page (`/players/<handle>`), from `/api/leaderboard`
+//! and `/api/players/<handle>` (docs/protocol.md, "Players").
+
+use super::browser;
+use crate::api::{Leaderboard, Player};
+use leptos::{ev, html, prelude::*};
+use std::time::Duration;
+
+/// How often an open panel reads its board again.
+const REFRESH: Duration = Duration::from_secs(5);
+
+/// The boards a player may pick: the query each is read with, and its name.
+const BOARDS: [(&str, &str); 4] = [
+    ("board=placed&period=today", "Tiles placed today"),
+    ("board=placed&period=week", "Tiles placed this week"),
+    ("board=placed&period=all", "Tiles placed, all time"),
+    ("board=standing", "Pixels still standing"),
+];
+
+/// A player's name as boards show it: the one they chose, or their handle.
+fn shown_name(name: Option<&str>, player: &str) -> String {
+    match name {
+        Some(name) => name.to_owned(),
+        None => format!("anonymous {}", player.get(..6).unwrap_or(player)),
+    }
+}
+
+#[component]
+pub fn LeaderboardPanel(base: String) -> impl IntoView {
+    let details = NodeRef::<html::Details>::new();
+    let which = RwSignal::new(0usize);
+    let open = RwSignal::new(false);
+    let shown = RwSignal::new(None::<Result<Leaderboard, String>>);
+    let base = StoredValue::new(base);
+    let load = move || {
+        if !open.get_untracked() {
+            return;
+        }
+        let url = format!(
+            "{}/api/leaderboard?{}",
+            base.get_value(),
+            BOARDS[which.get_untracked()].0
+        );
+        browser::fetch_json(url, move |answer: Result<Leaderboard, String>| {
+            shown.set(Some(answer));
+        });
+    };
+    Effect::new(move |_| {
+        let _ = (which.get(), open.get());
+        load();
+    });
+    browser::every(REFRESH, load);
+    let toggled = move |_: ev::Event| {
+        open.set(details.get_untracked().is_some_and(|d| d.open()));
+    };
+    let picked = move |event: ev::Event| {
+        if let Ok(index) = event_target_value(&event).parse::<usize>() {
+            which.set(index.min(BOARDS.len() - 1));
+        }
+    };
+    let entries = move || match shown.get() {
+        None => view! { <p class="leaderboard-note">"Loading…"</p> }.into_any(),
+        Some(Err(error)) => {
+            view! { <p class="leaderboard-note">{format!("Not loaded: {error}")}</p> }.into_any()
+        }
+        Some(Ok(board)) if board.entries.is_empty() => {
+            view! { <p class="leaderboard-note">"Nobody yet: place a tile!"</p> }.into_any()
+        }
+        Some(Ok(board)) => view! {
+            <ol class="leaderboard-list">
+                {board
+                    .entries
+                    .into_iter()
+                    .map(|entry| {
+                        let href = format!("{}/players/{}", base.get_value(), entry.player);
+                        let name = shown_name(entry.name.as_deref(), &entry.player);
+                        view! {
+                            <li>
+                                <a href=href>{name}</a>
+                                <span class="leaderboard-score">{entry.score}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        }
+        .into_any(),
+    };
+    view! {
+        <details class="leaderboard-panel" node_ref=details on:toggle=toggled>
+            <summary>"Leaderboard"</summary>
+            <select class="leaderboard-board" aria-label="Which board" on:change=picked>
+                {BOARDS
+                    .iter()
+                    .enumerate()
+                    .map(|(index, (_, label))| view! { <option value=index.to_string()>{*label}</option> })
+                    .collect_view()}
+            </select>
+            {entries}
+        </details>
+    }
+}
+
+/// `/players/<handle>`: what one player did on this canvas.
+#[component]
+pub fn PlayerPage(player: Player, base: String) -> impl IntoView {
+    let name = shown_name(player.name.as_deref(), &player.player);
+    let when = |at: Option<String>| {
+        at.map_or_else(
+            || "never".to_owned(),
+            |at| format!("{} UTC", at.get(..16).unwrap_or(&at).replace('T', " ")),
+        )
+    };
+    view! {
+        <div class="player-page">
+            <header class="topbar">
+                <h1 class="brand">"Canvas"</h1>
+                <a href=format!("{base}/")>"Back to the canvas"</a>
+            </header>
+            <main class="player-card">
+                <h2 class="player-name">{name}</h2>
+                <p class="player-handle">{format!("Player {}", player.player)}</p>
+                <dl class="player-figures">
+                    <dt>"Tiles placed"</dt>
+                    <dd class="player-placed">{player.placed}</dd>
+                    <dt>"Pixels still standing"</dt>
+                    <dd class="player-standing">{player.standing}</dd>
+                    <dt>"First tile"</dt>
+                    <dd>{when(player.first_placed_at)}</dd>
+                    <dt>"Last tile"</dt>
+                    <dd>{when(player.last_placed_at)}</dd>
+                </dl>
+                <h3>"Names"</h3>
+                <ul class="player-names">
+                    {player
+                        .names
+                        .into_iter()
+                        .map(|taken| view! { <li>{taken.name}" (from "{when(Some(taken.at))}")"</li> })
+                        .collect_view()}
+                </ul>
+            </main>
+        </div>
+    }
+}
