@@ -85,7 +85,15 @@ test("panning across chunks loads the new ones, drops the old and shows another 
   // Alice drags her view to Bob's area: chunk (5, 5) comes into view with
   // his tile, and the chunks left behind are dropped.
   await drag(alice, -800, -800, 7);
-  await alice.waitForSelector(chunk(5, 5), { state: "attached", timeout: 15_000 });
+  // The view is where the drags took it (the page keeps it in its URL):
+  // if not, the failure says where it went rather than time out below.
+  await alice.waitForFunction(() => {
+    const at = new URL(location.href).searchParams;
+    return Math.abs(Number(at.get("x")) - 1528) < 40 && Math.abs(Number(at.get("y")) - 1528) < 40;
+  }, null, { timeout: 5_000 }).catch(async () => {
+    assert.fail(`the drags took the view to ${await alice.evaluate(() => location.search)}`);
+  });
+  await alice.waitForSelector(chunk(5, 5), { state: "attached", timeout: 30_000 });
   await waitForChunkPixel(alice, 5, 5, 120, 120, [0xff, 0xd6, 0x35]);
   assert.equal(await alice.locator(chunk(0, 0)).count(), 0, "chunk (0, 0) was dropped");
 
