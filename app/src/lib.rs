@@ -35,6 +35,7 @@ pub mod components;
 pub mod geometry;
 pub mod gesture;
 pub mod heat;
+pub mod i18n;
 #[cfg(feature = "page")]
 pub mod live;
 pub mod name;

@@ -54,6 +54,8 @@ pub struct LiveState {
     pub ready_alerts: RwSignal<(bool, bool)>,
     /// How long a placement may be undone (`UNDO_MS`; 0: never).
     pub undo_ms: u32,
+    /// The language the page speaks.
+    pub lang: crate::i18n::Lang,
     /// A short message about the last refusal or failure.
     pub notice: RwSignal<Option<String>>,
     /// The pixel under the pointer or the reticle.
@@ -108,6 +110,7 @@ impl LiveState {
         notice: Option<String>,
         colors: u8,
         undo_ms: u32,
+        lang: crate::i18n::Lang,
     ) -> Self {
         Self {
             connection: RwSignal::new(Connection::Connecting),
@@ -119,6 +122,7 @@ impl LiveState {
             undo_left_ms: RwSignal::new(0),
             ready_alerts: RwSignal::new((false, false)),
             undo_ms,
+            lang,
             notice: RwSignal::new(notice),
             hover: RwSignal::new(None),
             pixel_info: RwSignal::new(None),

@@ -37,8 +37,7 @@ impl Drop for Solving {
 
 /// Starts solving, then places `tile` again once the session is verified.
 pub fn solve_then_place(live: LiveState, tile: Tile) {
-    live.notice
-        .set(Some("One moment: proving this is a browser (0 %)…".into()));
+    live.notice.set(Some((live.lang.texts().proving)(0.0)));
     leptos::task::spawn_local(async move {
         let solving = match http::puzzle().await {
             Ok(puzzle) => start(puzzle, live, tile),
@@ -64,10 +63,8 @@ fn start(puzzle: Puzzle, live: LiveState, tile: Tile) -> Result<Solving, String>
             return;
         };
         if let Some(progress) = message.progress {
-            live.notice.set(Some(format!(
-                "One moment: proving this is a browser ({:.0} %)…",
-                progress * 100.0
-            )));
+            live.notice
+                .set(Some((live.lang.texts().proving)(progress * 100.0)));
             return;
         }
         let solved = message.number.map(|number| Solution {

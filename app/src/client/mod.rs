@@ -137,8 +137,7 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base:
         input::element("board"),
         input::element("reticle"),
     ) else {
-        live.notice
-            .set(Some("This browser cannot draw on a canvas.".into()));
+        live.notice.set(Some(live.lang.texts().cannot_draw.into()));
         return;
     };
     input::attach(&stage);
@@ -308,6 +307,19 @@ pub fn every(period: Duration, f: impl Fn() + 'static) {
     set_interval(f, period);
 }
 
+/// Keeps `lang` in the cookie the server renders pages by, for a year, and
+/// reloads the page in it.
+pub fn choose_language(lang: crate::i18n::Lang) {
+    let document = document().unchecked_into::<web_sys::HtmlDocument>();
+    let cookie = format!(
+        "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    );
+    if document.set_cookie(&cookie).is_ok() {
+        let _ = window().location().reload();
+    }
+}
+
 /// The Undo button: undoes the user's last placement.
 pub fn undo() {
     with_client(Client::undo);
@@ -331,8 +343,8 @@ pub fn zoom_by(factor: f64) {
 pub fn report_pixel(x: u16, y: u16, reason: String, live: LiveState) {
     leptos::task::spawn_local(async move {
         let notice = match http::report(x, y, &reason).await {
-            Ok(()) => format!("Thanks: pixel {x}, {y} is with the moderators."),
-            Err(error) => format!("Not reported: {error}"),
+            Ok(()) => (live.lang.texts().reported)(x, y),
+            Err(error) => (live.lang.texts().not_reported)(&error.to_string()),
         };
         live.notice.set(Some(notice));
     });
@@ -342,8 +354,8 @@ pub fn report_pixel(x: u16, y: u16, reason: String, live: LiveState) {
 pub fn save_name(name: String, live: LiveState) {
     leptos::task::spawn_local(async move {
         let notice = match http::save_name(&name).await {
-            Ok(saved) => format!("Your tiles now show as {saved}."),
-            Err(error) => format!("Name not saved: {error}"),
+            Ok(saved) => (live.lang.texts().name_saved)(&saved),
+            Err(error) => (live.lang.texts().name_not_saved)(&error.to_string()),
         };
         live.notice.set(Some(notice));
     });
@@ -484,10 +496,10 @@ impl Client {
                 self.live.history.set(None);
             }
         }
-        self.live.notice.set(Some(format!(
-            "The canvas grew to {} × {}.",
-            size.width, size.height
-        )));
+        let t = self.live.lang.texts();
+        self.live
+            .notice
+            .set(Some((t.grew)(size.width, size.height)));
     }
 
     /// Watches the chunks in view, when they changed.
@@ -630,9 +642,8 @@ impl Client {
                     Err(error) => error.to_string(),
                 };
                 // Try again on the next connection.
-                self.live.notice.set(Some(format!(
-                    "Could not load the canvas ({reason}); retrying."
-                )));
+                let t = self.live.lang.texts();
+                self.live.notice.set(Some((t.canvas_not_loaded)(&reason)));
                 self.link.sync.load_failed();
                 self.link.close();
                 return;
@@ -702,14 +713,14 @@ impl Client {
         if self.travel.as_ref().is_some_and(Travel::is_open) {
             self.live
                 .notice
-                .set(Some("This is the past: go back to live to place.".into()));
+                .set(Some(self.live.lang.texts().past_no_place.into()));
             return;
         }
         let color = self.live.selected.get_untracked();
         if !self.link.place(Tile { x, y, color }) {
             self.live
                 .notice
-                .set(Some("Not connected: the tile was not placed.".into()));
+                .set(Some(self.live.lang.texts().offline_not_placed.into()));
         }
     }
 
@@ -718,13 +729,13 @@ impl Client {
         if self.travel.as_ref().is_some_and(Travel::is_open) {
             self.live
                 .notice
-                .set(Some("This is the past: go back to live to undo.".into()));
+                .set(Some(self.live.lang.texts().past_no_undo.into()));
             return;
         }
         if !self.link.undo() {
             self.live
                 .notice
-                .set(Some("Not connected: nothing was undone.".into()));
+                .set(Some(self.live.lang.texts().offline_not_undone.into()));
         }
     }
 

@@ -86,29 +86,18 @@ impl Placer {
         } else {
             self.cooldown_ms
         };
+        let t = live.lang.texts();
         let (wait, notice) = match status {
-            PlaceStatus::Accepted if undo => (cooldown, Some("Undone: the pixel is as it was.")),
+            PlaceStatus::Accepted if undo => (cooldown, Some(t.undone)),
             PlaceStatus::Accepted => (cooldown, None),
-            PlaceStatus::Cooldown => (retry_after_ms, Some("Still cooling down.")),
-            PlaceStatus::Invalid => (0, Some("That pixel or color is not on the canvas.")),
-            PlaceStatus::RateLimited => (retry_after_ms, Some("Too fast: slow down a little.")),
-            PlaceStatus::NotAllowed => (0, Some("Placing is not allowed right now.")),
-            PlaceStatus::Unknown => (
-                cooldown,
-                Some("Not confirmed: check the pixel, it may not have been placed."),
-            ),
-            PlaceStatus::Banned => (
-                retry_after_ms,
-                Some("A moderator banned you from placing for a while."),
-            ),
-            PlaceStatus::Frozen => (
-                0,
-                Some("The canvas is frozen by its moderators: look, but no placing for now."),
-            ),
-            PlaceStatus::NothingToUndo => (
-                0,
-                Some("Nothing to undo: it is too late, or someone placed there since."),
-            ),
+            PlaceStatus::Cooldown => (retry_after_ms, Some(t.cooling)),
+            PlaceStatus::Invalid => (0, Some(t.invalid)),
+            PlaceStatus::RateLimited => (retry_after_ms, Some(t.too_fast)),
+            PlaceStatus::NotAllowed => (0, Some(t.not_allowed)),
+            PlaceStatus::Unknown => (cooldown, Some(t.unconfirmed)),
+            PlaceStatus::Banned => (retry_after_ms, Some(t.banned)),
+            PlaceStatus::Frozen => (0, Some(t.frozen_notice)),
+            PlaceStatus::NothingToUndo => (0, Some(t.nothing_to_undo)),
             PlaceStatus::ChallengeRequired => unreachable!("answered above"),
         };
         let now = now();
@@ -148,7 +137,7 @@ impl Placer {
         if left != live.cooldown_left_ms.get_untracked() {
             live.cooldown_left_ms.set(left);
         }
-        self.ready.update(left == 0);
+        self.ready.update(left == 0, live.lang);
         // In whole seconds: the button's label changes once a second.
         let undo = ((self.undo_until - now).max(0.0) / 1000.0).ceil() as u32 * 1000;
         if undo != live.undo_left_ms.get_untracked() {
@@ -160,16 +149,14 @@ impl Placer {
     pub fn solved(&mut self, took_ms: f64, live: LiveState) {
         self.challenging = false;
         self.solving = None;
-        live.notice.set(Some(format!(
-            "Verified in {:.1} s: placing.",
-            took_ms / 1000.0
-        )));
+        live.notice
+            .set(Some((live.lang.texts().verified)(took_ms / 1000.0)));
     }
 
     pub fn failed(&mut self, reason: &str, live: LiveState) {
         self.challenging = false;
         self.solving = None;
         live.notice
-            .set(Some(format!("Not placed: {reason}. Try again.")));
+            .set(Some((live.lang.texts().not_placed)(reason)));
     }
 }

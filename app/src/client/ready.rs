@@ -4,7 +4,10 @@
 //! short sound and a browser notification. The permission to notify is
 //! asked for only when they opt in, never on load.
 
-use crate::live::LiveState;
+use crate::{
+    i18n::{Lang, Texts},
+    live::LiveState,
+};
 use leptos::prelude::{document, window, Set};
 use std::cell::RefCell;
 use wasm_bindgen::JsCast;
@@ -13,9 +16,6 @@ use web_sys::{AudioContext, HtmlLinkElement, Notification, NotificationOptions};
 /// Where the choices are kept.
 const NOTIFY_KEY: &str = "canvas.notify-ready";
 const SOUND_KEY: &str = "canvas.sound-ready";
-
-/// The tab's title while a tile waits to be placed.
-const READY_TITLE: &str = "● Tile ready · Canvas";
 
 /// The icon while a tile waits: the usual one with a green dot.
 const READY_ICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 4 4'%3E%3Crect width='2' height='2' fill='%23ff4500'/%3E%3Crect x='2' width='2' height='2' fill='%23ffd635'/%3E%3Crect y='2' width='2' height='2' fill='%233690ea'/%3E%3Crect x='2' y='2' width='2' height='2' fill='%2300a368'/%3E%3Ccircle cx='3' cy='1' r='1' fill='%2300cc78' stroke='white' stroke-width='0.3'/%3E%3C/svg%3E";
@@ -68,7 +68,7 @@ impl Ready {
 
     /// Called as the wait changes: `ready` once nothing holds the next
     /// placement back.
-    pub fn update(&mut self, ready: bool) {
+    pub fn update(&mut self, ready: bool, lang: Lang) {
         if !ready {
             self.waiting = true;
             if self.announced {
@@ -79,10 +79,10 @@ impl Ready {
         if !std::mem::replace(&mut self.waiting, false) {
             return;
         }
-        self.announce();
+        self.announce(lang.texts());
     }
 
-    fn announce(&mut self) {
+    fn announce(&mut self, t: &Texts) {
         self.announced = true;
         let document = document();
         let icon = icon_link();
@@ -90,7 +90,7 @@ impl Ready {
             document.title(),
             icon.as_ref().map(HtmlLinkElement::href).unwrap_or_default(),
         ));
-        document.set_title(READY_TITLE);
+        document.set_title(t.ready_title);
         if let Some(icon) = icon {
             icon.set_href(READY_ICON);
         }
@@ -99,9 +99,9 @@ impl Ready {
         }
         if self.notify && Notification::permission() == web_sys::NotificationPermission::Granted {
             let options = NotificationOptions::new();
-            options.set_body("Your next tile is ready to place.");
+            options.set_body(t.ready_notification_body);
             options.set_tag("canvas-ready");
-            let _ = Notification::new_with_options("Your tile is ready", &options);
+            let _ = Notification::new_with_options(t.ready_notification, &options);
         }
     }
 

@@ -231,9 +231,11 @@ pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64) {
         TemplateSource::Url(url) if is_template_url(&url) => (url.clone(), Some(url)),
         TemplateSource::Url(_) => {
             with_client(|client| {
-                client.live.notice.set(Some(
-                    "Template not loaded: give an http(s) image address.".into(),
-                ))
+                let t = client.live.lang.texts();
+                client
+                    .live
+                    .notice
+                    .set(Some(t.template_needs_address.into()))
             });
             return;
         }
@@ -261,10 +263,13 @@ pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64) {
         }
         with_client(|client| match loaded {
             Ok(rgba) => client.on_template(&rgba, shared, (x, y), opacity),
-            Err(reason) => client
-                .live
-                .notice
-                .set(Some(format!("Template not loaded: {reason}."))),
+            Err(reason) => {
+                let t = client.live.lang.texts();
+                client
+                    .live
+                    .notice
+                    .set(Some((t.template_not_loaded)(&reason)))
+            }
         });
     });
 }
@@ -276,10 +281,8 @@ pub fn move_template(x: i32, y: i32) {
             return;
         };
         let Some(window) = template.window_at((x, y)) else {
-            client
-                .live
-                .notice
-                .set(Some("The template would lie off the canvas.".into()));
+            let t = client.live.lang.texts();
+            client.live.notice.set(Some(t.template_off_canvas.into()));
             return;
         };
         let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window);
@@ -339,9 +342,8 @@ impl Client {
             return;
         };
         let Some(window) = template.window_for((x, y), rgba.width, rgba.height) else {
-            self.live
-                .notice
-                .set(Some("Template not loaded: it lies off the canvas.".into()));
+            let t = self.live.lang.texts();
+            self.live.notice.set(Some(t.template_lies_off.into()));
             return;
         };
         let opacity = opacity.clamp(0.1, 1.0);

@@ -149,10 +149,13 @@ pub fn open_history() {
                     client.start_rebuild();
                 }
             }
-            (Err(error), _) => client
-                .live
-                .notice
-                .set(Some(format!("The archive could not be loaded: {error}."))),
+            (Err(error), _) => {
+                let t = client.live.lang.texts();
+                client
+                    .live
+                    .notice
+                    .set(Some((t.archive_not_loaded)(&error.to_string())))
+            }
             _ => {}
         });
     });
@@ -224,10 +227,8 @@ async fn rebuild_whole() {
             .flatten();
             if kept != Some(true) {
                 with_client(|client| {
-                    client
-                        .live
-                        .notice
-                        .set(Some("That archived canvas could not be loaded.".into()));
+                    let t = client.live.lang.texts();
+                    client.live.notice.set(Some(t.archived_not_loaded.into()));
                 });
                 continue;
             }
@@ -309,10 +310,11 @@ async fn rebuild_chunks() {
         };
         if !missing.is_empty() {
             with_client(|client| {
-                client.live.notice.set(Some(format!(
-                    "The archive of {} chunk(s) could not be loaded.",
-                    missing.len()
-                )));
+                let t = client.live.lang.texts();
+                client
+                    .live
+                    .notice
+                    .set(Some((t.chunk_archives_not_loaded)(missing.len())));
             });
         }
         let mut beyond_history = false;

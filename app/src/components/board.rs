@@ -13,6 +13,7 @@ use leptos::{ev, html, prelude::*};
 
 #[component]
 pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
+    let t = live.lang.texts();
     let canvas_ref = NodeRef::<html::Canvas>::new();
 
     browser::start(canvas_ref, size, live, base.clone());
@@ -32,7 +33,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
             <img
                 class="board-image"
                 src=format!("{base}/api/canvas.png")
-                alt="The canvas as it is now"
+                alt=t.canvas_now
                 width=size.width.to_string()
                 height=size.height.to_string()
             />
@@ -41,12 +42,12 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
                 node_ref=canvas_ref
                 width=size.width.to_string()
                 height=size.height.to_string()
-                aria-label="The canvas: click a pixel to place the selected color"
+                aria-label=t.canvas_click
             ></canvas>
             {overlay(
                 size,
                 "travel-canvas",
-                Some("The canvas as it was at the moment the history slider shows"),
+                Some(t.canvas_past),
             )}
             {overlay(size, "template-canvas", None)}
             {overlay(size, "heat-canvas", None)}
@@ -60,7 +61,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
                 class="board-image"
                 src=format!("{base}/api/preview.png")
                 draggable="false"
-                alt="The canvas from far out"
+                alt=t.canvas_far
                 width=size.width.to_string()
                 height=size.height.to_string()
             />
@@ -70,7 +71,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
                 width="1"
                 height="1"
                 hidden
-                aria-label="The canvas: click a pixel to place the selected color"
+                aria-label=t.canvas_click
             ></canvas>
             // The template's own rectangle: the client sizes and places it.
             <canvas class="template-canvas" width="1" height="1" hidden></canvas>
@@ -96,7 +97,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
                 <img
                     src=format!("{base}/api/preview.png")
                     draggable="false"
-                    alt="Map of the whole canvas: click to go there"
+                    alt=t.minimap
                 />
                 <div class="minimap-view"></div>
             </div>
@@ -107,8 +108,8 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
         view! {
             <button
                 type="button"
-                aria-label="Heatmap of the last ten minutes"
-                title="Heatmap: where tiles were placed in the last ten minutes"
+                aria-label=t.heatmap
+                title=t.heatmap_title
                 class="heatmap-toggle"
                 aria-pressed=move || heat_shown.get().to_string()
                 on:pointerdown=keep
@@ -145,7 +146,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
             {heat_button}
             <button
                 type="button"
-                aria-label="Zoom in"
+                aria-label=t.zoom_in
                 class="zoom-in"
                 on:pointerdown=keep
                 on:pointerup=keep
@@ -155,7 +156,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
             </button>
             <button
                 type="button"
-                aria-label="Zoom out"
+                aria-label=t.zoom_out
                 class="zoom-out"
                 on:pointerdown=keep
                 on:pointerup=keep

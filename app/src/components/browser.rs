@@ -40,6 +40,11 @@ mod imp {
         client::undo();
     }
 
+    /// Keeps `lang` for this site and reloads the page in it.
+    pub fn choose_language(lang: crate::i18n::Lang) {
+        client::choose_language(lang);
+    }
+
     /// `GET url`, its JSON answer (or why it failed) to `done`.
     pub fn fetch_json<T: DeserializeOwned + 'static>(
         url: String,
@@ -193,6 +198,7 @@ mod imp {
     ) {
     }
     pub fn every(_: std::time::Duration, _: impl Fn() + 'static) {}
+    pub fn choose_language(_: crate::i18n::Lang) {}
     pub fn undo() {}
     pub fn open_history() {}
     pub fn close_history() {}

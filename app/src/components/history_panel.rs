@@ -9,6 +9,7 @@ use leptos::{ev, html, prelude::*};
 
 #[component]
 pub fn HistoryPanel(live: LiveState) -> impl IntoView {
+    let t = live.lang.texts();
     let details = NodeRef::<html::Details>::new();
     let status = move || live.history.get();
     let shown = move || status().map_or(0, |s| s.shown);
@@ -16,13 +17,14 @@ pub fn HistoryPanel(live: LiveState) -> impl IntoView {
         let Some(status) = status() else {
             return String::new();
         };
-        let mut label = format!("Tile {} of {}", status.shown, live.seq.get());
+        let mut label = (t.tile_of)(status.shown, live.seq.get());
         match (&status.archived_at, status.beyond_history) {
-            (_, true) => label.push_str(": the nearest archived canvas (the history ends here)"),
-            (Some(at), false) => label.push_str(&format!(
-                ", rebuilt from the archive of {} UTC",
-                at.get(..16).unwrap_or(at).replace('T', " ")
-            )),
+            (_, true) => label.push_str(t.beyond_history),
+            (Some(at), false) => {
+                label.push_str(&(t.rebuilt_from)(
+                    &at.get(..16).unwrap_or(at).replace('T', " "),
+                ));
+            }
             (None, false) => {}
         }
         label
@@ -52,7 +54,7 @@ pub fn HistoryPanel(live: LiveState) -> impl IntoView {
 
     view! {
         <details class="history-panel" node_ref=details on:toggle=toggled>
-            <summary>"History"</summary>
+            <summary>{t.history}</summary>
             <div class="history-controls">
                 <button
                     type="button"
@@ -60,7 +62,7 @@ pub fn HistoryPanel(live: LiveState) -> impl IntoView {
                     aria-pressed=move || status().is_some_and(|s| s.playing).to_string()
                     on:click=play
                 >
-                    {move || if status().is_some_and(|s| s.playing) { "Pause" } else { "Play" }}
+                    {move || if status().is_some_and(|s| s.playing) { t.pause } else { t.play }}
                 </button>
                 <input
                     class="history-slider"
@@ -68,12 +70,12 @@ pub fn HistoryPanel(live: LiveState) -> impl IntoView {
                     min="0"
                     max=move || live.seq.get()
                     step="1"
-                    aria-label="Moment to show, by tiles placed"
+                    aria-label=t.moment
                     prop:value=shown
                     on:input=slide
                 />
                 <button type="button" class="history-live" on:click=back_to_live>
-                    "Back to live"
+                    {t.back_to_live}
                 </button>
             </div>
             <p class="history-label" role="status">{label}</p>

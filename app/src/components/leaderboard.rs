@@ -3,31 +3,36 @@
 //! and `/api/players/<handle>` (docs/protocol.md, "Players").
 
 use super::browser;
-use crate::api::{Leaderboard, Player};
+use crate::{
+    api::{Leaderboard, Player},
+    i18n::{Lang, Texts},
+};
 use leptos::{ev, html, prelude::*};
 use std::time::Duration;
 
 /// How often an open panel reads its board again.
 const REFRESH: Duration = Duration::from_secs(5);
 
-/// The boards a player may pick: the query each is read with, and its name.
-const BOARDS: [(&str, &str); 4] = [
-    ("board=placed&period=today", "Tiles placed today"),
-    ("board=placed&period=week", "Tiles placed this week"),
-    ("board=placed&period=all", "Tiles placed, all time"),
-    ("board=standing", "Pixels still standing"),
+/// The boards a player may pick, by the query each is read with (their
+/// names are [`Texts::boards`], in this order).
+const BOARDS: [&str; 4] = [
+    "board=placed&period=today",
+    "board=placed&period=week",
+    "board=placed&period=all",
+    "board=standing",
 ];
 
 /// A player's name as boards show it: the one they chose, or their handle.
-fn shown_name(name: Option<&str>, player: &str) -> String {
+fn shown_name(t: &Texts, name: Option<&str>, player: &str) -> String {
     match name {
         Some(name) => name.to_owned(),
-        None => format!("anonymous {}", player.get(..6).unwrap_or(player)),
+        None => (t.anonymous_player)(player.get(..6).unwrap_or(player)),
     }
 }
 
 #[component]
-pub fn LeaderboardPanel(base: String) -> impl IntoView {
+pub fn LeaderboardPanel(base: String, lang: Lang) -> impl IntoView {
+    let t = lang.texts();
     let details = NodeRef::<html::Details>::new();
     let which = RwSignal::new(0usize);
     let open = RwSignal::new(false);
@@ -40,7 +45,7 @@ pub fn LeaderboardPanel(base: String) -> impl IntoView {
         let url = format!(
             "{}/api/leaderboard?{}",
             base.get_value(),
-            BOARDS[which.get_untracked()].0
+            BOARDS[which.get_untracked()]
         );
         browser::fetch_json(url, move |answer: Result<Leaderboard, String>| {
             shown.set(Some(answer));
@@ -60,12 +65,12 @@ pub fn LeaderboardPanel(base: String) -> impl IntoView {
         }
     };
     let entries = move || match shown.get() {
-        None => view! { <p class="leaderboard-note">"Loading…"</p> }.into_any(),
+        None => view! { <p class="leaderboard-note">{t.loading}</p> }.into_any(),
         Some(Err(error)) => {
-            view! { <p class="leaderboard-note">{format!("Not loaded: {error}")}</p> }.into_any()
+            view! { <p class="leaderboard-note">{(t.not_loaded)(&error)}</p> }.into_any()
         }
         Some(Ok(board)) if board.entries.is_empty() => {
-            view! { <p class="leaderboard-note">"Nobody yet: place a tile!"</p> }.into_any()
+            view! { <p class="leaderboard-note">{t.nobody_yet}</p> }.into_any()
         }
         Some(Ok(board)) => view! {
             <ol class="leaderboard-list">
@@ -74,7 +79,7 @@ pub fn LeaderboardPanel(base: String) -> impl IntoView {
                     .into_iter()
                     .map(|entry| {
                         let href = format!("{}/players/{}", base.get_value(), entry.player);
-                        let name = shown_name(entry.name.as_deref(), &entry.player);
+                        let name = shown_name(t, entry.name.as_deref(), &entry.player);
                         view! {
                             <li>
                                 <a href=href>{name}</a>
@@ -89,12 +94,13 @@ pub fn LeaderboardPanel(base: String) -> impl IntoView {
     };
     view! {
         <details class="leaderboard-panel" node_ref=details on:toggle=toggled>
-            <summary>"Leaderboard"</summary>
-            <select class="leaderboard-board" aria-label="Which board" on:change=picked>
-                {BOARDS
+            <summary>{t.leaderboard}</summary>
+            <select class="leaderboard-board" aria-label=t.which_board on:change=picked>
+                {t
+                    .boards
                     .iter()
                     .enumerate()
-                    .map(|(index, (_, label))| view! { <option value=index.to_string()>{*label}</option> })
+                    .map(|(index, label)| view! { <option value=index.to_string()>{*label}</option> })
                     .collect_view()}
             </select>
             {entries}
@@ -104,11 +110,12 @@ pub fn LeaderboardPanel(base: String) -> impl IntoView {
 
 /// `/players/<handle>`: what one player did on this canvas.
 #[component]
-pub fn PlayerPage(player: Player, base: String) -> impl IntoView {
-    let name = shown_name(player.name.as_deref(), &player.player);
+pub fn PlayerPage(player: Player, base: String, lang: Lang) -> impl IntoView {
+    let t = lang.texts();
+    let name = shown_name(t, player.name.as_deref(), &player.player);
     let when = |at: Option<String>| {
         at.map_or_else(
-            || "never".to_owned(),
+            || t.never.to_owned(),
             |at| format!("{} UTC", at.get(..16).unwrap_or(&at).replace('T', " ")),
         )
     };
@@ -116,27 +123,27 @@ pub fn PlayerPage(player: Player, base: String) -> impl IntoView {
         <div class="player-page">
             <header class="topbar">
                 <h1 class="brand">"Canvas"</h1>
-                <a href=format!("{base}/")>"Back to the canvas"</a>
+                <a href=format!("{base}/")>{t.back_to_canvas}</a>
             </header>
             <main class="player-card">
                 <h2 class="player-name">{name}</h2>
-                <p class="player-handle">{format!("Player {}", player.player)}</p>
+                <p class="player-handle">{(t.player)(&player.player)}</p>
                 <dl class="player-figures">
-                    <dt>"Tiles placed"</dt>
+                    <dt>{t.tiles_placed}</dt>
                     <dd class="player-placed">{player.placed}</dd>
-                    <dt>"Pixels still standing"</dt>
+                    <dt>{t.pixels_standing}</dt>
                     <dd class="player-standing">{player.standing}</dd>
-                    <dt>"First tile"</dt>
+                    <dt>{t.first_tile}</dt>
                     <dd>{when(player.first_placed_at)}</dd>
-                    <dt>"Last tile"</dt>
+                    <dt>{t.last_tile}</dt>
                     <dd>{when(player.last_placed_at)}</dd>
                 </dl>
-                <h3>"Names"</h3>
+                <h3>{t.names}</h3>
                 <ul class="player-names">
                     {player
                         .names
                         .into_iter()
-                        .map(|taken| view! { <li>{taken.name}" (from "{when(Some(taken.at))}")"</li> })
+                        .map(|taken| view! { <li>{(t.name_from)(&taken.name, &when(Some(taken.at)))}</li> })
                         .collect_view()}
                 </ul>
             </main>

@@ -7,6 +7,7 @@ mod admin;
 mod board;
 mod browser;
 mod history_panel;
+mod language_switch;
 mod leaderboard;
 mod name_form;
 mod palette_bar;
@@ -19,9 +20,11 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title};
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::Lang;
 use admin::AdminPage;
 use board::Board;
 use history_panel::HistoryPanel;
+use language_switch::LanguageSwitch;
 use leaderboard::{LeaderboardPanel, PlayerPage};
 use name_form::NameForm;
 use palette_bar::{CooldownIndicator, PaletteBar};
@@ -73,13 +76,16 @@ pub struct PageData {
     pub origin: String,
     /// The player a player's page shows.
     pub player: Option<crate::api::Player>,
+    /// The language the page is in.
+    pub lang: Lang,
 }
 
 /// The HTML document around [`App`], used by the server for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let lang = use_context::<PageData>().unwrap_or_default().lang;
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=lang.code()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -105,10 +111,12 @@ pub fn App() -> impl IntoView {
         width: page.width,
         height: page.height,
     };
+    let lang = page.lang;
+    let t = lang.texts();
     if let (PageView::Player, Some(player)) = (page.view, page.player.clone()) {
         return view! {
-            <Title text="A player · Canvas"/>
-            <PlayerPage player base=page.base.clone()/>
+            <Title text=t.player_title/>
+            <PlayerPage player base=page.base.clone() lang/>
         }
         .into_any();
     }
@@ -127,11 +135,9 @@ pub fn App() -> impl IntoView {
         page.read_only.clone(),
         page.colors,
         page.undo_ms,
+        lang,
     );
-    let description = format!(
-        "A shared {}x{} pixel canvas: pick a color, place a tile, and everyone sees it at once. {} tiles placed so far.",
-        page.width, page.height, page.seq
-    );
+    let description = (t.description)(page.width, page.height, page.seq);
     let image = format!("{}{}", page.origin, page.preview);
 
     view! {
@@ -149,11 +155,12 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <h1 class="brand">"Canvas"</h1>
                 <StatusBar live/>
+                <LanguageSwitch lang/>
             </header>
             <main
                 class="stage"
                 tabindex="0"
-                aria-label="Canvas. Arrow keys move, plus and minus zoom, Enter places, 1 to 0 and brackets pick colors."
+                aria-label=t.stage_help
             >
                 <Board size live base=page.base.clone()/>
             </main>
@@ -163,7 +170,7 @@ pub fn App() -> impl IntoView {
                 <NameForm initial=page.display_name.clone() live/>
                 <TemplatePanel live/>
                 <HistoryPanel live/>
-                <LeaderboardPanel base=page.base.clone()/>
+                <LeaderboardPanel base=page.base.clone() lang/>
                 <ReportForm live/>
             </footer>
         </div>

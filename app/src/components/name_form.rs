@@ -6,6 +6,7 @@ use leptos::{ev::SubmitEvent, html, prelude::*};
 
 #[component]
 pub fn NameForm(initial: Option<String>, live: LiveState) -> impl IntoView {
+    let t = live.lang.texts();
     let input = NodeRef::<html::Input>::new();
     let on_submit = move |event: SubmitEvent| {
         event.prevent_default();
@@ -15,18 +16,18 @@ pub fn NameForm(initial: Option<String>, live: LiveState) -> impl IntoView {
     };
     view! {
         <form class="name-form" on:submit=on_submit>
-            <label for="display-name">"Name"</label>
+            <label for="display-name">{t.name}</label>
             <input
                 id="display-name"
                 node_ref=input
                 name="name"
                 minlength=DisplayName::MIN_CHARS
                 maxlength=DisplayName::MAX_CHARS
-                placeholder="anonymous"
+                placeholder=t.anonymous
                 autocomplete="nickname"
                 value=initial.unwrap_or_default()
             />
-            <button type="submit">"Save"</button>
+            <button type="submit">{t.save}</button>
         </form>
     }
 }

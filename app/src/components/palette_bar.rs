@@ -7,18 +7,20 @@ use leptos::prelude::*;
 
 #[component]
 pub fn PaletteBar(live: LiveState, colors: u8) -> impl IntoView {
+    let t = live.lang.texts();
     let swatches = PALETTE
         .iter()
         .zip(0u8..colors)
         .map(|(color, index)| {
+            let name = t.color_names[usize::from(index)];
             view! {
                 <button
                     type="button"
                     class="swatch"
                     role="radio"
                     data-color=index
-                    title=color.name
-                    aria-label=color.name
+                    title=name
+                    aria-label=name
                     aria-checked=move || (live.selected.get() == index).to_string()
                     style=format!("background-color:{}", color.hex())
                     on:click=move |_| live.selected.set(index)
@@ -27,7 +29,7 @@ pub fn PaletteBar(live: LiveState, colors: u8) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="palette" role="radiogroup" aria-label="Colors">
+        <div class="palette" role="radiogroup" aria-label=t.colors>
             {swatches}
         </div>
     }
@@ -35,13 +37,12 @@ pub fn PaletteBar(live: LiveState, colors: u8) -> impl IntoView {
 
 #[component]
 pub fn CooldownIndicator(live: LiveState) -> impl IntoView {
+    let t = live.lang.texts();
     let text = move || match (live.charges.get(), live.cooldown_left_ms.get()) {
-        (None, 0) => "Ready to place".to_owned(),
-        (None, ms) => format!("Next tile in {:.1} s", f64::from(ms) / 1000.0),
-        (Some((0, max)), ms) => {
-            format!("0 of {max} tiles: next in {:.1} s", f64::from(ms) / 1000.0)
-        }
-        (Some((available, max)), _) => format!("{available} of {max} tiles ready"),
+        (None, 0) => t.ready_to_place.to_owned(),
+        (None, ms) => (t.next_tile_in)(f64::from(ms) / 1000.0),
+        (Some((0, max)), ms) => (t.no_charge)(max, f64::from(ms) / 1000.0),
+        (Some((available, max)), _) => (t.charges_ready)(available, max),
     };
     let undo_left = move || live.undo_left_ms.get();
     view! {
@@ -54,7 +55,7 @@ pub fn CooldownIndicator(live: LiveState) -> impl IntoView {
                 aria-keyshortcuts="U Control+Z"
                 on:click=move |_| browser::undo()
             >
-                {move || format!("Undo ({} s)", undo_left() / 1000)}
+                {move || (t.undo)(undo_left() / 1000)}
             </button>
             <span class="notice" role="status">{move || live.notice.get()}</span>
             <ReadyAlerts live/>
@@ -67,6 +68,7 @@ pub fn CooldownIndicator(live: LiveState) -> impl IntoView {
 /// load) and a sound.
 #[component]
 fn ReadyAlerts(live: LiveState) -> impl IntoView {
+    let t = live.lang.texts();
     let notify = move || live.ready_alerts.get().0;
     let sound = move || live.ready_alerts.get().1;
     view! {
@@ -80,7 +82,7 @@ fn ReadyAlerts(live: LiveState) -> impl IntoView {
                         browser::set_ready_alerts(event_target_checked(&event), sound())
                     }
                 />
-                "Notify me when a tile is ready"
+                {t.notify_ready}
             </label>
             <label>
                 <input
@@ -91,7 +93,7 @@ fn ReadyAlerts(live: LiveState) -> impl IntoView {
                         browser::set_ready_alerts(notify(), event_target_checked(&event))
                     }
                 />
-                "Sound"
+                {t.sound}
             </label>
         </span>
     }

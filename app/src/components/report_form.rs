@@ -7,12 +7,12 @@ use leptos::{ev::SubmitEvent, html, prelude::*};
 
 #[component]
 pub fn ReportForm(live: LiveState) -> impl IntoView {
+    let t = live.lang.texts();
     let reason = NodeRef::<html::Input>::new();
     let on_submit = move |event: SubmitEvent| {
         event.prevent_default();
         let Some((x, y)) = live.hover.get_untracked() else {
-            live.notice
-                .set(Some("Point at the pixel to report first.".into()));
+            live.notice.set(Some(t.report_point_first.into()));
             return;
         };
         let text = reason
@@ -26,17 +26,17 @@ pub fn ReportForm(live: LiveState) -> impl IntoView {
     };
     view! {
         <details class="report-panel">
-            <summary>"Report"</summary>
+            <summary>{t.report}</summary>
             <form class="report-form" on:submit=on_submit>
-                <label for="report-reason">"Report the pixel under the reticle"</label>
+                <label for="report-reason">{t.report_label}</label>
                 <input
                     id="report-reason"
                     node_ref=reason
                     name="reason"
                     maxlength=ReportRequest::MAX_REASON
-                    placeholder="what is wrong here"
+                    placeholder=t.report_reason
                 />
-                <button type="submit">"Send to moderators"</button>
+                <button type="submit">{t.report_send}</button>
             </form>
         </details>
     }

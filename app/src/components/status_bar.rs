@@ -1,31 +1,38 @@
 //! The live figures: connection state, whether the canvas is frozen, users
 //! online, tiles placed.
 
-use crate::live::LiveState;
+use crate::live::{Connection, LiveState};
 use leptos::prelude::*;
 
 #[component]
 pub fn StatusBar(live: LiveState) -> impl IntoView {
+    let t = live.lang.texts();
+    let connection = move || match live.connection.get() {
+        Connection::Connecting => t.connecting,
+        Connection::Live => t.live,
+        Connection::Reconnecting => t.reconnecting,
+        Connection::Offline => t.offline,
+    };
     view! {
         <dl class="status" aria-live="polite">
             <div class="figure">
-                <dt>"Status"</dt>
-                <dd class="connection">{move || live.connection.get().as_str()}</dd>
+                <dt>{t.status}</dt>
+                <dd class="connection">{connection}</dd>
             </div>
             <div class="figure frozen" hidden=move || !live.frozen.get()>
-                <dt>"Canvas"</dt>
-                <dd>"frozen by the moderators"</dd>
+                <dt>{t.canvas}</dt>
+                <dd>{t.frozen}</dd>
             </div>
             <div class="figure">
-                <dt>"Online"</dt>
+                <dt>{t.online}</dt>
                 <dd class="online">{move || live.online.get()}</dd>
             </div>
             <div class="figure">
-                <dt>"Tiles placed"</dt>
+                <dt>{t.tiles_placed}</dt>
                 <dd class="placed">{move || live.seq.get()}</dd>
             </div>
             <div class="figure">
-                <dt>"Pixel"</dt>
+                <dt>{t.pixel}</dt>
                 <dd class="coords">
                     {move || live.hover.get().map(|(x, y)| format!("{x}, {y}")).unwrap_or_default()}
                 </dd>

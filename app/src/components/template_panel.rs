@@ -9,13 +9,14 @@ use leptos::{ev, html, prelude::*};
 
 #[component]
 pub fn TemplatePanel(live: LiveState) -> impl IntoView {
+    let t = live.lang.texts();
     let url_input = NodeRef::<html::Input>::new();
     let status = move || live.template.get();
     let position = move || status().map(|s| (s.x, s.y)).unwrap_or_default();
     let progress = move || match status() {
-        None => "No template loaded.".to_owned(),
-        Some(s) if s.differing == 0 => "Template complete: every pixel matches.".to_owned(),
-        Some(s) => format!("{} pixels still differ.", s.differing),
+        None => t.no_template.to_owned(),
+        Some(s) if s.differing == 0 => t.template_complete.to_owned(),
+        Some(s) => (t.pixels_differ)(s.differing),
     };
 
     let load_url = move |event: ev::SubmitEvent| {
@@ -54,20 +55,20 @@ pub fn TemplatePanel(live: LiveState) -> impl IntoView {
 
     view! {
         <details class="template-panel">
-            <summary>"Template"</summary>
+            <summary>{t.template}</summary>
             <form class="template-source" on:submit=load_url>
                 <input
                     class="template-url"
                     node_ref=url_input
                     type="url"
-                    placeholder="https://… image address"
-                    aria-label="Template image address"
+                    placeholder=t.template_address_hint
+                    aria-label=t.template_address
                     prop:value=move || status().map(|s| s.source).unwrap_or_default()
                 />
-                <button type="submit">"Load"</button>
+                <button type="submit">{t.load}</button>
             </form>
             <label class="template-file">
-                "or a file "
+                {t.or_a_file}
                 <input type="file" accept="image/png,image/gif,image/webp" on:change=load_file/>
             </label>
             <div class="template-place">
@@ -90,7 +91,7 @@ pub fn TemplatePanel(live: LiveState) -> impl IntoView {
                     />
                 </label>
                 <label>
-                    "opacity "
+                    {t.opacity}
                     <input
                         class="template-opacity"
                         type="range"
@@ -109,7 +110,7 @@ pub fn TemplatePanel(live: LiveState) -> impl IntoView {
                 disabled=move || status().is_none()
                 on:click=remove
             >
-                "Remove template"
+                {t.remove_template}
             </button>
         </details>
     }

@@ -6,7 +6,7 @@
 
 use super::visitor::Visitor;
 use crate::{config::Config, error::ApiError, session::NoSession, state::AppState};
-use app::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize, PageData, PageView};
+use app::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize, i18n::Lang, PageData, PageView};
 use axum::{
     body::Body,
     extract::{Path, Request, State},
@@ -95,14 +95,12 @@ async fn render_with(
         Ok(id) if !visitor.is_new() => state.store.display_name(id).await.ok().flatten(),
         _ => None,
     };
+    let lang = language(headers);
+    let t = lang.texts();
     let read_only = visitor.session.as_ref().err().map(|why| {
         match why {
-            NoSession::TooMany => {
-                "Watching only: your address started too many sessions this hour."
-            }
-            NoSession::Unavailable => {
-                "Watching only: placing is unavailable right now. Reload in a moment to place."
-            }
+            NoSession::TooMany => t.watching_only_many,
+            NoSession::Unavailable => t.watching_only_down,
         }
         .to_owned()
     });
@@ -129,6 +127,7 @@ async fn render_with(
         read_only,
         origin: origin(headers, state.config.trust_forwarded_for),
         player,
+        lang,
     };
     let nonce = Nonce::new();
     let policy = content_security_policy(&nonce, &state.config);
@@ -146,6 +145,25 @@ async fn render_with(
         .headers_mut()
         .insert(header::CONTENT_SECURITY_POLICY, policy);
     response
+}
+
+/// The language a page is rendered in: the one the language switch chose
+/// (its `lang` cookie), else the browser's preference (`Accept-Language`),
+/// else English.
+fn language(headers: &HeaderMap) -> Lang {
+    let chosen = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .find_map(|cookie| Lang::parse(cookie.trim().strip_prefix("lang=")?));
+    chosen.unwrap_or_else(|| {
+        let accepted = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        Lang::negotiate(accepted)
+    })
 }
 
 /// The image a link to the page previews with: the whole canvas, or on a

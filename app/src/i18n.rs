@@ -1,0 +1,496 @@
+//! The words of the player's pages, in each language they speak.
+//!
+//! Every message is a field of [`Texts`], and each language is one `const`
+//! of it: a language that lacks a message, or a message added without its
+//! translation, does not compile. Messages with figures in them are
+//! functions. The server picks the language of a page (the `lang` cookie
+//! the language switch sets, else the browser's `Accept-Language`) and
+//! renders it; the browser keeps it for the messages it shows itself.
+
+use serde::{Deserialize, Serialize};
+
+/// A language the pages speak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Lang {
+    #[default]
+    En,
+    Fr,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Fr];
+
+    /// Its BCP 47 code, as `<html lang>`, the cookie and
+    /// `Accept-Language` write it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Fr => "fr",
+        }
+    }
+
+    /// Its name in itself, as the language switch lists it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::En => "English",
+            Self::Fr => "Français",
+        }
+    }
+
+    /// The language of a code (`fr`, `fr-CA`, `EN-gb`…), if one of ours.
+    pub fn parse(code: &str) -> Option<Self> {
+        let primary = code.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        Self::ALL.into_iter().find(|lang| lang.code() == primary)
+    }
+
+    /// The one of ours an `Accept-Language` header prefers most (by its
+    /// `q`, then its order); English when it names none of them.
+    pub fn negotiate(accept_language: &str) -> Self {
+        let mut best: Option<(f32, Self)> = None;
+        for range in accept_language.split(',') {
+            let mut parts = range.split(';');
+            let Some(lang) = parts.next().and_then(Self::parse) else {
+                continue;
+            };
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if q > 0.0 && best.is_none_or(|(best_q, _)| q > best_q) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, lang)| lang).unwrap_or_default()
+    }
+
+    /// Its messages.
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Self::En => &EN,
+            Self::Fr => &FR,
+        }
+    }
+}
+
+/// Every message of the player's pages.
+pub struct Texts {
+    pub language: &'static str,
+    pub description: fn(u16, u16, u64) -> String,
+    pub stage_help: &'static str,
+    pub player_title: &'static str,
+    // The board.
+    pub canvas_now: &'static str,
+    pub canvas_click: &'static str,
+    pub canvas_past: &'static str,
+    pub canvas_far: &'static str,
+    pub minimap: &'static str,
+    pub heatmap: &'static str,
+    pub heatmap_title: &'static str,
+    pub zoom_in: &'static str,
+    pub zoom_out: &'static str,
+    // The status bar.
+    pub status: &'static str,
+    pub canvas: &'static str,
+    pub frozen: &'static str,
+    pub online: &'static str,
+    pub tiles_placed: &'static str,
+    pub pixel: &'static str,
+    pub connecting: &'static str,
+    pub live: &'static str,
+    pub reconnecting: &'static str,
+    pub offline: &'static str,
+    // Colors and the wait.
+    pub colors: &'static str,
+    pub color_names: [&'static str; 32],
+    pub ready_to_place: &'static str,
+    pub next_tile_in: fn(f64) -> String,
+    pub no_charge: fn(u8, f64) -> String,
+    pub charges_ready: fn(u8, u8) -> String,
+    pub undo: fn(u32) -> String,
+    pub notify_ready: &'static str,
+    pub sound: &'static str,
+    // The name and the report.
+    pub name: &'static str,
+    pub anonymous: &'static str,
+    pub save: &'static str,
+    pub report: &'static str,
+    pub report_label: &'static str,
+    pub report_reason: &'static str,
+    pub report_send: &'static str,
+    pub report_point_first: &'static str,
+    // The template.
+    pub template: &'static str,
+    pub template_address: &'static str,
+    pub template_address_hint: &'static str,
+    pub load: &'static str,
+    pub or_a_file: &'static str,
+    pub opacity: &'static str,
+    pub no_template: &'static str,
+    pub template_complete: &'static str,
+    pub pixels_differ: fn(u32) -> String,
+    pub remove_template: &'static str,
+    // Time travel.
+    pub history: &'static str,
+    pub play: &'static str,
+    pub pause: &'static str,
+    pub back_to_live: &'static str,
+    pub moment: &'static str,
+    pub tile_of: fn(u64, u64) -> String,
+    pub beyond_history: &'static str,
+    pub rebuilt_from: fn(&str) -> String,
+    // The leaderboards and players' pages.
+    pub leaderboard: &'static str,
+    pub which_board: &'static str,
+    pub boards: [&'static str; 4],
+    pub loading: &'static str,
+    pub not_loaded: fn(&str) -> String,
+    pub nobody_yet: &'static str,
+    pub anonymous_player: fn(&str) -> String,
+    pub back_to_canvas: &'static str,
+    pub player: fn(&str) -> String,
+    pub pixels_standing: &'static str,
+    pub first_tile: &'static str,
+    pub last_tile: &'static str,
+    pub never: &'static str,
+    pub names: &'static str,
+    pub name_from: fn(&str, &str) -> String,
+    // What the page says as it goes.
+    pub proving: fn(f64) -> String,
+    pub cannot_draw: &'static str,
+    pub reported: fn(u16, u16) -> String,
+    pub not_reported: fn(&str) -> String,
+    pub name_saved: fn(&str) -> String,
+    pub name_not_saved: fn(&str) -> String,
+    pub grew: fn(u16, u16) -> String,
+    pub canvas_not_loaded: fn(&str) -> String,
+    pub past_no_place: &'static str,
+    pub past_no_undo: &'static str,
+    pub offline_not_placed: &'static str,
+    pub offline_not_undone: &'static str,
+    pub undone: &'static str,
+    pub cooling: &'static str,
+    pub invalid: &'static str,
+    pub too_fast: &'static str,
+    pub not_allowed: &'static str,
+    pub unconfirmed: &'static str,
+    pub banned: &'static str,
+    pub frozen_notice: &'static str,
+    pub nothing_to_undo: &'static str,
+    pub verified: fn(f64) -> String,
+    pub not_placed: fn(&str) -> String,
+    pub ready_title: &'static str,
+    pub ready_notification: &'static str,
+    pub ready_notification_body: &'static str,
+    pub template_needs_address: &'static str,
+    pub template_not_loaded: fn(&str) -> String,
+    pub template_off_canvas: &'static str,
+    pub template_lies_off: &'static str,
+    pub archive_not_loaded: fn(&str) -> String,
+    pub archived_not_loaded: &'static str,
+    pub chunk_archives_not_loaded: fn(usize) -> String,
+    pub watching_only_many: &'static str,
+    pub watching_only_down: &'static str,
+}
+
+pub const EN: Texts = Texts {
+    language: "Language",
+    description: |w, h, seq| {
+        format!("A shared {w}x{h} pixel canvas: pick a color, place a tile, and everyone sees it at once. {seq} tiles placed so far.")
+    },
+    stage_help: "Canvas. Arrow keys move, plus and minus zoom, Enter places, U undoes, 1 to 0 and brackets pick colors.",
+    player_title: "A player · Canvas",
+    canvas_now: "The canvas as it is now",
+    canvas_click: "The canvas: click a pixel to place the selected color",
+    canvas_past: "The canvas as it was at the moment the history slider shows",
+    canvas_far: "The canvas from far out",
+    minimap: "Map of the whole canvas: click to go there",
+    heatmap: "Heatmap of the last ten minutes",
+    heatmap_title: "Heatmap: where tiles were placed in the last ten minutes",
+    zoom_in: "Zoom in",
+    zoom_out: "Zoom out",
+    status: "Status",
+    canvas: "Canvas",
+    frozen: "frozen by the moderators",
+    online: "Online",
+    tiles_placed: "Tiles placed",
+    pixel: "Pixel",
+    connecting: "connecting",
+    live: "live",
+    reconnecting: "reconnecting",
+    offline: "offline",
+    colors: "Colors",
+    color_names: [
+        "white", "burgundy", "dark red", "red", "orange", "yellow", "pale yellow", "dark green",
+        "green", "light green", "dark teal", "teal", "light teal", "dark blue", "blue",
+        "light blue", "indigo", "periwinkle", "lavender", "dark purple", "purple",
+        "pale purple", "magenta", "pink", "light pink", "dark brown", "brown", "beige", "black",
+        "dark gray", "gray", "light gray",
+    ],
+    ready_to_place: "Ready to place",
+    next_tile_in: |s| format!("Next tile in {s:.1} s"),
+    no_charge: |max, s| format!("0 of {max} tiles: next in {s:.1} s"),
+    charges_ready: |available, max| format!("{available} of {max} tiles ready"),
+    undo: |s| format!("Undo ({s} s)"),
+    notify_ready: "Notify me when a tile is ready",
+    sound: "Sound",
+    name: "Name",
+    anonymous: "anonymous",
+    save: "Save",
+    report: "Report",
+    report_label: "Report the pixel under the reticle",
+    report_reason: "what is wrong here",
+    report_send: "Send to moderators",
+    report_point_first: "Point at the pixel to report first.",
+    template: "Template",
+    template_address: "Template image address",
+    template_address_hint: "https://… image address",
+    load: "Load",
+    or_a_file: "or a file ",
+    opacity: "opacity ",
+    no_template: "No template loaded.",
+    template_complete: "Template complete: every pixel matches.",
+    pixels_differ: |n| format!("{n} pixels still differ."),
+    remove_template: "Remove template",
+    history: "History",
+    play: "Play",
+    pause: "Pause",
+    back_to_live: "Back to live",
+    moment: "Moment to show, by tiles placed",
+    tile_of: |shown, seq| format!("Tile {shown} of {seq}"),
+    beyond_history: ": the nearest archived canvas (the history ends here)",
+    rebuilt_from: |at| format!(", rebuilt from the archive of {at} UTC"),
+    leaderboard: "Leaderboard",
+    which_board: "Which board",
+    boards: [
+        "Tiles placed today",
+        "Tiles placed this week",
+        "Tiles placed, all time",
+        "Pixels still standing",
+    ],
+    loading: "Loading…",
+    not_loaded: |error| format!("Not loaded: {error}"),
+    nobody_yet: "Nobody yet: place a tile!",
+    anonymous_player: |handle| format!("anonymous {handle}"),
+    back_to_canvas: "Back to the canvas",
+    player: |handle| format!("Player {handle}"),
+    pixels_standing: "Pixels still standing",
+    first_tile: "First tile",
+    last_tile: "Last tile",
+    never: "never",
+    names: "Names",
+    name_from: |name, at| format!("{name} (from {at})"),
+    proving: |percent| format!("One moment: proving this is a browser ({percent:.0} %)…"),
+    cannot_draw: "This browser cannot draw on a canvas.",
+    reported: |x, y| format!("Thanks: pixel {x}, {y} is with the moderators."),
+    not_reported: |error| format!("Not reported: {error}"),
+    name_saved: |name| format!("Your tiles now show as {name}."),
+    name_not_saved: |error| format!("Name not saved: {error}"),
+    grew: |w, h| format!("The canvas grew to {w} × {h}."),
+    canvas_not_loaded: |reason| format!("Could not load the canvas ({reason}); retrying."),
+    past_no_place: "This is the past: go back to live to place.",
+    past_no_undo: "This is the past: go back to live to undo.",
+    offline_not_placed: "Not connected: the tile was not placed.",
+    offline_not_undone: "Not connected: nothing was undone.",
+    undone: "Undone: the pixel is as it was.",
+    cooling: "Still cooling down.",
+    invalid: "That pixel or color is not on the canvas.",
+    too_fast: "Too fast: slow down a little.",
+    not_allowed: "Placing is not allowed right now.",
+    unconfirmed: "Not confirmed: check the pixel, it may not have been placed.",
+    banned: "A moderator banned you from placing for a while.",
+    frozen_notice: "The canvas is frozen by its moderators: look, but no placing for now.",
+    nothing_to_undo: "Nothing to undo: it is too late, or someone placed there since.",
+    verified: |s| format!("Verified in {s:.1} s: placing."),
+    not_placed: |reason| format!("Not placed: {reason}. Try again."),
+    ready_title: "● Tile ready · Canvas",
+    ready_notification: "Your tile is ready",
+    ready_notification_body: "Your next tile is ready to place.",
+    template_needs_address: "Template not loaded: give an http(s) image address.",
+    template_not_loaded: |reason| format!("Template not loaded: {reason}."),
+    template_off_canvas: "The template would lie off the canvas.",
+    template_lies_off: "Template not loaded: it lies off the canvas.",
+    archive_not_loaded: |error| format!("The archive could not be loaded: {error}."),
+    archived_not_loaded: "That archived canvas could not be loaded.",
+    chunk_archives_not_loaded: |n| format!("The archive of {n} chunk(s) could not be loaded."),
+    watching_only_many: "Watching only: your address started too many sessions this hour.",
+    watching_only_down: "Watching only: placing is unavailable right now. Reload in a moment to place.",
+};
+
+pub const FR: Texts = Texts {
+    language: "Langue",
+    description: |w, h, seq| {
+        format!("Une toile de {w}x{h} pixels partagée : choisissez une couleur, posez un pixel, tout le monde le voit aussitôt. {seq} pixels posés jusqu'ici.")
+    },
+    stage_help: "Toile. Les flèches déplacent, plus et moins zooment, Entrée pose, U annule, 1 à 0 et les crochets choisissent la couleur.",
+    player_title: "Un joueur · Canvas",
+    canvas_now: "La toile telle qu'elle est",
+    canvas_click: "La toile : cliquez un pixel pour y poser la couleur choisie",
+    canvas_past: "La toile telle qu'elle était au moment choisi dans l'historique",
+    canvas_far: "La toile vue de loin",
+    minimap: "Carte de toute la toile : cliquez pour y aller",
+    heatmap: "Carte de chaleur des dix dernières minutes",
+    heatmap_title: "Carte de chaleur : où des pixels ont été posés ces dix dernières minutes",
+    zoom_in: "Zoomer",
+    zoom_out: "Dézoomer",
+    status: "État",
+    canvas: "Toile",
+    frozen: "gelée par les modérateurs",
+    online: "En ligne",
+    tiles_placed: "Pixels posés",
+    pixel: "Pixel",
+    connecting: "connexion",
+    live: "en direct",
+    reconnecting: "reconnexion",
+    offline: "hors ligne",
+    colors: "Couleurs",
+    color_names: [
+        "blanc", "bordeaux", "rouge foncé", "rouge", "orange", "jaune", "jaune pâle",
+        "vert foncé", "vert", "vert clair", "sarcelle foncé", "sarcelle", "sarcelle clair",
+        "bleu foncé", "bleu", "bleu clair", "indigo", "pervenche", "lavande", "violet foncé",
+        "violet", "violet pâle", "magenta", "rose", "rose clair", "brun foncé", "brun", "beige",
+        "noir", "gris foncé", "gris", "gris clair",
+    ],
+    ready_to_place: "Prêt à poser",
+    next_tile_in: |s| format!("Prochain pixel dans {s:.1} s"),
+    no_charge: |max, s| format!("0 pixel sur {max} : le prochain dans {s:.1} s"),
+    charges_ready: |available, max| format!("{available} pixels sur {max} prêts"),
+    undo: |s| format!("Annuler ({s} s)"),
+    notify_ready: "Me prévenir quand un pixel est prêt",
+    sound: "Son",
+    name: "Nom",
+    anonymous: "anonyme",
+    save: "Enregistrer",
+    report: "Signaler",
+    report_label: "Signaler le pixel sous le réticule",
+    report_reason: "ce qui ne va pas ici",
+    report_send: "Envoyer aux modérateurs",
+    report_point_first: "Visez d'abord le pixel à signaler.",
+    template: "Modèle",
+    template_address: "Adresse de l'image du modèle",
+    template_address_hint: "https://… adresse d'une image",
+    load: "Charger",
+    or_a_file: "ou un fichier ",
+    opacity: "opacité ",
+    no_template: "Aucun modèle chargé.",
+    template_complete: "Modèle terminé : chaque pixel correspond.",
+    pixels_differ: |n| format!("{n} pixels diffèrent encore."),
+    remove_template: "Retirer le modèle",
+    history: "Historique",
+    play: "Lire",
+    pause: "Pause",
+    back_to_live: "Retour au direct",
+    moment: "Moment à montrer, en pixels posés",
+    tile_of: |shown, seq| format!("Pixel {shown} sur {seq}"),
+    beyond_history: " : la toile archivée la plus proche (l'historique s'arrête ici)",
+    rebuilt_from: |at| format!(", reconstruite depuis l'archive du {at} UTC"),
+    leaderboard: "Classement",
+    which_board: "Quel classement",
+    boards: [
+        "Pixels posés aujourd'hui",
+        "Pixels posés cette semaine",
+        "Pixels posés, depuis le début",
+        "Pixels encore debout",
+    ],
+    loading: "Chargement…",
+    not_loaded: |error| format!("Non chargé : {error}"),
+    nobody_yet: "Personne encore : posez un pixel !",
+    anonymous_player: |handle| format!("anonyme {handle}"),
+    back_to_canvas: "Retour à la toile",
+    player: |handle| format!("Joueur {handle}"),
+    pixels_standing: "Pixels encore debout",
+    first_tile: "Premier pixel",
+    last_tile: "Dernier pixel",
+    never: "jamais",
+    names: "Noms",
+    name_from: |name, at| format!("{name} (depuis le {at})"),
+    proving: |percent| format!("Un instant : preuve que ceci est un navigateur ({percent:.0} %)…"),
+    cannot_draw: "Ce navigateur ne sait pas dessiner sur un canevas.",
+    reported: |x, y| format!("Merci : le pixel {x}, {y} est chez les modérateurs."),
+    not_reported: |error| format!("Non signalé : {error}"),
+    name_saved: |name| format!("Vos pixels s'affichent désormais au nom de {name}."),
+    name_not_saved: |error| format!("Nom non enregistré : {error}"),
+    grew: |w, h| format!("La toile s'est agrandie à {w} × {h}."),
+    canvas_not_loaded: |reason| format!("Impossible de charger la toile ({reason}) ; nouvel essai."),
+    past_no_place: "Ceci est le passé : revenez au direct pour poser.",
+    past_no_undo: "Ceci est le passé : revenez au direct pour annuler.",
+    offline_not_placed: "Pas de connexion : le pixel n'a pas été posé.",
+    offline_not_undone: "Pas de connexion : rien n'a été annulé.",
+    undone: "Annulé : le pixel est comme avant.",
+    cooling: "Encore un peu de patience.",
+    invalid: "Ce pixel ou cette couleur n'est pas sur la toile.",
+    too_fast: "Trop vite : ralentissez un peu.",
+    not_allowed: "Poser n'est pas permis pour l'instant.",
+    unconfirmed: "Non confirmé : regardez le pixel, il n'a peut-être pas été posé.",
+    banned: "Un modérateur vous a interdit de poser pour un moment.",
+    frozen_notice: "La toile est gelée par ses modérateurs : regardez, mais pas de pose pour l'instant.",
+    nothing_to_undo: "Rien à annuler : c'est trop tard, ou quelqu'un a posé ici depuis.",
+    verified: |s| format!("Vérifié en {s:.1} s : pose en cours."),
+    not_placed: |reason| format!("Non posé : {reason}. Réessayez."),
+    ready_title: "● Pixel prêt · Canvas",
+    ready_notification: "Votre pixel est prêt",
+    ready_notification_body: "Votre prochain pixel est prêt à poser.",
+    template_needs_address: "Modèle non chargé : donnez l'adresse http(s) d'une image.",
+    template_not_loaded: |reason| format!("Modèle non chargé : {reason}."),
+    template_off_canvas: "Le modèle sortirait de la toile.",
+    template_lies_off: "Modèle non chargé : il est hors de la toile.",
+    archive_not_loaded: |error| format!("L'archive n'a pas pu être chargée : {error}."),
+    archived_not_loaded: "Cette toile archivée n'a pas pu être chargée.",
+    chunk_archives_not_loaded: |n| format!("L'archive de {n} morceau(x) n'a pas pu être chargée."),
+    watching_only_many: "Lecture seule : votre adresse a ouvert trop de sessions cette heure-ci.",
+    watching_only_down: "Lecture seule : poser est indisponible pour l'instant. Rechargez dans un moment pour poser.",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browsers_preference_is_followed_by_q_then_order() {
+        assert_eq!(Lang::negotiate("fr-CA,fr;q=0.9,en;q=0.8"), Lang::Fr);
+        assert_eq!(Lang::negotiate("de-DE,en;q=0.5,fr;q=0.7"), Lang::Fr);
+        assert_eq!(Lang::negotiate("en-GB,fr"), Lang::En);
+        assert_eq!(Lang::negotiate("de,es"), Lang::En, "none of ours");
+        assert_eq!(Lang::negotiate("fr;q=0"), Lang::En, "refused");
+        assert_eq!(Lang::negotiate(""), Lang::En);
+        assert_eq!(Lang::parse("FR_be"), Some(Lang::Fr));
+        assert_eq!(Lang::parse("*"), None);
+    }
+
+    /// The compiler sees that every language has every message; this sees
+    /// that none was left in English by copying.
+    #[test]
+    fn every_message_is_translated() {
+        let (en, fr) = (Lang::En.texts(), Lang::Fr.texts());
+        let words = |t: &Texts| {
+            vec![
+                t.language,
+                t.stage_help,
+                t.canvas_click,
+                t.frozen,
+                t.ready_to_place,
+                t.notify_ready,
+                t.report_label,
+                t.no_template,
+                t.back_to_live,
+                t.nobody_yet,
+                t.undone,
+                t.cooling,
+                t.nothing_to_undo,
+                t.banned,
+                t.ready_notification,
+                t.watching_only_down,
+            ]
+        };
+        for (english, french) in words(en).into_iter().zip(words(fr)) {
+            assert_ne!(english, french, "not translated");
+        }
+        assert_ne!((en.tile_of)(1, 2), (fr.tile_of)(1, 2));
+        assert_ne!((en.charges_ready)(1, 3), (fr.charges_ready)(1, 3));
+        let same = en
+            .color_names
+            .iter()
+            .zip(fr.color_names)
+            .filter(|(e, f)| *e == f);
+        assert!(same.count() <= 4, "the color names");
+    }
+}
