@@ -75,10 +75,9 @@ for start = 0, count - 1, SLICE do
   redis.call('HSET', KEYS[5], unpack(meta))
 end
 for handle, n in pairs(unstood) do
-  redis.call('ZINCRBY', standing_board, -n, handle)
-end
-if next(unstood) then
-  redis.call('ZREMRANGEBYSCORE', standing_board, '-inf', 0)
+  if tonumber(redis.call('ZINCRBY', standing_board, -n, handle)) <= 0 then
+    redis.call('ZREM', standing_board, handle)
+  end
 end
 redis.call('SET', KEYS[2], last_id)
 redis.call('PUBLISH', channel, epoch .. ':' .. first_id .. ':' .. now .. ':' .. packed)

@@ -114,8 +114,7 @@ impl Keys {
     }
 
     /// What this canvas's own keys start with, and a colon: `place.lua`
-    /// and `fill.lua` make its leaderboard and player keys from it
-    /// (`<canvas>:board:…`, `<canvas>:player:<handle>`).
+    /// and `fill.lua` make its leaderboard keys from it (`<canvas>:board:…`).
     pub fn canvas_prefix(&self) -> String {
         format!("{}:", self.canvas)
     }
@@ -138,9 +137,13 @@ impl Keys {
         }
     }
 
-    /// Hash: a player's first and last placement on this canvas (unix ms).
-    pub fn player(&self, handle: &str) -> String {
-        format!("{}:player:{handle}", self.canvas)
+    /// Sorted sets: when each player placed first and last on this canvas
+    /// (unix ms as the score).
+    pub fn first_and_last_placed(&self) -> (String, String) {
+        (
+            format!("{}:board:first", self.canvas),
+            format!("{}:board:last", self.canvas),
+        )
     }
 
     /// List: the names a session took (`<unix ms>,<name>`), newest first,

@@ -105,25 +105,26 @@ local function count_on_boards(prefix, now, placers, indices, before)
       end
     end
   end
+  -- When each player placed first and last: one call each for the batch.
+  local times = {}
   for handle, n in pairs(placed) do
     for _, board in ipairs(boards) do
       redis.call('ZINCRBY', board, n, handle)
     end
-    redis.call('HSETNX', prefix .. 'player:' .. handle, 'first', now)
-    redis.call('HSET', prefix .. 'player:' .. handle, 'last', now)
+    times[#times + 1] = now
+    times[#times + 1] = handle
   end
-  if next(placed) then
+  if #times > 0 then
+    redis.call('ZADD', prefix .. 'board:first', 'NX', unpack(times))
+    redis.call('ZADD', prefix .. 'board:last', 'GT', unpack(times))
     redis.call('EXPIRE', boards[2], 2 * 86400)
     redis.call('EXPIRE', boards[3], 8 * 86400)
   end
   local board = prefix .. 'board:standing'
   for handle, n in pairs(standing) do
-    if n ~= 0 then
-      redis.call('ZINCRBY', board, n, handle)
+    if n ~= 0 and tonumber(redis.call('ZINCRBY', board, n, handle)) <= 0 then
+      redis.call('ZREM', board, handle)
     end
-  end
-  if next(standing) then
-    redis.call('ZREMRANGEBYSCORE', board, '-inf', 0)
   end
 end
 

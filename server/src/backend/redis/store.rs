@@ -750,36 +750,31 @@ impl BoardStore for RedisStore {
 
     async fn player(&self, handle: &str) -> Result<PlayerStats, StoreError> {
         let now = SystemTime::now();
-        let (placed, standing, player) = (
+        let (first, last) = self.keys.first_and_last_placed();
+        let boards = [
             self.keys.board(Board::Placed(Period::All), now),
             self.keys.board(Board::Standing, now),
-            self.keys.player(handle),
-        );
+            first,
+            last,
+        ];
         let member = handle.to_owned();
-        let (placed, standing, times): (Option<f64>, Option<f64>, (Option<u64>, Option<u64>)) =
-            self.master
-                .run(|mut c| async move {
-                    redis::pipe()
-                        .cmd("ZSCORE")
-                        .arg(placed)
-                        .arg(&member)
-                        .cmd("ZSCORE")
-                        .arg(standing)
-                        .arg(&member)
-                        .cmd("HMGET")
-                        .arg(player)
-                        .arg("first")
-                        .arg("last")
-                        .query_async(&mut c)
-                        .await
-                })
-                .await?;
-        let at = |ms: Option<u64>| ms.map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+        let scores: Vec<Option<f64>> = self
+            .master
+            .run(|mut c| async move {
+                let mut pipe = redis::pipe();
+                for board in &boards {
+                    pipe.cmd("ZSCORE").arg(board).arg(&member);
+                }
+                pipe.query_async(&mut c).await
+            })
+            .await?;
+        let score = |n: usize| scores.get(n).copied().flatten();
+        let at = |n: usize| score(n).map(|ms| UNIX_EPOCH + Duration::from_millis(ms as u64));
         Ok(PlayerStats {
-            placed: placed.unwrap_or_default().max(0.0) as u64,
-            standing: standing.unwrap_or_default().max(0.0) as u64,
-            first: at(times.0),
-            last: at(times.1),
+            placed: score(0).unwrap_or_default().max(0.0) as u64,
+            standing: score(1).unwrap_or_default().max(0.0) as u64,
+            first: at(2),
+            last: at(3),
         })
     }
 
