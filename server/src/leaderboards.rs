@@ -1,6 +1,8 @@
 //! The leaderboards as served: each board names its players, one store
 //! read each, so a board is made at most once per [`FRESH_FOR`] per
-//! instance, whatever the requests (`/api/leaderboard`).
+//! instance, whatever the requests (`/api/leaderboard`). And the task that
+//! counts the latest placements on them every [`FOLD_EVERY`], where the
+//! store does not count them as they are made.
 
 use crate::{
     backend::{Store, StoreError},
@@ -12,6 +14,26 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
+use tokio_util::sync::CancellationToken;
+
+/// How often the boards are brought up to date (so they lag the canvas by
+/// about this much on the Redis store).
+pub const FOLD_EVERY: Duration = Duration::from_secs(1);
+
+/// Counts the latest placements on the boards every [`FOLD_EVERY`], until
+/// `shutdown` (one instance a turn does the work).
+pub async fn fold(store: Arc<dyn Store>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(FOLD_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(error) = store.fold_boards().await {
+            tracing::debug!(%error, "could not count the latest placements on the boards");
+        }
+    }
+}
 
 /// How long a board made is served as it is.
 const FRESH_FOR: Duration = Duration::from_secs(2);

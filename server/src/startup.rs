@@ -15,6 +15,7 @@ use crate::{
         sync::{Batching, SyncTask},
     },
     config::Config,
+    leaderboards,
     limits::{AddressBuckets, ConnectionLimiter},
     metrics::Metrics,
     model::{Chunks, Snapshot},
@@ -170,6 +171,10 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
         keep: state.config.archive_keep,
     };
     state.tasks.spawn(archiver.run(state.shutdown.clone()));
+    state.tasks.spawn(leaderboards::fold(
+        state.store.clone(),
+        state.shutdown.clone(),
+    ));
     state.tasks.spawn(state.presence.clone().run(
         state.store.clone(),
         state.fanout.clone(),

@@ -220,6 +220,13 @@ pub trait BoardStore: Send + Sync + 'static {
 
     /// The names a player took, newest first, with when.
     async fn names(&self, handle: &str) -> Result<Vec<(SystemTime, String)>, StoreError>;
+
+    /// Counts on the boards what was placed since they were last counted,
+    /// where placements are not counted as they are made (the Redis store:
+    /// from its history, so the placement's own step stays short); how
+    /// many placements it counted. Every instance may call it: a stretch
+    /// is counted once.
+    async fn fold_boards(&self) -> Result<usize, StoreError>;
 }
 
 /// Sessions: how many an address is given, solved puzzles, names, the

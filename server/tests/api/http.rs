@@ -450,3 +450,30 @@ async fn placements_make_the_leaderboard_and_the_players_page() {
         .unwrap();
     assert!(page.contains("Zed") && page.contains("Pixels still standing"));
 }
+
+/// On Redis the boards are counted from the history by one instance a
+/// second: placed through one instance, they show on the other's board.
+#[tokio::test]
+async fn on_redis_the_boards_catch_up_on_every_instance() {
+    let redis = crate::redis_server::RedisServer::start().await;
+    let url = redis.url();
+    let vars = [("REDIS_URL", url.as_str()), ("COOLDOWN_MS", "0")];
+    let (a, b) = (spawn_app(&vars).await, spawn_app(&vars).await);
+    let mut ws = a.ws().await;
+    for x in [1, 2] {
+        ws.place(x, 1, 5).await;
+        assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    }
+    eventually(
+        "both placements on the other instance's board",
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_millis(200),
+        || async {
+            let board = b.json("/api/leaderboard?board=standing").await;
+            (board["entries"][0]["score"] == 2).then_some(())
+        },
+    )
+    .await;
+    let all = b.json("/api/leaderboard").await;
+    assert_eq!(all["entries"][0]["score"], 2, "counted once");
+}

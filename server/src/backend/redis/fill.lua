@@ -8,17 +8,14 @@
 --       5 each tile's record key (`y * 65536 + x`, u32, little-endian), 6 the placer
 --       (`<session>,<address>`), 7 the name the pixels are placed by, 8 the
 --       tiles, five bytes each as in a Tiles frame, 9 the chunk keys' prefix
---       (`<prefix>:chunk:`; the keys are made here, as in place.lua), 10
---       what the canvas's leaderboard keys start with (`<canvas>:`): the
---       pixels filled no longer stand for whoever placed them
---       (docs/redis.md)
+--       (`<prefix>:chunk:`; the keys are made here, as in place.lua)
+-- The history entry names the placer whose pixel each tile took (`o`, as
+-- place.lua's), so the boards count the pixels a fill takes from them.
 -- Returns {first seq, last seq}.
 local now, keep, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local indices, placer, name, packed = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local tail = placer .. ',' .. name
 local chunk_prefix = ARGV[9]
-local standing_board = ARGV[10] .. 'board:standing'
-local unstood = {}
 local count = #packed / 5
 
 local epoch = redis.call('GET', KEYS[1])
@@ -36,17 +33,32 @@ if count == 0 then
   return {first, last}
 end
 
+-- BITFIELD, HSET and HMGET in slices: Lua's unpack takes a few thousand
+-- values.
+local SLICE = 1000
+
+-- Whose pixel each tile takes, read before the records are replaced.
+local replaced = {}
+for start = 0, count - 1, SLICE do
+  local slice = {}
+  for i = start, math.min(start + SLICE, count) - 1 do
+    slice[#slice + 1] = struct.unpack('<I4', indices, i * 4 + 1)
+  end
+  for _, record in ipairs(redis.call('HMGET', KEYS[5], unpack(slice))) do
+    local handle = record and string.match(record, '^v2,%d+,%d+,(%x+),')
+    replaced[#replaced + 1] = (handle and #handle == 16) and handle or '-'
+  end
+end
+
 -- First, as the one write that can be refused (an ID below the stream's
 -- newest, if the seq was tampered with).
 local first_id, last_id = string.format('%d', first), string.format('%d', last)
 redis.call('XADD', KEYS[4], 'MINID', '~', string.format('%d', math.max(last - keep, 0)),
   last_id .. '-0', 'f', first_id, 't', packed, 'at', now, 'p',
-  string.rep(placer .. ';', count - 1) .. placer)
+  string.rep(placer .. ';', count - 1) .. placer, 'o', table.concat(replaced, ';'))
 
--- BITFIELD and HSET in slices: Lua's unpack takes a few thousand values.
-local SLICE = 1000
 for start = 0, count - 1, SLICE do
-  local bitfields, versions, meta, slice = {}, {}, {}, {}
+  local bitfields, versions, meta = {}, {}, {}
   for i = start, math.min(start + SLICE, count) - 1 do
     local x, y, color = struct.unpack('<HHB', packed, i * 5 + 1)
     local index = struct.unpack('<I4', indices, i * 4 + 1)
@@ -60,24 +72,12 @@ for start = 0, count - 1, SLICE do
     versions[chunk] = first + i
     meta[#meta + 1] = index
     meta[#meta + 1] = 'v2,' .. string.format('%d', first + i) .. ',' .. now .. ',' .. tail
-    slice[#slice + 1] = index
-  end
-  for _, record in ipairs(redis.call('HMGET', KEYS[5], unpack(slice))) do
-    local handle = record and string.match(record, '^v2,%d+,%d+,(%x+),')
-    if handle and #handle == 16 then
-      unstood[handle] = (unstood[handle] or 0) + 1
-    end
   end
   for chunk, bitfield in pairs(bitfields) do
     redis.call('BITFIELD', chunk_prefix .. '{' .. chunk .. '}', unpack(bitfield))
     redis.call('HSET', KEYS[3], chunk, string.format('%d', versions[chunk]))
   end
   redis.call('HSET', KEYS[5], unpack(meta))
-end
-for handle, n in pairs(unstood) do
-  if tonumber(redis.call('ZINCRBY', standing_board, -n, handle)) <= 0 then
-    redis.call('ZREM', standing_board, handle)
-  end
 end
 redis.call('SET', KEYS[2], last_id)
 redis.call('PUBLISH', channel, epoch .. ':' .. first_id .. ':' .. now .. ':' .. packed)

@@ -113,10 +113,15 @@ impl Keys {
         format!("{}:chunk:", self.canvas)
     }
 
-    /// What this canvas's own keys start with, and a colon: `place.lua`
-    /// and `fill.lua` make its leaderboard keys from it (`<canvas>:board:…`).
-    pub fn canvas_prefix(&self) -> String {
-        format!("{}:", self.canvas)
+    /// String: the history entry the leaderboards were counted up to.
+    pub fn boards_folded(&self) -> String {
+        format!("{}:board:folded", self.canvas)
+    }
+
+    /// String with a TTL: held by the instance whose turn it is to count
+    /// the history on the leaderboards.
+    pub fn boards_turn(&self) -> String {
+        format!("{}:board:turn", self.canvas)
     }
 
     /// Sorted set: a leaderboard of this canvas, player handle -> score.

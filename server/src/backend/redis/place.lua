@@ -12,9 +12,7 @@
 --       1 when an unverified session meets its address's spent budget,
 --       2 before any unverified session places), 10 the chunk keys' prefix
 --       (`<prefix>:chunk:`), 11 the charges a session holds at most, 12 how
---       long a placement may be undone (ms, 0 never), 13 what the
---       canvas's leaderboard and player keys start with (`<canvas>:`),
---       then for each
+--       long a placement may be undone (ms, 0 never), then for each
 --       placement its record key (`y * 65536 + x`), color (`u`: undo the
 --       session's last placement; the record key, x and y are then unused),
 --       x, y and placer (`<session handle>,<client address>`)
@@ -34,10 +32,9 @@
 -- <seq>` under its session's undo key for the undo time. An undo puts that
 -- color back if the pixel's record still has that seq (nobody placed
 -- since), and removes the key.
--- Leaderboards: each accepted placement counts for its placer (by session
--- handle) on the all-time, today's and this week's boards of placements,
--- and moves the pixel on the board of pixels standing from its previous
--- placer to this one (docs/redis.md).
+-- Leaderboards: the history entry names, for each tile, the placer whose
+-- pixel it took (`o`, `-` for none), from which `fold.lua` counts the
+-- boards (docs/redis.md).
 -- A verified session (field `v` of its session hash: it solved a
 -- challenge) places on its own cooldown, outside its address's budget.
 -- The bans' keys are made here, and only while a ban is in force: declaring
@@ -60,7 +57,6 @@ local challenge = tonumber(ARGV[9])
 local chunk_prefix = ARGV[10]
 local reserve = (tonumber(ARGV[11]) - 1) * cooldown
 local undo_ms = tonumber(ARGV[12])
-local canvas_prefix = ARGV[13]
 local count = (#KEYS - 7) / 4
 -- Without a ban in force anywhere, nobody's bans are looked up.
 local bans = redis.call('EXISTS', KEYS[7]) == 1
@@ -76,56 +72,22 @@ local function owner(record)
   return nil
 end
 
--- Counts placements (their placers and record keys, in order, and the
--- records they replaced) on the leaderboards (docs/redis.md).
-local function count_on_boards(prefix, now, placers, indices, before)
-  local day = math.floor(tonumber(now) / 86400000)
-  -- 1970-01-01 was a Thursday: weeks start on Mondays.
-  local week = math.floor((day + 3) / 7)
-  local boards = {prefix .. 'board:placed', prefix .. 'board:placed:day:' .. day,
-    prefix .. 'board:placed:week:' .. week}
-  local placed, standing, owners = {}, {}, {}
+-- Whose pixel each placement (its placer and record key, in order, and
+-- the record it replaced) takes: the placer before it, `-` for none. The
+-- history entry keeps them, and the boards are counted from it later
+-- (docs/redis.md, "Leaderboards").
+local function replaced_owners(placers, indices, before)
+  local owners, replaced = {}, {}
   for i, placer in ipairs(placers) do
-    local handle = owner('v2,0,0,' .. placer)
     local index = indices[i]
     local previous = owners[index]
     if previous == nil then
-      previous = owner(before[i]) or false
+      previous = owner(before[i]) or '-'
     end
-    owners[index] = handle or false
-    if handle then
-      placed[handle] = (placed[handle] or 0) + 1
-    end
-    if previous ~= (handle or false) then
-      if handle then
-        standing[handle] = (standing[handle] or 0) + 1
-      end
-      if previous then
-        standing[previous] = (standing[previous] or 0) - 1
-      end
-    end
+    replaced[i] = previous
+    owners[index] = owner('v2,0,0,' .. placer) or '-'
   end
-  -- When each player placed first and last: one call each for the batch.
-  local times = {}
-  for handle, n in pairs(placed) do
-    for _, board in ipairs(boards) do
-      redis.call('ZINCRBY', board, n, handle)
-    end
-    times[#times + 1] = now
-    times[#times + 1] = handle
-  end
-  if #times > 0 then
-    redis.call('ZADD', prefix .. 'board:first', 'NX', unpack(times))
-    redis.call('ZADD', prefix .. 'board:last', 'GT', unpack(times))
-    redis.call('EXPIRE', boards[2], 2 * 86400)
-    redis.call('EXPIRE', boards[3], 8 * 86400)
-  end
-  local board = prefix .. 'board:standing'
-  for handle, n in pairs(standing) do
-    if n ~= 0 and tonumber(redis.call('ZINCRBY', board, n, handle)) <= 0 then
-      redis.call('ZREM', board, handle)
-    end
-  end
+  return table.concat(replaced, ';')
 end
 
 if redis.call('EXISTS', KEYS[6]) == 1 then
@@ -180,7 +142,7 @@ local function result(code, value, refill)
 end
 
 for i = 1, count do
-  local k, a = 4 + 4 * i, 9 + 5 * i
+  local k, a = 4 + 4 * i, 8 + 5 * i
   local cooldown_key, session_key, address_key, undo_key = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
   local index, color, x, y, placer = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local undo, accepted = color == 'u', false
@@ -309,20 +271,20 @@ end
 if seq >= first then
   local packed = table.concat(tiles)
   local first_id, last_id = string.format('%d', first), string.format('%d', seq)
+  -- The pixels' previous placers, before their records are replaced.
+  local before = redis.call('HMGET', KEYS[5], unpack(indices))
   -- First, as the one write that can be refused (an ID below the stream's
   -- newest, if the seq was tampered with).
   redis.call('XADD', KEYS[4], 'MINID', '~', string.format('%d', math.max(seq - keep, 0)),
-    last_id .. '-0', 'f', first_id, 't', packed, 'at', now, 'p', table.concat(placers, ';'))
+    last_id .. '-0', 'f', first_id, 't', packed, 'at', now, 'p', table.concat(placers, ';'),
+    'o', replaced_owners(placers, indices, before))
   redis.call('SET', KEYS[2], last_id)
   for chunk, bitfield in pairs(bitfields) do
     -- BITFIELD SET answers the values it replaced, in order.
     replaced[chunk] = redis.call('BITFIELD', chunk_prefix .. '{' .. chunk .. '}', unpack(bitfield))
     redis.call('HSET', KEYS[3], chunk, string.format('%d', versions[chunk]))
   end
-  -- The pixels' previous placers, before their records are replaced.
-  local before = redis.call('HMGET', KEYS[5], unpack(indices))
   redis.call('HSET', KEYS[5], unpack(meta))
-  count_on_boards(canvas_prefix, now, placers, indices, before)
   -- A fixed window per address, from its first placement.
   for key, n in pairs(spent) do
     redis.call('INCRBY', key, n)

@@ -28,10 +28,10 @@ use crate::{
     config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
-        unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget,
-        Board, Chunk, Chunks, ClientAddress, Logged, Period, PixelRecord, PlaceOutcome, Placement,
-        Placer, Placing, PlayerStats, RangeBan, Report, Rules, SessionId, Snapshot, Update,
-        MODERATOR,
+        is_session_handle, unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk,
+        AuditEntry, BanTarget, Board, Chunk, Chunks, ClientAddress, Logged, Period, PixelRecord,
+        PlaceOutcome, Placement, Placer, Placing, PlayerStats, RangeBan, Report, Rules, SessionId,
+        Snapshot, Update, MODERATOR,
     },
 };
 use app::{
@@ -55,6 +55,7 @@ static PLACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("plac
 static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("snapshot.lua")));
 static HISTORY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("history.lua")));
 static NEW_EPOCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("new_epoch.lua")));
+static FOLD: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("fold.lua")));
 static ARCHIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("archive.lua")));
 static FILL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("fill.lua")));
 static GROW: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("grow.lua")));
@@ -190,8 +191,7 @@ impl RedisStore {
             .arg(self.rules.challenge.code())
             .arg(keys.chunk_prefix())
             .arg(self.rules.charges.max(1))
-            .arg(self.rules.undo.as_millis() as u64)
-            .arg(keys.canvas_prefix());
+            .arg(self.rules.undo.as_millis() as u64);
         for Pending { placement, .. } in batch {
             match placement.placing {
                 Placing::Tile { coord, color } => invocation
@@ -652,8 +652,7 @@ impl PlacementStore for RedisStore {
             .arg(format!("{MODERATOR},{}", placer.address))
             .arg(&placer.name)
             .arg(tiles)
-            .arg(keys.chunk_prefix())
-            .arg(keys.canvas_prefix());
+            .arg(keys.chunk_prefix());
         let durability = self.durability;
         let ((first_seq, last_seq), durable): ((u64, u64), bool) = self
             .placer
@@ -699,6 +698,91 @@ impl PlacementStore for RedisStore {
 /// Players read past a board's top for each asked, so that banned ones
 /// left out still leave a full top.
 const BOARD_MARGIN: usize = 10;
+
+/// History entries one fold of the boards reads at a time, and how many
+/// such pages one turn folds at most.
+const FOLD_PAGE: usize = 1_000;
+const FOLD_PAGES: usize = 20;
+
+/// How long an instance holds the turn to fold the boards.
+const FOLD_TURN_MS: u64 = 900;
+
+/// What a stretch of the history adds to the boards.
+struct BoardCounts {
+    /// By board key and player: what to add, and the board's time to live
+    /// (seconds, 0 for none).
+    added: HashMap<(String, String), (i64, u64)>,
+    /// By player: their first and last placement in the stretch (unix ms).
+    times: HashMap<String, (u64, u64)>,
+    placements: usize,
+}
+
+impl BoardCounts {
+    /// Counts each entry's tiles: a placement for its placer on the
+    /// all-time, the day's and the week's boards, and its pixel moved on
+    /// the board of pixels standing from the placer it took it from (`o`;
+    /// entries written before it are counted as placements only).
+    fn of(entries: &[(String, HashMap<String, Vec<u8>>)], keys: &Keys) -> Self {
+        let mut counts = Self {
+            added: HashMap::new(),
+            times: HashMap::new(),
+            placements: 0,
+        };
+        let text = |fields: &HashMap<String, Vec<u8>>, name: &str| {
+            fields
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default()
+        };
+        for (_, fields) in entries {
+            let at_ms: u64 = text(fields, "at").parse().unwrap_or_default();
+            let at = UNIX_EPOCH + Duration::from_millis(at_ms);
+            let boards = [
+                (keys.board(Board::Placed(Period::All), at), 0),
+                (keys.board(Board::Placed(Period::Today), at), 2 * 86_400),
+                (keys.board(Board::Placed(Period::ThisWeek), at), 8 * 86_400),
+            ];
+            let standing = keys.board(Board::Standing, at);
+            let (placers, owners) = (text(fields, "p"), text(fields, "o"));
+            let mut owners = owners.split(';');
+            for placer in placers.split(';').filter(|p| !p.is_empty()) {
+                counts.placements += 1;
+                let handle = placer.split(',').next().unwrap_or_default();
+                let replaced = owners.next().filter(|o| is_session_handle(o));
+                let player = is_session_handle(handle).then_some(handle);
+                if let Some(player) = player {
+                    for (board, ttl) in &boards {
+                        counts.add(board, player, 1, *ttl);
+                    }
+                    let times = counts
+                        .times
+                        .entry(player.to_owned())
+                        .or_insert((at_ms, at_ms));
+                    times.0 = times.0.min(at_ms);
+                    times.1 = times.1.max(at_ms);
+                }
+                if player != replaced {
+                    if let Some(player) = player {
+                        counts.add(&standing, player, 1, 0);
+                    }
+                    if let Some(replaced) = replaced {
+                        counts.add(&standing, replaced, -1, 0);
+                    }
+                }
+            }
+        }
+        counts.added.retain(|_, (by, _)| *by != 0);
+        counts
+    }
+
+    fn add(&mut self, board: &str, player: &str, by: i64, ttl: u64) {
+        let entry = self
+            .added
+            .entry((board.to_owned(), player.to_owned()))
+            .or_insert((0, ttl));
+        entry.0 += by;
+    }
+}
 
 #[async_trait]
 impl BoardStore for RedisStore {
@@ -776,6 +860,81 @@ impl BoardStore for RedisStore {
             first: at(2),
             last: at(3),
         })
+    }
+
+    async fn fold_boards(&self) -> Result<usize, StoreError> {
+        let (turn, folded) = (self.keys.boards_turn(), self.keys.boards_folded());
+        // One instance a second: the others would read the same stretch.
+        let taken: Option<String> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(turn)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(FOLD_TURN_MS)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        if taken.is_none() {
+            return Ok(0);
+        }
+        let mut counted = 0;
+        for _ in 0..FOLD_PAGES {
+            let history = self.keys.history.clone();
+            let folded_key = folded.clone();
+            let (position, entries): (Option<String>, Vec<(String, HashMap<String, Vec<u8>>)>) =
+                self.master
+                    .run(|mut c| async move {
+                        let position: Option<String> = redis::cmd("GET")
+                            .arg(&folded_key)
+                            .query_async(&mut c)
+                            .await?;
+                        let start = position
+                            .as_ref()
+                            .map_or_else(|| "-".to_owned(), |p| format!("({p}"));
+                        let entries = redis::cmd("XRANGE")
+                            .arg(history)
+                            .arg(start)
+                            .arg("+")
+                            .arg("COUNT")
+                            .arg(FOLD_PAGE)
+                            .query_async(&mut c)
+                            .await?;
+                        Ok((position, entries))
+                    })
+                    .await?;
+            let Some((last, _)) = entries.last() else {
+                break;
+            };
+            let counts = BoardCounts::of(&entries, &self.keys);
+            counted += counts.placements;
+            let mut invocation = FOLD.prepare_invoke();
+            let (first_board, last_board) = self.keys.first_and_last_placed();
+            invocation
+                .key(&folded)
+                .arg(position.unwrap_or_default())
+                .arg(last)
+                .arg(first_board)
+                .arg(last_board)
+                .arg(counts.added.len());
+            for ((board, player), (by, ttl)) in &counts.added {
+                invocation.arg(board).arg(by).arg(player).arg(ttl);
+            }
+            for (player, (first, last)) in &counts.times {
+                invocation.arg(player).arg(first).arg(last);
+            }
+            let applied: u8 = self
+                .master
+                .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+                .await?;
+            if applied == 0 || entries.len() < FOLD_PAGE {
+                break;
+            }
+        }
+        Ok(counted)
     }
 
     async fn names(&self, handle: &str) -> Result<Vec<(SystemTime, String)>, StoreError> {
