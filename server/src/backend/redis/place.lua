@@ -85,7 +85,8 @@ local function replaced_owners(placers, indices, before)
       previous = owner(before[i]) or '-'
     end
     replaced[i] = previous
-    owners[index] = owner('v2,0,0,' .. placer) or '-'
+    -- A player's placer starts with its 16-digit handle.
+    owners[index] = string.sub(placer, 1, 16)
   end
   return table.concat(replaced, ';')
 end
