@@ -70,7 +70,215 @@ impl Lang {
             Self::Fr => &FR,
         }
     }
+
+    /// The moderators' page's messages.
+    pub fn admin(self) -> &'static AdminTexts {
+        match self {
+            Self::En => &ADMIN_EN,
+            Self::Fr => &ADMIN_FR,
+        }
+    }
 }
+
+/// Every message of the moderators' page.
+pub struct AdminTexts {
+    pub title: &'static str,
+    pub heading: &'static str,
+    pub working: &'static str,
+    pub refused: fn(&str) -> String,
+    pub signed_in: &'static str,
+    pub not_signed_in: fn(&str) -> String,
+    pub token: &'static str,
+    pub your_name: &'static str,
+    pub sign_in: &'static str,
+    pub token_kept: &'static str,
+    pub no_rectangle: &'static str,
+    pub rectangle_is: fn(u16, u16, u16, u16) -> String,
+    pub canvas_image: &'static str,
+    pub rectangle: &'static str,
+    pub color: &'static str,
+    pub fill: &'static str,
+    pub wipe: &'static str,
+    pub who_placed: &'static str,
+    pub draw_first: &'static str,
+    pub click_first: &'static str,
+    pub filled: fn(usize, u64, u64) -> String,
+    pub never_placed: fn(u16, u16) -> String,
+    pub placed_by: fn(u16, u16, &str, &str, &str, &str) -> String,
+    pub target: &'static str,
+    pub acts_on: &'static str,
+    pub session_handle: &'static str,
+    pub address: &'static str,
+    pub range: &'static str,
+    pub target_hint: &'static str,
+    pub minutes: &'static str,
+    pub ban: &'static str,
+    pub shadow_ban: &'static str,
+    pub unban: &'static str,
+    pub roll_back: &'static str,
+    pub banned: fn(u64) -> String,
+    pub shadow_banned: fn(u64) -> String,
+    pub lifted: &'static str,
+    pub no_ban: &'static str,
+    pub rolled_back: fn(usize, usize, usize, usize) -> String,
+    pub canvas: &'static str,
+    pub freeze: &'static str,
+    pub unfreeze: &'static str,
+    pub frozen: &'static str,
+    pub open_again: &'static str,
+    pub size: &'static str,
+    pub width: &'static str,
+    pub height: &'static str,
+    pub enlarge: &'static str,
+    pub now_size: fn(u16, u16) -> String,
+    pub reports: &'static str,
+    pub no_reports: &'static str,
+    pub report_line: fn(&str, &str, &str, &str, &str, &str) -> String,
+    pub roll_back_hour: &'static str,
+    pub ban_hour: &'static str,
+    pub dismiss: &'static str,
+    pub nobody_known: &'static str,
+    pub resolved: fn(&str) -> String,
+    pub audit: &'static str,
+}
+
+pub const ADMIN_EN: AdminTexts = AdminTexts {
+    title: "Canvas moderation",
+    heading: "Canvas moderation",
+    working: "Working…",
+    refused: |error| format!("Refused: {error}"),
+    signed_in: "Signed in. Draw a rectangle on the canvas to fill or wipe it.",
+    not_signed_in: |error| format!("Not signed in: {error}"),
+    token: "Admin token ",
+    your_name: "Your name (for the audit log) ",
+    sign_in: "Sign in",
+    token_kept: "The token stays in this tab's memory: reloading the page forgets it.",
+    no_rectangle: "No rectangle yet: drag on the canvas.",
+    rectangle_is: |x, y, w, h| format!("From {x}, {y}: {w} × {h} pixels"),
+    canvas_image: "The canvas: drag to select a rectangle",
+    rectangle: "Rectangle",
+    color: "Color ",
+    fill: "Fill",
+    wipe: "Wipe (white)",
+    who_placed: "Who placed its top-left pixel?",
+    draw_first: "Draw a rectangle first.",
+    click_first: "Click a pixel on the canvas first.",
+    filled: |n, first, last| format!("Filled {n} pixels (seqs {first} to {last})."),
+    never_placed: |x, y| format!("Pixel {x}, {y}: never placed."),
+    placed_by: |x, y, session, address, name, at| {
+        format!("Pixel {x}, {y}: placed by session {session} from {address} ({name}), {at}.")
+    },
+    target: "Session or address",
+    acts_on: "What the tools below act on",
+    session_handle: "session handle",
+    address: "address",
+    range: "address range (CIDR)",
+    target_hint: "16 hex digits, an IP address, or a range like 203.0.113.0/24",
+    minutes: "minutes ",
+    ban: "Ban",
+    shadow_ban: "Shadow ban",
+    unban: "Unban",
+    roll_back: "Roll back their last minutes",
+    banned: |m| format!("Banned for {m} minutes."),
+    shadow_banned: |m| {
+        format!("Shadow-banned for {m} minutes: their tiles look placed to them only.")
+    },
+    lifted: "Ban lifted.",
+    no_ban: "There was no ban to lift.",
+    rolled_back: |found, restored, overwritten, beyond| {
+        format!("Rolled back {found} placements: {restored} pixels restored; left alone: {overwritten} overwritten since, {beyond} beyond the history.")
+    },
+    canvas: "Canvas",
+    freeze: "Freeze",
+    unfreeze: "Unfreeze",
+    frozen: "The canvas is frozen: nobody but moderators can place.",
+    open_again: "The canvas is open again.",
+    size: "Size",
+    width: "Width ",
+    height: "Height ",
+    enlarge: "Enlarge",
+    now_size: |w, h| format!("The canvas is now {w} × {h}."),
+    reports: "Players' reports (newest first)",
+    no_reports: "No open reports.",
+    report_line: |area, at, reason, name, session, address| {
+        format!("{area} · {at} · “{reason}” · last placed by {name} ({session}, {address})")
+    },
+    roll_back_hour: "Roll back their last hour",
+    ban_hour: "Ban them for an hour",
+    dismiss: "Dismiss",
+    nobody_known: "Nobody placed there that the history knows of.",
+    resolved: |outcome| format!("Report resolved: {outcome}."),
+    audit: "Audit log (newest first)",
+};
+
+pub const ADMIN_FR: AdminTexts = AdminTexts {
+    title: "Modération de Canvas",
+    heading: "Modération de Canvas",
+    working: "En cours…",
+    refused: |error| format!("Refusé : {error}"),
+    signed_in: "Connecté. Tracez un rectangle sur la toile pour le remplir ou l'effacer.",
+    not_signed_in: |error| format!("Non connecté : {error}"),
+    token: "Jeton d'administration ",
+    your_name: "Votre nom (pour le journal) ",
+    sign_in: "Se connecter",
+    token_kept: "Le jeton reste dans la mémoire de cet onglet : recharger la page l'oublie.",
+    no_rectangle: "Pas encore de rectangle : faites glisser sur la toile.",
+    rectangle_is: |x, y, w, h| format!("Depuis {x}, {y} : {w} × {h} pixels"),
+    canvas_image: "La toile : faites glisser pour choisir un rectangle",
+    rectangle: "Rectangle",
+    color: "Couleur ",
+    fill: "Remplir",
+    wipe: "Effacer (blanc)",
+    who_placed: "Qui a posé son pixel en haut à gauche ?",
+    draw_first: "Tracez d'abord un rectangle.",
+    click_first: "Cliquez d'abord un pixel de la toile.",
+    filled: |n, first, last| format!("{n} pixels remplis (seqs {first} à {last})."),
+    never_placed: |x, y| format!("Pixel {x}, {y} : jamais posé."),
+    placed_by: |x, y, session, address, name, at| {
+        format!("Pixel {x}, {y} : posé par la session {session} depuis {address} ({name}), {at}.")
+    },
+    target: "Session ou adresse",
+    acts_on: "Ce sur quoi agissent les outils ci-dessous",
+    session_handle: "identifiant de session",
+    address: "adresse",
+    range: "plage d'adresses (CIDR)",
+    target_hint: "16 chiffres hexadécimaux, une adresse IP ou une plage comme 203.0.113.0/24",
+    minutes: "minutes ",
+    ban: "Bannir",
+    shadow_ban: "Bannir en silence",
+    unban: "Lever le bannissement",
+    roll_back: "Annuler leurs dernières minutes",
+    banned: |m| format!("Banni pour {m} minutes."),
+    shadow_banned: |m| {
+        format!("Banni en silence pour {m} minutes : ses pixels ne semblent posés que pour lui.")
+    },
+    lifted: "Bannissement levé.",
+    no_ban: "Il n'y avait pas de bannissement à lever.",
+    rolled_back: |found, restored, overwritten, beyond| {
+        format!("{found} poses annulées : {restored} pixels rétablis ; laissés tels quels : {overwritten} recouverts depuis, {beyond} hors de l'historique.")
+    },
+    canvas: "Toile",
+    freeze: "Geler",
+    unfreeze: "Dégeler",
+    frozen: "La toile est gelée : seuls les modérateurs peuvent poser.",
+    open_again: "La toile est de nouveau ouverte.",
+    size: "Taille",
+    width: "Largeur ",
+    height: "Hauteur ",
+    enlarge: "Agrandir",
+    now_size: |w, h| format!("La toile mesure maintenant {w} × {h}."),
+    reports: "Signalements des joueurs (les plus récents d'abord)",
+    no_reports: "Aucun signalement en attente.",
+    report_line: |area, at, reason, name, session, address| {
+        format!("{area} · {at} · « {reason} » · dernière pose par {name} ({session}, {address})")
+    },
+    roll_back_hour: "Annuler leur dernière heure",
+    ban_hour: "Les bannir une heure",
+    dismiss: "Classer",
+    nobody_known: "Personne n'a posé là à la connaissance de l'historique.",
+    resolved: |outcome| format!("Signalement traité : {outcome}."),
+    audit: "Journal de modération (les plus récents d'abord)",
+};
 
 /// Every message of the player's pages.
 pub struct Texts {
@@ -492,5 +700,15 @@ mod tests {
             .zip(fr.color_names)
             .filter(|(e, f)| *e == f);
         assert!(same.count() <= 4, "the color names");
+        let (en, fr) = (Lang::En.admin(), Lang::Fr.admin());
+        for (english, french) in [
+            (en.signed_in, fr.signed_in),
+            (en.frozen, fr.frozen),
+            (en.token_kept, fr.token_kept),
+            (en.nobody_known, fr.nobody_known),
+        ] {
+            assert_ne!(english, french, "the moderators' page");
+        }
+        assert_ne!((en.filled)(1, 2, 3), (fr.filled)(1, 2, 3));
     }
 }

@@ -63,6 +63,7 @@ test("the moderators' page, signed in, has no serious accessibility violation, l
     const context = await browser.newContext({ ...options, colorScheme });
     const page = await context.newPage();
     await page.goto(`${server.base}/admin`);
+    await page.waitForSelector('.admin[data-ready="true"]');
     await page.fill(".admin-token", TOKEN);
     await page.click(".admin-sign-in button");
     await page.waitForSelector(".admin-tools:not([hidden])");

@@ -66,6 +66,7 @@ test("a moderator signs in on /admin, draws a rectangle and wipes it", async () 
   page.on("console", (m) => ["error", "warning"].includes(m.type()) && page.problems.push(m.text()));
   page.on("pageerror", (e) => page.problems.push(e.message));
   await page.goto(`${server.base}/admin`);
+  await page.waitForSelector('.admin[data-ready="true"]');
   assert.equal(await page.isHidden(".admin-tools"), true);
 
   // A wrong token is refused; the right one signs in.
@@ -132,6 +133,7 @@ test("a player's report reaches /admin, where one click bans whoever placed ther
   page.on("console", (m) => ["error", "warning"].includes(m.type()) && page.problems.push(m.text()));
   page.on("pageerror", (e) => page.problems.push(e.message));
   await page.goto(`${server.base}/admin`);
+  await page.waitForSelector('.admin[data-ready="true"]');
   await page.fill(".admin-token", TOKEN);
   await page.fill(".admin-name", "Mia");
   await page.click(".admin-sign-in button");

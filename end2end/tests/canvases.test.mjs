@@ -81,6 +81,7 @@ test("the moon's own moderators' page wipes a rectangle of the moon only", async
   page.on("console", (m) => ["error", "warning"].includes(m.type()) && page.problems.push(m.text()));
   page.on("pageerror", (e) => page.problems.push(e.message));
   await page.goto(`${server.base}/c/moon/admin`);
+  await page.waitForSelector('.admin[data-ready="true"]');
   await page.fill(".admin-token", TOKEN);
   await page.click(".admin-sign-in button");
   await page.waitForSelector(".admin-tools:not([hidden])");

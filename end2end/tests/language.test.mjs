@@ -10,7 +10,7 @@ let server;
 let browser;
 
 before(async () => {
-  server = await startServer({ COOLDOWN_MS: "60000" });
+  server = await startServer({ COOLDOWN_MS: "60000", ADMIN_TOKEN: "a-token-for-the-language-test-0123456789abcdef" });
   browser = await launchBrowser();
 });
 
@@ -25,6 +25,9 @@ test("a French browser gets the page in French and may switch to English", async
   assert.match(html, /<html lang="fr"/);
   assert.match(html, /Prêt à poser/);
   assert.match(html, /Pixels posés/);
+  const admin = await (await fetch(`${server.base}/admin`, { headers: { "accept-language": "fr" } })).text();
+  assert.match(admin, /Modération de Canvas/);
+  assert.match(admin, /Se connecter/);
 
   const page = await openCanvas(browser, `${server.base}/?x=50&y=50&zoom=8`, { locale: "fr-FR" });
   assert.equal(await page.getAttribute("html", "lang"), "fr");

@@ -122,9 +122,9 @@ pub fn App() -> impl IntoView {
     }
     if page.view == PageView::Admin {
         return view! {
-            <Title text="Canvas moderation"/>
+            <Title text=lang.admin().title/>
             <Meta name="robots" content="noindex"/>
-            <AdminPage size base=page.base.clone()/>
+            <AdminPage size base=page.base.clone() lang/>
         }
         .into_any();
     }

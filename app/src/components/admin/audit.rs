@@ -26,7 +26,7 @@ pub(super) fn AuditPanel(desk: Desk) -> AnyView {
     };
     view! {
         <section class="admin-audit-panel">
-            <h2>"Audit log (newest first)"</h2>
+            <h2>{desk.t.audit}</h2>
             <ol class="admin-audit">{rows}</ol>
         </section>
     }

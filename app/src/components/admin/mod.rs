@@ -21,7 +21,10 @@ mod sign_in;
 mod tools;
 
 use super::browser::{self, Signed};
-use crate::geometry::CanvasSize;
+use crate::{
+    geometry::CanvasSize,
+    i18n::{AdminTexts, Lang},
+};
 use audit::AuditPanel;
 use leptos::{html, prelude::*};
 use reports::ReportsPanel;
@@ -47,6 +50,9 @@ struct Desk {
     /// `/c/<name>` for another (`CANVASES`), which has a moderators' page
     /// of its own there.
     base: StoredValue<String>,
+    /// The page's language, and its messages.
+    lang: Lang,
+    t: &'static AdminTexts,
     /// Whom the session and address tools act on: the "who placed" answer
     /// fills these in.
     target_kind: NodeRef<html::Select>,
@@ -54,7 +60,7 @@ struct Desk {
 }
 
 impl Desk {
-    fn new(base: String) -> Self {
+    fn new(base: String, lang: Lang) -> Self {
         Self {
             signed: RwSignal::new(None),
             message: RwSignal::new(String::new()),
@@ -63,6 +69,8 @@ impl Desk {
             target_kind: NodeRef::new(),
             target_input: NodeRef::new(),
             base: StoredValue::new(base),
+            lang,
+            t: lang.admin(),
         }
     }
 
@@ -102,7 +110,7 @@ impl Desk {
 
     /// Runs an action, says how it went (`report` words its answer), and
     /// refreshes.
-    fn act<B, T>(self, path: &'static str, body: B, report: fn(&T) -> String)
+    fn act<B, T>(self, path: &'static str, body: B, report: fn(&AdminTexts, &T) -> String)
     where
         B: Serialize + 'static,
         T: DeserializeOwned + 'static,
@@ -110,11 +118,11 @@ impl Desk {
         let Some(signed) = self.signed.get_untracked() else {
             return;
         };
-        self.say("Working…");
+        self.say(self.t.working);
         browser::admin_post(signed, self.url(path), body, move |answer: Result<T, _>| {
             self.say(match answer {
-                Ok(answer) => report(&answer),
-                Err(error) => format!("Refused: {error}"),
+                Ok(answer) => report(self.t, &answer),
+                Err(error) => (self.t.refused)(&error),
             });
             self.refresh();
         });
@@ -122,14 +130,19 @@ impl Desk {
 }
 
 #[component]
-pub fn AdminPage(size: CanvasSize, base: String) -> impl IntoView {
+pub fn AdminPage(size: CanvasSize, base: String, lang: Lang) -> impl IntoView {
     let back = format!("{base}/");
-    let desk = Desk::new(base);
+    let desk = Desk::new(base, lang);
+    let t = desk.t;
+    // Effects run in the browser only: `data-ready` says the page is
+    // hydrated, its buttons live (the browser tests wait for it).
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
     view! {
-        <div class="admin">
+        <div class="admin" data-ready=move || ready.get().to_string()>
             <header class="topbar">
-                <h1 class="brand">"Canvas moderation"</h1>
-                <a href=back>"Back to the canvas"</a>
+                <h1 class="brand">{t.heading}</h1>
+                <a href=back>{lang.texts().back_to_canvas}</a>
             </header>
             <p class="admin-result" role="status">{move || desk.message.get()}</p>
             <SignIn desk/>

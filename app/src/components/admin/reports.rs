@@ -76,8 +76,8 @@ fn resolve(desk: Desk, signed: Signed, id: String, verdict: Verdict) {
         body,
         move |answer: Result<Resolved, _>| {
             desk.say(match answer {
-                Ok(_) => format!("Report resolved: {outcome}."),
-                Err(error) => format!("Refused: {error}"),
+                Ok(_) => (desk.t.resolved)(outcome),
+                Err(error) => (desk.t.refused)(&error),
             });
             desk.refresh();
         },
@@ -96,12 +96,12 @@ fn decide(desk: Desk, report: &ReportRecord, verdict: Verdict) {
         let (signed, id) = (signed.clone(), id.clone());
         move |answer: Result<IgnoredAny, String>| match answer {
             Ok(_) => resolve(desk, signed, id, verdict),
-            Err(error) => desk.say(format!("Refused: {error}")),
+            Err(error) => desk.say((desk.t.refused)(&error)),
         }
     };
     match (verdict, session) {
         (Verdict::Dismiss, _) => resolve(desk, signed, id, verdict),
-        (_, None) => desk.say("Nobody placed there that the history knows of."),
+        (_, None) => desk.say(desk.t.nobody_known),
         (Verdict::RollBack, Some(session)) => {
             let body = Rollback {
                 session: Some(session),
@@ -133,15 +133,18 @@ pub(super) fn ReportsPanel(size: CanvasSize, desk: Desk) -> AnyView {
             .into_iter()
             .map(|report| {
                 let (image, area) = preview_styles(&report, size, current);
-                let summary = format!(
-                    "({}, {}) {}×{} · {} · “{}” · last placed by {} ({}, {})",
-                    report.x,
-                    report.y,
-                    report.width,
-                    report.height,
-                    report.at,
-                    report.reason,
-                    report.placed_by.as_deref().unwrap_or("anonymous"),
+                let reported = format!(
+                    "({}, {}) {}×{}",
+                    report.x, report.y, report.width, report.height
+                );
+                let summary = (desk.t.report_line)(
+                    &reported,
+                    &report.at,
+                    &report.reason,
+                    report
+                        .placed_by
+                        .as_deref()
+                        .unwrap_or(desk.lang.texts().anonymous),
                     report.session.as_deref().unwrap_or("?"),
                     report.address.as_deref().unwrap_or("?"),
                 );
@@ -160,17 +163,17 @@ pub(super) fn ReportsPanel(size: CanvasSize, desk: Desk) -> AnyView {
                             class="admin-report-rollback"
                             on:click=on(Verdict::RollBack)
                         >
-                            "Roll back their last hour"
+                            {desk.t.roll_back_hour}
                         </button>
                         <button type="button" class="admin-report-ban" on:click=on(Verdict::Ban)>
-                            "Ban them for an hour"
+                            {desk.t.ban_hour}
                         </button>
                         <button
                             type="button"
                             class="admin-report-dismiss"
                             on:click=on(Verdict::Dismiss)
                         >
-                            "Dismiss"
+                            {desk.t.dismiss}
                         </button>
                     </li>
                 }
@@ -179,8 +182,8 @@ pub(super) fn ReportsPanel(size: CanvasSize, desk: Desk) -> AnyView {
     };
     view! {
         <section class="admin-reports-panel">
-            <h2>"Players' reports (newest first)"</h2>
-            <p class="admin-hint" hidden=move || !reports.get().is_empty()>"No open reports."</p>
+            <h2>{desk.t.reports}</h2>
+            <p class="admin-hint" hidden=move || !reports.get().is_empty()>{desk.t.no_reports}</p>
             <ol class="admin-reports">{rows}</ol>
         </section>
     }

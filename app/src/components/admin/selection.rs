@@ -68,14 +68,8 @@ pub(super) fn Selection(size: CanvasSize, desk: Desk) -> AnyView {
         drag_start.set(None);
     };
     let described = move || match selection.get() {
-        None => "No rectangle yet: drag on the canvas.".to_owned(),
-        Some(rect) => format!(
-            "From {}, {}: {} × {} pixels",
-            rect.x0,
-            rect.y0,
-            rect.width(),
-            rect.height()
-        ),
+        None => desk.t.no_rectangle.to_owned(),
+        Some(rect) => (desk.t.rectangle_is)(rect.x0, rect.y0, rect.width(), rect.height()),
     };
     view! {
         <section class="admin-canvas-panel">
@@ -90,7 +84,7 @@ pub(super) fn Selection(size: CanvasSize, desk: Desk) -> AnyView {
                     class="admin-canvas"
                     node_ref=image
                     src=move || image_url(desk, size)
-                    alt="The canvas: drag to select a rectangle"
+                    alt=desk.t.canvas_image
                     draggable="false"
                 />
                 <div

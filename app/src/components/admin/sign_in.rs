@@ -25,17 +25,17 @@ pub(super) fn SignIn(desk: Desk) -> AnyView {
             move |answer: Result<Frozen, _>| match answer {
                 Ok(_) => {
                     desk.signed.set(Some(signed));
-                    desk.say("Signed in. Draw a rectangle on the canvas to fill or wipe it.");
+                    desk.say(desk.t.signed_in);
                     desk.refresh();
                 }
-                Err(error) => desk.say(format!("Not signed in: {error}")),
+                Err(error) => desk.say((desk.t.not_signed_in)(&error)),
             },
         );
     };
     view! {
         <form class="admin-sign-in" hidden=move || desk.signed.get().is_some() on:submit=sign_in>
             <label>
-                "Admin token "
+                {desk.t.token}
                 <input
                     class="admin-token"
                     node_ref=token_input
@@ -45,13 +45,11 @@ pub(super) fn SignIn(desk: Desk) -> AnyView {
                 />
             </label>
             <label>
-                "Your name (for the audit log) "
+                {desk.t.your_name}
                 <input class="admin-name" node_ref=name_input autocomplete="nickname"/>
             </label>
-            <button type="submit">"Sign in"</button>
-            <p class="admin-hint">
-                "The token stays in this tab's memory: reloading the page forgets it."
-            </p>
+            <button type="submit">{desk.t.sign_in}</button>
+            <p class="admin-hint">{desk.t.token_kept}</p>
         </form>
     }
     .into_any()

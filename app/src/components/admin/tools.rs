@@ -7,7 +7,6 @@ use crate::{
     api::{Ban, Fill, Filled, Frozen, Grow, PixelPlacer, Rollback, RolledBack, Unbanned},
     components::browser,
     geometry::CanvasSize,
-    palette::PALETTE,
 };
 use leptos::{ev, html, prelude::*};
 
@@ -17,7 +16,7 @@ pub(super) fn RectangleTools(desk: Desk) -> AnyView {
     let fill_with = move |fill_color: Option<u8>| {
         move |_: ev::MouseEvent| {
             let Some(rect) = desk.selection.get_untracked() else {
-                desk.say("Draw a rectangle first.");
+                desk.say(desk.t.draw_first);
                 return;
             };
             let body = Fill {
@@ -27,11 +26,8 @@ pub(super) fn RectangleTools(desk: Desk) -> AnyView {
                 height: rect.height(),
                 color: fill_color.unwrap_or_else(|| color.get_untracked()),
             };
-            desk.act("fill", body, |a: &Filled| {
-                format!(
-                    "Filled {} pixels (seqs {} to {}).",
-                    a.pixels, a.placed.first_seq, a.placed.last_seq
-                )
+            desk.act("fill", body, |t, a: &Filled| {
+                (t.filled)(a.pixels, a.placed.first_seq, a.placed.last_seq)
             });
         }
     };
@@ -39,26 +35,26 @@ pub(super) fn RectangleTools(desk: Desk) -> AnyView {
         let (Some(rect), Some(signed)) =
             (desk.selection.get_untracked(), desk.signed.get_untracked())
         else {
-            desk.say("Click a pixel on the canvas first.");
+            desk.say(desk.t.click_first);
             return;
         };
         let path = desk.url(&format!("pixel?x={}&y={}", rect.x0, rect.y0));
         browser::admin_get(signed, path, move |answer: Result<PixelPlacer, _>| {
             desk.say(match answer {
                 Ok(placer) => describe_placer(desk, &placer),
-                Err(error) => format!("Refused: {error}"),
+                Err(error) => (desk.t.refused)(&error),
             });
         });
     };
-    let colors = PALETTE
-        .iter()
-        .zip(0u8..)
-        .map(|(c, index)| view! { <option value=index>{c.name}</option> })
+    let names = desk.lang.texts().color_names;
+    let colors = (0u8..)
+        .zip(names)
+        .map(|(index, name)| view! { <option value=index>{name}</option> })
         .collect_view();
     view! {
-        <h2>"Rectangle"</h2>
+        <h2>{desk.t.rectangle}</h2>
         <label>
-            "Color "
+            {desk.t.color}
             <select
                 class="admin-color"
                 on:change=move |event| {
@@ -71,13 +67,13 @@ pub(super) fn RectangleTools(desk: Desk) -> AnyView {
             </select>
         </label>
         <button type="button" class="admin-fill" on:click=fill_with(None)>
-            "Fill"
+            {desk.t.fill}
         </button>
         <button type="button" class="admin-wipe" on:click=fill_with(Some(0))>
-            "Wipe (white)"
+            {desk.t.wipe}
         </button>
         <button type="button" class="admin-who" on:click=who_placed>
-            "Who placed its top-left pixel?"
+            {desk.t.who_placed}
         </button>
     }
     .into_any()
@@ -88,7 +84,7 @@ pub(super) fn RectangleTools(desk: Desk) -> AnyView {
 fn describe_placer(desk: Desk, placer: &PixelPlacer) -> String {
     let pixel = &placer.pixel;
     let Some(session) = &placer.session else {
-        return format!("Pixel {}, {}: never placed.", pixel.x, pixel.y);
+        return (desk.t.never_placed)(pixel.x, pixel.y);
     };
     if let Some(input) = desk.target_input.get_untracked() {
         input.set_value(session);
@@ -96,13 +92,15 @@ fn describe_placer(desk: Desk, placer: &PixelPlacer) -> String {
     if let Some(select) = desk.target_kind.get_untracked() {
         select.set_value("session");
     }
-    format!(
-        "Pixel {}, {}: placed by session {} from {} ({}), {}.",
+    (desk.t.placed_by)(
         pixel.x,
         pixel.y,
         session,
         placer.address.as_deref().unwrap_or("?"),
-        pixel.placed_by.as_deref().unwrap_or("anonymous"),
+        pixel
+            .placed_by
+            .as_deref()
+            .unwrap_or(desk.lang.texts().anonymous),
         pixel.placed_at.as_deref().unwrap_or("?"),
     )
 }
@@ -139,8 +137,8 @@ pub(super) fn TargetTools(desk: Desk) -> AnyView {
             minutes: Some(minutes()),
             ..target()
         };
-        desk.act("ban", body, |a: &Ban| {
-            format!("Banned for {} minutes.", a.minutes.unwrap_or_default())
+        desk.act("ban", body, |t, a: &Ban| {
+            (t.banned)(a.minutes.unwrap_or_default())
         });
     };
     let shadow_ban = move |_: ev::MouseEvent| {
@@ -149,20 +147,13 @@ pub(super) fn TargetTools(desk: Desk) -> AnyView {
             shadow: true,
             ..target()
         };
-        desk.act("ban", body, |a: &Ban| {
-            format!(
-                "Shadow-banned for {} minutes: their tiles look placed to them only.",
-                a.minutes.unwrap_or_default()
-            )
+        desk.act("ban", body, |t, a: &Ban| {
+            (t.shadow_banned)(a.minutes.unwrap_or_default())
         });
     };
     let unban = move |_: ev::MouseEvent| {
-        desk.act("unban", target(), |a: &Unbanned| {
-            if a.lifted {
-                "Ban lifted.".into()
-            } else {
-                "There was no ban to lift.".into()
-            }
+        desk.act("unban", target(), |t, a: &Unbanned| {
+            if a.lifted { t.lifted } else { t.no_ban }.to_owned()
         });
     };
     let rollback = move |_: ev::MouseEvent| {
@@ -173,43 +164,34 @@ pub(super) fn TargetTools(desk: Desk) -> AnyView {
             range: named.range,
             minutes: minutes(),
         };
-        desk.act("rollback", body, |a: &RolledBack| {
-            format!(
-                "Rolled back {} placements: {} pixels restored; left alone: {} overwritten since, {} beyond the history.",
+        desk.act("rollback", body, |t, a: &RolledBack| {
+            (t.rolled_back)(
                 a.plan.placements_found,
                 a.plan.pixels_restored,
                 a.plan.pixels_overwritten_since,
-                a.plan.pixels_beyond_history
+                a.plan.pixels_beyond_history,
             )
         });
     };
     view! {
-        <h2>"Session or address"</h2>
-        <select
-            class="admin-target-kind"
-            aria-label="What the tools below act on"
-            node_ref=desk.target_kind
-        >
-            <option value="session">"session handle"</option>
-            <option value="address">"address"</option>
-            <option value="range">"address range (CIDR)"</option>
+        <h2>{desk.t.target}</h2>
+        <select class="admin-target-kind" aria-label=desk.t.acts_on node_ref=desk.target_kind>
+            <option value="session">{desk.t.session_handle}</option>
+            <option value="address">{desk.t.address}</option>
+            <option value="range">{desk.t.range}</option>
         </select>
-        <input
-            class="admin-target"
-            node_ref=desk.target_input
-            placeholder="16 hex digits, an IP address, or a range like 203.0.113.0/24"
-        />
+        <input class="admin-target" node_ref=desk.target_input placeholder=desk.t.target_hint/>
         <label>
-            "minutes "
+            {desk.t.minutes}
             <input class="admin-minutes" node_ref=minutes_input type="number" min="1" value="60"/>
         </label>
-        <button type="button" class="admin-ban" on:click=ban>"Ban"</button>
+        <button type="button" class="admin-ban" on:click=ban>{desk.t.ban}</button>
         <button type="button" class="admin-shadow-ban" on:click=shadow_ban>
-            "Shadow ban"
+            {desk.t.shadow_ban}
         </button>
-        <button type="button" class="admin-unban" on:click=unban>"Unban"</button>
+        <button type="button" class="admin-unban" on:click=unban>{desk.t.unban}</button>
         <button type="button" class="admin-rollback" on:click=rollback>
-            "Roll back their last minutes"
+            {desk.t.roll_back}
         </button>
     }
     .into_any()
@@ -223,18 +205,14 @@ pub(super) fn FreezeTool(desk: Desk) -> AnyView {
         let body = Frozen {
             frozen: !frozen.get_untracked(),
         };
-        desk.act("freeze", body, |a: &Frozen| {
-            if a.frozen {
-                "The canvas is frozen: nobody but moderators can place.".into()
-            } else {
-                "The canvas is open again.".into()
-            }
+        desk.act("freeze", body, |t, a: &Frozen| {
+            if a.frozen { t.frozen } else { t.open_again }.to_owned()
         });
     };
     view! {
-        <h2>"Canvas"</h2>
+        <h2>{desk.t.canvas}</h2>
         <button type="button" class="admin-freeze" on:click=toggle>
-            {move || if frozen.get() { "Unfreeze" } else { "Freeze" }}
+            {move || if frozen.get() { desk.t.unfreeze } else { desk.t.freeze }}
         </button>
     }
     .into_any()
@@ -257,14 +235,12 @@ pub(super) fn GrowTool(size: CanvasSize, desk: Desk) -> AnyView {
             width: width.get_untracked(),
             height: height.get_untracked(),
         };
-        desk.act("grow", body, |a: &Grow| {
-            format!("The canvas is now {} × {}.", a.width, a.height)
-        });
+        desk.act("grow", body, |t, a: &Grow| (t.now_size)(a.width, a.height));
     };
     view! {
-        <h2>"Size"</h2>
+        <h2>{desk.t.size}</h2>
         <label>
-            "Width "
+            {desk.t.width}
             <input
                 type="number"
                 class="admin-grow-width"
@@ -275,7 +251,7 @@ pub(super) fn GrowTool(size: CanvasSize, desk: Desk) -> AnyView {
             />
         </label>
         <label>
-            "Height "
+            {desk.t.height}
             <input
                 type="number"
                 class="admin-grow-height"
@@ -286,7 +262,7 @@ pub(super) fn GrowTool(size: CanvasSize, desk: Desk) -> AnyView {
             />
         </label>
         <button type="button" class="admin-grow" on:click=grow>
-            "Enlarge"
+            {desk.t.enlarge}
         </button>
     }
     .into_any()
