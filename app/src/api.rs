@@ -25,6 +25,17 @@ pub struct Info {
     pub online: u32,
     /// Whether the moderators froze the canvas (as of about a second ago).
     pub frozen: bool,
+    /// The placements a session holds in reserve (`CHARGES_MAX`; 1: a plain
+    /// cooldown).
+    #[serde(default = "one")]
+    pub charges_max: u32,
+    /// How long a placement may be undone (`UNDO_MS`; 0: never).
+    #[serde(default)]
+    pub undo_ms: u64,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// `GET /api/pixel`: who last placed a pixel, when, and its color now.

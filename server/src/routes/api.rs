@@ -43,6 +43,8 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
         epoch: epoch.to_string(),
         online: state.presence.online(),
         frozen: state.presence.frozen(),
+        charges_max: state.config.charges_max,
+        undo_ms: state.config.undo.as_millis() as u64,
     })
 }
 

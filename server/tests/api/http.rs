@@ -17,8 +17,12 @@ async fn health_and_readiness_answer_200() {
 
 #[tokio::test]
 async fn info_describes_the_canvas() {
-    let app = spawn_app(&[("COOLDOWN_MS", "1500")]).await;
+    let app = spawn_app(&[("COOLDOWN_MS", "1500"), ("CHARGES_MAX", "4")]).await;
     let info = app.json("/api/info").await;
+    assert_eq!(
+        (info["charges_max"].as_u64(), info["undo_ms"].as_u64()),
+        (Some(4), Some(5000))
+    );
     assert_eq!(info["width"], 64);
     assert_eq!(info["height"], 32);
     assert_eq!(info["cooldown_ms"], 1500);
