@@ -10,6 +10,7 @@ pub mod archive;
 pub mod chunks;
 pub mod encode;
 pub mod fanout;
+pub mod frame;
 pub mod heat;
 pub mod mirror;
 pub mod snapshot;

@@ -18,7 +18,7 @@
 //! the chunk is either in the version announced or in a frame that comes
 //! to this mailbox.
 
-use super::fanout::Frame;
+use super::frame::Frame;
 use app::chunk::ChunkId;
 use smallvec::SmallVec;
 use std::{
