@@ -12,7 +12,7 @@ use crate::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize};
 use leptos::{ev, html, prelude::*};
 
 #[component]
-pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
+pub fn Board(size: CanvasSize, live: LiveState, base: String) -> AnyView {
     let t = live.lang.texts();
     let canvas_ref = NodeRef::<html::Canvas>::new();
 
@@ -166,6 +166,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> impl IntoView {
             </button>
         </div>
     }
+    .into_any()
 }
 
 /// A canvas the size of the board over it, hidden until the client shows

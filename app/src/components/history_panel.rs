@@ -8,7 +8,7 @@ use crate::live::LiveState;
 use leptos::{ev, html, prelude::*};
 
 #[component]
-pub fn HistoryPanel(live: LiveState) -> impl IntoView {
+pub fn HistoryPanel(live: LiveState) -> AnyView {
     let t = live.lang.texts();
     let details = NodeRef::<html::Details>::new();
     let status = move || live.history.get();
@@ -81,4 +81,5 @@ pub fn HistoryPanel(live: LiveState) -> impl IntoView {
             <p class="history-label" role="status">{label}</p>
         </details>
     }
+    .into_any()
 }

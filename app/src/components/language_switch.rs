@@ -7,7 +7,7 @@ use crate::i18n::Lang;
 use leptos::{ev, prelude::*};
 
 #[component]
-pub fn LanguageSwitch(lang: Lang) -> impl IntoView {
+pub fn LanguageSwitch(lang: Lang) -> AnyView {
     let picked = move |event: ev::Event| {
         if let Some(chosen) = Lang::parse(&event_target_value(&event)) {
             browser::choose_language(chosen);
@@ -27,4 +27,5 @@ pub fn LanguageSwitch(lang: Lang) -> impl IntoView {
                 .collect_view()}
         </select>
     }
+    .into_any()
 }

@@ -31,7 +31,7 @@ fn shown_name(t: &Texts, name: Option<&str>, player: &str) -> String {
 }
 
 #[component]
-pub fn LeaderboardPanel(base: String, lang: Lang) -> impl IntoView {
+pub fn LeaderboardPanel(base: String, lang: Lang) -> AnyView {
     let t = lang.texts();
     let details = NodeRef::<html::Details>::new();
     let which = RwSignal::new(0usize);
@@ -106,11 +106,12 @@ pub fn LeaderboardPanel(base: String, lang: Lang) -> impl IntoView {
             {entries}
         </details>
     }
+    .into_any()
 }
 
 /// `/players/<handle>`: what one player did on this canvas.
 #[component]
-pub fn PlayerPage(player: Player, base: String, lang: Lang) -> impl IntoView {
+pub fn PlayerPage(player: Player, base: String, lang: Lang) -> AnyView {
     let t = lang.texts();
     let name = shown_name(t, player.name.as_deref(), &player.player);
     let when = |at: Option<String>| {
@@ -149,4 +150,5 @@ pub fn PlayerPage(player: Player, base: String, lang: Lang) -> impl IntoView {
             </main>
         </div>
     }
+    .into_any()
 }

@@ -5,7 +5,7 @@ use crate::{live::LiveState, name::DisplayName};
 use leptos::{ev::SubmitEvent, html, prelude::*};
 
 #[component]
-pub fn NameForm(initial: Option<String>, live: LiveState) -> impl IntoView {
+pub fn NameForm(initial: Option<String>, live: LiveState) -> AnyView {
     let t = live.lang.texts();
     let input = NodeRef::<html::Input>::new();
     let on_submit = move |event: SubmitEvent| {
@@ -30,4 +30,5 @@ pub fn NameForm(initial: Option<String>, live: LiveState) -> impl IntoView {
             <button type="submit">{t.save}</button>
         </form>
     }
+    .into_any()
 }

@@ -6,7 +6,7 @@ use crate::palette::PALETTE;
 use leptos::prelude::*;
 
 #[component]
-pub fn PaletteBar(live: LiveState, colors: u8) -> impl IntoView {
+pub fn PaletteBar(live: LiveState, colors: u8) -> AnyView {
     let t = live.lang.texts();
     let swatches = PALETTE
         .iter()
@@ -33,10 +33,11 @@ pub fn PaletteBar(live: LiveState, colors: u8) -> impl IntoView {
             {swatches}
         </div>
     }
+    .into_any()
 }
 
 #[component]
-pub fn CooldownIndicator(live: LiveState) -> impl IntoView {
+pub fn CooldownIndicator(live: LiveState) -> AnyView {
     let t = live.lang.texts();
     let text = move || match (live.charges.get(), live.cooldown_left_ms.get()) {
         (None, 0) => t.ready_to_place.to_owned(),
@@ -61,13 +62,14 @@ pub fn CooldownIndicator(live: LiveState) -> impl IntoView {
             <ReadyAlerts live/>
         </div>
     }
+    .into_any()
 }
 
 /// The player's choice of being told when a tile is back: a browser
 /// notification (the permission is asked for on this click, never on
 /// load) and a sound.
 #[component]
-fn ReadyAlerts(live: LiveState) -> impl IntoView {
+fn ReadyAlerts(live: LiveState) -> AnyView {
     let t = live.lang.texts();
     let notify = move || live.ready_alerts.get().0;
     let sound = move || live.ready_alerts.get().1;
@@ -97,4 +99,5 @@ fn ReadyAlerts(live: LiveState) -> impl IntoView {
             </label>
         </span>
     }
+    .into_any()
 }

@@ -6,7 +6,7 @@ use crate::{live::LiveState, requests::ReportRequest};
 use leptos::{ev::SubmitEvent, html, prelude::*};
 
 #[component]
-pub fn ReportForm(live: LiveState) -> impl IntoView {
+pub fn ReportForm(live: LiveState) -> AnyView {
     let t = live.lang.texts();
     let reason = NodeRef::<html::Input>::new();
     let on_submit = move |event: SubmitEvent| {
@@ -40,4 +40,5 @@ pub fn ReportForm(live: LiveState) -> impl IntoView {
             </form>
         </details>
     }
+    .into_any()
 }

@@ -5,7 +5,7 @@ use crate::live::{Connection, LiveState};
 use leptos::prelude::*;
 
 #[component]
-pub fn StatusBar(live: LiveState) -> impl IntoView {
+pub fn StatusBar(live: LiveState) -> AnyView {
     let t = live.lang.texts();
     let connection = move || match live.connection.get() {
         Connection::Connecting => t.connecting,
@@ -40,4 +40,5 @@ pub fn StatusBar(live: LiveState) -> impl IntoView {
             </div>
         </dl>
     }
+    .into_any()
 }

@@ -8,7 +8,7 @@ use crate::live::LiveState;
 use leptos::{ev, html, prelude::*};
 
 #[component]
-pub fn TemplatePanel(live: LiveState) -> impl IntoView {
+pub fn TemplatePanel(live: LiveState) -> AnyView {
     let t = live.lang.texts();
     let url_input = NodeRef::<html::Input>::new();
     let status = move || live.template.get();
@@ -114,4 +114,5 @@ pub fn TemplatePanel(live: LiveState) -> impl IntoView {
             </button>
         </details>
     }
+    .into_any()
 }
