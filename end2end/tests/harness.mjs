@@ -195,3 +195,16 @@ export async function waitForLayerPixel(page, selector, x, y, accept, timeout = 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** Sets the history slider to `seq` as a user dragging it would, and waits
+ * for the label to say so. */
+export async function slideTo(page, seq) {
+  await page.locator(".history-slider").evaluate((slider, seq) => {
+    slider.value = String(seq);
+    slider.dispatchEvent(new Event("input", { bubbles: true }));
+  }, seq);
+  await page.waitForFunction(
+    (seq) => document.querySelector(".history-label").textContent.startsWith(`Tile ${seq} of`),
+    seq,
+  );
+}

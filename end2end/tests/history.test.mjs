@@ -10,6 +10,7 @@ import {
   launchBrowser,
   layerPixel,
   openCanvas,
+  slideTo,
   startServer,
   waitForPixel,
 } from "./harness.mjs";
@@ -33,17 +34,6 @@ async function archivedSeqs() {
   return list.snapshots.map((s) => s.seq);
 }
 
-/** Sets the history slider to `seq` as a user dragging it would. */
-async function slideTo(page, seq) {
-  await page.locator(".history-slider").evaluate((slider, seq) => {
-    slider.value = String(seq);
-    slider.dispatchEvent(new Event("input", { bubbles: true }));
-  }, seq);
-  await page.waitForFunction(
-    (seq) => document.querySelector(".history-label").textContent.startsWith(`Tile ${seq} of`),
-    seq,
-  );
-}
 
 const white = [255, 255, 255, 255];
 const red = [255, 69, 0, 255];

@@ -10,6 +10,7 @@ import {
   layerPixel,
   openCanvas,
   redTemplate,
+  slideTo,
   startServer,
   waitForLayerPixel,
 } from "./harness.mjs";
@@ -183,17 +184,6 @@ test("a template across two chunks counts and draws what differs, and a placemen
 
 const past = (cx, cy) => `.chunk-past[data-chunk="${cx},${cy}"]`;
 
-/** Sets the history slider to `seq` as a user dragging it would. */
-async function slideTo(page, seq) {
-  await page.locator(".history-slider").evaluate((slider, seq) => {
-    slider.value = String(seq);
-    slider.dispatchEvent(new Event("input", { bubbles: true }));
-  }, seq);
-  await page.waitForFunction(
-    (seq) => document.querySelector(".history-label").textContent.startsWith(`Tile ${seq} of`),
-    seq,
-  );
-}
 
 /** Places the selected color under the reticle; its seq. */
 async function placeHere(page, x, y) {

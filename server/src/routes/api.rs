@@ -142,16 +142,25 @@ pub async fn archived_png(
     State(state): State<AppState>,
     Path(file): Path<String>,
 ) -> Result<Response, ApiError> {
-    let seq = file
-        .strip_suffix(".png")
-        .and_then(|seq| seq.parse::<u64>().ok())
-        .ok_or(ApiError::NotFound)?;
+    let seq = archived_seq(&file)?;
     let png = {
         // One of a few large reads at a time, as for `/api/placements`.
         let _turn = state.heavy_reads.acquire().await.ok();
         state.store.archived_png(seq).await?
     }
     .ok_or(ApiError::NotFound)?;
+    Ok(immutable_png(png))
+}
+
+/// The seq an archived PNG's file name (`<seq>.png`) names.
+pub(super) fn archived_seq(file: &str) -> Result<u64, ApiError> {
+    file.strip_suffix(".png")
+        .and_then(|seq| seq.parse::<u64>().ok())
+        .ok_or(ApiError::NotFound)
+}
+
+/// A PNG that never changes, as caches may keep it for good.
+pub(super) fn immutable_png(png: impl IntoResponse) -> Response {
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
         (
@@ -159,7 +168,7 @@ pub async fn archived_png(
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         ),
     ];
-    Ok((headers, png).into_response())
+    (headers, png).into_response()
 }
 
 /// Placements one `/api/placements` answer carries at most. Past what the

@@ -12,7 +12,7 @@
 //! whose mirror is still behind that version waits for it a moment, then
 //! says so (503) rather than answer with an older chunk.
 
-use super::api::accepts_gzip;
+use super::api::{accepts_gzip, archived_seq, immutable_png};
 use crate::{
     canvas::{chunks::EncodedChunk, encode, mirror::Version},
     error::ApiError,
@@ -73,10 +73,7 @@ pub async fn archived_png(
     Path((cx, cy, file)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let chunk = chunk_on(&state, &cx, &cy)?;
-    let seq = file
-        .strip_suffix(".png")
-        .and_then(|seq| seq.parse::<u64>().ok())
-        .ok_or(ApiError::NotFound)?;
+    let seq = archived_seq(&file)?;
     let png = {
         let _turn = state.heavy_reads.acquire().await.ok();
         let chunks = state
@@ -93,14 +90,7 @@ pub async fn archived_png(
             None => BLANK_CHUNK_PNG.clone(),
         }
     };
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
-        (
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=31536000, immutable"),
-        ),
-    ];
-    Ok((headers, png).into_response())
+    Ok(immutable_png(png))
 }
 
 /// A chunk never painted, as a PNG.

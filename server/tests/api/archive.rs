@@ -49,14 +49,18 @@ async fn decoded(app: &TestApp, seq: u64) -> Vec<u8> {
     let response = app.get(&format!("/api/snapshots/{seq}.png")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "image/png");
-    let bytes = response.bytes().await.unwrap();
-    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    palette_indices(&response.bytes().await.unwrap()).0
+}
+
+/// An indexed PNG's palette indices, and its width and height.
+fn palette_indices(png: &[u8]) -> (Vec<u8>, (u32, u32)) {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
     decoder.set_transformations(png::Transformations::IDENTITY);
     let mut reader = decoder.read_info().expect("a PNG");
     let mut pixels = vec![0; reader.output_buffer_size().expect("a size")];
     let frame = reader.next_frame(&mut pixels).expect("a frame");
     pixels.truncate(frame.buffer_size());
-    pixels
+    (pixels, (frame.width, frame.height))
 }
 
 fn millis(rfc3339: &str) -> u128 {
@@ -244,14 +248,8 @@ async fn decoded_chunk(app: &TestApp, cx: u16, cy: u16, seq: u64) -> Vec<u8> {
         response.headers()["cache-control"],
         "public, max-age=31536000, immutable"
     );
-    let bytes = response.bytes().await.unwrap();
-    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-    decoder.set_transformations(png::Transformations::IDENTITY);
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("a size")];
-    let frame = reader.next_frame(&mut pixels).expect("a frame");
-    assert_eq!((frame.width, frame.height), (256, 256));
-    pixels.truncate(frame.buffer_size());
+    let (pixels, size) = palette_indices(&response.bytes().await.unwrap());
+    assert_eq!(size, (256, 256));
     pixels
 }
 
