@@ -112,6 +112,32 @@ pub struct Ranked {
     pub score: u64,
 }
 
+/// `GET /api/account`: how players may sign in, and whether this browser
+/// is.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Account {
+    /// The OpenID providers offered, in order; empty: play is anonymous
+    /// only.
+    pub providers: Vec<Provider>,
+    /// The account this browser's session is signed in to.
+    pub signed_in: Option<SignedIn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provider {
+    /// Its id: sign in at `/auth/<id>/login`.
+    pub id: String,
+    /// What to call it.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedIn {
+    /// The provider's id.
+    pub provider: String,
+    pub provider_name: String,
+}
+
 /// `GET /api/players/<handle>`: a player's figures on the canvas.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Player {
@@ -471,6 +497,7 @@ mod tests {
         ("Archive", round_trip::<Archive>),
         ("Leaderboard", round_trip::<Leaderboard>),
         ("Player", round_trip::<Player>),
+        ("Account", round_trip::<Account>),
         ("Name", round_trip::<Name>),
         ("ReportRequest", round_trip::<ReportRequest>),
         ("Reported", round_trip::<Reported>),

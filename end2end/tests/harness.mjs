@@ -11,7 +11,7 @@ export const root = fileURLToPath(new URL("../..", import.meta.url));
 export const artifacts = `${root}end2end/test-results`;
 mkdirSync(artifacts, { recursive: true });
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once("error", reject);
@@ -35,9 +35,12 @@ async function waitUntil(check, what, timeoutMs = 30_000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Starts the server with `env` on top of test defaults. */
-export async function startServer(env = {}) {
-  const port = await freePort();
+/**
+ * Starts the server with `env` on top of test defaults, on `port` if given
+ * (a test that must name the server's address before it starts).
+ */
+export async function startServer(env = {}, { port } = {}) {
+  port ??= await freePort();
   const server = {
     base: `http://127.0.0.1:${port}`,
     child: null,

@@ -113,6 +113,13 @@ pub struct Config {
     /// (`MODERATORS`). With neither this nor `admin_token`, the admin
     /// routes answer 404.
     pub moderators: Vec<ModeratorCredential>,
+    /// The OpenID providers players may sign in with (`OIDC_PROVIDERS`);
+    /// none: play is anonymous only.
+    pub oidc_providers: Vec<OidcProvider>,
+    /// Where players reach the deployment (`PUBLIC_URL`, no trailing
+    /// slash): the providers send them back to `<it>/auth/<id>/callback`.
+    /// Required with providers; never taken from a request's `Host`.
+    pub public_url: Option<String>,
     /// Whether to take the client address from `X-Forwarded-For` (set by
     /// the proxy in front) rather than from the TCP peer.
     pub trust_forwarded_for: bool,
@@ -334,6 +341,8 @@ impl Config {
             session_secret: session_secret(&env)?,
             admin_token: admin_token(&env)?,
             moderators: moderators(&env)?,
+            oidc_providers: oidc_providers(&env)?,
+            public_url: public_url(&env)?,
             trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,
             leptos: leptos_options(&env, listen)?,
             live_reload: env.get("LEPTOS_WATCH").is_some(),
@@ -667,6 +676,98 @@ fn admin_token<F: Fn(&str) -> Option<String>>(
     }
 }
 
+/// An OpenID provider players may sign in with.
+#[derive(Debug, Clone)]
+pub struct OidcProvider {
+    /// Its id in `OIDC_PROVIDERS` and in the sign-in routes' paths.
+    pub id: String,
+    /// What the sign-in button says (`OIDC_<ID>_NAME`; the id if unset).
+    pub name: String,
+    /// Its issuer (`OIDC_<ID>_ISSUER`): where its discovery document is,
+    /// and what its ID tokens must say they come from.
+    pub issuer: String,
+    pub client_id: String,
+    /// Unset for a public client (PKCE alone).
+    pub client_secret: Option<Secret>,
+}
+
+/// `OIDC_PROVIDERS=<id>,<id>` with, for each, `OIDC_<ID>_ISSUER`,
+/// `OIDC_<ID>_CLIENT_ID` and optionally `OIDC_<ID>_CLIENT_SECRET` and
+/// `OIDC_<ID>_NAME`.
+fn oidc_providers<F: Fn(&str) -> Option<String>>(
+    env: &Source<F>,
+) -> Result<Vec<OidcProvider>, ConfigError> {
+    let Some(list) = env.get("OIDC_PROVIDERS") else {
+        return Ok(Vec::new());
+    };
+    let mut providers: Vec<OidcProvider> = Vec::new();
+    for id in list.split(',').map(str::trim) {
+        let valid = (1..=32).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'));
+        if !valid || providers.iter().any(|p| p.id == id) {
+            return Err(invalid(
+                "OIDC_PROVIDERS",
+                &list,
+                &format!("{id:?}: ids are distinct, 1 to 32 of a-z, 0-9 and -"),
+            ));
+        }
+        let var = |field: &str| format!("OIDC_{}_{field}", id.to_uppercase().replace('-', "_"));
+        let required = |field: &str| {
+            env.get(&var(field)).ok_or_else(|| {
+                invalid(
+                    "OIDC_PROVIDERS",
+                    &list,
+                    &format!("{} is not set", var(field)),
+                )
+            })
+        };
+        let issuer = required("ISSUER")?;
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            return Err(invalid(
+                "OIDC_PROVIDERS",
+                &list,
+                &format!("{} must be an http(s) URL", var("ISSUER")),
+            ));
+        }
+        providers.push(OidcProvider {
+            id: id.to_owned(),
+            name: env.get(&var("NAME")).unwrap_or_else(|| id.to_owned()),
+            issuer: issuer.trim().to_owned(),
+            client_id: required("CLIENT_ID")?,
+            client_secret: env.get(&var("CLIENT_SECRET")).map(Secret),
+        });
+    }
+    if env.get("PUBLIC_URL").is_none() {
+        return Err(invalid(
+            "OIDC_PROVIDERS",
+            &list,
+            "PUBLIC_URL must be set: the providers send players back to it",
+        ));
+    }
+    Ok(providers)
+}
+
+fn public_url<F: Fn(&str) -> Option<String>>(
+    env: &Source<F>,
+) -> Result<Option<String>, ConfigError> {
+    let Some(url) = env.get("PUBLIC_URL") else {
+        return Ok(None);
+    };
+    let trimmed = url.trim().trim_end_matches('/');
+    let scheme_ok = trimmed.starts_with("https://") || trimmed.starts_with("http://");
+    let host = trimmed.split_once("://").map_or("", |(_, rest)| rest);
+    if !scheme_ok || host.is_empty() || host.contains('/') {
+        return Err(invalid(
+            "PUBLIC_URL",
+            &url,
+            "must be scheme://host[:port], without a path",
+        ));
+    }
+    Ok(Some(trimmed.to_owned()))
+}
+
 /// What a moderator may do; each role may do what the ones before it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
@@ -879,6 +980,63 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:3000".parse().unwrap());
         assert_eq!(config.canvas.area(), 1_000_000);
         assert_eq!(config.cooldown, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn oidc_providers_each_with_their_own_variables_and_a_public_url() {
+        assert!(config(&[]).unwrap().oidc_providers.is_empty());
+        let config = config(&[
+            ("OIDC_PROVIDERS", "gitlab, my-id"),
+            ("OIDC_GITLAB_ISSUER", "https://gitlab.com"),
+            ("OIDC_GITLAB_CLIENT_ID", "abc"),
+            ("OIDC_GITLAB_CLIENT_SECRET", "s3cret"),
+            ("OIDC_MY_ID_ISSUER", "https://id.example/realms/x"),
+            ("OIDC_MY_ID_CLIENT_ID", "canvas"),
+            ("OIDC_MY_ID_NAME", "My ID"),
+            ("PUBLIC_URL", "https://canvas.example/"),
+        ])
+        .unwrap();
+        let [gitlab, mine] = &config.oidc_providers[..] else {
+            panic!("two providers: {:?}", config.oidc_providers)
+        };
+        assert_eq!(
+            (gitlab.id.as_str(), gitlab.name.as_str()),
+            ("gitlab", "gitlab")
+        );
+        assert_eq!(gitlab.client_secret.as_ref().unwrap().expose(), "s3cret");
+        assert_eq!(format!("{gitlab:?}").matches("s3cret").count(), 0);
+        assert_eq!(
+            (mine.name.as_str(), mine.client_secret.is_none()),
+            ("My ID", true)
+        );
+        assert_eq!(config.public_url.as_deref(), Some("https://canvas.example"));
+
+        let refused = |vars: &[(&str, &str)]| super::tests::config(vars).is_err();
+        let one = [
+            ("OIDC_PROVIDERS", "x"),
+            ("OIDC_X_ISSUER", "https://id.example"),
+            ("OIDC_X_CLIENT_ID", "c"),
+            ("PUBLIC_URL", "https://canvas.example"),
+        ];
+        assert!(!refused(&one));
+        assert!(refused(&one[..3]), "no PUBLIC_URL");
+        assert!(refused(&[one[0], one[1], one[3]]), "no client id");
+        assert!(
+            refused(&[("OIDC_PROVIDERS", "X"), one[1], one[2], one[3]]),
+            "a bad id"
+        );
+        assert!(refused(&[
+            one[0],
+            ("OIDC_X_ISSUER", "id.example"),
+            one[2],
+            one[3]
+        ]));
+        assert!(refused(&[
+            one[0],
+            one[1],
+            one[2],
+            ("PUBLIC_URL", "https://c.example/path")
+        ]));
     }
 
     #[test]

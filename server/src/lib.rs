@@ -12,7 +12,7 @@
 //! - [`backend`]: where the canvas lives and how its changes arrive, by kind:
 //!   `memory` (embedded) and `redis` (shared).
 //! - [`canvas`]: the mirror, the sync task, the fan-out, the snapshots.
-//! - [`session`], [`challenge`], [`limits`], [`bans`], [`presence`]: who
+//! - [`session`], [`signin`], [`challenge`], [`limits`], [`bans`], [`presence`]: who
 //!   the users are, what they may do and what they must prove; [`usage`]:
 //!   what the store's memory is spent on; [`rollback`]: what undoing one of them takes.
 //! - [`state`], [`routes`] (the HTTP routes and the WebSocket of
@@ -35,6 +35,7 @@ pub mod rollback;
 pub mod routes;
 pub mod serve;
 pub mod session;
+pub mod signin;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -36,19 +36,41 @@ impl SessionKey {
     /// The session a request's cookie names, if the cookie was signed with
     /// this key. Unsigned, tampered and malformed values are ignored.
     pub fn session(&self, headers: &HeaderMap) -> Option<SessionId> {
+        self.verified(headers, COOKIE_NAME, SessionId::parse)
+    }
+
+    /// The first value of the cookie `name` that was signed with this key
+    /// (for this name) and that `accept` makes something of.
+    pub fn verified<T>(
+        &self,
+        headers: &HeaderMap,
+        name: &str,
+        accept: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
         headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .filter(|(name, _)| *name == COOKIE_NAME)
+            .filter(|(found, _)| *found == name)
             .find_map(|(_, value)| {
                 let mut jar = CookieJar::new();
-                jar.add_original(Cookie::new(COOKIE_NAME, value.to_owned()));
-                let verified = jar.signed(&self.0).get(COOKIE_NAME)?;
-                SessionId::parse(verified.value())
+                jar.add_original(Cookie::new(name.to_owned(), value.to_owned()));
+                let verified = jar.signed(&self.0).get(name)?;
+                accept(verified.value())
             })
+    }
+
+    /// `value` signed for the cookie `name`: what [`SessionKey::verified`]
+    /// accepts back.
+    pub fn sign(&self, name: &str, value: &str) -> String {
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&self.0)
+            .add(Cookie::new(name.to_owned(), value.to_owned()));
+        jar.get(name)
+            .map(|c| c.value().to_owned())
+            .expect("the jar holds the cookie just added")
     }
 
     /// HMAC-SHA256 of `data` for one `purpose` (a label that keeps MACs
@@ -66,14 +88,8 @@ impl SessionKey {
 
     /// The `Set-Cookie` header that hands `session` out, signed.
     pub fn cookie(&self, session: &SessionId, headers: &HeaderMap) -> HeaderValue {
-        let mut jar = CookieJar::new();
-        jar.signed_mut(&self.0)
-            .add(Cookie::new(COOKIE_NAME, session.as_str().to_owned()));
-        let signed = jar
-            .get(COOKIE_NAME)
-            .map(|c| c.value().to_owned())
-            .expect("the jar holds the cookie just added");
-        let secure = if is_https(headers) { "; Secure" } else { "" };
+        let signed = self.sign(COOKIE_NAME, session.as_str());
+        let secure = secure(headers);
         let value = format!(
             "{COOKIE_NAME}={signed}; Path=/; Max-Age={COOKIE_MAX_AGE_SECS}; HttpOnly; SameSite=Lax{secure}"
         );
@@ -225,12 +241,28 @@ fn random_secret() -> String {
     )
 }
 
-/// Whether the client reached us over TLS, as the proxy in front says.
-fn is_https(headers: &HeaderMap) -> bool {
-    headers
+/// The `Set-Cookie` header that drops the session cookie (signing out):
+/// the next request is given a new session.
+pub fn forget_cookie(headers: &HeaderMap) -> HeaderValue {
+    let secure = secure(headers);
+    HeaderValue::from_str(&format!(
+        "{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .expect("ASCII makes a valid header")
+}
+
+/// The `Secure` attribute when the client reached us over TLS, as the proxy
+/// in front says.
+pub fn secure(headers: &HeaderMap) -> &'static str {
+    let https = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
+    if https {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::{
     presence::Presence,
     routes, serve,
     session::Sessions,
+    signin::SignIn,
     state::{
         AppState, HEAVY_READS, LARGE_RESUME_BURST, LARGE_RESUME_EVERY, REPORT_BURST, REPORT_EVERY,
     },
@@ -84,6 +85,7 @@ pub struct Application {
 /// What every canvas of the instance shares.
 struct Shared {
     sessions: Arc<Sessions>,
+    sign_in: Option<Arc<SignIn>>,
     connections: Arc<ConnectionLimiter>,
     range_bans: Arc<RangeBans>,
     metrics: Arc<Metrics>,
@@ -130,6 +132,7 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
     let state = AppState {
         config: Arc::new(config),
         sessions: shared.sessions.clone(),
+        sign_in: shared.sign_in.clone(),
         store,
         chunks: Arc::new(ChunkCache::new(mirror.clone())),
         heat: Arc::new(Heat::new(mirror.size())),
@@ -219,8 +222,10 @@ impl Application {
                 rate * 2,
             ))
         });
+        let sign_in = SignIn::new(&config.oidc_providers, config.public_url.as_deref());
         let shared = Shared {
             sessions: Arc::new(sessions),
+            sign_in: sign_in.map(Arc::new),
             connections,
             range_bans: Arc::new(RangeBans::default()),
             metrics: metrics.clone(),

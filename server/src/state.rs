@@ -12,6 +12,7 @@ use crate::{
     metrics::Metrics,
     presence::Presence,
     session::Sessions,
+    signin::SignIn,
 };
 use std::sync::{atomic::AtomicBool, Arc};
 use tokio::sync::Semaphore;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Grants (signed) sessions to requests.
     pub sessions: Arc<Sessions>,
+    /// The OpenID providers players may sign in with, if any.
+    pub sign_in: Option<Arc<SignIn>>,
     /// Every read of the canvas comes from the mirror.
     pub mirror: Arc<Mirror>,
     /// The mirror's encodings for `/api/canvas` and the PNG.

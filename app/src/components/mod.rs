@@ -3,6 +3,7 @@
 //! which the server provides as context and Leptos carries to the browser
 //! with the HTML, so both sides render the same markup.
 
+mod account_menu;
 mod admin;
 mod board;
 mod browser;
@@ -21,6 +22,7 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title}
 use serde::{Deserialize, Serialize};
 
 use crate::i18n::Lang;
+use account_menu::AccountMenu;
 use admin::AdminPage;
 use board::Board;
 use history_panel::HistoryPanel;
@@ -78,6 +80,8 @@ pub struct PageData {
     pub player: Option<crate::api::Player>,
     /// The language the page is in.
     pub lang: Lang,
+    /// Sign-in: the providers offered and this visitor's account.
+    pub account: crate::api::Account,
 }
 
 /// The HTML document around [`App`], used by the server for every page.
@@ -155,6 +159,7 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <h1 class="brand">"Canvas"</h1>
                 <StatusBar live/>
+                <AccountMenu account=page.account.clone() base=page.base.clone() lang/>
                 <LanguageSwitch lang/>
             </header>
             <main

@@ -7,15 +7,15 @@
 //! Nothing survives a restart, so every start is a new epoch.
 
 use super::{
-    ArchiveStore, BoardStore, CanvasStore, Feed, FeedEvent, FillPlacer, Filled, HealthStore,
-    History, ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError, AUDIT_LEN,
-    NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
+    AccountStore, ArchiveStore, BoardStore, CanvasStore, Feed, FeedEvent, FillPlacer, Filled,
+    HealthStore, History, ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError,
+    ACCOUNT_TTL, AUDIT_LEN, NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
 };
 use crate::model::{
-    is_session_handle, unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk,
-    AuditEntry, BanTarget, Batch, Board, ChallengeMode, Chunks, ClientAddress, Logged, Period,
-    PixelRecord, PlaceOutcome, Placement, Placer, Placing, PlayerStats, RangeBan, Report, Rules,
-    SessionId, Snapshot, Update, MODERATOR,
+    is_session_handle, unix_ms, AccountId, ArchiveEntry, ArchiveKeep, ArchivedCanvas,
+    ArchivedChunk, AuditEntry, BanTarget, Batch, Board, ChallengeMode, Chunks, ClientAddress,
+    Linked, Logged, Period, PixelRecord, PlaceOutcome, Placement, Placer, Placing, PlayerStats,
+    RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
 };
 use app::{
     chunk::ChunkId,
@@ -115,6 +115,10 @@ struct Shared {
     audit: VecDeque<AuditEntry>,
     /// The names each session took, newest first, by its handle.
     names: HashMap<String, VecDeque<(SystemTime, String)>>,
+    /// Each account's player, and until when the link is kept.
+    accounts: HashMap<AccountId, (SessionId, SystemTime)>,
+    /// The handles of deleted accounts' players.
+    erased: HashSet<String>,
 }
 
 /// Records that the session's pool is `refill` from full at `at`.
@@ -140,6 +144,8 @@ struct Undoable {
 
 struct SessionRecord {
     name: Option<String>,
+    /// The account it is signed in to.
+    account: Option<Linked>,
     /// Whether it solved a challenge.
     verified: bool,
     last_seen: SystemTime,
@@ -408,7 +414,14 @@ impl PlacementStore for MemoryStore {
     }
 
     async fn pixel(&self, coord: Coord) -> Result<Option<PixelRecord>, StoreError> {
-        Ok(self.lock().records.get(&coord.record_key()).cloned())
+        let mut record = self.lock().records.get(&coord.record_key()).cloned();
+        if let Some(record) = &mut record {
+            let placer = record.placer.as_ref().map(|p| p.session.as_str());
+            if placer.is_some_and(|handle| self.shared().erased.contains(handle)) {
+                record.placed_by = None;
+            }
+        }
+        Ok(record)
     }
 
     async fn fill(
@@ -492,7 +505,7 @@ impl BoardStore for MemoryStore {
         let shared = self.shared();
         let banned = |handle: &String| {
             let ban = shared.bans.get(&BanTarget::Session(handle.clone()));
-            ban.is_some_and(|ban| ban.until > now)
+            ban.is_some_and(|ban| ban.until > now) || shared.erased.contains(handle)
         };
         Ok(top
             .into_iter()
@@ -503,6 +516,11 @@ impl BoardStore for MemoryStore {
 
     async fn player(&self, handle: &str) -> Result<PlayerStats, StoreError> {
         Ok(self.lock().boards.player(handle))
+    }
+
+    async fn forget_player(&self, handle: &str) -> Result<(), StoreError> {
+        self.lock().boards.forget(handle);
+        Ok(())
     }
 
     /// Counted as placements are made.
@@ -551,6 +569,19 @@ impl Boards {
                 self.unstand(&before);
             }
         }
+    }
+
+    /// Takes `handle` off every board.
+    fn forget(&mut self, handle: &str) {
+        for board in [
+            &mut self.placed,
+            &mut self.today.1,
+            &mut self.this_week.1,
+            &mut self.standing,
+        ] {
+            board.remove(handle);
+        }
+        self.players.remove(handle);
     }
 
     /// A pixel no longer stands for `handle`.
@@ -694,6 +725,64 @@ impl SessionStore for MemoryStore {
             .insert(challenge.to_owned(), now + valid_for);
         session_record(&mut shared, session).verified = true;
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn sign_in(
+        &self,
+        account: &AccountId,
+        provider: &str,
+        session: &SessionId,
+    ) -> Result<SessionId, StoreError> {
+        let mut shared = self.shared();
+        let now = SystemTime::now();
+        if shared.accounts.len() >= PRUNE_AT {
+            shared.accounts.retain(|_, (_, until)| *until > now);
+        }
+        let player = match shared.accounts.get(account) {
+            Some((player, until)) if *until > now => player.clone(),
+            _ => session.clone(),
+        };
+        shared
+            .accounts
+            .insert(account.clone(), (player.clone(), now + ACCOUNT_TTL));
+        let record = session_record(&mut shared, &player);
+        record.account = Some(Linked {
+            provider: provider.to_owned(),
+            account: account.clone(),
+        });
+        record.last_seen = now;
+        Ok(player)
+    }
+
+    async fn linked(&self, session: &SessionId) -> Result<Option<Linked>, StoreError> {
+        Ok(self
+            .shared()
+            .sessions
+            .get(session)
+            .and_then(|record| record.account.clone()))
+    }
+
+    async fn delete_account(&self, session: &SessionId) -> Result<bool, StoreError> {
+        let mut shared = self.shared();
+        let Some(record) = shared.sessions.get_mut(session) else {
+            return Ok(false);
+        };
+        let Some(linked) = record.account.take() else {
+            return Ok(false);
+        };
+        record.name = None;
+        shared.accounts.remove(&linked.account);
+        let handle = session.handle();
+        shared.names.remove(&handle);
+        shared.erased.insert(handle);
+        Ok(true)
+    }
+
+    async fn is_erased(&self, handle: &str) -> Result<bool, StoreError> {
+        Ok(self.shared().erased.contains(handle))
     }
 }
 
@@ -1027,6 +1116,7 @@ fn session_record<'a>(state: &'a mut Shared, session: &SessionId) -> &'a mut Ses
         .entry(session.clone())
         .or_insert_with(|| SessionRecord {
             name: None,
+            account: None,
             verified: false,
             last_seen: SystemTime::now(),
         })

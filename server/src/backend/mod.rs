@@ -14,9 +14,9 @@ use crate::{
     config::Config,
     metrics::Metrics,
     model::{
-        ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget, Batch,
-        Board, ClientAddress, Logged, PixelRecord, PlaceOutcome, Placement, PlayerStats, RangeBan,
-        Report, SessionId, Snapshot, Update,
+        AccountId, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget,
+        Batch, Board, ClientAddress, Linked, Logged, PixelRecord, PlaceOutcome, Placement,
+        PlayerStats, RangeBan, Report, SessionId, Snapshot, Update,
     },
 };
 use app::{
@@ -38,6 +38,10 @@ pub const NEW_SESSION_WINDOW: Duration = Duration::from_secs(3600);
 
 /// How long the store keeps a session nobody uses (renewed on every visit).
 pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How long an account's link to its player is kept after its last
+/// sign-in.
+pub const ACCOUNT_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Moderators' actions the audit log keeps.
 pub const AUDIT_LEN: usize = 10_000;
@@ -221,6 +225,10 @@ pub trait BoardStore: Send + Sync + 'static {
     /// The names a player took, newest first, with when.
     async fn names(&self, handle: &str) -> Result<Vec<(SystemTime, String)>, StoreError>;
 
+    /// Takes an erased player (a deleted account) off this canvas's boards
+    /// and its first and last placement.
+    async fn forget_player(&self, handle: &str) -> Result<(), StoreError>;
+
     /// Counts on the boards what was placed since they were last counted,
     /// where placements are not counted as they are made (the Redis store:
     /// from its history, so the placement's own step stays short); how
@@ -270,6 +278,38 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Records that the session was just seen, keeping it for another
     /// [`SESSION_TTL`].
     async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError>;
+}
+
+/// Accounts: a player signed in with an OpenID provider is the same player
+/// on every device. An account is linked to one session, the player's, for
+/// good: signing in on another device hands that device the player's
+/// session, so the cooldown, name, figures and bans (all keyed by session)
+/// follow without a second key space.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// The player `account` is: the session it was first linked to, or,
+    /// for an account new to the deployment, `session` (linked now, so its
+    /// name and history become the account's). Renews the link for
+    /// [`ACCOUNT_TTL`].
+    async fn sign_in(
+        &self,
+        account: &AccountId,
+        provider: &str,
+        session: &SessionId,
+    ) -> Result<SessionId, StoreError>;
+
+    /// The account a session is signed in to, if any.
+    async fn linked(&self, session: &SessionId) -> Result<Option<Linked>, StoreError>;
+
+    /// Deletes the account `session` is signed in to and the player's
+    /// personal data: the link, the display name and the names taken. The
+    /// player's handle is marked erased, so its pixels are shown without a
+    /// name and it stays off every board. False if the session was not
+    /// signed in.
+    async fn delete_account(&self, session: &SessionId) -> Result<bool, StoreError>;
+
+    /// Whether a player's handle belongs to a deleted account.
+    async fn is_erased(&self, handle: &str) -> Result<bool, StoreError>;
 }
 
 /// Moderation: the freeze, bans, players' reports, the audit log.
@@ -391,6 +431,7 @@ pub trait Store:
     + PlacementStore
     + BoardStore
     + SessionStore
+    + AccountStore
     + ModerationStore
     + ArchiveStore
     + PresenceStore
@@ -403,6 +444,7 @@ impl<T> Store for T where
         + PlacementStore
         + BoardStore
         + SessionStore
+        + AccountStore
         + ModerationStore
         + ArchiveStore
         + PresenceStore

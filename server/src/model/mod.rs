@@ -484,6 +484,45 @@ pub fn is_session_handle(value: &str) -> bool {
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// An account of an OpenID provider, as the store keys it: the SHA-256 of
+/// the provider's issuer and the account's subject, so the store never holds
+/// the subject itself (and two providers' subjects never collide).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn new(issuer: &str, subject: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(issuer.as_bytes());
+        hash.update(b"\n");
+        hash.update(subject.as_bytes());
+        Self(
+            hash.finalize()
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect(),
+        )
+    }
+
+    /// An id as the store wrote it.
+    pub fn from_stored(id: String) -> Self {
+        Self(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The account a session is signed in to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Linked {
+    /// The provider's id in `OIDC_PROVIDERS`.
+    pub provider: String,
+    pub account: AccountId,
+}
+
 // Session ids are bearer secrets: never print them whole.
 impl fmt::Debug for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod auth;
 mod challenge;
 mod chunks;
 mod health;
@@ -26,7 +27,7 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 use tower::{timeout::TimeoutLayer, ServiceBuilder};
 use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
@@ -49,7 +50,15 @@ pub fn router(state: AppState, canvases: Vec<(String, AppState)>) -> Router {
             .collect();
         std::future::ready(axum::Json(app::api::Canvases { canvases }))
     };
-    let mut router = routes(state).route("/api/canvases", get(listing));
+    let boards = auth::AllBoards(Arc::new(
+        std::iter::once(&state)
+            .chain(canvases.iter().map(|(_, canvas)| canvas))
+            .map(|canvas| -> Arc<dyn crate::backend::BoardStore> { canvas.store.clone() })
+            .collect(),
+    ));
+    let mut router = routes(state)
+        .route("/api/canvases", get(listing))
+        .layer(axum::Extension(boards));
     for (name, canvas) in canvases {
         let routes = canvas_routes(Router::new())
             .route_layer(middleware::from_fn_with_state(
@@ -141,6 +150,17 @@ fn routes(state: AppState) -> Router {
             get(challenge::puzzle)
                 .post(challenge::answer)
                 .layer(DefaultBodyLimit::max(1024)),
+        )
+        .route("/api/account", get(auth::account))
+        .route("/auth/{provider}/login", get(auth::login))
+        .route("/auth/{provider}/callback", get(auth::callback))
+        .route(
+            "/auth/logout",
+            post(auth::logout).layer(DefaultBodyLimit::max(1024)),
+        )
+        .route(
+            "/auth/delete",
+            post(auth::delete).layer(DefaultBodyLimit::max(1024)),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));

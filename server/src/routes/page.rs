@@ -95,6 +95,11 @@ async fn render_with(
         Ok(id) if !visitor.is_new() => state.store.display_name(id).await.ok().flatten(),
         _ => None,
     };
+    let linked = match (&state.sign_in, &visitor.session) {
+        (Some(_), Ok(id)) if !visitor.is_new() => state.store.linked(id).await.ok().flatten(),
+        _ => None,
+    };
+    let account = super::auth::account_view(&state, linked.map(|linked| linked.provider));
     let lang = language(headers);
     let t = lang.texts();
     let read_only = visitor.session.as_ref().err().map(|why| {
@@ -128,6 +133,7 @@ async fn render_with(
         origin: origin(headers, state.config.trust_forwarded_for),
         player,
         lang,
+        account,
     };
     let nonce = Nonce::new();
     let policy = content_security_policy(&nonce, &state.config);

@@ -81,7 +81,8 @@ pub async fn player(
 
 /// A player's figures, for their JSON and their page.
 pub(super) async fn figures(store: &dyn Store, handle: &str) -> Result<Option<Player>, ApiError> {
-    if !is_session_handle(handle) {
+    // A deleted account's player has no page.
+    if !is_session_handle(handle) || store.is_erased(handle).await? {
         return Ok(None);
     }
     let stats = store.player(handle).await?;

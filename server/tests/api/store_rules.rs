@@ -11,8 +11,8 @@ use server::{
     config::{Config, Source},
     metrics::Metrics,
     model::{
-        AddressRange, ArchiveKeep, ArchivedCanvas, ArchivedChunk, BanTarget, Board, ClientAddress,
-        Period, PlaceOutcome, Placement, Placer, Placing, SessionId,
+        AccountId, AddressRange, ArchiveKeep, ArchivedCanvas, ArchivedChunk, BanTarget, Board,
+        ClientAddress, Period, PlaceOutcome, Placement, Placer, Placing, SessionId,
     },
     rollback,
 };
@@ -694,6 +694,100 @@ async fn names_and_the_shared_secret_are_kept() {
         assert_eq!(
             (first.as_str(), second.as_str()),
             ("first-candidate", "first-candidate")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_account_is_one_player_on_every_device() {
+    for store in backends(&[]).await {
+        let (first, second) = (SessionId::generate(), SessionId::generate());
+        let account = AccountId::new("https://id.example", "alice");
+        let store_name = store.name;
+        let store = &store.store;
+        // New to the deployment: the session it signs in from is its player.
+        assert_eq!(
+            store.sign_in(&account, "local", &first).await.unwrap(),
+            first
+        );
+        // On another device: that device is handed the same player.
+        assert_eq!(
+            store.sign_in(&account, "local", &second).await.unwrap(),
+            first,
+            "{store_name}"
+        );
+        let linked = store.linked(&first).await.unwrap().expect("signed in");
+        assert_eq!(
+            (linked.provider.as_str(), &linked.account),
+            ("local", &account)
+        );
+        assert_eq!(store.linked(&second).await.unwrap(), None, "{store_name}");
+        // Another issuer's subject of the same name is another account.
+        let elsewhere = AccountId::new("https://other.example", "alice");
+        assert_eq!(
+            store.sign_in(&elsewhere, "other", &second).await.unwrap(),
+            second
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleting_an_account_erases_the_players_name_and_figures_and_keeps_the_pixels() {
+    for store in backends(&[NO_BUDGET, ("COOLDOWN_MS", "0")]).await {
+        let (alice, bob) = (SessionId::generate(), SessionId::generate());
+        let name = app::name::DisplayName::parse("Alice").unwrap();
+        store.store.set_display_name(&alice, &name).await.unwrap();
+        assert!(accepted(store.place(&alice, "192.0.2.1", 1).await));
+        assert!(accepted(store.place(&bob, "192.0.2.2", 2).await));
+        store.store.fold_boards().await.unwrap();
+        let account = AccountId::new("https://id.example", "alice");
+        store
+            .store
+            .sign_in(&account, "local", &alice)
+            .await
+            .unwrap();
+        assert!(
+            !store.store.delete_account(&bob).await.unwrap(),
+            "not signed in"
+        );
+
+        assert!(store.store.delete_account(&alice).await.unwrap());
+        store.store.forget_player(&alice.handle()).await.unwrap();
+        let (name, handle) = (store.name, alice.handle());
+        assert!(store.store.is_erased(&handle).await.unwrap());
+        assert!(!store.store.is_erased(&bob.handle()).await.unwrap());
+        assert_eq!(store.store.linked(&alice).await.unwrap(), None, "{name}");
+        assert_eq!(
+            store.store.display_name(&alice).await.unwrap(),
+            None,
+            "{name}"
+        );
+        assert!(
+            store.store.names(&handle).await.unwrap().is_empty(),
+            "{name}"
+        );
+        assert_eq!(
+            store.store.player(&handle).await.unwrap(),
+            Default::default()
+        );
+        let board = store
+            .store
+            .leaderboard(Board::Placed(Period::All), 10)
+            .await
+            .unwrap();
+        assert_eq!(board, [(bob.handle(), 1)], "{name}");
+        // The pixel stays, without the name.
+        let pixel = store.store.pixel(store.coord(1, 0)).await.unwrap().unwrap();
+        assert_eq!((pixel.placed_by, pixel.seq), (None, 1), "{name}");
+        // Signing in again makes a new player of the session it comes from.
+        let again = SessionId::generate();
+        assert_eq!(
+            store
+                .store
+                .sign_in(&account, "local", &again)
+                .await
+                .unwrap(),
+            again
         );
     }
 }

@@ -1,7 +1,7 @@
 //! The names of everything Canvas keeps in Redis (docs/redis.md), in one
 //! place for the store, the feed and the tests.
 
-use crate::model::{Board, ClientAddress, Period, SessionId};
+use crate::model::{AccountId, Board, ClientAddress, Period, SessionId};
 use std::time::SystemTime;
 
 /// The names of everything Canvas keeps in Redis.
@@ -176,9 +176,22 @@ impl Keys {
         format!("{}:undo:{}", self.canvas, session.as_str())
     }
 
-    /// Hash with a TTL: the session's `name` and `last_seen` (unix ms).
+    /// Hash with a TTL: the session's `name`, whether it solved a
+    /// challenge, and the `account` (its id) and `provider` it is signed in
+    /// with.
     pub fn session(&self, session: &SessionId) -> String {
         format!("{}:session:{}", self.prefix, session.as_str())
+    }
+
+    /// Hash with a TTL: an account's player (`session`, its id) and
+    /// `provider`.
+    pub fn account(&self, account: &AccountId) -> String {
+        format!("{}:account:{}", self.prefix, account.as_str())
+    }
+
+    /// Set: the handles of deleted accounts' players.
+    pub fn erased(&self) -> String {
+        format!("{}:erased", self.prefix)
     }
 
     /// Stream of players' reports (fields at, x, y, w, h, reason, reporter,

@@ -21,17 +21,17 @@
 use super::{keys::Keys, locate::Locator, master::Master};
 use crate::{
     backend::{
-        ArchiveStore, BoardStore, CanvasStore, FillPlacer, Filled, HealthStore, History, KindUsage,
-        ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError, AUDIT_LEN,
-        NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
+        AccountStore, ArchiveStore, BoardStore, CanvasStore, FillPlacer, Filled, HealthStore,
+        History, KindUsage, ModerationStore, PlacementStore, PresenceStore, SessionStore,
+        StoreError, ACCOUNT_TTL, AUDIT_LEN, NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
     },
     config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
-        is_session_handle, unix_ms, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk,
-        AuditEntry, BanTarget, Board, Chunk, Chunks, ClientAddress, Logged, Period, PixelRecord,
-        PlaceOutcome, Placement, Placer, Placing, PlayerStats, RangeBan, Report, Rules, SessionId,
-        Snapshot, Update, MODERATOR,
+        is_session_handle, unix_ms, AccountId, ArchiveEntry, ArchiveKeep, ArchivedCanvas,
+        ArchivedChunk, AuditEntry, BanTarget, Board, Chunk, Chunks, ClientAddress, Linked, Logged,
+        Period, PixelRecord, PlaceOutcome, Placement, Placer, Placing, PlayerStats, RangeBan,
+        Report, Rules, SessionId, Snapshot, Update, MODERATOR,
     },
 };
 use app::{
@@ -625,7 +625,18 @@ impl PlacementStore for RedisStore {
                     .await
             })
             .await?;
-        record.map(|r| parse_record(&r)).transpose()
+        let Some(mut record) = record.map(|r| parse_record(&r)).transpose()? else {
+            return Ok(None);
+        };
+        // Only a named pixel costs the second look.
+        if record.placed_by.is_some() {
+            if let Some(placer) = &record.placer {
+                if self.is_erased(&placer.session).await? {
+                    record.placed_by = None;
+                }
+            }
+        }
+        Ok(Some(record))
     }
 
     async fn fill(
@@ -810,23 +821,28 @@ impl BoardStore for RedisStore {
             .iter()
             .map(|(handle, _)| self.keys.session_ban(handle))
             .collect();
-        let banned: Vec<bool> = if bans.is_empty() {
+        let handles: Vec<&str> = top.iter().map(|(handle, _)| handle.as_str()).collect();
+        let erased_key = self.keys.erased();
+        // Per player: whether it is banned, then whether it was erased.
+        let left_out: Vec<bool> = if bans.is_empty() {
             Vec::new()
         } else {
             self.master
                 .run(|mut c| async move {
                     let mut pipe = redis::pipe();
-                    for key in &bans {
+                    for (key, handle) in bans.iter().zip(&handles) {
                         pipe.cmd("EXISTS").arg(key);
+                        pipe.cmd("SISMEMBER").arg(&erased_key).arg(handle);
                     }
                     pipe.query_async(&mut c).await
                 })
                 .await?
         };
+        let left_out = left_out.chunks(2).map(|pair| pair.iter().any(|b| *b));
         Ok(top
             .into_iter()
-            .zip(banned)
-            .filter(|(_, banned)| !banned)
+            .zip(left_out)
+            .filter(|(_, left_out)| !left_out)
             .map(|((handle, score), _)| (handle, score.max(0.0) as u64))
             .take(count)
             .collect())
@@ -860,6 +876,29 @@ impl BoardStore for RedisStore {
             first: at(2),
             last: at(3),
         })
+    }
+
+    async fn forget_player(&self, handle: &str) -> Result<(), StoreError> {
+        let now = SystemTime::now();
+        let (first, last) = self.keys.first_and_last_placed();
+        let boards = [
+            self.keys.board(Board::Placed(Period::All), now),
+            self.keys.board(Board::Placed(Period::Today), now),
+            self.keys.board(Board::Placed(Period::ThisWeek), now),
+            self.keys.board(Board::Standing, now),
+            first,
+            last,
+        ];
+        let member = handle.to_owned();
+        self.master
+            .run(|mut c| async move {
+                let mut pipe = redis::pipe();
+                for board in &boards {
+                    pipe.cmd("ZREM").arg(board).arg(&member).ignore();
+                }
+                pipe.query_async(&mut c).await
+            })
+            .await
     }
 
     async fn fold_boards(&self) -> Result<usize, StoreError> {
@@ -1077,6 +1116,121 @@ impl SessionStore for RedisStore {
                     .arg(key)
                     .arg(SESSION_TTL.as_secs())
                     .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl AccountStore for RedisStore {
+    async fn sign_in(
+        &self,
+        account: &AccountId,
+        provider: &str,
+        session: &SessionId,
+    ) -> Result<SessionId, StoreError> {
+        let key = self.keys.account(account);
+        let candidate = session.as_str().to_owned();
+        let (provider, linked_provider) = (provider.to_owned(), provider.to_owned());
+        let (player,): (String,) = self
+            .master
+            .run(|mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .cmd("HSETNX")
+                    .arg(&key)
+                    .arg("session")
+                    .arg(candidate)
+                    .ignore()
+                    .hset(&key, "provider", provider)
+                    .ignore()
+                    .expire(&key, ACCOUNT_TTL.as_secs() as i64)
+                    .ignore()
+                    .hget(&key, "session")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let player = SessionId::parse(&player).ok_or_else(|| malformed("account"))?;
+        let session_key = self.keys.session(&player);
+        let fields = [
+            ("account", account.as_str()),
+            ("provider", &linked_provider),
+        ];
+        self.master
+            .run(|mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .hset_multiple(&session_key, &fields)
+                    .ignore()
+                    .expire(&session_key, SESSION_TTL.as_secs() as i64)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(player)
+    }
+
+    async fn linked(&self, session: &SessionId) -> Result<Option<Linked>, StoreError> {
+        let key = self.keys.session(session);
+        let (account, provider): (Option<String>, Option<String>) = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("HMGET")
+                    .arg(key)
+                    .arg("account")
+                    .arg("provider")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(account.zip(provider).map(|(account, provider)| Linked {
+            provider,
+            account: AccountId::from_stored(account),
+        }))
+    }
+
+    async fn delete_account(&self, session: &SessionId) -> Result<bool, StoreError> {
+        let Some(linked) = self.linked(session).await? else {
+            return Ok(false);
+        };
+        let handle = session.handle();
+        let keys = [
+            self.keys.account(&linked.account),
+            self.keys.session(session),
+            self.keys.names(&handle),
+            self.keys.erased(),
+        ];
+        self.master
+            .run(|mut c| async move {
+                let [account, session, names, erased] = &keys;
+                redis::pipe()
+                    .atomic()
+                    .del(account)
+                    .ignore()
+                    .hdel(session, &["name", "account", "provider"])
+                    .ignore()
+                    .del(names)
+                    .ignore()
+                    .sadd(erased, &handle)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(true)
+    }
+
+    async fn is_erased(&self, handle: &str) -> Result<bool, StoreError> {
+        let (key, member) = (self.keys.erased(), handle.to_owned());
+        self.master
+            .run(|mut c| async move {
+                redis::cmd("SISMEMBER")
+                    .arg(key)
+                    .arg(member)
+                    .query_async(&mut c)
                     .await
             })
             .await
@@ -1642,6 +1796,8 @@ impl RedisStore {
 fn key_kind(name: &str) -> Option<&'static str> {
     const KINDS: &[&str] = &[
         "session",
+        "account",
+        "erased",
         "cooldown",
         "puzzle",
         "new-sessions",

@@ -1,0 +1,395 @@
+//! Optional sign-in with OpenID Connect: the authorization code flow with
+//! PKCE, against the providers of `OIDC_PROVIDERS`.
+//!
+//! Nothing about a sign-in in progress is kept on the server: its state,
+//! nonce and PKCE verifier travel in a short-lived cookie signed with the
+//! session key ([`Pending`]), so any instance can finish a sign-in another
+//! began, and a flood of sign-in starts costs no store writes. What a
+//! finished sign-in yields is an [`AccountId`] (a hash of the issuer and the
+//! subject); the store links it to a player (`AccountStore`).
+
+use crate::{
+    config::{OidcProvider, Secret},
+    model::AccountId,
+    session::{secure, SessionKey},
+};
+use axum::http::{HeaderMap, HeaderValue};
+use openidconnect::{
+    core::{CoreClient, CoreProviderMetadata, CoreResponseType},
+    reqwest, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::sync::RwLock;
+
+/// The cookie that carries a sign-in in progress.
+pub const PENDING_COOKIE: &str = "canvas_signin";
+/// How long a player has to finish signing in at the provider.
+const PENDING_MAX_AGE_SECS: u32 = 600;
+/// A provider's discovery document and keys are fetched again this often
+/// (providers rotate their signing keys).
+const METADATA_MAX_AGE: Duration = Duration::from_secs(3600);
+/// A provider that does not answer within this long fails the sign-in.
+const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a sign-in failed. Each says what the player can do; none leaks the
+/// provider's answer beyond its OAuth error code.
+#[derive(Debug, Error)]
+pub enum SignInError {
+    #[error("there is no such sign-in provider")]
+    UnknownProvider,
+    #[error("this sign-in expired or was started in another browser: start again")]
+    NoSignInStarted,
+    #[error("the sign-in's state does not match the one this browser started: start again")]
+    StateMismatch,
+    #[error("the provider declined the sign-in ({0})")]
+    Declined(String),
+    #[error("the provider's ID token did not verify: {0}")]
+    TokenRejected(String),
+    #[error("the provider is not what it is configured to be: {0}")]
+    Discovery(String),
+    #[error("the provider could not be reached: {0}")]
+    Unreachable(String),
+}
+
+/// A provider and what was discovered of it.
+struct Provider {
+    config: OidcProvider,
+    metadata: RwLock<Option<(CoreProviderMetadata, Instant)>>,
+}
+
+/// The providers players may sign in with.
+pub struct SignIn {
+    providers: Vec<Provider>,
+    public_url: String,
+    http: reqwest::Client,
+}
+
+/// A sign-in begun: where to send the player, and the cookie that lets
+/// this browser (and only it) finish it.
+pub struct Started {
+    pub authorize_url: String,
+    pub cookie: HeaderValue,
+}
+
+/// What the pending-sign-in cookie holds.
+struct Pending {
+    provider: String,
+    state: String,
+    nonce: String,
+    verifier: String,
+    /// Where the player started (a path on this site).
+    back_to: String,
+}
+
+impl Pending {
+    /// Every field is base64url, a provider id or a path of
+    /// [`is_local_path`]: none holds a `.`.
+    fn encode(&self) -> String {
+        [
+            &self.provider,
+            &self.state,
+            &self.nonce,
+            &self.verifier,
+            &self.back_to,
+        ]
+        .map(String::as_str)
+        .join(".")
+    }
+
+    fn decode(value: &str) -> Option<Self> {
+        let mut parts = value.split('.');
+        let mut next = || parts.next().map(str::to_owned);
+        Some(Self {
+            provider: next()?,
+            state: next()?,
+            nonce: next()?,
+            verifier: next()?,
+            back_to: next().filter(|path| is_local_path(path))?,
+        })
+    }
+}
+
+/// A path on this site to come back to: `/` or `/c/<name>`-like, never
+/// `//host` (an open redirect) nor anything with a query or dots.
+pub fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && path.len() <= 200
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_'))
+}
+
+impl SignIn {
+    /// `None` without providers.
+    pub fn new(providers: &[OidcProvider], public_url: Option<&str>) -> Option<Self> {
+        let public_url = public_url?.to_owned();
+        if providers.is_empty() {
+            return None;
+        }
+        let http = reqwest::Client::builder()
+            // Following a redirect would let a provider's answer point the
+            // server at any URL (SSRF).
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(PROVIDER_TIMEOUT)
+            .build()
+            .expect("the TLS backend is compiled in");
+        Some(Self {
+            providers: providers
+                .iter()
+                .map(|config| Provider {
+                    config: config.clone(),
+                    metadata: RwLock::new(None),
+                })
+                .collect(),
+            public_url,
+            http,
+        })
+    }
+
+    /// The providers, as `(id, name)`, in the configured order.
+    pub fn providers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.providers
+            .iter()
+            .map(|p| (p.config.id.as_str(), p.config.name.as_str()))
+    }
+
+    /// The name of the provider `id`.
+    pub fn provider_name(&self, id: &str) -> Option<&str> {
+        self.provider(id).ok().map(|p| p.config.name.as_str())
+    }
+
+    fn provider(&self, id: &str) -> Result<&Provider, SignInError> {
+        self.providers
+            .iter()
+            .find(|p| p.config.id == id)
+            .ok_or(SignInError::UnknownProvider)
+    }
+
+    /// Begins signing in with `provider`, to come back to `back_to`.
+    pub async fn start(
+        &self,
+        provider: &str,
+        back_to: &str,
+        key: &SessionKey,
+        headers: &HeaderMap,
+    ) -> Result<Started, SignInError> {
+        let provider = self.provider(provider)?;
+        let client = self.client(provider).await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = client
+            .authorize_url(
+                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("openid".to_owned()))
+            .set_pkce_challenge(challenge)
+            .url();
+        let pending = Pending {
+            provider: provider.config.id.clone(),
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            verifier: verifier.secret().clone(),
+            back_to: if is_local_path(back_to) { back_to } else { "/" }.to_owned(),
+        };
+        let signed = key.sign(PENDING_COOKIE, &pending.encode());
+        let cookie = HeaderValue::from_str(&format!(
+            "{PENDING_COOKIE}={signed}; Path=/auth; Max-Age={PENDING_MAX_AGE_SECS}; HttpOnly; SameSite=Lax{}",
+            secure(headers)
+        ))
+        .expect("base64url, ids and paths make a valid header");
+        Ok(Started {
+            authorize_url: url.to_string(),
+            cookie,
+        })
+    }
+
+    /// Finishes a sign-in the provider sent the player back from: checks
+    /// the `state` against this browser's pending sign-in, trades the code
+    /// (with the PKCE verifier) for an ID token, and verifies the token's
+    /// signature, issuer, audience, expiry and nonce. Answers the account
+    /// and where the player started.
+    pub async fn finish(
+        &self,
+        provider: &str,
+        callback: Callback,
+        key: &SessionKey,
+        headers: &HeaderMap,
+    ) -> Result<(AccountId, String), SignInError> {
+        let provider = self.provider(provider)?;
+        let pending = key
+            .verified(headers, PENDING_COOKIE, Pending::decode)
+            .filter(|pending| pending.provider == provider.config.id)
+            .ok_or(SignInError::NoSignInStarted)?;
+        let state_matches = callback.state.as_deref().is_some_and(|state| {
+            subtle::ConstantTimeEq::ct_eq(state.as_bytes(), pending.state.as_bytes()).into()
+        });
+        if !state_matches {
+            return Err(SignInError::StateMismatch);
+        }
+        if let Some(error) = callback.error {
+            return Err(SignInError::Declined(oauth_error_code(&error)));
+        }
+        let code = callback
+            .code
+            .ok_or_else(|| SignInError::Declined("no code".to_owned()))?;
+        let client = self.client(provider).await?;
+        let exchange = client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|e| SignInError::Discovery(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier));
+        let tokens = exchange
+            .request_async(&self.http)
+            .await
+            .map_err(|e| SignInError::Unreachable(e.to_string()))?;
+        let id_token = tokens
+            .id_token()
+            .ok_or_else(|| SignInError::TokenRejected("no ID token".to_owned()))?;
+        let claims = id_token
+            .claims(&client.id_token_verifier(), &Nonce::new(pending.nonce))
+            .map_err(|e| SignInError::TokenRejected(e.to_string()))?;
+        let account = AccountId::new(&provider.config.issuer, claims.subject().as_str());
+        Ok((account, pending.back_to))
+    }
+
+    /// The OpenID client of a provider, from its discovery document (fetched
+    /// at most once per [`METADATA_MAX_AGE`]). Discovery refuses a document
+    /// whose issuer is not the configured one.
+    async fn client(
+        &self,
+        provider: &Provider,
+    ) -> Result<
+        openidconnect::core::CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+        SignInError,
+    > {
+        let metadata = self.metadata(provider).await?;
+        let config = &provider.config;
+        let redirect = RedirectUrl::new(format!("{}/auth/{}/callback", self.public_url, config.id))
+            .map_err(|e| SignInError::Discovery(e.to_string()))?;
+        Ok(CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(config.client_id.clone()),
+            config
+                .client_secret
+                .as_ref()
+                .map(|secret: &Secret| ClientSecret::new(secret.expose().to_owned())),
+        )
+        .set_redirect_uri(redirect))
+    }
+
+    async fn metadata(&self, provider: &Provider) -> Result<CoreProviderMetadata, SignInError> {
+        if let Some((metadata, at)) = &*provider.metadata.read().await {
+            if at.elapsed() < METADATA_MAX_AGE {
+                return Ok(metadata.clone());
+            }
+        }
+        let mut cached = provider.metadata.write().await;
+        if let Some((metadata, at)) = &*cached {
+            if at.elapsed() < METADATA_MAX_AGE {
+                return Ok(metadata.clone());
+            }
+        }
+        let issuer = IssuerUrl::new(provider.config.issuer.clone())
+            .map_err(|e| SignInError::Discovery(e.to_string()))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .map_err(|error| {
+                tracing::warn!(provider = %provider.config.id, %error, "OpenID discovery failed");
+                match error {
+                    openidconnect::DiscoveryError::Request(e) => {
+                        SignInError::Unreachable(e.to_string())
+                    }
+                    other => SignInError::Discovery(other.to_string()),
+                }
+            })?;
+        *cached = Some((metadata.clone(), Instant::now()));
+        Ok(metadata)
+    }
+}
+
+/// What the provider sends the player back with.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+}
+
+/// An OAuth error code as the provider sent it, kept to its alphabet so
+/// that a page echoing it cannot be made to say anything else.
+fn oauth_error_code(error: &str) -> String {
+    error
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || *c == '_')
+        .take(40)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_path_on_this_site_is_come_back_to() {
+        for path in ["/", "/c/moon", "/players/ab12"] {
+            assert!(is_local_path(path), "{path}");
+        }
+        for path in [
+            "",
+            "//evil.example",
+            "https://evil.example",
+            "/a?b",
+            "/..",
+            "c/x",
+        ] {
+            assert!(!is_local_path(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn a_pending_sign_in_reads_back_as_written() {
+        let pending = Pending {
+            provider: "local".into(),
+            state: "s-t_a".into(),
+            nonce: "n0nce".into(),
+            verifier: "v3r".into(),
+            back_to: "/c/moon".into(),
+        };
+        let read = Pending::decode(&pending.encode()).unwrap();
+        assert_eq!(
+            (
+                read.provider,
+                read.state,
+                read.nonce,
+                read.verifier,
+                read.back_to
+            ),
+            (
+                "local".into(),
+                "s-t_a".into(),
+                "n0nce".into(),
+                "v3r".into(),
+                "/c/moon".into()
+            )
+        );
+        assert!(Pending::decode("local.s.n.v.//evil").is_none());
+    }
+
+    #[test]
+    fn a_providers_error_code_is_kept_to_its_alphabet() {
+        assert_eq!(
+            oauth_error_code("access_denied<script>"),
+            "access_deniedscript"
+        );
+    }
+}
