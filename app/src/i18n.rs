@@ -285,6 +285,9 @@ pub struct Texts {
     pub language: &'static str,
     pub description: fn(u16, u16, u64) -> String,
     pub stage_help: &'static str,
+    pub hint_title: &'static str,
+    pub hint_body: &'static str,
+    pub zoom_level: &'static str,
     pub player_title: &'static str,
     // The board.
     pub canvas_now: &'static str,
@@ -413,6 +416,9 @@ pub const EN: Texts = Texts {
     description: |w, h, seq| {
         format!("A shared {w}x{h} pixel canvas: pick a color, place a tile, and everyone sees it at once. {seq} tiles placed so far.")
     },
+    hint_title: "Place your first tile",
+    hint_body: "Pick a color below, then click or tap a pixel. Drag to move, scroll or pinch to zoom.",
+    zoom_level: "Zoom",
     stage_help: "Canvas. Arrow keys move, plus and minus zoom, Enter places, U undoes, 1 to 0 and brackets pick colors.",
     player_title: "A player · Canvas",
     canvas_now: "The canvas as it is now",
@@ -544,6 +550,9 @@ pub const FR: Texts = Texts {
     description: |w, h, seq| {
         format!("Une toile de {w}x{h} pixels partagée : choisissez une couleur, posez un pixel, tout le monde le voit aussitôt. {seq} pixels posés jusqu'ici.")
     },
+    hint_title: "Posez votre premier pixel",
+    hint_body: "Choisissez une couleur en bas, puis cliquez ou touchez un pixel. Glissez pour vous déplacer, molette ou pincement pour zoomer.",
+    zoom_level: "Zoom",
     stage_help: "Toile. Les flèches déplacent, plus et moins zooment, Entrée pose, U annule, 1 à 0 et les crochets choisissent la couleur.",
     player_title: "Un joueur · Canvas",
     canvas_now: "La toile telle qu'elle est",

@@ -101,7 +101,9 @@ export function launchBrowser() {
  * collected in `page.problems`.
  */
 export async function openCanvas(browser, base, contextOptions = {}) {
-  const context = await browser.newContext(contextOptions);
+  // Reduced motion: a zoom step then lands at once (no easing), so a test
+  // reads the board where the step put it.
+  const context = await browser.newContext({ reducedMotion: "reduce", ...contextOptions });
   // Every Content-Security-Policy violation is recorded (the browser also
   // logs it, which the console check below catches).
   await context.addInitScript(() => {

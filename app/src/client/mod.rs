@@ -20,6 +20,7 @@
 pub mod admin;
 mod challenge;
 mod heat;
+pub mod hint;
 mod http;
 mod image;
 mod input;

@@ -15,6 +15,10 @@ pub struct View {
     camera: Camera,
     /// The pixel the reticle marks: where Enter places.
     pub target: (u16, u16),
+    /// Whether the next [`View::apply`] eases into the new view (a step of
+    /// the zoom buttons or keys); a drag, a pinch or the wheel follows the
+    /// hand at once.
+    easing: bool,
 }
 
 impl View {
@@ -35,6 +39,7 @@ impl View {
             reticle,
             camera,
             target: (size.width / 2, size.height / 2),
+            easing: false,
         };
         view.restore_from_url();
         view.target = view.camera.center_pixel();
@@ -76,6 +81,15 @@ impl View {
         let camera = *self.camera();
         let (tx, ty) = camera.offset();
         let zoom = camera.zoom();
+        // The style sheet's transition (none for who prefers reduced
+        // motion) runs only while the class is on.
+        let easing = std::mem::take(&mut self.easing);
+        for element in [&self.board, &self.reticle] {
+            let _ = element.class_list().toggle_with_force("easing", easing);
+        }
+        if let Some(level) = super::input::element("zoom-level") {
+            level.set_text_content(Some(&zoom_label(zoom)));
+        }
         let _ = self.board.style().set_property(
             "transform",
             &format!("translate({tx}px, {ty}px) scale({zoom})"),
@@ -137,8 +151,9 @@ impl View {
         self.camera().zoom_at(factor, at);
     }
 
-    /// Zooms by `factor` around the centre of the stage.
+    /// Zooms by `factor` around the centre of the stage, easing into it.
     pub fn zoom_centered(&mut self, factor: f64) {
+        self.easing = true;
         self.camera().zoom_centered(factor);
     }
 
@@ -171,6 +186,17 @@ impl View {
         let center = number("x").zip(number("y"));
         let zoom = number("zoom");
         self.camera().follow_link(center, zoom);
+    }
+}
+
+/// The zoom as the controls show it: screen pixels per canvas pixel
+/// (`8×`, `0.5×`).
+fn zoom_label(zoom: f64) -> String {
+    if zoom >= 10.0 {
+        format!("{zoom:.0}×")
+    } else {
+        let figures = format!("{zoom:.2}");
+        format!("{}×", figures.trim_end_matches('0').trim_end_matches('.'))
     }
 }
 

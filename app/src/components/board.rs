@@ -154,6 +154,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> AnyView {
             >
                 "+"
             </button>
+            <span class="zoom-level" title=t.zoom_level aria-hidden="true"></span>
             <button
                 type="button"
                 aria-label=t.zoom_out

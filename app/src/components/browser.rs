@@ -40,6 +40,11 @@ mod imp {
         client::undo();
     }
 
+    /// Shows the first-visit hint unless this browser saw it.
+    pub fn place_hint(shown: RwSignal<bool>) {
+        Effect::new(move |_| client::hint::show(shown));
+    }
+
     /// Keeps `lang` for this site and reloads the page in it.
     pub fn choose_language(lang: crate::i18n::Lang) {
         client::choose_language(lang);
@@ -200,6 +205,7 @@ mod imp {
     pub fn every(_: std::time::Duration, _: impl Fn() + 'static) {}
     pub fn choose_language(_: crate::i18n::Lang) {}
     pub fn undo() {}
+    pub fn place_hint(_: RwSignal<bool>) {}
     pub fn open_history() {}
     pub fn close_history() {}
     pub fn seek_history(_: u64) {}

@@ -12,6 +12,7 @@ mod language_switch;
 mod leaderboard;
 mod name_form;
 mod palette_bar;
+mod place_hint;
 mod report_form;
 mod status_bar;
 mod template_panel;
@@ -30,6 +31,7 @@ use language_switch::LanguageSwitch;
 use leaderboard::{LeaderboardPanel, PlayerPage};
 use name_form::NameForm;
 use palette_bar::{CooldownIndicator, PaletteBar};
+use place_hint::PlaceHint;
 use report_form::ReportForm;
 use status_bar::StatusBar;
 use template_panel::TemplatePanel;
@@ -168,15 +170,24 @@ pub fn App() -> impl IntoView {
                 aria-label=t.stage_help
             >
                 <Board size live base=page.base.clone()/>
+                <PlaceHint lang/>
             </main>
+            // The dock floats over the canvas's edge: the footer around it
+            // lets the pointer through to the canvas.
             <footer class="toolbar">
-                <PaletteBar live colors=page.colors/>
-                <CooldownIndicator live/>
-                <NameForm initial=page.display_name.clone() live/>
-                <TemplatePanel live/>
-                <HistoryPanel live/>
-                <LeaderboardPanel base=page.base.clone() lang/>
-                <ReportForm live/>
+                <div class="dock">
+                    <div class="dock-main">
+                        <PaletteBar live colors=page.colors/>
+                        <CooldownIndicator live/>
+                    </div>
+                    <div class="dock-tools">
+                        <NameForm initial=page.display_name.clone() live/>
+                        <TemplatePanel live/>
+                        <HistoryPanel live/>
+                        <LeaderboardPanel base=page.base.clone() lang/>
+                        <ReportForm live/>
+                    </div>
+                </div>
             </footer>
         </div>
     }
