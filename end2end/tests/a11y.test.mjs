@@ -1,6 +1,7 @@
 // Accessibility: axe-core (the engine of the common checkers) over the
-// page, with its panels open, over a canvas served by chunk and over the
-// moderators' page. No serious or critical violation may remain.
+// page, with its panels, the account menu and the first-visit hint open,
+// over a canvas served by chunk and over the moderators' page. No serious
+// or critical violation may remain.
 
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -14,7 +15,16 @@ let world;
 let browser;
 
 before(async () => {
-  server = await startServer({ ADMIN_TOKEN: TOKEN, CHARGES_MAX: "3" });
+  server = await startServer({
+    ADMIN_TOKEN: TOKEN,
+    CHARGES_MAX: "3",
+    // The account menu is rendered (its provider is never reached here).
+    OIDC_PROVIDERS: "example",
+    OIDC_EXAMPLE_ISSUER: "https://id.example",
+    OIDC_EXAMPLE_CLIENT_ID: "canvas",
+    OIDC_EXAMPLE_NAME: "Example ID",
+    PUBLIC_URL: "http://127.0.0.1",
+  });
   world = await startServer({ CANVAS_WIDTH: "4096", CANVAS_HEIGHT: "4096" });
   browser = await launchBrowser();
 });
@@ -41,6 +51,9 @@ const options = { bypassCSP: true };
 test("the page, with its panels open, has no serious accessibility violation, light or dark", async () => {
   for (const colorScheme of ["light", "dark"]) {
     const page = await openCanvas(browser, server.base, { ...options, colorScheme });
+    await page.waitForSelector(".place-hint:not([hidden])");
+    await page.click(".account-menu summary");
+    await page.waitForSelector('a.sign-in[data-provider="example"]');
     await page.click(".template-panel summary");
     await page.click(".history-panel summary");
     await page.click(".report-panel summary");

@@ -26,6 +26,7 @@ test("a player places two of three charges, undoes the last and gets it back", a
   await page.waitForFunction(() => document.querySelector(".cooldown-text").textContent === "3 of 3 tiles ready");
   assert.equal(await page.isHidden(".undo"), true, "nothing to undo yet");
 
+  const stage = await page.locator(".stage").boundingBox();
   await page.click('.swatch[data-color="3"]'); // #ff4500
   await clickPixel(page, 20, 20);
   await waitForPixel(page, 20, 20, [0xff, 0x45, 0x00]);
@@ -34,6 +35,8 @@ test("a player places two of three charges, undoes the last and gets it back", a
   await page.waitForFunction(() => document.querySelector(".cooldown-text").textContent === "1 of 3 tiles ready");
   await page.waitForSelector(".undo:not([hidden])");
   assert.match(await page.textContent(".undo"), /^Undo \(\d+ s\)$/);
+  // The undo and the countdown came without moving the canvas.
+  assert.deepEqual(await page.locator(".stage").boundingBox(), stage);
   await page.screenshot({ path: `${artifacts}/charges.png` });
 
   await page.click(".undo");

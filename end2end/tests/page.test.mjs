@@ -142,6 +142,23 @@ test("a phone-sized screen can place by tap", async () => {
   });
   const palette = await page.locator(".palette").boundingBox();
   assert.ok(palette.width <= 360, `palette fits: ${palette.width}`);
+  // Every control under the thumb, the panels' too, is at least 44 px tall
+  // (a checkbox's target is its label).
+  for (const panel of [".template-panel", ".history-panel", ".report-panel", ".leaderboard-panel"]) {
+    await page.tap(`${panel} summary`);
+  }
+  const small = await page.evaluate(() =>
+    [...document.querySelectorAll(
+      ".dock button, .dock summary, .dock input:not([type=checkbox]), .dock select, .ready-alerts label, .zoom-controls button",
+    )]
+      .filter((e) => e.checkVisibility())
+      .map((e) => [e.className || e.tagName, e.getBoundingClientRect().height])
+      .filter(([, height]) => height < 44),
+  );
+  assert.deepEqual(small, []);
+  for (const panel of [".template-panel", ".history-panel", ".report-panel", ".leaderboard-panel"]) {
+    await page.tap(`${panel} summary`);
+  }
   await page.tap('.swatch[data-color="8"]'); // green #00cc78
   const canvas = await page.locator(".board-canvas").boundingBox();
   await page.touchscreen.tap(
@@ -150,6 +167,25 @@ test("a phone-sized screen can place by tap", async () => {
   );
   await waitForPixel(page, 50, 50, [0x00, 0xcc, 0x78]);
   await page.screenshot({ path: `${artifacts}/phone.png` });
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("a first visit shows how to place until the canvas is touched, then never again", async () => {
+  const page = await openCanvas(browser, server.base);
+  await page.waitForSelector(".place-hint:not([hidden])");
+  assert.match(await page.textContent(".place-hint"), /Pick a color below/);
+  const stage = await page.locator(".stage").boundingBox();
+  // Picking a color, as it says, leaves it up; touching the canvas does not.
+  await page.click('.swatch[data-color="5"]');
+  assert.equal(await page.isVisible(".place-hint"), true);
+  await clickPixel(page, 30, 30);
+  await page.waitForSelector(".place-hint", { state: "hidden" });
+  assert.deepEqual(await page.locator(".stage").boundingBox(), stage, "the hint moved nothing");
+  await page.reload();
+  await page.waitForSelector('.app[data-connection="live"]');
+  await page.waitForTimeout(300);
+  assert.equal(await page.isVisible(".place-hint"), false);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

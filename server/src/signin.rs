@@ -30,12 +30,20 @@ const PENDING_MAX_AGE_SECS: u32 = 600;
 /// A provider's discovery document and keys are fetched again this often
 /// (providers rotate their signing keys).
 const METADATA_MAX_AGE: Duration = Duration::from_secs(3600);
+/// After a failed discovery, sign-ins with that provider fail at once for
+/// this long: a provider that is down is not asked again for every
+/// visitor's click.
+const DISCOVERY_RETRY: Duration = Duration::from_secs(30);
 /// A provider that does not answer within this long fails the sign-in.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests to the providers one instance has in flight at most: each
+/// sign-in's click and callback costs one, so a flood of them is bounded
+/// here (and by the proxy's rate limits), never passed on whole.
+const PROVIDER_CALLS: usize = 16;
 
 /// Why a sign-in failed. Each says what the player can do; none leaks the
 /// provider's answer beyond its OAuth error code.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum SignInError {
     #[error("there is no such sign-in provider")]
     UnknownProvider,
@@ -56,7 +64,28 @@ pub enum SignInError {
 /// A provider and what was discovered of it.
 struct Provider {
     config: OidcProvider,
-    metadata: RwLock<Option<(CoreProviderMetadata, Instant)>>,
+    discovery: RwLock<Discovery>,
+}
+
+/// What the last discovery of a provider found, and when.
+enum Discovery {
+    NotYet,
+    Found(Box<CoreProviderMetadata>, Instant),
+    Failed(SignInError, Instant),
+}
+
+impl Discovery {
+    /// The answer while it holds: metadata for an hour, a failure for
+    /// [`DISCOVERY_RETRY`].
+    fn fresh(&self) -> Option<Result<CoreProviderMetadata, SignInError>> {
+        match self {
+            Self::Found(metadata, at) if at.elapsed() < METADATA_MAX_AGE => {
+                Some(Ok((**metadata).clone()))
+            }
+            Self::Failed(why, at) if at.elapsed() < DISCOVERY_RETRY => Some(Err(why.clone())),
+            _ => None,
+        }
+    }
 }
 
 /// The providers players may sign in with.
@@ -64,6 +93,8 @@ pub struct SignIn {
     providers: Vec<Provider>,
     public_url: String,
     http: reqwest::Client,
+    /// Requests to providers in flight ([`PROVIDER_CALLS`] at most).
+    calls: tokio::sync::Semaphore,
 }
 
 /// A sign-in begun: where to send the player, and the cookie that lets
@@ -141,11 +172,12 @@ impl SignIn {
                 .iter()
                 .map(|config| Provider {
                     config: config.clone(),
-                    metadata: RwLock::new(None),
+                    discovery: RwLock::new(Discovery::NotYet),
                 })
                 .collect(),
             public_url,
             http,
+            calls: tokio::sync::Semaphore::new(PROVIDER_CALLS),
         })
     }
 
@@ -241,10 +273,13 @@ impl SignIn {
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| SignInError::Discovery(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier));
-        let tokens = exchange
-            .request_async(&self.http)
-            .await
-            .map_err(|e| SignInError::Unreachable(e.to_string()))?;
+        let tokens = {
+            let _call = self.call()?;
+            exchange
+                .request_async(&self.http)
+                .await
+                .map_err(|e| SignInError::Unreachable(e.to_string()))?
+        };
         let id_token = tokens
             .id_token()
             .ok_or_else(|| SignInError::TokenRejected("no ID token".to_owned()))?;
@@ -287,33 +322,46 @@ impl SignIn {
         .set_redirect_uri(redirect))
     }
 
+    /// One of the [`PROVIDER_CALLS`], or a refusal when they are all out.
+    fn call(&self) -> Result<tokio::sync::SemaphorePermit<'_>, SignInError> {
+        self.calls
+            .try_acquire()
+            .map_err(|_| SignInError::Unreachable("too many sign-ins at once: try again".into()))
+    }
+
+    /// The provider's metadata, discovered by one caller at a time (the
+    /// others wait for its answer and share it, success or failure).
     async fn metadata(&self, provider: &Provider) -> Result<CoreProviderMetadata, SignInError> {
-        if let Some((metadata, at)) = &*provider.metadata.read().await {
-            if at.elapsed() < METADATA_MAX_AGE {
-                return Ok(metadata.clone());
-            }
+        if let Some(answer) = provider.discovery.read().await.fresh() {
+            return answer;
         }
-        let mut cached = provider.metadata.write().await;
-        if let Some((metadata, at)) = &*cached {
-            if at.elapsed() < METADATA_MAX_AGE {
-                return Ok(metadata.clone());
-            }
+        let mut discovery = provider.discovery.write().await;
+        if let Some(answer) = discovery.fresh() {
+            return answer;
         }
         let issuer = IssuerUrl::new(provider.config.issuer.clone())
             .map_err(|e| SignInError::Discovery(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
-            .await
-            .map_err(|error| {
+        let found = {
+            let _call = self.call()?;
+            CoreProviderMetadata::discover_async(issuer, &self.http).await
+        };
+        match found {
+            Ok(metadata) => {
+                *discovery = Discovery::Found(Box::new(metadata.clone()), Instant::now());
+                Ok(metadata)
+            }
+            Err(error) => {
                 tracing::warn!(provider = %provider.config.id, %error, "OpenID discovery failed");
-                match error {
+                let refused = match error {
                     openidconnect::DiscoveryError::Request(e) => {
                         SignInError::Unreachable(e.to_string())
                     }
                     other => SignInError::Discovery(other.to_string()),
-                }
-            })?;
-        *cached = Some((metadata.clone(), Instant::now()));
-        Ok(metadata)
+                };
+                *discovery = Discovery::Failed(refused.clone(), Instant::now());
+                Err(refused)
+            }
+        }
     }
 }
 
