@@ -253,6 +253,28 @@ pub struct Target {
     pub range: Option<String>,
 }
 
+/// `POST /api/admin/chat/remove`: a chat message taken away.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRemove {
+    /// The message's id (a `ChatLine`'s).
+    pub id: u64,
+    /// Whether it was still kept (and is now gone from every page).
+    #[serde(default)]
+    pub removed: bool,
+}
+
+/// `POST /api/admin/chat/mute` and `…/unmute`: a player, by handle, kept
+/// out of the chat for `minutes` (absent to unmute).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMute {
+    pub player: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<u64>,
+    /// Unmute: whether there was a mute to lift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifted: Option<bool>,
+}
+
 /// `POST /api/admin/ban`'s body, and its answer (what was banned);
 /// `POST /api/admin/unban`'s body is the target alone. (Bodies spell the
 /// target's fields out: serde cannot deny unknown fields through
@@ -497,6 +519,8 @@ mod tests {
         ("Archive", round_trip::<Archive>),
         ("Leaderboard", round_trip::<Leaderboard>),
         ("Player", round_trip::<Player>),
+        ("ChatRemove", round_trip::<ChatRemove>),
+        ("ChatMute", round_trip::<ChatMute>),
         ("Account", round_trip::<Account>),
         ("Name", round_trip::<Name>),
         ("ReportRequest", round_trip::<ReportRequest>),

@@ -6,7 +6,8 @@
 //!   ends use.
 //! - [`requests`]: the HTTP API's query strings and bodies, parsed in one
 //!   place (the server answers with their errors; fuzz/ throws bytes at them).
-//! - [`challenge`]: the proof-of-work puzzle and its answer, as JSON.
+//! - [`challenge`]: the proof-of-work puzzle and its answer, as JSON;
+//!   [`chat`]: what a chat message may say, and the places it names.
 //! - [`palette`] and [`geometry`]: the colors and the canvas coordinates.
 //! - [`camera`]: the page's pan and zoom as plain maths (the browser-only
 //!   view applies it), [`gesture`]: taps, drags and pinches told apart;
@@ -28,6 +29,7 @@
 pub mod api;
 pub mod camera;
 pub mod challenge;
+pub mod chat;
 pub mod chunk;
 pub mod chunk_sync;
 #[cfg(feature = "page")]

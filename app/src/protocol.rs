@@ -30,6 +30,7 @@ pub mod kind {
     pub const RESUME: u8 = 0x02;
     pub const WATCH: u8 = 0x03;
     pub const UNDO: u8 = 0x04;
+    pub const CHAT: u8 = 0x05;
     pub const HELLO: u8 = 0x10;
     pub const TILES: u8 = 0x11;
     pub const PLACE_RESULT: u8 = 0x12;
@@ -41,6 +42,9 @@ pub mod kind {
     pub const VIEW_TILES: u8 = 0x18;
     pub const RESIZE: u8 = 0x19;
     pub const CHARGES: u8 = 0x1A;
+    pub const CHAT_LINE: u8 = 0x1B;
+    pub const CHAT_REMOVED: u8 = 0x1C;
+    pub const CHAT_RESULT: u8 = 0x1D;
 }
 
 /// Codes carried by the `Error` frame, so a client can tell failures apart
@@ -105,6 +109,68 @@ pub enum ClientMessage {
     /// a placement of its own, answered by a `PlaceResult` in order with
     /// the `Place`s.
     Undo,
+    /// A message for the canvas's chat (its text as typed: the server
+    /// checks it, see [`crate::chat::ChatText`]). Answered by a
+    /// `ChatResult`, in order with the other `Chat`s.
+    Chat {
+        text: String,
+    },
+}
+
+/// The answer to one `Chat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ChatStatus {
+    /// Posted: every page sees it as a `ChatLine`, this one too.
+    Sent = 0,
+    /// Too many messages from this session or address: retry after
+    /// `retry_after_ms`.
+    RateLimited = 1,
+    /// A moderator muted this player: until `retry_after_ms` from now.
+    Muted = 2,
+    /// The session or its address is banned: until `retry_after_ms`.
+    Banned = 3,
+    /// Empty, longer than 200 characters, or holding control characters.
+    Invalid = 4,
+    /// This deployment's chat is closed, or open to signed-in players
+    /// only, or the connection has no session.
+    NotAllowed = 5,
+    /// The session must solve the challenge first (as for placing).
+    ChallengeRequired = 6,
+    /// The store did not answer: the message may not have been posted.
+    Unavailable = 7,
+}
+
+impl ChatStatus {
+    pub fn from_byte(byte: u8) -> Option<Self> {
+        [
+            Self::Sent,
+            Self::RateLimited,
+            Self::Muted,
+            Self::Banned,
+            Self::Invalid,
+            Self::NotAllowed,
+            Self::ChallengeRequired,
+            Self::Unavailable,
+        ]
+        .into_iter()
+        .find(|status| *status as u8 == byte)
+    }
+}
+
+/// A chat message as every page gets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLine {
+    /// Increasing per canvas: what moderators remove it by.
+    pub id: u64,
+    /// When it was posted (unix ms).
+    pub at_ms: u64,
+    /// Its author's handle (16 hex digits): their page is
+    /// `/players/<handle>`.
+    pub player: String,
+    /// The author's display name then, if they had one.
+    pub name: Option<String>,
+    pub text: String,
 }
 
 /// The answer to one `Place` (or `Undo`).
@@ -223,6 +289,18 @@ pub enum ServerMessage {
         available: u8,
         max: u8,
         next_ms: u32,
+    },
+    /// A chat message: posted just now, or one of the recent ones a new
+    /// connection is sent after `Hello`, oldest first.
+    ChatLine(ChatLine),
+    /// The moderators removed a chat message: pages take it away.
+    ChatRemoved {
+        id: u64,
+    },
+    /// The answer to one `Chat`.
+    ChatResult {
+        status: ChatStatus,
+        retry_after_ms: u32,
     },
 }
 
@@ -344,6 +422,12 @@ impl ClientMessage {
                 buf.freeze()
             }
             Self::Undo => Bytes::from_static(&[kind::UNDO]),
+            Self::Chat { text } => {
+                let mut buf = BytesMut::with_capacity(1 + text.len());
+                buf.put_u8(kind::CHAT);
+                buf.put_slice(text.as_bytes());
+                buf.freeze()
+            }
         }
     }
 
@@ -380,6 +464,13 @@ impl ClientMessage {
                 expect_len(frame, Self::UNDO_LEN)?;
                 Ok(Self::Undo)
             }
+            Some(&kind::CHAT) => {
+                let text = std::str::from_utf8(&frame[1..])
+                    .map_err(|_| DecodeError::BadValue("a Chat's text is UTF-8"))?;
+                Ok(Self::Chat {
+                    text: text.to_owned(),
+                })
+            }
             Some(&other) => Err(DecodeError::UnknownType(other)),
         }
     }
@@ -394,6 +485,10 @@ impl ServerMessage {
     pub const CHUNK_HELLO_LEN: usize = 1 + 2 + 2 + 8;
     pub const RESIZE_LEN: usize = 1 + 2 + 2;
     pub const CHARGES_LEN: usize = 1 + 1 + 1 + 4;
+    /// A `ChatLine`'s fixed part: type, id, time, handle, name length.
+    pub const CHAT_LINE_HEADER_LEN: usize = 1 + 8 + 8 + 8 + 1;
+    pub const CHAT_REMOVED_LEN: usize = 1 + 8;
+    pub const CHAT_RESULT_LEN: usize = 1 + 1 + 4;
 
     pub fn encode(&self) -> Bytes {
         match self {
@@ -473,6 +568,44 @@ impl ServerMessage {
                 buf.put_u8(*available);
                 buf.put_u8(*max);
                 buf.put_u32_le(*next_ms);
+                buf.freeze()
+            }
+            Self::ChatLine(line) => {
+                // A name is at most 24 characters; any past 63 (up to 252
+                // bytes) would not fit the length byte.
+                let name: String = line
+                    .name
+                    .as_deref()
+                    .unwrap_or("")
+                    .chars()
+                    .take(63)
+                    .collect();
+                let mut buf = BytesMut::with_capacity(
+                    Self::CHAT_LINE_HEADER_LEN + name.len() + line.text.len(),
+                );
+                buf.put_u8(kind::CHAT_LINE);
+                buf.put_u64_le(line.id);
+                buf.put_u64_le(line.at_ms);
+                buf.put_u64(u64::from_str_radix(&line.player, 16).unwrap_or(0));
+                buf.put_u8(name.len() as u8);
+                buf.put_slice(name.as_bytes());
+                buf.put_slice(line.text.as_bytes());
+                buf.freeze()
+            }
+            Self::ChatRemoved { id } => {
+                let mut buf = BytesMut::with_capacity(Self::CHAT_REMOVED_LEN);
+                buf.put_u8(kind::CHAT_REMOVED);
+                buf.put_u64_le(*id);
+                buf.freeze()
+            }
+            Self::ChatResult {
+                status,
+                retry_after_ms,
+            } => {
+                let mut buf = BytesMut::with_capacity(Self::CHAT_RESULT_LEN);
+                buf.put_u8(kind::CHAT_RESULT);
+                buf.put_u8(*status as u8);
+                buf.put_u32_le(*retry_after_ms);
                 buf.freeze()
             }
         }
@@ -594,6 +727,53 @@ impl ServerMessage {
                     available,
                     max,
                     next_ms,
+                })
+            }
+            Some(&kind::CHAT_LINE) => {
+                let header = Self::CHAT_LINE_HEADER_LEN;
+                let name_len = usize::from(*frame.get(header - 1).unwrap_or(&0));
+                if frame.len() < header + name_len {
+                    return Err(DecodeError::BadLength {
+                        kind: kind::CHAT_LINE,
+                        expected: header + name_len,
+                        got: frame.len(),
+                    });
+                }
+                let mut r = Reader(&frame[1..]);
+                let (id, at_ms) = (r.u64(), r.u64());
+                let player = format!(
+                    "{:016x}",
+                    u64::from_be_bytes(frame[17..25].try_into().expect("8 bytes"))
+                );
+                let utf8 = |bytes: &[u8]| {
+                    std::str::from_utf8(bytes)
+                        .map(str::to_owned)
+                        .map_err(|_| DecodeError::BadValue("a ChatLine's text is UTF-8"))
+                };
+                let name = utf8(&frame[header..header + name_len])?;
+                if name.chars().count() > 63 {
+                    return Err(DecodeError::BadValue(
+                        "a ChatLine's name is 63 characters at most",
+                    ));
+                }
+                Ok(Self::ChatLine(ChatLine {
+                    id,
+                    at_ms,
+                    player,
+                    name: (!name.is_empty()).then_some(name),
+                    text: utf8(&frame[header + name_len..])?,
+                }))
+            }
+            Some(&kind::CHAT_REMOVED) => Ok(Self::ChatRemoved {
+                id: expect_len(frame, Self::CHAT_REMOVED_LEN)?.u64(),
+            }),
+            Some(&kind::CHAT_RESULT) => {
+                let mut r = expect_len(frame, Self::CHAT_RESULT_LEN)?;
+                let status = ChatStatus::from_byte(r.u8())
+                    .ok_or(DecodeError::BadValue("unknown chat status"))?;
+                Ok(Self::ChatResult {
+                    status,
+                    retry_after_ms: r.u32(),
                 })
             }
             Some(&other) => Err(DecodeError::UnknownType(other)),
@@ -798,6 +978,7 @@ mod tests {
                 .prop_map(|(epoch, last_seq)| ClientMessage::Resume { epoch, last_seq }),
             proptest::collection::vec(chunk(), 0..=MAX_WATCHED).prop_map(ClientMessage::Watch),
             Just(ClientMessage::Undo),
+            ".{0,100}".prop_map(|text| ClientMessage::Chat { text }),
         ]
     }
 
@@ -867,6 +1048,29 @@ mod tests {
                     upto: after.saturating_add(u64::from(more)),
                     tiles
                 }),
+            (
+                any::<u64>(),
+                any::<u64>(),
+                "[0-9a-f]{16}",
+                proptest::option::of(".{1,24}"),
+                ".{0,200}"
+            )
+                .prop_map(|(id, at_ms, player, name, text)| {
+                    ServerMessage::ChatLine(ChatLine {
+                        id,
+                        at_ms,
+                        player,
+                        name,
+                        text,
+                    })
+                }),
+            any::<u64>().prop_map(|id| ServerMessage::ChatRemoved { id }),
+            (0..=7u8, any::<u32>()).prop_map(|(status, retry_after_ms)| {
+                ServerMessage::ChatResult {
+                    status: ChatStatus::from_byte(status).expect("0 to 7"),
+                    retry_after_ms,
+                }
+            }),
         ]
     }
 

@@ -2,7 +2,7 @@
 //! values. Every variable has a default that works on a laptop; the README
 //! and `.env.development` list them all.
 
-use crate::model::{ArchiveKeep, ChallengeMode, Rules};
+use crate::model::{ArchiveKeep, ChallengeMode, ChatMode, Rules};
 use app::{geometry::CanvasSize, palette::PALETTE};
 use leptos::config::{Env, LeptosOptions};
 use std::{
@@ -113,6 +113,11 @@ pub struct Config {
     /// (`MODERATORS`). With neither this nor `admin_token`, the admin
     /// routes answer 404.
     pub moderators: Vec<ModeratorCredential>,
+    /// Who may write in the chat (`CHAT`).
+    pub chat: ChatMode,
+    /// Chat messages one session may post per minute (`CHAT_PER_MINUTE`);
+    /// one client address, all its sessions together, three times as many.
+    pub chat_per_minute: u32,
     /// The OpenID providers players may sign in with (`OIDC_PROVIDERS`);
     /// none: play is anonymous only.
     pub oidc_providers: Vec<OidcProvider>,
@@ -341,6 +346,8 @@ impl Config {
             session_secret: session_secret(&env)?,
             admin_token: admin_token(&env)?,
             moderators: moderators(&env)?,
+            chat: env.parse("CHAT", ChatMode::Anyone)?,
+            chat_per_minute: env.parse("CHAT_PER_MINUTE", 6u32)?.max(1),
             oidc_providers: oidc_providers(&env)?,
             public_url: public_url(&env)?,
             trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,

@@ -7,6 +7,7 @@ use crate::{
     bans::RangeBans,
     canvas::{
         archive::Archiver,
+        chat::ChatLog,
         chunks::ChunkCache,
         fanout::Fanout,
         heat::Heat,
@@ -139,6 +140,7 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
         mirror,
         snapshots: Arc::new(snapshots),
         fanout: Fanout::new(FANOUT_CAPACITY),
+        chat: Arc::new(ChatLog::new()),
         presence: Arc::new(Presence::default()),
         connections: shared.connections.clone(),
         range_bans: shared.range_bans.clone(),
@@ -165,6 +167,7 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
             frames_per_sec: state.config.fanout_frames_per_sec,
         },
         reports_seq: state.config.canvas_name.is_none(),
+        chat: state.chat.clone(),
     };
     state.tasks.spawn(sync.run(state.shutdown.clone()));
     let archiver = Archiver {
@@ -174,6 +177,12 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
         keep: state.config.archive_keep,
     };
     state.tasks.spawn(archiver.run(state.shutdown.clone()));
+    state.tasks.spawn(
+        state
+            .chat
+            .clone()
+            .run(state.store.clone(), state.shutdown.clone()),
+    );
     state.tasks.spawn(leaderboards::fold(
         state.store.clone(),
         state.shutdown.clone(),

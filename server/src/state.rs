@@ -4,7 +4,8 @@ use crate::{
     backend::Store,
     bans::RangeBans,
     canvas::{
-        chunks::ChunkCache, fanout::Fanout, heat::Heat, mirror::Mirror, snapshot::SnapshotCache,
+        chat::ChatLog, chunks::ChunkCache, fanout::Fanout, heat::Heat, mirror::Mirror,
+        snapshot::SnapshotCache,
     },
     config::Config,
     leaderboards::Leaderboards,
@@ -37,6 +38,8 @@ pub struct AppState {
     pub heat: Arc<Heat>,
     /// Frames for every socket.
     pub fanout: Fanout,
+    /// The chat's newest messages, sent to each new connection.
+    pub chat: Arc<ChatLog>,
     pub presence: Arc<Presence>,
     /// Open WebSockets per client address.
     pub connections: Arc<ConnectionLimiter>,

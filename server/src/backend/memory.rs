@@ -7,9 +7,10 @@
 //! Nothing survives a restart, so every start is a new epoch.
 
 use super::{
-    AccountStore, ArchiveStore, BoardStore, CanvasStore, Feed, FeedEvent, FillPlacer, Filled,
-    HealthStore, History, ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError,
-    ACCOUNT_TTL, AUDIT_LEN, NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
+    AccountStore, ArchiveStore, BoardStore, CanvasStore, ChatEvent, ChatOutcome, ChatPost,
+    ChatStore, Feed, FeedEvent, FillPlacer, Filled, HealthStore, History, ModerationStore,
+    PlacementStore, PresenceStore, SessionStore, StoreError, ACCOUNT_TTL, AUDIT_LEN, CHAT_KEPT,
+    NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
 };
 use crate::model::{
     is_session_handle, unix_ms, AccountId, ArchiveEntry, ArchiveKeep, ArchivedCanvas,
@@ -21,7 +22,7 @@ use app::{
     chunk::ChunkId,
     geometry::{CanvasSize, Coord},
     name::DisplayName,
-    protocol::Tile,
+    protocol::{ChatLine, Tile},
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -72,6 +73,9 @@ struct State {
     archive: Archive,
     /// Until when the current archiving turn is taken.
     archive_turn: Option<Instant>,
+    /// The chat's newest messages, oldest first, and the last id given.
+    chat: VecDeque<ChatLine>,
+    chat_id: u64,
     /// Open sockets each instance reported, until when the report holds.
     /// (An embedded store serves one instance; it keeps the store's
     /// contract all the same, which `tests/api/store_rules.rs` asks of it.)
@@ -119,6 +123,11 @@ struct Shared {
     accounts: HashMap<AccountId, (SessionId, SystemTime)>,
     /// The handles of deleted accounts' players.
     erased: HashSet<String>,
+    /// Muted players (by handle), until when.
+    mutes: HashMap<String, SystemTime>,
+    /// Chat messages per session handle (`s:`) and client address (`a:`)
+    /// in the current window: since when, how many.
+    chat_rates: HashMap<String, (SystemTime, u32)>,
 }
 
 /// Records that the session's pool is `refill` from full at `at`.
@@ -186,6 +195,8 @@ impl MemoryStore {
                 grown: None,
                 archive: Archive::default(),
                 archive_turn: None,
+                chat: VecDeque::new(),
+                chat_id: 0,
                 online: HashMap::new(),
             }),
             updates,
@@ -725,6 +736,123 @@ impl SessionStore for MemoryStore {
             .insert(challenge.to_owned(), now + valid_for);
         session_record(&mut shared, session).verified = true;
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl ChatStore for MemoryStore {
+    async fn post_chat(&self, post: &ChatPost) -> Result<ChatOutcome, StoreError> {
+        let now = SystemTime::now();
+        let left = |until: SystemTime| {
+            until
+                .duration_since(now)
+                .unwrap_or(Duration::from_millis(1))
+        };
+        let handle = post.session.handle();
+        let mut state = self.lock();
+        let mut shared = self.shared();
+        let mut shadowed = false;
+        for target in [
+            BanTarget::Session(handle.clone()),
+            BanTarget::Address(post.address),
+        ] {
+            match shared.bans.get(&target) {
+                Some(ban) if ban.until > now && ban.shadow => shadowed = true,
+                Some(ban) if ban.until > now => return Ok(ChatOutcome::Banned(left(ban.until))),
+                _ => {}
+            }
+        }
+        if let Some(until) = shared.mutes.get(&handle).filter(|until| **until > now) {
+            return Ok(ChatOutcome::Muted(left(*until)));
+        }
+        let record = shared.sessions.get(&post.session);
+        if post.challenge_always && !record.is_some_and(|r| r.verified) {
+            return Ok(ChatOutcome::NeedsChallenge);
+        }
+        let name = record.and_then(|r| r.name.clone());
+        let keys = [
+            (format!("s:{handle}"), post.per_session),
+            (format!("a:{}", post.address), post.per_address),
+        ];
+        if shared.chat_rates.len() >= PRUNE_AT {
+            let window = post.window;
+            shared
+                .chat_rates
+                .retain(|_, (since, _)| now.duration_since(*since).unwrap_or_default() < window);
+        }
+        for (key, limit) in &keys {
+            if let Some((since, used)) = shared.chat_rates.get(key) {
+                let ends = *since + post.window;
+                if ends > now && *used >= *limit {
+                    return Ok(ChatOutcome::RateLimited(left(ends)));
+                }
+            }
+        }
+        for (key, _) in keys {
+            let (since, used) = shared.chat_rates.entry(key).or_insert((now, 0));
+            if *since + post.window <= now {
+                (*since, *used) = (now, 0);
+            }
+            *used += 1;
+        }
+        drop(shared);
+        let line = ChatLine {
+            // A shadow-banned author's message is nobody's to remove.
+            id: if shadowed { 0 } else { state.chat_id + 1 },
+            at_ms: unix_ms(now),
+            player: handle,
+            name,
+            text: post.text.as_str().to_owned(),
+        };
+        if shadowed {
+            return Ok(ChatOutcome::Shadowed(line));
+        }
+        state.chat_id = line.id;
+        if state.chat.len() >= CHAT_KEPT {
+            state.chat.pop_front();
+        }
+        state.chat.push_back(line.clone());
+        let _ = self
+            .updates
+            .send(FeedEvent::Chat(ChatEvent::Posted(line.clone())));
+        Ok(ChatOutcome::Posted(line))
+    }
+
+    async fn recent_chat(&self, count: usize) -> Result<Vec<ChatLine>, StoreError> {
+        let state = self.lock();
+        let skip = state.chat.len().saturating_sub(count);
+        Ok(state.chat.iter().skip(skip).cloned().collect())
+    }
+
+    async fn remove_chat(&self, id: u64) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let before = state.chat.len();
+        state.chat.retain(|line| line.id != id);
+        let removed = state.chat.len() < before;
+        if removed {
+            let _ = self.updates.send(FeedEvent::Chat(ChatEvent::Removed(id)));
+        }
+        Ok(removed)
+    }
+
+    async fn mute(&self, handle: &str, duration: Duration) -> Result<(), StoreError> {
+        let until = SystemTime::now() + duration;
+        let mut shared = self.shared();
+        if shared.mutes.len() >= PRUNE_AT {
+            let now = SystemTime::now();
+            shared.mutes.retain(|_, until| *until > now);
+        }
+        shared.mutes.insert(handle.to_owned(), until);
+        Ok(())
+    }
+
+    async fn unmute(&self, handle: &str) -> Result<bool, StoreError> {
+        let now = SystemTime::now();
+        Ok(self
+            .shared()
+            .mutes
+            .remove(handle)
+            .is_some_and(|until| until > now))
     }
 }
 

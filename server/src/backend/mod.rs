@@ -23,6 +23,7 @@ use app::{
     chunk::ChunkId,
     geometry::{CanvasSize, Coord},
     name::DisplayName,
+    protocol::ChatLine,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -42,6 +43,10 @@ pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long an account's link to its player is kept after its last
 /// sign-in.
 pub const ACCOUNT_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Chat messages each canvas keeps (what a new page is shown, and what a
+/// moderator can still remove).
+pub const CHAT_KEPT: usize = 100;
 
 /// Moderators' actions the audit log keeps.
 pub const AUDIT_LEN: usize = 10_000;
@@ -280,6 +285,60 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn touch_session(&self, session: &SessionId) -> Result<(), StoreError>;
 }
 
+/// A chat message to post, with whom it is from and the limits it is
+/// posted under.
+#[derive(Debug, Clone)]
+pub struct ChatPost {
+    pub session: SessionId,
+    pub address: ClientAddress,
+    pub text: app::chat::ChatText,
+    /// Messages one session may post per [`ChatPost::window`], and one
+    /// client address (all its sessions).
+    pub per_session: u32,
+    pub per_address: u32,
+    pub window: Duration,
+    /// Whether an unverified session must solve the challenge first.
+    pub challenge_always: bool,
+}
+
+/// What became of a [`ChatPost`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatOutcome {
+    /// Posted, and on its way to every instance's feed.
+    Posted(ChatLine),
+    /// Shadow-banned: told it was posted, shown to its author only.
+    Shadowed(ChatLine),
+    /// Over the session's or the address's limit: until when it is not.
+    RateLimited(Duration),
+    /// A moderator muted the player, for this long still.
+    Muted(Duration),
+    /// The session or its address is banned, for this long still.
+    Banned(Duration),
+    NeedsChallenge,
+}
+
+/// The canvas's chat: each message checked and posted in one atomic step,
+/// the newest [`CHAT_KEPT`] kept, every one published on the feed like a
+/// batch of tiles, so every instance's pages get it.
+#[async_trait]
+pub trait ChatStore: Send + Sync + 'static {
+    async fn post_chat(&self, post: &ChatPost) -> Result<ChatOutcome, StoreError>;
+
+    /// The newest `count` messages (at most [`CHAT_KEPT`]), oldest first.
+    async fn recent_chat(&self, count: usize) -> Result<Vec<ChatLine>, StoreError>;
+
+    /// Removes a message for everyone (published on the feed); false if it
+    /// is not kept (any more).
+    async fn remove_chat(&self, id: u64) -> Result<bool, StoreError>;
+
+    /// Mutes a player (by handle) in every canvas's chat for `duration`;
+    /// their messages are refused meanwhile, so none reaches anyone.
+    async fn mute(&self, handle: &str, duration: Duration) -> Result<(), StoreError>;
+
+    /// Lifts a mute; false if there was none.
+    async fn unmute(&self, handle: &str) -> Result<bool, StoreError>;
+}
+
 /// Accounts: a player signed in with an OpenID provider is the same player
 /// on every device. An account is linked to one session, the player's, for
 /// good: signing in on another device hands that device the player's
@@ -432,6 +491,7 @@ pub trait Store:
     + BoardStore
     + SessionStore
     + AccountStore
+    + ChatStore
     + ModerationStore
     + ArchiveStore
     + PresenceStore
@@ -445,6 +505,7 @@ impl<T> Store for T where
         + BoardStore
         + SessionStore
         + AccountStore
+        + ChatStore
         + ModerationStore
         + ArchiveStore
         + PresenceStore
@@ -472,6 +533,15 @@ pub enum FeedEvent {
     Disconnected,
     /// The moderators enlarged the canvas to this size.
     Resized(CanvasSize),
+    /// Something happened in the canvas's chat.
+    Chat(ChatEvent),
+}
+
+/// A change to a canvas's chat, as the feed brings it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatEvent {
+    Posted(ChatLine),
+    Removed(u64),
 }
 
 #[async_trait]

@@ -29,11 +29,15 @@ use app::{
 };
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
+use std::collections::VecDeque;
 use std::sync::{
     atomic::{AtomicU64, Ordering},
     Arc,
 };
 use tokio::sync::broadcast;
+
+/// Chat frames one socket's outbox holds at most.
+const CHAT_QUEUED: usize = 32;
 
 /// Where each frame goes: every whole-canvas socket takes every frame from
 /// one broadcast channel; the sockets that watch chunks get theirs in a
@@ -113,6 +117,9 @@ pub struct Outbox {
     tiles: SmallVec<[TilesFrame; 1]>,
     presence: Option<Bytes>,
     frozen: Option<Bytes>,
+    /// Chat frames waiting, oldest first: at most [`CHAT_QUEUED`] (a
+    /// socket that lags that far loses the oldest; chat is not replayed).
+    chat: VecDeque<Bytes>,
     /// Whether the canvas was enlarged since the last write (rare: the
     /// frame is made when written, from the mirror's size).
     resize: bool,
@@ -150,6 +157,7 @@ impl Outbox {
             tiles: SmallVec::new(),
             presence: None,
             frozen: None,
+            chat: VecDeque::new(),
             resize: false,
             view: None,
         }
@@ -221,6 +229,12 @@ impl Outbox {
             Frame::Frozen(bytes) => self.frozen = Some(bytes),
             Frame::Resync { version, bytes } => self.resync_to(version, bytes),
             Frame::Resize => self.resize = true,
+            Frame::Chat(bytes) => {
+                if self.chat.len() >= CHAT_QUEUED {
+                    self.chat.pop_front();
+                }
+                self.chat.push_back(bytes);
+            }
         }
     }
 
@@ -284,6 +298,7 @@ impl Outbox {
         }
         ready.frames.extend(self.presence.take());
         ready.frames.extend(self.frozen.take());
+        ready.frames.extend(self.chat.drain(..));
         ready
     }
 }

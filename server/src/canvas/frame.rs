@@ -27,6 +27,8 @@ pub enum Frame {
     },
     /// The moderators enlarged the canvas (to the mirror's size).
     Resize,
+    /// A chat message posted or removed (`ChatLine`, `ChatRemoved`).
+    Chat(Bytes),
 }
 
 /// A `Tiles` frame with the seqs it carries.

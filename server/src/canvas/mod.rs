@@ -7,6 +7,7 @@
 //! minutes.
 
 pub mod archive;
+pub mod chat;
 pub mod chunks;
 pub mod encode;
 pub mod fanout;

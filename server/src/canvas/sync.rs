@@ -15,6 +15,7 @@
 //! out at once; under load the tiles of one interval share a frame.
 
 use super::{
+    chat::ChatLog,
     fanout::{Fanout, Frame, TilesFrame},
     heat::Heat,
     mirror::{Mirror, Version},
@@ -136,6 +137,8 @@ pub struct SyncTask {
     /// Whether this canvas's seq is the instance's `canvas_feed_seq`: the
     /// default canvas's only, since an alert compares it across instances.
     pub reports_seq: bool,
+    /// The chat messages the feed brings go here, and to every socket.
+    pub chat: Arc<ChatLog>,
 }
 
 /// What the task has applied and not yet sent, and what it applied last.
@@ -201,10 +204,12 @@ impl SyncTask {
                             }
                             Some(FeedEvent::Interrupted) => {
                                 self.metrics.feed.resubscriptions.inc();
+                                self.chat.mark_stale();
                                 behind = true;
                                 connected = true;
                             }
                             Some(FeedEvent::Resized(size)) => self.grow(size),
+                            Some(FeedEvent::Chat(event)) => self.chat.apply(event, &self.fanout),
                             Some(FeedEvent::Disconnected) => {
                                 connected = false;
                                 self.live.store(false, Ordering::Relaxed);
@@ -622,6 +627,7 @@ mod tests {
                 frames_per_sec: 1_000_000,
             },
             reports_seq: true,
+            chat: Arc::new(ChatLog::new()),
         };
         tokio::spawn(task.run(shutdown.clone()));
         feed.send(FeedEvent::Delivering).unwrap();
@@ -665,7 +671,7 @@ mod tests {
                 match frame {
                     Frame::Tiles(t) => seqs.extend(t.first_seq..=t.last_seq),
                     Frame::Resync { version, .. } => resyncs.push(version),
-                    Frame::Presence(_) | Frame::Frozen(_) | Frame::Resize => {}
+                    Frame::Presence(_) | Frame::Frozen(_) | Frame::Resize | Frame::Chat(_) => {}
                 }
             }
             (seqs, resyncs)
@@ -678,7 +684,7 @@ mod tests {
                 match frame {
                     Frame::Tiles(t) => seqs.extend(t.first_seq..=t.last_seq),
                     Frame::Resync { version, .. } => resyncs.push(version),
-                    Frame::Presence(_) | Frame::Frozen(_) | Frame::Resize => {}
+                    Frame::Presence(_) | Frame::Frozen(_) | Frame::Resize | Frame::Chat(_) => {}
                 }
             }
             (seqs, resyncs)

@@ -135,6 +135,30 @@ impl Rules {
     }
 }
 
+/// Who may write in the chat (`CHAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatMode {
+    /// Every player with a session, signed in or not.
+    Anyone,
+    /// Signed-in players only (everyone still reads).
+    SignedIn,
+    /// Nobody: the chat is closed.
+    Off,
+}
+
+impl std::str::FromStr for ChatMode {
+    type Err = &'static str;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "anyone" => Ok(Self::Anyone),
+            "signed-in" => Ok(Self::SignedIn),
+            "off" => Ok(Self::Off),
+            _ => Err("must be anyone, signed-in or off"),
+        }
+    }
+}
+
 /// When placing asks for a solved challenge (`CHALLENGE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChallengeMode {

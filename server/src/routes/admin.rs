@@ -20,8 +20,9 @@ use crate::{
 };
 use app::{
     api::{
-        AuditLog, AuditRecord, Ban, Fill, Filled, Frozen, Grow, PixelPlacer, Placed, ReportRecord,
-        Reports, Resolve, Resolved, Rollback, RollbackPlan, RolledBack, Target, Unbanned,
+        AuditLog, AuditRecord, Ban, ChatMute, ChatRemove, Fill, Filled, Frozen, Grow, PixelPlacer,
+        Placed, ReportRecord, Reports, Resolve, Resolved, Rollback, RollbackPlan, RolledBack,
+        Target, Unbanned,
     },
     geometry::{CanvasSize, Coord},
     name::DisplayName,
@@ -423,6 +424,91 @@ pub async fn ban(
         })
         .await?;
     Ok(Json(answer))
+}
+
+/// `POST /api/admin/chat/remove`: takes a chat message away from every
+/// page.
+pub async fn remove_chat(
+    State(state): State<AppState>,
+    moderator: Moderator,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Json<ChatRemove>, ApiError> {
+    moderator.may(Role::Moderator)?;
+    let ChatRemove { id, .. } = body(&headers, &request)?;
+    let details = json!({ "id": id });
+    let removed = moderator
+        .act(&state, "chat-remove", details, move |state| async move {
+            Ok(state.store.remove_chat(id).await?)
+        })
+        .await?;
+    Ok(Json(ChatRemove { id, removed }))
+}
+
+/// `POST /api/admin/chat/mute`: a player's chat messages are refused for
+/// `minutes`, on every canvas.
+pub async fn mute(
+    State(state): State<AppState>,
+    moderator: Moderator,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Json<ChatMute>, ApiError> {
+    moderator.may(Role::Moderator)?;
+    let mute: ChatMute = body(&headers, &request)?;
+    if !is_session_handle(&mute.player) {
+        return Err(bad("player must be a player's handle (16 hex digits)"));
+    }
+    let minutes = mute
+        .minutes
+        .filter(|m| (1..=MAX_BAN_MINUTES).contains(m))
+        .ok_or_else(|| bad(&format!("minutes must be from 1 to {MAX_BAN_MINUTES}")))?;
+    let answer = ChatMute {
+        player: mute.player,
+        minutes: Some(minutes),
+        lifted: None,
+    };
+    let player = answer.player.clone();
+    moderator
+        .act(
+            &state,
+            "chat-mute",
+            as_json(&answer),
+            move |state| async move {
+                state
+                    .store
+                    .mute(&player, Duration::from_secs(minutes * 60))
+                    .await?;
+                Ok(())
+            },
+        )
+        .await?;
+    Ok(Json(answer))
+}
+
+/// `POST /api/admin/chat/unmute`.
+pub async fn unmute(
+    State(state): State<AppState>,
+    moderator: Moderator,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Json<ChatMute>, ApiError> {
+    moderator.may(Role::Moderator)?;
+    let ChatMute { player, .. } = body(&headers, &request)?;
+    if !is_session_handle(&player) {
+        return Err(bad("player must be a player's handle (16 hex digits)"));
+    }
+    let details = json!({ "player": player });
+    let target = player.clone();
+    let lifted = moderator
+        .act(&state, "chat-unmute", details, move |state| async move {
+            Ok(state.store.unmute(&target).await?)
+        })
+        .await?;
+    Ok(Json(ChatMute {
+        player,
+        minutes: None,
+        lifted: Some(lifted),
+    }))
 }
 
 /// `POST /api/admin/unban`.

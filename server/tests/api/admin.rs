@@ -12,11 +12,11 @@ use app::protocol::{PlaceStatus, ServerMessage, Tile};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const TOKEN: &str = "an-admin-token-long-enough-to-pass-32";
+pub(crate) const TOKEN: &str = "an-admin-token-long-enough-to-pass-32";
 
 impl Api {
     /// An admin request with the token, as moderator "Mod One".
-    async fn admin(&self, path: &str, body: Option<Value>) -> reqwest::Response {
+    pub(crate) async fn admin(&self, path: &str, body: Option<Value>) -> reqwest::Response {
         let url = format!("http://{}/api/admin/{path}", self.addr);
         let request = match body {
             Some(body) => self.http.post(url).json(&body),

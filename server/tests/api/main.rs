@@ -11,6 +11,7 @@ mod admin;
 mod archive;
 mod backup;
 mod challenge;
+mod chat;
 mod chunks;
 mod durability;
 mod http;

@@ -7,7 +7,7 @@
 use crate::redis_server::RedisServer;
 use app::{chunk::ChunkId, geometry::Coord, palette::ColorIndex, protocol::Tile};
 use server::{
-    backend::{self, FillPlacer, History, Store},
+    backend::{self, ChatOutcome, ChatPost, FillPlacer, History, Store, CHAT_KEPT},
     config::{Config, Source},
     metrics::Metrics,
     model::{
@@ -788,6 +788,135 @@ async fn deleting_an_account_erases_the_players_name_and_figures_and_keeps_the_p
                 .await
                 .unwrap(),
             again
+        );
+    }
+}
+
+fn chat_post(session: &SessionId, address: &str, text: &str, per_session: u32) -> ChatPost {
+    ChatPost {
+        session: session.clone(),
+        address: address_of(address),
+        text: app::chat::ChatText::parse(text).unwrap(),
+        per_session,
+        per_address: per_session * 3,
+        window: Duration::from_secs(60),
+        challenge_always: false,
+    }
+}
+
+#[tokio::test]
+async fn the_chat_keeps_the_newest_under_its_limits_mutes_and_bans() {
+    for store in backends(&[]).await {
+        let name = store.name;
+        let store = &store.store;
+        let (ada, bob) = (SessionId::generate(), SessionId::generate());
+        store
+            .set_display_name(&ada, &app::name::DisplayName::parse("Ada").unwrap())
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for n in 0..CHAT_KEPT + 5 {
+            // Each from its own address and session: only the kept count matters here.
+            let from = SessionId::generate();
+            let address = format!("10.0.{}.{}", n / 250, n % 250);
+            match store
+                .post_chat(&chat_post(&from, &address, &format!("m{n}"), 10))
+                .await
+                .unwrap()
+            {
+                ChatOutcome::Posted(line) => ids.push(line.id),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{name}: ids increase");
+        let recent = store.recent_chat(CHAT_KEPT + 10).await.unwrap();
+        assert_eq!(recent.len(), CHAT_KEPT, "{name}: the newest are kept");
+        assert_eq!(recent.last().unwrap().text, format!("m{}", CHAT_KEPT + 4));
+        assert_eq!(recent[0].text, "m5", "{name}: oldest first");
+
+        // A session's limit, then its address's (shared by its sessions).
+        let posted = |o: &ChatOutcome| matches!(o, ChatOutcome::Posted(_));
+        for _ in 0..2 {
+            assert!(posted(
+                &store
+                    .post_chat(&chat_post(&ada, "192.0.2.1", "hi", 2))
+                    .await
+                    .unwrap()
+            ));
+        }
+        let third = store
+            .post_chat(&chat_post(&ada, "192.0.2.1", "hi", 2))
+            .await
+            .unwrap();
+        assert!(
+            matches!(third, ChatOutcome::RateLimited(wait) if wait <= Duration::from_secs(60)),
+            "{name}: {third:?}"
+        );
+        let line = match store
+            .post_chat(&chat_post(&bob, "192.0.2.2", "named?", 2))
+            .await
+            .unwrap()
+        {
+            ChatOutcome::Posted(line) => line,
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!((line.name, line.player), (None, bob.handle()));
+        let recent = store.recent_chat(3).await.unwrap();
+        assert_eq!(
+            recent[0].name.as_deref(),
+            Some("Ada"),
+            "{name}: the author's name then"
+        );
+
+        // A removal; a mute; a shadow ban shows the author alone.
+        assert!(store.remove_chat(line.id).await.unwrap());
+        assert!(!store.remove_chat(line.id).await.unwrap());
+        assert!(!store
+            .recent_chat(5)
+            .await
+            .unwrap()
+            .iter()
+            .any(|l| l.id == line.id));
+        store
+            .mute(&bob.handle(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        let muted = store
+            .post_chat(&chat_post(&bob, "192.0.2.2", "hey", 2))
+            .await
+            .unwrap();
+        assert!(matches!(muted, ChatOutcome::Muted(_)), "{name}: {muted:?}");
+        assert!(store.unmute(&bob.handle()).await.unwrap());
+        let shadow = BanTarget::Session(bob.handle());
+        store
+            .ban(&shadow, Duration::from_secs(60), true)
+            .await
+            .unwrap();
+        let shadowed = store
+            .post_chat(&chat_post(&bob, "192.0.2.2", "hidden", 2))
+            .await
+            .unwrap();
+        assert!(
+            matches!(shadowed, ChatOutcome::Shadowed(_)),
+            "{name}: {shadowed:?}"
+        );
+        assert!(!store
+            .recent_chat(5)
+            .await
+            .unwrap()
+            .iter()
+            .any(|l| l.text == "hidden"));
+        store
+            .ban(&shadow, Duration::from_secs(60), false)
+            .await
+            .unwrap();
+        let banned = store
+            .post_chat(&chat_post(&bob, "192.0.2.2", "x", 2))
+            .await
+            .unwrap();
+        assert!(
+            matches!(banned, ChatOutcome::Banned(_)),
+            "{name}: {banned:?}"
         );
     }
 }

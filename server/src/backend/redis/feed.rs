@@ -15,10 +15,10 @@
 
 use super::{error, locate::Locator, master::tuned, store::parse_size};
 use crate::{
-    backend::{Feed, FeedEvent, StoreError},
+    backend::{ChatEvent, Feed, FeedEvent, StoreError},
     model::Batch,
 };
-use app::protocol::decode_tile_list;
+use app::protocol::{decode_tile_list, ChatLine};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::PubSub;
@@ -140,13 +140,41 @@ async fn subscribe_forever(
     }
 }
 
-/// A message of the channel: a batch, or `size:<w>,<h>` as `grow.lua`
-/// publishes an enlarged canvas.
+/// A message of the channel: a batch, `size:<w>,<h>` as `grow.lua`
+/// publishes an enlarged canvas, or a chat message (`chat:<JSON>`, from
+/// `chat.lua`) or its removal (`chat-removed:<id>`).
 fn parse(payload: &[u8]) -> Option<FeedEvent> {
-    match payload.strip_prefix(b"size:") {
-        Some(size) => parse_size(size).map(FeedEvent::Resized),
-        None => parse_batch(payload).map(FeedEvent::Batch),
+    if let Some(size) = payload.strip_prefix(b"size:") {
+        return parse_size(size).map(FeedEvent::Resized);
     }
+    if let Some(line) = payload.strip_prefix(b"chat:") {
+        return parse_chat(line).map(|line| FeedEvent::Chat(ChatEvent::Posted(line)));
+    }
+    if let Some(id) = payload.strip_prefix(b"chat-removed:") {
+        let id = std::str::from_utf8(id).ok()?.parse().ok()?;
+        return Some(FeedEvent::Chat(ChatEvent::Removed(id)));
+    }
+    parse_batch(payload).map(FeedEvent::Batch)
+}
+
+/// A chat message as `chat.lua` publishes it: `{"i":…,"at":…,"p":…,"n":…,"t":…}`.
+fn parse_chat(json: &[u8]) -> Option<ChatLine> {
+    #[derive(serde::Deserialize)]
+    struct Published {
+        i: u64,
+        at: u64,
+        p: String,
+        n: String,
+        t: String,
+    }
+    let published: Published = serde_json::from_slice(json).ok()?;
+    Some(ChatLine {
+        id: published.i,
+        at_ms: published.at,
+        player: published.p,
+        name: (!published.n.is_empty()).then_some(published.n),
+        text: published.t,
+    })
 }
 
 /// `<epoch>:<first seq>:<unix ms>:<tiles>`, as `place.lua` publishes a

@@ -189,6 +189,29 @@ impl Keys {
         format!("{}:account:{}", self.prefix, account.as_str())
     }
 
+    /// Stream, capped at [`CHAT_KEPT`](crate::backend::CHAT_KEPT): this
+    /// canvas's chat, one entry per message (fields `i` id, `at` unix ms,
+    /// `p` handle, `n` name, `t` text).
+    pub fn chat(&self) -> String {
+        format!("{}:chat", self.canvas)
+    }
+
+    /// String: the last chat message id given on this canvas.
+    pub fn chat_id(&self) -> String {
+        format!("{}:chat:id", self.canvas)
+    }
+
+    /// String with a TTL: present while a player (by handle) is muted.
+    pub fn mute(&self, handle: &str) -> String {
+        format!("{}:mute:{handle}", self.prefix)
+    }
+
+    /// String with a TTL: chat messages in the current window, of a
+    /// session (`s:<handle>`) or a client address (`a:<address>`).
+    pub fn chat_rate(&self, who: &str) -> String {
+        format!("{}:chat-rate:{who}", self.prefix)
+    }
+
     /// Set: the handles of deleted accounts' players.
     pub fn erased(&self) -> String {
         format!("{}:erased", self.prefix)

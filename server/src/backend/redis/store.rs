@@ -21,9 +21,10 @@
 use super::{keys::Keys, locate::Locator, master::Master};
 use crate::{
     backend::{
-        AccountStore, ArchiveStore, BoardStore, CanvasStore, FillPlacer, Filled, HealthStore,
-        History, KindUsage, ModerationStore, PlacementStore, PresenceStore, SessionStore,
-        StoreError, ACCOUNT_TTL, AUDIT_LEN, NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
+        AccountStore, ArchiveStore, BoardStore, CanvasStore, ChatOutcome, ChatPost, ChatStore,
+        FillPlacer, Filled, HealthStore, History, KindUsage, ModerationStore, PlacementStore,
+        PresenceStore, SessionStore, StoreError, ACCOUNT_TTL, AUDIT_LEN, CHAT_KEPT, NAMES_KEPT,
+        NEW_SESSION_WINDOW, SESSION_TTL,
     },
     config::{Durability, RedisConfig},
     metrics::Metrics,
@@ -38,7 +39,7 @@ use app::{
     chunk::{ChunkId, CHUNK_AREA},
     geometry::{CanvasSize, Coord},
     name::DisplayName,
-    protocol::{decode_tile_list, Tile, TILE_LEN},
+    protocol::{decode_tile_list, ChatLine, Tile, TILE_LEN},
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -60,6 +61,9 @@ static ARCHIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ar
 static FILL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("fill.lua")));
 static GROW: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("grow.lua")));
 static REDEEM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("redeem.lua")));
+static CHAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("chat.lua")));
+static CHAT_REMOVE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("chat_remove.lua")));
 static PRESENCE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("presence.lua")));
 
 /// The most placements one script call takes.
@@ -1122,6 +1126,151 @@ impl SessionStore for RedisStore {
     }
 }
 
+/// `chat.lua`'s result codes.
+mod chat_code {
+    pub const SENT: u8 = 0;
+    pub const SHADOWED: u8 = 1;
+    pub const RATE_LIMITED: u8 = 2;
+    pub const MUTED: u8 = 3;
+    pub const BANNED: u8 = 4;
+    pub const NEEDS_CHALLENGE: u8 = 5;
+}
+
+#[async_trait]
+impl ChatStore for RedisStore {
+    async fn post_chat(&self, post: &ChatPost) -> Result<ChatOutcome, StoreError> {
+        let handle = post.session.handle();
+        let now = unix_ms(SystemTime::now());
+        let mut invocation = CHAT.prepare_invoke();
+        invocation
+            .key(self.keys.chat())
+            .key(self.keys.chat_id())
+            .key(self.keys.session(&post.session))
+            .key(self.keys.session_ban(&handle))
+            .key(self.keys.address_ban(post.address))
+            .key(self.keys.mute(&handle))
+            .key(self.keys.chat_rate(&format!("s:{handle}")))
+            .key(self.keys.chat_rate(&format!("a:{}", post.address)))
+            .arg(now)
+            .arg(CHAT_KEPT)
+            .arg(&self.keys.channel)
+            .arg(&handle)
+            .arg(post.text.as_str())
+            .arg(post.per_session)
+            .arg(post.per_address)
+            .arg(post.window.as_millis() as u64)
+            .arg(u8::from(post.challenge_always));
+        let reply: Vec<Value> = self
+            .master
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        let code: u8 = reply
+            .first()
+            .and_then(|v| redis::from_redis_value_ref(v).ok())
+            .ok_or_else(|| malformed("chat.lua's answer"))?;
+        let value: u64 = reply
+            .get(1)
+            .and_then(|v| redis::from_redis_value_ref(v).ok())
+            .unwrap_or(0);
+        let name: Option<String> = reply
+            .get(2)
+            .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
+            .filter(|name| !name.is_empty());
+        let line = |id| ChatLine {
+            id,
+            at_ms: now,
+            player: handle.clone(),
+            name: name.clone(),
+            text: post.text.as_str().to_owned(),
+        };
+        let left = Duration::from_millis(value);
+        Ok(match code {
+            chat_code::SENT => ChatOutcome::Posted(line(value)),
+            chat_code::SHADOWED => ChatOutcome::Shadowed(line(0)),
+            chat_code::RATE_LIMITED => ChatOutcome::RateLimited(left),
+            chat_code::MUTED => ChatOutcome::Muted(left),
+            chat_code::BANNED => ChatOutcome::Banned(left),
+            chat_code::NEEDS_CHALLENGE => ChatOutcome::NeedsChallenge,
+            _ => return Err(malformed("chat.lua's answer")),
+        })
+    }
+
+    async fn recent_chat(&self, count: usize) -> Result<Vec<ChatLine>, StoreError> {
+        let key = self.keys.chat();
+        let entries: Vec<(String, Vec<(String, String)>)> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("XREVRANGE")
+                    .arg(key)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(count.min(CHAT_KEPT))
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let mut lines: Vec<ChatLine> = entries
+            .into_iter()
+            .filter_map(|(_, fields)| {
+                let field = |name: &str| {
+                    fields
+                        .iter()
+                        .find(|(key, _)| key == name)
+                        .map(|(_, value)| value.clone())
+                };
+                Some(ChatLine {
+                    id: field("i")?.parse().ok()?,
+                    at_ms: field("at")?.parse().ok()?,
+                    player: field("p")?,
+                    name: field("n").filter(|name| !name.is_empty()),
+                    text: field("t")?,
+                })
+            })
+            .collect();
+        lines.reverse();
+        Ok(lines)
+    }
+
+    async fn remove_chat(&self, id: u64) -> Result<bool, StoreError> {
+        let mut invocation = CHAT_REMOVE.prepare_invoke();
+        invocation
+            .key(self.keys.chat())
+            .arg(id)
+            .arg(&self.keys.channel);
+        let removed: u8 = self
+            .master
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(removed == 1)
+    }
+
+    async fn mute(&self, handle: &str, duration: Duration) -> Result<(), StoreError> {
+        let key = self.keys.mute(handle);
+        let ms = duration.as_millis().max(1) as u64;
+        self.master
+            .run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn unmute(&self, handle: &str) -> Result<bool, StoreError> {
+        let key = self.keys.mute(handle);
+        let removed: u32 = self
+            .master
+            .run(|mut c| async move { redis::cmd("DEL").arg(key).query_async(&mut c).await })
+            .await?;
+        Ok(removed > 0)
+    }
+}
+
 #[async_trait]
 impl AccountStore for RedisStore {
     async fn sign_in(
@@ -1798,6 +1947,8 @@ fn key_kind(name: &str) -> Option<&'static str> {
         "session",
         "account",
         "erased",
+        "mute",
+        "chat-rate",
         "cooldown",
         "puzzle",
         "new-sessions",

@@ -22,7 +22,7 @@
 
 use super::subscription::Subscription;
 use crate::{
-    backend::PlacementStore,
+    backend::{ChatOutcome, ChatPost, PlacementStore},
     bans::RangeVerdict,
     canvas::{
         fanout::Outbox,
@@ -30,13 +30,20 @@ use crate::{
     },
     limits::{ConnectionPermit, TokenBucket},
     metrics::{DisconnectReason, Metrics, PlacementResult},
-    model::{unix_ms, ClientAddress, PlaceOutcome, Placement, Placing, Rules, SessionId},
+    model::{
+        unix_ms, ChallengeMode, ChatMode, ClientAddress, PlaceOutcome, Placement, Placing, Rules,
+        SessionId,
+    },
     state::AppState,
 };
 use app::{
+    chat::ChatText,
     chunk::WHOLE_CANVAS_MAX_AREA,
     palette::ColorIndex,
-    protocol::{error_code, ClientMessage, DecodeError, Hello, PlaceStatus, ServerMessage, Tile},
+    protocol::{
+        error_code, ChatLine, ChatStatus, ClientMessage, DecodeError, Hello, PlaceStatus,
+        ServerMessage, Tile,
+    },
 };
 use axum::extract::ws::{close_code, CloseFrame, Message};
 use bytes::Bytes;
@@ -82,6 +89,12 @@ const RESUME_EVERY: Duration = Duration::from_secs(5);
 /// five a second while it pans); each costs a look-up per chunk named, so
 /// more is a flood and the connection is closed.
 const WATCH_BURST: u32 = 20;
+/// Chat frames a connection may send before they reach the store: a burst
+/// of this many, then one every [`CHAT_EVERY`] (the store's per-session and
+/// per-address limits are the real ones; this keeps a flood of frames from
+/// becoming a flood of store calls).
+const CHAT_BURST: u32 = 3;
+const CHAT_EVERY: Duration = Duration::from_secs(1);
 const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// How long a client is told to wait when the store is unavailable.
@@ -162,6 +175,8 @@ enum Followup {
     },
     /// The watched chunks changed: their `ChunkHello`s go out now.
     Watched,
+    /// A chat message to post.
+    Chat(String),
 }
 
 /// What a connection talks through: axum's `WebSocket`, or channels in
@@ -190,6 +205,8 @@ pub(super) struct Connection<S> {
     place_limit: TokenBucket,
     resume_limit: TokenBucket,
     watch_limit: TokenBucket,
+    /// Chat frames, before any reaches the store.
+    chat_limit: TokenBucket,
     /// Counts this connection against its address's cap while it lives.
     _permit: ConnectionPermit,
     /// When the client last sent anything (a pong included). Tokio's
@@ -236,6 +253,7 @@ impl<S: Transport> Connection<S> {
             place_limit: TokenBucket::new(rate, rate.saturating_mul(2)),
             resume_limit: TokenBucket::every(RESUME_EVERY, RESUME_BURST),
             watch_limit: TokenBucket::every(WATCH_EVERY, WATCH_BURST),
+            chat_limit: TokenBucket::every(CHAT_EVERY, CHAT_BURST),
             session,
             address,
             socket,
@@ -314,6 +332,10 @@ impl<S: Transport> Connection<S> {
                 .await
                 .unwrap_or_default();
             self.feed(charges(&rules, refill).encode()).await?;
+        }
+        // The chat's newest messages, from this instance's copy.
+        for line in self.state.chat.frames() {
+            self.feed(line).await?;
         }
         self.flush().await?;
 
@@ -428,6 +450,7 @@ impl<S: Transport> Connection<S> {
                 self.replies.push_back(reply);
                 Ok(None)
             }
+            Ok(ClientMessage::Chat { text }) => Ok(Some(Followup::Chat(text))),
             Ok(ClientMessage::Resume { .. }) if self.outbox.is_watching() => {
                 Ok(Some(Followup::Ignore {
                     code: error_code::NOT_WHOLE_CANVAS,
@@ -507,6 +530,73 @@ impl<S: Transport> Connection<S> {
                 self.feed(error.encode()).await
             }
             Followup::Watched => self.write_outbox().await,
+            Followup::Chat(text) => {
+                let (status, wait, own) = self.chat(&text).await;
+                let retry_after_ms = wait.as_millis().min(u128::from(u32::MAX)) as u32;
+                if let Some(line) = own {
+                    self.feed(ServerMessage::ChatLine(line).encode()).await?;
+                }
+                let result = ServerMessage::ChatResult {
+                    status,
+                    retry_after_ms,
+                };
+                self.feed(result.encode()).await?;
+                self.flush().await
+            }
+        }
+    }
+
+    /// Posts a chat message: its answer, how long to wait before another
+    /// (when refused for that), and a line for this socket alone (a
+    /// shadow-banned author sees their message; nobody else does).
+    async fn chat(&mut self, text: &str) -> (ChatStatus, Duration, Option<ChatLine>) {
+        let config = &self.state.config;
+        if config.chat == ChatMode::Off {
+            return (ChatStatus::NotAllowed, Duration::ZERO, None);
+        }
+        if let Err(wait) = self.chat_limit.take(Instant::now()) {
+            return (ChatStatus::RateLimited, wait, None);
+        }
+        let Ok(text) = ChatText::parse(text) else {
+            return (ChatStatus::Invalid, Duration::ZERO, None);
+        };
+        match self.state.range_bans.check(self.address, SystemTime::now()) {
+            Some(RangeVerdict::Banned { retry_after }) => {
+                return (ChatStatus::Banned, retry_after, None)
+            }
+            Some(RangeVerdict::Shadowed) => return (ChatStatus::Sent, Duration::ZERO, None),
+            None => {}
+        }
+        if config.chat == ChatMode::SignedIn {
+            match self.state.store.linked(&self.session).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return (ChatStatus::NotAllowed, Duration::ZERO, None),
+                Err(_) => return (ChatStatus::Unavailable, Duration::ZERO, None),
+            }
+        }
+        let per_session = config.chat_per_minute;
+        let post = ChatPost {
+            session: self.session.clone(),
+            address: self.address,
+            text,
+            per_session,
+            per_address: per_session.saturating_mul(3),
+            window: Duration::from_secs(60),
+            challenge_always: config.challenge == ChallengeMode::Always,
+        };
+        match self.state.store.post_chat(&post).await {
+            Ok(ChatOutcome::Posted(_)) => (ChatStatus::Sent, Duration::ZERO, None),
+            Ok(ChatOutcome::Shadowed(line)) => (ChatStatus::Sent, Duration::ZERO, Some(line)),
+            Ok(ChatOutcome::RateLimited(wait)) => (ChatStatus::RateLimited, wait, None),
+            Ok(ChatOutcome::Muted(wait)) => (ChatStatus::Muted, wait, None),
+            Ok(ChatOutcome::Banned(wait)) => (ChatStatus::Banned, wait, None),
+            Ok(ChatOutcome::NeedsChallenge) => {
+                (ChatStatus::ChallengeRequired, Duration::ZERO, None)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "a chat message could not be posted");
+                (ChatStatus::Unavailable, Duration::ZERO, None)
+            }
         }
     }
 

@@ -1,0 +1,58 @@
+-- One chat message, checked and posted in one step (docs/redis.md, "Chat").
+-- KEYS: 1 the chat stream, 2 its id counter, 3 the session's hash, 4 its
+--       ban key, 5 its address's ban key, 6 its mute key, 7 its rate key,
+--       8 its address's rate key
+-- ARGV: 1 now (ms), 2 messages kept, 3 the canvas's channel, 4 the session
+--       handle, 5 the text, 6 messages per session and window, 7 per address,
+--       8 the window (ms), 9 1 when an unverified session must solve the
+--       challenge first
+-- Returns {SENT, id, name}, {SHADOWED, id, name} (shadow-banned: nothing
+-- kept or published), {RATE_LIMITED, ms left}, {MUTED, ms left},
+-- {BANNED, ms left} or {NEEDS_CHALLENGE, 0}; codes as in `ChatCode`
+-- (redis/store.rs). Every check comes before the first write.
+local SENT, SHADOWED, RATE_LIMITED, MUTED, BANNED, NEEDS_CHALLENGE = 0, 1, 2, 3, 4, 5
+
+-- Time left on a key (one that never expires: 1 ms, "for now").
+local function left(key)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    return 1
+  end
+  return ttl
+end
+
+local shadowed = false
+for _, key in ipairs({KEYS[4], KEYS[5]}) do
+  local kind = redis.call('GET', key)
+  if kind == 's' then
+    shadowed = true
+  elseif kind then
+    return {BANNED, left(key)}
+  end
+end
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  return {MUTED, left(KEYS[6])}
+end
+if ARGV[9] == '1' and redis.call('HEXISTS', KEYS[3], 'v') == 0 then
+  return {NEEDS_CHALLENGE, 0}
+end
+local limits = {tonumber(ARGV[6]), tonumber(ARGV[7])}
+for i, key in ipairs({KEYS[7], KEYS[8]}) do
+  if tonumber(redis.call('GET', key) or '0') >= limits[i] then
+    return {RATE_LIMITED, left(key)}
+  end
+end
+for _, key in ipairs({KEYS[7], KEYS[8]}) do
+  redis.call('INCR', key)
+  redis.call('PEXPIRE', key, ARGV[8], 'NX')
+end
+local name = redis.call('HGET', KEYS[3], 'name') or ''
+if shadowed then
+  return {SHADOWED, 0, name}
+end
+local id = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'i', id, 'at', ARGV[1], 'p', ARGV[4], 'n', name,
+  't', ARGV[5])
+local line = cjson.encode({i = id, at = tonumber(ARGV[1]), p = ARGV[4], n = name, t = ARGV[5]})
+redis.call('PUBLISH', ARGV[3], 'chat:' .. line)
+return {SENT, id, name}

@@ -1,0 +1,109 @@
+//! The instance's copy of its canvas's newest chat messages: what a new
+//! connection is sent after `Hello`, without a store read per connection.
+//!
+//! The sync task applies what the feed brings ([`ChatLog::apply`]) and
+//! hands it to every socket. After an interruption of the feed, or at
+//! start, the copy is marked stale and [`ChatLog::run`] reloads it from the
+//! store (a message posted while the feed was down reaches new pages that
+//! way; open pages miss it, as chat is not replayed).
+
+use super::{fanout::Fanout, frame::Frame};
+use crate::backend::{ChatEvent, ChatStore};
+use app::protocol::{ChatLine, ServerMessage};
+use bytes::Bytes;
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, PoisonError,
+    },
+    time::Duration,
+};
+use tokio_util::sync::CancellationToken;
+
+/// Messages a new connection is sent.
+pub const CHAT_SHOWN: usize = 50;
+
+#[derive(Default)]
+pub struct ChatLog {
+    /// The newest messages, oldest first, each with its frame.
+    lines: Mutex<VecDeque<(u64, Bytes)>>,
+    /// Set when the copy may be missing messages.
+    stale: AtomicBool,
+}
+
+impl ChatLog {
+    /// An empty copy, to be loaded by [`ChatLog::run`].
+    pub fn new() -> Self {
+        Self {
+            lines: Mutex::default(),
+            stale: AtomicBool::new(true),
+        }
+    }
+
+    /// What the feed brought: kept, and sent to every socket.
+    pub fn apply(&self, event: ChatEvent, fanout: &Fanout) {
+        let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            ChatEvent::Posted(line) => {
+                let id = line.id;
+                let frame = ServerMessage::ChatLine(line).encode();
+                // A reload may have brought it already.
+                if lines.iter().any(|(kept, _)| *kept == id) {
+                    return;
+                }
+                if lines.len() >= CHAT_SHOWN {
+                    lines.pop_front();
+                }
+                lines.push_back((id, frame.clone()));
+                drop(lines);
+                fanout.send(Frame::Chat(frame));
+            }
+            ChatEvent::Removed(id) => {
+                lines.retain(|(kept, _)| *kept != id);
+                drop(lines);
+                fanout.send(Frame::Chat(ServerMessage::ChatRemoved { id }.encode()));
+            }
+        }
+    }
+
+    /// The feed may have dropped messages: reload from the store.
+    pub fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Relaxed);
+    }
+
+    /// The frames a new connection is sent, oldest first.
+    pub fn frames(&self) -> Vec<Bytes> {
+        let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        lines.iter().map(|(_, frame)| frame.clone()).collect()
+    }
+
+    fn replace(&self, fresh: Vec<ChatLine>) {
+        let fresh = fresh
+            .into_iter()
+            .map(|line| (line.id, ServerMessage::ChatLine(line).encode()))
+            .collect();
+        *self.lines.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
+    }
+
+    /// Reloads the copy from the store whenever it is stale, checking once
+    /// a second, until `shutdown`.
+    pub async fn run(self: Arc<Self>, store: Arc<dyn ChatStore>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if self.stale.swap(false, Ordering::Relaxed) {
+                match store.recent_chat(CHAT_SHOWN).await {
+                    Ok(lines) => self.replace(lines),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot load the chat; retrying");
+                        self.mark_stale();
+                    }
+                }
+            }
+        }
+    }
+}
