@@ -71,7 +71,15 @@ pub struct LiveState {
     pub history: RwSignal<Option<HistoryStatus>>,
     /// The canvas's colors: the palette's first this many.
     pub colors: u8,
+    /// The chat's messages this page has, oldest first (at most
+    /// [`CHAT_LINES`]).
+    pub chat: RwSignal<Vec<crate::protocol::ChatLine>>,
+    /// Why the player's last chat message was refused, if it was.
+    pub chat_notice: RwSignal<Option<String>>,
 }
+
+/// Chat messages a page keeps.
+pub const CHAT_LINES: usize = 100;
 
 /// What the time-travel view shows.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -130,6 +138,8 @@ impl LiveState {
             template: RwSignal::new(None),
             history: RwSignal::new(None),
             colors,
+            chat: RwSignal::new(Vec::new()),
+            chat_notice: RwSignal::new(None),
         }
     }
 }

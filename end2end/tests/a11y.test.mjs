@@ -54,6 +54,7 @@ test("the page, with its panels open, has no serious accessibility violation, li
     await page.waitForSelector(".place-hint:not([hidden])");
     await page.click(".account-menu summary");
     await page.waitForSelector('a.sign-in[data-provider="example"]');
+    await page.click(".chat-panel summary");
     await page.click(".template-panel summary");
     await page.click(".history-panel summary");
     await page.click(".report-panel summary");

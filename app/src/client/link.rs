@@ -105,6 +105,15 @@ impl Link {
         true
     }
 
+    /// Sends a chat message; false when not connected (nothing was sent).
+    pub fn chat(&mut self, text: String) -> bool {
+        if !self.connected {
+            return false;
+        }
+        self.send(ClientMessage::Chat { text });
+        true
+    }
+
     /// What the `PlaceResult` just received answers.
     pub fn answered(&mut self) -> Option<Sent> {
         self.placing.pop_front()

@@ -19,6 +19,7 @@
 
 pub mod admin;
 mod challenge;
+mod chat;
 mod heat;
 pub mod hint;
 mod http;
@@ -278,6 +279,19 @@ fn fetch_chunk_heat(chunks: Vec<ChunkId>) {
     });
 }
 
+/// Sends a chat message, or says why it cannot be sent now.
+pub fn send_chat(text: String, live: LiveState) {
+    let sent = with_client(|client| client.link.chat(text)).unwrap_or(false);
+    let refusal = (!sent).then(|| live.lang.texts().chat_offline.to_owned());
+    live.chat_notice.set(refusal);
+}
+
+/// Centres the view on canvas pixel (x, y) (a place named in the chat),
+/// as a shared link to it would.
+pub fn go_to(x: u16, y: u16) {
+    with_client(|client| client.pointer.view.center_on(f64::from(x), f64::from(y)));
+}
+
 /// Centres the view on the point of the canvas the minimap was clicked at.
 pub fn minimap_clicked(event: &web_sys::MouseEvent) {
     let Some(map) = event
@@ -459,6 +473,12 @@ impl Client {
                 width: *width,
                 height: *height,
             }),
+            ServerMessage::ChatLine(line) => chat::received(line, self.live),
+            ServerMessage::ChatRemoved { id } => chat::removed(*id, self.live),
+            ServerMessage::ChatResult {
+                status,
+                retry_after_ms,
+            } => chat::answered(*status, *retry_after_ms, self.live),
             _ => {}
         }
         if let Some(world) = &mut self.world {

@@ -40,6 +40,14 @@ mod imp {
         client::undo();
     }
 
+    pub fn send_chat(text: String, live: LiveState) {
+        client::send_chat(text, live);
+    }
+
+    pub fn go_to(x: u16, y: u16) {
+        client::go_to(x, y);
+    }
+
     /// Shows the first-visit hint unless this browser saw it.
     pub fn place_hint(shown: RwSignal<bool>) {
         Effect::new(move |_| client::hint::show(shown));
@@ -206,6 +214,8 @@ mod imp {
     pub fn choose_language(_: crate::i18n::Lang) {}
     pub fn undo() {}
     pub fn place_hint(_: RwSignal<bool>) {}
+    pub fn send_chat(_: String, _: LiveState) {}
+    pub fn go_to(_: u16, _: u16) {}
     pub fn open_history() {}
     pub fn close_history() {}
     pub fn seek_history(_: u64) {}

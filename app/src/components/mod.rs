@@ -7,6 +7,7 @@ mod account_menu;
 mod admin;
 mod board;
 mod browser;
+mod chat_panel;
 mod history_panel;
 mod language_switch;
 mod leaderboard;
@@ -26,6 +27,7 @@ use crate::i18n::Lang;
 use account_menu::AccountMenu;
 use admin::AdminPage;
 use board::Board;
+use chat_panel::ChatPanel;
 use history_panel::HistoryPanel;
 use language_switch::LanguageSwitch;
 use leaderboard::{LeaderboardPanel, PlayerPage};
@@ -182,6 +184,7 @@ pub fn App() -> impl IntoView {
                     </div>
                     <div class="dock-tools">
                         <NameForm initial=page.display_name.clone() live/>
+                        <ChatPanel live base=page.base.clone()/>
                         <TemplatePanel live/>
                         <HistoryPanel live/>
                         <LeaderboardPanel base=page.base.clone() lang/>

@@ -1,0 +1,88 @@
+// The chat through the browser, across two instances on one Redis: a
+// message written on a page served by one instance reaches a page served by
+// the other, with its place as a link that moves the view; a message a
+// moderator removes leaves both pages.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { artifacts, launchBrowser, openCanvas, startRedis, startServer } from "./harness.mjs";
+
+const TOKEN = "an-admin-token-for-the-chat-test-0123456789";
+let redis;
+let first;
+let second;
+let browser;
+
+before(async () => {
+  redis = await startRedis();
+  const env = { REDIS_URL: redis.url, ADMIN_TOKEN: TOKEN, CANVAS_WIDTH: "200", CANVAS_HEIGHT: "200" };
+  first = await startServer(env);
+  second = await startServer(env);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await first?.stop();
+  await second?.stop();
+  await redis?.stop();
+});
+
+const lines = (page) => page.locator(".chat-line .chat-text").allTextContents();
+
+test("a message crosses instances, its place moves the view, and a removal reaches both pages", async () => {
+  const writer = await openCanvas(browser, first.base);
+  const reader = await openCanvas(browser, `${second.base}/?x=20&y=20&zoom=4`);
+  await writer.fill("#display-name", "Ada");
+  await writer.click(".name-form button");
+  await writer.waitForFunction(() => document.querySelector(".notice").textContent.includes("Ada"));
+  for (const page of [writer, reader]) {
+    await page.click(".chat-panel summary");
+  }
+  await writer.fill(".chat-input", "meet me at (150, 60)");
+  await writer.click(".chat-form button");
+  await reader.waitForSelector(".chat-line");
+  assert.deepEqual(await lines(reader), ["meet me at (150, 60)"]);
+  assert.equal(await reader.textContent(".chat-author"), "Ada");
+  assert.equal(await writer.inputValue(".chat-input"), "", "the line is cleared once sent");
+  await reader.screenshot({ path: `${artifacts}/chat.png` });
+
+  // The place is a link: the view centres on it.
+  await reader.click(".chat-place");
+  await reader.waitForFunction(() => {
+    const query = new URLSearchParams(location.search);
+    return query.get("x") === "150" && query.get("y") === "60";
+  });
+
+  // A moderator removes it (through the other instance): both pages drop it.
+  const id = Number(await reader.getAttribute(".chat-line", "data-id"));
+  const removed = await fetch(`${first.base}/api/admin/chat/remove`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", "x-moderator": "Mod" },
+    body: JSON.stringify({ id }),
+  });
+  assert.equal((await removed.json()).removed, true);
+  for (const page of [writer, reader]) {
+    await page.waitForSelector(".chat-line", { state: "detached" });
+    assert.match(await page.textContent(".chat-log"), /No messages yet/);
+  }
+  assert.deepEqual(writer.problems, []);
+  assert.deepEqual(reader.problems, []);
+  await writer.context().close();
+  await reader.context().close();
+});
+
+test("a refused message says why", async () => {
+  const page = await openCanvas(browser, first.base);
+  await page.click(".chat-panel summary");
+  await page.fill(".chat-input", "   ");
+  await page.click(".chat-form button");
+  await page.waitForFunction(() => document.querySelector(".chat-notice").textContent.includes("1 to 200"));
+  // Past the connection's burst of three, the server refuses with the wait.
+  for (let n = 0; n < 4; n++) {
+    await page.fill(".chat-input", `spam ${n}`);
+    await page.click(".chat-form button");
+  }
+  await page.waitForFunction(() => document.querySelector(".chat-notice").textContent.includes("too many messages"));
+  await page.context().close();
+});
