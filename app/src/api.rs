@@ -404,6 +404,24 @@ pub struct PixelPlacer {
     pub address: Option<String>,
 }
 
+/// `GET /api/admin/chat`: the chat's kept messages, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessages {
+    pub messages: Vec<ChatMessage>,
+}
+
+/// One chat message, for moderators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: u64,
+    /// RFC 3339.
+    pub at: String,
+    /// The author's handle.
+    pub player: String,
+    pub name: Option<String>,
+    pub text: String,
+}
+
 /// `GET /api/admin/audit`, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditLog {
@@ -521,6 +539,7 @@ mod tests {
         ("Player", round_trip::<Player>),
         ("ChatRemove", round_trip::<ChatRemove>),
         ("ChatMute", round_trip::<ChatMute>),
+        ("ChatMessages", round_trip::<ChatMessages>),
         ("Account", round_trip::<Account>),
         ("Name", round_trip::<Name>),
         ("ReportRequest", round_trip::<ReportRequest>),

@@ -139,6 +139,12 @@ pub struct AdminTexts {
     pub dismiss: &'static str,
     pub nobody_known: &'static str,
     pub resolved: fn(&str) -> String,
+    pub chat: &'static str,
+    pub no_chat: &'static str,
+    pub remove: &'static str,
+    pub mute_hour: &'static str,
+    pub chat_removed: fn(u64, bool) -> String,
+    pub chat_muted: fn(&str) -> String,
     pub audit: &'static str,
 }
 
@@ -208,6 +214,18 @@ pub const ADMIN_EN: AdminTexts = AdminTexts {
     dismiss: "Dismiss",
     nobody_known: "Nobody placed there that the history knows of.",
     resolved: |outcome| format!("Report resolved: {outcome}."),
+    chat: "Chat (newest first)",
+    no_chat: "No messages.",
+    remove: "Remove",
+    mute_hour: "Mute 1 h",
+    chat_removed: |id, removed| {
+        if removed {
+            format!("Message {id} removed from every page.")
+        } else {
+            format!("Message {id} was no longer kept.")
+        }
+    },
+    chat_muted: |player| format!("{player} muted for an hour."),
     audit: "Audit log (newest first)",
 };
 
@@ -277,6 +295,18 @@ pub const ADMIN_FR: AdminTexts = AdminTexts {
     dismiss: "Classer",
     nobody_known: "Personne n'a posé là à la connaissance de l'historique.",
     resolved: |outcome| format!("Signalement traité : {outcome}."),
+    chat: "Discussion (les plus récents d'abord)",
+    no_chat: "Aucun message.",
+    remove: "Retirer",
+    mute_hour: "Rendre muet 1 h",
+    chat_removed: |id, removed| {
+        if removed {
+            format!("Message {id} retiré de toutes les pages.")
+        } else {
+            format!("Le message {id} n'était plus conservé.")
+        }
+    },
+    chat_muted: |player| format!("{player} rendu muet pour une heure."),
     audit: "Journal de modération (les plus récents d'abord)",
 };
 

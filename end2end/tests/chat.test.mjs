@@ -86,3 +86,34 @@ test("a refused message says why", async () => {
   await page.waitForFunction(() => document.querySelector(".chat-notice").textContent.includes("too many messages"));
   await page.context().close();
 });
+
+test("on /admin a moderator removes a message, which leaves an open page, and mutes its author", async () => {
+  const player = await openCanvas(browser, second.base);
+  await player.click(".chat-panel summary");
+  await player.fill(".chat-input", "something to remove");
+  await player.click(".chat-form button");
+  const mine = player.locator(".chat-line", { hasText: "something to remove" });
+  await mine.waitFor();
+
+  const context = await browser.newContext();
+  const admin = await context.newPage();
+  await admin.goto(`${first.base}/admin`);
+  await admin.waitForSelector('.admin[data-ready="true"]');
+  await admin.fill(".admin-token", TOKEN);
+  await admin.click(".admin-sign-in button");
+  const listed = admin.locator(".admin-chat-line", { hasText: "something to remove" });
+  await listed.waitFor();
+  await listed.locator(".admin-chat-mute").click();
+  await admin.waitForFunction(() => document.querySelector(".admin-result").textContent.includes("muted"));
+  await listed.locator(".admin-chat-remove").click();
+  await admin.waitForFunction(() => document.querySelector(".admin-result").textContent.includes("removed"));
+  await mine.waitFor({ state: "detached" });
+  await listed.waitFor({ state: "detached" });
+  assert.match(await admin.textContent(".admin-audit"), /chat-remove/);
+
+  await player.fill(".chat-input", "am I muted?");
+  await player.click(".chat-form button");
+  await player.waitForFunction(() => document.querySelector(".chat-notice").textContent.includes("muted"));
+  await context.close();
+  await player.context().close();
+});

@@ -20,9 +20,9 @@ use crate::{
 };
 use app::{
     api::{
-        AuditLog, AuditRecord, Ban, ChatMute, ChatRemove, Fill, Filled, Frozen, Grow, PixelPlacer,
-        Placed, ReportRecord, Reports, Resolve, Resolved, Rollback, RollbackPlan, RolledBack,
-        Target, Unbanned,
+        AuditLog, AuditRecord, Ban, ChatMessage, ChatMessages, ChatMute, ChatRemove, Fill, Filled,
+        Frozen, Grow, PixelPlacer, Placed, ReportRecord, Reports, Resolve, Resolved, Rollback,
+        RollbackPlan, RolledBack, Target, Unbanned,
     },
     geometry::{CanvasSize, Coord},
     name::DisplayName,
@@ -690,6 +690,31 @@ pub async fn audit(
         })
         .collect();
     Ok(Json(AuditLog { entries }))
+}
+
+/// `GET /api/admin/chat?count=N`: the chat's kept messages (at most 100),
+/// newest first.
+pub async fn chat(
+    State(state): State<AppState>,
+    _: Moderator,
+    RawQuery(query): RawQuery,
+) -> Result<Json<ChatMessages>, ApiError> {
+    let count = count(query.as_deref(), 50, crate::backend::CHAT_KEPT)?;
+    let messages = state
+        .store
+        .recent_chat(count)
+        .await?
+        .into_iter()
+        .rev()
+        .map(|line| ChatMessage {
+            id: line.id,
+            at: rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(line.at_ms)),
+            player: line.player,
+            name: line.name,
+            text: line.text,
+        })
+        .collect();
+    Ok(Json(ChatMessages { messages }))
 }
 
 /// `GET /api/admin/reports?count=N`: each with who last placed its

@@ -186,6 +186,7 @@ fn admin_routes() -> Router<AppState> {
         .route("/rollback", post(admin::rollback))
         .route("/ban", post(admin::ban))
         .route("/unban", post(admin::unban))
+        .route("/chat", get(admin::chat))
         .route("/chat/remove", post(admin::remove_chat))
         .route("/chat/mute", post(admin::mute))
         .route("/chat/unmute", post(admin::unmute))

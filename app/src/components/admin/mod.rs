@@ -2,19 +2,21 @@
 //! in this tab's memory only: never stored, gone on reload), then freeze
 //! the canvas, draw a rectangle on it to fill or wipe, see who placed a
 //! pixel, ban or roll back a session or an address, work through the
-//! players' reports, and read the audit log. Every action is a call to
+//! players' reports, remove chat messages and mute their authors, and read
+//! the audit log. Every action is a call to
 //! `/api/admin/…` (docs/protocol.md, typed in `crate::api`); the server
 //! checks the token on each.
 //!
 //! The page is a [`Desk`] of shared signals and one component per part:
 //! [`SignIn`], [`Selection`] (the canvas and the rectangle drawn on it),
 //! [`RectangleTools`], [`TargetTools`], [`FreezeTool`], [`GrowTool`],
-//! [`ReportsPanel`] and [`AuditPanel`]. Each part's view is erased (`AnyView`): nested
+//! [`ReportsPanel`], [`ChatPanel`] and [`AuditPanel`]. Each part's view is erased (`AnyView`): nested
 //! whole, the page's one view type was too deep for rustc's default
 //! recursion limit in a release build (the image's, which does not erase
 //! components), and a page of forms gains nothing from static types.
 
 mod audit;
+mod chat;
 mod reports;
 mod selection;
 mod sign_in;
@@ -26,6 +28,7 @@ use crate::{
     i18n::{AdminTexts, Lang},
 };
 use audit::AuditPanel;
+use chat::ChatPanel;
 use leptos::{html, prelude::*};
 use reports::ReportsPanel;
 use selection::{Rect, Selection};
@@ -155,6 +158,7 @@ pub fn AdminPage(size: CanvasSize, base: String, lang: Lang) -> impl IntoView {
                     <GrowTool size desk/>
                 </section>
                 <ReportsPanel size desk/>
+                <ChatPanel desk/>
                 <AuditPanel desk/>
             </div>
         </div>
