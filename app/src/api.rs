@@ -404,6 +404,16 @@ pub struct PixelPlacer {
     pub address: Option<String>,
 }
 
+/// `POST /api/chat/report`'s body: a chat message reported to the
+/// moderators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatReport {
+    pub id: u64,
+    #[serde(default)]
+    pub reason: String,
+}
+
 /// `GET /api/admin/chat`: the chat's kept messages, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessages {
@@ -464,6 +474,9 @@ pub struct ReportRecord {
     pub placed_by: Option<String>,
     pub session: Option<String>,
     pub address: Option<String>,
+    /// A chat message reported (the area is then empty), as it read then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<ChatMessage>,
 }
 
 /// `POST /api/admin/reports/resolve`'s body.
@@ -540,6 +553,7 @@ mod tests {
         ("ChatRemove", round_trip::<ChatRemove>),
         ("ChatMute", round_trip::<ChatMute>),
         ("ChatMessages", round_trip::<ChatMessages>),
+        ("ChatReport", round_trip::<ChatReport>),
         ("Account", round_trip::<Account>),
         ("Name", round_trip::<Name>),
         ("ReportRequest", round_trip::<ReportRequest>),

@@ -134,6 +134,7 @@ pub struct AdminTexts {
     pub reports: &'static str,
     pub no_reports: &'static str,
     pub report_line: fn(&str, &str, &str, &str, &str, &str) -> String,
+    pub message_report_line: fn(&str, &str, &str, &str) -> String,
     pub roll_back_hour: &'static str,
     pub ban_hour: &'static str,
     pub dismiss: &'static str,
@@ -214,6 +215,9 @@ pub const ADMIN_EN: AdminTexts = AdminTexts {
     dismiss: "Dismiss",
     nobody_known: "Nobody placed there that the history knows of.",
     resolved: |outcome| format!("Report resolved: {outcome}."),
+    message_report_line: |at, reason, author, player| {
+        format!("Chat message by {author} ({player}), reported {at}: {reason}")
+    },
     chat: "Chat (newest first)",
     no_chat: "No messages.",
     remove: "Remove",
@@ -295,6 +299,9 @@ pub const ADMIN_FR: AdminTexts = AdminTexts {
     dismiss: "Classer",
     nobody_known: "Personne n'a posé là à la connaissance de l'historique.",
     resolved: |outcome| format!("Signalement traité : {outcome}."),
+    message_report_line: |at, reason, author, player| {
+        format!("Message de {author} ({player}), signalé le {at} : {reason}")
+    },
     chat: "Discussion (les plus récents d'abord)",
     no_chat: "Aucun message.",
     remove: "Retirer",
@@ -394,6 +401,8 @@ pub struct Texts {
     pub chat_not_allowed: &'static str,
     pub chat_challenge: &'static str,
     pub chat_unavailable: &'static str,
+    pub chat_report: &'static str,
+    pub chat_reported: &'static str,
     // Signing in.
     pub account: &'static str,
     pub sign_in_with: fn(&str) -> String,
@@ -540,6 +549,8 @@ pub const EN: Texts = Texts {
     chat_not_allowed: "Not sent: the chat is closed here, or open to signed-in players only.",
     chat_challenge: "Not sent: place a tile first (it asks you to prove you are not a bot).",
     chat_unavailable: "Not sent: the server is busy. Try again in a moment.",
+    chat_report: "Report this message",
+    chat_reported: "Reported: the moderators will look at it.",
     account: "Account",
     sign_in_with: |provider| format!("Sign in with {provider}"),
     signed_in_with: |provider| format!("Signed in with {provider}"),
@@ -688,6 +699,8 @@ pub const FR: Texts = Texts {
     chat_not_allowed: "Non envoyé : la discussion est fermée ici, ou réservée aux joueurs connectés.",
     chat_challenge: "Non envoyé : posez d'abord un pixel (il vous demande de prouver que vous n'êtes pas un robot).",
     chat_unavailable: "Non envoyé : le serveur est occupé. Réessayez dans un instant.",
+    chat_report: "Signaler ce message",
+    chat_reported: "Signalé : les modérateurs vont le regarder.",
     account: "Compte",
     sign_in_with: |provider| format!("Se connecter avec {provider}"),
     signed_in_with: |provider| format!("Connecté avec {provider}"),

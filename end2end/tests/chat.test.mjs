@@ -117,3 +117,33 @@ test("on /admin a moderator removes a message, which leaves an open page, and mu
   await context.close();
   await player.context().close();
 });
+
+test("a player reports a message; on /admin its report removes it from every page", async () => {
+  const writer = await openCanvas(browser, first.base);
+  const reader = await openCanvas(browser, second.base);
+  for (const page of [writer, reader]) await page.click(".chat-panel summary");
+  await writer.fill(".chat-input", "a message to report");
+  await writer.click(".chat-form button");
+  const line = reader.locator(".chat-line", { hasText: "a message to report" });
+  await line.waitFor();
+  await line.locator(".chat-report").click();
+  await reader.waitForFunction(() => document.querySelector(".chat-notice").textContent.startsWith("Reported"));
+
+  const context = await browser.newContext();
+  const admin = await context.newPage();
+  await admin.goto(`${first.base}/admin`);
+  await admin.waitForSelector('.admin[data-ready="true"]');
+  await admin.fill(".admin-token", TOKEN);
+  await admin.click(".admin-sign-in button");
+  const report = admin.locator(".admin-report", { hasText: "a message to report" });
+  await report.waitFor();
+  await report.locator(".admin-report-remove").click();
+  await admin.waitForFunction(() => document.querySelector(".admin-result").textContent.includes("message removed"));
+  await line.waitFor({ state: "detached" });
+  await writer.locator(".chat-line", { hasText: "a message to report" }).waitFor({ state: "detached" });
+  await report.waitFor({ state: "detached" });
+  assert.deepEqual(reader.problems, []);
+  await context.close();
+  await writer.context().close();
+  await reader.context().close();
+});

@@ -112,6 +112,22 @@ pub async fn report(x: u16, y: u16, reason: &str) -> Result<(), HttpError> {
     Ok(())
 }
 
+/// Reports chat message `id` to the moderators.
+pub async fn report_chat(id: u64) -> Result<(), HttpError> {
+    let request = crate::api::ChatReport {
+        id,
+        reason: String::new(),
+    };
+    let response = Request::post(&scoped("/api/chat/report"))
+        .json(&request)?
+        .send()
+        .await?;
+    if !response.ok() {
+        return Err(refusal(&response).await);
+    }
+    Ok(())
+}
+
 /// A proof-of-work puzzle to solve.
 pub async fn puzzle() -> Result<Puzzle, HttpError> {
     let response = Request::get("/api/challenge").send().await?;

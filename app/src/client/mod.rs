@@ -286,6 +286,18 @@ pub fn send_chat(text: String, live: LiveState) {
     live.chat_notice.set(refusal);
 }
 
+/// Reports chat message `id` to the moderators and says how it went.
+pub fn report_chat(id: u64, live: LiveState) {
+    leptos::task::spawn_local(async move {
+        let t = live.lang.texts();
+        let said = match http::report_chat(id).await {
+            Ok(()) => t.chat_reported.to_owned(),
+            Err(error) => (t.not_reported)(&error.to_string()),
+        };
+        live.chat_notice.set(Some(said));
+    });
+}
+
 /// Centres the view on canvas pixel (x, y) (a place named in the chat),
 /// as a shared link to it would.
 pub fn go_to(x: u16, y: u16) {

@@ -48,6 +48,10 @@ mod imp {
         client::go_to(x, y);
     }
 
+    pub fn report_chat(id: u64, live: LiveState) {
+        client::report_chat(id, live);
+    }
+
     /// Shows the first-visit hint unless this browser saw it.
     pub fn place_hint(shown: RwSignal<bool>) {
         Effect::new(move |_| client::hint::show(shown));
@@ -216,6 +220,7 @@ mod imp {
     pub fn place_hint(_: RwSignal<bool>) {}
     pub fn send_chat(_: String, _: LiveState) {}
     pub fn go_to(_: u16, _: u16) {}
+    pub fn report_chat(_: u64, _: LiveState) {}
     pub fn open_history() {}
     pub fn close_history() {}
     pub fn seek_history(_: u64) {}

@@ -93,11 +93,27 @@ fn chat_line(line: ChatLine, base: &str, live: LiveState) -> AnyView {
             .into_any(),
         })
         .collect_view();
+    let id = line.id;
+    // A shadow-banned author's own line (id 0) is nobody's to report.
+    let report = (id != 0).then(|| {
+        view! {
+            <button
+                type="button"
+                class="chat-report"
+                title=t.chat_report
+                aria-label=t.chat_report
+                on:click=move |_| browser::report_chat(id, live)
+            >
+                "⚑"
+            </button>
+        }
+    });
     view! {
-        <li class="chat-line" data-id=line.id>
+        <li class="chat-line" data-id=id>
             <a class="chat-author" href=href>{author}</a>
             " "
             <span class="chat-text">{text}</span>
+            {report}
         </li>
     }
     .into_any()

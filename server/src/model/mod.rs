@@ -428,6 +428,9 @@ pub struct Report {
     /// canvas. The queue is the deployment's, each canvas's moderators'
     /// listing shows its own.
     pub canvas: Option<String>,
+    /// A chat message reported (then the area is empty): as it was when
+    /// reported, so a removal does not lose what was said.
+    pub message: Option<app::protocol::ChatLine>,
 }
 
 impl Report {

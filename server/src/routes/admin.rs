@@ -706,15 +706,20 @@ pub async fn chat(
         .await?
         .into_iter()
         .rev()
-        .map(|line| ChatMessage {
-            id: line.id,
-            at: rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(line.at_ms)),
-            player: line.player,
-            name: line.name,
-            text: line.text,
-        })
+        .map(chat_message)
         .collect();
     Ok(Json(ChatMessages { messages }))
+}
+
+/// A chat message as moderators read it.
+fn chat_message(line: app::protocol::ChatLine) -> ChatMessage {
+    ChatMessage {
+        id: line.id,
+        at: rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(line.at_ms)),
+        player: line.player,
+        name: line.name,
+        text: line.text,
+    }
 }
 
 /// `GET /api/admin/reports?count=N`: each with who last placed its
@@ -730,9 +735,10 @@ pub async fn reports(
     let canvas = &state.config.canvas_name;
     let queued = state.store.reports(count).await?;
     for report in queued.into_iter().filter(|r| r.canvas == *canvas) {
-        let record = match size.coord(report.x, report.y) {
-            Some(coord) => state.store.pixel(coord).await?,
-            None => None,
+        // A chat message's report is about its author, not a pixel.
+        let record = match (&report.message, size.coord(report.x, report.y)) {
+            (None, Some(coord)) => state.store.pixel(coord).await?,
+            _ => None,
         };
         let placer = record.as_ref().and_then(|r| r.placer.as_ref());
         reports.push(ReportRecord {
@@ -745,9 +751,16 @@ pub async fn reports(
             reason: report.reason,
             reporter: report.reporter,
             reporter_address: report.address,
-            placed_by: record.as_ref().and_then(|r| r.placed_by.clone()),
-            session: placer.map(|p| p.session.clone()),
+            placed_by: match &report.message {
+                Some(message) => message.name.clone(),
+                None => record.as_ref().and_then(|r| r.placed_by.clone()),
+            },
+            session: match &report.message {
+                Some(message) => Some(message.player.clone()),
+                None => placer.map(|p| p.session.clone()),
+            },
             address: placer.map(|p| p.address.clone()),
+            message: report.message.map(chat_message),
         });
     }
     Ok(Json(Reports { reports }))

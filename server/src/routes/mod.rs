@@ -115,6 +115,10 @@ fn canvas_routes(router: Router<AppState>) -> Router<AppState> {
             "/api/report",
             post(report::report).layer(DefaultBodyLimit::max(1024)),
         )
+        .route(
+            "/api/chat/report",
+            post(report::chat).layer(DefaultBodyLimit::max(1024)),
+        )
         .route("/api/preview.png", get(chunks::preview_png))
         .route("/api/pixel", get(api::pixel))
         .route("/api/heatmap.png", get(api::heatmap_png))

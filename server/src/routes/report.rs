@@ -7,8 +7,11 @@ use super::{
     api::is_json,
     visitor::{KnownSession, SameSite, Sender},
 };
-use crate::{error::ApiError, model::Report, state::AppState};
-use app::{api::Reported, requests::ReportRequest};
+use crate::{backend::CHAT_KEPT, error::ApiError, model::Report, state::AppState};
+use app::{
+    api::{ChatReport, Reported},
+    requests::ReportRequest,
+};
 use axum::{body::Bytes, extract::State, http::HeaderMap, Json};
 use std::time::{Instant, SystemTime};
 
@@ -42,6 +45,57 @@ pub async fn report(
         reporter: session.handle(),
         address: address.to_string(),
         canvas: state.config.canvas_name.clone(),
+        message: None,
+    };
+    state.store.report(&report).await?;
+    Ok(Json(Reported { reported: true }))
+}
+
+/// `POST /api/chat/report`: a player reports a chat message of this canvas
+/// (`{"id":N,"reason":"…"}`), under the same limits as an area. The
+/// message is looked up among the kept ones (one bounded read, after the
+/// address's allowance is spent) and queued as it reads now.
+pub async fn chat(
+    State(state): State<AppState>,
+    _: SameSite,
+    KnownSession(session): KnownSession,
+    Sender(address): Sender,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Reported>, ApiError> {
+    if !is_json(&headers) {
+        return Err(ApiError::UnsupportedMediaType("expected application/json"));
+    }
+    let request: ChatReport = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::BadRequest("expected {\"id\":N,\"reason\":\"…\"}".into()))?;
+    if request.reason.chars().count() > Report::MAX_REASON {
+        return Err(ApiError::BadRequest(format!(
+            "a reason has at most {} characters",
+            Report::MAX_REASON
+        )));
+    }
+    if !state.reports_limit.take(address, Instant::now()) {
+        return Err(ApiError::TooManyRequests(
+            "too many reports from this address: try again in a minute",
+        ));
+    }
+    let kept = state.store.recent_chat(CHAT_KEPT).await?;
+    let message = kept
+        .into_iter()
+        .find(|line| line.id == request.id)
+        .ok_or(ApiError::NotFound)?;
+    let report = Report {
+        id: String::new(),
+        at: SystemTime::now(),
+        x: 0,
+        y: 0,
+        width: 0,
+        height: 0,
+        reason: request.reason,
+        reporter: session.handle(),
+        address: address.to_string(),
+        canvas: state.config.canvas_name.clone(),
+        message: Some(message),
     };
     state.store.report(&report).await?;
     Ok(Json(Reported { reported: true }))

@@ -228,3 +228,28 @@ async fn a_closed_chat_refuses_every_message() {
     let mut ws = app.ws().await;
     assert_eq!(ws.chat("hello").await.0, ChatStatus::NotAllowed);
 }
+
+#[tokio::test]
+async fn a_reported_message_reaches_the_moderators_queue_as_it_read() {
+    let (_redis, a, b) = two(&[]).await;
+    let mut writer = a.ws().await;
+    let mut reader = b.ws().await;
+    let reader_cookie = reader.new_session.clone().expect("a session");
+    assert_eq!(writer.chat("something rude").await.0, ChatStatus::Sent);
+    let line = reader.chat_line().await;
+    let report = |id: u64| {
+        b.http
+            .post(b.url("/api/chat/report"))
+            .header("cookie", &reader_cookie)
+            .json(&json!({ "id": id, "reason": "rude" }))
+            .send()
+    };
+    assert_eq!(report(line.id + 1000).await.unwrap().status(), 404);
+    assert_eq!(report(line.id).await.unwrap().status(), 200);
+    let queued: serde_json::Value = a.admin("reports", None).await.json().await.unwrap();
+    let message = &queued["reports"][0]["message"];
+    assert_eq!(message["id"], line.id);
+    assert_eq!(message["text"], "something rude");
+    assert_eq!(message["player"], line.player.as_str());
+    assert_eq!(queued["reports"][0]["reason"], "rude");
+}

@@ -1085,6 +1085,14 @@ async fn reports_queue_up_and_are_resolved_and_the_audit_log_reads_newest_first(
             reporter: "0123456789abcdef".into(),
             address: "192.0.2.1".into(),
             canvas: (x == 2).then(|| "moon".to_owned()),
+            // The first reports a chat message too, kept with it.
+            message: (x == 1).then(|| app::protocol::ChatLine {
+                id: 7,
+                at_ms: 1_700_000_000_000,
+                player: "0123456789abcdef".into(),
+                name: None,
+                text: "rude, words".into(),
+            }),
         };
         store.store.report(&report(1)).await.unwrap();
         store.store.report(&report(2)).await.unwrap();
@@ -1098,6 +1106,8 @@ async fn reports_queue_up_and_are_resolved_and_the_audit_log_reads_newest_first(
         );
         let canvases: Vec<_> = open.iter().map(|r| r.canvas.as_deref()).collect();
         assert_eq!(canvases, [Some("moon"), None], "{}", store.name);
+        assert_eq!(open[1].message, report(1).message, "{}", store.name);
+        assert_eq!(open[0].message, None, "{}", store.name);
         assert!(
             store.store.resolve_report(&open[0].id).await.unwrap(),
             "{}",

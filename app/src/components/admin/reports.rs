@@ -5,7 +5,7 @@
 
 use super::Desk;
 use crate::{
-    api::{Ban, ReportRecord, Reports, Resolve, Resolved, Rollback},
+    api::{Ban, ChatRemove, ReportRecord, Reports, Resolve, Resolved, Rollback},
     components::browser::{self, Signed},
     geometry::CanvasSize,
 };
@@ -49,6 +49,8 @@ fn preview_styles(report: &ReportRecord, size: CanvasSize, version: u32) -> (Str
 enum Verdict {
     RollBack,
     Ban,
+    /// A reported chat message: removed from every page.
+    RemoveMessage,
     Dismiss,
 }
 
@@ -58,6 +60,7 @@ impl Verdict {
         match self {
             Self::RollBack => "rolled back",
             Self::Ban => "banned",
+            Self::RemoveMessage => "message removed",
             Self::Dismiss => "dismissed",
         }
     }
@@ -101,6 +104,16 @@ fn decide(desk: Desk, report: &ReportRecord, verdict: Verdict) {
     };
     match (verdict, session) {
         (Verdict::Dismiss, _) => resolve(desk, signed, id, verdict),
+        (Verdict::RemoveMessage, _) => {
+            let Some(message) = &report.message else {
+                return;
+            };
+            let body = ChatRemove {
+                id: message.id,
+                removed: false,
+            };
+            browser::admin_post(signed, desk.url("chat/remove"), body, then_resolve);
+        }
         (_, None) => desk.say(desk.t.nobody_known),
         (Verdict::RollBack, Some(session)) => {
             let body = Rollback {
@@ -132,6 +145,33 @@ pub(super) fn ReportsPanel(size: CanvasSize, desk: Desk) -> AnyView {
             .get()
             .into_iter()
             .map(|report| {
+                let on = {
+                    let report = report.clone();
+                    move |verdict: Verdict| {
+                        let report = report.clone();
+                        move |_| decide(desk, &report, verdict)
+                    }
+                };
+                if let Some(message) = report.message.clone() {
+                    let author = message.name.clone().unwrap_or_else(|| message.player.clone());
+                    let summary = (desk.t.message_report_line)(&report.at, &report.reason, &author, &message.player);
+                    return view! {
+                        <li class="admin-report">
+                            <blockquote class="admin-report-message">{message.text}</blockquote>
+                            <p class="admin-report-summary">{summary}</p>
+                            <button type="button" class="admin-report-remove" on:click=on(Verdict::RemoveMessage)>
+                                {desk.t.remove}
+                            </button>
+                            <button type="button" class="admin-report-ban" on:click=on(Verdict::Ban)>
+                                {desk.t.ban_hour}
+                            </button>
+                            <button type="button" class="admin-report-dismiss" on:click=on(Verdict::Dismiss)>
+                                {desk.t.dismiss}
+                            </button>
+                        </li>
+                    }
+                    .into_any();
+                }
                 let (image, area) = preview_styles(&report, size, current);
                 let reported = format!(
                     "({}, {}) {}×{}",
@@ -148,10 +188,6 @@ pub(super) fn ReportsPanel(size: CanvasSize, desk: Desk) -> AnyView {
                     report.session.as_deref().unwrap_or("?"),
                     report.address.as_deref().unwrap_or("?"),
                 );
-                let on = move |verdict: Verdict| {
-                    let report = report.clone();
-                    move |_| decide(desk, &report, verdict)
-                };
                 view! {
                     <li class="admin-report">
                         <div class="admin-report-preview" style=image>
@@ -177,6 +213,7 @@ pub(super) fn ReportsPanel(size: CanvasSize, desk: Desk) -> AnyView {
                         </button>
                     </li>
                 }
+                .into_any()
             })
             .collect_view()
     };

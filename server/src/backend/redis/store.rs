@@ -1496,6 +1496,15 @@ impl ModerationStore for RedisStore {
         if let Some(canvas) = &report.canvas {
             fields.push(("canvas", canvas.clone()));
         }
+        if let Some(message) = &report.message {
+            fields.extend([
+                ("message", message.id.to_string()),
+                ("message_at", message.at_ms.to_string()),
+                ("message_by", message.player.clone()),
+                ("message_name", message.name.clone().unwrap_or_default()),
+                ("message_text", message.text.clone()),
+            ]);
+        }
         self.master
             .run(|mut c| async move {
                 redis::cmd("XADD")
@@ -1516,10 +1525,24 @@ impl ModerationStore for RedisStore {
         entries
             .into_iter()
             .map(|(id, mut fields)| {
-                let mut take = |name: &str| fields.remove(name).unwrap_or_default();
                 fn number<T: std::str::FromStr>(text: String) -> Result<T, StoreError> {
                     text.parse().map_err(|_| malformed("report"))
                 }
+                let canvas = fields.remove("canvas");
+                let message = match fields.remove("message") {
+                    None => None,
+                    Some(id) => {
+                        let mut take = |name: &str| fields.remove(name).unwrap_or_default();
+                        Some(ChatLine {
+                            id: number(id)?,
+                            at_ms: number(take("message_at"))?,
+                            player: take("message_by"),
+                            name: Some(take("message_name")).filter(|n| !n.is_empty()),
+                            text: take("message_text"),
+                        })
+                    }
+                };
+                let mut take = |name: &str| fields.remove(name).unwrap_or_default();
                 let at: u64 = number(take("at"))?;
                 Ok(Report {
                     id,
@@ -1531,7 +1554,8 @@ impl ModerationStore for RedisStore {
                     reason: take("reason"),
                     reporter: take("reporter"),
                     address: take("address"),
-                    canvas: fields.remove("canvas"),
+                    canvas,
+                    message,
                 })
             })
             .collect()
