@@ -30,6 +30,8 @@ FIGURES = [
     ("gaps", "gaps", "{:.0f}"),
     ("resyncs", "resyncs", "{:.0f}"),
     ("converged", "verify.converged", None),
+    ("chat posted/s", "chat_posted_per_s", "{:,.1f}"),
+    ("chat lines/s delivered", "chat_lines_per_s", "{:,.0f}"),
 ]
 
 
@@ -68,6 +70,9 @@ for scenario, servers in by_scenario.items():
                 values.append(us_per_tile(result))
             else:
                 values.append(get(result, key))
+        # The chat's rows only where a run chatted.
+        if key and key.startswith("chat") and not any(values):
+            continue
         ratio = ""
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and values[1]:
             ratio = f"{values[0] / values[1]:.2f}"

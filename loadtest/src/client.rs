@@ -112,6 +112,8 @@ pub struct Role {
     /// Watching chunks: the observers' area. Only placements there are
     /// timed for visibility (an observer sees no others).
     pub observed: Option<Area>,
+    /// Posts a chat message at this pace while placing (`--chat-rate`).
+    pub chat: Option<Pace>,
 }
 
 /// What a client tells at the end.
@@ -329,6 +331,15 @@ impl Client {
             }
             _ => None,
         };
+        let mut chatter = match self.role.chat {
+            Some(Pace::Every { every, offset }) => {
+                let mut ticker =
+                    tokio::time::interval_at(tokio::time::Instant::now() + offset, every);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                Some(ticker)
+            }
+            _ => None,
+        };
         let mut placing = false;
         // Made once per phase, not per frame: each `changed()` registers
         // with the channel that every client shares.
@@ -366,6 +377,16 @@ impl Client {
                     }
                 } => {
                     if self.place().await.is_err() {
+                        break;
+                    }
+                }
+                Some(()) = async {
+                    match chatter.as_mut() {
+                        Some(ticker) if placing => { ticker.tick().await; Some(()) }
+                        _ => None,
+                    }
+                } => {
+                    if self.chat().await.is_err() {
                         break;
                     }
                 }
@@ -423,6 +444,18 @@ impl Client {
 
     async fn place(&mut self) -> Result<(), ()> {
         self.send_place(true).await
+    }
+
+    async fn chat(&mut self) -> Result<(), ()> {
+        let text = format!(
+            "load {} at ({}, {})",
+            self.rng.random::<u32>(),
+            self.width / 2,
+            self.height / 2
+        );
+        self.shared.counters.add(Count::ChatSent, 1);
+        let frame = ClientMessage::Chat { text }.encode();
+        self.socket.send(Message::Binary(frame)).await.map_err(drop)
     }
 
     async fn send_place(&mut self, flush: bool) -> Result<(), ()> {
@@ -503,6 +536,14 @@ impl Client {
                 }
             }
             Some(&kind::PRESENCE) => counters.add(Count::PresenceFrames, 1),
+            Some(&kind::CHAT_LINE) => counters.add(Count::ChatLines, 1),
+            Some(&kind::CHAT_RESULT) => match frame.get(1) {
+                Some(0) => counters.add(Count::ChatPosted, 1),
+                Some(_) => counters.add(Count::ChatRefused, 1),
+                None => counters.add(Count::BadFrames, 1),
+            },
+            // A moderator's removal: nothing a load client acts on.
+            Some(&kind::CHAT_REMOVED) => {}
             // Moderation state: nothing a load client acts on.
             Some(&kind::FROZEN) => {}
             Some(&kind::RESYNC) => match ServerMessage::decode(&frame) {

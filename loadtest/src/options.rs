@@ -45,6 +45,11 @@ promises: every client receives every tile, in seq order, promptly.
                             placements there count for visibility; with
                             --verify the tracked clients keep their chunks
                             and compare them with /api/chunks (0: whole canvas)
+      --chat-rate R         also post R chat messages/s (Chat frames) while
+                            placing, from clients other than the placers, each
+                            at most one every 2 s; reports what was posted,
+                            refused and delivered (ChatLine frames). The
+                            server's chat limits must allow it (CHAT_PER_MINUTE)
       --no-progress         no progress lines on stderr
 
 The last line of stdout is one JSON object with every figure. Exit codes: 0
@@ -74,6 +79,8 @@ pub struct Options {
     /// The side of each client's view when clients watch chunks; 0: they
     /// take the whole canvas.
     pub view: u32,
+    /// Chat messages posted a second while placing (0: none).
+    pub chat_rate: f64,
 }
 
 impl Options {
@@ -99,6 +106,7 @@ impl Options {
             http_rate: 0.0,
             source_ips: 0,
             view: 0,
+            chat_rate: 0.0,
         };
         while let Some(arg) = args.next() {
             let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -129,6 +137,7 @@ impl Options {
                 "--no-progress" => options.progress = false,
                 "--http-rate" => options.http_rate = number(&value(&arg)?)?,
                 "--view" => options.view = number(&value(&arg)?)?,
+                "--chat-rate" => options.chat_rate = number(&value(&arg)?)?,
                 "--source-ips" => options.source_ips = number(&value(&arg)?)?,
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),

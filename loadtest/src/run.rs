@@ -272,6 +272,9 @@ async fn encodings(http: &reqwest::Client, targets: &[String]) -> Option<f64> {
 /// not place), and the last `track` clients keep a canvas. With `--view`,
 /// each watches a random area of that side (the observers the one at the
 /// origin).
+/// How often one client posts a chat message at most (`--chat-rate`).
+const CHAT_EVERY: Duration = Duration::from_secs(2);
+
 fn role(
     options: &Options,
     index: usize,
@@ -308,7 +311,23 @@ fn role(
             side,
         }
     });
+    // Chat from the clients after the placers, each one message per
+    // `CHAT_EVERY` at most (the server lets a connection post one a second).
+    let chatters = if options.chat_rate > 0.0 {
+        ((options.chat_rate * CHAT_EVERY.as_secs_f64()).ceil() as usize)
+            .min(options.clients - placers)
+    } else {
+        0
+    };
+    let chat = (index >= placers && index < placers + chatters).then(|| {
+        let every = Duration::from_secs_f64(chatters as f64 / options.chat_rate);
+        Pace::Every {
+            every,
+            offset: every.mul_f64((index - placers) as f64 / chatters as f64),
+        }
+    });
     Role {
+        chat,
         place,
         observer,
         tracked: index >= options.clients - options.track,
@@ -477,6 +496,10 @@ fn figures(
         "error_frames": all.get(Count::ErrorFrames),
         "bad_frames": all.get(Count::BadFrames),
         "presence_frames": all.get(Count::PresenceFrames),
+        "chat_sent_per_s": per_s(Count::ChatSent),
+        "chat_posted_per_s": per_s(Count::ChatPosted),
+        "chat_refused": all.get(Count::ChatRefused),
+        "chat_lines_per_s": per_s(Count::ChatLines),
         "errors": reports.iter().flat_map(|(_, r)| r.errors.iter().cloned()).take(10).collect::<Vec<_>>(),
         "server": {
             "cpu_cores": round3(server_cpu),

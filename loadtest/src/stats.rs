@@ -39,6 +39,10 @@ pub enum Count {
     NotAllowed,
     Unconfirmed,
     OtherRefusal,
+    ChatSent,
+    ChatPosted,
+    ChatRefused,
+    ChatLines,
     Disconnects,
 }
 
