@@ -2,7 +2,9 @@
 //! connection is sent after `Hello`, without a store read per connection.
 //!
 //! The sync task applies what the feed brings ([`ChatLog::apply`]) and
-//! hands it to every socket. After an interruption of the feed, or at
+//! hands it to every socket with its next tiles ([`ChatLog::send_pending`]),
+//! on the same paced flush: a busy chat then costs the sockets no wake-ups
+//! of its own. After an interruption of the feed, or at
 //! start, the copy is marked stale and [`ChatLog::run`] reloads it from the
 //! store (a message posted while the feed was down reaches new pages that
 //! way; open pages miss it, as chat is not replayed).
@@ -30,6 +32,8 @@ pub struct ChatLog {
     lines: Mutex<VecDeque<(u64, Bytes)>>,
     /// Set when the copy may be missing messages.
     stale: AtomicBool,
+    /// Frames applied and not yet handed to the sockets, oldest first.
+    pending: Mutex<Vec<Bytes>>,
 }
 
 impl ChatLog {
@@ -38,13 +42,14 @@ impl ChatLog {
         Self {
             lines: Mutex::default(),
             stale: AtomicBool::new(true),
+            pending: Mutex::default(),
         }
     }
 
-    /// What the feed brought: kept, and sent to every socket.
-    pub fn apply(&self, event: ChatEvent, fanout: &Fanout) {
+    /// What the feed brought: kept, and queued for every socket.
+    pub fn apply(&self, event: ChatEvent) {
         let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
-        match event {
+        let frame = match event {
             ChatEvent::Posted(line) => {
                 let id = line.id;
                 let frame = ServerMessage::ChatLine(line).encode();
@@ -56,14 +61,35 @@ impl ChatLog {
                     lines.pop_front();
                 }
                 lines.push_back((id, frame.clone()));
-                drop(lines);
-                fanout.send(Frame::Chat(frame));
+                frame
             }
             ChatEvent::Removed(id) => {
                 lines.retain(|(kept, _)| *kept != id);
-                drop(lines);
-                fanout.send(Frame::Chat(ServerMessage::ChatRemoved { id }.encode()));
+                ServerMessage::ChatRemoved { id }.encode()
             }
+        };
+        drop(lines);
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(frame);
+    }
+
+    /// Whether frames wait for the next flush.
+    pub fn has_pending(&self) -> bool {
+        !self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Hands the waiting frames to every socket.
+    pub fn send_pending(&self, fanout: &Fanout) {
+        let pending =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        for frame in pending {
+            fanout.send(Frame::Chat(frame));
         }
     }
 

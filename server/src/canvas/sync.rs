@@ -209,7 +209,7 @@ impl SyncTask {
                                 connected = true;
                             }
                             Some(FeedEvent::Resized(size)) => self.grow(size),
-                            Some(FeedEvent::Chat(event)) => self.chat.apply(event, &self.fanout),
+                            Some(FeedEvent::Chat(event)) => self.chat.apply(event),
                             Some(FeedEvent::Disconnected) => {
                                 connected = false;
                                 self.live.store(false, Ordering::Relaxed);
@@ -227,7 +227,8 @@ impl SyncTask {
                             None => break,
                         }
                     }
-                    if !applied.tiles.is_empty() && flush_at.is_none() {
+                    let waiting = !applied.tiles.is_empty() || self.chat.has_pending();
+                    if waiting && flush_at.is_none() {
                         let due = last_flush + interval;
                         if due <= Instant::now() {
                             self.flush(&mut applied);
@@ -442,7 +443,9 @@ impl SyncTask {
         }
     }
 
+    /// Hands the tiles applied, and the chat's frames, to the sockets.
     fn flush(&self, applied: &mut Applied) {
+        self.chat.send_pending(&self.fanout);
         if applied.tiles.is_empty() {
             return;
         }
