@@ -36,8 +36,10 @@ use std::sync::{
 };
 use tokio::sync::broadcast;
 
-/// Chat frames one socket's outbox holds at most.
-const CHAT_QUEUED: usize = 32;
+/// Chat frames one socket's outbox holds at most: about a second of a
+/// very busy chat (100 messages/s, handed over in bursts with the paced
+/// flushes of tiles), 4 KB of handles to frames every socket shares.
+const CHAT_QUEUED: usize = 128;
 
 /// Where each frame goes: every whole-canvas socket takes every frame from
 /// one broadcast channel; the sockets that watch chunks get theirs in a
