@@ -102,14 +102,7 @@ pub async fn report(x: u16, y: u16, reason: &str) -> Result<(), HttpError> {
         height: 1,
         reason: reason.to_owned(),
     };
-    let response = Request::post(&scoped("/api/report"))
-        .json(&request)?
-        .send()
-        .await?;
-    if !response.ok() {
-        return Err(refusal(&response).await);
-    }
-    Ok(())
+    post_to_canvas("/api/report", &request).await
 }
 
 /// Reports chat message `id` to the moderators.
@@ -118,10 +111,13 @@ pub async fn report_chat(id: u64) -> Result<(), HttpError> {
         id,
         reason: String::new(),
     };
-    let response = Request::post(&scoped("/api/chat/report"))
-        .json(&request)?
-        .send()
-        .await?;
+    post_to_canvas("/api/chat/report", &request).await
+}
+
+/// Posts `body` as JSON to one of this canvas's routes; only whether it was
+/// taken matters.
+async fn post_to_canvas(path: &str, body: &impl serde::Serialize) -> Result<(), HttpError> {
+    let response = Request::post(&scoped(path)).json(body)?.send().await?;
     if !response.ok() {
         return Err(refusal(&response).await);
     }

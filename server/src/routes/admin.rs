@@ -455,9 +455,7 @@ pub async fn mute(
 ) -> Result<Json<ChatMute>, ApiError> {
     moderator.may(Role::Moderator)?;
     let mute: ChatMute = body(&headers, &request)?;
-    if !is_session_handle(&mute.player) {
-        return Err(bad("player must be a player's handle (16 hex digits)"));
-    }
+    player_handle(&mute.player)?;
     let minutes = mute
         .minutes
         .filter(|m| (1..=MAX_BAN_MINUTES).contains(m))
@@ -485,6 +483,15 @@ pub async fn mute(
     Ok(Json(answer))
 }
 
+/// Refuses what is not a player's handle.
+fn player_handle(player: &str) -> Result<(), ApiError> {
+    if is_session_handle(player) {
+        Ok(())
+    } else {
+        Err(bad("player must be a player's handle (16 hex digits)"))
+    }
+}
+
 /// `POST /api/admin/chat/unmute`.
 pub async fn unmute(
     State(state): State<AppState>,
@@ -494,9 +501,7 @@ pub async fn unmute(
 ) -> Result<Json<ChatMute>, ApiError> {
     moderator.may(Role::Moderator)?;
     let ChatMute { player, .. } = body(&headers, &request)?;
-    if !is_session_handle(&player) {
-        return Err(bad("player must be a player's handle (16 hex digits)"));
-    }
+    player_handle(&player)?;
     let details = json!({ "player": player });
     let target = player.clone();
     let lifted = moderator

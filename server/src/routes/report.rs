@@ -7,7 +7,12 @@ use super::{
     api::is_json,
     visitor::{KnownSession, SameSite, Sender},
 };
-use crate::{backend::CHAT_KEPT, error::ApiError, model::Report, state::AppState};
+use crate::{
+    backend::CHAT_KEPT,
+    error::ApiError,
+    model::{ClientAddress, Report},
+    state::AppState,
+};
 use app::{
     api::{ChatReport, Reported},
     requests::ReportRequest,
@@ -23,17 +28,11 @@ pub async fn report(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Reported>, ApiError> {
-    if !is_json(&headers) {
-        return Err(ApiError::UnsupportedMediaType("expected application/json"));
-    }
+    json_only(&headers)?;
     let size = state.mirror.size();
     let request = ReportRequest::parse(&body, size.width, size.height)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
-    if !state.reports_limit.take(address, Instant::now()) {
-        return Err(ApiError::TooManyRequests(
-            "too many reports from this address: try again in a minute",
-        ));
-    }
+    allowance(&state, address)?;
     let report = Report {
         id: String::new(),
         at: SystemTime::now(),
@@ -63,9 +62,7 @@ pub async fn chat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Reported>, ApiError> {
-    if !is_json(&headers) {
-        return Err(ApiError::UnsupportedMediaType("expected application/json"));
-    }
+    json_only(&headers)?;
     let request: ChatReport = serde_json::from_slice(&body)
         .map_err(|_| ApiError::BadRequest("expected {\"id\":N,\"reason\":\"…\"}".into()))?;
     if request.reason.chars().count() > Report::MAX_REASON {
@@ -74,11 +71,7 @@ pub async fn chat(
             Report::MAX_REASON
         )));
     }
-    if !state.reports_limit.take(address, Instant::now()) {
-        return Err(ApiError::TooManyRequests(
-            "too many reports from this address: try again in a minute",
-        ));
-    }
+    allowance(&state, address)?;
     let kept = state.store.recent_chat(CHAT_KEPT).await?;
     let message = kept
         .into_iter()
@@ -99,4 +92,24 @@ pub async fn chat(
     };
     state.store.report(&report).await?;
     Ok(Json(Reported { reported: true }))
+}
+
+fn json_only(headers: &HeaderMap) -> Result<(), ApiError> {
+    if is_json(headers) {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType("expected application/json"))
+    }
+}
+
+/// One of the few reports an address may file a minute, whatever it
+/// reports.
+fn allowance(state: &AppState, address: ClientAddress) -> Result<(), ApiError> {
+    if state.reports_limit.take(address, Instant::now()) {
+        Ok(())
+    } else {
+        Err(ApiError::TooManyRequests(
+            "too many reports from this address: try again in a minute",
+        ))
+    }
 }

@@ -906,22 +906,12 @@ impl BoardStore for RedisStore {
     }
 
     async fn fold_boards(&self) -> Result<usize, StoreError> {
-        let (turn, folded) = (self.keys.boards_turn(), self.keys.boards_folded());
+        let folded = self.keys.boards_folded();
         // One instance a second: the others would read the same stretch.
-        let taken: Option<String> = self
-            .master
-            .run(|mut c| async move {
-                redis::cmd("SET")
-                    .arg(turn)
-                    .arg(1)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(FOLD_TURN_MS)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        if taken.is_none() {
+        if !self
+            .take_turn(self.keys.boards_turn(), FOLD_TURN_MS)
+            .await?
+        {
             return Ok(0);
         }
         let mut counted = 0;
@@ -1667,20 +1657,7 @@ impl ArchiveStore for RedisStore {
         // A little short of the interval, so the next turn is free by the
         // next tick of whichever instance comes first.
         let hold = (interval.as_millis() as u64 * 9 / 10).max(1);
-        let taken: Option<String> = self
-            .master
-            .run(|mut c| async move {
-                redis::cmd("SET")
-                    .arg(key)
-                    .arg(1)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(hold)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        Ok(taken.is_some())
+        self.take_turn(key, hold).await
     }
 
     async fn archive(
@@ -1953,6 +1930,25 @@ impl HealthStore for RedisStore {
 }
 
 impl RedisStore {
+    /// Takes a turn that one instance holds at a time: true if `key` was
+    /// free, and now this caller's for `hold_ms`.
+    async fn take_turn(&self, key: String, hold_ms: u64) -> Result<bool, StoreError> {
+        let taken: Option<String> = self
+            .master
+            .run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(hold_ms)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(taken.is_some())
+    }
+
     /// The key of a session's or an address's ban (range bans live in one
     /// hash, [`Keys::range_bans`]).
     fn ban_key(&self, target: &BanTarget) -> String {
