@@ -25,7 +25,8 @@ use crate::{
     session::Sessions,
     signin::SignIn,
     state::{
-        AppState, HEAVY_READS, LARGE_RESUME_BURST, LARGE_RESUME_EVERY, REPORT_BURST, REPORT_EVERY,
+        AppState, CanvasState, HEAVY_READS, LARGE_RESUME_BURST, LARGE_RESUME_EVERY, REPORT_BURST,
+        REPORT_EVERY,
     },
     usage,
 };
@@ -130,7 +131,7 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
         shared.metrics.clone(),
         config.snapshot_max_age,
     );
-    let state = AppState {
+    let state = AppState::new(CanvasState {
         config: Arc::new(config),
         sessions: shared.sessions.clone(),
         sign_in: shared.sign_in.clone(),
@@ -153,7 +154,7 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
         feed_live: Arc::new(AtomicBool::new(false)),
         shutdown: shared.shutdown.clone(),
         tasks: shared.tasks.clone(),
-    };
+    });
     let sync = SyncTask {
         store: state.store.clone(),
         feed,

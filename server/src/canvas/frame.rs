@@ -11,7 +11,10 @@ use app::{
     },
 };
 use bytes::Bytes;
-use std::sync::{Arc, OnceLock};
+use std::{
+    ops::Deref,
+    sync::{Arc, OnceLock},
+};
 
 /// A frame for every socket of this instance.
 #[derive(Debug, Clone)]
@@ -31,16 +34,29 @@ pub enum Frame {
     Chat(Bytes),
 }
 
-/// A `Tiles` frame with the seqs it carries.
+/// A `Tiles` frame with the seqs it carries: a handle, one pointer, to
+/// what every socket shares (each socket's outbox and mailbox hold one
+/// inline, idle ones included).
 #[derive(Debug, Clone)]
-pub struct TilesFrame {
+pub struct TilesFrame(Arc<SharedTiles>);
+
+#[derive(Debug)]
+pub struct SharedTiles {
     pub first_seq: u64,
     pub last_seq: u64,
     pub bytes: Bytes,
     /// When its oldest tile was accepted (unix ms), for the delivery lag.
     pub placed_at_ms: Option<u64>,
     /// Its tiles grouped by chunk, made on first use.
-    by_chunk: Arc<OnceLock<ChunkParts>>,
+    by_chunk: OnceLock<ChunkParts>,
+}
+
+impl Deref for TilesFrame {
+    type Target = SharedTiles;
+
+    fn deref(&self) -> &SharedTiles {
+        &self.0
+    }
 }
 
 /// A frame's tiles regrouped by chunk (each chunk's in seq order), so a
@@ -105,12 +121,14 @@ impl TilesFrame {
         tiles
             .chunks(MAX_TILES_PER_FRAME)
             .zip((first_seq..).step_by(MAX_TILES_PER_FRAME))
-            .map(move |(chunk, first)| Self {
-                bytes: encode_tiles(first, chunk),
-                first_seq: first,
-                last_seq: first + chunk.len() as u64 - 1,
-                placed_at_ms,
-                by_chunk: Arc::default(),
+            .map(move |(chunk, first)| {
+                Self(Arc::new(SharedTiles {
+                    bytes: encode_tiles(first, chunk),
+                    first_seq: first,
+                    last_seq: first + chunk.len() as u64 - 1,
+                    placed_at_ms,
+                    by_chunk: OnceLock::new(),
+                }))
             })
     }
 

@@ -111,30 +111,33 @@ const FINISH_WITHIN: Duration = Duration::from_secs(5);
 /// The answer to one Place (or Undo) frame, once the store has decided.
 type Reply = Pin<Box<dyn Future<Output = Answer> + Send>>;
 
-/// What answers one Place or Undo: its `PlaceResult`, and the session's
-/// charges after it when a session holds more than one (`CHARGES_MAX`).
+/// What answers one Place or Undo, encoded where it is decided: its
+/// `PlaceResult`, and the session's charges after it when a session holds
+/// more than one (`CHARGES_MAX`). (Encoded, the answer a connection holds
+/// while writing it is two `Bytes`, not two messages.)
 struct Answer {
-    result: ServerMessage,
-    charges: Option<ServerMessage>,
+    result: Bytes,
+    charges: Option<Bytes>,
 }
 
 impl From<ServerMessage> for Answer {
     fn from(result: ServerMessage) -> Self {
         Self {
-            result,
+            result: result.encode(),
             charges: None,
         }
     }
 }
 
 /// The answers to Place frames, in order. Made on the first placement: a
-/// socket that only watches (most of them) never allocates the queue.
+/// socket that only watches (most of them) never allocates the queue, and
+/// holds a pointer, not the queue's 64 bytes.
 #[derive(Default)]
-struct Replies(Option<FuturesOrdered<Reply>>);
+struct Replies(Option<Box<FuturesOrdered<Reply>>>);
 
 impl Replies {
     fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, FuturesOrdered::len)
+        self.0.as_deref().map_or(0, FuturesOrdered::len)
     }
 
     fn is_empty(&self) -> bool {
@@ -142,9 +145,7 @@ impl Replies {
     }
 
     fn push_back(&mut self, reply: Reply) {
-        self.0
-            .get_or_insert_with(FuturesOrdered::new)
-            .push_back(reply);
+        self.0.get_or_insert_with(Box::default).push_back(reply);
     }
 
     /// The next answer, once it is decided; `None` when none is awaited.
@@ -297,47 +298,8 @@ impl<S: Transport> Connection<S> {
     }
 
     async fn serve(&mut self) -> Result<(), DisconnectReason> {
-        let size = self.state.mirror.size();
-        // The client loads a snapshot at least this new after Hello.
-        let Version { epoch, seq } = self.outbox.covered();
-        self.feed(
-            ServerMessage::Hello(Hello {
-                width: size.width,
-                height: size.height,
-                seq,
-                epoch,
-                cooldown_ms: self.state.config.cooldown.as_millis() as u32,
-            })
-            .encode(),
-        )
-        .await?;
-        let online = self.state.presence.online();
-        self.feed(ServerMessage::Presence { online }.encode())
-            .await?;
-        // Only while frozen: a client that never sees the frame knows the
-        // canvas is open.
-        if self.state.presence.frozen() {
-            self.feed(ServerMessage::Frozen { frozen: true }.encode())
-                .await?;
-        }
-        // Only where sessions hold several charges: with one, `Hello`'s
-        // cooldown says it all (and clients of before charges see nothing
-        // new).
-        let rules = self.state.config.rules();
-        if rules.charges > 1 {
-            let refill = self
-                .state
-                .store
-                .refill(&self.session)
-                .await
-                .unwrap_or_default();
-            self.feed(charges(&rules, refill).encode()).await?;
-        }
-        // The chat's newest messages, from this instance's copy.
-        for line in self.state.chat.frames() {
-            self.feed(line).await?;
-        }
-        self.flush().await?;
+        // Boxed: its state is needed once, not for the socket's life.
+        Box::pin(self.greet()).await?;
 
         let shutdown = self.state.shutdown.clone();
         // Made once: a fresh `cancelled()` per round would register with
@@ -385,6 +347,52 @@ impl<S: Transport> Connection<S> {
             }
             self.flush().await?;
         }
+    }
+
+    /// What a client is told first: `Hello`, the users online, whether the
+    /// canvas is frozen, its charges, and the chat's newest lines.
+    async fn greet(&mut self) -> Result<(), DisconnectReason> {
+        let size = self.state.mirror.size();
+        // The client loads a snapshot at least this new after Hello.
+        let Version { epoch, seq } = self.outbox.covered();
+        self.feed(
+            ServerMessage::Hello(Hello {
+                width: size.width,
+                height: size.height,
+                seq,
+                epoch,
+                cooldown_ms: self.state.config.cooldown.as_millis() as u32,
+            })
+            .encode(),
+        )
+        .await?;
+        let online = self.state.presence.online();
+        self.feed(ServerMessage::Presence { online }.encode())
+            .await?;
+        // Only while frozen: a client that never sees the frame knows the
+        // canvas is open.
+        if self.state.presence.frozen() {
+            self.feed(ServerMessage::Frozen { frozen: true }.encode())
+                .await?;
+        }
+        // Only where sessions hold several charges: with one, `Hello`'s
+        // cooldown says it all (and clients of before charges see nothing
+        // new).
+        let rules = self.state.config.rules();
+        if rules.charges > 1 {
+            let refill = self
+                .state
+                .store
+                .refill(&self.session)
+                .await
+                .unwrap_or_default();
+            self.feed(charges(&rules, refill).encode()).await?;
+        }
+        // The chat's newest messages, from this instance's copy.
+        for line in self.state.chat.frames() {
+            self.feed(line).await?;
+        }
+        self.flush().await
     }
 
     /// Shutting down: reads nothing more, answers the placements in flight
@@ -687,25 +695,34 @@ impl<S: Transport> Connection<S> {
         self.write_outbox().await
     }
 
-    /// Writes whatever the outbox holds (not yet flushed).
-    async fn write_outbox(&mut self) -> Result<(), DisconnectReason> {
+    /// Writes whatever the outbox holds (not yet flushed). (Not an `async
+    /// fn`: only the frames are held while they are written.)
+    fn write_outbox(&mut self) -> impl Future<Output = Result<(), DisconnectReason>> + '_ {
         let ready = self.outbox.take(&self.state.mirror);
-        for frame in ready.frames {
-            self.feed(frame).await?;
-        }
         if let Some(placed_at_ms) = ready.placed_at_ms {
-            let now = Instant::now();
-            if now >= self.next_lag_sample {
-                self.next_lag_sample = now + LAG_SAMPLE_EVERY;
-                let lag_ms = unix_ms(SystemTime::now()).saturating_sub(placed_at_ms);
-                self.state
-                    .metrics
-                    .sockets
-                    .delivery_lag
-                    .observe(lag_ms as f64 / 1000.0);
-            }
+            self.sample_lag(placed_at_ms);
         }
-        Ok(())
+        async move {
+            for frame in ready.frames {
+                self.feed(frame).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Records how long after its acceptance a tile is written, at most
+    /// once per [`LAG_SAMPLE_EVERY`].
+    fn sample_lag(&mut self, placed_at_ms: u64) {
+        let now = Instant::now();
+        if now >= self.next_lag_sample {
+            self.next_lag_sample = now + LAG_SAMPLE_EVERY;
+            let lag_ms = unix_ms(SystemTime::now()).saturating_sub(placed_at_ms);
+            self.state
+                .metrics
+                .sockets
+                .delivery_lag
+                .observe(lag_ms as f64 / 1000.0);
+        }
     }
 
     /// Answers a protocol violation with `Error` and closes the socket.
@@ -740,11 +757,21 @@ impl<S: Transport> Connection<S> {
     }
 
     /// Queues a placement's answer: its `PlaceResult`, then its charges.
-    async fn feed_answer(&mut self, answer: Answer) -> Result<(), DisconnectReason> {
-        self.feed(answer.result.encode()).await?;
-        match answer.charges {
-            Some(charges) => self.feed(charges.encode()).await,
-            None => Ok(()),
+    /// (Not an `async fn`, which would hold the answer twice.)
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps the argument twice"
+    )]
+    fn feed_answer(
+        &mut self,
+        answer: Answer,
+    ) -> impl Future<Output = Result<(), DisconnectReason>> + '_ {
+        async move {
+            self.feed(answer.result).await?;
+            match answer.charges {
+                Some(charges) => self.feed(charges).await,
+                None => Ok(()),
+            }
         }
     }
 
@@ -781,14 +808,14 @@ impl<S: Transport> Connection<S> {
     /// (the socket's kernel buffer is full) is the deadline armed, on the
     /// connection's one timer (made the first time it is needed, then
     /// reused), so no write carries a timer of its own.
-    async fn write(
-        &mut self,
-        mut poll: impl FnMut(&mut S, &mut Context<'_>) -> Poll<Result<(), axum::Error>>,
-    ) -> Result<(), DisconnectReason> {
+    fn write<'a>(
+        &'a mut self,
+        mut poll: impl FnMut(&mut S, &mut Context<'_>) -> Poll<Result<(), axum::Error>> + 'a,
+    ) -> impl Future<Output = Result<(), DisconnectReason>> + 'a {
         let send_timeout = self.state.config.send_timeout;
         let (socket, stall) = (&mut self.socket, &mut self.stall);
         let mut armed = false;
-        std::future::poll_fn(|cx| {
+        std::future::poll_fn(move |cx| {
             if let Poll::Ready(result) = poll(socket, cx) {
                 return Poll::Ready(result.map_err(|_| DisconnectReason::Closed));
             }
@@ -802,7 +829,6 @@ impl<S: Transport> Connection<S> {
                 .poll(cx)
                 .map(|()| Err(DisconnectReason::SlowClient))
         })
-        .await
     }
 }
 
@@ -866,8 +892,8 @@ async fn decide(
         .observe(asked.elapsed().as_secs_f64());
     tracing::debug!(?placing, ?outcome, "placement answered");
     let with_charges = |result: ServerMessage, refill: Duration| Answer {
-        result,
-        charges: (rules.charges > 1).then(|| charges(&rules, refill)),
+        result: result.encode(),
+        charges: (rules.charges > 1).then(|| charges(&rules, refill).encode()),
     };
     match outcome {
         Ok(PlaceOutcome::Accepted { seq, refill }) => {

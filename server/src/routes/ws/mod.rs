@@ -45,12 +45,16 @@ pub async fn upgrade(
         Err(NoSession::Unavailable) => return ApiError::SESSIONS_UNAVAILABLE.into_response(),
     };
     let ConnectionSlot { address, permit } = slot;
+    // What the connection starts from, in one box: the callback's captures
+    // stay in the socket's task for its whole life, moved from or not.
+    let start = Box::new((state, session, address, permit));
     let mut response = ws
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(TRANSPORT_LIMIT)
         .max_frame_size(TRANSPORT_LIMIT)
         .on_upgrade(move |socket| {
+            let (state, session, address, permit) = *start;
             let tasks = state.tasks.clone();
             // Every event of the connection carries who it is: the
             // session's handle (what moderators see, never the id) and the
