@@ -14,7 +14,7 @@ use thiserror::Error;
 /// holds. What `Hello` and `Resync` announce, what a client's copy and an
 /// instance's mirror are at, and what `Resume` resumes from: one name on
 /// both ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Version {
     pub epoch: u64,
     pub seq: u64,

@@ -50,6 +50,10 @@ pub struct Config {
     /// between two `Tiles` frames grows with the number of sockets beyond
     /// `batch_interval`.
     pub fanout_frames_per_sec: u32,
+    /// Under load, a socket that watches chunks gets at most one
+    /// `ViewTiles` frame this often: a world's crowd is many sockets that
+    /// each need a few tiles, so the frames, not the tiles, are its cost.
+    pub view_interval: Duration,
     /// Tiles the instance remembers, to catch up a socket that fell behind
     /// and to answer `Resume` without asking the store.
     pub recent_tiles: usize,
@@ -314,6 +318,7 @@ impl Config {
                 .ms("BATCH_INTERVAL_MS", 20)?
                 .clamp(Duration::from_millis(1), Duration::from_secs(1)),
             fanout_frames_per_sec: env.parse("FANOUT_FRAMES_PER_SEC", 50_000)?,
+            view_interval: env.ms("VIEW_INTERVAL_MS", 250)?.min(Duration::from_secs(1)),
             recent_tiles: env.parse("RECENT_TILES", 65_536)?,
             snapshot_max_age: env.ms("SNAPSHOT_MAX_AGE_MS", 250)?,
             archive_interval: env.ms("SNAPSHOT_INTERVAL_MS", 600_000)?,

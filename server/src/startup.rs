@@ -166,6 +166,7 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
         batching: Batching {
             interval: state.config.batch_interval,
             frames_per_sec: state.config.fanout_frames_per_sec,
+            view_interval: state.config.view_interval,
         },
         reports_seq: state.config.canvas_name.is_none(),
         chat: state.chat.clone(),

@@ -82,14 +82,26 @@ impl Fanout {
         watching + self.sender.send(frame).unwrap_or(0)
     }
 
+    /// Sends a frame of tiles to the sockets of one phase that watch its
+    /// chunks. Only while [`Self::phased`].
+    pub fn send_phase(&self, frame: Frame, phase: usize) -> usize {
+        self.watchers.send_phase(&frame, phase)
+    }
+
+    /// Whether every socket watches chunks, so that their frames can be
+    /// spread over the interval in groups ([`super::watchers::PHASES`]).
+    pub fn phased(&self) -> bool {
+        self.sender.receiver_count() == 0 && self.watchers.sockets() > 0
+    }
+
     /// Sockets listening: what one more frame costs at most.
     pub fn sockets(&self) -> usize {
         self.sender.receiver_count() + self.watchers.sockets()
     }
 
-    /// A socket found `frames` waiting when it woke. Only the count of
-    /// those with more than one is kept, so a socket that keeps up costs
-    /// nothing here.
+    /// A whole-canvas socket found `frames` waiting when it woke. Only the
+    /// count of those with more than one is kept, so a socket that keeps
+    /// up costs nothing here.
     pub fn taken(&self, frames: usize) {
         if frames > 1 {
             self.behind.fetch_add(1, Ordering::Relaxed);
@@ -98,7 +110,7 @@ impl Fanout {
 
     /// How many times sockets were found behind since the last call.
     pub fn take_behind(&self) -> u64 {
-        self.behind.swap(0, Ordering::Relaxed)
+        self.behind.swap(0, Ordering::Relaxed) + self.watchers.take_behind()
     }
 }
 

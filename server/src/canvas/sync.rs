@@ -18,7 +18,8 @@ use super::{
     chat::ChatLog,
     fanout::{Fanout, Frame, TilesFrame},
     heat::Heat,
-    mirror::{Mirror, Version},
+    mirror::{Mirror, Since, Version},
+    watchers::PHASES,
 };
 use crate::{
     backend::{CanvasStore, Feed, FeedEvent, History, StoreError},
@@ -70,23 +71,38 @@ const DRAIN: usize = 256;
 ///   cause), a stretch of that, grown each round they do and relaxed each
 ///   round they do not ([`Pacing`]).
 ///
+/// While every socket watches chunks (a canvas served by chunk), the wait is
+/// at least `view_interval` (`VIEW_INTERVAL_MS`), and the sockets get their
+/// frames in [`PHASES`] groups spread over it, a group every eighth of it
+/// with the tiles since its last frame, instead of all at once: the
+/// instance writes at an even pace, and no socket's frame waits behind a
+/// burst of thousands of others.
+///
 /// A tile that arrives when the last frame is older than the wait goes out
-/// at once; no tile waits longer than [`Batching::MAX_INTERVAL`].
+/// at once (to every socket); no tile waits longer than
+/// [`Batching::MAX_INTERVAL`].
 #[derive(Debug, Clone, Copy)]
 pub struct Batching {
     pub interval: Duration,
     pub frames_per_sec: u32,
+    pub view_interval: Duration,
 }
 
 impl Batching {
     /// The longest any tile waits for its frame.
     pub const MAX_INTERVAL: Duration = Duration::from_secs(1);
 
-    /// The wait between two frames for `sockets` listeners, unstretched.
-    pub fn base(&self, sockets: usize) -> Duration {
+    /// The wait between two frames for `sockets` listeners, unstretched;
+    /// `phased` while they all watch chunks.
+    pub fn base(&self, sockets: usize, phased: bool) -> Duration {
         let spread =
             Duration::from_secs_f64(sockets as f64 / f64::from(self.frames_per_sec.max(1)));
-        spread.max(self.interval).min(Self::MAX_INTERVAL)
+        let least = if phased {
+            self.interval.max(self.view_interval)
+        } else {
+            self.interval
+        };
+        spread.max(least).min(Self::MAX_INTERVAL)
     }
 }
 
@@ -108,10 +124,16 @@ impl Pacing {
         Self { stretch: 1.0 }
     }
 
-    /// The wait before the next frame, given how many of `sockets` found
-    /// more than one frame waiting since the last one.
-    fn interval(&mut self, batching: &Batching, sockets: usize, behind: u64) -> Duration {
-        let base = batching.base(sockets);
+    /// The wait before the next frame, given how many of `sockets` were
+    /// found behind since the last one.
+    fn interval(
+        &mut self,
+        batching: &Batching,
+        sockets: usize,
+        phased: bool,
+        behind: u64,
+    ) -> Duration {
+        let base = batching.base(sockets, phased);
         if behind as f64 > sockets as f64 * Self::BEHIND_SHARE {
             let most = Batching::MAX_INTERVAL.as_secs_f64() / base.as_secs_f64().max(1e-3);
             self.stretch = (self.stretch * Self::GROW).min(most.max(1.0));
@@ -119,6 +141,39 @@ impl Pacing {
             self.stretch = (self.stretch * Self::RELAX).max(1.0);
         }
         base.mul_f64(self.stretch).min(Batching::MAX_INTERVAL)
+    }
+}
+
+/// When the next flush is due, and whom it wakes.
+#[derive(Debug)]
+struct Cadence {
+    pacing: Pacing,
+    /// The wait between two frames to one socket.
+    interval: Duration,
+    last_flush: Instant,
+    /// While a round of phased wake-ups runs: the phase woken next.
+    round: Option<usize>,
+}
+
+impl Cadence {
+    fn new(batching: &Batching) -> Self {
+        Self {
+            pacing: Pacing::new(),
+            interval: batching.base(0, false),
+            last_flush: Instant::now(),
+            round: None,
+        }
+    }
+
+    /// When the tiles waiting go out: one interval after the last frame,
+    /// or, while phased, an eighth of it (a flush that finds the last
+    /// frame older than the interval sends to every phase at once).
+    fn due(&self, phased: bool) -> Instant {
+        if phased {
+            self.last_flush + self.interval / PHASES as u32
+        } else {
+            self.last_flush + self.interval
+        }
     }
 }
 
@@ -151,19 +206,25 @@ struct Applied {
     placed_at_ms: Option<u64>,
     /// The last few placements applied, oldest first.
     recent: VecDeque<Update>,
+    /// While phased: what each phase of sockets was sent up to (the mirror
+    /// keeps the tiles after it), and when the oldest tile it was not sent
+    /// yet was accepted.
+    phases: [(Version, Option<u64>); PHASES],
 }
 
 impl SyncTask {
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut applied = Applied::default();
+        let mut applied = Applied {
+            // No socket has a tile after the mirror's.
+            phases: [(self.mirror.version(), None); PHASES],
+            ..Applied::default()
+        };
         let mut retry = tokio::time::interval(RETRY_EVERY);
         retry.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // The next flush, while tiles wait for one.
         let mut flush_at: Option<Instant> = None;
-        let mut last_flush = Instant::now();
-        let mut flush_timer = pin!(tokio::time::sleep_until(last_flush));
-        let mut pacing = Pacing::new();
-        let mut interval = self.batching.base(0);
+        let mut cadence = Cadence::new(&self.batching);
+        let mut flush_timer = pin!(tokio::time::sleep_until(cadence.last_flush));
         // Set when the mirror may be missing updates that could not be
         // fetched yet (the store was unreachable); retried every tick.
         let mut behind = true;
@@ -227,24 +288,10 @@ impl SyncTask {
                             None => break,
                         }
                     }
-                    let waiting = !applied.tiles.is_empty() || self.chat.has_pending();
-                    if waiting && flush_at.is_none() {
-                        let due = last_flush + interval;
-                        if due <= Instant::now() {
-                            self.flush(&mut applied);
-                            last_flush = Instant::now();
-                            interval = self.pace(&mut pacing);
-                        } else {
-                            flush_at = Some(due);
-                            flush_timer.as_mut().reset(due);
-                        }
-                    }
                 }
                 _ = &mut flush_timer, if flush_at.is_some() => {
                     flush_at = None;
-                    self.flush(&mut applied);
-                    last_flush = Instant::now();
-                    interval = self.pace(&mut pacing);
+                    self.tick(&mut applied, &mut cadence);
                 }
                 _ = retry.tick() => {
                     if !behind && verified.elapsed() >= VERIFY_EVERY {
@@ -258,20 +305,76 @@ impl SyncTask {
                         }
                     }
                     self.live.store(connected && !behind, Ordering::Relaxed);
-                    if flush_at.is_none() && !applied.tiles.is_empty() {
-                        self.flush(&mut applied);
-                        last_flush = Instant::now();
-                    }
+                }
+            }
+            // Whatever waits (tiles applied, chat lines, tiles posted to
+            // sockets not woken yet) goes out when due.
+            if flush_at.is_none() && self.waiting(&applied) {
+                let mut due = cadence.due(self.fanout.phased());
+                if due <= Instant::now() {
+                    self.tick(&mut applied, &mut cadence);
+                    due = cadence.due(self.fanout.phased());
+                }
+                if self.waiting(&applied) {
+                    flush_at = Some(due);
+                    flush_timer.as_mut().reset(due);
                 }
             }
         }
         self.flush(&mut applied);
     }
 
+    /// Whether something waits to go out: tiles applied, chat lines, or
+    /// tiles a phase of sockets was not sent yet.
+    fn waiting(&self, applied: &Applied) -> bool {
+        let version = self.mirror.version();
+        !applied.tiles.is_empty()
+            || self.chat.has_pending()
+            || applied.phases.iter().any(|(sent, _)| *sent != version)
+    }
+
+    /// A flush: the tiles applied go to the sockets. While every socket
+    /// watches chunks, one phase of them gets its frame (every phase when
+    /// the last frame is older than the interval, so that a tile after a
+    /// quiet spell goes out at once).
+    fn tick(&self, applied: &mut Applied, cadence: &mut Cadence) {
+        let now = Instant::now();
+        let phased = self.fanout.phased();
+        let round_ends = if !phased {
+            self.flush(applied);
+            true
+        } else {
+            self.chat.send_pending(&self.fanout);
+            // The phases read the tiles from the mirror.
+            for (_, placed_at_ms) in &mut applied.phases {
+                *placed_at_ms = placed_at_ms.or(applied.placed_at_ms);
+            }
+            applied.tiles.clear();
+            let quiet = cadence.round.is_none() && now >= cadence.last_flush + cadence.interval;
+            if quiet {
+                for phase in 0..PHASES {
+                    self.send_phase(applied, phase);
+                }
+                true
+            } else {
+                let phase = cadence.round.unwrap_or(0);
+                self.send_phase(applied, phase);
+                cadence.round = (phase + 1 < PHASES).then_some(phase + 1);
+                cadence.round.is_none()
+            }
+        };
+        cadence.last_flush = now;
+        if round_ends {
+            cadence.round = None;
+            cadence.interval = self.pace(&mut cadence.pacing, phased);
+        }
+    }
+
     /// The wait before the frame after the one just sent.
-    fn pace(&self, pacing: &mut Pacing) -> Duration {
+    fn pace(&self, pacing: &mut Pacing, phased: bool) -> Duration {
         let sockets = self.fanout.sockets();
-        let interval = pacing.interval(&self.batching, sockets, self.fanout.take_behind());
+        let behind = self.fanout.take_behind();
+        let interval = pacing.interval(&self.batching, sockets, phased, behind);
         self.metrics
             .sockets
             .batch_interval
@@ -395,6 +498,7 @@ impl SyncTask {
         if self.reports_seq {
             self.metrics.feed.seq.set(version.seq as i64);
         }
+        applied.phases = [(version, None); PHASES];
         self.fanout.send(Frame::resync(version));
         Ok(())
     }
@@ -443,9 +547,12 @@ impl SyncTask {
         }
     }
 
-    /// Hands the tiles applied, and the chat's frames, to the sockets.
+    /// Hands the tiles applied, and the chat's frames, to every socket.
     fn flush(&self, applied: &mut Applied) {
         self.chat.send_pending(&self.fanout);
+        // Every phase has everything now.
+        let version = self.mirror.version();
+        applied.phases = [(version, None); PHASES];
         if applied.tiles.is_empty() {
             return;
         }
@@ -453,6 +560,28 @@ impl SyncTask {
             self.fanout.send(Frame::Tiles(frame));
         }
         applied.tiles.clear();
+    }
+
+    /// Sends one phase of the sockets that watch chunks the tiles after
+    /// what it was last sent, read from the mirror.
+    fn send_phase(&self, applied: &mut Applied, phase: usize) {
+        let version = self.mirror.version();
+        let (sent, placed_at_ms) = std::mem::replace(&mut applied.phases[phase], (version, None));
+        if sent.epoch != version.epoch {
+            return; // a reload sent every socket `Resync`
+        }
+        match self.mirror.since(sent.epoch, sent.seq) {
+            Since::Current => {}
+            Since::Tiles { first_seq, tiles } => {
+                for frame in TilesFrame::encode(first_seq, &tiles, placed_at_ms) {
+                    self.fanout.send_phase(Frame::Tiles(frame), phase);
+                }
+            }
+            // More tiles in one interval than the mirror remembers.
+            Since::Gone => {
+                self.fanout.send(Frame::resync(version));
+            }
+        }
     }
 }
 
@@ -601,6 +730,36 @@ mod tests {
     }
 
     fn start(store: Arc<FakeStore>) -> Running {
+        let fanout = Fanout::new(64);
+        let frames = fanout.subscribe();
+        let batching = Batching {
+            interval: Duration::from_millis(1),
+            frames_per_sec: 1_000_000,
+            view_interval: Duration::ZERO,
+        };
+        let (mirror, metrics, feed, stop) = spawn(store.clone(), fanout, batching);
+        Running {
+            store,
+            mirror,
+            metrics,
+            feed,
+            frames,
+            _stop: stop,
+        }
+    }
+
+    /// A sync task over `store` sending to `fanout`, started and told the
+    /// feed is delivering.
+    fn spawn(
+        store: Arc<FakeStore>,
+        fanout: Fanout,
+        batching: Batching,
+    ) -> (
+        Arc<Mirror>,
+        Arc<Metrics>,
+        mpsc::UnboundedSender<FeedEvent>,
+        tokio_util::sync::DropGuard,
+    ) {
         let size = CanvasSize {
             width: SIDE,
             height: SIDE,
@@ -613,35 +772,23 @@ mod tests {
         };
         let mirror = Arc::new(Mirror::new(size, snapshot, 1024));
         let metrics = Arc::new(Metrics::new());
-        let fanout = Fanout::new(64);
-        let frames = fanout.subscribe();
         let (feed, events) = mpsc::unbounded_channel();
         let shutdown = CancellationToken::new();
         let task = SyncTask {
-            store: store.clone(),
+            store,
             feed: Box::new(ChannelFeed(events)),
             mirror: mirror.clone(),
             heat: Arc::new(Heat::new(size)),
             fanout,
             metrics: metrics.clone(),
             live: Arc::new(AtomicBool::new(false)),
-            batching: Batching {
-                interval: Duration::from_millis(1),
-                frames_per_sec: 1_000_000,
-            },
+            batching,
             reports_seq: true,
             chat: Arc::new(ChatLog::new()),
         };
         tokio::spawn(task.run(shutdown.clone()));
         feed.send(FeedEvent::Delivering).unwrap();
-        Running {
-            store,
-            mirror,
-            metrics,
-            feed,
-            frames,
-            _stop: shutdown.drop_guard(),
-        }
+        (mirror, metrics, feed, shutdown.drop_guard())
     }
 
     impl Running {
@@ -861,15 +1008,112 @@ mod tests {
         assert_eq!(sync.store.state().new_epochs, 1);
     }
 
+    #[tokio::test]
+    async fn sockets_that_watch_chunks_take_turns_and_each_gets_every_tile_once() {
+        use crate::canvas::watchers::PHASES;
+        use app::chunk::ChunkId;
+        let store = FakeStore::new(7);
+        let fanout = Fanout::new(1024);
+        // Two sockets per phase, all watching the canvas's one chunk, each
+        // taking its frames as they come.
+        let done = CancellationToken::new();
+        let sockets: Vec<_> = (0..2 * PHASES)
+            .map(|_| {
+                let watching = fanout.watch();
+                watching.watch(&[], &[ChunkId { cx: 0, cy: 0 }]);
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let mut frames = Vec::new();
+                    loop {
+                        let last = tokio::select! {
+                            _ = watching.ready() => false,
+                            _ = done.cancelled() => true,
+                        };
+                        frames.extend(watching.take().frames.into_iter().filter_map(|frame| {
+                            match frame {
+                                Frame::Tiles(tiles) => Some((tiles.first_seq, tiles.last_seq)),
+                                _ => None,
+                            }
+                        }));
+                        if last {
+                            return frames;
+                        }
+                    }
+                })
+            })
+            .collect();
+        let view_interval = Duration::from_millis(80);
+        let batching = Batching {
+            interval: Duration::from_millis(1),
+            frames_per_sec: 1_000_000,
+            view_interval,
+        };
+        let (mirror, _metrics, feed, _stop) = spawn(store.clone(), fanout, batching);
+        // A tile every 4 ms for about 0.6 s: the canvas never goes quiet.
+        let started = Instant::now();
+        let mut placed = 0;
+        while started.elapsed() < Duration::from_millis(600) {
+            feed.send(FeedEvent::Batch(store.place(1))).unwrap();
+            placed += 1;
+            tokio::time::sleep(Duration::from_millis(4)).await;
+        }
+        let elapsed = started.elapsed();
+        while mirror.version().seq < placed {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        // Every phase is sent what is left within one interval.
+        tokio::time::sleep(view_interval * 2).await;
+        done.cancel();
+        let mut second_frames = Vec::new();
+        for (slot, socket) in sockets.into_iter().enumerate() {
+            let frames = socket.await.unwrap();
+            // Consecutive from seq 1 to the last: no tile missed, none twice.
+            let mut next = 1;
+            for &(first, last) in &frames {
+                assert_eq!(first, next, "socket {slot}: {frames:?}");
+                next = last + 1;
+            }
+            assert_eq!(next, placed + 1, "socket {slot}: {frames:?}");
+            // About one frame per interval (a few more where a stall made the
+            // canvas look quiet), not one per flush.
+            let most = (elapsed.as_secs_f64() / view_interval.as_secs_f64()).ceil() as usize + 4;
+            assert!(
+                frames.len() <= most,
+                "socket {slot}: {} frames",
+                frames.len()
+            );
+            // The first tile came after a quiet spell: it went to everyone
+            // at once. The frames after it are the phases' own.
+            assert_eq!(frames[0], (1, 1), "socket {slot}");
+            second_frames.push(frames[1]);
+        }
+        // The two sockets of a phase get the same frames; the phases, frames
+        // cut at other moments.
+        for phase in 0..PHASES {
+            assert_eq!(second_frames[phase], second_frames[phase + PHASES]);
+        }
+        let mut cuts: Vec<u64> = second_frames.iter().map(|(_, last)| *last).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        assert!(
+            cuts.len() > PHASES / 2,
+            "the phases were sent together: {second_frames:?}"
+        );
+    }
+
     #[test]
     fn the_interval_grows_with_the_sockets_within_its_bounds() {
         let batching = Batching {
             interval: Duration::from_millis(10),
             frames_per_sec: 100_000,
+            view_interval: Duration::from_millis(250),
         };
-        assert_eq!(batching.base(0), Duration::from_millis(10));
-        assert_eq!(batching.base(3_000), Duration::from_millis(30));
-        assert_eq!(batching.base(10_000_000), Batching::MAX_INTERVAL);
+        assert_eq!(batching.base(0, false), Duration::from_millis(10));
+        assert_eq!(batching.base(3_000, false), Duration::from_millis(30));
+        assert_eq!(batching.base(10_000_000, false), Batching::MAX_INTERVAL);
+        // Sockets that watch chunks get at most four frames a second.
+        assert_eq!(batching.base(3_000, true), Duration::from_millis(250));
+        assert_eq!(batching.base(30_000, true), Duration::from_millis(300));
     }
 
     #[test]
@@ -877,24 +1121,25 @@ mod tests {
         let batching = Batching {
             interval: Duration::from_millis(10),
             frames_per_sec: 100_000,
+            view_interval: Duration::ZERO,
         };
         let mut pacing = Pacing::new();
         // One slow socket in a hundred is not the machine falling behind.
         assert_eq!(
-            pacing.interval(&batching, 100, 1),
+            pacing.interval(&batching, 100, false, 1),
             Duration::from_millis(10)
         );
         let mut interval = Duration::ZERO;
         for _ in 0..3 {
-            interval = pacing.interval(&batching, 100, 50);
+            interval = pacing.interval(&batching, 100, false, 50);
         }
         assert!(interval >= Duration::from_millis(33), "{interval:?}");
         for _ in 0..100 {
-            interval = pacing.interval(&batching, 100, 50);
+            interval = pacing.interval(&batching, 100, false, 50);
         }
         assert_eq!(interval, Batching::MAX_INTERVAL);
         for _ in 0..100 {
-            interval = pacing.interval(&batching, 100, 0);
+            interval = pacing.interval(&batching, 100, false, 0);
         }
         assert_eq!(interval, Duration::from_millis(10));
     }

@@ -12,6 +12,15 @@
 //! and a stretch of seqs that reached it in no frame had nothing for it:
 //! the socket's next `ViewTiles` covers that stretch.
 //!
+//! Waking every watcher of a busy canvas at once makes a burst: the
+//! instance then writes thousands of sockets in a row, and the last of them
+//! gets its tiles that whole burst later. So when every socket of the
+//! instance watches chunks, the sync task sends each frame of tiles to one
+//! of [`PHASES`] groups of them ([`Watchers::send_phase`]), a group after
+//! the other over the interval, each group's frame carrying the tiles since
+//! its last: each socket still gets at most one frame per interval, and the
+//! writes come at an even pace.
+//!
 //! Gap-free across a change of chunks: a socket registers a chunk here
 //! before it reads the chunk's version for its `ChunkHello`, and the sync
 //! task applies tiles to the mirror before it sends them, so every tile of
@@ -23,9 +32,17 @@ use app::chunk::ChunkId;
 use smallvec::SmallVec;
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, PoisonError, RwLock},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, PoisonError, RwLock,
+    },
 };
 use tokio::sync::Notify;
+
+/// The groups the watching sockets are woken in, one after the other, when
+/// their wake-ups are spread over an interval (a socket's group is its slot
+/// modulo this).
+pub const PHASES: usize = 8;
 
 /// Every watching socket's mailbox, and who watches which chunk.
 #[derive(Debug)]
@@ -33,6 +50,9 @@ pub struct Watchers {
     index: RwLock<Index>,
     /// Frames of tiles a mailbox holds before its socket counts as behind.
     capacity: usize,
+    /// Sockets found not to have taken what they were last woken for when
+    /// more came, since the sync task last looked: they are not keeping up.
+    behind: AtomicU64,
 }
 
 /// Who watches what. Sockets are named by their slot in `all` (reused
@@ -49,9 +69,12 @@ struct Index {
 }
 
 impl Index {
-    fn mailboxes<'a>(&'a self, slots: &'a [u32]) -> impl Iterator<Item = &'a Arc<Mailbox>> {
+    fn mailboxes<'a>(
+        &'a self,
+        slots: impl IntoIterator<Item = &'a u32>,
+    ) -> impl Iterator<Item = &'a Arc<Mailbox>> {
         slots
-            .iter()
+            .into_iter()
             .filter_map(|&slot| self.all.get(slot as usize)?.as_ref())
     }
 }
@@ -76,6 +99,8 @@ struct Queue {
     /// The first seq of the first frame of tiles left out because the
     /// mailbox was full: the socket catches up from the mirror from there.
     lost_from: Option<u64>,
+    /// Whether its socket was woken and has not taken since.
+    woken: bool,
 }
 
 /// What a socket found in its mailbox.
@@ -91,6 +116,7 @@ impl Watchers {
         Self {
             index: RwLock::default(),
             capacity,
+            behind: AtomicU64::new(0),
         }
     }
 
@@ -121,31 +147,52 @@ impl Watchers {
         self.read().count
     }
 
-    /// Puts `frame` into the mailboxes it concerns. Returns how many got it.
+    /// Puts `frame` into the mailboxes it concerns and wakes them. Returns
+    /// how many got it.
     pub fn send(&self, frame: &Frame) -> usize {
+        self.deliver(frame, None)
+    }
+
+    /// Puts a frame of tiles into the mailboxes of its chunks' watchers in
+    /// `phase` (those whose slot is that modulo [`PHASES`]) and wakes them.
+    /// Returns how many got it.
+    pub fn send_phase(&self, frame: &Frame, phase: usize) -> usize {
+        self.deliver(frame, Some(phase % PHASES))
+    }
+
+    fn deliver(&self, frame: &Frame, phase: Option<usize>) -> usize {
         let index = self.read();
         if index.count == 0 {
             return 0;
         }
-        match frame {
-            Frame::Tiles(tiles) => {
-                let mut reached = 0;
-                for chunk in tiles.chunks() {
-                    let slots = index.by_chunk.get(&chunk).map_or(&[][..], Vec::as_slice);
-                    for mailbox in index.mailboxes(slots) {
-                        reached +=
-                            usize::from(mailbox.put_tiles(tiles.first_seq, frame, self.capacity));
-                    }
-                }
-                reached
+        let Frame::Tiles(tiles) = frame else {
+            for mailbox in index.all.iter().flatten() {
+                mailbox.put(frame.clone());
             }
-            _ => {
-                for mailbox in index.all.iter().flatten() {
-                    mailbox.put(frame.clone());
+            return index.count;
+        };
+        // Told by the slot alone: no look at the mailbox of a socket of
+        // another phase.
+        let in_phase = |slot: &&u32| phase.is_none_or(|phase| **slot as usize % PHASES == phase);
+        let (mut reached, mut behind) = (0, 0);
+        for chunk in tiles.chunks() {
+            let slots = index.by_chunk.get(&chunk).map_or(&[][..], Vec::as_slice);
+            for mailbox in index.mailboxes(slots.iter().filter(in_phase)) {
+                match mailbox.put_tiles(tiles.first_seq, frame, self.capacity) {
+                    Put::Refused => continue,
+                    Put::Woken => behind += 1,
+                    Put::ToWake => mailbox.ready.notify_one(),
                 }
-                index.count
+                reached += 1;
             }
         }
+        self.behind.fetch_add(behind, Ordering::Relaxed);
+        reached
+    }
+
+    /// How many times sockets were found behind since the last call.
+    pub fn take_behind(&self) -> u64 {
+        self.behind.swap(0, Ordering::Relaxed)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
@@ -157,11 +204,25 @@ impl Watchers {
     }
 }
 
+/// What putting a frame of tiles into a mailbox did.
+#[derive(Debug, PartialEq, Eq)]
+enum Put {
+    /// Put; its socket is to be woken.
+    ToWake,
+    /// Put beside frames its socket was woken for and has not taken: it is
+    /// not keeping up.
+    Woken,
+    /// Not put: there already (the socket watches several of its chunks),
+    /// or the mailbox is full.
+    Refused,
+}
+
 impl Mailbox {
     fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.queue)
     }
 
+    /// Puts a frame other than tiles, and wakes the socket.
     fn put(&self, frame: Frame) {
         let mut queue = self.queue();
         if let Frame::Resync { .. } = frame {
@@ -172,18 +233,18 @@ impl Mailbox {
             queue.tiles = 0;
             queue.lost_from = None;
         }
-        let was_empty = queue.frames.is_empty();
         queue.frames.push(frame);
+        let woken = std::mem::replace(&mut queue.woken, true);
         drop(queue);
-        if was_empty {
+        if !woken {
             self.ready.notify_one();
         }
     }
 
     /// Puts a frame of tiles starting at `first_seq`, unless it is already
-    /// there (the socket watches several of its chunks). Returns whether it
-    /// was put.
-    fn put_tiles(&self, first_seq: u64, frame: &Frame, capacity: usize) -> bool {
+    /// there (the socket watches several of its chunks) or the mailbox is
+    /// full.
+    fn put_tiles(&self, first_seq: u64, frame: &Frame, capacity: usize) -> Put {
         let mut queue = self.queue();
         // Put for another of its chunks moments ago: the newest frame of
         // tiles in the mailbox.
@@ -193,21 +254,24 @@ impl Mailbox {
         });
         let already = newest == Some(first_seq);
         if already || queue.lost_from.is_some_and(|lost| lost <= first_seq) {
-            return false;
+            return Put::Refused;
         }
         if queue.tiles as usize >= capacity {
             queue.lost_from = Some(first_seq);
-            return false;
+            return Put::Refused;
         }
-        let was_empty = queue.frames.is_empty();
         queue.frames.push(frame.clone());
         queue.tiles += 1;
-        drop(queue);
-        if was_empty {
-            self.ready.notify_one();
+        if std::mem::replace(&mut queue.woken, true) {
+            Put::Woken
+        } else {
+            Put::ToWake
         }
-        true
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One socket's place among the watchers. The chunks it is indexed under
@@ -261,6 +325,7 @@ impl Watching {
         let mut queue = self.mailbox.queue();
         let lost_from = queue.lost_from.take();
         queue.tiles = 0;
+        queue.woken = false;
         Delivery {
             frames: std::mem::take(&mut queue.frames),
             lost_from,

@@ -56,7 +56,7 @@ impl Subscription {
         outbox: &mut Outbox,
         state: &AppState,
     ) -> bool {
-        let taken = match self {
+        match self {
             Self::Whole(frames) => {
                 let mut taken = 0;
                 let mut next = match woken {
@@ -80,21 +80,19 @@ impl Subscription {
                     }
                     taken += 1;
                 }
-                taken
+                state.fanout.taken(taken);
             }
+            // Its mailbox counts for itself whether it keeps up.
             Self::Chunks(watching) => {
                 let delivery = watching.take();
-                let taken = delivery.frames.len();
                 for frame in delivery.frames {
                     outbox.push(frame);
                 }
                 if let Some(lost_from) = delivery.lost_from {
                     catch_up(state, outbox, Some(lost_from.saturating_sub(1)));
                 }
-                taken
             }
-        };
-        state.fanout.taken(taken);
+        }
         true
     }
 
