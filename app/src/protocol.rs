@@ -45,6 +45,7 @@ pub mod kind {
     pub const CHAT_LINE: u8 = 0x1B;
     pub const CHAT_REMOVED: u8 = 0x1C;
     pub const CHAT_RESULT: u8 = 0x1D;
+    pub const CHAT_LINES: u8 = 0x1E;
 }
 
 /// Codes carried by the `Error` frame, so a client can tell failures apart
@@ -293,6 +294,10 @@ pub enum ServerMessage {
     /// A chat message: posted just now, or one of the recent ones a new
     /// connection is sent after `Hello`, oldest first.
     ChatLine(ChatLine),
+    /// Several chat messages at once, oldest first, each as a `ChatLine`
+    /// would carry it: what a busy chat sends with each flush, and the
+    /// recent ones a new connection is sent (1 to [`MAX_CHAT_LINES`]).
+    ChatLines(Vec<ChatLine>),
     /// The moderators removed a chat message: pages take it away.
     ChatRemoved {
         id: u64,
@@ -592,6 +597,13 @@ impl ServerMessage {
                 buf.put_slice(line.text.as_bytes());
                 buf.freeze()
             }
+            Self::ChatLines(lines) => {
+                let frames: Vec<Bytes> = lines
+                    .iter()
+                    .map(|line| Self::ChatLine(line.clone()).encode())
+                    .collect();
+                join_chat_lines(&frames)
+            }
             Self::ChatRemoved { id } => {
                 let mut buf = BytesMut::with_capacity(Self::CHAT_REMOVED_LEN);
                 buf.put_u8(kind::CHAT_REMOVED);
@@ -764,6 +776,46 @@ impl ServerMessage {
                     text: utf8(&frame[header + name_len..])?,
                 }))
             }
+            Some(&kind::CHAT_LINES) => {
+                let count = usize::from(*frame.get(1).unwrap_or(&0));
+                if !(1..=MAX_CHAT_LINES).contains(&count) {
+                    return Err(DecodeError::BadValue(
+                        "a ChatLines frame holds 1 to 64 lines",
+                    ));
+                }
+                let mut rest = &frame[2..];
+                let mut lines = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let short = DecodeError::BadLength {
+                        kind: kind::CHAT_LINES,
+                        expected: frame.len() - rest.len() + 2,
+                        got: frame.len(),
+                    };
+                    let Some((len, body)) = rest.split_first_chunk::<2>() else {
+                        return Err(short);
+                    };
+                    let len = usize::from(u16::from_le_bytes(*len));
+                    if body.len() < len {
+                        return Err(short);
+                    }
+                    let mut line = Vec::with_capacity(1 + len);
+                    line.push(kind::CHAT_LINE);
+                    line.extend_from_slice(&body[..len]);
+                    match Self::decode(&line)? {
+                        Self::ChatLine(line) => lines.push(line),
+                        _ => unreachable!("a ChatLine frame decodes as one"),
+                    }
+                    rest = &body[len..];
+                }
+                if !rest.is_empty() {
+                    return Err(DecodeError::BadLength {
+                        kind: kind::CHAT_LINES,
+                        expected: frame.len() - rest.len(),
+                        got: frame.len(),
+                    });
+                }
+                Ok(Self::ChatLines(lines))
+            }
             Some(&kind::CHAT_REMOVED) => Ok(Self::ChatRemoved {
                 id: expect_len(frame, Self::CHAT_REMOVED_LEN)?.u64(),
             }),
@@ -816,6 +868,35 @@ pub fn join_tiles<'a>(first_seq: u64, parts: impl IntoIterator<Item = &'a [u8]> 
     buf.put_u16_le(count);
     for part in parts {
         buf.put_slice(part);
+    }
+    buf.freeze()
+}
+
+/// The most chat messages one `ChatLines` frame carries.
+pub const MAX_CHAT_LINES: usize = 64;
+
+/// Joins encoded `ChatLine` frames (1 to [`MAX_CHAT_LINES`]) into one
+/// `ChatLines` frame: type, count (u8), then each line as its `ChatLine`
+/// would carry it after the type byte, behind its length (u16): the server
+/// encodes each message once and joins them once per flush for every socket.
+///
+/// # Panics
+/// With no frame, more than [`MAX_CHAT_LINES`], or one that is not a
+/// `ChatLine`.
+pub fn join_chat_lines(lines: &[Bytes]) -> Bytes {
+    assert!(
+        (1..=MAX_CHAT_LINES).contains(&lines.len()),
+        "1 to {MAX_CHAT_LINES} lines"
+    );
+    let len: usize = lines.iter().map(|line| 2 + line.len() - 1).sum();
+    let mut buf = BytesMut::with_capacity(2 + len);
+    buf.put_u8(kind::CHAT_LINES);
+    buf.put_u8(lines.len() as u8);
+    for line in lines {
+        assert_eq!(line.first(), Some(&kind::CHAT_LINE), "a ChatLine frame");
+        let body = &line[1..];
+        buf.put_u16_le(u16::try_from(body.len()).expect("a chat line is under 64 KiB"));
+        buf.put_slice(body);
     }
     buf.freeze()
 }
@@ -982,6 +1063,23 @@ mod tests {
         ]
     }
 
+    fn chat_line() -> impl Strategy<Value = ChatLine> {
+        (
+            any::<u64>(),
+            any::<u64>(),
+            "[0-9a-f]{16}",
+            proptest::option::of(".{1,24}"),
+            ".{0,200}",
+        )
+            .prop_map(|(id, at_ms, player, name, text)| ChatLine {
+                id,
+                at_ms,
+                player,
+                name,
+                text,
+            })
+    }
+
     fn server_message() -> impl Strategy<Value = ServerMessage> {
         let status = prop_oneof![
             Just(PlaceStatus::Accepted),
@@ -1048,22 +1146,9 @@ mod tests {
                     upto: after.saturating_add(u64::from(more)),
                     tiles
                 }),
-            (
-                any::<u64>(),
-                any::<u64>(),
-                "[0-9a-f]{16}",
-                proptest::option::of(".{1,24}"),
-                ".{0,200}"
-            )
-                .prop_map(|(id, at_ms, player, name, text)| {
-                    ServerMessage::ChatLine(ChatLine {
-                        id,
-                        at_ms,
-                        player,
-                        name,
-                        text,
-                    })
-                }),
+            chat_line().prop_map(ServerMessage::ChatLine),
+            proptest::collection::vec(chat_line(), 1..=MAX_CHAT_LINES)
+                .prop_map(ServerMessage::ChatLines),
             any::<u64>().prop_map(|id| ServerMessage::ChatRemoved { id }),
             (0..=7u8, any::<u32>()).prop_map(|(status, retry_after_ms)| {
                 ServerMessage::ChatResult {

@@ -537,6 +537,10 @@ impl Client {
             }
             Some(&kind::PRESENCE) => counters.add(Count::PresenceFrames, 1),
             Some(&kind::CHAT_LINE) => counters.add(Count::ChatLines, 1),
+            Some(&kind::CHAT_LINES) => match frame.get(1) {
+                Some(&count) => counters.add(Count::ChatLines, u64::from(count)),
+                None => counters.add(Count::BadFrames, 1),
+            },
             Some(&kind::CHAT_RESULT) => match frame.get(1) {
                 Some(0) => counters.add(Count::ChatPosted, 1),
                 Some(_) => counters.add(Count::ChatRefused, 1),

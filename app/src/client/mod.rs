@@ -486,6 +486,11 @@ impl Client {
                 height: *height,
             }),
             ServerMessage::ChatLine(line) => chat::received(line, self.live),
+            ServerMessage::ChatLines(lines) => {
+                for line in lines {
+                    chat::received(line, self.live);
+                }
+            }
             ServerMessage::ChatRemoved { id } => chat::removed(*id, self.live),
             ServerMessage::ChatResult {
                 status,

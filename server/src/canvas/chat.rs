@@ -3,15 +3,16 @@
 //!
 //! The sync task applies what the feed brings ([`ChatLog::apply`]) and
 //! hands it to every socket with its next tiles ([`ChatLog::send_pending`]),
-//! on the same paced flush: a busy chat then costs the sockets no wake-ups
-//! of its own. After an interruption of the feed, or at
+//! on the same paced flush, the messages of one flush in one `ChatLines`
+//! frame: a busy chat then costs the sockets no wake-ups of its own, and a
+//! socket's queue of chat frames counts flushes, not messages. After an interruption of the feed, or at
 //! start, the copy is marked stale and [`ChatLog::run`] reloads it from the
 //! store (a message posted while the feed was down reaches new pages that
 //! way; open pages miss it, as chat is not replayed).
 
 use super::{fanout::Fanout, frame::Frame};
 use crate::backend::{ChatEvent, ChatStore};
-use app::protocol::{ChatLine, ServerMessage};
+use app::protocol::{join_chat_lines, kind, ChatLine, ServerMessage, MAX_CHAT_LINES};
 use bytes::Bytes;
 use std::{
     collections::VecDeque,
@@ -84,11 +85,12 @@ impl ChatLog {
             .is_empty()
     }
 
-    /// Hands the waiting frames to every socket.
+    /// Hands the waiting frames to every socket: each run of messages as
+    /// one frame, a removal after the messages before it.
     pub fn send_pending(&self, fanout: &Fanout) {
         let pending =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
-        for frame in pending {
+        for frame in joined(pending) {
             fanout.send(Frame::Chat(frame));
         }
     }
@@ -98,10 +100,11 @@ impl ChatLog {
         self.stale.store(true, Ordering::Relaxed);
     }
 
-    /// The frames a new connection is sent, oldest first.
+    /// The frames a new connection is sent: the newest messages, oldest
+    /// first, joined.
     pub fn frames(&self) -> Vec<Bytes> {
         let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
-        lines.iter().map(|(_, frame)| frame.clone()).collect()
+        joined(lines.iter().map(|(_, frame)| frame.clone()).collect())
     }
 
     fn replace(&self, fresh: Vec<ChatLine>) {
@@ -131,5 +134,102 @@ impl ChatLog {
                 }
             }
         }
+    }
+}
+
+/// `frames` (`ChatLine` and `ChatRemoved`, in order) with each run of
+/// `ChatLine`s of two or more joined into `ChatLines` frames.
+fn joined(frames: Vec<Bytes>) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut run: Vec<Bytes> = Vec::new();
+    let end_run = |run: &mut Vec<Bytes>, out: &mut Vec<Bytes>| {
+        for part in run.chunks(MAX_CHAT_LINES) {
+            match part {
+                [one] => out.push(one.clone()),
+                many => out.push(join_chat_lines(many)),
+            }
+        }
+        run.clear();
+    };
+    for frame in frames {
+        if frame.first() == Some(&kind::CHAT_LINE) {
+            run.push(frame);
+        } else {
+            end_run(&mut run, &mut out);
+            out.push(frame);
+        }
+    }
+    end_run(&mut run, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: u64) -> ChatEvent {
+        ChatEvent::Posted(ChatLine {
+            id,
+            at_ms: 1,
+            player: "00000000000000aa".into(),
+            name: None,
+            text: format!("line {id}"),
+        })
+    }
+
+    fn decoded(frames: &[Bytes]) -> Vec<ServerMessage> {
+        frames
+            .iter()
+            .map(|frame| ServerMessage::decode(frame).unwrap())
+            .collect()
+    }
+
+    fn ids(message: &ServerMessage) -> Vec<u64> {
+        match message {
+            ServerMessage::ChatLines(lines) => lines.iter().map(|line| line.id).collect(),
+            ServerMessage::ChatLine(line) => vec![line.id],
+            other => panic!("not chat lines: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_flush_joins_its_messages_in_order_around_removals() {
+        let log = ChatLog::new();
+        for id in 1..=3 {
+            log.apply(line(id));
+        }
+        log.apply(ChatEvent::Removed(2));
+        log.apply(line(4));
+        let frames = joined(std::mem::take(&mut *log.pending.lock().unwrap()));
+        let messages = decoded(&frames);
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert_eq!(ids(&messages[0]), [1, 2, 3]);
+        assert!(matches!(messages[0], ServerMessage::ChatLines(_)));
+        assert_eq!(messages[1], ServerMessage::ChatRemoved { id: 2 });
+        assert!(
+            matches!(messages[2], ServerMessage::ChatLine(_)),
+            "one alone"
+        );
+        // A new connection gets what is kept, in one frame.
+        assert_eq!(
+            decoded(&log.frames())
+                .iter()
+                .flat_map(ids)
+                .collect::<Vec<_>>(),
+            [1, 3, 4]
+        );
+    }
+
+    #[test]
+    fn more_messages_than_a_frame_holds_take_several() {
+        let log = ChatLog::new();
+        for id in 1..=(MAX_CHAT_LINES as u64 + 1) {
+            log.apply(line(id));
+        }
+        let frames = joined(std::mem::take(&mut *log.pending.lock().unwrap()));
+        let messages = decoded(&frames);
+        assert_eq!(messages.len(), 2);
+        let all: Vec<u64> = messages.iter().flat_map(ids).collect();
+        assert_eq!(all, (1..=MAX_CHAT_LINES as u64 + 1).collect::<Vec<_>>());
     }
 }

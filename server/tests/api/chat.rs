@@ -43,13 +43,24 @@ impl WsClient {
         }
     }
 
-    /// The next chat message this socket is sent.
-    async fn chat_line(&mut self) -> ChatLine {
+    /// The messages of the next chat frame this socket is sent (a
+    /// `ChatLine`, or several joined in a `ChatLines`).
+    async fn chat_frame(&mut self) -> Vec<ChatLine> {
         loop {
-            if let ServerMessage::ChatLine(line) = self.recv().await {
-                return line;
+            match self.recv().await {
+                ServerMessage::ChatLine(line) => return vec![line],
+                ServerMessage::ChatLines(lines) => return lines,
+                _ => {}
             }
         }
+    }
+
+    /// The next chat message this socket is sent, alone in its frame (each
+    /// test's messages are posted one at a time).
+    async fn chat_line(&mut self) -> ChatLine {
+        let mut lines = self.chat_frame().await;
+        assert_eq!(lines.len(), 1, "one message: {lines:?}");
+        lines.remove(0)
     }
 
     /// The chat messages among the frames of the next `within`.
@@ -57,9 +68,7 @@ impl WsClient {
         let mut lines = Vec::new();
         let _ = tokio::time::timeout(within, async {
             loop {
-                if let ServerMessage::ChatLine(line) = self.recv().await {
-                    lines.push(line);
-                }
+                lines.extend(self.chat_frame().await);
             }
         })
         .await;

@@ -389,8 +389,8 @@ impl<S: Transport> Connection<S> {
             self.feed(charges(&rules, refill).encode()).await?;
         }
         // The chat's newest messages, from this instance's copy.
-        for line in self.state.chat.frames() {
-            self.feed(line).await?;
+        for frame in self.state.chat.frames() {
+            self.feed(frame).await?;
         }
         self.flush().await
     }
