@@ -153,6 +153,8 @@ struct Cadence {
     last_flush: Instant,
     /// While a round of phased wake-ups runs: the phase woken next.
     round: Option<usize>,
+    /// Whether the last flush was phased.
+    phased: bool,
 }
 
 impl Cadence {
@@ -162,6 +164,7 @@ impl Cadence {
             interval: batching.base(0, false),
             last_flush: Instant::now(),
             round: None,
+            phased: false,
         }
     }
 
@@ -341,6 +344,14 @@ impl SyncTask {
         let now = Instant::now();
         let phased = self.fanout.phased();
         let round_ends = if !phased {
+            if cadence.phased {
+                // A socket of the whole canvas joined sockets that took
+                // turns: each phase first gets what it was not sent yet
+                // (the flush's frames then reach everyone).
+                for phase in 0..PHASES {
+                    self.send_phase(applied, phase);
+                }
+            }
             self.flush(applied);
             true
         } else {
@@ -364,6 +375,7 @@ impl SyncTask {
             }
         };
         cadence.last_flush = now;
+        cadence.phased = phased;
         if round_ends {
             cadence.round = None;
             cadence.interval = self.pace(&mut cadence.pacing, phased);
@@ -1008,19 +1020,17 @@ mod tests {
         assert_eq!(sync.store.state().new_epochs, 1);
     }
 
-    #[tokio::test]
-    async fn sockets_that_watch_chunks_take_turns_and_each_gets_every_tile_once() {
-        use crate::canvas::watchers::PHASES;
-        use app::chunk::ChunkId;
-        let store = FakeStore::new(7);
-        let fanout = Fanout::new(1024);
-        // Two sockets per phase, all watching the canvas's one chunk, each
-        // taking its frames as they come.
-        let done = CancellationToken::new();
-        let sockets: Vec<_> = (0..2 * PHASES)
+    /// `count` sockets watching the canvas's one chunk, each taking its
+    /// frames as they come until `done`: the seqs of each frame of tiles.
+    fn collecting_watchers(
+        fanout: &Fanout,
+        count: usize,
+        done: &CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<Vec<(u64, u64)>>> {
+        (0..count)
             .map(|_| {
                 let watching = fanout.watch();
-                watching.watch(&[], &[ChunkId { cx: 0, cy: 0 }]);
+                watching.watch(&[], &[app::chunk::ChunkId { cx: 0, cy: 0 }]);
                 let done = done.clone();
                 tokio::spawn(async move {
                     let mut frames = Vec::new();
@@ -1041,7 +1051,34 @@ mod tests {
                     }
                 })
             })
-            .collect();
+            .collect()
+    }
+
+    /// Places a tile every 4 ms for `duration` (the canvas never goes
+    /// quiet); returns how many.
+    async fn place_for(
+        store: &FakeStore,
+        feed: &mpsc::UnboundedSender<FeedEvent>,
+        duration: Duration,
+    ) -> u64 {
+        let started = Instant::now();
+        let mut placed = 0;
+        while started.elapsed() < duration {
+            feed.send(FeedEvent::Batch(store.place(1))).unwrap();
+            placed += 1;
+            tokio::time::sleep(Duration::from_millis(4)).await;
+        }
+        placed
+    }
+
+    #[tokio::test]
+    async fn sockets_that_watch_chunks_take_turns_and_each_gets_every_tile_once() {
+        use crate::canvas::watchers::PHASES;
+        let store = FakeStore::new(7);
+        let fanout = Fanout::new(1024);
+        // Two sockets per phase.
+        let done = CancellationToken::new();
+        let sockets = collecting_watchers(&fanout, 2 * PHASES, &done);
         let view_interval = Duration::from_millis(80);
         let batching = Batching {
             interval: Duration::from_millis(1),
@@ -1049,14 +1086,8 @@ mod tests {
             view_interval,
         };
         let (mirror, _metrics, feed, _stop) = spawn(store.clone(), fanout, batching);
-        // A tile every 4 ms for about 0.6 s: the canvas never goes quiet.
         let started = Instant::now();
-        let mut placed = 0;
-        while started.elapsed() < Duration::from_millis(600) {
-            feed.send(FeedEvent::Batch(store.place(1))).unwrap();
-            placed += 1;
-            tokio::time::sleep(Duration::from_millis(4)).await;
-        }
+        let placed = place_for(&store, &feed, Duration::from_millis(600)).await;
         let elapsed = started.elapsed();
         while mirror.version().seq < placed {
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -1064,7 +1095,7 @@ mod tests {
         // Every phase is sent what is left within one interval.
         tokio::time::sleep(view_interval * 2).await;
         done.cancel();
-        let mut second_frames = Vec::new();
+        let (mut first_frames, mut second_frames) = (Vec::new(), Vec::new());
         for (slot, socket) in sockets.into_iter().enumerate() {
             let frames = socket.await.unwrap();
             // Consecutive from seq 1 to the last: no tile missed, none twice.
@@ -1082,11 +1113,15 @@ mod tests {
                 "socket {slot}: {} frames",
                 frames.len()
             );
-            // The first tile came after a quiet spell: it went to everyone
-            // at once. The frames after it are the phases' own.
-            assert_eq!(frames[0], (1, 1), "socket {slot}");
+            // The first tiles came after a quiet spell: they went to
+            // everyone at once. The frames after them are the phases' own.
+            first_frames.push(frames[0]);
             second_frames.push(frames[1]);
         }
+        assert!(
+            first_frames.windows(2).all(|two| two[0] == two[1]),
+            "{first_frames:?}"
+        );
         // The two sockets of a phase get the same frames; the phases, frames
         // cut at other moments.
         for phase in 0..PHASES {
@@ -1099,6 +1134,44 @@ mod tests {
             cuts.len() > PHASES / 2,
             "the phases were sent together: {second_frames:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn sockets_that_took_turns_miss_nothing_when_a_whole_canvas_socket_joins() {
+        use crate::canvas::watchers::PHASES;
+        let store = FakeStore::new(7);
+        let fanout = Fanout::new(1024);
+        let done = CancellationToken::new();
+        let sockets = collecting_watchers(&fanout, PHASES, &done);
+        let batching = Batching {
+            interval: Duration::from_millis(1),
+            frames_per_sec: 1_000_000,
+            view_interval: Duration::from_millis(80),
+        };
+        let (mirror, _metrics, feed, _stop) = spawn(store.clone(), fanout.clone(), batching);
+        let mut placed = place_for(&store, &feed, Duration::from_millis(300)).await;
+        // From now on every flush goes to everyone at once.
+        let _whole = fanout.subscribe();
+        placed += place_for(&store, &feed, Duration::from_millis(100)).await;
+        while mirror.version().seq < placed {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        done.cancel();
+        for (slot, socket) in sockets.into_iter().enumerate() {
+            let frames = socket.await.unwrap();
+            // Every seq from 1 to the last, in frames that may overlap (a
+            // socket's outbox drops what it has) but leave no gap.
+            let mut next = 1;
+            for &(first, last) in &frames {
+                assert!(
+                    first <= next,
+                    "socket {slot}: a gap before {first}: {frames:?}"
+                );
+                next = next.max(last + 1);
+            }
+            assert_eq!(next, placed + 1, "socket {slot}: {frames:?}");
+        }
     }
 
     #[test]
