@@ -377,6 +377,8 @@ pub struct Texts {
     pub template_complete: &'static str,
     pub pixels_differ: fn(u32) -> String,
     pub remove_template: &'static str,
+    /// The template converter's option: error diffusion.
+    pub dither: &'static str,
     // Time travel.
     pub history: &'static str,
     pub play: &'static str,
@@ -527,6 +529,7 @@ pub const EN: Texts = Texts {
     template_complete: "Template complete: every pixel matches.",
     pixels_differ: |n| format!("{n} pixels still differ."),
     remove_template: "Remove template",
+    dither: "Dither shades (mix palette colors)",
     history: "History",
     play: "Play",
     pause: "Pause",
@@ -677,6 +680,7 @@ pub const FR: Texts = Texts {
     template_complete: "Modèle terminé : chaque pixel correspond.",
     pixels_differ: |n| format!("{n} pixels diffèrent encore."),
     remove_template: "Retirer le modèle",
+    dither: "Tramer les nuances (mêler les couleurs)",
     history: "Historique",
     play: "Lire",
     pause: "Pause",

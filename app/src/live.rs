@@ -105,6 +105,8 @@ pub struct TemplateStatus {
     pub x: i32,
     pub y: i32,
     pub opacity: f64,
+    /// Whether its colors are dithered (else each is the nearest).
+    pub dithered: bool,
     /// Canvas pixels that still differ from it.
     pub differing: u32,
 }

@@ -76,6 +76,67 @@ impl Window {
 /// No template color at this canvas pixel.
 const NONE: u8 = u8::MAX;
 
+/// How an image's colors become the canvas's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Conversion {
+    /// Each pixel the palette color nearest to it: flat areas stay flat,
+    /// what pixel art wants.
+    #[default]
+    Nearest,
+    /// Floyd–Steinberg error diffusion: each pixel's rounding error is
+    /// carried on to the pixels right of and below it, so a shade between
+    /// two palette colors becomes a mix of both (photographs, gradients).
+    Dithered,
+}
+
+/// The palette color (of the first `colors`) of each pixel of a
+/// `width × height` RGBA image, row by row, or [`NONE`] where it is
+/// (mostly) transparent. A transparent pixel carries no error on.
+fn convert(width: u32, height: u32, rgba: &[u8], colors: u8, conversion: Conversion) -> Vec<u8> {
+    let opaque = |p: &[u8]| p[3] > ALPHA_THRESHOLD;
+    if conversion == Conversion::Nearest {
+        return rgba
+            .chunks_exact(4)
+            .map(|p| {
+                if opaque(p) {
+                    palette::nearest_of([p[0], p[1], p[2]], colors)
+                } else {
+                    NONE
+                }
+            })
+            .collect();
+    }
+    let width = width as usize;
+    // The error carried to this row's pixels and to the next row's, per
+    // channel, one slot of margin on each side.
+    let mut here = vec![[0f32; 3]; width + 2];
+    let mut below = vec![[0f32; 3]; width + 2];
+    let mut out = Vec::with_capacity(width * height as usize);
+    for row in rgba.chunks_exact(4 * width.max(1)).take(height as usize) {
+        for (x, p) in row.chunks_exact(4).enumerate() {
+            if !opaque(p) {
+                out.push(NONE);
+                continue;
+            }
+            let wanted: [f32; 3] =
+                std::array::from_fn(|c| (f32::from(p[c]) + here[x + 1][c]).clamp(0.0, 255.0));
+            let color = palette::nearest_of(wanted.map(|v| v.round() as u8), colors);
+            let got = palette::rgba(color);
+            for c in 0..3 {
+                let error = wanted[c] - f32::from(got[c]);
+                here[x + 2][c] += error * 7.0 / 16.0;
+                below[x][c] += error * 3.0 / 16.0;
+                below[x + 1][c] += error * 5.0 / 16.0;
+                below[x + 2][c] += error / 16.0;
+            }
+            out.push(color);
+        }
+        std::mem::swap(&mut here, &mut below);
+        below.fill([0.0; 3]);
+    }
+    out
+}
+
 /// Nothing drawn: the overlay is transparent there.
 pub const CLEAR: [u8; 4] = [0; 4];
 
@@ -114,27 +175,18 @@ impl Pattern {
     }
 
     /// Takes a `width × height` RGBA image as the template, its top-left
-    /// corner on canvas pixel `origin`: each pixel becomes the nearest
-    /// palette color, and (mostly) transparent ones none. Then compares it
-    /// with `canvas`.
+    /// corner on canvas pixel `origin`: its pixels become palette colors
+    /// as `conversion` says, and (mostly) transparent ones none. Then
+    /// compares it with `canvas`.
     pub fn set_image(
         &mut self,
-        width: u32,
-        height: u32,
+        (width, height): (u32, u32),
         rgba: &[u8],
+        conversion: Conversion,
         origin: (i32, i32),
         canvas: &[u8],
     ) {
-        let colors = rgba
-            .chunks_exact(4)
-            .map(|p| {
-                if p[3] <= ALPHA_THRESHOLD {
-                    NONE
-                } else {
-                    palette::nearest_of([p[0], p[1], p[2]], self.colors)
-                }
-            })
-            .collect();
+        let colors = convert(width, height, rgba, self.colors, conversion);
         self.image = Some(Image {
             width,
             height,
@@ -276,7 +328,7 @@ mod tests {
         ) {
             let mut canvas = start;
             let mut pattern = Pattern::new(SIZE, 32);
-            pattern.set_image(width, height, &rgba, origin, &canvas);
+            pattern.set_image((width, height), &rgba, Conversion::Nearest, origin, &canvas);
             let mut overlay: Vec<_> = (0..canvas.len()).map(|i| pattern.overlay(i, canvas[i])).collect();
             for (index, color) in tiles {
                 if let Some(drawn) = pattern.tile(index, canvas[index], color) {
@@ -285,7 +337,7 @@ mod tests {
                 canvas[index] = color;
             }
             let mut fresh = Pattern::new(SIZE, 32);
-            fresh.set_image(width, height, &rgba, origin, &canvas);
+            fresh.set_image((width, height), &rgba, Conversion::Nearest, origin, &canvas);
             prop_assert_eq!(pattern.differing(), fresh.differing());
             for (index, drawn) in overlay.iter().enumerate() {
                 prop_assert_eq!(*drawn, fresh.overlay(index, canvas[index]), "pixel {}", index);
@@ -323,7 +375,7 @@ mod tests {
         // Two pixels: opaque black, then transparent; the first lies off
         // the canvas's left edge once moved to x = -1.
         let rgba = [r, g, b, 255, r, g, b, 0];
-        pattern.set_image(2, 1, &rgba, (0, 0), &canvas);
+        pattern.set_image((2, 1), &rgba, Conversion::Nearest, (0, 0), &canvas);
         assert_eq!(
             (pattern.color_at(0), pattern.color_at(1)),
             (Some(black), None)
@@ -333,5 +385,66 @@ mod tests {
         assert_eq!(pattern.differing(), 0);
         pattern.clear();
         assert_eq!(pattern.color_at(0), None);
+    }
+
+    /// A `side × side` image of one color.
+    fn flat(side: u32, rgb: [u8; 3]) -> Vec<u8> {
+        (0..side * side)
+            .flat_map(|_| [rgb[0], rgb[1], rgb[2], 255])
+            .collect()
+    }
+
+    #[test]
+    fn dithering_keeps_palette_colors_and_mixes_a_shade_between_two() {
+        let colors = palette::PALETTE.len() as u8;
+        // A palette color stays itself, dithered or not: no error to carry.
+        let red = palette::rgba(3);
+        for conversion in [Conversion::Nearest, Conversion::Dithered] {
+            let image = flat(8, [red[0], red[1], red[2]]);
+            assert!(convert(8, 8, &image, colors, conversion)
+                .iter()
+                .all(|&c| c == 3));
+        }
+        // A light shade between light gray and white: the nearest color
+        // makes it all light gray; dithering mixes the two, and the mix
+        // averages back to the shade.
+        let shade = [234, 234, 234];
+        let image = flat(32, shade);
+        let nearest = convert(32, 32, &image, colors, Conversion::Nearest);
+        let light_gray = nearest[0];
+        assert!(nearest.iter().all(|&c| c == light_gray));
+        let dithered = convert(32, 32, &image, colors, Conversion::Dithered);
+        let whites = dithered.iter().filter(|&&c| c == 0).count();
+        assert!(whites > 300 && whites < 700, "{whites} of 1024 white");
+        let mean = |channel: usize| {
+            dithered
+                .iter()
+                .map(|&c| f64::from(palette::rgba(c)[channel]))
+                .sum::<f64>()
+                / dithered.len() as f64
+        };
+        for (channel, &value) in shade.iter().enumerate() {
+            let off = (mean(channel) - f64::from(value)).abs();
+            assert!(off < 3.0, "channel {channel} off by {off}");
+        }
+    }
+
+    #[test]
+    fn dithering_leaves_transparent_pixels_out_and_carries_nothing_through_them() {
+        let colors = palette::PALETTE.len() as u8;
+        // Left half a shade, right half transparent.
+        let image: Vec<u8> = (0..16)
+            .flat_map(|n| {
+                if n % 4 < 2 {
+                    [234, 234, 234, 255]
+                } else {
+                    [0, 0, 0, 0]
+                }
+            })
+            .collect();
+        let dithered = convert(4, 4, &image, colors, Conversion::Dithered);
+        for (n, &color) in dithered.iter().enumerate() {
+            assert_eq!(color == NONE, n % 4 >= 2, "pixel {n}");
+        }
     }
 }

@@ -173,3 +173,54 @@ test("a template from the page's URL shows the pixels that still differ and pick
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test("a template's shades can be dithered, and its link says so", async () => {
+  // 16 x 16 of one shade between the palette's light gray and white.
+  const scratch = await openCanvas(browser, server.base);
+  const image = await scratch.evaluate(() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 16;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#eaeaea";
+    ctx.fillRect(0, 0, 16, 16);
+    return canvas.toDataURL("image/png");
+  });
+  await scratch.context().close();
+  const progress = (page) => page.textContent(".template-progress");
+  const link = `${server.base}/?x=88&y=88&zoom=4&template=${encodeURIComponent(image)}&tx=80&ty=80`;
+  const page = await openCanvas(browser, link);
+  await page.waitForSelector(".template-canvas:not([hidden])");
+  await page.click(".template-panel summary");
+  // Each pixel the nearest color: all light gray, none the canvas's white.
+  assert.equal(await progress(page), "256 pixels still differ.");
+  assert.equal(await page.isChecked(".template-dither input"), false);
+
+  await page.check(".template-dither input");
+  await page.waitForFunction(
+    () => document.querySelector(".template-progress").textContent !== "256 pixels still differ.",
+  );
+  // Dithered: light gray and white mixed, about half each.
+  const differ = Number((await progress(page)).split(" ")[0]);
+  assert.ok(differ > 64 && differ < 192, `${differ} pixels differ`);
+  assert.equal(new URL(page.url()).searchParams.get("td"), "1");
+
+  // The link carries it: a page opened from it dithers the same way.
+  const shared = await openCanvas(browser, page.url());
+  await shared.waitForSelector(".template-canvas:not([hidden])");
+  await shared.click(".template-panel summary");
+  await shared.waitForFunction(
+    (text) => document.querySelector(".template-progress").textContent === text,
+    await progress(page),
+  );
+  assert.equal(await shared.isChecked(".template-dither input"), true);
+
+  await page.uncheck(".template-dither input");
+  await page.waitForFunction(
+    () => document.querySelector(".template-progress").textContent === "256 pixels still differ.",
+  );
+  assert.equal(new URL(page.url()).searchParams.has("td"), false);
+  assert.deepEqual(page.problems, []);
+  assert.deepEqual(shared.problems, []);
+  await page.context().close();
+  await shared.context().close();
+});

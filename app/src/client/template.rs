@@ -8,7 +8,7 @@ use super::{image, layer::Layer, pixels::Pixels, query, with_client, world::Worl
 use crate::{
     geometry::CanvasSize,
     live::TemplateStatus,
-    template::{Pattern, Window},
+    template::{Conversion, Pattern, Window},
 };
 use leptos::prelude::{GetUntracked, Set};
 use std::borrow::Cow;
@@ -28,6 +28,8 @@ pub struct Template {
     follows: Option<CanvasSize>,
     /// The canvas's colors, which the image's are matched to.
     colors: u8,
+    /// The image as loaded, kept to convert it again (dithered or not).
+    image: Option<image::Rgba>,
 }
 
 impl Template {
@@ -54,6 +56,7 @@ impl Template {
             window,
             follows: by_chunk.then_some(size),
             colors,
+            image: None,
         })
     }
 
@@ -78,12 +81,13 @@ impl Template {
         self.window
     }
 
-    /// Takes a decoded image as the template, its top-left corner on canvas
-    /// pixel `origin`, over `window` (from [`Self::window_for`]), whose
-    /// pixels are `canvas`.
+    /// Takes a decoded image as the template, its colors converted as
+    /// `conversion` says, its top-left corner on canvas pixel `origin`, over
+    /// `window` (from [`Self::window_for`]), whose pixels are `canvas`.
     pub fn set_image(
         &mut self,
-        rgba: &image::Rgba,
+        rgba: image::Rgba,
+        conversion: Conversion,
         origin: (i32, i32),
         window: Window,
         canvas: &[u8],
@@ -91,14 +95,28 @@ impl Template {
         self.use_window(window);
         self.pattern = Pattern::new(window.size, self.colors);
         self.pattern.set_image(
-            rgba.width,
-            rgba.height,
+            (rgba.width, rgba.height),
             &rgba.data,
+            conversion,
             window.relative(origin),
             canvas,
         );
+        self.image = Some(rgba);
         self.canvas.set_hidden(false);
         self.redraw(canvas);
+    }
+
+    /// Converts the image again as `conversion` says, where it lies.
+    pub fn convert(
+        &mut self,
+        conversion: Conversion,
+        origin: (i32, i32),
+        window: Window,
+        canvas: &[u8],
+    ) {
+        if let Some(rgba) = self.image.take() {
+            self.set_image(rgba, conversion, origin, window, canvas);
+        }
     }
 
     /// Moves the template's top-left corner to canvas pixel `origin`, over
@@ -120,6 +138,7 @@ impl Template {
     /// Drops the template and hides its overlay.
     pub fn clear(&mut self) {
         self.pattern.clear();
+        self.image = None;
         self.canvas.set_hidden(true);
         self.layer.fill(|_| [0; 4]);
     }
@@ -202,7 +221,8 @@ pub enum TemplateSource {
     File(web_sys::File),
 }
 
-/// The template the page's URL names (`template`, `tx`, `ty`, `to`), if any.
+/// The template the page's URL names (`template`, `tx`, `ty`, `to`, and
+/// `td=1` for dithered), if any.
 pub fn load_template_from_url() {
     let Some(params) = query::params() else {
         return;
@@ -213,7 +233,14 @@ pub fn load_template_from_url() {
     let number = |name: &str| query::number(&params, name);
     let at = |name: &str| number(name).map_or(0, |v| v.clamp(-65_536.0, 65_536.0) as i32);
     let opacity = number("to").unwrap_or(0.6);
-    load_template(TemplateSource::Url(url), at("tx"), at("ty"), opacity);
+    let dithered = params.get("td").is_some_and(|td| td == "1");
+    load_template(
+        TemplateSource::Url(url),
+        at("tx"),
+        at("ty"),
+        opacity,
+        dithered,
+    );
 }
 
 /// Whether a template URL is one the page will fetch: the web, this site,
@@ -225,8 +252,9 @@ fn is_template_url(url: &str) -> bool {
     }) || (url.starts_with('/') && !url.starts_with("//"))
 }
 
-/// Loads a template and lays it at (x, y) with `opacity`.
-pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64) {
+/// Loads a template and lays it at (x, y) with `opacity`, its colors
+/// `dithered` or each the nearest.
+pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64, dithered: bool) {
     let (url, shared) = match source {
         TemplateSource::Url(url) if is_template_url(&url) => (url.clone(), Some(url)),
         TemplateSource::Url(_) => {
@@ -262,7 +290,7 @@ pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64) {
             let _ = web_sys::Url::revoke_object_url(&url);
         }
         with_client(|client| match loaded {
-            Ok(rgba) => client.on_template(&rgba, shared, (x, y), opacity),
+            Ok(rgba) => client.on_template(rgba, shared, (x, y), opacity, dithered),
             Err(reason) => {
                 let t = client.live.lang.texts();
                 client
@@ -292,6 +320,34 @@ pub fn move_template(x: i32, y: i32) {
             status.y = y;
         });
     });
+}
+
+/// Converts the template's image again, `dithered` or each color the
+/// nearest.
+pub fn set_template_dithering(dithered: bool) {
+    with_client(|client| {
+        let Some(status) = client.live.template.get_untracked() else {
+            return;
+        };
+        let Some(template) = &mut client.paint.template else {
+            return;
+        };
+        let origin = (status.x, status.y);
+        let Some(window) = template.window_at(origin) else {
+            return;
+        };
+        let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window);
+        template.convert(conversion(dithered), origin, window, &canvas);
+        client.template_changed(|status| status.dithered = dithered);
+    });
+}
+
+fn conversion(dithered: bool) -> Conversion {
+    if dithered {
+        Conversion::Dithered
+    } else {
+        Conversion::Nearest
+    }
 }
 
 pub fn set_template_opacity(opacity: f64) {
@@ -333,10 +389,11 @@ impl Client {
     /// be shared.
     fn on_template(
         &mut self,
-        rgba: &image::Rgba,
+        rgba: image::Rgba,
         shared: Option<String>,
         (x, y): (i32, i32),
         opacity: f64,
+        dithered: bool,
     ) {
         let Some(template) = &mut self.paint.template else {
             return;
@@ -348,13 +405,14 @@ impl Client {
         };
         let opacity = opacity.clamp(0.1, 1.0);
         let canvas = pixels_under(&self.paint.pixels, self.world.as_ref(), window);
-        template.set_image(rgba, (x, y), window, &canvas);
+        template.set_image(rgba, conversion(dithered), (x, y), window, &canvas);
         template.set_opacity(opacity);
         self.live.template.set(Some(TemplateStatus {
             source: shared.clone().unwrap_or_default(),
             x,
             y,
             opacity,
+            dithered,
             differing: template.differing(),
         }));
         self.live.notice.set(None);
@@ -364,6 +422,7 @@ impl Client {
             ("tx", Some(x.to_string())),
             ("ty", Some(y.to_string())),
             ("to", Some(opacity.to_string())),
+            ("td", dithered.then(|| "1".to_owned())),
         ]);
     }
 
@@ -381,6 +440,7 @@ impl Client {
             ("tx", Some(status.x.to_string())),
             ("ty", Some(status.y.to_string())),
             ("to", Some(status.opacity.to_string())),
+            ("td", status.dithered.then(|| "1".to_owned())),
         ]);
         self.live.template.set(Some(status));
         self.paint.request_frame();

@@ -119,20 +119,20 @@ mod imp {
         client::toggle_history_play();
     }
 
-    pub fn load_template_url(url: String, x: i32, y: i32, opacity: f64) {
-        client::load_template(TemplateSource::Url(url), x, y, opacity);
+    pub fn load_template_url(url: String, x: i32, y: i32, opacity: f64, dithered: bool) {
+        client::load_template(TemplateSource::Url(url), x, y, opacity, dithered);
     }
 
     /// Loads the file chosen in the `<input type="file">` that `event`
     /// came from, if there is one.
-    pub fn load_template_file(event: &ev::Event, x: i32, y: i32, opacity: f64) {
+    pub fn load_template_file(event: &ev::Event, x: i32, y: i32, opacity: f64, dithered: bool) {
         let file = event
             .target()
             .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
             .and_then(|input| input.files())
             .and_then(|files| files.get(0));
         if let Some(file) = file {
-            client::load_template(TemplateSource::File(file), x, y, opacity);
+            client::load_template(TemplateSource::File(file), x, y, opacity, dithered);
         }
     }
 
@@ -142,6 +142,10 @@ mod imp {
 
     pub fn set_template_opacity(opacity: f64) {
         client::set_template_opacity(opacity);
+    }
+
+    pub fn set_template_dithering(dithered: bool) {
+        client::set_template_dithering(dithered);
     }
 
     pub fn remove_template() {
@@ -225,8 +229,9 @@ mod imp {
     pub fn close_history() {}
     pub fn seek_history(_: u64) {}
     pub fn toggle_history_play() {}
-    pub fn load_template_url(_: String, _: i32, _: i32, _: f64) {}
-    pub fn load_template_file(_: &ev::Event, _: i32, _: i32, _: f64) {}
+    pub fn load_template_url(_: String, _: i32, _: i32, _: f64, _: bool) {}
+    pub fn load_template_file(_: &ev::Event, _: i32, _: i32, _: f64, _: bool) {}
+    pub fn set_template_dithering(_: bool) {}
     pub fn move_template(_: i32, _: i32) {}
     pub fn set_template_opacity(_: f64) {}
     pub fn remove_template() {}

@@ -1,6 +1,7 @@
 //! The template controls: load an image (from a URL, which the page's URL
 //! then carries so a community can share one link, or from a file), place
-//! it at x,y, set its opacity, see how many pixels still differ. Closed, it
+//! it at x,y, set its opacity, have its shades dithered (else each pixel
+//! takes the nearest palette color), see how many pixels still differ. Closed, it
 //! is one line in the toolbar.
 
 use super::browser;
@@ -19,18 +20,27 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
         Some(s) => (t.pixels_differ)(s.differing),
     };
 
+    // The converter's choice before a template is loaded; the template's
+    // own after.
+    let dither = RwSignal::new(false);
+    let dithered = move || status().map_or_else(|| dither.get(), |s| s.dithered);
     let load_url = move |event: ev::SubmitEvent| {
         event.prevent_default();
         if let Some(input) = url_input.get_untracked() {
             let (x, y) = position();
             let opacity = status().map_or(0.6, |s| s.opacity);
-            browser::load_template_url(input.value(), x, y, opacity);
+            browser::load_template_url(input.value(), x, y, opacity, dithered());
         }
     };
     let load_file = move |event: ev::Event| {
         let (x, y) = position();
         let opacity = status().map_or(0.6, |s| s.opacity);
-        browser::load_template_file(&event, x, y, opacity);
+        browser::load_template_file(&event, x, y, opacity, dithered());
+    };
+    let toggle_dither = move |event: ev::Event| {
+        let on = event_target_checked(&event);
+        dither.set(on);
+        browser::set_template_dithering(on);
     };
     let coordinate = move |axis: usize| {
         move |event: ev::Event| {
@@ -70,6 +80,10 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
             <label class="template-file">
                 {t.or_a_file}
                 <input type="file" accept="image/png,image/gif,image/webp" on:change=load_file/>
+            </label>
+            <label class="template-dither">
+                <input type="checkbox" prop:checked=dithered on:change=toggle_dither/>
+                {t.dither}
             </label>
             <div class="template-place">
                 <label>
