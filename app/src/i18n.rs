@@ -376,6 +376,10 @@ pub struct Texts {
     pub no_template: &'static str,
     pub template_complete: &'static str,
     pub pixels_differ: fn(u32) -> String,
+    /// A template's progress: pixels right of those it covers.
+    pub pixels_right: fn(u32, u32) -> String,
+    /// The time left at the recent pace, in seconds.
+    pub time_left: fn(u32) -> String,
     pub remove_template: &'static str,
     /// The template converter's option: error diffusion.
     pub dither: &'static str,
@@ -528,6 +532,16 @@ pub const EN: Texts = Texts {
     no_template: "No template loaded.",
     template_complete: "Template complete: every pixel matches.",
     pixels_differ: |n| format!("{n} pixels still differ."),
+    pixels_right: |right, of| format!("{right} of {of} pixels right ({}%).", percent(right, of)),
+    time_left: |seconds| match seconds {
+        0..60 => "Under a minute left at the recent pace.".to_owned(),
+        60..3600 => format!("About {} min left at the recent pace.", seconds / 60),
+        _ => format!(
+            "About {} h {} min left at the recent pace.",
+            seconds / 3600,
+            seconds % 3600 / 60
+        ),
+    },
     remove_template: "Remove template",
     dither: "Dither shades (mix palette colors)",
     history: "History",
@@ -679,6 +693,18 @@ pub const FR: Texts = Texts {
     no_template: "Aucun modèle chargé.",
     template_complete: "Modèle terminé : chaque pixel correspond.",
     pixels_differ: |n| format!("{n} pixels diffèrent encore."),
+    pixels_right: |right, of| {
+        format!("{right} pixels justes sur {of} ({} %).", percent(right, of))
+    },
+    time_left: |seconds| match seconds {
+        0..60 => "Moins d’une minute restante au rythme récent.".to_owned(),
+        60..3600 => format!("Environ {} min restantes au rythme récent.", seconds / 60),
+        _ => format!(
+            "Environ {} h {} min restantes au rythme récent.",
+            seconds / 3600,
+            seconds % 3600 / 60
+        ),
+    },
     remove_template: "Retirer le modèle",
     dither: "Tramer les nuances (mêler les couleurs)",
     history: "Historique",
@@ -768,6 +794,16 @@ pub const FR: Texts = Texts {
     watching_only_many: "Lecture seule : votre adresse a ouvert trop de sessions cette heure-ci.",
     watching_only_down: "Lecture seule : poser est indisponible pour l'instant. Rechargez dans un moment pour poser.",
 };
+
+/// `part` of `whole` in whole percent, rounded down (so 100 % is all of
+/// it); all of nothing is 100 %.
+fn percent(part: u32, whole: u32) -> u64 {
+    if whole == 0 {
+        100
+    } else {
+        u64::from(part) * 100 / u64::from(whole)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -109,6 +109,11 @@ pub struct TemplateStatus {
     pub dithered: bool,
     /// Canvas pixels that still differ from it.
     pub differing: u32,
+    /// Canvas pixels it has a color for, among those the page knows: the
+    /// progress is `counted - differing` of them.
+    pub counted: u32,
+    /// Seconds until none differs at the recent pace, when known.
+    pub left_s: Option<u32>,
 }
 
 impl LiveState {

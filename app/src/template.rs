@@ -12,6 +12,7 @@
 //! the template's color.
 
 use crate::{geometry::CanvasSize, palette};
+use std::collections::VecDeque;
 
 /// Pixels at most this transparent are not part of the template.
 pub const ALPHA_THRESHOLD: u8 = 128;
@@ -158,6 +159,8 @@ pub struct Pattern {
     wanted: Vec<u8>,
     /// Canvas pixels that differ from the template.
     differing: u32,
+    /// Canvas pixels the template has a color for and the page knows.
+    counted: u32,
 }
 
 impl Pattern {
@@ -171,6 +174,7 @@ impl Pattern {
             origin: (0, 0),
             wanted: vec![NONE; size.area()],
             differing: 0,
+            counted: 0,
         }
     }
 
@@ -220,11 +224,18 @@ impl Pattern {
         self.image = None;
         self.lay();
         self.differing = 0;
+        self.counted = 0;
     }
 
     /// Canvas pixels still to be changed to match the template.
     pub fn differing(&self) -> u32 {
         self.differing
+    }
+
+    /// Canvas pixels the template has a color for, among those the page
+    /// knows: the progress is `counted - differing` of them.
+    pub fn counted(&self) -> u32 {
+        self.counted
     }
 
     /// The template's color at canvas pixel `index`, if it has one there.
@@ -244,10 +255,22 @@ impl Pattern {
     /// Counts the differing pixels again (after a snapshot or a change of
     /// template).
     pub fn compare(&mut self, canvas: &[u8]) {
-        let differing = (0..canvas.len().min(self.wanted.len()))
+        let pixels = 0..canvas.len().min(self.wanted.len());
+        let differing = pixels
+            .clone()
             .filter(|&index| self.differs(index, canvas[index]))
             .count();
+        let counted = pixels
+            .filter(|&index| self.counts(index, canvas[index]))
+            .count();
         self.differing = differing as u32;
+        self.counted = counted as u32;
+    }
+
+    /// Whether the template has a color at `index` and the canvas's
+    /// `color` there is known.
+    fn counts(&self, index: usize, color: u8) -> bool {
+        color != UNKNOWN && self.color_at(index).is_some()
     }
 
     /// Whether the canvas's `color` at `index` is known and not the
@@ -262,6 +285,11 @@ impl Pattern {
         match (self.differs(index, was), self.differs(index, now)) {
             (true, false) => self.differing = self.differing.saturating_sub(1),
             (false, true) => self.differing += 1,
+            _ => {}
+        }
+        match (self.counts(index, was), self.counts(index, now)) {
+            (true, false) => self.counted = self.counted.saturating_sub(1),
+            (false, true) => self.counted += 1,
             _ => {}
         }
         let drawn = self.overlay(index, now);
@@ -290,6 +318,51 @@ impl Pattern {
                 }
             }
         }
+    }
+}
+
+/// How fast a template's differing pixels go down lately, and the time
+/// left at that pace: the page samples the count as tiles change it.
+#[derive(Debug, Default)]
+pub struct Pace {
+    /// (when, in ms, pixels differing then), oldest first, over the last
+    /// [`Pace::WINDOW_MS`], at most one a second.
+    samples: VecDeque<(f64, u32)>,
+}
+
+impl Pace {
+    /// How far back the pace looks.
+    pub const WINDOW_MS: f64 = 5.0 * 60_000.0;
+    /// Less than this of samples tells nothing yet.
+    const LEAST_MS: f64 = 10_000.0;
+
+    /// `differing` pixels at `now_ms`.
+    pub fn record(&mut self, now_ms: f64, differing: u32) {
+        match self.samples.back_mut() {
+            Some((at, count)) if now_ms - *at < 1_000.0 => *count = differing,
+            _ => self.samples.push_back((now_ms, differing)),
+        }
+        // Keep one sample at or past the window's start, so the pace spans
+        // all of it.
+        while self
+            .samples
+            .get(1)
+            .is_some_and(|(at, _)| now_ms - at >= Self::WINDOW_MS)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Seconds until none differs at the recent pace; `None` while it is
+    /// not known (too little time seen) or nothing got better.
+    pub fn left(&self) -> Option<f64> {
+        let (&(since, then), &(until, now)) = (self.samples.front()?, self.samples.back()?);
+        let span = until - since;
+        if span < Self::LEAST_MS || now >= then {
+            return None;
+        }
+        let per_ms = f64::from(then - now) / span;
+        Some(f64::from(now) / per_ms / 1000.0)
     }
 }
 
@@ -339,6 +412,7 @@ mod tests {
             let mut fresh = Pattern::new(SIZE, 32);
             fresh.set_image((width, height), &rgba, Conversion::Nearest, origin, &canvas);
             prop_assert_eq!(pattern.differing(), fresh.differing());
+            prop_assert_eq!(pattern.counted(), fresh.counted());
             for (index, drawn) in overlay.iter().enumerate() {
                 prop_assert_eq!(*drawn, fresh.overlay(index, canvas[index]), "pixel {}", index);
             }
@@ -446,5 +520,26 @@ mod tests {
         for (n, &color) in dithered.iter().enumerate() {
             assert_eq!(color == NONE, n % 4 >= 2, "pixel {n}");
         }
+    }
+
+    #[test]
+    fn the_time_left_follows_the_recent_pace() {
+        let mut pace = Pace::default();
+        pace.record(0.0, 1_000);
+        pace.record(5_000.0, 990);
+        assert_eq!(pace.left(), None, "too soon to tell");
+        // 100 pixels fixed in 20 s: 5 a second, 900 left is 180 s.
+        pace.record(20_000.0, 900);
+        assert_eq!(pace.left(), Some(180.0));
+        // Griefed back: no estimate while nothing got better.
+        pace.record(30_000.0, 1_200);
+        assert_eq!(pace.left(), None);
+        // Five minutes on, only the last five minutes count: 600 fixed in
+        // 300 s is 2 a second, 600 left is 300 s.
+        for second in 31..=330 {
+            let fixed = 2 * (second - 30) as u32;
+            pace.record(f64::from(second) * 1_000.0, 1_200 - fixed);
+        }
+        assert_eq!(pace.left(), Some(300.0));
     }
 }

@@ -148,6 +148,8 @@ test("a template from the page's URL shows the pixels that still differ and pick
   assert.equal((await layerPixel(page, ".template-canvas", 60, 71))[3], 0);
   await page.click(".template-panel summary");
   assert.equal(await page.textContent(".template-progress"), "3 pixels still differ.");
+  assert.equal(await page.textContent(".template-pace"), "0 of 3 pixels right (0%).");
+  const loaded = Date.now();
   assert.equal(await page.inputValue(".template-x"), "60");
   assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector(".template-canvas")).opacity), "0.8");
   await page.screenshot({ path: `${artifacts}/screenshot-template.png` });
@@ -161,7 +163,17 @@ test("a template from the page's URL shows the pixels that still differ and pick
   await page.waitForFunction(
     () => document.querySelector(".template-progress").textContent === "2 pixels still differ.",
   );
+  assert.equal(await page.textContent(".template-pace"), "1 of 3 pixels right (33%).");
   assert.equal((await layerPixel(page, ".template-canvas", 61, 70))[3], 0);
+  // Ten seconds of progress tell the pace: the last pixel at it is under a
+  // minute away.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, loaded + 10_500 - Date.now())));
+  await clickPixel(page, 62, 70);
+  await page.waitForFunction(
+    () =>
+      document.querySelector(".template-pace").textContent ===
+      "2 of 3 pixels right (66%). Under a minute left at the recent pace.",
+  );
   // The view's own URL updates keep the template in the link.
   await page.keyboard.press("ArrowRight");
   await page.waitForFunction(() => new URL(location.href).searchParams.has("zoom"));

@@ -95,20 +95,27 @@ impl Paint {
         let _ = window().request_animation_frame(draw.unchecked_ref());
     }
 
-    /// Draws what changed, and updates the template's count on the page.
+    /// Draws what changed, and updates the template's progress on the
+    /// page.
     fn draw_frame(&mut self, live: LiveState) {
         self.frame_requested = false;
         self.pixels.flush();
         if let Some(template) = &mut self.template {
             template.flush();
-            let differing = template.differing();
-            let changed = live
-                .template
-                .with_untracked(|status| status.as_ref().is_some_and(|s| s.differing != differing));
+            let progress = (
+                template.differing(),
+                template.counted(),
+                template.pace(now()),
+            );
+            let changed = live.template.with_untracked(|status| {
+                status
+                    .as_ref()
+                    .is_some_and(|s| (s.differing, s.counted, s.left_s) != progress)
+            });
             if changed {
                 live.template.update(|status| {
                     if let Some(status) = status {
-                        status.differing = differing;
+                        (status.differing, status.counted, status.left_s) = progress;
                     }
                 });
             }

@@ -8,7 +8,7 @@ use super::{image, layer::Layer, pixels::Pixels, query, with_client, world::Worl
 use crate::{
     geometry::CanvasSize,
     live::TemplateStatus,
-    template::{Conversion, Pattern, Window},
+    template::{Conversion, Pace, Pattern, Window},
 };
 use leptos::prelude::{GetUntracked, Set};
 use std::borrow::Cow;
@@ -30,6 +30,8 @@ pub struct Template {
     colors: u8,
     /// The image as loaded, kept to convert it again (dithered or not).
     image: Option<image::Rgba>,
+    /// How fast its differing pixels go down lately.
+    pace: Pace,
 }
 
 impl Template {
@@ -57,6 +59,7 @@ impl Template {
             follows: by_chunk.then_some(size),
             colors,
             image: None,
+            pace: Pace::default(),
         })
     }
 
@@ -102,6 +105,7 @@ impl Template {
             canvas,
         );
         self.image = Some(rgba);
+        self.pace = Pace::default();
         self.canvas.set_hidden(false);
         self.redraw(canvas);
     }
@@ -125,6 +129,7 @@ impl Template {
         self.use_window(window);
         self.pattern
             .cover(window.size, window.relative(origin), canvas);
+        self.pace = Pace::default();
         self.redraw(canvas);
     }
 
@@ -148,6 +153,18 @@ impl Template {
         self.pattern.differing()
     }
 
+    /// Canvas pixels it has a color for, among those the page knows.
+    pub fn counted(&self) -> u32 {
+        self.pattern.counted()
+    }
+
+    /// Records the count at `now_ms`; the seconds left at the recent pace,
+    /// when known.
+    pub fn pace(&mut self, now_ms: f64) -> Option<u32> {
+        self.pace.record(now_ms, self.pattern.differing());
+        self.pace.left().map(|seconds| seconds.round() as u32)
+    }
+
     /// The template's color at canvas pixel (x, y), if it has one there.
     pub fn wanted_at(&self, (x, y): (u16, u16)) -> Option<u8> {
         self.pattern.color_at(self.window.index(x, y)?)
@@ -157,6 +174,8 @@ impl Template {
     /// chunk loaded or dropped); `canvas` holds them.
     pub fn compare(&mut self, canvas: &[u8]) {
         self.pattern.compare(canvas);
+        // Other pixels are counted now: the pace starts again.
+        self.pace = Pace::default();
         self.redraw(canvas);
     }
 
@@ -414,6 +433,8 @@ impl Client {
             opacity,
             dithered,
             differing: template.differing(),
+            counted: template.counted(),
+            left_s: None,
         }));
         self.live.notice.set(None);
         self.paint.request_frame();
@@ -435,6 +456,8 @@ impl Client {
         change(&mut status);
         if let Some(template) = &self.paint.template {
             status.differing = template.differing();
+            status.counted = template.counted();
+            status.left_s = None;
         }
         query::update(&[
             ("tx", Some(status.x.to_string())),

@@ -19,6 +19,17 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
         Some(s) if s.differing == 0 => t.template_complete.to_owned(),
         Some(s) => (t.pixels_differ)(s.differing),
     };
+    // How far along, and the time left at the recent pace.
+    let pace = move || {
+        let s = status()?;
+        let right = s.counted.saturating_sub(s.differing);
+        let mut text = (t.pixels_right)(right, s.counted);
+        if let Some(left) = s.left_s.filter(|_| s.differing > 0) {
+            text.push(' ');
+            text.push_str(&(t.time_left)(left));
+        }
+        Some(text)
+    };
 
     // The converter's choice before a template is loaded; the template's
     // own after.
@@ -118,6 +129,7 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
                 </label>
             </div>
             <p class="template-progress" role="status">{progress}</p>
+            <p class="template-pace">{pace}</p>
             <button
                 type="button"
                 class="template-remove"
