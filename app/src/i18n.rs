@@ -383,6 +383,8 @@ pub struct Texts {
     pub remove_template: &'static str,
     /// The template converter's option: error diffusion.
     pub dither: &'static str,
+    /// The template overlay's one-color filter.
+    pub only_selected_color: &'static str,
     // Time travel.
     pub history: &'static str,
     pub play: &'static str,
@@ -544,6 +546,7 @@ pub const EN: Texts = Texts {
     },
     remove_template: "Remove template",
     dither: "Dither shades (mix palette colors)",
+    only_selected_color: "Show only the selected color’s pixels",
     history: "History",
     play: "Play",
     pause: "Pause",
@@ -707,6 +710,7 @@ pub const FR: Texts = Texts {
     },
     remove_template: "Retirer le modèle",
     dither: "Tramer les nuances (mêler les couleurs)",
+    only_selected_color: "N’afficher que les pixels de la couleur choisie",
     history: "Historique",
     play: "Lire",
     pause: "Pause",

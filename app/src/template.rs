@@ -161,6 +161,8 @@ pub struct Pattern {
     differing: u32,
     /// Canvas pixels the template has a color for and the page knows.
     counted: u32,
+    /// The one color the overlay shows, if only one.
+    only: Option<u8>,
 }
 
 impl Pattern {
@@ -175,6 +177,7 @@ impl Pattern {
             wanted: vec![NONE; size.area()],
             differing: 0,
             counted: 0,
+            only: None,
         }
     }
 
@@ -243,11 +246,21 @@ impl Pattern {
         self.wanted.get(index).copied().filter(|&c| c != NONE)
     }
 
+    /// From now on the overlay shows only the pixels that want `only`
+    /// (every differing pixel for `None`): what a player placing one color
+    /// looks for. The counts stay the template's.
+    pub fn show_only(&mut self, only: Option<u8>) {
+        self.only = only;
+    }
+
     /// What the overlay shows at `index` while the canvas has `color`
-    /// there: the template's color where it differs, else nothing.
+    /// there: the template's color where it differs (and is the one shown,
+    /// if only one is), else nothing.
     pub fn overlay(&self, index: usize, color: u8) -> [u8; 4] {
         match self.color_at(index) {
-            Some(wanted) if wanted != color => palette::rgba(wanted),
+            Some(wanted) if wanted != color && self.only.is_none_or(|only| only == wanted) => {
+                palette::rgba(wanted)
+            }
             _ => CLEAR,
         }
     }
@@ -398,9 +411,11 @@ mod tests {
             origin in (-4i32..8, -4i32..7),
             start in prop::collection::vec(prop_oneof![0u8..6, Just(UNKNOWN)], SIZE.area()),
             tiles in prop::collection::vec((0..SIZE.area(), 0u8..6), 0..80),
+            only in prop::option::of(0u8..6),
         ) {
             let mut canvas = start;
             let mut pattern = Pattern::new(SIZE, 32);
+            pattern.show_only(only);
             pattern.set_image((width, height), &rgba, Conversion::Nearest, origin, &canvas);
             let mut overlay: Vec<_> = (0..canvas.len()).map(|i| pattern.overlay(i, canvas[i])).collect();
             for (index, color) in tiles {
@@ -410,6 +425,7 @@ mod tests {
                 canvas[index] = color;
             }
             let mut fresh = Pattern::new(SIZE, 32);
+            fresh.show_only(only);
             fresh.set_image((width, height), &rgba, Conversion::Nearest, origin, &canvas);
             prop_assert_eq!(pattern.differing(), fresh.differing());
             prop_assert_eq!(pattern.counted(), fresh.counted());
@@ -541,5 +557,22 @@ mod tests {
             pace.record(f64::from(second) * 1_000.0, 1_200 - fixed);
         }
         assert_eq!(pace.left(), Some(300.0));
+    }
+
+    #[test]
+    fn the_one_color_filter_shows_only_that_colors_pixels_and_keeps_the_counts() {
+        // Red, then blue, over a white canvas.
+        let [r, g, b, _] = palette::rgba(3);
+        let [r2, g2, b2, _] = palette::rgba(14);
+        let rgba = [r, g, b, 255, r2, g2, b2, 255];
+        let canvas = vec![0; SIZE.area()];
+        let mut pattern = Pattern::new(SIZE, 32);
+        pattern.set_image((2, 1), &rgba, Conversion::Nearest, (0, 0), &canvas);
+        pattern.show_only(Some(14));
+        assert_eq!(pattern.overlay(0, 0), CLEAR, "red is not shown");
+        assert_eq!(pattern.overlay(1, 0), palette::rgba(14));
+        assert_eq!((pattern.differing(), pattern.counted()), (2, 2));
+        pattern.show_only(None);
+        assert_eq!(pattern.overlay(0, 0), palette::rgba(3));
     }
 }

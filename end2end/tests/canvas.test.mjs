@@ -11,6 +11,7 @@ import {
   openCanvas,
   redTemplate,
   startServer,
+  waitForLayerPixel,
   waitForPixel,
 } from "./harness.mjs";
 
@@ -174,6 +175,15 @@ test("a template from the page's URL shows the pixels that still differ and pick
       document.querySelector(".template-pace").textContent ===
       "2 of 3 pixels right (66%). Under a minute left at the recent pace.",
   );
+  // One color at a time: the overlay shows only the selected color's
+  // pixels, following the palette.
+  await page.check(".template-one-color input");
+  assert.deepEqual(await layerPixel(page, ".template-canvas", 60, 70), red);
+  await page.click('.swatch[data-color="28"]');
+  await waitForLayerPixel(page, ".template-canvas", 60, 70, (p) => p[3] === 0);
+  await page.click('.swatch[data-color="3"]');
+  await waitForLayerPixel(page, ".template-canvas", 60, 70, (p) => p[3] === 255 && p[0] === 255);
+  await page.uncheck(".template-one-color input");
   // The view's own URL updates keep the template in the link.
   await page.keyboard.press("ArrowRight");
   await page.waitForFunction(() => new URL(location.href).searchParams.has("zoom"));

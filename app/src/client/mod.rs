@@ -61,7 +61,7 @@ use std::{cell::RefCell, time::Duration};
 use template::Template;
 pub use template::{
     load_template, move_template, remove_template, set_template_dithering, set_template_opacity,
-    TemplateSource,
+    show_template_color, TemplateSource,
 };
 use travel::Travel;
 pub use travel::{close_history, open_history, seek_history, toggle_history_play};

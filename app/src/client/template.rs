@@ -32,6 +32,8 @@ pub struct Template {
     image: Option<image::Rgba>,
     /// How fast its differing pixels go down lately.
     pace: Pace,
+    /// The one color the overlay shows, if only one.
+    only: Option<u8>,
 }
 
 impl Template {
@@ -60,6 +62,7 @@ impl Template {
             colors,
             image: None,
             pace: Pace::default(),
+            only: None,
         })
     }
 
@@ -97,6 +100,7 @@ impl Template {
     ) {
         self.use_window(window);
         self.pattern = Pattern::new(window.size, self.colors);
+        self.pattern.show_only(self.only);
         self.pattern.set_image(
             (rgba.width, rgba.height),
             &rgba.data,
@@ -107,6 +111,15 @@ impl Template {
         self.image = Some(rgba);
         self.pace = Pace::default();
         self.canvas.set_hidden(false);
+        self.redraw(canvas);
+    }
+
+    /// From now on the overlay shows only the pixels that want `only`
+    /// (every differing pixel for `None`); `canvas` holds the window's
+    /// pixels.
+    pub fn show_only(&mut self, only: Option<u8>, canvas: &[u8]) {
+        self.only = only;
+        self.pattern.show_only(only);
         self.redraw(canvas);
     }
 
@@ -358,6 +371,23 @@ pub fn set_template_dithering(dithered: bool) {
         let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window);
         template.convert(conversion(dithered), origin, window, &canvas);
         client.template_changed(|status| status.dithered = dithered);
+    });
+}
+
+/// The overlay shows only the pixels that want `only` (every differing
+/// pixel for `None`).
+pub fn show_template_color(only: Option<u8>) {
+    with_client(|client| {
+        let Some(template) = &mut client.paint.template else {
+            return;
+        };
+        let canvas = pixels_under(
+            &client.paint.pixels,
+            client.world.as_ref(),
+            template.window(),
+        );
+        template.show_only(only, &canvas);
+        client.paint.request_frame();
     });
 }
 

@@ -148,6 +148,10 @@ mod imp {
         client::set_template_dithering(dithered);
     }
 
+    pub fn show_template_color(only: Option<u8>) {
+        client::show_template_color(only);
+    }
+
     pub fn remove_template() {
         client::remove_template();
     }
@@ -232,6 +236,7 @@ mod imp {
     pub fn load_template_url(_: String, _: i32, _: i32, _: f64, _: bool) {}
     pub fn load_template_file(_: &ev::Event, _: i32, _: i32, _: f64, _: bool) {}
     pub fn set_template_dithering(_: bool) {}
+    pub fn show_template_color(_: Option<u8>) {}
     pub fn move_template(_: i32, _: i32) {}
     pub fn set_template_opacity(_: f64) {}
     pub fn remove_template() {}

@@ -48,6 +48,13 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
         let opacity = status().map_or(0.6, |s| s.opacity);
         browser::load_template_file(&event, x, y, opacity, dithered());
     };
+    // The overlay shows only the selected color's pixels while this is on,
+    // following the palette.
+    let one_color = RwSignal::new(false);
+    Effect::new(move |_| {
+        let only = one_color.get().then(|| live.selected.get());
+        browser::show_template_color(only);
+    });
     let toggle_dither = move |event: ev::Event| {
         let on = event_target_checked(&event);
         dither.set(on);
@@ -95,6 +102,14 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
             <label class="template-dither">
                 <input type="checkbox" prop:checked=dithered on:change=toggle_dither/>
                 {t.dither}
+            </label>
+            <label class="template-one-color">
+                <input
+                    type="checkbox"
+                    prop:checked=move || one_color.get()
+                    on:change=move |event| one_color.set(event_target_checked(&event))
+                />
+                {t.only_selected_color}
             </label>
             <div class="template-place">
                 <label>
