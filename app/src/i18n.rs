@@ -385,6 +385,8 @@ pub struct Texts {
     pub dither: &'static str,
     /// The template overlay's one-color filter.
     pub only_selected_color: &'static str,
+    /// The template overlay's dotted style.
+    pub dotted: &'static str,
     // Time travel.
     pub history: &'static str,
     pub play: &'static str,
@@ -533,7 +535,10 @@ pub const EN: Texts = Texts {
     opacity: "opacity ",
     no_template: "No template loaded.",
     template_complete: "Template complete: every pixel matches.",
-    pixels_differ: |n| format!("{n} pixels still differ."),
+    pixels_differ: |n| match n {
+        1 => "1 pixel still differs.".to_owned(),
+        n => format!("{n} pixels still differ."),
+    },
     pixels_right: |right, of| format!("{right} of {of} pixels right ({}%).", percent(right, of)),
     time_left: |seconds| match seconds {
         0..60 => "Under a minute left at the recent pace.".to_owned(),
@@ -547,6 +552,7 @@ pub const EN: Texts = Texts {
     remove_template: "Remove template",
     dither: "Dither shades (mix palette colors)",
     only_selected_color: "Show only the selected color’s pixels",
+    dotted: "Dots (the canvas shows around them)",
     history: "History",
     play: "Play",
     pause: "Pause",
@@ -695,7 +701,10 @@ pub const FR: Texts = Texts {
     opacity: "opacité ",
     no_template: "Aucun modèle chargé.",
     template_complete: "Modèle terminé : chaque pixel correspond.",
-    pixels_differ: |n| format!("{n} pixels diffèrent encore."),
+    pixels_differ: |n| match n {
+        1 => "1 pixel diffère encore.".to_owned(),
+        n => format!("{n} pixels diffèrent encore."),
+    },
     pixels_right: |right, of| {
         format!("{right} pixels justes sur {of} ({} %).", percent(right, of))
     },
@@ -711,6 +720,7 @@ pub const FR: Texts = Texts {
     remove_template: "Retirer le modèle",
     dither: "Tramer les nuances (mêler les couleurs)",
     only_selected_color: "N’afficher que les pixels de la couleur choisie",
+    dotted: "Points (le canevas se voit autour)",
     history: "Historique",
     play: "Lire",
     pause: "Pause",

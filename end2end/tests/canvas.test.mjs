@@ -184,6 +184,22 @@ test("a template from the page's URL shows the pixels that still differ and pick
   await page.click('.swatch[data-color="3"]');
   await waitForLayerPixel(page, ".template-canvas", 60, 70, (p) => p[3] === 255 && p[0] === 255);
   await page.uncheck(".template-one-color input");
+  // The dotted style: a dot per pixel to do, the mask repeating once per
+  // canvas pixel (100 across).
+  await page.check(".template-dotted input");
+  const dots = await page.evaluate(() => {
+    const overlay = document.querySelector(".template-canvas");
+    const style = getComputedStyle(overlay);
+    return {
+      dotted: overlay.classList.contains("dotted"),
+      mask: style.maskImage || style.webkitMaskImage,
+      cols: style.getPropertyValue("--cols").trim(),
+    };
+  });
+  assert.deepEqual({ ...dots, mask: dots.mask.startsWith("radial-gradient") }, { dotted: true, mask: true, cols: "100" });
+  await page.screenshot({ path: `${artifacts}/screenshot-template-dotted.png` });
+  await page.uncheck(".template-dotted input");
+  assert.equal(await page.evaluate(() => document.querySelector(".template-canvas").classList.contains("dotted")), false);
   // The view's own URL updates keep the template in the link.
   await page.keyboard.press("ArrowRight");
   await page.waitForFunction(() => new URL(location.href).searchParams.has("zoom"));

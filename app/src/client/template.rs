@@ -53,6 +53,7 @@ impl Template {
         } else {
             size
         });
+        set_grid(&canvas, window.size);
         Some(Self {
             layer: Layer::new(&canvas, window.size)?,
             canvas,
@@ -232,7 +233,14 @@ impl Template {
         if let Some(layer) = Layer::new(&self.canvas, window.size) {
             self.layer = layer;
         }
+        set_grid(&self.canvas, window.size);
         self.window = window;
+    }
+
+    /// Draws the pixels to do whole, or `dotted`: a dot in the middle of
+    /// each, the canvas's color around it.
+    pub fn set_dotted(&self, dotted: bool) {
+        let _ = self.canvas.class_list().toggle_with_force("dotted", dotted);
     }
 
     fn redraw(&mut self, canvas: &[u8]) {
@@ -240,6 +248,14 @@ impl Template {
         self.layer
             .fill(|index| pattern.overlay(index, canvas[index]));
     }
+}
+
+/// Tells the overlay's style sheet how many canvas pixels it spans (the
+/// dotted style's mask repeats once per pixel).
+fn set_grid(canvas: &HtmlCanvasElement, size: CanvasSize) {
+    let style = canvas.style();
+    let _ = style.set_property("--cols", &size.width.to_string());
+    let _ = style.set_property("--rows", &size.height.to_string());
 }
 
 // The page's side: the Template panel's calls and the page URL's template.
@@ -371,6 +387,15 @@ pub fn set_template_dithering(dithered: bool) {
         let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window);
         template.convert(conversion(dithered), origin, window, &canvas);
         client.template_changed(|status| status.dithered = dithered);
+    });
+}
+
+/// Draws the template's pixels to do whole, or `dotted`.
+pub fn set_template_dotted(dotted: bool) {
+    with_client(|client| {
+        if let Some(template) = &client.paint.template {
+            template.set_dotted(dotted);
+        }
     });
 }
 

@@ -152,6 +152,10 @@ mod imp {
         client::show_template_color(only);
     }
 
+    pub fn set_template_dotted(dotted: bool) {
+        client::set_template_dotted(dotted);
+    }
+
     pub fn remove_template() {
         client::remove_template();
     }
@@ -237,6 +241,7 @@ mod imp {
     pub fn load_template_file(_: &ev::Event, _: i32, _: i32, _: f64, _: bool) {}
     pub fn set_template_dithering(_: bool) {}
     pub fn show_template_color(_: Option<u8>) {}
+    pub fn set_template_dotted(_: bool) {}
     pub fn move_template(_: i32, _: i32) {}
     pub fn set_template_opacity(_: f64) {}
     pub fn remove_template() {}

@@ -55,6 +55,8 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
         let only = one_color.get().then(|| live.selected.get());
         browser::show_template_color(only);
     });
+    let dotted = RwSignal::new(false);
+    Effect::new(move |_| browser::set_template_dotted(dotted.get()));
     let toggle_dither = move |event: ev::Event| {
         let on = event_target_checked(&event);
         dither.set(on);
@@ -99,9 +101,18 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
                 {t.or_a_file}
                 <input type="file" accept="image/png,image/gif,image/webp" on:change=load_file/>
             </label>
+            <div class="template-options">
             <label class="template-dither">
                 <input type="checkbox" prop:checked=dithered on:change=toggle_dither/>
                 {t.dither}
+            </label>
+            <label class="template-dotted">
+                <input
+                    type="checkbox"
+                    prop:checked=move || dotted.get()
+                    on:change=move |event| dotted.set(event_target_checked(&event))
+                />
+                {t.dotted}
             </label>
             <label class="template-one-color">
                 <input
@@ -111,6 +122,7 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
                 />
                 {t.only_selected_color}
             </label>
+            </div>
             <div class="template-place">
                 <label>
                     "x "
