@@ -205,9 +205,27 @@ test("a template from the page's URL shows the pixels that still differ and pick
   await page.waitForFunction(() => new URL(location.href).searchParams.has("zoom"));
   assert.equal(new URL(page.url()).searchParams.get("template"), image);
 
+  // Kept in this browser: the canvas's plain address opens with it again.
+  const again = await page.context().newPage();
+  await again.goto(server.base);
+  await again.waitForSelector(".template-canvas:not([hidden])");
+  assert.equal(new URL(again.url()).searchParams.get("template"), image);
+  assert.equal(new URL(again.url()).searchParams.get("tx"), "60");
+  await again.close();
+
   await page.click(".template-remove");
   assert.equal(await page.isHidden(".template-canvas"), true);
   assert.equal(new URL(page.url()).searchParams.has("template"), false);
+  // And forgotten once removed.
+  const later = await page.context().newPage();
+  await later.goto(server.base);
+  await later.waitForSelector('.app[data-connection="live"]');
+  const kept = await later.evaluate(() =>
+    Object.keys(localStorage).filter((key) => key.startsWith("canvas.template")),
+  );
+  assert.deepEqual(kept, []);
+  assert.equal(await later.isHidden(".template-canvas"), true);
+  await later.close();
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

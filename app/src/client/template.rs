@@ -270,9 +270,13 @@ pub enum TemplateSource {
 }
 
 /// The template the page's URL names (`template`, `tx`, `ty`, `to`, and
-/// `td=1` for dithered), if any.
+/// `td=1` for dithered), if any; else the one this browser last had on
+/// this canvas.
 pub fn load_template_from_url() {
-    let Some(params) = query::params() else {
+    let params = query::params()
+        .filter(|params| params.has("template"))
+        .or_else(query::remembered_template);
+    let Some(params) = params else {
         return;
     };
     let Some(url) = params.get("template") else {
@@ -439,7 +443,14 @@ pub fn remove_template() {
             template.clear();
             client.live.template.set(None);
             client.paint.request_frame();
-            query::update(&[("template", None), ("tx", None), ("ty", None), ("to", None)]);
+            query::update(&[
+                ("template", None),
+                ("tx", None),
+                ("ty", None),
+                ("to", None),
+                ("td", None),
+            ]);
+            query::remember_template();
         }
     });
 }
@@ -500,6 +511,7 @@ impl Client {
             ("to", Some(opacity.to_string())),
             ("td", dithered.then(|| "1".to_owned())),
         ]);
+        query::remember_template();
     }
 
     /// Redraws the template after a change of `status`, and records it in
@@ -520,6 +532,7 @@ impl Client {
             ("to", Some(status.opacity.to_string())),
             ("td", status.dithered.then(|| "1".to_owned())),
         ]);
+        query::remember_template();
         self.live.template.set(Some(status));
         self.paint.request_frame();
     }
