@@ -258,7 +258,11 @@ impl Cluster {
             .map_err(|e| format!("{name}: no pid file: {e}"))?;
         let mut command = Command::new("kill");
         command.arg(format!("-{signal}")).arg(pid.trim());
-        run(command, &format!("kill -{signal} {name}")).await
+        run(command, &format!("kill -{signal} {name}")).await?;
+        if signal == "KILL" {
+            gone(pid.trim()).await;
+        }
+        Ok(())
     }
 
     async fn start(&self, name: &str) -> Result<(), String> {
@@ -268,6 +272,27 @@ impl Cluster {
             .env("CLUSTER_DIR", &self.dir)
             .env("CLUSTER_PORT_BASE", self.base.to_string());
         run(command, &format!("start {name}")).await
+    }
+}
+
+/// Waits (at most 10 s) until process `pid` has exited: a process killed
+/// while busy can take a moment to, and until then `scripts/cluster start`
+/// finds it still running and starts nothing (the restart that a fault's
+/// repair relies on would be lost).
+async fn gone(pid: &str) {
+    let stat = format!("/proc/{pid}/stat");
+    for _ in 0..200 {
+        match std::fs::read_to_string(&stat) {
+            // The state follows the command's closing parenthesis.
+            Ok(stat)
+                if stat
+                    .rsplit_once(") ")
+                    .is_some_and(|(_, rest)| !rest.starts_with('Z')) =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            _ => return,
+        }
     }
 }
 
