@@ -387,6 +387,8 @@ pub struct Texts {
     pub only_selected_color: &'static str,
     /// The template overlay's dotted style.
     pub dotted: &'static str,
+    /// Shows the template's nearest pixel still to fix.
+    pub next_pixel: &'static str,
     // Time travel.
     pub history: &'static str,
     pub play: &'static str,
@@ -553,6 +555,7 @@ pub const EN: Texts = Texts {
     dither: "Dither shades (mix palette colors)",
     only_selected_color: "Show only the selected color’s pixels",
     dotted: "Dots (the canvas shows around them)",
+    next_pixel: "Next pixel to fix",
     history: "History",
     play: "Play",
     pause: "Pause",
@@ -721,6 +724,7 @@ pub const FR: Texts = Texts {
     dither: "Tramer les nuances (mêler les couleurs)",
     only_selected_color: "N’afficher que les pixels de la couleur choisie",
     dotted: "Points (le canevas se voit autour)",
+    next_pixel: "Pixel suivant à corriger",
     history: "Historique",
     play: "Lire",
     pause: "Pause",

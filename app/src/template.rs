@@ -280,6 +280,21 @@ impl Pattern {
         self.counted = counted as u32;
     }
 
+    /// The pixel still to fix nearest to `near` (in the pattern's
+    /// coordinates; the canvas's pixels are `canvas`): its index and the
+    /// color it wants.
+    pub fn nearest_to_fix(&self, canvas: &[u8], near: (i32, i32)) -> Option<(usize, u8)> {
+        let width = usize::from(self.size.width).max(1);
+        (0..canvas.len().min(self.wanted.len()))
+            .filter(|&index| self.differs(index, canvas[index]))
+            .min_by_key(|&index| {
+                let dx = (index % width) as i64 - i64::from(near.0);
+                let dy = (index / width) as i64 - i64::from(near.1);
+                dx * dx + dy * dy
+            })
+            .map(|index| (index, self.wanted[index]))
+    }
+
     /// Whether the template has a color at `index` and the canvas's
     /// `color` there is known.
     fn counts(&self, index: usize, color: u8) -> bool {
@@ -574,5 +589,28 @@ mod tests {
         assert_eq!((pattern.differing(), pattern.counted()), (2, 2));
         pattern.show_only(None);
         assert_eq!(pattern.overlay(0, 0), palette::rgba(3));
+    }
+
+    #[test]
+    fn the_next_pixel_to_fix_is_the_nearest_that_differs() {
+        // Red on the whole first row of a white canvas; the first two
+        // pixels already red.
+        let [r, g, b, _] = palette::rgba(3);
+        let rgba: Vec<u8> = (0..SIZE.width).flat_map(|_| [r, g, b, 255]).collect();
+        let mut canvas = vec![0; SIZE.area()];
+        canvas[0] = 3;
+        canvas[1] = 3;
+        let mut pattern = Pattern::new(SIZE, 32);
+        pattern.set_image(
+            (u32::from(SIZE.width), 1),
+            &rgba,
+            Conversion::Nearest,
+            (0, 0),
+            &canvas,
+        );
+        assert_eq!(pattern.nearest_to_fix(&canvas, (0, 4)), Some((2, 3)));
+        assert_eq!(pattern.nearest_to_fix(&canvas, (5, 0)), Some((5, 3)));
+        canvas[..usize::from(SIZE.width)].fill(3);
+        assert_eq!(pattern.nearest_to_fix(&canvas, (0, 0)), None, "all done");
     }
 }

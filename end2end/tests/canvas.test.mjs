@@ -205,6 +205,16 @@ test("a template from the page's URL shows the pixels that still differ and pick
   await page.waitForFunction(() => new URL(location.href).searchParams.has("zoom"));
   assert.equal(new URL(page.url()).searchParams.get("template"), image);
 
+  // The next pixel to fix: the view goes to it and its color is picked;
+  // placing it is still the player's click.
+  await page.click('.swatch[data-color="28"]');
+  await page.click(".template-next");
+  assert.equal(await page.getAttribute('.swatch[data-color="3"]', "aria-checked"), "true");
+  await page.waitForFunction(() => {
+    const query = new URL(location.href).searchParams;
+    return Math.abs(Number(query.get("x")) - 60) <= 1 && Math.abs(Number(query.get("y")) - 70) <= 1;
+  });
+
   // Kept in this browser: the canvas's plain address opens with it again.
   const again = await page.context().newPage();
   await again.goto(server.base);

@@ -184,6 +184,17 @@ impl Template {
         self.pattern.color_at(self.window.index(x, y)?)
     }
 
+    /// The canvas pixel still to fix nearest to canvas pixel `near`, and
+    /// the color it wants; `canvas` holds the window's pixels.
+    pub fn nearest_to_fix(&self, canvas: &[u8], near: (u16, u16)) -> Option<((u16, u16), u8)> {
+        let near = self.window.relative((i32::from(near.0), i32::from(near.1)));
+        let (index, color) = self.pattern.nearest_to_fix(canvas, near)?;
+        let width = usize::from(self.window.size.width).max(1);
+        let x = self.window.x + (index % width) as u16;
+        let y = self.window.y + (index / width) as u16;
+        Some(((x, y), color))
+    }
+
     /// Compares every pixel of the window again (after a snapshot, or a
     /// chunk loaded or dropped); `canvas` holds them.
     pub fn compare(&mut self, canvas: &[u8]) {
@@ -391,6 +402,24 @@ pub fn set_template_dithering(dithered: bool) {
         let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window);
         template.convert(conversion(dithered), origin, window, &canvas);
         client.template_changed(|status| status.dithered = dithered);
+    });
+}
+
+/// Shows the template's pixel still to fix nearest to the view's target,
+/// and picks the color it wants: the player still places it.
+pub fn next_template_pixel() {
+    with_client(|client| {
+        let Some(template) = &client.paint.template else {
+            return;
+        };
+        let window = template.window();
+        let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window);
+        let Some(((x, y), color)) = template.nearest_to_fix(&canvas, client.pointer.view.target)
+        else {
+            return;
+        };
+        client.live.selected.set(color);
+        client.pointer.view.center_on(f64::from(x), f64::from(y));
     });
 }
 

@@ -156,6 +156,10 @@ mod imp {
         client::set_template_dotted(dotted);
     }
 
+    pub fn next_template_pixel() {
+        client::next_template_pixel();
+    }
+
     pub fn remove_template() {
         client::remove_template();
     }
@@ -242,6 +246,7 @@ mod imp {
     pub fn set_template_dithering(_: bool) {}
     pub fn show_template_color(_: Option<u8>) {}
     pub fn set_template_dotted(_: bool) {}
+    pub fn next_template_pixel() {}
     pub fn move_template(_: i32, _: i32) {}
     pub fn set_template_opacity(_: f64) {}
     pub fn remove_template() {}

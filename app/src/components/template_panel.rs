@@ -159,6 +159,14 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
             <p class="template-pace">{pace}</p>
             <button
                 type="button"
+                class="template-next"
+                disabled=move || status().is_none_or(|s| s.differing == 0)
+                on:click=move |_| browser::next_template_pixel()
+            >
+                {t.next_pixel}
+            </button>
+            <button
+                type="button"
                 class="template-remove"
                 disabled=move || status().is_none()
                 on:click=remove
