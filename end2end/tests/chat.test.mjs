@@ -30,6 +30,17 @@ after(async () => {
 
 const lines = (page) => page.locator(".chat-line .chat-text").allTextContents();
 
+/** The moderators' page at `base`, signed in with the test's token. */
+async function signedInAdmin(base) {
+  const context = await browser.newContext();
+  const admin = await context.newPage();
+  await admin.goto(`${base}/admin`);
+  await admin.waitForSelector('.admin[data-ready="true"]');
+  await admin.fill(".admin-token", TOKEN);
+  await admin.click(".admin-sign-in button");
+  return admin;
+}
+
 test("a message crosses instances, its place moves the view, and a removal reaches both pages", async () => {
   const writer = await openCanvas(browser, first.base);
   const reader = await openCanvas(browser, `${second.base}/?x=20&y=20&zoom=4`);
@@ -95,12 +106,7 @@ test("on /admin a moderator removes a message, which leaves an open page, and mu
   const mine = player.locator(".chat-line", { hasText: "something to remove" });
   await mine.waitFor();
 
-  const context = await browser.newContext();
-  const admin = await context.newPage();
-  await admin.goto(`${first.base}/admin`);
-  await admin.waitForSelector('.admin[data-ready="true"]');
-  await admin.fill(".admin-token", TOKEN);
-  await admin.click(".admin-sign-in button");
+  const admin = await signedInAdmin(first.base);
   const listed = admin.locator(".admin-chat-line", { hasText: "something to remove" });
   await listed.waitFor();
   await listed.locator(".admin-chat-mute").click();
@@ -114,7 +120,7 @@ test("on /admin a moderator removes a message, which leaves an open page, and mu
   await player.fill(".chat-input", "am I muted?");
   await player.click(".chat-form button");
   await player.waitForFunction(() => document.querySelector(".chat-notice").textContent.includes("muted"));
-  await context.close();
+  await admin.context().close();
   await player.context().close();
 });
 
@@ -129,12 +135,7 @@ test("a player reports a message; on /admin its report removes it from every pag
   await line.locator(".chat-report").click();
   await reader.waitForFunction(() => document.querySelector(".chat-notice").textContent.startsWith("Reported"));
 
-  const context = await browser.newContext();
-  const admin = await context.newPage();
-  await admin.goto(`${first.base}/admin`);
-  await admin.waitForSelector('.admin[data-ready="true"]');
-  await admin.fill(".admin-token", TOKEN);
-  await admin.click(".admin-sign-in button");
+  const admin = await signedInAdmin(first.base);
   const report = admin.locator(".admin-report", { hasText: "a message to report" });
   await report.waitFor();
   await report.locator(".admin-report-remove").click();
@@ -143,7 +144,7 @@ test("a player reports a message; on /admin its report removes it from every pag
   await writer.locator(".chat-line", { hasText: "a message to report" }).waitFor({ state: "detached" });
   await report.waitFor({ state: "detached" });
   assert.deepEqual(reader.problems, []);
-  await context.close();
+  await admin.context().close();
   await writer.context().close();
   await reader.context().close();
 });

@@ -102,26 +102,12 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
                 <input type="file" accept="image/png,image/gif,image/webp" on:change=load_file/>
             </label>
             <div class="template-options">
-            <label class="template-dither">
-                <input type="checkbox" prop:checked=dithered on:change=toggle_dither/>
-                {t.dither}
-            </label>
-            <label class="template-dotted">
-                <input
-                    type="checkbox"
-                    prop:checked=move || dotted.get()
-                    on:change=move |event| dotted.set(event_target_checked(&event))
-                />
-                {t.dotted}
-            </label>
-            <label class="template-one-color">
-                <input
-                    type="checkbox"
-                    prop:checked=move || one_color.get()
-                    on:change=move |event| one_color.set(event_target_checked(&event))
-                />
-                {t.only_selected_color}
-            </label>
+                <label class="template-dither">
+                    <input type="checkbox" prop:checked=dithered on:change=toggle_dither/>
+                    {t.dither}
+                </label>
+                {option("template-dotted", dotted, t.dotted)}
+                {option("template-one-color", one_color, t.only_selected_color)}
             </div>
             <div class="template-place">
                 <label>
@@ -174,6 +160,21 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
                 {t.remove_template}
             </button>
         </details>
+    }
+    .into_any()
+}
+
+/// A checkbox of the overlay's options, bound to `on`.
+fn option(class: &'static str, on: RwSignal<bool>, label: &'static str) -> AnyView {
+    view! {
+        <label class=class>
+            <input
+                type="checkbox"
+                prop:checked=move || on.get()
+                on:change=move |event| on.set(event_target_checked(&event))
+            />
+            {label}
+        </label>
     }
     .into_any()
 }
