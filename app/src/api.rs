@@ -46,6 +46,9 @@ pub struct PixelInfo {
     pub color: u8,
     /// The placer's display name, if it had one.
     pub placed_by: Option<String>,
+    /// The tag of the faction the placer is in now, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faction: Option<String>,
     /// RFC 3339; `None` for a pixel never placed.
     pub placed_at: Option<String>,
     /// The placement's seq; 0 for a pixel never placed.
@@ -109,6 +112,105 @@ pub struct Ranked {
     pub player: String,
     /// Their display name, if they chose one.
     pub name: Option<String>,
+    pub score: u64,
+    /// The tag of the faction they are in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faction: Option<String>,
+}
+
+/// A faction as lists show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Faction {
+    pub id: u64,
+    pub name: String,
+    /// 2 to 5 capitals and digits, shown as `[TAG]` beside members' names.
+    pub tag: String,
+    /// `#rrggbb`: the tag's color.
+    pub color: String,
+    pub members: u32,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// `GET /api/factions/{id}`: a faction and its members, the owner first,
+/// then officers, then members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FactionPage {
+    #[serde(flatten)]
+    pub faction: Faction,
+    pub roster: Vec<FactionMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FactionMember {
+    /// The member's handle: their page is `/players/<handle>`.
+    pub player: String,
+    pub name: Option<String>,
+    /// `owner`, `officer` or `member`.
+    pub role: String,
+}
+
+/// `GET /api/factions/mine`: the faction this browser's player is in, and
+/// their role in it (both absent: none).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MyFaction {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faction: Option<FactionPage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The player's own handle, so a page can find itself in the roster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player: Option<String>,
+}
+
+/// `POST /api/factions`' body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewFaction {
+    pub name: String,
+    pub tag: String,
+    pub color: String,
+}
+
+/// `POST /api/factions/{id}/invites`' answer: a code anyone may join with
+/// until it expires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub code: String,
+    /// The page's address that joins with it.
+    pub url: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// `POST /api/factions/join`'s body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinFaction {
+    pub code: String,
+}
+
+/// `POST /api/factions/{id}/members/{handle}`'s body: the member's new
+/// role, or `null` to remove them from the faction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRole {
+    pub role: Option<String>,
+}
+
+/// `GET /api/factions/leaderboard`: factions by what their members placed
+/// on this canvas while members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FactionBoard {
+    /// `today`, `week` or `all`.
+    pub period: String,
+    pub entries: Vec<FactionRanked>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FactionRanked {
+    pub rank: u32,
+    pub faction: Faction,
     pub score: u64,
 }
 
@@ -550,6 +652,13 @@ mod tests {
         ("Archive", round_trip::<Archive>),
         ("Leaderboard", round_trip::<Leaderboard>),
         ("Player", round_trip::<Player>),
+        ("FactionPage", round_trip::<FactionPage>),
+        ("MyFaction", round_trip::<MyFaction>),
+        ("NewFaction", round_trip::<NewFaction>),
+        ("Invitation", round_trip::<Invitation>),
+        ("JoinFaction", round_trip::<JoinFaction>),
+        ("SetRole", round_trip::<SetRole>),
+        ("FactionBoard", round_trip::<FactionBoard>),
         ("ChatRemove", round_trip::<ChatRemove>),
         ("ChatMute", round_trip::<ChatMute>),
         ("ChatMessages", round_trip::<ChatMessages>),

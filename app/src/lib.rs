@@ -7,7 +7,8 @@
 //! - [`requests`]: the HTTP API's query strings and bodies, parsed in one
 //!   place (the server answers with their errors; fuzz/ throws bytes at them).
 //! - [`challenge`]: the proof-of-work puzzle and its answer, as JSON;
-//!   [`chat`]: what a chat message may say, and the places it names.
+//!   [`chat`]: what a chat message may say, and the places it names;
+//!   [`faction`]: what a faction's name, tag, color and roles may be.
 //! - [`palette`] and [`geometry`]: the colors and the canvas coordinates.
 //! - [`camera`]: the page's pan and zoom as plain maths (the browser-only
 //!   view applies it), [`gesture`]: taps, drags and pinches told apart;
@@ -34,6 +35,7 @@ pub mod chunk;
 pub mod chunk_sync;
 #[cfg(feature = "page")]
 pub mod components;
+pub mod faction;
 pub mod geometry;
 pub mod gesture;
 pub mod heat;

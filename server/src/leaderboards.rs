@@ -6,9 +6,9 @@
 
 use crate::{
     backend::{Store, StoreError},
-    model::{Board, Period},
+    model::{Board, FactionRecord, Period},
 };
-use app::api::{Leaderboard, Ranked};
+use app::api::{Faction, FactionBoard, FactionRanked, Leaderboard, Ranked};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -41,9 +41,43 @@ const FRESH_FOR: Duration = Duration::from_secs(2);
 /// Players a board lists.
 pub const BOARD_LENGTH: usize = 20;
 
-/// Each board as last made, and when.
+/// Each board as last made, and when: the players' and the factions'.
 #[derive(Default)]
-pub struct Leaderboards(Mutex<HashMap<Board, (Instant, Arc<Leaderboard>)>>);
+pub struct Leaderboards {
+    players: Fresh<Board, Leaderboard>,
+    factions: Fresh<Period, FactionBoard>,
+}
+
+/// Things made at most once per [`FRESH_FOR`], by key.
+struct Fresh<K, V>(Mutex<HashMap<K, (Instant, Arc<V>)>>);
+
+impl<K, V> Default for Fresh<K, V> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<K: Eq + std::hash::Hash + Copy, V> Fresh<K, V> {
+    async fn get<F: std::future::Future<Output = Result<V, StoreError>>>(
+        &self,
+        key: K,
+        make: impl FnOnce() -> F,
+    ) -> Result<Arc<V>, StoreError> {
+        let cached = {
+            let made = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            made.get(&key)
+                .filter(|(at, _)| at.elapsed() < FRESH_FOR)
+                .map(|(_, made)| made.clone())
+        };
+        if let Some(made) = cached {
+            return Ok(made);
+        }
+        let made = Arc::new(make().await?);
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        all.insert(key, (Instant::now(), made.clone()));
+        Ok(made)
+    }
+}
 
 impl Leaderboards {
     /// `board` as made within [`FRESH_FOR`], or made now.
@@ -52,33 +86,79 @@ impl Leaderboards {
         store: &dyn Store,
         board: Board,
     ) -> Result<Arc<Leaderboard>, StoreError> {
-        let cached = {
-            let boards = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            boards
-                .get(&board)
-                .filter(|(made, _)| made.elapsed() < FRESH_FOR)
-                .map(|(_, made)| made.clone())
-        };
-        if let Some(made) = cached {
-            return Ok(made);
+        self.players.get(board, || make(store, board)).await
+    }
+
+    /// The factions' board of `period`, as made within [`FRESH_FOR`], or
+    /// made now.
+    pub async fn factions(
+        &self,
+        store: &dyn Store,
+        period: Period,
+    ) -> Result<Arc<FactionBoard>, StoreError> {
+        self.factions
+            .get(period, || make_factions(store, period))
+            .await
+    }
+}
+
+/// The factions' board: the top [`BOARD_LENGTH`] factions that still
+/// exist (a disbanded one keeps its score, unshown).
+async fn make_factions(store: &dyn Store, period: Period) -> Result<FactionBoard, StoreError> {
+    // A few more than shown, in case some were disbanded.
+    let top = store.faction_board(period, BOARD_LENGTH + 5).await?;
+    let mut entries = Vec::with_capacity(top.len());
+    for (id, score) in top {
+        if entries.len() == BOARD_LENGTH {
+            break;
         }
-        let made = Arc::new(make(store, board).await?);
-        let mut boards = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        boards.insert(board, (Instant::now(), made.clone()));
-        Ok(made)
+        if let Some(record) = store.faction(id).await? {
+            entries.push(FactionRanked {
+                rank: entries.len() as u32 + 1,
+                faction: faction_view(&record),
+                score,
+            });
+        }
+    }
+    Ok(FactionBoard {
+        period: period_name(period).to_owned(),
+        entries,
+    })
+}
+
+/// A faction as lists show it.
+pub fn faction_view(record: &FactionRecord) -> Faction {
+    Faction {
+        id: record.id,
+        name: record.name.clone(),
+        tag: record.tag.clone(),
+        color: record.color.clone(),
+        members: record.members.len() as u32,
+        created_at: humantime::format_rfc3339_millis(record.created_at).to_string(),
+    }
+}
+
+fn period_name(period: Period) -> &'static str {
+    match period {
+        Period::Today => "today",
+        Period::ThisWeek => "week",
+        Period::All => "all",
     }
 }
 
 async fn make(store: &dyn Store, board: Board) -> Result<Leaderboard, StoreError> {
     let top = store.leaderboard(board, BOARD_LENGTH).await?;
+    let handles: Vec<String> = top.iter().map(|(player, _)| player.clone()).collect();
+    let badges = store.badges(&handles).await?;
     let mut entries = Vec::with_capacity(top.len());
-    for (rank, (player, score)) in (1..).zip(top) {
+    for ((rank, (player, score)), badge) in (1..).zip(top).zip(badges) {
         let name = store.names(&player).await?.into_iter().next();
         entries.push(Ranked {
             rank,
             name: name.map(|(_, name)| name),
             player,
             score,
+            faction: badge.map(|badge| badge.tag),
         });
     }
     let (board, period) = match board {
@@ -87,14 +167,7 @@ async fn make(store: &dyn Store, board: Board) -> Result<Leaderboard, StoreError
     };
     Ok(Leaderboard {
         board: board.to_owned(),
-        period: period.map(|period| {
-            match period {
-                Period::Today => "today",
-                Period::ThisWeek => "week",
-                Period::All => "all",
-            }
-            .to_owned()
-        }),
+        period: period.map(|period| period_name(period).to_owned()),
         entries,
     })
 }

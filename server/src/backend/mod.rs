@@ -14,13 +14,15 @@ use crate::{
     config::Config,
     metrics::Metrics,
     model::{
-        AccountId, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, BanTarget,
-        Batch, Board, ClientAddress, Linked, Logged, PixelRecord, PlaceOutcome, Placement,
-        PlayerStats, RangeBan, Report, SessionId, Snapshot, Update,
+        AccountId, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, Badge,
+        BanTarget, Batch, Board, ClientAddress, FactionRecord, FactionRefusal, Linked, Logged,
+        Period, PixelRecord, PlaceOutcome, Placement, PlayerStats, RangeBan, Report, SessionId,
+        Snapshot, Update,
     },
 };
 use app::{
     chunk::ChunkId,
+    faction::{FactionColor, FactionName, FactionTag, Role},
     geometry::{CanvasSize, Coord},
     name::DisplayName,
     protocol::ChatLine,
@@ -371,6 +373,61 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn is_erased(&self, handle: &str) -> Result<bool, StoreError>;
 }
 
+/// A change to a faction: done, or refused for a reason the player is
+/// told.
+pub type FactionChange<T> = Result<Result<T, FactionRefusal>, StoreError>;
+
+/// How long an invitation to a faction may be used.
+pub const INVITATION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Factions, shared by every canvas of the deployment (as players are).
+/// Each change is one atomic step, so two officers acting at once cannot
+/// leave a faction with two owners or a member in two factions. Members
+/// are named by their handle ([`SessionId::handle`]).
+#[async_trait]
+pub trait FactionStore: Send + Sync + 'static {
+    /// Founds a faction with `founder` as its owner: its id. Refused when
+    /// the founder is in a faction or the tag (any case) is taken.
+    async fn create_faction(
+        &self,
+        founder: &str,
+        name: &FactionName,
+        tag: &FactionTag,
+        color: &FactionColor,
+    ) -> FactionChange<u64>;
+
+    /// A faction with its members; `None` if there is none by that id.
+    async fn faction(&self, id: u64) -> Result<Option<FactionRecord>, StoreError>;
+
+    /// Each player's faction badge, in the order asked (one read, whatever
+    /// the number of players).
+    async fn badges(&self, handles: &[String]) -> Result<Vec<Option<Badge>>, StoreError>;
+
+    /// Makes `code` an invitation to the faction of `by` (an officer or the
+    /// owner) for [`INVITATION_TTL`]: the faction's id.
+    async fn invite(&self, by: &str, code: &str) -> FactionChange<u64>;
+
+    /// `handle` joins the faction `code` invites to, as a member.
+    async fn join_faction(&self, handle: &str, code: &str) -> FactionChange<u64>;
+
+    /// `handle` leaves their faction. An owner who leaves hands it to an
+    /// officer (else a member); the last one out disbands it.
+    async fn leave_faction(&self, handle: &str) -> FactionChange<u64>;
+
+    /// `by` gives `member` (of the same faction) a new role, or removes
+    /// them (`None`), as [`Role::may_set`] allows. Giving [`Role::Owner`]
+    /// hands the faction over: `by` becomes an officer.
+    async fn set_role(&self, by: &str, member: &str, role: Option<Role>) -> FactionChange<()>;
+
+    /// The top `count` factions by what their members placed on this
+    /// canvas in `period` while members: ids and scores, best first.
+    async fn faction_board(
+        &self,
+        period: Period,
+        count: usize,
+    ) -> Result<Vec<(u64, u64)>, StoreError>;
+}
+
 /// Moderation: the freeze, bans, players' reports, the audit log.
 #[async_trait]
 pub trait ModerationStore: Send + Sync + 'static {
@@ -492,6 +549,7 @@ pub trait Store:
     + SessionStore
     + AccountStore
     + ChatStore
+    + FactionStore
     + ModerationStore
     + ArchiveStore
     + PresenceStore
@@ -506,6 +564,7 @@ impl<T> Store for T where
         + SessionStore
         + AccountStore
         + ChatStore
+        + FactionStore
         + ModerationStore
         + ArchiveStore
         + PresenceStore

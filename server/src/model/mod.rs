@@ -4,8 +4,10 @@
 //! module may use it without tying itself to another.
 
 mod chunks;
+mod factions;
 
 pub use chunks::{Chunk, Chunks};
+pub use factions::{by_rank, Badge, FactionRecord, FactionRefusal};
 
 use app::{
     chunk::ChunkId,

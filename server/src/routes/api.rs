@@ -7,7 +7,7 @@ use crate::{
     backend::History,
     canvas::mirror::{Since, Version},
     error::ApiError,
-    model::PixelRecord,
+    model::{is_session_handle, PixelRecord},
     state::AppState,
 };
 use app::{
@@ -235,7 +235,16 @@ pub async fn pixel(
             .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let coord = size.coord(x, y).expect("both axes were checked");
     let record = state.store.pixel(coord).await?;
-    Ok(Json(pixel_info(&state, coord, record.as_ref())))
+    let mut info = pixel_info(&state, coord, record.as_ref());
+    let placer = record
+        .and_then(|record| record.placer)
+        .map(|placer| placer.session)
+        .filter(|handle| is_session_handle(handle));
+    if let Some(handle) = placer {
+        let badges = state.store.badges(&[handle]).await?;
+        info.faction = badges.into_iter().flatten().next().map(|badge| badge.tag);
+    }
+    Ok(Json(info))
 }
 
 /// A pixel's public record: its color now (from the mirror) and its last
@@ -251,6 +260,7 @@ pub(super) fn pixel_info(
         y: coord.y,
         color,
         placed_by: record.and_then(|r| r.placed_by.clone()),
+        faction: None,
         placed_at: record.map(|r| rfc3339(r.placed_at)),
         seq: record.map_or(0, |r| r.seq),
     }

@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod challenge;
 mod chunks;
+mod factions;
 mod health;
 mod metrics;
 mod origin;
@@ -97,6 +98,7 @@ fn canvas_routes(router: Router<AppState>) -> Router<AppState> {
         .route("/players/{handle}", get(page::player))
         .route("/api/leaderboard", get(players::leaderboard))
         .route("/api/players/{handle}", get(players::player))
+        .route("/api/factions/leaderboard", get(factions::leaderboard))
         .route("/api/info", get(api::info))
         .route("/api/canvas", get(api::canvas))
         .route("/api/canvas.png", get(api::canvas_png))
@@ -156,6 +158,7 @@ fn routes(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(1024)),
         )
         .route("/api/account", get(auth::account))
+        .merge(faction_routes())
         .route("/auth/{provider}/login", get(auth::login))
         .route("/auth/{provider}/callback", get(auth::callback))
         .route(
@@ -178,6 +181,23 @@ fn routes(state: AppState) -> Router {
         .fallback_service(files)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The factions' routes (the deployment's, as players are): small JSON
+/// bodies only.
+fn faction_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/factions", post(factions::create))
+        .route("/api/factions/mine", get(factions::mine))
+        .route("/api/factions/join", post(factions::join))
+        .route("/api/factions/leave", post(factions::leave))
+        .route("/api/factions/{id}", get(factions::show))
+        .route("/api/factions/{id}/invites", post(factions::invite))
+        .route(
+            "/api/factions/{id}/members/{handle}",
+            post(factions::set_role),
+        )
+        .layer(DefaultBodyLimit::max(1024))
 }
 
 /// The moderators' routes: small JSON bodies only.

@@ -14,6 +14,7 @@ mod challenge;
 mod chat;
 mod chunks;
 mod durability;
+mod factions;
 mod http;
 mod multi_instance;
 mod store_rules;

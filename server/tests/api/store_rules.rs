@@ -1251,3 +1251,145 @@ async fn the_logged_history_names_each_placer_so_a_rollback_can_undo_one() {
         );
     }
 }
+
+#[tokio::test]
+async fn factions_keep_one_owner_and_each_player_in_one_faction() {
+    use app::faction::{FactionColor, FactionName, FactionTag, Role};
+    use server::model::FactionRefusal;
+    let name = |n: &str| FactionName::parse(n).unwrap();
+    let tag = |t: &str| FactionTag::parse(t).unwrap();
+    let blue = FactionColor::parse("#1e90ff").unwrap();
+    for store in backends(&[NO_BUDGET, ("COOLDOWN_MS", "0")]).await {
+        let which = store.name;
+        let s = &store.store;
+        let [ann, bob, cy, dee] = [(); 4].map(|_| SessionId::generate().handle());
+        let id = s
+            .create_faction(&ann, &name("Blue Corner"), &tag("blu"), &blue)
+            .await
+            .unwrap()
+            .unwrap();
+        // A tag is unique whatever its case; a founder founds one at a time.
+        let (other, second) = (name("Other"), name("Second"));
+        let again = s.create_faction(&bob, &other, &tag("BLU"), &blue).await;
+        assert_eq!(again.unwrap(), Err(FactionRefusal::TagTaken), "{which}");
+        let twice = s.create_faction(&ann, &second, &tag("SEC"), &blue).await;
+        assert_eq!(twice.unwrap(), Err(FactionRefusal::InAFaction));
+
+        // Invitations: the owner's; a stranger's is refused.
+        let code = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            s.invite(&bob, code).await.unwrap(),
+            Err(FactionRefusal::NotInAFaction)
+        );
+        assert_eq!(s.invite(&ann, code).await.unwrap(), Ok(id), "{which}");
+        let wrong = s.join_faction(&bob, "ffffffffffffffffffffffffffffffff");
+        assert_eq!(wrong.await.unwrap(), Err(FactionRefusal::NoInvitation));
+        for member in [&bob, &cy, &dee] {
+            assert_eq!(
+                s.join_faction(member, code).await.unwrap(),
+                Ok(id),
+                "{which}"
+            );
+        }
+        assert_eq!(
+            s.join_faction(&bob, code).await.unwrap(),
+            Err(FactionRefusal::InAFaction)
+        );
+        // A member invites nobody.
+        assert_eq!(
+            s.invite(&bob, code).await.unwrap(),
+            Err(FactionRefusal::NotAllowed)
+        );
+
+        // Roles: the owner names an officer; an officer removes a member
+        // but names nobody; nobody changes the owner.
+        s.set_role(&ann, &bob, Some(Role::Officer))
+            .await
+            .unwrap()
+            .unwrap();
+        let promote = s.set_role(&bob, &cy, Some(Role::Officer));
+        assert_eq!(
+            promote.await.unwrap(),
+            Err(FactionRefusal::NotAllowed),
+            "{which}"
+        );
+        let depose = s.set_role(&bob, &ann, None);
+        assert_eq!(depose.await.unwrap(), Err(FactionRefusal::NotAllowed));
+        s.set_role(&bob, &dee, None).await.unwrap().unwrap();
+        let record = s.faction(id).await.unwrap().unwrap();
+        assert_eq!(
+            record.members,
+            [
+                (ann.clone(), Role::Owner),
+                (bob.clone(), Role::Officer),
+                (cy.clone(), Role::Member)
+            ],
+            "{which}: the owner first, then officers, then members"
+        );
+        assert_eq!(
+            (record.tag.as_str(), record.color.as_str()),
+            ("BLU", "#1e90ff")
+        );
+
+        // Badges: one read for many players.
+        let badges = s.badges(&[cy.clone(), dee.clone()]).await.unwrap();
+        assert_eq!(
+            badges[0].as_ref().map(|b| (b.faction, b.tag.as_str())),
+            Some((id, "BLU"))
+        );
+        assert_eq!(badges[1], None, "{which}: a removed member has no badge");
+
+        // Members' placements count for the faction (on the Redis store,
+        // once the boards are folded).
+        let placer = SessionId::generate();
+        let placer_handle = placer.handle();
+        assert_eq!(s.join_faction(&placer_handle, code).await.unwrap(), Ok(id));
+        for x in [1, 2, 3] {
+            assert!(accepted(store.place(&placer, "192.0.2.1", x).await));
+        }
+        assert!(accepted(
+            store.place(&SessionId::generate(), "192.0.2.2", 4).await
+        ));
+        s.fold_boards().await.unwrap();
+        for period in [Period::All, Period::Today, Period::ThisWeek] {
+            assert_eq!(
+                s.faction_board(period, 10).await.unwrap(),
+                [(id, 3)],
+                "{which}"
+            );
+        }
+
+        // The owner hands over and leaves; the last one out disbands it
+        // and its tag is free again.
+        s.set_role(&ann, &bob, Some(Role::Owner))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.leave_faction(&ann).await.unwrap(), Ok(id));
+        assert_eq!(
+            s.leave_faction(&ann).await.unwrap(),
+            Err(FactionRefusal::NotInAFaction)
+        );
+        assert_eq!(s.leave_faction(&bob).await.unwrap(), Ok(id), "{which}");
+        let record = s.faction(id).await.unwrap().unwrap();
+        assert_eq!(
+            record.members[0].1,
+            Role::Owner,
+            "{which}: an heir is named"
+        );
+        for member in [&cy, &placer_handle] {
+            assert_eq!(s.leave_faction(member).await.unwrap(), Ok(id));
+        }
+        assert_eq!(s.faction(id).await.unwrap(), None, "{which}: disbanded");
+        let refound = s
+            .create_faction(&dee, &name("Blue Again"), &tag("BLU"), &blue)
+            .await;
+        assert!(refound.unwrap().is_ok(), "{which}: the tag is free");
+        let stale = s.join_faction(&bob, code);
+        assert_eq!(
+            stale.await.unwrap(),
+            Err(FactionRefusal::NoInvitation),
+            "{which}"
+        );
+    }
+}

@@ -142,6 +142,36 @@ impl Keys {
         }
     }
 
+    /// Sorted set: a board of factions on this canvas, faction id ->
+    /// placements by its members while members in `period`.
+    pub fn faction_board(&self, period: Period, now: SystemTime) -> String {
+        let day = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            / 86_400;
+        match period {
+            Period::All => format!("{}:board:factions", self.canvas),
+            Period::Today => format!("{}:board:factions:day:{day}", self.canvas),
+            Period::ThisWeek => format!("{}:board:factions:week:{}", self.canvas, (day + 3) / 7),
+        }
+    }
+
+    /// What a faction's keys start with: `faction.lua` makes them from it
+    /// (`<it><id>` a hash of its `name`, `tag`, `color` and `created`,
+    /// `<it><id>:members` a hash of handle -> role, `<it>ids` the last id
+    /// given, `<it>tags` a hash of tag -> id, `<it>of` a hash of member
+    /// handle -> `<id>,<TAG>,<#color>`, `<it>invite:<code>` a string with a
+    /// TTL: the id invited to).
+    pub fn faction_prefix(&self) -> String {
+        format!("{}:faction:", self.prefix)
+    }
+
+    /// Hash: member handle -> `<id>,<TAG>,<#color>` (their badge).
+    pub fn faction_of(&self) -> String {
+        format!("{}of", self.faction_prefix())
+    }
+
     /// Sorted sets: when each player placed first and last on this canvas
     /// (unix ms as the score).
     pub fn first_and_last_placed(&self) -> (String, String) {

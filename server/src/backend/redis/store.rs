@@ -18,21 +18,23 @@
 //! for that (`WAIT` holds up the commands behind it on its connection), so
 //! reads and sessions never queue behind a slow replica.
 
+mod factions;
+
 use super::{keys::Keys, locate::Locator, master::Master};
 use crate::{
     backend::{
         AccountStore, ArchiveStore, BoardStore, CanvasStore, ChatOutcome, ChatPost, ChatStore,
-        FillPlacer, Filled, HealthStore, History, KindUsage, ModerationStore, PlacementStore,
-        PresenceStore, SessionStore, StoreError, ACCOUNT_TTL, AUDIT_LEN, CHAT_KEPT, NAMES_KEPT,
-        NEW_SESSION_WINDOW, SESSION_TTL,
+        FactionStore, FillPlacer, Filled, HealthStore, History, KindUsage, ModerationStore,
+        PlacementStore, PresenceStore, SessionStore, StoreError, ACCOUNT_TTL, AUDIT_LEN, CHAT_KEPT,
+        NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
     },
     config::{Durability, RedisConfig},
     metrics::Metrics,
     model::{
         is_session_handle, unix_ms, AccountId, ArchiveEntry, ArchiveKeep, ArchivedCanvas,
-        ArchivedChunk, AuditEntry, BanTarget, Board, Chunk, Chunks, ClientAddress, Linked, Logged,
-        Period, PixelRecord, PlaceOutcome, Placement, Placer, Placing, PlayerStats, RangeBan,
-        Report, Rules, SessionId, Snapshot, Update, MODERATOR,
+        ArchivedChunk, AuditEntry, Badge, BanTarget, Board, Chunk, Chunks, ClientAddress, Linked,
+        Logged, Period, PixelRecord, PlaceOutcome, Placement, Placer, Placing, PlayerStats,
+        RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
     },
 };
 use app::{
@@ -729,6 +731,9 @@ struct BoardCounts {
     added: HashMap<(String, String), (i64, u64)>,
     /// By player: their first and last placement in the stretch (unix ms).
     times: HashMap<String, (u64, u64)>,
+    /// By player and faction board key: what the player's faction (if any)
+    /// gets, and the board's time to live.
+    for_factions: HashMap<(String, String), (i64, u64)>,
     placements: usize,
 }
 
@@ -741,6 +746,7 @@ impl BoardCounts {
         let mut counts = Self {
             added: HashMap::new(),
             times: HashMap::new(),
+            for_factions: HashMap::new(),
             placements: 0,
         };
         let text = |fields: &HashMap<String, Vec<u8>>, name: &str| {
@@ -757,6 +763,11 @@ impl BoardCounts {
                 (keys.board(Board::Placed(Period::Today), at), 2 * 86_400),
                 (keys.board(Board::Placed(Period::ThisWeek), at), 8 * 86_400),
             ];
+            let faction_boards = [
+                (keys.faction_board(Period::All, at), 0),
+                (keys.faction_board(Period::Today, at), 2 * 86_400),
+                (keys.faction_board(Period::ThisWeek, at), 8 * 86_400),
+            ];
             let standing = keys.board(Board::Standing, at);
             let (placers, owners) = (text(fields, "p"), text(fields, "o"));
             let mut owners = owners.split(';');
@@ -768,6 +779,13 @@ impl BoardCounts {
                 if let Some(player) = player {
                     for (board, ttl) in &boards {
                         counts.add(board, player, 1, *ttl);
+                    }
+                    for (board, ttl) in &faction_boards {
+                        let entry = counts
+                            .for_factions
+                            .entry((player.to_owned(), board.clone()))
+                            .or_insert((0, *ttl));
+                        entry.0 += 1;
                     }
                     let times = counts
                         .times
@@ -788,6 +806,26 @@ impl BoardCounts {
         }
         counts.added.retain(|_, (by, _)| *by != 0);
         counts
+    }
+
+    /// The players who placed in the stretch, for [`BoardCounts::credit`].
+    fn players(&self) -> Vec<String> {
+        self.times.keys().cloned().collect()
+    }
+
+    /// Credits each player's placements to their faction (`badges`, in the
+    /// order of [`BoardCounts::players`]) on the faction boards.
+    fn credit(&mut self, players: &[String], badges: &[Option<Badge>]) {
+        let faction: HashMap<&str, u64> = players
+            .iter()
+            .zip(badges)
+            .filter_map(|(player, badge)| Some((player.as_str(), badge.as_ref()?.faction)))
+            .collect();
+        for ((player, board), (by, ttl)) in std::mem::take(&mut self.for_factions) {
+            if let Some(id) = faction.get(player.as_str()) {
+                self.add(&board, &id.to_string(), by, ttl);
+            }
+        }
     }
 
     fn add(&mut self, board: &str, player: &str, by: i64, ttl: u64) {
@@ -942,7 +980,10 @@ impl BoardStore for RedisStore {
             let Some((last, _)) = entries.last() else {
                 break;
             };
-            let counts = BoardCounts::of(&entries, &self.keys);
+            let mut counts = BoardCounts::of(&entries, &self.keys);
+            let players = counts.players();
+            let badges = self.badges(&players).await?;
+            counts.credit(&players, &badges);
             counted += counts.placements;
             let mut invocation = FOLD.prepare_invoke();
             let (first_board, last_board) = self.keys.first_and_last_placed();
@@ -1359,6 +1400,8 @@ impl AccountStore for RedisStore {
                     .await
             })
             .await?;
+        // Not in a faction is fine: the refusal says so and changes nothing.
+        let _ = self.leave_faction(&session.handle()).await?;
         Ok(true)
     }
 

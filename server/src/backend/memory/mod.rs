@@ -6,26 +6,30 @@
 //!
 //! Nothing survives a restart, so every start is a new epoch.
 
+mod factions;
+
 use super::{
     AccountStore, ArchiveStore, BoardStore, CanvasStore, ChatEvent, ChatOutcome, ChatPost,
-    ChatStore, Feed, FeedEvent, FillPlacer, Filled, HealthStore, History, ModerationStore,
-    PlacementStore, PresenceStore, SessionStore, StoreError, ACCOUNT_TTL, AUDIT_LEN, CHAT_KEPT,
-    NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
+    ChatStore, FactionChange, FactionStore, Feed, FeedEvent, FillPlacer, Filled, HealthStore,
+    History, ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError, ACCOUNT_TTL,
+    AUDIT_LEN, CHAT_KEPT, NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
 };
 use crate::model::{
     is_session_handle, unix_ms, AccountId, ArchiveEntry, ArchiveKeep, ArchivedCanvas,
-    ArchivedChunk, AuditEntry, BanTarget, Batch, Board, ChallengeMode, Chunks, ClientAddress,
-    Linked, Logged, Period, PixelRecord, PlaceOutcome, Placement, Placer, Placing, PlayerStats,
-    RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
+    ArchivedChunk, AuditEntry, Badge, BanTarget, Batch, Board, ChallengeMode, Chunks,
+    ClientAddress, FactionRecord, Linked, Logged, Period, PixelRecord, PlaceOutcome, Placement,
+    Placer, Placing, PlayerStats, RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
 };
 use app::{
     chunk::ChunkId,
+    faction::{FactionColor, FactionName, FactionTag, Role},
     geometry::{CanvasSize, Coord},
     name::DisplayName,
     protocol::{ChatLine, Tile},
 };
 use async_trait::async_trait;
 use bytes::Bytes;
+use factions::{FactionBoards, Factions};
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex},
@@ -65,6 +69,8 @@ struct State {
     undoable: HashMap<SessionId, Undoable>,
     /// The leaderboards and players' first and last placements.
     boards: Boards,
+    /// What each faction's members placed here while members.
+    faction_boards: FactionBoards,
     /// Whether only moderators place.
     frozen: bool,
     /// The size moderators enlarged the canvas to, if they did.
@@ -128,6 +134,7 @@ struct Shared {
     /// Chat messages per session handle (`s:`) and client address (`a:`)
     /// in the current window: since when, how many.
     chat_rates: HashMap<String, (SystemTime, u32)>,
+    factions: Factions,
 }
 
 /// Records that the session's pool is `refill` from full at `at`.
@@ -191,6 +198,7 @@ impl MemoryStore {
                 refilled_at: HashMap::new(),
                 undoable: HashMap::new(),
                 boards: Boards::default(),
+                faction_boards: FactionBoards::default(),
                 frozen: false,
                 grown: None,
                 archive: Archive::default(),
@@ -390,13 +398,17 @@ impl PlacementStore for MemoryStore {
             .sessions
             .get(&placement.session)
             .and_then(|s| s.name.clone());
-        drop(shared);
         let placer = Placer {
             session: placement.session.handle(),
             address: placement.address.to_string(),
         };
+        let faction = shared.factions.badge(&placer.session);
+        drop(shared);
         let before = state.records.get(&coord.record_key()).and_then(owner);
         state.boards.count(&placer.session, before, at);
+        if let Some(badge) = faction {
+            state.faction_boards.count(badge.faction, at);
+        }
         state.records.insert(
             coord.record_key(),
             PixelRecord {
@@ -905,12 +917,64 @@ impl AccountStore for MemoryStore {
         shared.accounts.remove(&linked.account);
         let handle = session.handle();
         shared.names.remove(&handle);
+        let _ = shared.factions.leave(&handle);
         shared.erased.insert(handle);
         Ok(true)
     }
 
     async fn is_erased(&self, handle: &str) -> Result<bool, StoreError> {
         Ok(self.shared().erased.contains(handle))
+    }
+}
+
+#[async_trait]
+impl FactionStore for MemoryStore {
+    async fn create_faction(
+        &self,
+        founder: &str,
+        name: &FactionName,
+        tag: &FactionTag,
+        color: &FactionColor,
+    ) -> FactionChange<u64> {
+        Ok(self.shared().factions.create(founder, name, tag, color))
+    }
+
+    async fn faction(&self, id: u64) -> Result<Option<FactionRecord>, StoreError> {
+        Ok(self.shared().factions.record(id))
+    }
+
+    async fn badges(&self, handles: &[String]) -> Result<Vec<Option<Badge>>, StoreError> {
+        let shared = self.shared();
+        Ok(handles
+            .iter()
+            .map(|handle| shared.factions.badge(handle))
+            .collect())
+    }
+
+    async fn invite(&self, by: &str, code: &str) -> FactionChange<u64> {
+        Ok(self.shared().factions.invite(by, code))
+    }
+
+    async fn join_faction(&self, handle: &str, code: &str) -> FactionChange<u64> {
+        Ok(self.shared().factions.join(handle, code))
+    }
+
+    async fn leave_faction(&self, handle: &str) -> FactionChange<u64> {
+        Ok(self.shared().factions.leave(handle))
+    }
+
+    async fn set_role(&self, by: &str, member: &str, role: Option<Role>) -> FactionChange<()> {
+        Ok(self.shared().factions.set_role(by, member, role))
+    }
+
+    async fn faction_board(
+        &self,
+        period: Period,
+        count: usize,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        let mut top = self.lock().faction_boards.top(period, SystemTime::now());
+        top.truncate(count);
+        Ok(top)
     }
 }
 

@@ -1,0 +1,182 @@
+//! Factions over HTTP, across two instances on one real Redis: founded on
+//! one, joined on the other by an invitation; a member's tag beside their
+//! name in "placed by" and on the boards; the factions' board; roles
+//! checked; what is not a faction refused.
+
+use crate::{
+    helpers::{eventually, spawn_app, wait_ready, Api, WsClient},
+    redis_server::RedisServer,
+};
+use app::protocol::PlaceStatus;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// A new player: the session cookie the page hands out.
+async fn player(app: &Api) -> String {
+    let page = app.get("/").await;
+    let cookie = page.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// POSTs `body` as JSON with `cookie`: the status and the JSON answer.
+async fn post(app: &Api, path: &str, cookie: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_faction_is_founded_joined_by_invitation_and_its_tag_shows_beside_its_members() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let vars = [("REDIS_URL", url.as_str())];
+    let (a, b) = (spawn_app(&vars).await, spawn_app(&vars).await);
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+    let (ann, bob) = (player(&a).await, player(&b).await);
+
+    let blue = json!({"name": "Blue Corner", "tag": "blu", "color": "#1E90FF"});
+    let (status, founded) = post(&a, "/api/factions", &ann, blue.clone()).await;
+    assert_eq!(status, 201, "{founded}");
+    assert_eq!(
+        (founded["tag"].as_str(), founded["color"].as_str()),
+        (Some("BLU"), Some("#1e90ff"))
+    );
+    assert_eq!(founded["roster"][0]["role"], "owner");
+    let id = founded["id"].as_u64().unwrap();
+
+    // What is not a faction, or not this player's to do, is refused.
+    for (bad, why) in [
+        (
+            json!({"name": "x", "tag": "ZZ", "color": "#000000"}),
+            "name",
+        ),
+        (
+            json!({"name": "Fine name", "tag": "Z", "color": "#000000"}),
+            "tag",
+        ),
+        (
+            json!({"name": "Fine name", "tag": "ZZ", "color": "red"}),
+            "color",
+        ),
+        (json!({"name": "Fine name", "tag": "ZZ"}), "missing color"),
+    ] {
+        let (status, _) = post(&a, "/api/factions", &bob, bad).await;
+        assert_eq!(status, 400, "{why}");
+    }
+    let (status, body) = post(&b, "/api/factions", &bob, blue.clone()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("that tag is taken"))
+    );
+    let (status, _) = post(&a, "/api/factions", "canvas_session=forged", blue).await;
+    assert_eq!(status, 403, "no session, no faction");
+    let (status, _) = post(&b, &format!("/api/factions/{id}/invites"), &bob, json!({})).await;
+    assert_eq!(status, 409, "a stranger invites nobody");
+
+    // Invited on one instance, joined on the other.
+    let (status, invitation) =
+        post(&a, &format!("/api/factions/{id}/invites"), &ann, json!({})).await;
+    assert_eq!(status, 200, "{invitation}");
+    let code = invitation["code"].as_str().unwrap();
+    assert_eq!(invitation["url"], format!("/?join={code}"));
+    let (status, joined) = post(&b, "/api/factions/join", &bob, json!({"code": code})).await;
+    assert_eq!(status, 200, "{joined}");
+    assert_eq!(joined["members"], 2);
+    let (status, _) = post(&b, "/api/factions/join", &bob, json!({"code": "nope"})).await;
+    assert_eq!(status, 410);
+    let mine: Value = b
+        .http
+        .get(b.url("/api/factions/mine"))
+        .header("cookie", &bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (mine["role"].as_str(), mine["faction"]["id"].as_u64()),
+        (Some("member"), Some(id))
+    );
+
+    // A member removes nobody; the owner names an officer.
+    let ann_handle = founded["roster"][0]["player"].as_str().unwrap().to_owned();
+    let bob_handle = mine["player"].as_str().unwrap().to_owned();
+    let kick = format!("/api/factions/{id}/members/{ann_handle}");
+    let (status, _) = post(&b, &kick, &bob, json!({"role": null})).await;
+    assert_eq!(status, 403);
+    let promote = format!("/api/factions/{id}/members/{bob_handle}");
+    let (status, page) = post(&a, &promote, &ann, json!({"role": "officer"})).await;
+    assert_eq!(
+        (status, page["roster"][1]["role"].as_str()),
+        (200, Some("officer"))
+    );
+    let (status, _) = post(&a, &promote, &ann, json!({"role": "king"})).await;
+    assert_eq!(status, 400);
+
+    // Bob's pixel, placed on b, shows his tag beside his name on a.
+    let (status, _) = post(&b, "/api/name", &bob, json!({"name": "Bob"})).await;
+    assert_eq!(status, 200);
+    let mut ws = WsClient::with_session(&b, &bob).await;
+    ws.place(5, 6, 2).await;
+    assert_eq!(ws.place_result().await.0, PlaceStatus::Accepted);
+    let pixel = a.json("/api/pixel?x=5&y=6").await;
+    assert_eq!(
+        (pixel["placed_by"].as_str(), pixel["faction"].as_str()),
+        (Some("Bob"), Some("BLU"))
+    );
+    let unplaced = a.json("/api/pixel?x=7&y=7").await;
+    assert!(unplaced.get("faction").is_none(), "{unplaced}");
+
+    // On the players' board with the tag, and the faction on its own.
+    let board = eventually(
+        "the boards count bob's pixel",
+        Duration::from_secs(10),
+        Duration::from_millis(200),
+        || async {
+            let board = a.json("/api/leaderboard").await;
+            (board["entries"].as_array().is_some_and(|e| !e.is_empty())).then_some(board)
+        },
+    )
+    .await;
+    assert_eq!(
+        (
+            board["entries"][0]["name"].as_str(),
+            board["entries"][0]["faction"].as_str()
+        ),
+        (Some("Bob"), Some("BLU"))
+    );
+    let factions = eventually(
+        "the factions' board counts it",
+        Duration::from_secs(10),
+        Duration::from_millis(200),
+        || async {
+            let board = b.json("/api/factions/leaderboard?period=today").await;
+            (board["entries"].as_array().is_some_and(|e| !e.is_empty())).then_some(board)
+        },
+    )
+    .await;
+    assert_eq!(factions["entries"][0]["faction"]["tag"], "BLU");
+    assert_eq!(factions["entries"][0]["score"], 1);
+    assert_eq!(
+        a.get("/api/factions/leaderboard?period=year")
+            .await
+            .status(),
+        400
+    );
+
+    // Leaving: bob first, then ann, the last one out: gone.
+    let (status, _) = post(&a, "/api/factions/leave", &bob, json!({})).await;
+    assert_eq!(status, 204);
+    let (status, _) = post(&a, "/api/factions/leave", &ann, json!({})).await;
+    assert_eq!(status, 204);
+    assert_eq!(a.get(&format!("/api/factions/{id}")).await.status(), 404);
+}
