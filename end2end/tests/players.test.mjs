@@ -51,3 +51,59 @@ test("a player's tiles put them on the board, whose link opens their page", asyn
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test("a faction founded and joined by its invitation link shows its tag in placed by and on the boards", async () => {
+  const owner = await openCanvas(browser, `${server.base}/?x=60&y=20&zoom=8`);
+  await owner.click(".faction-panel summary");
+  await owner.waitForSelector(".faction-found");
+  await owner.fill('input[name="faction-name"]', "Arc Light");
+  await owner.fill('input[name="faction-tag"]', "arc");
+  await owner.click('.faction-found button[type="submit"]');
+  await owner.waitForFunction(() => document.querySelector(".faction-title")?.textContent.includes("[ARC]"));
+  await owner.click(".faction-invite");
+  const link = await owner.waitForFunction(() => document.querySelector(".faction-link input")?.value);
+  const invitation = new URL(await link.jsonValue());
+  assert.ok(invitation.searchParams.get("join"), `${invitation}`);
+
+  // The link opens the panel on the invitation, in another browser.
+  const member = await openCanvas(browser, `${server.base}/?join=${invitation.searchParams.get("join")}&x=60&y=20&zoom=8`);
+  await member.waitForSelector(".faction-join");
+  await member.click(".faction-join");
+  await member.waitForFunction(() => document.querySelectorAll(".faction-roster li").length === 2);
+  await member.fill(".name-form input", "Bea");
+  await member.click(".name-form button");
+  await member.waitForFunction(() => document.querySelector(".notice").textContent.includes("Bea"));
+  await member.click('.swatch[data-color="13"]');
+  await clickPixel(member, 60, 20);
+  await waitForPixel(member, 60, 20, [0x24, 0x50, 0xa4]);
+  // Who placed it, with the tag, once the reticle rests there.
+  await member.locator(".stage").focus();
+  await member.keyboard.press("ArrowRight");
+  await member.keyboard.press("ArrowLeft");
+  await member.waitForFunction(() => document.querySelector(".pixel-info").textContent.includes("placed by [ARC] Bea"));
+
+  // The owner names the new member an officer from the roster.
+  await owner.waitForFunction(() => document.querySelectorAll(".faction-roster li").length === 2, null, {
+    timeout: 15_000,
+  });
+  await owner.click('.faction-roster li[data-role="member"] .faction-role:text("Make officer")');
+  await owner.waitForSelector('.faction-roster li[data-role="officer"]');
+
+  // The boards: the tag beside the player, and the faction on its own.
+  await member.click(".leaderboard-panel summary");
+  await member.waitForFunction(
+    () => [...document.querySelectorAll(".leaderboard-list li")].some((li) => li.textContent.includes("[ARC] Bea")),
+    null,
+    { timeout: 15_000 },
+  );
+  await member.selectOption(".leaderboard-board", { label: "Factions, all time" });
+  await member.waitForFunction(
+    () => document.querySelector(".leaderboard-list li")?.textContent.includes("[ARC] Arc Light"),
+    null,
+    { timeout: 15_000 },
+  );
+  assert.deepEqual(owner.problems, []);
+  assert.deepEqual(member.problems, []);
+  await owner.context().close();
+  await member.context().close();
+});

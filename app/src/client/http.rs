@@ -152,7 +152,10 @@ pub async fn pixel_info(x: u16, y: u16) -> Option<String> {
         .await
         .ok()?;
     let pixel: PixelInfo = response.json().await.ok().filter(|_| response.ok())?;
-    let who = pixel.placed_by.unwrap_or_else(|| "anonymous".to_owned());
+    let mut who = pixel.placed_by.unwrap_or_else(|| "anonymous".to_owned());
+    if let Some(tag) = pixel.faction {
+        who = format!("[{tag}] {who}");
+    }
     Some(match pixel.placed_at {
         // RFC 3339: keep the date and the minute.
         Some(at) => format!(
@@ -172,6 +175,25 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, Ht
     response
         .json()
         .await
+        .map_err(|_| HttpError::Malformed("the answer the contract describes"))
+}
+
+/// `POST url` with a JSON body: its JSON answer, or `None` for 204.
+pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    url: &str,
+    body: &B,
+) -> Result<Option<T>, HttpError> {
+    let response = Request::post(url).json(body)?.send().await?;
+    if !response.ok() {
+        return Err(refusal(&response).await);
+    }
+    if response.status() == 204 {
+        return Ok(None);
+    }
+    response
+        .json()
+        .await
+        .map(Some)
         .map_err(|_| HttpError::Malformed("the answer the contract describes"))
 }
 

@@ -328,7 +328,7 @@ pub fn minimap_clicked(event: &web_sys::MouseEvent) {
 }
 
 /// Zooms around the centre of the view (the zoom buttons).
-pub use http::get_json;
+pub use http::{get_json, post_json};
 
 /// Calls `f` every `period` while the page lives.
 pub fn every(period: Duration, f: impl Fn() + 'static) {

@@ -76,6 +76,34 @@ mod imp {
         });
     }
 
+    /// `POST url` with `body` as JSON; its JSON answer (`None` for 204),
+    /// or why it failed, to `done`.
+    pub fn post_json<B: Serialize + 'static, T: DeserializeOwned + 'static>(
+        url: String,
+        body: B,
+        done: impl FnOnce(Result<Option<T>, String>) + 'static,
+    ) {
+        leptos::task::spawn_local(async move {
+            let answer = client::post_json(&url, &body).await;
+            done(answer.map_err(|error| error.to_string()));
+        });
+    }
+
+    /// A path on this site as a whole address (`https://host/path`).
+    pub fn absolute_url(path: &str) -> String {
+        let origin = web_sys::window()
+            .and_then(|window| window.location().origin().ok())
+            .unwrap_or_default();
+        format!("{origin}{path}")
+    }
+
+    /// A parameter of the page's own address (`?name=…`), if present.
+    pub fn query_param(name: &str) -> Option<String> {
+        let search = web_sys::window()?.location().search().ok()?;
+        let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+        params.get(name)
+    }
+
     /// Calls `f` every `period` while the page lives.
     pub fn every(period: std::time::Duration, f: impl Fn() + 'static) {
         client::every(period, f);
@@ -231,6 +259,18 @@ mod imp {
     ) {
     }
     pub fn every(_: std::time::Duration, _: impl Fn() + 'static) {}
+    pub fn post_json<B: Serialize + 'static, T: DeserializeOwned + 'static>(
+        _: String,
+        _: B,
+        _: impl FnOnce(Result<Option<T>, String>) + 'static,
+    ) {
+    }
+    pub fn query_param(_: &str) -> Option<String> {
+        None
+    }
+    pub fn absolute_url(path: &str) -> String {
+        path.to_owned()
+    }
     pub fn choose_language(_: crate::i18n::Lang) {}
     pub fn undo() {}
     pub fn place_hint(_: RwSignal<bool>) {}

@@ -1,10 +1,11 @@
 //! The leaderboards on the page (a panel that keeps itself up to date while
 //! open) and a player's page (`/players/<handle>`), from `/api/leaderboard`
-//! and `/api/players/<handle>` (docs/protocol.md, "Players").
+//! (and the factions' from `/api/factions/leaderboard`) and
+//! `/api/players/<handle>` (docs/protocol.md, "Players").
 
 use super::browser;
 use crate::{
-    api::{Leaderboard, Player},
+    api::{FactionBoard, Leaderboard, Player},
     i18n::{Lang, Texts},
 };
 use leptos::{ev, html, prelude::*};
@@ -13,14 +14,22 @@ use std::time::Duration;
 /// How often an open panel reads its board again.
 const REFRESH: Duration = Duration::from_secs(5);
 
-/// The boards a player may pick, by the query each is read with (their
-/// names are [`Texts::boards`], in this order).
-const BOARDS: [&str; 4] = [
-    "board=placed&period=today",
-    "board=placed&period=week",
-    "board=placed&period=all",
-    "board=standing",
+/// The boards a player may pick, by the address each is read from (their
+/// names are [`Texts::boards`], in this order); the last is the factions'.
+const BOARDS: [&str; 5] = [
+    "/api/leaderboard?board=placed&period=today",
+    "/api/leaderboard?board=placed&period=week",
+    "/api/leaderboard?board=placed&period=all",
+    "/api/leaderboard?board=standing",
+    "/api/factions/leaderboard?period=all",
 ];
+
+/// A board as read: the players' or the factions'.
+#[derive(Clone)]
+enum Shown {
+    Players(Leaderboard),
+    Factions(FactionBoard),
+}
 
 /// A player's name as boards show it: the one they chose, or their handle.
 fn shown_name(t: &Texts, name: Option<&str>, player: &str) -> String {
@@ -36,20 +45,23 @@ pub fn LeaderboardPanel(base: String, lang: Lang) -> AnyView {
     let details = NodeRef::<html::Details>::new();
     let which = RwSignal::new(0usize);
     let open = RwSignal::new(false);
-    let shown = RwSignal::new(None::<Result<Leaderboard, String>>);
+    let shown = RwSignal::new(None::<Result<Shown, String>>);
     let base = StoredValue::new(base);
     let load = move || {
         if !open.get_untracked() {
             return;
         }
-        let url = format!(
-            "{}/api/leaderboard?{}",
-            base.get_value(),
-            BOARDS[which.get_untracked()]
-        );
-        browser::fetch_json(url, move |answer: Result<Leaderboard, String>| {
-            shown.set(Some(answer));
-        });
+        let which = which.get_untracked();
+        let url = format!("{}{}", base.get_value(), BOARDS[which]);
+        if which == BOARDS.len() - 1 {
+            browser::fetch_json(url, move |answer: Result<FactionBoard, String>| {
+                shown.set(Some(answer.map(Shown::Factions)));
+            });
+        } else {
+            browser::fetch_json(url, move |answer: Result<Leaderboard, String>| {
+                shown.set(Some(answer.map(Shown::Players)));
+            });
+        }
     };
     Effect::new(move |_| {
         let _ = (which.get(), open.get());
@@ -69,10 +81,13 @@ pub fn LeaderboardPanel(base: String, lang: Lang) -> AnyView {
         Some(Err(error)) => {
             view! { <p class="leaderboard-note">{(t.not_loaded)(&error)}</p> }.into_any()
         }
-        Some(Ok(board)) if board.entries.is_empty() => {
+        Some(Ok(Shown::Players(board))) if board.entries.is_empty() => {
             view! { <p class="leaderboard-note">{t.nobody_yet}</p> }.into_any()
         }
-        Some(Ok(board)) => view! {
+        Some(Ok(Shown::Factions(board))) if board.entries.is_empty() => {
+            view! { <p class="leaderboard-note">{t.nobody_yet}</p> }.into_any()
+        }
+        Some(Ok(Shown::Players(board))) => view! {
             <ol class="leaderboard-list">
                 {board
                     .entries
@@ -80,9 +95,36 @@ pub fn LeaderboardPanel(base: String, lang: Lang) -> AnyView {
                     .map(|entry| {
                         let href = format!("{}/players/{}", base.get_value(), entry.player);
                         let name = shown_name(t, entry.name.as_deref(), &entry.player);
+                        let tag = entry.faction.map(|tag| format!("[{tag}] "));
                         view! {
                             <li>
-                                <a href=href>{name}</a>
+                                <span>
+                                    <span class="faction-tag">{tag}</span>
+                                    <a href=href>{name}</a>
+                                </span>
+                                <span class="leaderboard-score">{entry.score}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        }
+        .into_any(),
+        Some(Ok(Shown::Factions(board))) => view! {
+            <ol class="leaderboard-list">
+                {board
+                    .entries
+                    .into_iter()
+                    .map(|entry| {
+                        let faction = entry.faction;
+                        view! {
+                            <li>
+                                <span>
+                                    <span class="faction-tag" style:color=faction.color>
+                                        {format!("[{}] ", faction.tag)}
+                                    </span>
+                                    {faction.name}
+                                </span>
                                 <span class="leaderboard-score">{entry.score}</span>
                             </li>
                         }

@@ -8,6 +8,7 @@ mod admin;
 mod board;
 mod browser;
 mod chat_panel;
+mod faction_panel;
 mod history_panel;
 mod language_switch;
 mod leaderboard;
@@ -28,6 +29,7 @@ use account_menu::AccountMenu;
 use admin::AdminPage;
 use board::Board;
 use chat_panel::ChatPanel;
+use faction_panel::FactionPanel;
 use history_panel::HistoryPanel;
 use language_switch::LanguageSwitch;
 use leaderboard::{LeaderboardPanel, PlayerPage};
@@ -187,6 +189,7 @@ pub fn App() -> impl IntoView {
                         <ChatPanel live base=page.base.clone()/>
                         <TemplatePanel live/>
                         <HistoryPanel live/>
+                        <FactionPanel lang/>
                         <LeaderboardPanel base=page.base.clone() lang/>
                         <ReportForm live/>
                     </div>
