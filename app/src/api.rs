@@ -118,6 +118,78 @@ pub struct Ranked {
     pub faction: Option<String>,
 }
 
+/// `POST /api/templates`' body: a template for the server to watch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWatch {
+    /// 1 to 40 characters, shown in alerts.
+    pub name: String,
+    /// The canvas pixel its top-left corner lies on.
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub height: u16,
+    /// One character per pixel, row by row (see `app::watched`).
+    pub pixels: String,
+    /// Damaged pixels (right once, wrong now) that raise an alert;
+    /// default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u32>,
+    /// Whether it is the player's faction's (its officers may remove it, and
+    /// the faction's page lists it).
+    #[serde(default)]
+    pub faction: bool,
+    /// An `https` address each alert is also posted to, signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+}
+
+/// `POST /api/templates`' answer: the template's id, and the secret its
+/// webhook's posts are signed with (shown this once; absent without a
+/// webhook).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Watching {
+    pub id: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+/// `GET /api/templates/<id>`: a watched template's progress, as the
+/// instance keeps it from the placements it applies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchedProgress {
+    pub id: u64,
+    pub name: String,
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub height: u16,
+    /// The faction's tag, for a faction's template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faction: Option<String>,
+    /// Pixels with a color in the template (on the canvas).
+    pub total: u32,
+    /// Of them, those whose color on the canvas is the template's.
+    pub right: u32,
+    /// Pixels that were right once and are wrong now.
+    pub damaged: u32,
+    /// Up to 100 of them, the most recently damaged first: `[x, y]`.
+    pub damaged_pixels: Vec<[u16; 2]>,
+    /// Pixels made right per minute, net, over the last five minutes
+    /// (negative while it is being damaged).
+    pub rate_per_minute: f64,
+    pub threshold: u32,
+    /// Whether it is damaged past its threshold now.
+    pub alerting: bool,
+}
+
+/// `GET /api/templates?faction=<id>`: the watched templates of this
+/// canvas (of one faction), newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchedList {
+    pub templates: Vec<WatchedProgress>,
+}
+
 /// A faction as lists show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Faction {
@@ -659,6 +731,10 @@ mod tests {
         ("JoinFaction", round_trip::<JoinFaction>),
         ("SetRole", round_trip::<SetRole>),
         ("FactionBoard", round_trip::<FactionBoard>),
+        ("NewWatch", round_trip::<NewWatch>),
+        ("Watching", round_trip::<Watching>),
+        ("WatchedProgress", round_trip::<WatchedProgress>),
+        ("WatchedList", round_trip::<WatchedList>),
         ("ChatRemove", round_trip::<ChatRemove>),
         ("ChatMute", round_trip::<ChatMute>),
         ("ChatMessages", round_trip::<ChatMessages>),

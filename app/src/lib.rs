@@ -14,7 +14,8 @@
 //!   view applies it), [`gesture`]: taps, drags and pinches told apart;
 //!   [`heat`]: the heatmap's levels, served and read back.
 //! - [`timeline`]: time travel's plan (which canvas a past seq is rebuilt
-//!   from), [`template`]: a player's template compared with the canvas.
+//!   from), [`template`]: a player's template compared with the canvas,
+//!   [`watched`]: a template the server watches, as the contract writes it.
 //! - [`chunk`]: a canvas in fixed 256 × 256 chunks; [`chunk_sync`]: how a
 //!   client that watches some of them keeps each in step (one cursor per
 //!   connection, a snapshot and held-back tiles per chunk, over a changing
@@ -49,6 +50,7 @@ pub mod requests;
 pub mod sync;
 pub mod template;
 pub mod timeline;
+pub mod watched;
 
 #[cfg(feature = "hydrate")]
 mod client;

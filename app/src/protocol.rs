@@ -46,6 +46,7 @@ pub mod kind {
     pub const CHAT_REMOVED: u8 = 0x1C;
     pub const CHAT_RESULT: u8 = 0x1D;
     pub const CHAT_LINES: u8 = 0x1E;
+    pub const TEMPLATE_ALERT: u8 = 0x1F;
 }
 
 /// Codes carried by the `Error` frame, so a client can tell failures apart
@@ -307,6 +308,17 @@ pub enum ServerMessage {
         status: ChatStatus,
         retry_after_ms: u32,
     },
+    /// A template the server watches (`/api/templates/<id>`) was damaged
+    /// past its threshold: `damaged` of its pixels that were right are
+    /// wrong now; `right` of `total` are right. Sent to every socket of the
+    /// canvas once per episode (again only after the damage fell to half
+    /// the threshold); a page shows the ones it follows.
+    TemplateAlert {
+        id: u64,
+        damaged: u32,
+        right: u32,
+        total: u32,
+    },
 }
 
 /// Why a frame could not be decoded.
@@ -494,6 +506,7 @@ impl ServerMessage {
     pub const CHAT_LINE_HEADER_LEN: usize = 1 + 8 + 8 + 8 + 1;
     pub const CHAT_REMOVED_LEN: usize = 1 + 8;
     pub const CHAT_RESULT_LEN: usize = 1 + 1 + 4;
+    pub const TEMPLATE_ALERT_LEN: usize = 1 + 8 + 4 + 4 + 4;
 
     pub fn encode(&self) -> Bytes {
         match self {
@@ -618,6 +631,20 @@ impl ServerMessage {
                 buf.put_u8(kind::CHAT_RESULT);
                 buf.put_u8(*status as u8);
                 buf.put_u32_le(*retry_after_ms);
+                buf.freeze()
+            }
+            Self::TemplateAlert {
+                id,
+                damaged,
+                right,
+                total,
+            } => {
+                let mut buf = BytesMut::with_capacity(Self::TEMPLATE_ALERT_LEN);
+                buf.put_u8(kind::TEMPLATE_ALERT);
+                buf.put_u64_le(*id);
+                buf.put_u32_le(*damaged);
+                buf.put_u32_le(*right);
+                buf.put_u32_le(*total);
                 buf.freeze()
             }
         }
@@ -826,6 +853,15 @@ impl ServerMessage {
                 Ok(Self::ChatResult {
                     status,
                     retry_after_ms: r.u32(),
+                })
+            }
+            Some(&kind::TEMPLATE_ALERT) => {
+                let mut r = expect_len(frame, Self::TEMPLATE_ALERT_LEN)?;
+                Ok(Self::TemplateAlert {
+                    id: r.u64(),
+                    damaged: r.u32(),
+                    right: r.u32(),
+                    total: r.u32(),
                 })
             }
             Some(&other) => Err(DecodeError::UnknownType(other)),
@@ -1125,6 +1161,14 @@ mod tests {
             (any::<u16>(), ".{0,100}")
                 .prop_map(|(code, message)| ServerMessage::Error { code, message }),
             any::<bool>().prop_map(|frozen| ServerMessage::Frozen { frozen }),
+            (any::<u64>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
+                |(id, damaged, right, total)| ServerMessage::TemplateAlert {
+                    id,
+                    damaged,
+                    right,
+                    total,
+                }
+            ),
             (chunk(), any::<u64>())
                 .prop_map(|(chunk, version)| ServerMessage::ChunkHello { chunk, version }),
             (1..=u16::MAX, 1..=u16::MAX)

@@ -2,7 +2,7 @@
 //! values. Every variable has a default that works on a laptop; the README
 //! and `.env.development` list them all.
 
-use crate::model::{ArchiveKeep, ChallengeMode, ChatMode, Rules};
+use crate::model::{ArchiveKeep, ChallengeMode, ChatMode, Rules, WebhookPolicy};
 use app::{geometry::CanvasSize, palette::PALETTE};
 use leptos::config::{Env, LeptosOptions};
 use std::{
@@ -122,6 +122,8 @@ pub struct Config {
     /// Chat messages one session may post per minute (`CHAT_PER_MINUTE`);
     /// one client address, all its sessions together, three times as many.
     pub chat_per_minute: u32,
+    /// Where watched templates' webhooks may post (`WEBHOOKS`).
+    pub webhooks: WebhookPolicy,
     /// The OpenID providers players may sign in with (`OIDC_PROVIDERS`);
     /// none: play is anonymous only.
     pub oidc_providers: Vec<OidcProvider>,
@@ -353,6 +355,7 @@ impl Config {
             moderators: moderators(&env)?,
             chat: env.parse("CHAT", ChatMode::Anyone)?,
             chat_per_minute: env.parse("CHAT_PER_MINUTE", 6u32)?.max(1),
+            webhooks: env.parse("WEBHOOKS", WebhookPolicy::Public)?,
             oidc_providers: oidc_providers(&env)?,
             public_url: public_url(&env)?,
             trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,

@@ -14,7 +14,8 @@
 //! - [`canvas`]: the mirror, the sync task, the fan-out, the snapshots.
 //! - [`session`], [`signin`], [`challenge`], [`limits`], [`bans`], [`presence`]: who
 //!   the users are, what they may do and what they must prove; [`usage`]:
-//!   what the store's memory is spent on; [`rollback`]: what undoing one of them takes.
+//!   what the store's memory is spent on; [`rollback`]: what undoing one of them takes;
+//!   [`webhooks`]: where watched templates' alerts are posted, and how safely.
 //! - [`state`], [`routes`] (the HTTP routes and the WebSocket of
 //!   docs/protocol.md), [`error`], [`serve`] (the HTTP server) and
 //!   [`startup`], which builds an [`startup::Application`] from it all;
@@ -40,3 +41,4 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod usage;
+pub mod webhooks;

@@ -26,9 +26,9 @@ use crate::{
     signin::SignIn,
     state::{
         AppState, CanvasState, HEAVY_READS, LARGE_RESUME_BURST, LARGE_RESUME_EVERY, REPORT_BURST,
-        REPORT_EVERY,
+        REPORT_EVERY, WATCH_BURST, WATCH_EVERY,
     },
-    usage,
+    usage, webhooks,
 };
 use std::{
     future::Future,
@@ -94,6 +94,7 @@ struct Shared {
     heavy_reads: Arc<Semaphore>,
     large_resumes: Arc<AddressBuckets>,
     reports_limit: Arc<AddressBuckets>,
+    watch_limit: Arc<AddressBuckets>,
     handshakes: Option<Arc<AddressBuckets>>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -142,6 +143,7 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
         snapshots: Arc::new(snapshots),
         fanout: Fanout::new(FANOUT_CAPACITY),
         chat: Arc::new(ChatLog::new()),
+        watched: Arc::default(),
         presence: Arc::new(Presence::default()),
         connections: shared.connections.clone(),
         range_bans: shared.range_bans.clone(),
@@ -149,6 +151,7 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
         heavy_reads: shared.heavy_reads.clone(),
         large_resumes: shared.large_resumes.clone(),
         reports_limit: shared.reports_limit.clone(),
+        watch_limit: shared.watch_limit.clone(),
         leaderboards: Arc::default(),
         handshakes: shared.handshakes.clone(),
         feed_live: Arc::new(AtomicBool::new(false)),
@@ -170,6 +173,7 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
         },
         reports_seq: state.config.canvas_name.is_none(),
         chat: state.chat.clone(),
+        watched: state.watched.clone(),
     };
     state.tasks.spawn(sync.run(state.shutdown.clone()));
     let archiver = Archiver {
@@ -185,6 +189,20 @@ async fn serve_canvas(config: Config, backend: Backend, shared: &Shared) -> AppS
             .clone()
             .run(state.store.clone(), state.shutdown.clone()),
     );
+    state.tasks.spawn(state.watched.clone().run(
+        state.store.clone(),
+        state.mirror.clone(),
+        state.shutdown.clone(),
+    ));
+    if let Some(alerts) = state.watched.take_hooks() {
+        state.tasks.spawn(webhooks::run(
+            alerts,
+            state.store.clone(),
+            state.config.webhooks,
+            state.config.canvas_name.clone(),
+            state.shutdown.clone(),
+        ));
+    }
     state.tasks.spawn(leaderboards::fold(
         state.store.clone(),
         state.shutdown.clone(),
@@ -246,6 +264,7 @@ impl Application {
                 LARGE_RESUME_BURST,
             )),
             reports_limit: Arc::new(AddressBuckets::every(REPORT_EVERY, REPORT_BURST)),
+            watch_limit: Arc::new(AddressBuckets::every(WATCH_EVERY, WATCH_BURST)),
             handshakes,
             shutdown,
             tasks: TaskTracker::new(),

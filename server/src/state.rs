@@ -5,7 +5,7 @@ use crate::{
     bans::RangeBans,
     canvas::{
         chat::ChatLog, chunks::ChunkCache, fanout::Fanout, heat::Heat, mirror::Mirror,
-        snapshot::SnapshotCache,
+        snapshot::SnapshotCache, watched::Watched,
     },
     config::Config,
     leaderboards::Leaderboards,
@@ -65,6 +65,8 @@ pub struct CanvasState {
     pub fanout: Fanout,
     /// The chat's newest messages, sent to each new connection.
     pub chat: Arc<ChatLog>,
+    /// The templates the server watches on this canvas, kept live.
+    pub watched: Arc<Watched>,
     pub presence: Arc<Presence>,
     /// Open WebSockets per client address.
     pub connections: Arc<ConnectionLimiter>,
@@ -86,6 +88,9 @@ pub struct CanvasState {
     pub handshakes: Option<Arc<AddressBuckets>>,
     /// Players' reports per client address.
     pub reports_limit: Arc<AddressBuckets>,
+    /// Templates registered for the server to watch, per client address
+    /// (each costs every instance a read of its area).
+    pub watch_limit: Arc<AddressBuckets>,
     /// The leaderboards as last made (`/api/leaderboard`).
     pub leaderboards: Arc<Leaderboards>,
     /// Whether the sync task is current with the feed (for `/readyz`).
@@ -107,6 +112,11 @@ pub const LARGE_RESUME_EVERY: std::time::Duration = std::time::Duration::from_se
 /// [`REPORT_EVERY`].
 pub const REPORT_BURST: u32 = 3;
 pub const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Templates an address may register for watching: a burst of this many,
+/// then one every [`WATCH_EVERY`].
+pub const WATCH_BURST: u32 = 3;
+pub const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How many large store reads (each at most a few hundred KB) public
 /// requests may have running at once on an instance.

@@ -17,7 +17,7 @@ use crate::{
         AccountId, ArchiveEntry, ArchiveKeep, ArchivedCanvas, ArchivedChunk, AuditEntry, Badge,
         BanTarget, Batch, Board, ClientAddress, FactionRecord, FactionRefusal, Linked, Logged,
         Period, PixelRecord, PlaceOutcome, Placement, PlayerStats, RangeBan, Report, SessionId,
-        Snapshot, Update,
+        Snapshot, Update, WatchRecord,
     },
 };
 use app::{
@@ -428,6 +428,30 @@ pub trait FactionStore: Send + Sync + 'static {
     ) -> Result<Vec<(u64, u64)>, StoreError>;
 }
 
+/// The templates the server watches on this canvas: kept by the store,
+/// announced on the feed so every instance watches each from its own
+/// mirror.
+#[async_trait]
+pub trait WatchStore: Send + Sync + 'static {
+    /// Keeps `record` (its `id` is given here) and tells every instance:
+    /// its id.
+    async fn add_watch(&self, record: WatchRecord) -> Result<u64, StoreError>;
+
+    /// Every watched template of this canvas.
+    async fn watches(&self) -> Result<Vec<WatchRecord>, StoreError>;
+
+    /// One of them.
+    async fn watch(&self, id: u64) -> Result<Option<WatchRecord>, StoreError>;
+
+    /// Stops watching one, on every instance; false if there was none.
+    async fn remove_watch(&self, id: u64) -> Result<bool, StoreError>;
+
+    /// Takes the turn to post the alert a placement `seq` raised on
+    /// template `id`: true for one caller across every instance (each
+    /// raises the same alert from the same placements).
+    async fn claim_alert(&self, id: u64, seq: u64) -> Result<bool, StoreError>;
+}
+
 /// Moderation: the freeze, bans, players' reports, the audit log.
 #[async_trait]
 pub trait ModerationStore: Send + Sync + 'static {
@@ -550,6 +574,7 @@ pub trait Store:
     + AccountStore
     + ChatStore
     + FactionStore
+    + WatchStore
     + ModerationStore
     + ArchiveStore
     + PresenceStore
@@ -565,6 +590,7 @@ impl<T> Store for T where
         + AccountStore
         + ChatStore
         + FactionStore
+        + WatchStore
         + ModerationStore
         + ArchiveStore
         + PresenceStore
@@ -594,6 +620,15 @@ pub enum FeedEvent {
     Resized(CanvasSize),
     /// Something happened in the canvas's chat.
     Chat(ChatEvent),
+    /// A template was added to those the server watches, or removed.
+    Watch(WatchEvent),
+}
+
+/// A change to the templates the server watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchEvent {
+    Added(u64),
+    Removed(u64),
 }
 
 /// A change to a canvas's chat, as the feed brings it.

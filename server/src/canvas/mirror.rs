@@ -128,6 +128,22 @@ impl Mirror {
         (state.chunks.pixel(coord.x, coord.y), state.version)
     }
 
+    /// The colors of a `width × height` rectangle's pixels from (x, y),
+    /// row by row (`None` off the canvas), read at one version.
+    pub fn area(&self, x: u16, y: u16, width: u16, height: u16) -> (Version, Vec<Option<u8>>) {
+        let size = self.size();
+        let state = self.read();
+        let mut colors = Vec::with_capacity(usize::from(width) * usize::from(height));
+        for dy in 0..height {
+            for dx in 0..width {
+                let (px, py) = (x.checked_add(dx), y.checked_add(dy));
+                let on = px.zip(py).and_then(|(px, py)| size.coord(px, py));
+                colors.push(on.map(|c| state.chunks.pixel(c.x, c.y)));
+            }
+        }
+        (state.version, colors)
+    }
+
     /// A chunk's version (the seq of its last placement) now.
     pub fn chunk_version(&self, chunk: ChunkId) -> u64 {
         self.read().chunks.version(chunk)

@@ -3,8 +3,8 @@
 //! behind and for `Resume`), the [`sync`] task that keeps it in seq order
 //! from the update feed, the [`fanout`] that sends each batch of tiles to
 //! every socket as one shared frame, the [`snapshot`]s and [`chunks`] HTTP
-//! serves, the [`archive`] of past canvases, and the [`heat`] of the last
-//! minutes.
+//! serves, the [`archive`] of past canvases, the [`heat`] of the last
+//! minutes, and the templates it [`watched`] for players.
 
 pub mod archive;
 pub mod chat;
@@ -16,4 +16,5 @@ pub mod heat;
 pub mod mirror;
 pub mod snapshot;
 pub mod sync;
+pub mod watched;
 pub mod watchers;

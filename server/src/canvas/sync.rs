@@ -19,6 +19,7 @@ use super::{
     fanout::{Fanout, Frame, TilesFrame},
     heat::Heat,
     mirror::{Mirror, Since, Version},
+    watched::Watched,
     watchers::PHASES,
 };
 use crate::{
@@ -197,6 +198,8 @@ pub struct SyncTask {
     pub reports_seq: bool,
     /// The chat messages the feed brings go here, and to every socket.
     pub chat: Arc<ChatLog>,
+    /// The templates the server watches: each applied batch moves them.
+    pub watched: Arc<Watched>,
 }
 
 /// What the task has applied and not yet sent, and what it applied last.
@@ -269,11 +272,13 @@ impl SyncTask {
                             Some(FeedEvent::Interrupted) => {
                                 self.metrics.feed.resubscriptions.inc();
                                 self.chat.mark_stale();
+                                self.watched.mark_stale();
                                 behind = true;
                                 connected = true;
                             }
                             Some(FeedEvent::Resized(size)) => self.grow(size),
                             Some(FeedEvent::Chat(event)) => self.chat.apply(event),
+                            Some(FeedEvent::Watch(change)) => self.watched.on_change(change),
                             Some(FeedEvent::Disconnected) => {
                                 connected = false;
                                 self.live.store(false, Ordering::Relaxed);
@@ -333,6 +338,7 @@ impl SyncTask {
         let version = self.mirror.version();
         !applied.tiles.is_empty()
             || self.chat.has_pending()
+            || self.watched.has_pending()
             || applied.phases.iter().any(|(sent, _)| *sent != version)
     }
 
@@ -356,6 +362,7 @@ impl SyncTask {
             true
         } else {
             self.chat.send_pending(&self.fanout);
+            self.watched.send_pending(&self.fanout);
             // The phases read the tiles from the mirror.
             for (_, placed_at_ms) in &mut applied.phases {
                 *placed_at_ms = placed_at_ms.or(applied.placed_at_ms);
@@ -496,6 +503,7 @@ impl SyncTask {
             self.grow(size);
         }
         self.mirror.replace(snapshot);
+        self.watched.mark_stale();
         applied.recent.clear();
         if let Err(error) = super::mirror::warm(&self.mirror, &*self.store).await {
             tracing::warn!(%error, "cannot recall the recent tiles");
@@ -536,6 +544,7 @@ impl SyncTask {
                 .map_or(0, |d| d.as_millis() as u64)
         });
         self.heat.record(tiles, at_ms);
+        self.watched.record(epoch, first_seq, tiles);
         if applied.tiles.is_empty() {
             applied.first_seq = first_seq;
             applied.placed_at_ms = placed_at_ms;
@@ -562,6 +571,7 @@ impl SyncTask {
     /// Hands the tiles applied, and the chat's frames, to every socket.
     fn flush(&self, applied: &mut Applied) {
         self.chat.send_pending(&self.fanout);
+        self.watched.send_pending(&self.fanout);
         // Every phase has everything now.
         let version = self.mirror.version();
         applied.phases = [(version, None); PHASES];
@@ -797,6 +807,7 @@ mod tests {
             batching,
             reports_seq: true,
             chat: Arc::new(ChatLog::new()),
+            watched: Arc::default(),
         };
         tokio::spawn(task.run(shutdown.clone()));
         feed.send(FeedEvent::Delivering).unwrap();

@@ -5,9 +5,11 @@
 
 mod chunks;
 mod factions;
+mod watched;
 
 pub use chunks::{Chunk, Chunks};
 pub use factions::{by_rank, Badge, FactionRecord, FactionRefusal};
+pub use watched::{WatchRecord, Webhook};
 
 use app::{
     chunk::ChunkId,
@@ -133,6 +135,32 @@ impl Rules {
             Duration::from_secs(1)
         } else {
             self.cooldown
+        }
+    }
+}
+
+/// Where watched templates' webhooks may post (`WEBHOOKS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookPolicy {
+    /// `https` addresses that resolve to public IP addresses only: a
+    /// player's webhook must not reach the deployment's own network.
+    Public,
+    /// Any `http` or `https` address, private ones too: for development
+    /// and tests on one machine.
+    Any,
+    /// No webhooks: a template registered with one is refused.
+    Off,
+}
+
+impl std::str::FromStr for WebhookPolicy {
+    type Err = &'static str;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "public" => Ok(Self::Public),
+            "any" => Ok(Self::Any),
+            "off" => Ok(Self::Off),
+            _ => Err("must be public, any or off"),
         }
     }
 }

@@ -12,6 +12,7 @@ mod origin;
 mod page;
 mod players;
 mod report;
+mod templates;
 mod visitor;
 mod ws;
 
@@ -99,6 +100,17 @@ fn canvas_routes(router: Router<AppState>) -> Router<AppState> {
         .route("/api/leaderboard", get(players::leaderboard))
         .route("/api/players/{handle}", get(players::player))
         .route("/api/factions/leaderboard", get(factions::leaderboard))
+        .route(
+            "/api/templates",
+            get(templates::list)
+                .post(templates::register)
+                .layer(DefaultBodyLimit::max(96 * 1024)),
+        )
+        .route("/api/templates/{id}", get(templates::progress))
+        .route(
+            "/api/templates/{id}/remove",
+            post(templates::remove).layer(DefaultBodyLimit::max(1024)),
+        )
         .route("/api/info", get(api::info))
         .route("/api/canvas", get(api::canvas))
         .route("/api/canvas.png", get(api::canvas_png))

@@ -20,4 +20,5 @@ mod multi_instance;
 mod store_rules;
 mod telemetry;
 mod tls;
+mod watched;
 mod websocket;

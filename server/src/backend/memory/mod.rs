@@ -11,14 +11,15 @@ mod factions;
 use super::{
     AccountStore, ArchiveStore, BoardStore, CanvasStore, ChatEvent, ChatOutcome, ChatPost,
     ChatStore, FactionChange, FactionStore, Feed, FeedEvent, FillPlacer, Filled, HealthStore,
-    History, ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError, ACCOUNT_TTL,
-    AUDIT_LEN, CHAT_KEPT, NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
+    History, ModerationStore, PlacementStore, PresenceStore, SessionStore, StoreError, WatchEvent,
+    WatchStore, ACCOUNT_TTL, AUDIT_LEN, CHAT_KEPT, NAMES_KEPT, NEW_SESSION_WINDOW, SESSION_TTL,
 };
 use crate::model::{
     is_session_handle, unix_ms, AccountId, ArchiveEntry, ArchiveKeep, ArchivedCanvas,
     ArchivedChunk, AuditEntry, Badge, BanTarget, Batch, Board, ChallengeMode, Chunks,
     ClientAddress, FactionRecord, Linked, Logged, Period, PixelRecord, PlaceOutcome, Placement,
-    Placer, Placing, PlayerStats, RangeBan, Report, Rules, SessionId, Snapshot, Update, MODERATOR,
+    Placer, Placing, PlayerStats, RangeBan, Report, Rules, SessionId, Snapshot, Update,
+    WatchRecord, MODERATOR,
 };
 use app::{
     chunk::ChunkId,
@@ -71,6 +72,9 @@ struct State {
     boards: Boards,
     /// What each faction's members placed here while members.
     faction_boards: FactionBoards,
+    /// The watched templates, by id, and the last id given.
+    watches: std::collections::BTreeMap<u64, WatchRecord>,
+    watch_id: u64,
     /// Whether only moderators place.
     frozen: bool,
     /// The size moderators enlarged the canvas to, if they did.
@@ -199,6 +203,8 @@ impl MemoryStore {
                 undoable: HashMap::new(),
                 boards: Boards::default(),
                 faction_boards: FactionBoards::default(),
+                watches: Default::default(),
+                watch_id: 0,
                 frozen: false,
                 grown: None,
                 archive: Archive::default(),
@@ -924,6 +930,40 @@ impl AccountStore for MemoryStore {
 
     async fn is_erased(&self, handle: &str) -> Result<bool, StoreError> {
         Ok(self.shared().erased.contains(handle))
+    }
+}
+
+#[async_trait]
+impl WatchStore for MemoryStore {
+    async fn add_watch(&self, mut record: WatchRecord) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        state.watch_id += 1;
+        record.id = state.watch_id;
+        let id = record.id;
+        state.watches.insert(id, record);
+        let _ = self.updates.send(FeedEvent::Watch(WatchEvent::Added(id)));
+        Ok(id)
+    }
+
+    async fn watches(&self) -> Result<Vec<WatchRecord>, StoreError> {
+        Ok(self.lock().watches.values().cloned().collect())
+    }
+
+    async fn watch(&self, id: u64) -> Result<Option<WatchRecord>, StoreError> {
+        Ok(self.lock().watches.get(&id).cloned())
+    }
+
+    async fn remove_watch(&self, id: u64) -> Result<bool, StoreError> {
+        let removed = self.lock().watches.remove(&id).is_some();
+        if removed {
+            let _ = self.updates.send(FeedEvent::Watch(WatchEvent::Removed(id)));
+        }
+        Ok(removed)
+    }
+
+    /// One process: every alert is this instance's to post.
+    async fn claim_alert(&self, _: u64, _: u64) -> Result<bool, StoreError> {
+        Ok(true)
     }
 }
 

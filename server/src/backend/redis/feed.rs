@@ -15,7 +15,7 @@
 
 use super::{error, locate::Locator, master::tuned, store::parse_size};
 use crate::{
-    backend::{ChatEvent, Feed, FeedEvent, StoreError},
+    backend::{ChatEvent, Feed, FeedEvent, StoreError, WatchEvent},
     model::Batch,
 };
 use app::protocol::{decode_tile_list, ChatLine};
@@ -141,8 +141,9 @@ async fn subscribe_forever(
 }
 
 /// A message of the channel: a batch, `size:<w>,<h>` as `grow.lua`
-/// publishes an enlarged canvas, or a chat message (`chat:<JSON>`, from
-/// `chat.lua`) or its removal (`chat-removed:<id>`).
+/// publishes an enlarged canvas, a chat message (`chat:<JSON>`, from
+/// `chat.lua`) or its removal (`chat-removed:<id>`), or a watched template
+/// added (`watch:<id>`) or removed (`watch-removed:<id>`).
 fn parse(payload: &[u8]) -> Option<FeedEvent> {
     if let Some(size) = payload.strip_prefix(b"size:") {
         return parse_size(size).map(FeedEvent::Resized);
@@ -153,6 +154,14 @@ fn parse(payload: &[u8]) -> Option<FeedEvent> {
     if let Some(id) = payload.strip_prefix(b"chat-removed:") {
         let id = std::str::from_utf8(id).ok()?.parse().ok()?;
         return Some(FeedEvent::Chat(ChatEvent::Removed(id)));
+    }
+    if let Some(id) = payload.strip_prefix(b"watch:") {
+        let id = std::str::from_utf8(id).ok()?.parse().ok()?;
+        return Some(FeedEvent::Watch(WatchEvent::Added(id)));
+    }
+    if let Some(id) = payload.strip_prefix(b"watch-removed:") {
+        let id = std::str::from_utf8(id).ok()?.parse().ok()?;
+        return Some(FeedEvent::Watch(WatchEvent::Removed(id)));
     }
     parse_batch(payload).map(FeedEvent::Batch)
 }

@@ -157,6 +157,22 @@ impl Keys {
         }
     }
 
+    /// Hash: watched template id -> its record as JSON (`WatchRecord`).
+    pub fn watches(&self) -> String {
+        format!("{}:watches", self.canvas)
+    }
+
+    /// Integer: the last watched template id given.
+    pub fn watch_ids(&self) -> String {
+        format!("{}:watch:ids", self.canvas)
+    }
+
+    /// String with a TTL: present once an instance took the turn to post
+    /// the alert placement `seq` raised on watched template `id`.
+    pub fn watch_alert(&self, id: u64, seq: u64) -> String {
+        format!("{}:watch:alert:{id}:{seq}", self.canvas)
+    }
+
     /// What a faction's keys start with: `faction.lua` makes them from it
     /// (`<it><id>` a hash of its `name`, `tag`, `color` and `created`,
     /// `<it><id>:members` a hash of handle -> role, `<it>ids` the last id

@@ -19,6 +19,7 @@
 //! reads and sessions never queue behind a slow replica.
 
 mod factions;
+mod watches;
 
 use super::{keys::Keys, locate::Locator, master::Master};
 use crate::{
