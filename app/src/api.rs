@@ -132,7 +132,7 @@ pub struct NewWatch {
     /// One character per pixel, row by row (see `app::watched`).
     pub pixels: String,
     /// Damaged pixels (right once, wrong now) that raise an alert;
-    /// default 10.
+    /// default 10, or half the template's pixels if fewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<u32>,
     /// Whether it is the player's faction's (its officers may remove it, and

@@ -389,6 +389,14 @@ pub struct Texts {
     pub dotted: &'static str,
     /// Shows the template's nearest pixel still to fix.
     pub next_pixel: &'static str,
+    /// Has the server watch the template.
+    pub watch_on_server: &'static str,
+    pub watch_needs_canvas: &'static str,
+    pub watch_too_large: &'static str,
+    /// The server's progress of a watched template: right, total, damaged.
+    pub watched_progress: fn(u32, u32, u32) -> String,
+    /// A watched template's alert: its name, its damaged pixels.
+    pub template_damaged: fn(&str, u32) -> String,
     // Time travel.
     pub history: &'static str,
     pub play: &'static str,
@@ -676,6 +684,13 @@ pub const EN: Texts = Texts {
     ready_notification: "Your tile is ready",
     ready_notification_body: "Your next tile is ready to place.",
     template_needs_address: "Template not loaded: give an http(s) image address.",
+    watch_on_server: "Watch on the server",
+    watch_needs_canvas: "Move the template's corner onto the canvas to have it watched.",
+    watch_too_large: "A watched template is at most 512 pixels a side and 65,536 pixels.",
+    watched_progress: |right, total, damaged| {
+        format!("Watched by the server: {right} of {total} right, {damaged} damaged")
+    },
+    template_damaged: |name, n| format!("“{name}” was damaged: {n} pixels to repair"),
     template_not_loaded: |reason| format!("Template not loaded: {reason}."),
     template_off_canvas: "The template would lie off the canvas.",
     template_lies_off: "Template not loaded: it lies off the canvas.",
@@ -867,6 +882,13 @@ pub const FR: Texts = Texts {
     ready_notification: "Votre pixel est prêt",
     ready_notification_body: "Votre prochain pixel est prêt à poser.",
     template_needs_address: "Modèle non chargé : donnez l'adresse http(s) d'une image.",
+    watch_on_server: "Faire surveiller par le serveur",
+    watch_needs_canvas: "Placez le coin du modèle sur la toile pour le faire surveiller.",
+    watch_too_large: "Un modèle surveillé fait au plus 512 pixels de côté et 65 536 pixels.",
+    watched_progress: |right, total, damaged| {
+        format!("Surveillé par le serveur : {right} sur {total} justes, {damaged} abîmés")
+    },
+    template_damaged: |name, n| format!("« {name} » a été abîmé : {n} pixels à réparer"),
     template_not_loaded: |reason| format!("Modèle non chargé : {reason}."),
     template_off_canvas: "Le modèle sortirait de la toile.",
     template_lies_off: "Modèle non chargé : il est hors de la toile.",

@@ -67,6 +67,8 @@ pub struct LiveState {
     pub frozen: RwSignal<bool>,
     /// The player's template, if one is loaded.
     pub template: RwSignal<Option<TemplateStatus>>,
+    /// The server's progress of the template this page follows (`tw`).
+    pub watched: RwSignal<Option<crate::api::WatchedProgress>>,
     /// The past being shown instead of the live canvas, if any.
     pub history: RwSignal<Option<HistoryStatus>>,
     /// The canvas's colors: the palette's first this many.
@@ -143,6 +145,7 @@ impl LiveState {
             pixel_info: RwSignal::new(None),
             frozen: RwSignal::new(frozen),
             template: RwSignal::new(None),
+            watched: RwSignal::new(None),
             history: RwSignal::new(None),
             colors,
             chat: RwSignal::new(Vec::new()),

@@ -222,6 +222,13 @@ impl Pattern {
         self.image.as_ref().map(|image| (image.width, image.height))
     }
 
+    /// The image as palette colors ([`UNKNOWN`] where it has none): its
+    /// width, height and colors, row by row.
+    pub fn image(&self) -> Option<(u32, u32, &[u8])> {
+        let image = self.image.as_ref()?;
+        Some((image.width, image.height, &image.colors))
+    }
+
     /// Drops the template.
     pub fn clear(&mut self) {
         self.image = None;

@@ -290,3 +290,38 @@ test("a template's shades can be dithered, and its link says so", async () => {
   await page.context().close();
   await shared.context().close();
 });
+
+test("a template the server watches alerts its open page when another player damages it", async () => {
+  // Three red pixels at (80, 70): made right, then watched.
+  const image = await redTemplate(browser, server.base);
+  const link = `${server.base}/?x=81&y=72&zoom=8&template=${encodeURIComponent(image)}&tx=80&ty=70`;
+  const page = await openCanvas(browser, link);
+  await page.waitForSelector(".template-canvas:not([hidden])");
+  await page.click('.swatch[data-color="3"]');
+  for (const x of [80, 81, 82]) {
+    await clickPixel(page, x, 70);
+    await waitForPixel(page, x, 70, [0xff, 0x45, 0x00]);
+  }
+  await page.click(".template-panel summary");
+  await page.click(".template-watch-button");
+  await page.waitForFunction(() => document.querySelector(".template-watch").textContent.includes("3 of 3 right, 0 damaged"));
+  const watched = new URL(page.url()).searchParams.get("tw");
+  assert.match(watched ?? "", /^\d+$/);
+  const progress = await (await fetch(`${server.base}/api/templates/${watched}`)).json();
+  assert.deepEqual([progress.total, progress.right, progress.threshold], [3, 3, 2]);
+
+  // Another player paints two of them black: the page is told.
+  const vandal = await openCanvas(browser, `${server.base}/?x=81&y=72&zoom=8`);
+  await vandal.click('.swatch[data-color="0"]');
+  for (const x of [80, 81]) {
+    await clickPixel(vandal, x, 70);
+    await waitForPixel(vandal, x, 70, [0xff, 0xff, 0xff]);
+  }
+  await page.waitForFunction(() => document.querySelector(".notice").textContent.includes("was damaged: 2 pixels"));
+  await page.waitForFunction(() => document.querySelector(".template-watch").textContent.includes("1 of 3 right, 2 damaged"), null, {
+    timeout: 15_000,
+  });
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+  await vandal.context().close();
+});

@@ -37,6 +37,7 @@ mod socket;
 mod template;
 mod travel;
 mod view;
+mod watch;
 mod world;
 
 use crate::{
@@ -67,6 +68,7 @@ use travel::Travel;
 pub use travel::{close_history, open_history, seek_history, toggle_history_play};
 use view::View;
 use wasm_bindgen::JsCast;
+pub use watch::watch_template;
 use web_sys::HtmlCanvasElement;
 use world::World;
 
@@ -221,6 +223,7 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base:
     );
     connect();
     template::load_template_from_url();
+    watch::follow_from_url(live);
 }
 
 /// Shows the heatmap if hidden, hides it if shown; whether it is shown.
@@ -497,6 +500,9 @@ impl Client {
                 status,
                 retry_after_ms,
             } => chat::answered(*status, *retry_after_ms, self.live),
+            ServerMessage::TemplateAlert { id, damaged, .. } => {
+                watch::alerted(*id, *damaged, self.live)
+            }
             _ => {}
         }
         if let Some(world) = &mut self.world {

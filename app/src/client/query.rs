@@ -1,6 +1,6 @@
 //! The page's query string, which carries what a shared link should
 //! reproduce: the view (`x`, `y`, `zoom`) and the template (`template`,
-//! `tx`, `ty`, `to`, `td`). Each part updates its own parameters and keeps
+//! `tx`, `ty`, `to`, `td`, and `tw`: the template the server watches). Each part updates its own parameters and keeps
 //! the others. The template's are also kept in the browser, per canvas, so
 //! the page opens with it again ([`remember_template`]).
 
@@ -22,7 +22,7 @@ pub fn number(params: &UrlSearchParams, name: &str) -> Option<f64> {
 }
 
 /// The template's parameters.
-const TEMPLATE: [&str; 5] = ["template", "tx", "ty", "to", "td"];
+const TEMPLATE: [&str; 6] = ["template", "tx", "ty", "to", "td", "tw"];
 
 /// Where this canvas's template is kept in the browser (per path: each
 /// canvas of a deployment has its own).

@@ -167,6 +167,11 @@ impl Template {
         self.pattern.differing()
     }
 
+    /// The image as palette colors: its width, height and colors.
+    pub fn image(&self) -> Option<(u32, u32, &[u8])> {
+        self.pattern.image()
+    }
+
     /// Canvas pixels it has a color for, among those the page knows.
     pub fn counted(&self) -> u32 {
         self.pattern.counted()
@@ -479,6 +484,7 @@ pub fn remove_template() {
                 ("to", None),
                 ("td", None),
             ]);
+            super::watch::unfollow(client.live);
             query::remember_template();
         }
     });

@@ -192,6 +192,11 @@ mod imp {
         client::remove_template();
     }
 
+    /// Has the server watch the template shown, named `name`.
+    pub fn watch_template(name: String) {
+        client::watch_template(name);
+    }
+
     /// `GET <url>` (a `/api/admin/…` route); its answer (or why it
     /// failed) to `done`.
     pub fn admin_get<T: DeserializeOwned + 'static>(
@@ -290,6 +295,7 @@ mod imp {
     pub fn move_template(_: i32, _: i32) {}
     pub fn set_template_opacity(_: f64) {}
     pub fn remove_template() {}
+    pub fn watch_template(_: String) {}
     pub fn admin_get<T: DeserializeOwned + 'static>(
         _: Signed,
         _: String,

@@ -151,6 +151,17 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
             >
                 {t.next_pixel}
             </button>
+            <p class="template-watch">
+                {move || live.watched.get().map(|w| (t.watched_progress)(w.right, w.total, w.damaged))}
+            </p>
+            <button
+                type="button"
+                class="template-watch-button"
+                disabled=move || status().is_none() || live.watched.get().is_some()
+                on:click=move |_| browser::watch_template(String::new())
+            >
+                {t.watch_on_server}
+            </button>
             <button
                 type="button"
                 class="template-remove"

@@ -20,6 +20,7 @@ use crate::{
 use app::{
     api::{NewWatch, WatchedList, WatchedProgress, Watching},
     faction::Role,
+    template::UNKNOWN,
     watched::decode_pixels,
 };
 use axum::{
@@ -38,7 +39,8 @@ pub const PER_PLAYER: usize = 3;
 /// Templates one faction watches at most, on each canvas.
 pub const PER_FACTION: usize = 10;
 
-/// What alerts are raised at, when the player does not say.
+/// What alerts are raised at, when the player does not say: this many
+/// damaged pixels, or half the template's (rounded up) if it is smaller.
 const DEFAULT_THRESHOLD: u32 = 10;
 
 fn bad(why: impl ToString) -> ApiError {
@@ -99,7 +101,10 @@ pub async fn register(
     }
     let pixels =
         decode_pixels(&new.pixels, new.width, new.height, state.config.colors).map_err(bad)?;
-    let threshold = new.threshold.unwrap_or(DEFAULT_THRESHOLD);
+    let painted = pixels.iter().filter(|&&c| c != UNKNOWN).count() as u32;
+    let threshold = new
+        .threshold
+        .unwrap_or(DEFAULT_THRESHOLD.min(painted.div_ceil(2)));
     if !(1..=65_536).contains(&threshold) {
         return Err(bad("threshold is 1 to 65536 damaged pixels"));
     }
