@@ -45,6 +45,9 @@ pub const MAX_WATCHED: usize = 200;
 /// Damaged pixels a template's progress lists.
 pub const DAMAGED_SHOWN: usize = 100;
 
+/// Damaged pixels remembered in order, for the list of the newest.
+const RECENTLY_DAMAGED: usize = 4 * DAMAGED_SHOWN;
+
 /// The window the rate is measured over.
 const RATE_WINDOW: Duration = Duration::from_secs(300);
 
@@ -97,9 +100,67 @@ pub struct Watched {
 
 #[derive(Default)]
 struct Inner {
-    templates: HashMap<u64, Template>,
+    templates: HashMap<u64, Template, Quick>,
     /// The templates over each chunk.
-    by_chunk: HashMap<ChunkId, Vec<u64>>,
+    by_chunk: HashMap<ChunkId, Vec<u64>, Quick>,
+    /// When the templates' counts were last sampled for their rates.
+    sampled: Option<Instant>,
+}
+
+/// One bit per pixel of a template.
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(len: usize) -> Self {
+        Self(vec![0; len.div_ceil(64)])
+    }
+
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn set(&mut self, i: usize, on: bool) {
+        if on {
+            self.0[i / 64] |= 1 << (i % 64);
+        } else {
+            self.0[i / 64] &= !(1 << (i % 64));
+        }
+    }
+}
+
+/// A quick hash for the keys here (template ids the server gives, chunk
+/// ids of its canvas: nothing a client picks freely), looked up for every
+/// placement: SipHash was a third of a placement's cost here (see
+/// docs/performance.md, "Watched templates").
+type Quick = std::hash::BuildHasherDefault<QuickHasher>;
+
+#[derive(Default)]
+struct QuickHasher(u64);
+
+impl std::hash::Hasher for QuickHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.add(u64::from(*byte));
+        }
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+}
+
+impl QuickHasher {
+    fn add(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
 }
 
 struct Template {
@@ -109,13 +170,16 @@ struct Template {
     /// when it was loaded: [`Watched::record`] skips them.
     loaded_at: Version,
     /// Whether each pixel's color is the template's.
-    right: Vec<bool>,
+    right: Bits,
     right_count: u32,
     /// Pixels with a color in the template, on the canvas.
     total: u32,
-    /// Damaged pixels (index in the template), with the seq that damaged
-    /// them.
-    damaged: HashMap<u32, u64>,
+    /// Damaged pixels (by index in the template), and how many.
+    damaged: Bits,
+    damaged_count: u32,
+    /// The pixels damaged last (index in the template), newest last; some
+    /// may be right again by now. What the progress lists.
+    recently_damaged: VecDeque<u32>,
     alerting: bool,
     /// `right_count` sampled every [`SAMPLE_EVERY`], oldest first.
     samples: VecDeque<(Instant, u32)>,
@@ -130,7 +194,7 @@ impl Template {
         version: Version,
         colors: &[Option<u8>],
     ) -> Self {
-        let mut right = vec![false; record.pixels.len()];
+        let mut right = Bits::new(record.pixels.len());
         let (mut total, mut right_count) = (0, 0);
         for (i, (&wanted, color)) in record.pixels.iter().zip(colors).enumerate() {
             if wanted == UNKNOWN {
@@ -139,7 +203,7 @@ impl Template {
             if let Some(color) = color {
                 total += 1;
                 if *color == wanted {
-                    right[i] = true;
+                    right.set(i, true);
                     right_count += 1;
                 }
             }
@@ -151,7 +215,9 @@ impl Template {
             right,
             right_count,
             total,
-            damaged: HashMap::new(),
+            damaged: Bits::new(colors.len()),
+            damaged_count: 0,
+            recently_damaged: VecDeque::new(),
             alerting: false,
             samples: VecDeque::from([(Instant::now(), right_count)]),
         }
@@ -167,22 +233,30 @@ impl Template {
         let i = usize::from(dy) * usize::from(record.width) + usize::from(dx);
         let wanted = record.pixels[i];
         let now_right = color == wanted;
-        if wanted == UNKNOWN || self.right[i] == now_right {
+        if wanted == UNKNOWN || self.right.get(i) == now_right {
             return None;
         }
-        self.right[i] = now_right;
-        let threshold = record.threshold as usize;
+        self.right.set(i, now_right);
+        let threshold = record.threshold;
         if now_right {
             self.right_count += 1;
-            self.damaged.remove(&(i as u32));
-            if self.alerting && self.damaged.len() <= threshold / 2 {
+            if self.damaged.get(i) {
+                self.damaged.set(i, false);
+                self.damaged_count -= 1;
+            }
+            if self.alerting && self.damaged_count <= threshold / 2 {
                 self.alerting = false;
             }
             return None;
         }
         self.right_count -= 1;
-        self.damaged.insert(i as u32, seq);
-        if self.alerting || self.damaged.len() < threshold {
+        self.damaged.set(i, true);
+        self.damaged_count += 1;
+        if self.recently_damaged.len() == RECENTLY_DAMAGED {
+            self.recently_damaged.pop_front();
+        }
+        self.recently_damaged.push_back(i as u32);
+        if self.alerting || self.damaged_count < threshold {
             return None;
         }
         self.alerting = true;
@@ -190,7 +264,7 @@ impl Template {
             id: record.id,
             name: record.name.clone(),
             seq,
-            damaged: self.damaged.len() as u32,
+            damaged: self.damaged_count,
             right: self.right_count,
             total: self.total,
             webhook: record.webhook.clone(),
@@ -223,16 +297,19 @@ impl Template {
             }
             _ => 0.0,
         };
-        let mut damaged: Vec<(u64, u32)> = self.damaged.iter().map(|(i, s)| (*s, *i)).collect();
-        if damaged.len() > DAMAGED_SHOWN {
-            damaged.select_nth_unstable_by(DAMAGED_SHOWN, |a, b| b.cmp(a));
-            damaged.truncate(DAMAGED_SHOWN);
-        }
-        damaged.sort_unstable_by(|a, b| b.cmp(a));
         let width = u32::from(self.record.width);
-        let damaged_pixels = damaged
+        let mut listed = Vec::with_capacity(DAMAGED_SHOWN);
+        for &i in self.recently_damaged.iter().rev() {
+            if listed.len() == DAMAGED_SHOWN {
+                break;
+            }
+            if self.damaged.get(i as usize) && !listed.contains(&i) {
+                listed.push(i);
+            }
+        }
+        let damaged_pixels = listed
             .into_iter()
-            .map(|(_, i)| {
+            .map(|i| {
                 [
                     self.record.x + (i % width) as u16,
                     self.record.y + (i / width) as u16,
@@ -244,7 +321,7 @@ impl Template {
             faction_tag: self.faction_tag.clone(),
             total: self.total,
             right: self.right_count,
-            damaged: self.damaged.len() as u32,
+            damaged: self.damaged_count,
             damaged_pixels,
             rate_per_minute: (rate_per_minute * 10.0).round() / 10.0,
             alerting: self.alerting,
@@ -304,6 +381,7 @@ impl Watched {
         let Inner {
             templates,
             by_chunk,
+            sampled,
         } = &mut *inner;
         let mut alerts = Vec::new();
         for (seq, tile) in (first_seq..).zip(tiles) {
@@ -322,8 +400,11 @@ impl Watched {
             }
         }
         let now = Instant::now();
-        for template in templates.values_mut() {
-            template.sample(now);
+        if sampled.is_none_or(|at| now.duration_since(at) >= SAMPLE_EVERY) {
+            *sampled = Some(now);
+            for template in templates.values_mut() {
+                template.sample(now);
+            }
         }
         drop(inner);
         for alert in alerts {
@@ -425,7 +506,9 @@ impl Watched {
             .take()
     }
 
-    fn insert(&self, record: WatchRecord, faction_tag: Option<String>, mirror: &Mirror) {
+    /// Watches `record` from now on, its progress read from `mirror`
+    /// (replacing any template of its id).
+    pub fn load(&self, record: WatchRecord, faction_tag: Option<String>, mirror: &Mirror) {
         // Read under the lock: a batch applied meanwhile waits in
         // `record`, and skips the placements the read already holds.
         let mut inner = self.inner();
@@ -494,7 +577,7 @@ impl Watched {
         let kept: Vec<u64> = records.iter().map(|r| r.id).collect();
         for record in records {
             let tag = faction_tag(store, record.faction).await?;
-            self.insert(record, tag, mirror);
+            self.load(record, tag, mirror);
         }
         let mut inner = self.inner();
         let gone: Vec<u64> = inner
@@ -517,7 +600,7 @@ impl Watched {
     ) -> Result<(), crate::backend::StoreError> {
         if let Some(record) = store.watch(id).await? {
             let tag = faction_tag(store, record.faction).await?;
-            self.insert(record, tag, mirror);
+            self.load(record, tag, mirror);
         }
         Ok(())
     }
@@ -599,7 +682,7 @@ mod tests {
             template.on_tile(105, 12, 20, 1).is_none(),
             "once per episode"
         );
-        assert_eq!(template.damaged.len(), 3);
+        assert_eq!(template.damaged_count, 3);
         // Repaired down to half the threshold: armed again.
         template.on_tile(106, 10, 20, 5);
         template.on_tile(107, 11, 20, 5);
