@@ -130,8 +130,8 @@ impl Bits {
 
 /// A quick hash for the keys here (template ids the server gives, chunk
 /// ids of its canvas: nothing a client picks freely), looked up for every
-/// placement: SipHash was a third of a placement's cost here (see
-/// docs/performance.md, "Watched templates").
+/// placement (see docs/performance.md, "Watched templates on the placement
+/// path").
 type Quick = std::hash::BuildHasherDefault<QuickHasher>;
 
 #[derive(Default)]
