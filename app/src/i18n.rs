@@ -389,6 +389,10 @@ pub struct Texts {
     pub dotted: &'static str,
     /// Shows the template's nearest pixel still to fix.
     pub next_pixel: &'static str,
+    /// The list of the page's templates, and one of them: its number and,
+    /// loaded, its pixels right and counted.
+    pub templates: &'static str,
+    pub template_slot: fn(usize, Option<(u32, u32)>) -> String,
     /// Has the server watch the template.
     pub watch_on_server: &'static str,
     pub watch_needs_canvas: &'static str,
@@ -684,6 +688,11 @@ pub const EN: Texts = Texts {
     ready_notification: "Your tile is ready",
     ready_notification_body: "Your next tile is ready to place.",
     template_needs_address: "Template not loaded: give an http(s) image address.",
+    templates: "Templates",
+    template_slot: |n, progress| match progress {
+        Some((right, counted)) => format!("{n}: {}%", percent(right, counted)),
+        None => format!("{n}: empty"),
+    },
     watch_on_server: "Watch on the server",
     watch_needs_canvas: "Move the template's corner onto the canvas to have it watched.",
     watch_too_large: "A watched template is at most 512 pixels a side and 65,536 pixels.",
@@ -882,6 +891,11 @@ pub const FR: Texts = Texts {
     ready_notification: "Votre pixel est prêt",
     ready_notification_body: "Votre prochain pixel est prêt à poser.",
     template_needs_address: "Modèle non chargé : donnez l'adresse http(s) d'une image.",
+    templates: "Modèles",
+    template_slot: |n, progress| match progress {
+        Some((right, counted)) => format!("{n} : {} %", percent(right, counted)),
+        None => format!("{n} : vide"),
+    },
     watch_on_server: "Faire surveiller par le serveur",
     watch_needs_canvas: "Placez le coin du modèle sur la toile pour le faire surveiller.",
     watch_too_large: "Un modèle surveillé fait au plus 512 pixels de côté et 65 536 pixels.",

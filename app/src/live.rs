@@ -66,7 +66,12 @@ pub struct LiveState {
     /// last placement's answer said.
     pub frozen: RwSignal<bool>,
     /// The player's template, if one is loaded.
+    /// The template the panel edits, if one is loaded in its slot.
     pub template: RwSignal<Option<TemplateStatus>>,
+    /// Every template slot's state, loaded or not
+    /// ([`TEMPLATE_SLOTS`]), and which one the panel edits (`template`).
+    pub templates: RwSignal<Vec<Option<TemplateStatus>>>,
+    pub active_template: RwSignal<usize>,
     /// The server's progress of the template this page follows (`tw`).
     pub watched: RwSignal<Option<crate::api::WatchedProgress>>,
     /// The past being shown instead of the live canvas, if any.
@@ -79,6 +84,9 @@ pub struct LiveState {
     /// Why the player's last chat message was refused, if it was.
     pub chat_notice: RwSignal<Option<String>>,
 }
+
+/// Templates a page shows at once.
+pub const TEMPLATE_SLOTS: usize = 3;
 
 /// Chat messages a page keeps.
 pub const CHAT_LINES: usize = 100;
@@ -145,6 +153,8 @@ impl LiveState {
             pixel_info: RwSignal::new(None),
             frozen: RwSignal::new(frozen),
             template: RwSignal::new(None),
+            templates: RwSignal::new(vec![None; TEMPLATE_SLOTS]),
+            active_template: RwSignal::new(0),
             watched: RwSignal::new(None),
             history: RwSignal::new(None),
             colors,

@@ -325,3 +325,34 @@ test("a template the server watches alerts its open page when another player dam
   await page.context().close();
   await vandal.context().close();
 });
+
+test("two templates at once, each with its own progress, from one link", async () => {
+  const image = encodeURIComponent(await redTemplate(browser, server.base));
+  const link = `${server.base}/?x=20&y=90&zoom=8&template=${image}&tx=10&ty=90&template2=${image}&tx2=25&ty2=90`;
+  const page = await openCanvas(browser, link);
+  await page.waitForFunction(() => document.querySelectorAll(".template-canvas:not([hidden])").length === 2);
+  await page.click(".template-panel summary");
+  const slots = () => page.$$eval(".template-slot", (buttons) => buttons.map((b) => b.textContent));
+  await page.waitForFunction(() => document.querySelectorAll(".template-slot")[1].textContent === "2: 0%");
+  assert.deepEqual(await slots(), ["1: 0%", "2: 0%", "3: empty"]);
+
+  // The second template's three pixels placed: its progress alone moves.
+  await page.click('.swatch[data-color="3"]');
+  for (const x of [25, 26, 27]) {
+    await clickPixel(page, x, 90);
+    await waitForPixel(page, x, 90, [0xff, 0x45, 0x00]);
+  }
+  await page.waitForFunction(() => document.querySelectorAll(".template-slot")[1].textContent === "2: 100%");
+  assert.deepEqual(await slots(), ["1: 0%", "2: 100%", "3: empty"]);
+  await page.click(".template-slot >> nth=1");
+  assert.equal(await page.textContent(".template-pace"), "3 of 3 pixels right (100%).");
+  assert.equal(await page.inputValue(".template-x"), "25");
+  // Removing the second keeps the first, in the page and in its link.
+  await page.click(".template-remove");
+  await page.waitForFunction(() => document.querySelectorAll(".template-canvas:not([hidden])").length === 1);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.has("template2"), false);
+  assert.equal(url.searchParams.get("tx"), "10");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

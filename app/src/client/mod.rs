@@ -61,8 +61,9 @@ use std::collections::BTreeSet;
 use std::{cell::RefCell, time::Duration};
 use template::Template;
 pub use template::{
-    load_template, move_template, next_template_pixel, remove_template, set_template_dithering,
-    set_template_dotted, set_template_opacity, show_template_color, TemplateSource,
+    load_template, move_template, next_template_pixel, remove_template, select_template,
+    set_template_dithering, set_template_dotted, set_template_opacity, show_template_color,
+    TemplateSource,
 };
 use travel::Travel;
 pub use travel::{close_history, open_history, seek_history, toggle_history_play};
@@ -150,8 +151,11 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base:
         input::element(class).and_then(|element| element.dyn_into::<HtmlCanvasElement>().ok())
     };
     let heat = overlay("heat-canvas").and_then(|canvas| Heat::new(canvas, size));
-    let template = overlay("template-canvas")
-        .and_then(|canvas| Template::new(canvas, size, chunked, live.colors));
+    let overlays = document().get_elements_by_class_name("template-canvas");
+    let templates: Vec<Template> = (0..overlays.length())
+        .filter_map(|n| overlays.item(n)?.dyn_into::<HtmlCanvasElement>().ok())
+        .filter_map(|canvas| Template::new(canvas, size, chunked, live.colors))
+        .collect();
     let travel = if chunked {
         Some(Travel::Chunks(ChunkTimelines::default()))
     } else {
@@ -165,7 +169,7 @@ pub fn start(canvas: HtmlCanvasElement, size: CanvasSize, live: LiveState, base:
             size,
             live,
             link: Link::new(),
-            paint: Paint::new(layer_size, pixels, template, heat),
+            paint: Paint::new(layer_size, pixels, templates, heat),
             pointer: Pointer::new(view),
             placer: Placer::default(),
             travel,
@@ -580,13 +584,13 @@ impl Client {
                     fetch_chunk_after(chunk, epoch, version, Duration::ZERO);
                 }
                 ViewAction::Apply(tiles) => {
-                    world.apply(&tiles, self.paint.template.as_mut());
+                    world.apply(&tiles, &mut self.paint.slots);
                     self.paint.request_frame();
                 }
                 // `on_chunk` installed the snapshot it holds; the tiles
                 // held back go over it.
                 ViewAction::Install(chunk, held) => {
-                    world.apply(&held, None);
+                    world.apply(&held, &mut []);
                     self.compare_template();
                     self.past_chunk(chunk, true);
                 }
@@ -603,10 +607,12 @@ impl Client {
     /// On a canvas served by chunk, compares the template with the chunks
     /// shown again (one was loaded or dropped).
     fn compare_template(&mut self) {
-        let (Some(world), Some(template)) = (&self.world, &mut self.paint.template) else {
+        let Some(world) = &self.world else {
             return;
         };
-        template.compare(&world.colors_in(template.window()));
+        for template in self.paint.templates_mut() {
+            template.compare(&world.colors_in(template.window()));
+        }
         self.paint.request_frame();
     }
 

@@ -7,7 +7,7 @@
 use super::{image, layer::Layer, pixels::Pixels, query, with_client, world::World, Client};
 use crate::{
     geometry::CanvasSize,
-    live::TemplateStatus,
+    live::{TemplateStatus, TEMPLATE_SLOTS},
     template::{Conversion, Pace, Pattern, Window},
 };
 use leptos::prelude::{GetUntracked, Set};
@@ -274,7 +274,7 @@ fn set_grid(canvas: &HtmlCanvasElement, size: CanvasSize) {
     let _ = style.set_property("--rows", &size.height.to_string());
 }
 
-// The page's side: the Template panel's calls and the page URL's template.
+// The page's side: the Template panel's calls and the page URL's templates.
 
 /// Where a template image comes from.
 pub enum TemplateSource {
@@ -285,30 +285,33 @@ pub enum TemplateSource {
     File(web_sys::File),
 }
 
-/// The template the page's URL names (`template`, `tx`, `ty`, `to`, and
-/// `td=1` for dithered), if any; else the one this browser last had on
-/// this canvas.
+/// The templates the page's URL names (`template`, `tx`, `ty`, `to`, `td=1`
+/// for dithered, and the same with `2`, `3` for the next slots), if any;
+/// else the ones this browser last had on this canvas.
 pub fn load_template_from_url() {
     let params = query::params()
-        .filter(|params| params.has("template"))
+        .filter(query::has_template)
         .or_else(query::remembered_template);
     let Some(params) = params else {
         return;
     };
-    let Some(url) = params.get("template") else {
-        return;
-    };
-    let number = |name: &str| query::number(&params, name);
-    let at = |name: &str| number(name).map_or(0, |v| v.clamp(-65_536.0, 65_536.0) as i32);
-    let opacity = number("to").unwrap_or(0.6);
-    let dithered = params.get("td").is_some_and(|td| td == "1");
-    load_template(
-        TemplateSource::Url(url),
-        at("tx"),
-        at("ty"),
-        opacity,
-        dithered,
-    );
+    for slot in 0..TEMPLATE_SLOTS {
+        let key = |name: &str| query::slot_key(name, slot);
+        let Some(url) = params.get(&key("template")) else {
+            continue;
+        };
+        let number = |name: &str| query::number(&params, &key(name));
+        let at = |name: &str| number(name).map_or(0, |v| v.clamp(-65_536.0, 65_536.0) as i32);
+        let opacity = number("to").unwrap_or(0.6);
+        let dithered = params.get(&key("td")).is_some_and(|td| td == "1");
+        load_into(
+            slot,
+            TemplateSource::Url(url),
+            (at("tx"), at("ty")),
+            opacity,
+            dithered,
+        );
+    }
 }
 
 /// Whether a template URL is one the page will fetch: the web, this site,
@@ -320,9 +323,22 @@ fn is_template_url(url: &str) -> bool {
     }) || (url.starts_with('/') && !url.starts_with("//"))
 }
 
-/// Loads a template and lays it at (x, y) with `opacity`, its colors
-/// `dithered` or each the nearest.
+/// Loads a template into the slot the panel edits and lays it at (x, y)
+/// with `opacity`, its colors `dithered` or each the nearest.
 pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64, dithered: bool) {
+    let Some(slot) = with_client(|client| client.paint.active) else {
+        return;
+    };
+    load_into(slot, source, (x, y), opacity, dithered);
+}
+
+fn load_into(
+    slot: usize,
+    source: TemplateSource,
+    (x, y): (i32, i32),
+    opacity: f64,
+    dithered: bool,
+) {
     let (url, shared) = match source {
         TemplateSource::Url(url) if is_template_url(&url) => (url.clone(), Some(url)),
         TemplateSource::Url(_) => {
@@ -358,7 +374,7 @@ pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64, dithe
             let _ = web_sys::Url::revoke_object_url(&url);
         }
         with_client(|client| match loaded {
-            Ok(rgba) => client.on_template(rgba, shared, (x, y), opacity, dithered),
+            Ok(rgba) => client.on_template(slot, rgba, shared, (x, y), opacity, dithered),
             Err(reason) => {
                 let t = client.live.lang.texts();
                 client
@@ -370,10 +386,21 @@ pub fn load_template(source: TemplateSource, x: i32, y: i32, opacity: f64, dithe
     });
 }
 
+/// The panel edits the template in `slot` from now on (an empty slot: the
+/// next one loaded goes there).
+pub fn select_template(slot: usize) {
+    with_client(|client| {
+        if slot < client.paint.slots.len() {
+            client.paint.active = slot;
+            client.paint.publish(client.live);
+        }
+    });
+}
+
 /// Moves the template's top-left corner to canvas pixel (x, y).
 pub fn move_template(x: i32, y: i32) {
     with_client(|client| {
-        let Some(template) = &mut client.paint.template else {
+        let Some(template) = client.paint.template() else {
             return;
         };
         let Some(window) = template.window_at((x, y)) else {
@@ -381,8 +408,10 @@ pub fn move_template(x: i32, y: i32) {
             client.live.notice.set(Some(t.template_off_canvas.into()));
             return;
         };
-        let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window);
-        template.move_to((x, y), window, &canvas);
+        let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window).into_owned();
+        if let Some(template) = client.paint.template_mut() {
+            template.move_to((x, y), window, &canvas);
+        }
         client.template_changed(|status| {
             status.x = x;
             status.y = y;
@@ -397,15 +426,14 @@ pub fn set_template_dithering(dithered: bool) {
         let Some(status) = client.live.template.get_untracked() else {
             return;
         };
-        let Some(template) = &mut client.paint.template else {
-            return;
-        };
         let origin = (status.x, status.y);
-        let Some(window) = template.window_at(origin) else {
+        let Some(window) = client.paint.template().and_then(|t| t.window_at(origin)) else {
             return;
         };
-        let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window);
-        template.convert(conversion(dithered), origin, window, &canvas);
+        let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window).into_owned();
+        if let Some(template) = client.paint.template_mut() {
+            template.convert(conversion(dithered), origin, window, &canvas);
+        }
         client.template_changed(|status| status.dithered = dithered);
     });
 }
@@ -414,7 +442,7 @@ pub fn set_template_dithering(dithered: bool) {
 /// and picks the color it wants: the player still places it.
 pub fn next_template_pixel() {
     with_client(|client| {
-        let Some(template) = &client.paint.template else {
+        let Some(template) = client.paint.template() else {
             return;
         };
         let window = template.window();
@@ -431,7 +459,7 @@ pub fn next_template_pixel() {
 /// Draws the template's pixels to do whole, or `dotted`.
 pub fn set_template_dotted(dotted: bool) {
     with_client(|client| {
-        if let Some(template) = &client.paint.template {
+        if let Some(template) = client.paint.template() {
             template.set_dotted(dotted);
         }
     });
@@ -441,15 +469,13 @@ pub fn set_template_dotted(dotted: bool) {
 /// pixel for `None`).
 pub fn show_template_color(only: Option<u8>) {
     with_client(|client| {
-        let Some(template) = &mut client.paint.template else {
+        let Some(window) = client.paint.template().map(Template::window) else {
             return;
         };
-        let canvas = pixels_under(
-            &client.paint.pixels,
-            client.world.as_ref(),
-            template.window(),
-        );
-        template.show_only(only, &canvas);
+        let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window).into_owned();
+        if let Some(template) = client.paint.template_mut() {
+            template.show_only(only, &canvas);
+        }
         client.paint.request_frame();
     });
 }
@@ -464,29 +490,32 @@ fn conversion(dithered: bool) -> Conversion {
 
 pub fn set_template_opacity(opacity: f64) {
     with_client(|client| {
-        if let Some(template) = &client.paint.template {
+        if let Some(template) = client.paint.template() {
             template.set_opacity(opacity);
             client.template_changed(|status| status.opacity = opacity);
         }
     });
 }
 
+/// Removes the template the panel edits.
 pub fn remove_template() {
     with_client(|client| {
-        if let Some(template) = &mut client.paint.template {
-            template.clear();
-            client.live.template.set(None);
-            client.paint.request_frame();
-            query::update(&[
-                ("template", None),
-                ("tx", None),
-                ("ty", None),
-                ("to", None),
-                ("td", None),
-            ]);
-            super::watch::unfollow(client.live);
-            query::remember_template();
-        }
+        let slot = client.paint.active;
+        let Some(active) = client.paint.slot_mut() else {
+            return;
+        };
+        active.template.clear();
+        active.status = None;
+        client.paint.publish(client.live);
+        client.paint.request_frame();
+        let names = ["template", "tx", "ty", "to", "td"];
+        let removed: Vec<(String, Option<String>)> = names
+            .iter()
+            .map(|name| (query::slot_key(name, slot), None))
+            .collect();
+        query::update_owned(&removed);
+        super::watch::unfollow_slot(slot, client.live);
+        query::remember_template();
     });
 }
 
@@ -505,17 +534,18 @@ pub fn pixels_under<'a>(
 }
 
 impl Client {
-    /// Shows a template just loaded, and records it in the URL when it can
-    /// be shared.
+    /// Shows a template just loaded into `slot`, and records it in the URL
+    /// when it can be shared.
     fn on_template(
         &mut self,
+        slot: usize,
         rgba: image::Rgba,
         shared: Option<String>,
         (x, y): (i32, i32),
         opacity: f64,
         dithered: bool,
     ) {
-        let Some(template) = &mut self.paint.template else {
+        let Some(template) = self.paint.slots.get(slot).map(|s| &s.template) else {
             return;
         };
         let Some(window) = template.window_for((x, y), rgba.width, rgba.height) else {
@@ -524,10 +554,14 @@ impl Client {
             return;
         };
         let opacity = opacity.clamp(0.1, 1.0);
-        let canvas = pixels_under(&self.paint.pixels, self.world.as_ref(), window);
+        let canvas = pixels_under(&self.paint.pixels, self.world.as_ref(), window).into_owned();
+        let Some(loaded) = self.paint.slots.get_mut(slot) else {
+            return;
+        };
+        let template = &mut loaded.template;
         template.set_image(rgba, conversion(dithered), (x, y), window, &canvas);
         template.set_opacity(opacity);
-        self.live.template.set(Some(TemplateStatus {
+        loaded.status = Some(TemplateStatus {
             source: shared.clone().unwrap_or_default(),
             x,
             y,
@@ -536,39 +570,44 @@ impl Client {
             differing: template.differing(),
             counted: template.counted(),
             left_s: None,
-        }));
+        });
+        self.paint.publish(self.live);
         self.live.notice.set(None);
         self.paint.request_frame();
-        query::update(&[
-            ("template", shared),
-            ("tx", Some(x.to_string())),
-            ("ty", Some(y.to_string())),
-            ("to", Some(opacity.to_string())),
-            ("td", dithered.then(|| "1".to_owned())),
+        let key = |name: &str| query::slot_key(name, slot);
+        query::update_owned(&[
+            (key("template"), shared),
+            (key("tx"), Some(x.to_string())),
+            (key("ty"), Some(y.to_string())),
+            (key("to"), Some(opacity.to_string())),
+            (key("td"), dithered.then(|| "1".to_owned())),
         ]);
         query::remember_template();
     }
 
-    /// Redraws the template after a change of `status`, and records it in
-    /// the URL.
+    /// Redraws the template the panel edits after a change of its status,
+    /// and records it in the URL.
     fn template_changed(&mut self, change: impl FnOnce(&mut TemplateStatus)) {
-        let Some(mut status) = self.live.template.get_untracked() else {
+        let slot = self.paint.active;
+        let Some(active) = self.paint.slot_mut() else {
             return;
         };
-        change(&mut status);
-        if let Some(template) = &self.paint.template {
-            status.differing = template.differing();
-            status.counted = template.counted();
-            status.left_s = None;
-        }
-        query::update(&[
-            ("tx", Some(status.x.to_string())),
-            ("ty", Some(status.y.to_string())),
-            ("to", Some(status.opacity.to_string())),
-            ("td", status.dithered.then(|| "1".to_owned())),
+        let Some(status) = &mut active.status else {
+            return;
+        };
+        change(status);
+        status.differing = active.template.differing();
+        status.counted = active.template.counted();
+        status.left_s = None;
+        let key = |name: &str| query::slot_key(name, slot);
+        query::update_owned(&[
+            (key("tx"), Some(status.x.to_string())),
+            (key("ty"), Some(status.y.to_string())),
+            (key("to"), Some(status.opacity.to_string())),
+            (key("td"), status.dithered.then(|| "1".to_owned())),
         ]);
         query::remember_template();
-        self.live.template.set(Some(status));
+        self.paint.publish(self.live);
         self.paint.request_frame();
     }
 }

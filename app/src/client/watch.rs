@@ -16,20 +16,25 @@ use std::{cell::Cell, time::Duration};
 const POLL: Duration = Duration::from_secs(5);
 
 thread_local! {
-    /// The template this page follows, if any.
-    static FOLLOWED: Cell<Option<u64>> = const { Cell::new(None) };
+    /// The template this page follows, if any: the id the server gave it,
+    /// and the page's slot it shows.
+    static FOLLOWED: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
+}
+
+fn followed_id() -> Option<u64> {
+    FOLLOWED.with(Cell::get).map(|(id, _)| id)
 }
 
 /// Has the server watch the template the page shows, then follows it.
 pub fn watch_template(name: String) {
-    let Some((new, live)) = with_client(|client| {
+    let Some((new, live, slot)) = with_client(|client| {
         let t = client.live.lang.texts();
         let refuse = |why: &str| {
             client.live.notice.set(Some(why.to_owned()));
             None
         };
         let status = client.live.template.get_untracked()?;
-        let template = client.paint.template.as_ref()?;
+        let template = client.paint.template()?;
         let (width, height, colors) = template.image()?;
         let (Ok(x), Ok(y), Ok(w), Ok(h)) = (
             u16::try_from(status.x),
@@ -57,7 +62,7 @@ pub fn watch_template(name: String) {
             faction: false,
             webhook: None,
         };
-        Some((new, client.live))
+        Some((new, client.live, client.paint.active))
     })
     .flatten() else {
         return;
@@ -65,9 +70,12 @@ pub fn watch_template(name: String) {
     leptos::task::spawn_local(async move {
         match http::post_json::<_, Watching>(&scoped("/api/templates"), &new).await {
             Ok(Some(watching)) => {
-                query::update(&[("tw", Some(watching.id.to_string()))]);
+                query::update_owned(&[(
+                    query::slot_key("tw", slot),
+                    Some(watching.id.to_string()),
+                )]);
                 query::remember_template();
-                follow(watching.id, live);
+                follow(watching.id, slot, live);
             }
             Ok(None) => {}
             Err(error) => live.notice.set(Some(error.to_string())),
@@ -75,23 +83,29 @@ pub fn watch_template(name: String) {
     });
 }
 
-/// Follows the template the page's address names (`tw`), if any.
+/// Follows the template the page's address names (`tw`, or `tw2`… for
+/// another slot's), if any.
 pub fn follow_from_url(live: LiveState) {
-    let id = query::params()
-        .filter(|params| params.has("tw"))
+    let Some(params) = query::params()
+        .filter(query::has_template)
         .or_else(query::remembered_template)
-        .and_then(|params| params.get("tw"))
-        .and_then(|id| id.parse().ok());
-    if let Some(id) = id {
-        follow(id, live);
+    else {
+        return;
+    };
+    let watched = (0..crate::live::TEMPLATE_SLOTS).find_map(|slot| {
+        let id = params.get(&query::slot_key("tw", slot))?.parse().ok()?;
+        Some((id, slot))
+    });
+    if let Some((id, slot)) = watched {
+        follow(id, slot, live);
     }
 }
 
-/// Follows template `id` from now on: its progress now, and every
-/// [`POLL`].
-fn follow(id: u64, live: LiveState) {
+/// Follows template `id` (shown in `slot`) from now on: its progress now,
+/// and every [`POLL`].
+fn follow(id: u64, slot: usize, live: LiveState) {
     let first = FOLLOWED
-        .with(|followed| followed.replace(Some(id)))
+        .with(|followed| followed.replace(Some((id, slot))))
         .is_none();
     refresh(live);
     if first {
@@ -99,22 +113,28 @@ fn follow(id: u64, live: LiveState) {
     }
 }
 
-/// Stops following (the template was removed from the page).
-pub fn unfollow(live: LiveState) {
-    FOLLOWED.with(|followed| followed.set(None));
-    live.watched.set(None);
-    query::update(&[("tw", None)]);
+/// Stops following the template shown in `slot` (it was removed from the
+/// page).
+pub fn unfollow_slot(slot: usize, live: LiveState) {
+    if FOLLOWED
+        .with(Cell::get)
+        .is_some_and(|(_, shown)| shown == slot)
+    {
+        FOLLOWED.with(|followed| followed.set(None));
+        live.watched.set(None);
+    }
+    query::update_owned(&[(query::slot_key("tw", slot), None)]);
 }
 
 fn refresh(live: LiveState) {
-    let Some(id) = FOLLOWED.with(Cell::get) else {
+    let Some(id) = followed_id() else {
         return;
     };
     leptos::task::spawn_local(async move {
         let url = scoped(&format!("/api/templates/{id}"));
         // Not watched (yet, or any more): nothing to show.
         let progress = http::get_json::<WatchedProgress>(&url).await.ok();
-        if FOLLOWED.with(Cell::get) == Some(id) {
+        if followed_id() == Some(id) {
             live.watched.set(progress);
         }
     });
@@ -122,7 +142,7 @@ fn refresh(live: LiveState) {
 
 /// A `TemplateAlert`: shown if it is the followed template's.
 pub fn alerted(id: u64, damaged: u32, live: LiveState) {
-    if FOLLOWED.with(Cell::get) != Some(id) {
+    if followed_id() != Some(id) {
         return;
     }
     let t = live.lang.texts();

@@ -6,7 +6,7 @@
 //! heatmap while it is shown (seeded from the chunk's
 //! `/api/chunks/<cx>/<cy>/heat.png`, then from the tiles that arrive).
 
-use super::{image::Rgba, layer::Layer, now, template::Template};
+use super::{image::Rgba, layer::Layer, now, paint::Slot};
 use crate::{
     chunk::{index_in_chunk, ChunkId, CHUNK_AREA, CHUNK_SIDE},
     chunk_sync::ViewSync,
@@ -147,15 +147,15 @@ impl World {
     }
 
     /// Writes tiles over the chunks shown (and their heat, when shown),
-    /// keeping `template`'s count and overlay right.
-    pub fn apply(&mut self, tiles: &[Tile], mut template: Option<&mut Template>) {
+    /// keeping the templates' counts and overlays right.
+    pub fn apply(&mut self, tiles: &[Tile], slots: &mut [Slot]) {
         let now = now();
         for tile in tiles {
             if let Some(view) = self.chunks.get_mut(&ChunkId::of(tile.x, tile.y)) {
                 let index = index_in_chunk(tile.x, tile.y);
                 let was = std::mem::replace(&mut view.colors[index], tile.color);
-                if let Some(template) = template.as_deref_mut() {
-                    template.tile((tile.x, tile.y), was, tile.color);
+                for slot in slots.iter_mut() {
+                    slot.template.tile((tile.x, tile.y), was, tile.color);
                 }
                 view.layer.set(index, palette::rgba(tile.color));
                 if let Some(heat) = &mut view.heat {

@@ -7,7 +7,7 @@
 //! button is pressed).
 
 use super::browser;
-use crate::live::{LiveState, ZOOM_STEP};
+use crate::live::{LiveState, TEMPLATE_SLOTS, ZOOM_STEP};
 use crate::{chunk::WHOLE_CANVAS_MAX_AREA, geometry::CanvasSize};
 use leptos::{ev, html, prelude::*};
 
@@ -49,7 +49,7 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> AnyView {
                 "travel-canvas",
                 Some(t.canvas_past),
             )}
-            {overlay(size, "template-canvas", None)}
+            {(0..TEMPLATE_SLOTS).map(|_| overlay(size, "template-canvas", None)).collect_view()}
             {overlay(size, "heat-canvas", None)}
         }
         .into_any()
@@ -73,8 +73,10 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> AnyView {
                 hidden
                 aria-label=t.canvas_click
             ></canvas>
-            // The template's own rectangle: the client sizes and places it.
-            <canvas class="template-canvas" width="1" height="1" hidden></canvas>
+            // Each template's own rectangle: the client sizes and places it.
+            {(0..TEMPLATE_SLOTS)
+                .map(|_| view! { <canvas class="template-canvas" width="1" height="1" hidden></canvas> })
+                .collect_view()}
         }
         .into_any()
     };

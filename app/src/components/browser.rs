@@ -192,6 +192,11 @@ mod imp {
         client::remove_template();
     }
 
+    /// The panel edits the template in `slot` from now on.
+    pub fn select_template(slot: usize) {
+        client::select_template(slot);
+    }
+
     /// Has the server watch the template shown, named `name`.
     pub fn watch_template(name: String) {
         client::watch_template(name);
@@ -296,6 +301,7 @@ mod imp {
     pub fn set_template_opacity(_: f64) {}
     pub fn remove_template() {}
     pub fn watch_template(_: String) {}
+    pub fn select_template(_: usize) {}
     pub fn admin_get<T: DeserializeOwned + 'static>(
         _: Signed,
         _: String,

@@ -1,11 +1,13 @@
-//! The template controls: load an image (from a URL, which the page's URL
+//! The template controls: up to [`TEMPLATE_SLOTS`] templates at once, each
+//! with its progress in the list at the top, the panel editing the one
+//! picked there. For each: load an image (from a URL, which the page's URL
 //! then carries so a community can share one link, or from a file), place
 //! it at x,y, set its opacity, have its shades dithered (else each pixel
 //! takes the nearest palette color), see how many pixels still differ. Closed, it
 //! is one line in the toolbar.
 
 use super::browser;
-use crate::live::LiveState;
+use crate::live::{LiveState, TEMPLATE_SLOTS};
 use leptos::{ev, html, prelude::*};
 
 #[component]
@@ -86,6 +88,9 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
     view! {
         <details class="template-panel">
             <summary>{t.template}</summary>
+            <div class="template-slots" role="group" aria-label=t.templates>
+                {(0..TEMPLATE_SLOTS).map(|slot| slot_button(live, slot)).collect_view()}
+            </div>
             <form class="template-source" on:submit=load_url>
                 <input
                     class="template-url"
@@ -171,6 +176,32 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
                 {t.remove_template}
             </button>
         </details>
+    }
+    .into_any()
+}
+
+/// One template of the list: its number and progress; picks it for the
+/// panel.
+fn slot_button(live: LiveState, slot: usize) -> AnyView {
+    let t = live.lang.texts();
+    let label = move || {
+        let progress = live.templates.with(|all| {
+            all.get(slot)
+                .cloned()
+                .flatten()
+                .map(|s| (s.counted.saturating_sub(s.differing), s.counted))
+        });
+        (t.template_slot)(slot + 1, progress)
+    };
+    view! {
+        <button
+            type="button"
+            class="template-slot"
+            aria-pressed=move || (live.active_template.get() == slot).to_string()
+            on:click=move |_| browser::select_template(slot)
+        >
+            {label}
+        </button>
     }
     .into_any()
 }
