@@ -31,6 +31,7 @@ pub mod kind {
     pub const WATCH: u8 = 0x03;
     pub const UNDO: u8 = 0x04;
     pub const CHAT: u8 = 0x05;
+    pub const FACTION_CHAT: u8 = 0x06;
     pub const HELLO: u8 = 0x10;
     pub const TILES: u8 = 0x11;
     pub const PLACE_RESULT: u8 = 0x12;
@@ -47,6 +48,7 @@ pub mod kind {
     pub const CHAT_RESULT: u8 = 0x1D;
     pub const CHAT_LINES: u8 = 0x1E;
     pub const TEMPLATE_ALERT: u8 = 0x1F;
+    pub const FACTION_CHAT_LINE: u8 = 0x20;
 }
 
 /// Codes carried by the `Error` frame, so a client can tell failures apart
@@ -115,6 +117,12 @@ pub enum ClientMessage {
     /// checks it, see [`crate::chat::ChatText`]). Answered by a
     /// `ChatResult`, in order with the other `Chat`s.
     Chat {
+        text: String,
+    },
+    /// A message for the channel of the player's faction on this canvas,
+    /// checked as a `Chat` and answered by a `ChatResult` in order with
+    /// the `Chat`s (`NotAllowed` from a player in no faction).
+    FactionChat {
         text: String,
     },
 }
@@ -319,6 +327,13 @@ pub enum ServerMessage {
         right: u32,
         total: u32,
     },
+    /// A message in the channel of `faction` on this canvas, sent to its
+    /// members' sockets only; after `Hello`, a member's socket is sent the
+    /// channel's newest, oldest first, one frame each.
+    FactionChatLine {
+        faction: u64,
+        line: ChatLine,
+    },
 }
 
 /// Why a frame could not be decoded.
@@ -439,9 +454,13 @@ impl ClientMessage {
                 buf.freeze()
             }
             Self::Undo => Bytes::from_static(&[kind::UNDO]),
-            Self::Chat { text } => {
+            Self::Chat { text } | Self::FactionChat { text } => {
                 let mut buf = BytesMut::with_capacity(1 + text.len());
-                buf.put_u8(kind::CHAT);
+                buf.put_u8(if matches!(self, Self::Chat { .. }) {
+                    kind::CHAT
+                } else {
+                    kind::FACTION_CHAT
+                });
                 buf.put_slice(text.as_bytes());
                 buf.freeze()
             }
@@ -481,11 +500,14 @@ impl ClientMessage {
                 expect_len(frame, Self::UNDO_LEN)?;
                 Ok(Self::Undo)
             }
-            Some(&kind::CHAT) => {
+            Some(&kind::CHAT) | Some(&kind::FACTION_CHAT) => {
                 let text = std::str::from_utf8(&frame[1..])
-                    .map_err(|_| DecodeError::BadValue("a Chat's text is UTF-8"))?;
-                Ok(Self::Chat {
-                    text: text.to_owned(),
+                    .map_err(|_| DecodeError::BadValue("a Chat's text is UTF-8"))?
+                    .to_owned();
+                Ok(if frame[0] == kind::CHAT {
+                    Self::Chat { text }
+                } else {
+                    Self::FactionChat { text }
                 })
             }
             Some(&other) => Err(DecodeError::UnknownType(other)),
@@ -631,6 +653,14 @@ impl ServerMessage {
                 buf.put_u8(kind::CHAT_RESULT);
                 buf.put_u8(*status as u8);
                 buf.put_u32_le(*retry_after_ms);
+                buf.freeze()
+            }
+            Self::FactionChatLine { faction, line } => {
+                let inner = Self::ChatLine(line.clone()).encode();
+                let mut buf = BytesMut::with_capacity(8 + inner.len());
+                buf.put_u8(kind::FACTION_CHAT_LINE);
+                buf.put_u64_le(*faction);
+                buf.put_slice(&inner[1..]);
                 buf.freeze()
             }
             Self::TemplateAlert {
@@ -854,6 +884,25 @@ impl ServerMessage {
                     status,
                     retry_after_ms: r.u32(),
                 })
+            }
+            Some(&kind::FACTION_CHAT_LINE) => {
+                let Some((faction, body)) = frame[1..].split_first_chunk::<8>() else {
+                    return Err(DecodeError::BadLength {
+                        kind: kind::FACTION_CHAT_LINE,
+                        expected: 1 + 8 + Self::CHAT_LINE_HEADER_LEN - 1,
+                        got: frame.len(),
+                    });
+                };
+                let mut inner = Vec::with_capacity(1 + body.len());
+                inner.push(kind::CHAT_LINE);
+                inner.extend_from_slice(body);
+                match Self::decode(&inner)? {
+                    Self::ChatLine(line) => Ok(Self::FactionChatLine {
+                        faction: u64::from_le_bytes(*faction),
+                        line,
+                    }),
+                    _ => unreachable!("a ChatLine frame decodes as one"),
+                }
             }
             Some(&kind::TEMPLATE_ALERT) => {
                 let mut r = expect_len(frame, Self::TEMPLATE_ALERT_LEN)?;
@@ -1096,6 +1145,7 @@ mod tests {
             proptest::collection::vec(chunk(), 0..=MAX_WATCHED).prop_map(ClientMessage::Watch),
             Just(ClientMessage::Undo),
             ".{0,100}".prop_map(|text| ClientMessage::Chat { text }),
+            ".{0,100}".prop_map(|text| ClientMessage::FactionChat { text }),
         ]
     }
 
@@ -1191,6 +1241,8 @@ mod tests {
                     tiles
                 }),
             chat_line().prop_map(ServerMessage::ChatLine),
+            (any::<u64>(), chat_line())
+                .prop_map(|(faction, line)| ServerMessage::FactionChatLine { faction, line }),
             proptest::collection::vec(chat_line(), 1..=MAX_CHAT_LINES)
                 .prop_map(ServerMessage::ChatLines),
             any::<u64>().prop_map(|id| ServerMessage::ChatRemoved { id }),

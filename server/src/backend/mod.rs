@@ -301,6 +301,9 @@ pub struct ChatPost {
     pub window: Duration,
     /// Whether an unverified session must solve the challenge first.
     pub challenge_always: bool,
+    /// The faction whose channel it goes to (the author must be in it);
+    /// `None`: the canvas's global channel.
+    pub faction: Option<u64>,
 }
 
 /// What became of a [`ChatPost`].
@@ -317,17 +320,26 @@ pub enum ChatOutcome {
     /// The session or its address is banned, for this long still.
     Banned(Duration),
     NeedsChallenge,
+    /// For a faction's channel, from a player not in that faction.
+    NotInFaction,
 }
 
-/// The canvas's chat: each message checked and posted in one atomic step,
-/// the newest [`CHAT_KEPT`] kept, every one published on the feed like a
-/// batch of tiles, so every instance's pages get it.
+/// The canvas's chat, a global channel and one per faction: each message
+/// checked and posted in one atomic step, the newest [`CHAT_KEPT`] of each
+/// channel kept, every one published on the feed like a batch of tiles, so
+/// every instance's pages get it (a faction's, its members' pages). The
+/// author's name carries their faction's tag: `[TAG] name`.
 #[async_trait]
 pub trait ChatStore: Send + Sync + 'static {
     async fn post_chat(&self, post: &ChatPost) -> Result<ChatOutcome, StoreError>;
 
-    /// The newest `count` messages (at most [`CHAT_KEPT`]), oldest first.
-    async fn recent_chat(&self, count: usize) -> Result<Vec<ChatLine>, StoreError>;
+    /// The newest `count` messages (at most [`CHAT_KEPT`]) of the global
+    /// channel (`None`) or a faction's, oldest first.
+    async fn recent_chat(
+        &self,
+        faction: Option<u64>,
+        count: usize,
+    ) -> Result<Vec<ChatLine>, StoreError>;
 
     /// Removes a message for everyone (published on the feed); false if it
     /// is not kept (any more).
@@ -635,6 +647,8 @@ pub enum WatchEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatEvent {
     Posted(ChatLine),
+    /// A message in a faction's channel.
+    FactionPosted(u64, ChatLine),
     Removed(u64),
 }
 

@@ -35,6 +35,9 @@ pub struct ChatLog {
     stale: AtomicBool,
     /// Frames applied and not yet handed to the sockets, oldest first.
     pending: Mutex<Vec<Bytes>>,
+    /// Factions' messages applied and not yet handed to their members'
+    /// sockets, oldest first.
+    pending_factions: Mutex<Vec<(u64, Bytes)>>,
 }
 
 impl ChatLog {
@@ -44,11 +47,22 @@ impl ChatLog {
             lines: Mutex::default(),
             stale: AtomicBool::new(true),
             pending: Mutex::default(),
+            pending_factions: Mutex::default(),
         }
     }
 
     /// What the feed brought: kept, and queued for every socket.
     pub fn apply(&self, event: ChatEvent) {
+        if let ChatEvent::FactionPosted(faction, line) = event {
+            // Not kept here: a member's new connection reads its channel
+            // from the store.
+            let frame = ServerMessage::FactionChatLine { faction, line }.encode();
+            self.pending_factions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((faction, frame));
+            return;
+        }
         let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
         let frame = match event {
             ChatEvent::Posted(line) => {
@@ -68,6 +82,7 @@ impl ChatLog {
                 lines.retain(|(kept, _)| *kept != id);
                 ServerMessage::ChatRemoved { id }.encode()
             }
+            ChatEvent::FactionPosted(..) => unreachable!("taken above"),
         };
         drop(lines);
         self.pending
@@ -83,6 +98,11 @@ impl ChatLog {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty()
+            || !self
+                .pending_factions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
     }
 
     /// Hands the waiting frames to every socket: each run of messages as
@@ -92,6 +112,15 @@ impl ChatLog {
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
         for frame in joined(pending) {
             fanout.send(Frame::Chat(frame));
+        }
+        let factions = std::mem::take(
+            &mut *self
+                .pending_factions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for (faction, bytes) in factions {
+            fanout.send(Frame::FactionChat { faction, bytes });
         }
     }
 
@@ -125,7 +154,7 @@ impl ChatLog {
                 _ = tick.tick() => {}
             }
             if self.stale.swap(false, Ordering::Relaxed) {
-                match store.recent_chat(CHAT_SHOWN).await {
+                match store.recent_chat(None, CHAT_SHOWN).await {
                     Ok(lines) => self.replace(lines),
                     Err(error) => {
                         tracing::warn!(%error, "cannot load the chat; retrying");

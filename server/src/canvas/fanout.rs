@@ -137,6 +137,9 @@ pub struct Outbox {
     /// Whether the canvas was enlarged since the last write (rare: the
     /// frame is made when written, from the mirror's size).
     resize: bool,
+    /// The faction of the connection's player (0: none), whose channel's
+    /// messages it takes.
+    faction: u64,
     /// Set once the client watches chunks: it gets `ViewTiles` of them
     /// instead of `Tiles`.
     view: Option<Box<View>>,
@@ -173,8 +176,20 @@ impl Outbox {
             frozen: None,
             chat: VecDeque::new(),
             resize: false,
+            faction: 0,
             view: None,
         }
+    }
+
+    /// The connection's player is in `faction` (or none) from now on:
+    /// its channel's messages are queued, and no other faction's.
+    pub fn set_faction(&mut self, faction: Option<u64>) {
+        self.faction = faction.unwrap_or(0);
+    }
+
+    /// The faction whose channel the connection takes, if any.
+    pub fn faction(&self) -> Option<u64> {
+        (self.faction != 0).then_some(self.faction)
     }
 
     /// An outbox for a client that has every tile up to `sent` and
@@ -243,13 +258,20 @@ impl Outbox {
             Frame::Frozen(bytes) => self.frozen = Some(bytes),
             Frame::Resync { version, bytes } => self.resync_to(version, bytes),
             Frame::Resize => self.resize = true,
-            Frame::Chat(bytes) => {
-                if self.chat.len() >= CHAT_QUEUED {
-                    self.chat.pop_front();
+            Frame::Chat(bytes) => self.push_chat(bytes),
+            Frame::FactionChat { faction, bytes } => {
+                if faction == self.faction && faction != 0 {
+                    self.push_chat(bytes);
                 }
-                self.chat.push_back(bytes);
             }
         }
+    }
+
+    fn push_chat(&mut self, bytes: Bytes) {
+        if self.chat.len() >= CHAT_QUEUED {
+            self.chat.pop_front();
+        }
+        self.chat.push_back(bytes);
     }
 
     /// Queues tiles read from the mirror (a socket that fell behind, or a

@@ -30,8 +30,16 @@ pub enum Frame {
     },
     /// The moderators enlarged the canvas (to the mirror's size).
     Resize,
-    /// A chat message posted or removed (`ChatLine`, `ChatRemoved`).
+    /// A chat message posted or removed (`ChatLine`, `ChatLines`,
+    /// `ChatRemoved`), or a watched template's `TemplateAlert`: for every
+    /// socket.
     Chat(Bytes),
+    /// A message of a faction's channel (`FactionChatLine`): for the
+    /// sockets of that faction's members only.
+    FactionChat {
+        faction: u64,
+        bytes: Bytes,
+    },
 }
 
 /// A `Tiles` frame with the seqs it carries: a handle, one pointer, to

@@ -844,7 +844,11 @@ mod tests {
                 match frame {
                     Frame::Tiles(t) => seqs.extend(t.first_seq..=t.last_seq),
                     Frame::Resync { version, .. } => resyncs.push(version),
-                    Frame::Presence(_) | Frame::Frozen(_) | Frame::Resize | Frame::Chat(_) => {}
+                    Frame::Presence(_)
+                    | Frame::Frozen(_)
+                    | Frame::Resize
+                    | Frame::Chat(_)
+                    | Frame::FactionChat { .. } => {}
                 }
             }
             (seqs, resyncs)
@@ -857,7 +861,11 @@ mod tests {
                 match frame {
                     Frame::Tiles(t) => seqs.extend(t.first_seq..=t.last_seq),
                     Frame::Resync { version, .. } => resyncs.push(version),
-                    Frame::Presence(_) | Frame::Frozen(_) | Frame::Resize | Frame::Chat(_) => {}
+                    Frame::Presence(_)
+                    | Frame::Frozen(_)
+                    | Frame::Resize
+                    | Frame::Chat(_)
+                    | Frame::FactionChat { .. } => {}
                 }
             }
             (seqs, resyncs)

@@ -707,7 +707,7 @@ pub async fn chat(
     let count = count(query.as_deref(), 50, crate::backend::CHAT_KEPT)?;
     let messages = state
         .store
-        .recent_chat(count)
+        .recent_chat(None, count)
         .await?
         .into_iter()
         .rev()

@@ -72,7 +72,7 @@ pub async fn chat(
         )));
     }
     allowance(&state, address)?;
-    let kept = state.store.recent_chat(CHAT_KEPT).await?;
+    let kept = state.store.recent_chat(None, CHAT_KEPT).await?;
     let message = kept
         .into_iter()
         .find(|line| line.id == request.id)

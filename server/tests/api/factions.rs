@@ -180,3 +180,110 @@ async fn a_faction_is_founded_joined_by_invitation_and_its_tag_shows_beside_its_
     assert_eq!(status, 204);
     assert_eq!(a.get(&format!("/api/factions/{id}")).await.status(), 404);
 }
+
+/// The text of the next frame of `kind` that `ws` is sent within a second
+/// and a half, if any.
+async fn next_line(
+    ws: &mut WsClient,
+    faction: bool,
+) -> Option<(Option<u64>, app::protocol::ChatLine)> {
+    use app::protocol::ServerMessage;
+    tokio::time::timeout(Duration::from_millis(1500), async {
+        loop {
+            match ws.recv().await {
+                ServerMessage::FactionChatLine { faction: id, line } if faction => {
+                    return (Some(id), line)
+                }
+                ServerMessage::ChatLine(line) if !faction => return (None, line),
+                ServerMessage::ChatLines(mut lines) if !faction => return (None, lines.remove(0)),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+#[tokio::test]
+async fn a_factions_channel_reaches_its_members_on_every_instance_and_nobody_else() {
+    use app::protocol::{ChatStatus, ClientMessage, ServerMessage};
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let vars = [("REDIS_URL", url.as_str())];
+    let (a, b) = (spawn_app(&vars).await, spawn_app(&vars).await);
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+    let (ann, bob, cy) = (player(&a).await, player(&b).await, player(&b).await);
+    let (_, founded) = post(
+        &a,
+        "/api/factions",
+        &ann,
+        json!({"name": "Red Side", "tag": "RED", "color": "#ff0000"}),
+    )
+    .await;
+    let id = founded["id"].as_u64().unwrap();
+    let (_, invitation) = post(&a, &format!("/api/factions/{id}/invites"), &ann, json!({})).await;
+    let (status, _) = post(
+        &b,
+        "/api/factions/join",
+        &bob,
+        json!({"code": invitation["code"]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Connected after joining: bob's socket takes the channel, cy's not.
+    let mut bob_ws = WsClient::with_session(&b, &bob).await;
+    let mut cy_ws = WsClient::with_session(&b, &cy).await;
+    let mut ann_ws = WsClient::with_session(&a, &ann).await;
+    ann_ws
+        .send(ClientMessage::FactionChat {
+            text: "meet at (5, 5)".into(),
+        })
+        .await;
+    loop {
+        if let ServerMessage::ChatResult { status, .. } = ann_ws.recv().await {
+            assert_eq!(status, ChatStatus::Sent);
+            break;
+        }
+    }
+    let (faction, line) = next_line(&mut bob_ws, true).await.expect("bob gets it");
+    assert_eq!(
+        (faction, line.text.as_str(), line.name.as_deref()),
+        (Some(id), "meet at (5, 5)", Some("[RED]"))
+    );
+    assert!(
+        next_line(&mut cy_ws, true).await.is_none(),
+        "cy is in no faction"
+    );
+
+    // Someone in no faction is refused; the global channel shows the tag.
+    cy_ws
+        .send(ClientMessage::FactionChat {
+            text: "hello?".into(),
+        })
+        .await;
+    loop {
+        if let ServerMessage::ChatResult { status, .. } = cy_ws.recv().await {
+            assert_eq!(status, ChatStatus::NotAllowed);
+            break;
+        }
+    }
+    bob_ws
+        .send(ClientMessage::Chat {
+            text: "hi all".into(),
+        })
+        .await;
+    let (_, line) = next_line(&mut cy_ws, false).await.expect("the global line");
+    assert_eq!(
+        (line.text.as_str(), line.name.as_deref()),
+        ("hi all", Some("[RED]"))
+    );
+
+    // A new connection of a member is sent the channel's newest.
+    let mut later = WsClient::with_session(&b, &bob).await;
+    let (_, line) = next_line(&mut later, true)
+        .await
+        .expect("the channel's history");
+    assert_eq!(line.text, "meet at (5, 5)");
+}

@@ -801,6 +801,7 @@ fn chat_post(session: &SessionId, address: &str, text: &str, per_session: u32) -
         per_address: per_session * 3,
         window: Duration::from_secs(60),
         challenge_always: false,
+        faction: None,
     }
 }
 
@@ -829,7 +830,7 @@ async fn the_chat_keeps_the_newest_under_its_limits_mutes_and_bans() {
             }
         }
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "{name}: ids increase");
-        let recent = store.recent_chat(CHAT_KEPT + 10).await.unwrap();
+        let recent = store.recent_chat(None, CHAT_KEPT + 10).await.unwrap();
         assert_eq!(recent.len(), CHAT_KEPT, "{name}: the newest are kept");
         assert_eq!(recent.last().unwrap().text, format!("m{}", CHAT_KEPT + 4));
         assert_eq!(recent[0].text, "m5", "{name}: oldest first");
@@ -861,7 +862,7 @@ async fn the_chat_keeps_the_newest_under_its_limits_mutes_and_bans() {
             other => panic!("{name}: {other:?}"),
         };
         assert_eq!((line.name, line.player), (None, bob.handle()));
-        let recent = store.recent_chat(3).await.unwrap();
+        let recent = store.recent_chat(None, 3).await.unwrap();
         assert_eq!(
             recent[0].name.as_deref(),
             Some("Ada"),
@@ -872,7 +873,7 @@ async fn the_chat_keeps_the_newest_under_its_limits_mutes_and_bans() {
         assert!(store.remove_chat(line.id).await.unwrap());
         assert!(!store.remove_chat(line.id).await.unwrap());
         assert!(!store
-            .recent_chat(5)
+            .recent_chat(None, 5)
             .await
             .unwrap()
             .iter()
@@ -901,7 +902,7 @@ async fn the_chat_keeps_the_newest_under_its_limits_mutes_and_bans() {
             "{name}: {shadowed:?}"
         );
         assert!(!store
-            .recent_chat(5)
+            .recent_chat(None, 5)
             .await
             .unwrap()
             .iter()
@@ -1358,6 +1359,28 @@ async fn factions_keep_one_owner_and_each_player_in_one_faction() {
                 "{which}"
             );
         }
+
+        // The faction's channel: its members post there, with their tag;
+        // others are refused; the global channel shows the tag too.
+        let mut to_faction = chat_post(&placer, "192.0.2.7", "rally at (3, 4)", 10);
+        to_faction.faction = Some(id);
+        match s.post_chat(&to_faction).await.unwrap() {
+            ChatOutcome::Posted(line) => assert_eq!(line.name.as_deref(), Some("[BLU]"), "{which}"),
+            other => panic!("{which}: {other:?}"),
+        }
+        let stranger = SessionId::generate();
+        let mut intruding = chat_post(&stranger, "192.0.2.8", "let me in", 10);
+        intruding.faction = Some(id);
+        let refused = s.post_chat(&intruding).await.unwrap();
+        assert_eq!(refused, ChatOutcome::NotInFaction, "{which}");
+        let channel = s.recent_chat(Some(id), 10).await.unwrap();
+        assert_eq!(channel.len(), 1, "{which}");
+        assert!(s
+            .recent_chat(None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|line| line.text != "rally at (3, 4)"));
 
         // The owner hands over and leaves; the last one out disbands it
         // and its tag is free again.

@@ -83,8 +83,9 @@ struct State {
     archive: Archive,
     /// Until when the current archiving turn is taken.
     archive_turn: Option<Instant>,
-    /// The chat's newest messages, oldest first, and the last id given.
-    chat: VecDeque<ChatLine>,
+    /// Each chat channel's newest messages, oldest first (the global one
+    /// under `None`, a faction's under its id), and the last id given.
+    chat: HashMap<Option<u64>, VecDeque<ChatLine>>,
     chat_id: u64,
     /// Open sockets each instance reported, until when the report holds.
     /// (An embedded store serves one instance; it keeps the store's
@@ -209,7 +210,7 @@ impl MemoryStore {
                 grown: None,
                 archive: Archive::default(),
                 archive_turn: None,
-                chat: VecDeque::new(),
+                chat: HashMap::new(),
                 chat_id: 0,
                 online: HashMap::new(),
             }),
@@ -661,6 +662,15 @@ fn day_and_week(at: SystemTime) -> (u64, u64) {
     (day, (day + 3) / 7)
 }
 
+/// A chat author's name as shown: their faction's tag first, if any.
+fn tagged(badge: Option<&Badge>, name: Option<String>) -> Option<String> {
+    match (badge, name) {
+        (Some(badge), Some(name)) => Some(format!("[{}] {name}", badge.tag)),
+        (Some(badge), None) => Some(format!("[{}]", badge.tag)),
+        (None, name) => name,
+    }
+}
+
 /// Whose placement a record is, if a player's (not a moderator's fill).
 fn owner(record: &PixelRecord) -> Option<String> {
     let session = &record.placer.as_ref()?.session;
@@ -787,7 +797,11 @@ impl ChatStore for MemoryStore {
         if post.challenge_always && !record.is_some_and(|r| r.verified) {
             return Ok(ChatOutcome::NeedsChallenge);
         }
-        let name = record.and_then(|r| r.name.clone());
+        let badge = shared.factions.badge(&handle);
+        if post.faction.is_some() && post.faction != badge.as_ref().map(|b| b.faction) {
+            return Ok(ChatOutcome::NotInFaction);
+        }
+        let name = tagged(badge.as_ref(), record.and_then(|r| r.name.clone()));
         let keys = [
             (format!("s:{handle}"), post.per_session),
             (format!("a:{}", post.address), post.per_address),
@@ -826,27 +840,40 @@ impl ChatStore for MemoryStore {
             return Ok(ChatOutcome::Shadowed(line));
         }
         state.chat_id = line.id;
-        if state.chat.len() >= CHAT_KEPT {
-            state.chat.pop_front();
+        let channel = state.chat.entry(post.faction).or_default();
+        if channel.len() >= CHAT_KEPT {
+            channel.pop_front();
         }
-        state.chat.push_back(line.clone());
-        let _ = self
-            .updates
-            .send(FeedEvent::Chat(ChatEvent::Posted(line.clone())));
+        channel.push_back(line.clone());
+        let event = match post.faction {
+            None => ChatEvent::Posted(line.clone()),
+            Some(faction) => ChatEvent::FactionPosted(faction, line.clone()),
+        };
+        let _ = self.updates.send(FeedEvent::Chat(event));
         Ok(ChatOutcome::Posted(line))
     }
 
-    async fn recent_chat(&self, count: usize) -> Result<Vec<ChatLine>, StoreError> {
+    async fn recent_chat(
+        &self,
+        faction: Option<u64>,
+        count: usize,
+    ) -> Result<Vec<ChatLine>, StoreError> {
         let state = self.lock();
-        let skip = state.chat.len().saturating_sub(count);
-        Ok(state.chat.iter().skip(skip).cloned().collect())
+        let Some(channel) = state.chat.get(&faction) else {
+            return Ok(Vec::new());
+        };
+        let skip = channel.len().saturating_sub(count);
+        Ok(channel.iter().skip(skip).cloned().collect())
     }
 
     async fn remove_chat(&self, id: u64) -> Result<bool, StoreError> {
         let mut state = self.lock();
-        let before = state.chat.len();
-        state.chat.retain(|line| line.id != id);
-        let removed = state.chat.len() < before;
+        let Some(global) = state.chat.get_mut(&None) else {
+            return Ok(false);
+        };
+        let before = global.len();
+        global.retain(|line| line.id != id);
+        let removed = global.len() < before;
         if removed {
             let _ = self.updates.send(FeedEvent::Chat(ChatEvent::Removed(id)));
         }

@@ -142,7 +142,8 @@ async fn subscribe_forever(
 
 /// A message of the channel: a batch, `size:<w>,<h>` as `grow.lua`
 /// publishes an enlarged canvas, a chat message (`chat:<JSON>`, from
-/// `chat.lua`) or its removal (`chat-removed:<id>`), or a watched template
+/// `chat.lua`; `fchat:<faction>:<JSON>` in a faction's channel) or its
+/// removal (`chat-removed:<id>`), or a watched template
 /// added (`watch:<id>`) or removed (`watch-removed:<id>`).
 fn parse(payload: &[u8]) -> Option<FeedEvent> {
     if let Some(size) = payload.strip_prefix(b"size:") {
@@ -150,6 +151,12 @@ fn parse(payload: &[u8]) -> Option<FeedEvent> {
     }
     if let Some(line) = payload.strip_prefix(b"chat:") {
         return parse_chat(line).map(|line| FeedEvent::Chat(ChatEvent::Posted(line)));
+    }
+    if let Some(rest) = payload.strip_prefix(b"fchat:") {
+        let colon = rest.iter().position(|&b| b == b':')?;
+        let faction = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
+        let line = parse_chat(&rest[colon + 1..])?;
+        return Some(FeedEvent::Chat(ChatEvent::FactionPosted(faction, line)));
     }
     if let Some(id) = payload.strip_prefix(b"chat-removed:") {
         let id = std::str::from_utf8(id).ok()?.parse().ok()?;

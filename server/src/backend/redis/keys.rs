@@ -242,6 +242,16 @@ impl Keys {
         format!("{}:chat", self.canvas)
     }
 
+    /// Stream: a chat channel of this canvas: the global one
+    /// ([`Keys::chat`]), or a faction's (`<canvas>:chat:faction:<id>`, the
+    /// same fields, as capped).
+    pub fn chat_channel(&self, faction: Option<u64>) -> String {
+        match faction {
+            None => self.chat(),
+            Some(id) => format!("{}:chat:faction:{id}", self.canvas),
+        }
+    }
+
     /// String: the last chat message id given on this canvas.
     pub fn chat_id(&self) -> String {
         format!("{}:chat:id", self.canvas)

@@ -1166,6 +1166,7 @@ mod chat_code {
     pub const MUTED: u8 = 3;
     pub const BANNED: u8 = 4;
     pub const NEEDS_CHALLENGE: u8 = 5;
+    pub const NOT_IN_FACTION: u8 = 6;
 }
 
 #[async_trait]
@@ -1175,7 +1176,7 @@ impl ChatStore for RedisStore {
         let now = unix_ms(SystemTime::now());
         let mut invocation = CHAT.prepare_invoke();
         invocation
-            .key(self.keys.chat())
+            .key(self.keys.chat_channel(post.faction))
             .key(self.keys.chat_id())
             .key(self.keys.session(&post.session))
             .key(self.keys.session_ban(&handle))
@@ -1183,6 +1184,7 @@ impl ChatStore for RedisStore {
             .key(self.keys.mute(&handle))
             .key(self.keys.chat_rate(&format!("s:{handle}")))
             .key(self.keys.chat_rate(&format!("a:{}", post.address)))
+            .key(self.keys.faction_of())
             .arg(now)
             .arg(CHAT_KEPT)
             .arg(&self.keys.channel)
@@ -1191,7 +1193,8 @@ impl ChatStore for RedisStore {
             .arg(post.per_session)
             .arg(post.per_address)
             .arg(post.window.as_millis() as u64)
-            .arg(u8::from(post.challenge_always));
+            .arg(u8::from(post.challenge_always))
+            .arg(post.faction.map(|id| id.to_string()).unwrap_or_default());
         let reply: Vec<Value> = self
             .master
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
@@ -1223,12 +1226,17 @@ impl ChatStore for RedisStore {
             chat_code::MUTED => ChatOutcome::Muted(left),
             chat_code::BANNED => ChatOutcome::Banned(left),
             chat_code::NEEDS_CHALLENGE => ChatOutcome::NeedsChallenge,
+            chat_code::NOT_IN_FACTION => ChatOutcome::NotInFaction,
             _ => return Err(malformed("chat.lua's answer")),
         })
     }
 
-    async fn recent_chat(&self, count: usize) -> Result<Vec<ChatLine>, StoreError> {
-        let key = self.keys.chat();
+    async fn recent_chat(
+        &self,
+        faction: Option<u64>,
+        count: usize,
+    ) -> Result<Vec<ChatLine>, StoreError> {
+        let key = self.keys.chat_channel(faction);
         let entries: Vec<(String, Vec<(String, String)>)> = self
             .master
             .run(|mut c| async move {

@@ -176,8 +176,9 @@ enum Followup {
     },
     /// The watched chunks changed: their `ChunkHello`s go out now.
     Watched,
-    /// A chat message to post.
-    Chat(String),
+    /// A chat message to post: in the global channel, or (`true`) the
+    /// player's faction's.
+    Chat(String, bool),
 }
 
 /// What a connection talks through: axum's `WebSocket`, or channels in
@@ -343,6 +344,11 @@ impl<S: Transport> Connection<S> {
                         return self.close(close_code::AWAY, "heartbeat timeout", DisconnectReason::HeartbeatTimeout).await;
                     }
                     self.feed_message(Message::Ping(Bytes::new())).await?;
+                    // A member removed from their faction stops getting
+                    // its channel within a heartbeat.
+                    if self.outbox.faction().is_some() {
+                        let _ = self.refresh_faction().await;
+                    }
                 }
             }
             self.flush().await?;
@@ -392,7 +398,34 @@ impl<S: Transport> Connection<S> {
         for frame in self.state.chat.frames() {
             self.feed(frame).await?;
         }
+        // A faction's member: its channel's newest, from the store.
+        if let Ok(Some(faction)) = self.refresh_faction().await {
+            let lines = self
+                .state
+                .store
+                .recent_chat(Some(faction), crate::canvas::chat::CHAT_SHOWN)
+                .await
+                .unwrap_or_default();
+            for line in lines {
+                self.feed(ServerMessage::FactionChatLine { faction, line }.encode())
+                    .await?;
+            }
+        }
         self.flush().await
+    }
+
+    /// Looks up the faction the connection's player is in now: its
+    /// channel's messages reach this socket from then on, and no other's.
+    async fn refresh_faction(&mut self) -> Result<Option<u64>, crate::backend::StoreError> {
+        let handle = self.session.handle();
+        let badges = self
+            .state
+            .store
+            .badges(std::slice::from_ref(&handle))
+            .await?;
+        let faction = badges.into_iter().flatten().next().map(|b| b.faction);
+        self.outbox.set_faction(faction);
+        Ok(faction)
     }
 
     /// Shutting down: reads nothing more, answers the placements in flight
@@ -458,7 +491,8 @@ impl<S: Transport> Connection<S> {
                 self.replies.push_back(reply);
                 Ok(None)
             }
-            Ok(ClientMessage::Chat { text }) => Ok(Some(Followup::Chat(text))),
+            Ok(ClientMessage::Chat { text }) => Ok(Some(Followup::Chat(text, false))),
+            Ok(ClientMessage::FactionChat { text }) => Ok(Some(Followup::Chat(text, true))),
             Ok(ClientMessage::Resume { .. }) if self.outbox.is_watching() => {
                 Ok(Some(Followup::Ignore {
                     code: error_code::NOT_WHOLE_CANVAS,
@@ -538,11 +572,15 @@ impl<S: Transport> Connection<S> {
                 self.feed(error.encode()).await
             }
             Followup::Watched => self.write_outbox().await,
-            Followup::Chat(text) => {
-                let (status, wait, own) = self.chat(&text).await;
+            Followup::Chat(text, to_faction) => {
+                let (status, wait, own) = self.chat(&text, to_faction).await;
                 let retry_after_ms = wait.as_millis().min(u128::from(u32::MAX)) as u32;
                 if let Some(line) = own {
-                    self.feed(ServerMessage::ChatLine(line).encode()).await?;
+                    let own = match self.outbox.faction().filter(|_| to_faction) {
+                        Some(faction) => ServerMessage::FactionChatLine { faction, line },
+                        None => ServerMessage::ChatLine(line),
+                    };
+                    self.feed(own.encode()).await?;
                 }
                 let result = ServerMessage::ChatResult {
                     status,
@@ -557,7 +595,11 @@ impl<S: Transport> Connection<S> {
     /// Posts a chat message: its answer, how long to wait before another
     /// (when refused for that), and a line for this socket alone (a
     /// shadow-banned author sees their message; nobody else does).
-    async fn chat(&mut self, text: &str) -> (ChatStatus, Duration, Option<ChatLine>) {
+    async fn chat(
+        &mut self,
+        text: &str,
+        to_faction: bool,
+    ) -> (ChatStatus, Duration, Option<ChatLine>) {
         let config = &self.state.config;
         if config.chat == ChatMode::Off {
             return (ChatStatus::NotAllowed, Duration::ZERO, None);
@@ -582,8 +624,20 @@ impl<S: Transport> Connection<S> {
                 Err(_) => return (ChatStatus::Unavailable, Duration::ZERO, None),
             }
         }
+        let faction = if to_faction {
+            // Looked up again: the player may have joined or left since.
+            match self.refresh_faction().await {
+                Ok(Some(faction)) => Some(faction),
+                Ok(None) => return (ChatStatus::NotAllowed, Duration::ZERO, None),
+                Err(_) => return (ChatStatus::Unavailable, Duration::ZERO, None),
+            }
+        } else {
+            None
+        };
+        let config = &self.state.config;
         let per_session = config.chat_per_minute;
         let post = ChatPost {
+            faction,
             session: self.session.clone(),
             address: self.address,
             text,
@@ -601,6 +655,7 @@ impl<S: Transport> Connection<S> {
             Ok(ChatOutcome::NeedsChallenge) => {
                 (ChatStatus::ChallengeRequired, Duration::ZERO, None)
             }
+            Ok(ChatOutcome::NotInFaction) => (ChatStatus::NotAllowed, Duration::ZERO, None),
             Err(error) => {
                 tracing::warn!(%error, "a chat message could not be posted");
                 (ChatStatus::Unavailable, Duration::ZERO, None)
