@@ -81,6 +81,10 @@ pub struct LiveState {
     /// The chat's messages this page has, oldest first (at most
     /// [`CHAT_LINES`]).
     pub chat: RwSignal<Vec<crate::protocol::ChatLine>>,
+    /// The messages of the player's faction's channel this page has.
+    pub faction_chat: RwSignal<Vec<crate::protocol::ChatLine>>,
+    /// Whether the chat panel shows (and writes to) the faction's channel.
+    pub in_faction_channel: RwSignal<bool>,
     /// Why the player's last chat message was refused, if it was.
     pub chat_notice: RwSignal<Option<String>>,
 }
@@ -159,6 +163,8 @@ impl LiveState {
             history: RwSignal::new(None),
             colors,
             chat: RwSignal::new(Vec::new()),
+            faction_chat: RwSignal::new(Vec::new()),
+            in_faction_channel: RwSignal::new(false),
             chat_notice: RwSignal::new(None),
         }
     }

@@ -70,6 +70,8 @@ test("a faction founded and joined by its invitation link shows its tag in place
   await member.waitForSelector(".faction-join");
   await member.click(".faction-join");
   await member.waitForFunction(() => document.querySelectorAll(".faction-roster li").length === 2);
+  // The socket connects again to take the faction's channel.
+  await member.waitForFunction(() => document.querySelector(".app").dataset.connection === "live");
   await member.fill(".name-form input", "Bea");
   await member.click(".name-form button");
   await member.waitForFunction(() => document.querySelector(".notice").textContent.includes("Bea"));
@@ -88,6 +90,22 @@ test("a faction founded and joined by its invitation link shows its tag in place
   });
   await owner.click('.faction-roster li[data-role="member"] .faction-role:text("Make officer")');
   await owner.waitForSelector('.faction-roster li[data-role="officer"]');
+
+  // The faction's own chat channel: the member writes, the owner reads.
+  for (const page of [owner, member]) {
+    await page.click(".chat-panel summary");
+    await page.click('.chat-channel:text("My faction")');
+  }
+  await member.fill(".chat-input", "meet at (61, 20)");
+  await member.click(".chat-form button");
+  await owner.waitForFunction(
+    () => [...document.querySelectorAll(".chat-lines li")].some((li) => li.textContent.includes("meet at")),
+    null,
+    { timeout: 15_000 },
+  );
+  assert.match(await owner.textContent(".chat-lines"), /\[ARC\] Bea/);
+  await owner.click('.chat-channel:text("Canvas")');
+  assert.doesNotMatch((await owner.textContent(".chat-log")) ?? "", /meet at/);
 
   // The boards: the tag beside the player, and the faction on its own.
   await member.click(".leaderboard-panel summary");

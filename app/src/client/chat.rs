@@ -9,7 +9,12 @@ use crate::{
 use leptos::prelude::*;
 
 pub fn received(line: &ChatLine, live: LiveState) {
-    live.chat.update(|lines| {
+    received_in(line, live.chat);
+}
+
+/// A message of one channel (the global one, or the faction's).
+pub fn received_in(line: &ChatLine, channel: RwSignal<Vec<ChatLine>>) {
+    channel.update(|lines| {
         // A reconnect is sent the newest messages again.
         if line.id != 0 && lines.iter().any(|kept| kept.id == line.id) {
             return;

@@ -106,11 +106,17 @@ impl Link {
     }
 
     /// Sends a chat message; false when not connected (nothing was sent).
-    pub fn chat(&mut self, text: String) -> bool {
+    /// Sends a chat message to the global channel, or the player's
+    /// faction's.
+    pub fn chat(&mut self, text: String, to_faction: bool) -> bool {
         if !self.connected {
             return false;
         }
-        self.send(ClientMessage::Chat { text });
+        self.send(if to_faction {
+            ClientMessage::FactionChat { text }
+        } else {
+            ClientMessage::Chat { text }
+        });
         true
     }
 

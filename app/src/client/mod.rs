@@ -289,9 +289,19 @@ fn fetch_chunk_heat(chunks: Vec<ChunkId>) {
 
 /// Sends a chat message, or says why it cannot be sent now.
 pub fn send_chat(text: String, live: LiveState) {
-    let sent = with_client(|client| client.link.chat(text)).unwrap_or(false);
+    let to_faction = live.in_faction_channel.get_untracked();
+    let sent = with_client(|client| client.link.chat(text, to_faction)).unwrap_or(false);
     let refusal = (!sent).then(|| live.lang.texts().chat_offline.to_owned());
     live.chat_notice.set(refusal);
+}
+
+/// Connects the socket again (it resumes where it was): what the server
+/// tells a connection at its start (the faction's channel) is asked again.
+pub fn reconnect() {
+    with_client(|client| {
+        client.live.connection.set(Connection::Reconnecting);
+        client.link.close();
+    });
 }
 
 /// Reports chat message `id` to the moderators and says how it went.
@@ -494,6 +504,9 @@ impl Client {
                 height: *height,
             }),
             ServerMessage::ChatLine(line) => chat::received(line, self.live),
+            ServerMessage::FactionChatLine { line, .. } => {
+                chat::received_in(line, self.live.faction_chat)
+            }
             ServerMessage::ChatLines(lines) => {
                 for line in lines {
                     chat::received(line, self.live);

@@ -192,6 +192,12 @@ mod imp {
         client::remove_template();
     }
 
+    /// Connects the socket again, for what a connection is told at its
+    /// start (after the player joined or left a faction).
+    pub fn reconnect() {
+        client::reconnect();
+    }
+
     /// The panel edits the template in `slot` from now on.
     pub fn select_template(slot: usize) {
         client::select_template(slot);
@@ -302,6 +308,7 @@ mod imp {
     pub fn remove_template() {}
     pub fn watch_template(_: String) {}
     pub fn select_template(_: usize) {}
+    pub fn reconnect() {}
     pub fn admin_get<T: DeserializeOwned + 'static>(
         _: Signed,
         _: String,

@@ -29,7 +29,11 @@ pub fn ChatPanel(live: LiveState, base: String) -> AnyView {
     };
     let base = StoredValue::new(base);
     let lines = move || {
-        let lines = live.chat.get();
+        let lines = if live.in_faction_channel.get() {
+            live.faction_chat.get()
+        } else {
+            live.chat.get()
+        };
         if lines.is_empty() {
             return view! { <p class="chat-empty">{t.chat_empty}</p> }.into_any();
         }
@@ -49,6 +53,10 @@ pub fn ChatPanel(live: LiveState, base: String) -> AnyView {
                 {t.chat}
                 <span class="chat-count" aria-hidden="true">{move || live.chat.with(Vec::len)}</span>
             </summary>
+            <div class="chat-channels" role="group" aria-label=t.chat_channel>
+                {channel_button(live, false, t.chat_global)}
+                {channel_button(live, true, t.chat_faction)}
+            </div>
             <div class="chat-log" role="log" aria-live="polite">{lines}</div>
             <form class="chat-form" on:submit=on_submit>
                 <input
@@ -63,6 +71,22 @@ pub fn ChatPanel(live: LiveState, base: String) -> AnyView {
             </form>
             <p class="chat-notice" role="status">{move || live.chat_notice.get()}</p>
         </details>
+    }
+    .into_any()
+}
+
+/// Picks the channel the panel shows and writes to: the canvas's, or
+/// (`faction`) the player's faction's.
+fn channel_button(live: LiveState, faction: bool, label: &'static str) -> AnyView {
+    view! {
+        <button
+            type="button"
+            class="chat-channel"
+            aria-pressed=move || (live.in_faction_channel.get() == faction).to_string()
+            on:click=move |_| live.in_faction_channel.set(faction)
+        >
+            {label}
+        </button>
     }
     .into_any()
 }

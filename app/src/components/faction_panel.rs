@@ -33,11 +33,14 @@ pub fn FactionPanel(lang: Lang) -> AnyView {
             mine.set(Some(answer));
         });
     };
-    // What an action's answer does: the panel read again, or the refusal.
+    // What an action's answer does: the panel read again (and the socket
+    // connected again, so that it takes the right faction's channel), or
+    // the refusal.
     let answered = move |answer: Result<(), String>| match answer {
         Ok(()) => {
             refusal.set(None);
             load();
+            browser::reconnect();
         }
         Err(why) => refusal.set(Some(why)),
     };
