@@ -458,6 +458,9 @@ pub struct Texts {
     pub hand_over: &'static str,
     pub remove_member: &'static str,
     pub faction_members: fn(u32) -> String,
+    pub faction_templates: &'static str,
+    /// The option to have a template watched for the player's faction.
+    pub for_my_faction: &'static str,
     // The leaderboards and players' pages.
     pub leaderboard: &'static str,
     pub which_board: &'static str,
@@ -647,6 +650,8 @@ pub const EN: Texts = Texts {
     hand_over: "Hand over",
     remove_member: "Remove",
     faction_members: |n| if n == 1 { "1 member".to_owned() } else { format!("{n} members") },
+    faction_templates: "Templates watched on this canvas",
+    for_my_faction: "For my faction",
     leaderboard: "Leaderboard",
     which_board: "Which board",
     boards: [
@@ -853,6 +858,8 @@ pub const FR: Texts = Texts {
     hand_over: "Céder",
     remove_member: "Exclure",
     faction_members: |n| if n < 2 { format!("{n} membre") } else { format!("{n} membres") },
+    faction_templates: "Modèles surveillés sur cette toile",
+    for_my_faction: "Pour ma faction",
     leaderboard: "Classement",
     which_board: "Quel classement",
     boards: [

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { clickPixel, launchBrowser, openCanvas, startServer, waitForPixel } from "./harness.mjs";
+import { clickPixel, launchBrowser, openCanvas, redTemplate, startServer, waitForPixel } from "./harness.mjs";
 
 let server;
 let browser;
@@ -106,6 +106,23 @@ test("a faction founded and joined by its invitation link shows its tag in place
   assert.match(await owner.textContent(".chat-lines"), /\[ARC\] Bea/);
   await owner.click('.chat-channel:text("Canvas")');
   assert.doesNotMatch((await owner.textContent(".chat-log")) ?? "", /meet at/);
+
+  // A template the owner has watched for the faction: listed on the
+  // member's faction panel, whose link shows it and follows it.
+  const image = await redTemplate(browser, server.base);
+  await owner.goto(`${server.base}/?x=70&y=30&zoom=8&template=${encodeURIComponent(image)}&tx=70&ty=30`);
+  await owner.waitForSelector(".template-canvas:not([hidden])");
+  await owner.click(".template-panel summary");
+  await owner.check(".template-for-faction input");
+  await owner.click(".template-watch-button");
+  await owner.waitForFunction(() => document.querySelector(".template-watch").textContent.includes("0 of 3 right"));
+  await member.click(".faction-panel summary");
+  await member.click(".faction-panel summary");
+  const shared = await member.waitForSelector(".faction-templates a", { timeout: 15_000 });
+  await shared.click();
+  await member.waitForSelector(".template-canvas:not([hidden])");
+  await member.click(".template-panel summary");
+  await member.waitForFunction(() => document.querySelector(".template-watch").textContent.includes("0 of 3 right"));
 
   // The boards: the tag beside the player, and the faction on its own.
   await member.click(".leaderboard-panel summary");

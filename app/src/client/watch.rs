@@ -25,8 +25,9 @@ fn followed_id() -> Option<u64> {
     FOLLOWED.with(Cell::get).map(|(id, _)| id)
 }
 
-/// Has the server watch the template the page shows, then follows it.
-pub fn watch_template(name: String) {
+/// Has the server watch the template the page shows (for the player's
+/// faction, `for_faction`), then follows it.
+pub fn watch_template(name: String, for_faction: bool) {
     let Some((new, live, slot)) = with_client(|client| {
         let t = client.live.lang.texts();
         let refuse = |why: &str| {
@@ -59,7 +60,7 @@ pub fn watch_template(name: String) {
             height: h,
             pixels: encode_pixels(colors),
             threshold: None,
-            faction: false,
+            faction: for_faction,
             webhook: None,
         };
         Some((new, client.live, client.paint.active))

@@ -203,9 +203,10 @@ mod imp {
         client::select_template(slot);
     }
 
-    /// Has the server watch the template shown, named `name`.
-    pub fn watch_template(name: String) {
-        client::watch_template(name);
+    /// Has the server watch the template shown, named `name` (for the
+    /// player's faction, `for_faction`).
+    pub fn watch_template(name: String, for_faction: bool) {
+        client::watch_template(name, for_faction);
     }
 
     /// `GET <url>` (a `/api/admin/…` route); its answer (or why it
@@ -306,7 +307,7 @@ mod imp {
     pub fn move_template(_: i32, _: i32) {}
     pub fn set_template_opacity(_: f64) {}
     pub fn remove_template() {}
-    pub fn watch_template(_: String) {}
+    pub fn watch_template(_: String, _: bool) {}
     pub fn select_template(_: usize) {}
     pub fn reconnect() {}
     pub fn admin_get<T: DeserializeOwned + 'static>(

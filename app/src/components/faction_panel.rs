@@ -6,7 +6,10 @@
 
 use super::browser;
 use crate::{
-    api::{FactionMember, Invitation, JoinFaction, MyFaction, NewFaction, SetRole},
+    api::{
+        FactionMember, Invitation, JoinFaction, MyFaction, NewFaction, SetRole, WatchedList,
+        WatchedProgress,
+    },
     faction::{FactionName, FactionTag, Role},
     i18n::{Lang, Texts},
 };
@@ -21,17 +24,33 @@ use std::time::Duration;
 const REFRESH: Duration = Duration::from_secs(5);
 
 #[component]
-pub fn FactionPanel(lang: Lang) -> AnyView {
+pub fn FactionPanel(lang: Lang, base: String) -> AnyView {
     let t = lang.texts();
+    let base = StoredValue::new(base);
+    let templates = RwSignal::new(Vec::<WatchedProgress>::new());
     let details = NodeRef::<html::Details>::new();
     let mine = RwSignal::new(None::<Result<MyFaction, String>>);
     let refusal = RwSignal::new(None::<String>);
     let invitation = RwSignal::new(None::<String>);
     let join_code = RwSignal::new(None::<String>);
     let load = move || {
-        browser::fetch_json("/api/factions/mine".to_owned(), move |answer| {
-            mine.set(Some(answer));
-        });
+        browser::fetch_json(
+            "/api/factions/mine".to_owned(),
+            move |answer: Result<MyFaction, String>| {
+                // The faction's templates watched on this canvas.
+                if let Some(id) = answer.as_ref().ok().and_then(|m| m.faction.as_ref()) {
+                    let url = format!(
+                        "{}/api/templates?faction={}",
+                        base.get_value(),
+                        id.faction.id
+                    );
+                    browser::fetch_json(url, move |list: Result<WatchedList, String>| {
+                        templates.set(list.map(|l| l.templates).unwrap_or_default());
+                    });
+                }
+                mine.set(Some(answer));
+            },
+        );
     };
     // What an action's answer does: the panel read again (and the socket
     // connected again, so that it takes the right faction's channel), or
@@ -145,6 +164,7 @@ pub fn FactionPanel(lang: Lang) -> AnyView {
                         {(t.faction_members)(faction.faction.members)}
                     </p>
                     <ul class="faction-roster">{roster}</ul>
+                    {move || faction_templates(t, &base.get_value(), templates.get())}
                     {role.is_some_and(Role::invites).then(|| view! {
                         <button type="button" class="faction-invite" on:click=invite>
                             {t.invite_link}
@@ -214,6 +234,56 @@ pub fn FactionPanel(lang: Lang) -> AnyView {
         </details>
     }
     .into_any()
+}
+
+/// The faction's templates the server watches on this canvas, each with
+/// its progress and a link that shows it (and follows it).
+fn faction_templates(t: &'static Texts, base: &str, templates: Vec<WatchedProgress>) -> AnyView {
+    if templates.is_empty() {
+        return ().into_any();
+    }
+    let items = templates
+        .into_iter()
+        .map(|w| {
+            let image = format!("{base}/api/templates/{}.png", w.id);
+            let href = format!(
+                "{base}/?template={}&tx={}&ty={}&tw={}&x={}&y={}",
+                js_encode(&image),
+                w.x,
+                w.y,
+                w.id,
+                w.x + w.width / 2,
+                w.y + w.height / 2
+            );
+            view! {
+                <li>
+                    <a href=href>{w.name.clone()}</a>
+                    " "
+                    <span class="faction-template-progress">
+                        {(t.watched_progress)(w.right, w.total, w.damaged)}
+                    </span>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <h3 class="faction-templates-title">{t.faction_templates}</h3>
+        <ul class="faction-templates">{items}</ul>
+    }
+    .into_any()
+}
+
+/// `text` as a URL's query value: only what a path on this site holds
+/// (letters, digits, `/ . - _`) passes unescaped.
+fn js_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'.' | b'-' | b'_' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// One member in the roster, with what `by` (the viewer's role; `None`:

@@ -189,7 +189,7 @@ pub fn App() -> impl IntoView {
                         <ChatPanel live base=page.base.clone()/>
                         <TemplatePanel live/>
                         <HistoryPanel live/>
-                        <FactionPanel lang/>
+                        <FactionPanel lang base=page.base.clone()/>
                         <LeaderboardPanel base=page.base.clone() lang/>
                         <ReportForm live/>
                     </div>

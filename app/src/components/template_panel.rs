@@ -58,6 +58,7 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
         browser::show_template_color(only);
     });
     let dotted = RwSignal::new(false);
+    let for_faction = RwSignal::new(false);
     Effect::new(move |_| browser::set_template_dotted(dotted.get()));
     let toggle_dither = move |event: ev::Event| {
         let on = event_target_checked(&event);
@@ -159,14 +160,17 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
             <p class="template-watch">
                 {move || live.watched.get().map(|w| (t.watched_progress)(w.right, w.total, w.damaged))}
             </p>
-            <button
-                type="button"
-                class="template-watch-button"
-                disabled=move || status().is_none() || live.watched.get().is_some()
-                on:click=move |_| browser::watch_template(String::new())
-            >
-                {t.watch_on_server}
-            </button>
+            <div class="template-watch-options">
+                <button
+                    type="button"
+                    class="template-watch-button"
+                    disabled=move || status().is_none() || live.watched.get().is_some()
+                    on:click=move |_| browser::watch_template(String::new(), for_faction.get_untracked())
+                >
+                    {t.watch_on_server}
+                </button>
+                {option("template-for-faction", for_faction, t.for_my_faction)}
+            </div>
             <button
                 type="button"
                 class="template-remove"

@@ -11,7 +11,10 @@ use super::{
     visitor::{KnownSession, SameSite, Sender},
 };
 use crate::{
-    canvas::watched::{Progress, MAX_WATCHED},
+    canvas::{
+        encode::template_png,
+        watched::{Progress, MAX_WATCHED},
+    },
     error::ApiError,
     model::{unix_ms, Badge, SessionId, WatchRecord, Webhook},
     state::AppState,
@@ -199,13 +202,33 @@ fn fresh(body: impl serde::Serialize) -> Response {
     (headers, Json(body)).into_response()
 }
 
-/// `GET /api/templates/{id}`: its progress on this instance, now.
+/// `GET /api/templates/{id}`: its progress on this instance, now; and
+/// `GET /api/templates/{id}.png`: its image (the pixels it leaves alone
+/// transparent), what a link to it loads.
 pub async fn progress(
     State(state): State<AppState>,
-    Path(id): Path<u64>,
+    Path(file): Path<String>,
 ) -> Result<Response, ApiError> {
+    let (id, png) = match file.strip_suffix(".png") {
+        Some(id) => (id, true),
+        None => (file.as_str(), false),
+    };
+    let id: u64 = id.parse().map_err(|_| ApiError::NotFound)?;
     let progress = state.watched.progress(id).ok_or(ApiError::NotFound)?;
-    Ok(fresh(view(progress)))
+    if !png {
+        return Ok(fresh(view(progress)));
+    }
+    let record = &progress.record;
+    let image = template_png(record.width, record.height, &record.pixels);
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+        // A template's image never changes under its id.
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=86400, immutable"),
+        ),
+    ];
+    Ok((headers, image).into_response())
 }
 
 /// `?faction=<id>`.
