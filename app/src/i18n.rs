@@ -387,6 +387,9 @@ pub struct Texts {
     pub only_selected_color: &'static str,
     /// The template overlay's dotted style.
     pub dotted: &'static str,
+    /// The symbols style, for color-blind players, and why it is refused.
+    pub symbols: &'static str,
+    pub symbols_too_large: &'static str,
     /// Shows the template's nearest pixel still to fix.
     pub next_pixel: &'static str,
     /// The list of the page's templates, and one of them: its number and,
@@ -594,6 +597,8 @@ pub const EN: Texts = Texts {
     dither: "Dither shades (mix palette colors)",
     only_selected_color: "Show only the selected color’s pixels",
     dotted: "Dots (the canvas shows around them)",
+    symbols: "Symbols (a sign per color, for color-blind players)",
+    symbols_too_large: "Symbols are drawn for templates of at most 65,536 pixels.",
     next_pixel: "Next pixel to fix",
     history: "History",
     play: "Play",
@@ -802,6 +807,8 @@ pub const FR: Texts = Texts {
     dither: "Tramer les nuances (mêler les couleurs)",
     only_selected_color: "N’afficher que les pixels de la couleur choisie",
     dotted: "Points (le canevas se voit autour)",
+    symbols: "Symboles (un signe par couleur, pour les daltoniens)",
+    symbols_too_large: "Les symboles sont dessinés pour les modèles d'au plus 65 536 pixels.",
     next_pixel: "Pixel suivant à corriger",
     history: "Historique",
     play: "Lire",

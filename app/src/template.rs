@@ -222,6 +222,12 @@ impl Pattern {
         self.image.as_ref().map(|image| (image.width, image.height))
     }
 
+    /// Where the image's top-left corner lies, relative to the pattern's
+    /// canvas pixels.
+    pub fn origin(&self) -> (i32, i32) {
+        self.origin
+    }
+
     /// The image as palette colors ([`UNKNOWN`] where it has none): its
     /// width, height and colors, row by row.
     pub fn image(&self) -> Option<(u32, u32, &[u8])> {
@@ -401,9 +407,100 @@ impl Pace {
     }
 }
 
+/// The symbols style draws each pixel still to do as a cell of
+/// `SYMBOL_CELL` × `SYMBOL_CELL` overlay pixels: the wanted color around a
+/// 3 × 3 glyph of its own, so a player who cannot tell two colors apart
+/// still tells their symbols apart.
+pub const SYMBOL_CELL: usize = 5;
+
+/// The glyph of each palette color: 3 × 3 bits, row by row, the top-left
+/// one the highest (bit 8). Each is distinct, none empty or full.
+const GLYPHS: [u16; 32] = [
+    0b000_010_000, // a dot
+    0b010_111_010, // a plus
+    0b101_010_101, // an x
+    0b000_111_000, // a dash
+    0b010_010_010, // a bar
+    0b100_010_001, // a backslash
+    0b001_010_100, // a slash
+    0b111_101_111, // a ring
+    0b101_000_101, // four corners
+    0b111_000_000, // a top line
+    0b000_000_111, // a bottom line
+    0b100_100_100, // a left line
+    0b001_001_001, // a right line
+    0b111_010_010, // a T
+    0b010_010_111, // an upside-down T
+    0b100_100_111, // an L
+    0b001_001_111, // a mirrored L
+    0b111_100_100, // a Γ
+    0b111_001_001, // a mirrored Γ
+    0b000_101_000, // two dots across
+    0b010_000_010, // two dots down
+    0b000_010_111, // a hill
+    0b111_010_000, // a funnel
+    0b101_111_101, // an H
+    0b101_101_111, // a U
+    0b111_101_101, // an n
+    0b111_100_111, // a C
+    0b111_001_111, // a mirrored C
+    0b010_101_010, // a diamond
+    0b110_110_000, // a block, top left
+    0b011_011_000, // a block, top right
+    0b000_110_110, // a block, bottom left
+];
+
+/// Whether the glyph of palette color `color` inks cell pixel (gx, gy) of
+/// its 3 × 3.
+pub fn glyph_inks(color: u8, gx: usize, gy: usize) -> bool {
+    let glyph = GLYPHS[usize::from(color) % GLYPHS.len()];
+    glyph & (1 << (8 - (gy * 3 + gx))) != 0
+}
+
+/// The ink a glyph is drawn in over `color`: black over light colors,
+/// white over dark ones.
+pub fn glyph_ink(color: u8) -> [u8; 4] {
+    let [r, g, b, _] = palette::rgba(color);
+    let light = 299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b) > 128_000;
+    if light {
+        [0, 0, 0, 255]
+    } else {
+        [255, 255, 255, 255]
+    }
+}
+
+/// The overlay pixel (px, py) of a symbols cell (each `SYMBOL_CELL` a
+/// side) that draws palette color `color`: its glyph in the middle, the
+/// color around.
+pub fn symbol_pixel(color: u8, px: usize, py: usize) -> [u8; 4] {
+    let margin = (SYMBOL_CELL - 3) / 2;
+    let (gx, gy) = (px.wrapping_sub(margin), py.wrapping_sub(margin));
+    if gx < 3 && gy < 3 && glyph_inks(color, gx, gy) {
+        glyph_ink(color)
+    } else {
+        palette::rgba(color)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_color_has_its_own_symbol_inked_to_be_seen() {
+        let mut seen = std::collections::HashSet::new();
+        for glyph in GLYPHS {
+            assert!(glyph != 0 && glyph != 0b111_111_111, "{glyph:09b}");
+            assert!(seen.insert(glyph), "{glyph:09b} twice");
+        }
+        // White's glyph in black, black's in white.
+        assert_eq!(glyph_ink(0), [0, 0, 0, 255]);
+        assert_eq!(glyph_ink(3), [255, 255, 255, 255]);
+        // Color 1's plus: the middle of the cell inked, its corner not.
+        assert_eq!(symbol_pixel(1, 2, 2), glyph_ink(1));
+        assert_eq!(symbol_pixel(1, 1, 1), palette::rgba(1));
+        assert_eq!(symbol_pixel(1, 0, 0), palette::rgba(1));
+    }
     use proptest::prelude::*;
 
     const SIZE: CanvasSize = CanvasSize {

@@ -200,6 +200,21 @@ test("a template from the page's URL shows the pixels that still differ and pick
   await page.screenshot({ path: `${artifacts}/screenshot-template-dotted.png` });
   await page.uncheck(".template-dotted input");
   assert.equal(await page.evaluate(() => document.querySelector(".template-canvas").classList.contains("dotted")), false);
+  // The symbols style: each pixel still to do (only 60 now) a 5 × 5 cell,
+  // red around red's glyph (a dash, in white), over the image alone.
+  await page.check(".template-symbols input");
+  await page.waitForSelector("canvas.template-glyphs");
+  const cells = await page.evaluate(() => {
+    const symbols = document.querySelector("canvas.template-glyphs");
+    return [symbols.width, symbols.height, symbols.style.left, symbols.style.width];
+  });
+  assert.deepEqual(cells, [20, 5, "60%", "4%"]);
+  assert.deepEqual(await layerPixel(page, "canvas.template-glyphs", 2, 2), [255, 255, 255, 255], "a dash's middle, pixel 60");
+  assert.deepEqual(await layerPixel(page, "canvas.template-glyphs", 2, 0), red, "around it");
+  assert.equal((await layerPixel(page, "canvas.template-glyphs", 7, 2))[3], 0, "pixel 61 is right: no symbol");
+  await page.screenshot({ path: `${artifacts}/screenshot-template-symbols.png` });
+  await page.uncheck(".template-symbols input");
+  assert.equal(await page.locator("canvas.template-glyphs").count(), 0);
   // The view's own URL updates keep the template in the link.
   await page.keyboard.press("ArrowRight");
   await page.waitForFunction(() => new URL(location.href).searchParams.has("zoom"));

@@ -62,8 +62,8 @@ use std::{cell::RefCell, time::Duration};
 use template::Template;
 pub use template::{
     load_template, move_template, next_template_pixel, remove_template, select_template,
-    set_template_dithering, set_template_dotted, set_template_opacity, show_template_color,
-    TemplateSource,
+    set_template_dithering, set_template_dotted, set_template_opacity, set_template_symbols,
+    show_template_color, TemplateSource,
 };
 use travel::Travel;
 pub use travel::{close_history, open_history, seek_history, toggle_history_play};

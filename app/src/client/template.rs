@@ -8,10 +8,11 @@ use super::{image, layer::Layer, pixels::Pixels, query, with_client, world::Worl
 use crate::{
     geometry::CanvasSize,
     live::{TemplateStatus, TEMPLATE_SLOTS},
-    template::{Conversion, Pace, Pattern, Window},
+    template::{symbol_pixel, Conversion, Pace, Pattern, Window, SYMBOL_CELL},
 };
 use leptos::prelude::{GetUntracked, Set};
 use std::borrow::Cow;
+use wasm_bindgen::JsCast;
 use web_sys::HtmlCanvasElement;
 
 /// The template's overlay: a canvas of its own over the live one, drawing
@@ -34,7 +35,28 @@ pub struct Template {
     pace: Pace,
     /// The one color the overlay shows, if only one.
     only: Option<u8>,
+    /// The symbols style, while it is chosen: a finer overlay over the
+    /// image's rectangle alone.
+    symbols: Option<Symbols>,
+    symbols_on: bool,
 }
+
+/// The symbols style's overlay: each template pixel still to do as a cell
+/// of [`SYMBOL_CELL`] × [`SYMBOL_CELL`] (its color around its glyph), over
+/// the image's rectangle only, so its memory is the image's (at most
+/// [`MAX_SYMBOLS_AREA`] pixels, 25 bytes × 4 each), not the canvas's.
+struct Symbols {
+    canvas: HtmlCanvasElement,
+    layer: Layer,
+    /// The image's top-left corner and size, in the window's pixels.
+    origin: (i32, i32),
+    width: u32,
+    height: u32,
+}
+
+/// The largest image drawn with symbols (a 256 × 256 template: 6.5 MB of
+/// overlay).
+pub const MAX_SYMBOLS_AREA: u32 = 65_536;
 
 impl Template {
     /// The overlay on `canvas` for a canvas of `size`, served whole or
@@ -64,6 +86,8 @@ impl Template {
             image: None,
             pace: Pace::default(),
             only: None,
+            symbols: None,
+            symbols_on: false,
         })
     }
 
@@ -160,6 +184,7 @@ impl Template {
         self.image = None;
         self.canvas.set_hidden(true);
         self.layer.fill(|_| [0; 4]);
+        self.drop_symbols();
     }
 
     /// Canvas pixels still to be changed to match the template.
@@ -217,15 +242,81 @@ impl Template {
         };
         if let Some(drawn) = self.pattern.tile(index, was, now) {
             self.layer.set(index, drawn);
+            let width = usize::from(self.window.size.width).max(1);
+            let at = ((index % width) as i32, (index / width) as i32);
+            if let Some(symbols) = &mut self.symbols {
+                let color = self.pattern.color_at(index).filter(|_| drawn[3] != 0);
+                symbols.draw_cell(at, color);
+            }
         }
     }
 
     pub fn is_dirty(&self) -> bool {
-        self.layer.is_dirty()
+        self.layer.is_dirty() || self.symbols.as_ref().is_some_and(|s| s.layer.is_dirty())
     }
 
     pub fn flush(&mut self) {
         self.layer.flush();
+        if let Some(symbols) = &mut self.symbols {
+            symbols.layer.flush();
+        }
+    }
+
+    /// Draws the pixels to do as symbols (their color around a glyph of
+    /// its own), or not; `canvas` holds the window's pixels. False when
+    /// the image is too large for them.
+    pub fn set_symbols(&mut self, on: bool, canvas: &[u8]) -> bool {
+        self.symbols_on = on;
+        self.redraw_symbols(canvas)
+    }
+
+    /// Makes the symbols' overlay again for the image where it lies now.
+    fn redraw_symbols(&mut self, canvas: &[u8]) -> bool {
+        self.drop_symbols();
+        let Some((width, height, _)) = self.pattern.image() else {
+            return true;
+        };
+        if !self.symbols_on {
+            return true;
+        }
+        if width * height > MAX_SYMBOLS_AREA {
+            return false;
+        }
+        // Over a canvas sent whole the board is the canvas at any size: the
+        // symbols are placed in its percents; over chunks, in its pixels.
+        let whole = self.follows.is_none().then_some(self.window.size);
+        let Some(mut symbols) = Symbols::new(
+            &self.canvas,
+            self.pattern.origin(),
+            (width, height),
+            self.window,
+            whole,
+        ) else {
+            return true;
+        };
+        let window_width = usize::from(self.window.size.width);
+        for y in 0..height as i32 {
+            for x in 0..width as i32 {
+                let (wx, wy) = (symbols.origin.0 + x, symbols.origin.1 + y);
+                let inside = wx >= 0
+                    && wy >= 0
+                    && (wx as usize) < window_width
+                    && (wy as usize) < usize::from(self.window.size.height);
+                let color = inside
+                    .then(|| wy as usize * window_width + wx as usize)
+                    .filter(|&index| self.pattern.overlay(index, canvas[index])[3] != 0)
+                    .and_then(|index| self.pattern.color_at(index));
+                symbols.draw_cell((wx, wy), color);
+            }
+        }
+        self.symbols = Some(symbols);
+        true
+    }
+
+    fn drop_symbols(&mut self) {
+        if let Some(symbols) = self.symbols.take() {
+            symbols.canvas.remove();
+        }
     }
 
     /// On a canvas served by chunk: the overlay takes `window`'s size and
@@ -263,6 +354,79 @@ impl Template {
         let pattern = &self.pattern;
         self.layer
             .fill(|index| pattern.overlay(index, canvas[index]));
+        if self.symbols_on {
+            self.redraw_symbols(canvas);
+        }
+    }
+}
+
+impl Symbols {
+    /// A canvas of its own after the template's overlay, over the image's
+    /// rectangle (`origin`, in `window`'s pixels), placed in the board's
+    /// percents of a `whole` canvas of that size, else in its pixels.
+    fn new(
+        overlay: &HtmlCanvasElement,
+        origin: (i32, i32),
+        (width, height): (u32, u32),
+        window: Window,
+        whole: Option<CanvasSize>,
+    ) -> Option<Self> {
+        let canvas: HtmlCanvasElement = leptos::prelude::document()
+            .create_element("canvas")
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        canvas.set_class_name("template-glyphs");
+        let cell = SYMBOL_CELL as u32;
+        let size = CanvasSize {
+            width: u16::try_from(width * cell).ok()?,
+            height: u16::try_from(height * cell).ok()?,
+        };
+        canvas.set_width(u32::from(size.width));
+        canvas.set_height(u32::from(size.height));
+        let style = canvas.style();
+        let left = f64::from(i32::from(window.x) + origin.0);
+        let top = f64::from(i32::from(window.y) + origin.1);
+        let place = |value: f64, across: bool| match whole {
+            Some(size) => {
+                let side = f64::from(if across { size.width } else { size.height });
+                format!("{}%", value * 100.0 / side)
+            }
+            None => format!("{value}px"),
+        };
+        for (property, value) in [
+            ("left", place(left, true)),
+            ("top", place(top, false)),
+            ("width", place(f64::from(width), true)),
+            ("height", place(f64::from(height), false)),
+        ] {
+            let _ = style.set_property(property, &value);
+        }
+        overlay.after_with_node_1(&canvas).ok()?;
+        let layer = Layer::new(&canvas, size)?;
+        Some(Self {
+            canvas,
+            layer,
+            origin,
+            width,
+            height,
+        })
+    }
+
+    /// Draws the cell of window pixel `at`: `color`'s symbol, or nothing.
+    fn draw_cell(&mut self, at: (i32, i32), color: Option<u8>) {
+        let (x, y) = (at.0 - self.origin.0, at.1 - self.origin.1);
+        if x < 0 || y < 0 || x as u32 >= self.width || y as u32 >= self.height {
+            return;
+        }
+        let row = self.width as usize * SYMBOL_CELL;
+        for py in 0..SYMBOL_CELL {
+            for px in 0..SYMBOL_CELL {
+                let index = (y as usize * SYMBOL_CELL + py) * row + x as usize * SYMBOL_CELL + px;
+                let rgba = color.map_or([0; 4], |color| symbol_pixel(color, px, py));
+                self.layer.set(index, rgba);
+            }
+        }
     }
 }
 
@@ -453,6 +617,25 @@ pub fn next_template_pixel() {
         };
         client.live.selected.set(color);
         client.pointer.view.center_on(f64::from(x), f64::from(y));
+    });
+}
+
+/// Draws the template's pixels to do as symbols, or not.
+pub fn set_template_symbols(on: bool) {
+    with_client(|client| {
+        let Some(window) = client.paint.template().map(Template::window) else {
+            return;
+        };
+        let canvas = pixels_under(&client.paint.pixels, client.world.as_ref(), window).into_owned();
+        let fits = client
+            .paint
+            .template_mut()
+            .is_some_and(|template| template.set_symbols(on, &canvas));
+        if !fits {
+            let t = client.live.lang.texts();
+            client.live.notice.set(Some(t.symbols_too_large.into()));
+        }
+        client.paint.request_frame();
     });
 }
 

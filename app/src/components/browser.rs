@@ -180,6 +180,10 @@ mod imp {
         client::show_template_color(only);
     }
 
+    pub fn set_template_symbols(on: bool) {
+        client::set_template_symbols(on);
+    }
+
     pub fn set_template_dotted(dotted: bool) {
         client::set_template_dotted(dotted);
     }
@@ -303,6 +307,7 @@ mod imp {
     pub fn set_template_dithering(_: bool) {}
     pub fn show_template_color(_: Option<u8>) {}
     pub fn set_template_dotted(_: bool) {}
+    pub fn set_template_symbols(_: bool) {}
     pub fn next_template_pixel() {}
     pub fn move_template(_: i32, _: i32) {}
     pub fn set_template_opacity(_: f64) {}

@@ -60,6 +60,8 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
     let dotted = RwSignal::new(false);
     let for_faction = RwSignal::new(false);
     Effect::new(move |_| browser::set_template_dotted(dotted.get()));
+    let symbols = RwSignal::new(false);
+    Effect::new(move |_| browser::set_template_symbols(symbols.get()));
     let toggle_dither = move |event: ev::Event| {
         let on = event_target_checked(&event);
         dither.set(on);
@@ -113,6 +115,7 @@ pub fn TemplatePanel(live: LiveState) -> AnyView {
                     {t.dither}
                 </label>
                 {option("template-dotted", dotted, t.dotted)}
+                {option("template-symbols", symbols, t.symbols)}
                 {option("template-one-color", one_color, t.only_selected_color)}
             </div>
             <div class="template-place">
