@@ -218,3 +218,21 @@ test("a provider whose issuer is not the configured one is refused", async () =>
   assert.equal((await account(page)).signed_in, null);
   await page.context().close();
 });
+
+test("where sign-in is offered, only a signed-in player founds a faction", async () => {
+  const page = await openCanvas(browser, server.base);
+  const found = async () => {
+    await page.click(".faction-panel summary");
+    await page.waitForSelector(".faction-found");
+    await page.fill('input[name="faction-name"]', "Signed Few");
+    await page.fill('input[name="faction-tag"]', "SGN");
+    await page.click('.faction-found button[type="submit"]');
+  };
+  await found();
+  await page.waitForFunction(() => document.querySelector(".faction-refusal")?.textContent.includes("sign in"));
+  await signIn(page, "faction-founder");
+  await found();
+  await page.waitForFunction(() => document.querySelector(".faction-title")?.textContent.includes("[SGN]"));
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
