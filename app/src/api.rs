@@ -432,6 +432,9 @@ pub struct Target {
 pub struct ChatRemove {
     /// The message's id (a `ChatLine`'s).
     pub id: u64,
+    /// The faction whose channel holds it (absent: the global channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faction: Option<u64>,
     /// Whether it was still kept (and is now gone from every page).
     #[serde(default)]
     pub removed: bool,
@@ -604,6 +607,10 @@ pub struct ChatMessage {
     pub player: String,
     pub name: Option<String>,
     pub text: String,
+    /// The faction whose channel it was posted in (absent: the global
+    /// channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faction: Option<u64>,
 }
 
 /// `GET /api/admin/audit`, newest first.

@@ -35,7 +35,9 @@ pub fn received_in(line: &ChatLine, channel: RwSignal<Vec<ChatLine>>) {
 }
 
 pub fn removed(id: u64, live: LiveState) {
-    live.chat.update(|lines| lines.retain(|line| line.id != id));
+    for channel in [live.chat, live.faction_chat] {
+        channel.update(|lines| lines.retain(|line| line.id != id));
+    }
 }
 
 pub fn answered(status: ChatStatus, retry_after_ms: u32, live: LiveState) {

@@ -341,9 +341,10 @@ pub trait ChatStore: Send + Sync + 'static {
         count: usize,
     ) -> Result<Vec<ChatLine>, StoreError>;
 
-    /// Removes a message for everyone (published on the feed); false if it
-    /// is not kept (any more).
-    async fn remove_chat(&self, id: u64) -> Result<bool, StoreError>;
+    /// Removes a message of the global channel (`None`) or a faction's for
+    /// everyone (published on the feed); false if it is not kept (any
+    /// more).
+    async fn remove_chat(&self, id: u64, faction: Option<u64>) -> Result<bool, StoreError>;
 
     /// Mutes a player (by handle) in every canvas's chat for `duration`;
     /// their messages are refused meanwhile, so none reaches anyone.

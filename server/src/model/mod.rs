@@ -461,6 +461,9 @@ pub struct Report {
     /// A chat message reported (then the area is empty): as it was when
     /// reported, so a removal does not lose what was said.
     pub message: Option<app::protocol::ChatLine>,
+    /// The faction whose channel the message was posted in; `None`: the
+    /// global channel.
+    pub message_faction: Option<u64>,
 }
 
 impl Report {

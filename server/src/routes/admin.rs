@@ -435,14 +435,18 @@ pub async fn remove_chat(
     request: Bytes,
 ) -> Result<Json<ChatRemove>, ApiError> {
     moderator.may(Role::Moderator)?;
-    let ChatRemove { id, .. } = body(&headers, &request)?;
-    let details = json!({ "id": id });
+    let ChatRemove { id, faction, .. } = body(&headers, &request)?;
+    let details = json!({ "id": id, "faction": faction });
     let removed = moderator
         .act(&state, "chat-remove", details, move |state| async move {
-            Ok(state.store.remove_chat(id).await?)
+            Ok(state.store.remove_chat(id, faction).await?)
         })
         .await?;
-    Ok(Json(ChatRemove { id, removed }))
+    Ok(Json(ChatRemove {
+        id,
+        faction,
+        removed,
+    }))
 }
 
 /// `POST /api/admin/chat/mute`: a player's chat messages are refused for
@@ -711,19 +715,20 @@ pub async fn chat(
         .await?
         .into_iter()
         .rev()
-        .map(chat_message)
+        .map(|line| chat_message(line, None))
         .collect();
     Ok(Json(ChatMessages { messages }))
 }
 
 /// A chat message as moderators read it.
-fn chat_message(line: app::protocol::ChatLine) -> ChatMessage {
+fn chat_message(line: app::protocol::ChatLine, faction: Option<u64>) -> ChatMessage {
     ChatMessage {
         id: line.id,
         at: rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(line.at_ms)),
         player: line.player,
         name: line.name,
         text: line.text,
+        faction,
     }
 }
 
@@ -765,7 +770,9 @@ pub async fn reports(
                 None => placer.map(|p| p.session.clone()),
             },
             address: placer.map(|p| p.address.clone()),
-            message: report.message.map(chat_message),
+            message: report
+                .message
+                .map(|line| chat_message(line, report.message_faction)),
         });
     }
     Ok(Json(Reports { reports }))

@@ -13,6 +13,7 @@ use crate::{
     model::{ClientAddress, Report},
     state::AppState,
 };
+use app::protocol::ChatLine;
 use app::{
     api::{ChatReport, Reported},
     requests::ReportRequest,
@@ -45,6 +46,7 @@ pub async fn report(
         address: address.to_string(),
         canvas: state.config.canvas_name.clone(),
         message: None,
+        message_faction: None,
     };
     state.store.report(&report).await?;
     Ok(Json(Reported { reported: true }))
@@ -72,11 +74,18 @@ pub async fn chat(
         )));
     }
     allowance(&state, address)?;
-    let kept = state.store.recent_chat(None, CHAT_KEPT).await?;
-    let message = kept
-        .into_iter()
-        .find(|line| line.id == request.id)
-        .ok_or(ApiError::NotFound)?;
+    // In the global channel, else in the reporter's faction's.
+    let find = |kept: Vec<ChatLine>| kept.into_iter().find(|line| line.id == request.id);
+    let mut found = find(state.store.recent_chat(None, CHAT_KEPT).await?).map(|m| (m, None));
+    if found.is_none() {
+        let handle = session.handle();
+        let badge = state.store.badges(std::slice::from_ref(&handle)).await?;
+        if let Some(faction) = badge.into_iter().flatten().next().map(|b| b.faction) {
+            let kept = state.store.recent_chat(Some(faction), CHAT_KEPT).await?;
+            found = find(kept).map(|m| (m, Some(faction)));
+        }
+    }
+    let (message, message_faction) = found.ok_or(ApiError::NotFound)?;
     let report = Report {
         id: String::new(),
         at: SystemTime::now(),
@@ -89,6 +98,7 @@ pub async fn chat(
         address: address.to_string(),
         canvas: state.config.canvas_name.clone(),
         message: Some(message),
+        message_faction,
     };
     state.store.report(&report).await?;
     Ok(Json(Reported { reported: true }))

@@ -287,3 +287,87 @@ async fn a_factions_channel_reaches_its_members_on_every_instance_and_nobody_els
         .expect("the channel's history");
     assert_eq!(line.text, "meet at (5, 5)");
 }
+
+#[tokio::test]
+async fn a_member_reports_a_message_of_the_factions_channel_and_a_moderator_removes_it() {
+    use app::protocol::{ClientMessage, ServerMessage};
+    let token = crate::admin::TOKEN;
+    let app = spawn_app(&[("ADMIN_TOKEN", token)]).await;
+    let (ann, bob) = (player(&app).await, player(&app).await);
+    let (_, founded) = post(
+        &app,
+        "/api/factions",
+        &ann,
+        json!({"name": "Green Side", "tag": "GRN", "color": "#00ff00"}),
+    )
+    .await;
+    let id = founded["id"].as_u64().unwrap();
+    let (_, invitation) = post(
+        &app,
+        &format!("/api/factions/{id}/invites"),
+        &ann,
+        json!({}),
+    )
+    .await;
+    post(
+        &app,
+        "/api/factions/join",
+        &bob,
+        json!({"code": invitation["code"]}),
+    )
+    .await;
+    let mut ann_ws = WsClient::with_session(&app, &ann).await;
+    let mut bob_ws = WsClient::with_session(&app, &bob).await;
+    ann_ws
+        .send(ClientMessage::FactionChat {
+            text: "something rude".into(),
+        })
+        .await;
+    let (_, line) = next_line(&mut bob_ws, true).await.expect("bob gets it");
+
+    let (status, _) = post(
+        &app,
+        "/api/chat/report",
+        &bob,
+        json!({"id": line.id, "reason": "rude"}),
+    )
+    .await;
+    assert_eq!(status, 200, "a member reports their channel's message");
+    let reports: Value = app
+        .http
+        .get(app.url("/api/admin/reports"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let message = &reports["reports"][0]["message"];
+    assert_eq!(
+        (message["text"].as_str(), message["faction"].as_u64()),
+        (Some("something rude"), Some(id))
+    );
+    let removed: Value = app
+        .http
+        .post(app.url("/api/admin/chat/remove"))
+        .bearer_auth(token)
+        .json(&json!({"id": line.id, "faction": id}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(removed["removed"], true);
+    let gone = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let ServerMessage::ChatRemoved { id: removed } = bob_ws.recv().await {
+                return removed;
+            }
+        }
+    })
+    .await
+    .expect("the removal reaches the member's page");
+    assert_eq!(gone, line.id);
+}

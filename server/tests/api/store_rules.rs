@@ -870,8 +870,8 @@ async fn the_chat_keeps_the_newest_under_its_limits_mutes_and_bans() {
         );
 
         // A removal; a mute; a shadow ban shows the author alone.
-        assert!(store.remove_chat(line.id).await.unwrap());
-        assert!(!store.remove_chat(line.id).await.unwrap());
+        assert!(store.remove_chat(line.id, None).await.unwrap());
+        assert!(!store.remove_chat(line.id, None).await.unwrap());
         assert!(!store
             .recent_chat(None, 5)
             .await
@@ -1094,6 +1094,8 @@ async fn reports_queue_up_and_are_resolved_and_the_audit_log_reads_newest_first(
                 name: None,
                 text: "rude, words".into(),
             }),
+            // Posted in faction 4's channel.
+            message_faction: (x == 1).then_some(4),
         };
         store.store.report(&report(1)).await.unwrap();
         store.store.report(&report(2)).await.unwrap();
@@ -1108,6 +1110,7 @@ async fn reports_queue_up_and_are_resolved_and_the_audit_log_reads_newest_first(
         let canvases: Vec<_> = open.iter().map(|r| r.canvas.as_deref()).collect();
         assert_eq!(canvases, [Some("moon"), None], "{}", store.name);
         assert_eq!(open[1].message, report(1).message, "{}", store.name);
+        assert_eq!(open[1].message_faction, Some(4), "{}", store.name);
         assert_eq!(open[0].message, None, "{}", store.name);
         assert!(
             store.store.resolve_report(&open[0].id).await.unwrap(),
@@ -1375,6 +1378,16 @@ async fn factions_keep_one_owner_and_each_player_in_one_faction() {
         assert_eq!(refused, ChatOutcome::NotInFaction, "{which}");
         let channel = s.recent_chat(Some(id), 10).await.unwrap();
         assert_eq!(channel.len(), 1, "{which}");
+        // Removed by a moderator from that channel, not from another.
+        assert!(
+            !s.remove_chat(channel[0].id, None).await.unwrap(),
+            "{which}"
+        );
+        assert!(
+            s.remove_chat(channel[0].id, Some(id)).await.unwrap(),
+            "{which}"
+        );
+        assert!(s.recent_chat(Some(id), 10).await.unwrap().is_empty());
         assert!(s
             .recent_chat(None, 10)
             .await

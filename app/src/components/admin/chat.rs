@@ -28,7 +28,11 @@ pub(super) fn ChatPanel(desk: Desk) -> AnyView {
                         let remove = move |_| {
                             desk.act(
                                 "chat/remove",
-                                ChatRemove { id, removed: false },
+                                ChatRemove {
+                                    id,
+                                    faction: None,
+                                    removed: false,
+                                },
                                 |t, answer: &ChatRemove| (t.chat_removed)(answer.id, answer.removed),
                             )
                         };

@@ -110,6 +110,7 @@ fn decide(desk: Desk, report: &ReportRecord, verdict: Verdict) {
             };
             let body = ChatRemove {
                 id: message.id,
+                faction: message.faction,
                 removed: false,
             };
             browser::admin_post(signed, desk.url("chat/remove"), body, then_resolve);

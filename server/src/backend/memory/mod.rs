@@ -866,14 +866,14 @@ impl ChatStore for MemoryStore {
         Ok(channel.iter().skip(skip).cloned().collect())
     }
 
-    async fn remove_chat(&self, id: u64) -> Result<bool, StoreError> {
+    async fn remove_chat(&self, id: u64, faction: Option<u64>) -> Result<bool, StoreError> {
         let mut state = self.lock();
-        let Some(global) = state.chat.get_mut(&None) else {
+        let Some(channel) = state.chat.get_mut(&faction) else {
             return Ok(false);
         };
-        let before = global.len();
-        global.retain(|line| line.id != id);
-        let removed = global.len() < before;
+        let before = channel.len();
+        channel.retain(|line| line.id != id);
+        let removed = channel.len() < before;
         if removed {
             let _ = self.updates.send(FeedEvent::Chat(ChatEvent::Removed(id)));
         }

@@ -1272,10 +1272,10 @@ impl ChatStore for RedisStore {
         Ok(lines)
     }
 
-    async fn remove_chat(&self, id: u64) -> Result<bool, StoreError> {
+    async fn remove_chat(&self, id: u64, faction: Option<u64>) -> Result<bool, StoreError> {
         let mut invocation = CHAT_REMOVE.prepare_invoke();
         invocation
-            .key(self.keys.chat())
+            .key(self.keys.chat_channel(faction))
             .arg(id)
             .arg(&self.keys.channel);
         let removed: u8 = self
@@ -1547,6 +1547,9 @@ impl ModerationStore for RedisStore {
                 ("message_text", message.text.clone()),
             ]);
         }
+        if let Some(faction) = report.message_faction {
+            fields.push(("message_faction", faction.to_string()));
+        }
         self.master
             .run(|mut c| async move {
                 redis::cmd("XADD")
@@ -1571,6 +1574,9 @@ impl ModerationStore for RedisStore {
                     text.parse().map_err(|_| malformed("report"))
                 }
                 let canvas = fields.remove("canvas");
+                let message_faction = fields
+                    .remove("message_faction")
+                    .and_then(|faction| faction.parse().ok());
                 let message = match fields.remove("message") {
                     None => None,
                     Some(id) => {
@@ -1598,6 +1604,7 @@ impl ModerationStore for RedisStore {
                     address: take("address"),
                     canvas,
                     message,
+                    message_faction,
                 })
             })
             .collect()

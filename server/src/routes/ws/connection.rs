@@ -346,8 +346,10 @@ impl<S: Transport> Connection<S> {
                     self.feed_message(Message::Ping(Bytes::new())).await?;
                     // A member removed from their faction stops getting
                     // its channel within a heartbeat.
+                    // (Boxed: its future would otherwise sit in every
+                    // connection's, members or not.)
                     if self.outbox.faction().is_some() {
-                        let _ = self.refresh_faction().await;
+                        let _ = Box::pin(self.refresh_faction()).await;
                     }
                 }
             }
