@@ -222,10 +222,11 @@ pub async fn progress(
     let image = template_png(record.width, record.height, &record.pixels);
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
-        // A template's image never changes under its id.
+        // A template's image never changes under its id (the embedded
+        // store gives ids again after a restart: an hour, not for good).
         (
             header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=86400, immutable"),
+            HeaderValue::from_static("public, max-age=3600"),
         ),
     ];
     Ok((headers, image).into_response())
