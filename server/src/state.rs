@@ -91,6 +91,10 @@ pub struct CanvasState {
     /// Templates registered for the server to watch, per client address
     /// (each costs every instance a read of its area).
     pub watch_limit: Arc<AddressBuckets>,
+    /// Factions founded, joined and invited to, per client address: each is
+    /// a store write that outlives the request (a tag held, an invitation
+    /// kept a week), so sessions made by the thousand buy only a few.
+    pub faction_limit: Arc<AddressBuckets>,
     /// The leaderboards as last made (`/api/leaderboard`).
     pub leaderboards: Arc<Leaderboards>,
     /// Whether the sync task is current with the feed (for `/readyz`).
@@ -117,6 +121,12 @@ pub const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(20)
 /// then one every [`WATCH_EVERY`].
 pub const WATCH_BURST: u32 = 3;
 pub const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Faction changes that write for long (founding, joining, inviting) an
+/// address may make: a burst of this many, then one every
+/// [`FACTION_EVERY`].
+pub const FACTION_BURST: u32 = 10;
+pub const FACTION_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How many large store reads (each at most a few hundred KB) public
 /// requests may have running at once on an instance.

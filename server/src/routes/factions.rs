@@ -9,13 +9,13 @@
 
 use super::{
     api::{is_json, rfc3339},
-    visitor::{KnownSession, SameSite},
+    visitor::{KnownSession, SameSite, Sender},
 };
 use crate::{
     backend::{Store, INVITATION_TTL},
     error::ApiError,
     leaderboards::faction_view,
-    model::{FactionRecord, FactionRefusal, Period, SessionId},
+    model::{ClientAddress, FactionRecord, FactionRefusal, Period, SessionId},
     state::AppState,
 };
 use app::{
@@ -30,7 +30,7 @@ use axum::{
     Json,
 };
 use serde::{de::DeserializeOwned, Deserialize};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// Members whose display names a faction's page looks up (the owner and
 /// officers first): one store read each, so a bound on what one request
@@ -59,6 +59,19 @@ async fn player(state: &AppState, session: &SessionId) -> Result<String, ApiErro
         return Err(ApiError::Forbidden("sign in to found or join a faction"));
     }
     Ok(session.handle())
+}
+
+/// Takes one of the address's faction changes that write for long
+/// (founding, joining, inviting): taken once a request is well formed and
+/// its player allowed, before the store is asked.
+fn within_limit(state: &AppState, address: ClientAddress) -> Result<(), ApiError> {
+    if state.faction_limit.take(address, Instant::now()) {
+        Ok(())
+    } else {
+        Err(ApiError::TooManyRequests(
+            "too many factions founded, joined or invited to from this address: try again in a minute",
+        ))
+    }
 }
 
 /// A JSON body of a change (anything else is refused before any work).
@@ -113,6 +126,7 @@ pub async fn create(
     State(state): State<AppState>,
     _: SameSite,
     KnownSession(session): KnownSession,
+    Sender(address): Sender,
     headers: HeaderMap,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
@@ -121,6 +135,7 @@ pub async fn create(
     let tag = FactionTag::parse(&new.tag).map_err(bad)?;
     let color = FactionColor::parse(&new.color).map_err(bad)?;
     let founder = player(&state, &session).await?;
+    within_limit(&state, address)?;
     let id = state
         .store
         .create_faction(&founder, &name, &tag, &color)
@@ -178,9 +193,11 @@ pub async fn invite(
     State(state): State<AppState>,
     _: SameSite,
     KnownSession(session): KnownSession,
+    Sender(address): Sender,
     Path(id): Path<u64>,
 ) -> Result<Response, ApiError> {
     let by = player(&state, &session).await?;
+    within_limit(&state, address)?;
     let code = format!("{:032x}", rand::random::<u128>());
     // The store checks the role; the path must name the player's faction.
     let badges = state.store.badges(std::slice::from_ref(&by)).await?;
@@ -200,6 +217,7 @@ pub async fn join(
     State(state): State<AppState>,
     _: SameSite,
     KnownSession(session): KnownSession,
+    Sender(address): Sender,
     headers: HeaderMap,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
@@ -208,6 +226,7 @@ pub async fn join(
         return Err(FactionRefusal::NoInvitation.into());
     }
     let handle = player(&state, &session).await?;
+    within_limit(&state, address)?;
     let id = state.store.join_faction(&handle, &code).await??;
     Ok(no_store(page_of(&*state.store, id).await?))
 }

@@ -371,3 +371,43 @@ async fn a_member_reports_a_message_of_the_factions_channel_and_a_moderator_remo
     .expect("the removal reaches the member's page");
     assert_eq!(gone, line.id);
 }
+
+#[tokio::test]
+async fn an_address_founds_joins_and_invites_a_few_times_then_is_told_to_wait() {
+    let app = spawn_app(&[]).await;
+    let ann = player(&app).await;
+    let (status, founded) = post(
+        &app,
+        "/api/factions",
+        &ann,
+        json!({"name": "Many Invites", "tag": "INV", "color": "#123456"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{founded}");
+    let id = founded["id"].as_u64().unwrap();
+    let invites = format!("/api/factions/{id}/invites");
+    // The founding took one of the address's ten; nine invitations more.
+    for n in 0..9 {
+        let (status, body) = post(&app, &invites, &ann, json!({})).await;
+        assert_eq!(status, 200, "invitation {n}: {body}");
+    }
+    let (status, body) = post(&app, &invites, &ann, json!({})).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("try again"),
+        "{body}"
+    );
+    // A fresh session from the same address buys no more.
+    let bob = player(&app).await;
+    let (status, _) = post(
+        &app,
+        "/api/factions",
+        &bob,
+        json!({"name": "Second Try", "tag": "TRY", "color": "#654321"}),
+    )
+    .await;
+    assert_eq!(status, 429);
+    // What is refused before the store is asked costs nothing.
+    let (status, _) = post(&app, "/api/factions/join", &bob, json!({"code": "nope"})).await;
+    assert_eq!(status, 410);
+}
