@@ -189,6 +189,9 @@ pub struct SocketMetrics {
     /// Sockets that fell behind the fan-out and were caught up from the
     /// mirror's recent tiles.
     pub catch_ups: Counter,
+    /// Chat lines dropped from the outbox of a socket that stopped reading
+    /// (chat is not replayed, so they never reach that page).
+    pub chat_dropped: Counter,
     /// The wait between two `Tiles` frames now in force.
     pub batch_interval: Gauge<f64, AtomicU64>,
 }
@@ -309,6 +312,13 @@ impl SocketMetrics {
                 r,
                 "websocket_catch_ups",
                 "Sockets caught up from memory after falling behind the fan-out",
+                None,
+                Counter::default(),
+            ),
+            chat_dropped: register(
+                r,
+                "websocket_chat_lines_dropped",
+                "Chat lines dropped on the way to a socket that fell behind",
                 None,
                 Counter::default(),
             ),

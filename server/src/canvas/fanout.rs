@@ -25,7 +25,9 @@ use super::{
 };
 use app::{
     chunk::ChunkId,
-    protocol::{join_tiles, join_view_tiles, ServerMessage, Tile, MAX_TILES_PER_FRAME, TILE_LEN},
+    protocol::{
+        join_tiles, join_view_tiles, kind, ServerMessage, Tile, MAX_TILES_PER_FRAME, TILE_LEN,
+    },
 };
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
@@ -36,9 +38,9 @@ use std::sync::{
 };
 use tokio::sync::broadcast;
 
-/// Chat frames one socket's outbox holds at most: about a second of a
-/// very busy chat (100 messages/s, handed over in bursts with the paced
-/// flushes of tiles), 4 KB of handles to frames every socket shares.
+/// Chat frames one socket's outbox holds at most: a frame per paced flush
+/// of tiles (the lines of one flush are joined), so seconds of the
+/// busiest chat, in 4 KB of handles to frames every socket shares.
 const CHAT_QUEUED: usize = 128;
 
 /// Where each frame goes: every whole-canvas socket takes every frame from
@@ -99,11 +101,11 @@ impl Fanout {
         self.sender.receiver_count() + self.watchers.sockets()
     }
 
-    /// A whole-canvas socket found `frames` waiting when it woke. Only the
-    /// count of those with more than one is kept, so a socket that keeps
-    /// up costs nothing here.
-    pub fn taken(&self, frames: usize) {
-        if frames > 1 {
+    /// A whole-canvas socket found `tiles_frames` frames of tiles waiting
+    /// when it woke (a lag counts as two). Only the count of those with
+    /// more than one is kept, so a socket that keeps up costs nothing here.
+    pub fn taken(&self, tiles_frames: usize) {
+        if tiles_frames > 1 {
             self.behind.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -111,6 +113,16 @@ impl Fanout {
     /// How many times sockets were found behind since the last call.
     pub fn take_behind(&self) -> u64 {
         self.behind.swap(0, Ordering::Relaxed) + self.watchers.take_behind()
+    }
+}
+
+/// The chat lines a chat frame carries: a `ChatLines` frame says how many
+/// (its second byte), a `ChatLine` is one, a `ChatRemoved` none.
+fn chat_lines_in(frame: &[u8]) -> u64 {
+    match frame {
+        [kind::CHAT_LINES, count, ..] => u64::from(*count),
+        [kind::CHAT_LINE, ..] => 1,
+        _ => 0,
     }
 }
 
@@ -247,31 +259,52 @@ impl Outbox {
     }
 
     /// Queues a frame from the fan-out, dropping what the client has.
-    pub fn push(&mut self, frame: Frame) {
+    /// Returns the chat lines it dropped to make room (counted, since chat
+    /// is not replayed: a page that lags that far never sees them).
+    pub fn push(&mut self, frame: Frame) -> u64 {
         match frame {
             Frame::Tiles(tiles) => {
                 if tiles.last_seq > self.covered().seq {
                     self.tiles.push(tiles);
                 }
+                0
             }
-            Frame::Presence(bytes) => self.presence = Some(bytes),
-            Frame::Frozen(bytes) => self.frozen = Some(bytes),
-            Frame::Resync { version, bytes } => self.resync_to(version, bytes),
-            Frame::Resize => self.resize = true,
+            Frame::Presence(bytes) => {
+                self.presence = Some(bytes);
+                0
+            }
+            Frame::Frozen(bytes) => {
+                self.frozen = Some(bytes);
+                0
+            }
+            Frame::Resync { version, bytes } => {
+                self.resync_to(version, bytes);
+                0
+            }
+            Frame::Resize => {
+                self.resize = true;
+                0
+            }
             Frame::Chat(bytes) => self.push_chat(bytes),
-            Frame::FactionChat { faction, bytes } => {
-                if faction == self.faction && faction != 0 {
-                    self.push_chat(bytes);
-                }
+            Frame::FactionChat { faction, bytes } if faction == self.faction && faction != 0 => {
+                self.push_chat(bytes)
             }
+            Frame::FactionChat { .. } => 0,
         }
     }
 
-    fn push_chat(&mut self, bytes: Bytes) {
-        if self.chat.len() >= CHAT_QUEUED {
-            self.chat.pop_front();
-        }
+    /// Queues a chat frame; past [`CHAT_QUEUED`] the oldest goes, and its
+    /// lines are returned.
+    fn push_chat(&mut self, bytes: Bytes) -> u64 {
+        let dropped = if self.chat.len() >= CHAT_QUEUED {
+            self.chat
+                .pop_front()
+                .map_or(0, |frame| chat_lines_in(&frame))
+        } else {
+            0
+        };
         self.chat.push_back(bytes);
+        dropped
     }
 
     /// Queues tiles read from the mirror (a socket that fell behind, or a
@@ -576,6 +609,35 @@ mod tests {
                 tiles: vec![at(1, 3), at(1, 10)]
             }]
         );
+    }
+
+    #[test]
+    fn a_socket_that_lags_keeps_the_newest_chat_and_counts_the_lines_it_loses() {
+        use app::protocol::{join_chat_lines, ChatLine};
+        let line = |id: u64| {
+            ServerMessage::ChatLine(ChatLine {
+                id,
+                at_ms: 0,
+                player: "0123456789abcdef".into(),
+                name: None,
+                text: format!("line {id}"),
+            })
+            .encode()
+        };
+        let mut outbox = Outbox::new(version(0));
+        let mut dropped = 0;
+        for flush in 0..CHAT_QUEUED as u64 + 2 {
+            let lines = [line(flush * 3), line(flush * 3 + 1), line(flush * 3 + 2)];
+            dropped += outbox.push(Frame::Chat(join_chat_lines(&lines)));
+        }
+        assert_eq!(dropped, 6, "the two oldest frames, of three lines each");
+        let frames = decoded(&outbox.take(&mirror()));
+        assert_eq!(frames.len(), CHAT_QUEUED);
+        let ServerMessage::ChatLines(first) = &frames[0] else {
+            panic!("{:?}", frames[0]);
+        };
+        assert_eq!(first[0].id, 6, "the oldest kept is the third flush's");
+        assert_eq!(outbox.push(Frame::Chat(line(1_000))), 0, "room again");
     }
 
     #[test]

@@ -180,7 +180,8 @@ impl Watchers {
             for mailbox in index.mailboxes(slots.iter().filter(in_phase)) {
                 match mailbox.put_tiles(tiles.first_seq, frame, self.capacity) {
                     Put::Refused => continue,
-                    Put::Woken => behind += 1,
+                    Put::Behind => behind += 1,
+                    Put::Awake => {}
                     Put::ToWake => mailbox.ready.notify_one(),
                 }
                 reached += 1;
@@ -209,9 +210,12 @@ impl Watchers {
 enum Put {
     /// Put; its socket is to be woken.
     ToWake,
-    /// Put beside frames its socket was woken for and has not taken: it is
-    /// not keeping up.
-    Woken,
+    /// Put; its socket is awake already (woken for another frame, a chat
+    /// line's or the presence's, that it has not taken yet).
+    Awake,
+    /// Put beside tiles its socket has not taken: it is not keeping up.
+    /// Only tiles count: a chat frame just before them is no sign of lag.
+    Behind,
     /// Not put: there already (the socket watches several of its chunks),
     /// or the mailbox is full.
     Refused,
@@ -260,12 +264,14 @@ impl Mailbox {
             queue.lost_from = Some(first_seq);
             return Put::Refused;
         }
+        let behind = queue.tiles > 0;
         queue.frames.push(frame.clone());
         queue.tiles += 1;
-        if std::mem::replace(&mut queue.woken, true) {
-            Put::Woken
-        } else {
-            Put::ToWake
+        let woken = std::mem::replace(&mut queue.woken, true);
+        match (behind, woken) {
+            (true, _) => Put::Behind,
+            (false, true) => Put::Awake,
+            (false, false) => Put::ToWake,
         }
     }
 }
@@ -419,6 +425,24 @@ mod tests {
         assert_eq!(watchers.send(&tiles(9, &[7])), 1);
         assert_eq!(seqs(&next.take()), [] as [u64; 0]);
         assert_eq!(watchers.sockets(), 3);
+    }
+
+    #[test]
+    fn only_tiles_left_untaken_count_a_socket_as_behind() {
+        let watchers = Arc::new(Watchers::new(8));
+        let socket = watchers.join();
+        socket.watch(&[], &chunks(&[0]));
+        // A flush's chat (or presence) frame, then its tiles: the socket
+        // was woken for the first and has not run yet. Not behind.
+        watchers.send(&Frame::presence(1));
+        watchers.send(&tiles(1, &[0]));
+        assert_eq!(watchers.take_behind(), 0);
+        // The next flush's tiles while those are still there: behind.
+        watchers.send(&tiles(2, &[0]));
+        assert_eq!(watchers.take_behind(), 1);
+        assert_eq!(seqs(&socket.take()), [0, 1, 2]);
+        watchers.send(&tiles(3, &[0]));
+        assert_eq!(watchers.take_behind(), 0, "caught up");
     }
 
     #[test]

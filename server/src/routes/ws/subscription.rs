@@ -58,7 +58,10 @@ impl Subscription {
     ) -> bool {
         match self {
             Self::Whole(frames) => {
-                let mut taken = 0;
+                // Frames of tiles taken at once (or a lag): what says the
+                // socket is behind. Chat and presence frames travel beside
+                // the tiles of the same flush and say nothing of the sort.
+                let (mut tiles, mut dropped) = (0, 0);
                 let mut next = match woken {
                     Some(Woken::Frame(frame)) => Some(frame),
                     _ => None,
@@ -74,20 +77,25 @@ impl Subscription {
                         },
                     };
                     match frame {
-                        Ok(frame) => outbox.push(frame),
-                        Err(RecvError::Lagged(_)) => catch_up(state, outbox, None),
+                        Ok(frame) => {
+                            tiles += usize::from(matches!(frame, Frame::Tiles(_)));
+                            dropped += outbox.push(frame);
+                        }
+                        Err(RecvError::Lagged(_)) => {
+                            tiles += 2;
+                            catch_up(state, outbox, None);
+                        }
                         Err(RecvError::Closed) => return false,
                     }
-                    taken += 1;
                 }
-                state.fanout.taken(taken);
+                state.fanout.taken(tiles);
+                count_dropped(state, dropped);
             }
             // Its mailbox counts for itself whether it keeps up.
             Self::Chunks(watching) => {
                 let delivery = watching.take();
-                for frame in delivery.frames {
-                    outbox.push(frame);
-                }
+                let dropped = delivery.frames.into_iter().map(|f| outbox.push(f)).sum();
+                count_dropped(state, dropped);
                 if let Some(lost_from) = delivery.lost_from {
                     catch_up(state, outbox, Some(lost_from.saturating_sub(1)));
                 }
@@ -119,6 +127,12 @@ impl Subscription {
         if let Self::Chunks(watching) = self {
             watching.leave(outbox.watched());
         }
+    }
+}
+
+fn count_dropped(state: &AppState, chat_lines: u64) {
+    if chat_lines > 0 {
+        state.metrics.sockets.chat_dropped.inc_by(chat_lines);
     }
 }
 
