@@ -32,6 +32,10 @@ FIGURES = [
     ("converged", "verify.converged", None),
     ("chat posted/s", "chat_posted_per_s", "{:,.1f}"),
     ("chat lines/s delivered", "chat_lines_per_s", "{:,.0f}"),
+    ("chat seen p50 ms", "chat_seen_ms.p50", "{:.0f}"),
+    ("chat seen p99 ms", "chat_seen_ms.p99", "{:.0f}"),
+    ("chat lines missed", "chat_missed", "{:,.0f}"),
+    ("chat lines dropped/s", "server.chat_lines_dropped_per_s", "{:,.0f}"),
 ]
 
 
@@ -71,7 +75,7 @@ for scenario, servers in by_scenario.items():
             else:
                 values.append(get(result, key))
         # The chat's rows only where a run chatted.
-        if key and key.startswith("chat") and not any(values):
+        if key and "chat" in key and not any(get(r, "chat_posted_per_s") for r in (canvas, reference) if r):
             continue
         ratio = ""
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and values[1]:

@@ -27,7 +27,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc,
     },
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 use tokio::{
     net::TcpStream,
@@ -127,6 +127,15 @@ pub struct Report {
     pub epoch: u64,
     pub canvas: Option<Vec<u8>>,
     pub acks: Latencies,
+    /// An observer's: from each chat line's posting (its `at_ms`, the
+    /// server's clock, this machine's) to its arrival, for lines that
+    /// arrived in the window.
+    pub chat_seen: Latencies,
+    /// An observer's: the id of the last chat line it saw in the window,
+    /// and the lines it never saw between the first and that one (ids are
+    /// consecutive per canvas, in the order posted).
+    pub chat_last_id: Option<u64>,
+    pub chat_missed: u64,
     /// Its accepted placements sent in the window: seq and send time (µs).
     pub placed: Vec<(u64, u64)>,
     /// Every placement it was told was accepted: seq and tile (`--audit`).
@@ -536,9 +545,15 @@ impl Client {
                 }
             }
             Some(&kind::PRESENCE) => counters.add(Count::PresenceFrames, 1),
-            Some(&kind::CHAT_LINE) => counters.add(Count::ChatLines, 1),
+            Some(&kind::CHAT_LINE) => {
+                counters.add(Count::ChatLines, 1);
+                self.on_chat(&frame);
+            }
             Some(&kind::CHAT_LINES) => match frame.get(1) {
-                Some(&count) => counters.add(Count::ChatLines, u64::from(count)),
+                Some(&count) => {
+                    counters.add(Count::ChatLines, u64::from(count));
+                    self.on_chat(&frame);
+                }
                 None => counters.add(Count::BadFrames, 1),
             },
             Some(&kind::CHAT_RESULT) => match frame.get(1) {
@@ -603,6 +618,31 @@ impl Client {
                 let actions = replica.sync.received(&tiles);
                 replica.perform(actions, &self.shared.http, &self.target);
             }
+        }
+    }
+
+    /// An observer times each chat line of `frame` (decoded there only:
+    /// every client decoding every line would load the machine the server
+    /// runs on).
+    fn on_chat(&mut self, frame: &Bytes) {
+        if !self.role.observer || !self.shared.in_window(micros(self.shared.start)) {
+            return;
+        }
+        let lines = match ServerMessage::decode(frame) {
+            Ok(ServerMessage::ChatLine(line)) => vec![line],
+            Ok(ServerMessage::ChatLines(lines)) => lines,
+            _ => return self.shared.counters.add(Count::BadFrames, 1),
+        };
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        for line in lines {
+            let ms = now_ms.saturating_sub(line.at_ms);
+            self.report.chat_seen.0.push(ms as f64);
+            if let Some(last) = self.report.chat_last_id {
+                self.report.chat_missed += line.id.saturating_sub(last + 1);
+            }
+            self.report.chat_last_id = Some(line.id);
         }
     }
 

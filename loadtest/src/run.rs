@@ -144,7 +144,7 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
         tokio::spawn(flood::run(targets, sources.clone(), rate, until))
     });
     tokio::time::sleep(options.warmup).await;
-    let encodings_before = encodings(&http, &options.targets).await;
+    let counters_before = server_counters(&http, &options.targets).await;
     let window = sample(&shared.counters, &options.pids);
     shared
         .window_start
@@ -160,7 +160,7 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
         .window_end
         .store(micros(shared.start), Ordering::Relaxed);
     let end = sample(&shared.counters, &options.pids);
-    let encodings_after = encodings(&http, &options.targets).await;
+    let counters_after = server_counters(&http, &options.targets).await;
     phase.send_replace(Phase::Stopped);
     let flood = match flood {
         Some(flood) => flood.await.ok(),
@@ -195,9 +195,11 @@ pub async fn run(options: &Options, measuring: Handle) -> Result<Outcome, String
     if let Some(flood) = flood {
         figures["http"] = flood;
     }
-    if let (Some(before), Some(after)) = (encodings_before, encodings_after) {
+    if let (Some(before), Some(after)) = (counters_before, counters_after) {
         let seconds = end.at.duration_since(window.at).as_secs_f64();
-        figures["server"]["snapshot_encodings_per_s"] = json!(round3((after - before) / seconds));
+        for ((_, key), (before, after)) in SERVER_COUNTERS.iter().zip(before.iter().zip(&after)) {
+            figures["server"][*key] = json!(round3((after - before) / seconds));
+        }
     }
     figures["clients_failed"] = json!(connect_errors.len());
     let mut converged = None;
@@ -242,10 +244,30 @@ fn sources(count: usize) -> Vec<Option<IpAddr>> {
         .collect()
 }
 
-/// Snapshot encodings the targets made so far (`canvas_snapshot_encodings_total`
-/// of every format, summed), when they all expose it.
-async fn encodings(http: &reqwest::Client, targets: &[String]) -> Option<f64> {
-    let mut total = 0.0;
+/// The Canvas counters a run reports per second of its window, summed
+/// over the targets (every series of each, whatever its labels), and the
+/// key each is reported under in `server`.
+const SERVER_COUNTERS: [(&str, &str); 3] = [
+    (
+        "canvas_snapshot_encodings_total",
+        "snapshot_encodings_per_s",
+    ),
+    // Chat lines dropped on the way to sockets that fell behind: what
+    // tells lines lost from lines still in flight when a run stops.
+    (
+        "canvas_websocket_chat_lines_dropped_total",
+        "chat_lines_dropped_per_s",
+    ),
+    ("canvas_websocket_catch_ups_total", "catch_ups_per_s"),
+];
+
+/// [`SERVER_COUNTERS`] as the targets' `/metrics` say now, when they all
+/// expose them (refserver does not).
+async fn server_counters(
+    http: &reqwest::Client,
+    targets: &[String],
+) -> Option<[f64; SERVER_COUNTERS.len()]> {
+    let mut totals = [0.0; SERVER_COUNTERS.len()];
     for target in targets {
         let text = http
             .get(format!("{target}/metrics"))
@@ -255,17 +277,22 @@ async fn encodings(http: &reqwest::Client, targets: &[String]) -> Option<f64> {
             .text()
             .await
             .ok()?;
-        let counts: Vec<f64> = text
-            .lines()
-            .filter(|line| line.starts_with("canvas_snapshot_encodings_total{"))
-            .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
-            .collect();
-        if counts.is_empty() {
-            return None;
+        for ((name, _), total) in SERVER_COUNTERS.iter().zip(&mut totals) {
+            let counts: Vec<f64> = text
+                .lines()
+                .filter(|line| {
+                    line.strip_prefix(name)
+                        .is_some_and(|rest| rest.starts_with(['{', ' ']))
+                })
+                .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
+                .collect();
+            if counts.is_empty() {
+                return None;
+            }
+            *total += counts.iter().sum::<f64>();
         }
-        total += counts.iter().sum::<f64>();
     }
-    Some(total)
+    Some(totals)
 }
 
 /// Placers first, then one observer per target (its first client that does
@@ -391,10 +418,12 @@ fn figures(
 
     let mut acks = Latencies::default();
     let mut visible = Latencies::default();
+    let mut chat_seen = Latencies::default();
     let mut unmatched = 0;
     let targets = options.targets.len();
     for (index, report) in reports.iter_mut() {
         acks.0.append(&mut report.acks.0);
+        chat_seen.0.append(&mut report.chat_seen.0);
         // Seen at the next target (the same one when there is one).
         let seen = &shared.seen[(*index % targets + 1) % targets];
         for &(seq, sent) in &report.placed {
@@ -500,6 +529,11 @@ fn figures(
         "chat_posted_per_s": per_s(Count::ChatPosted),
         "chat_refused": all.get(Count::ChatRefused),
         "chat_lines_per_s": per_s(Count::ChatLines),
+        // From a line's posting to its arrival at the observers, and the
+        // lines they missed (a count that does not depend on the window's
+        // edges, unlike the rates above).
+        "chat_seen_ms": chat_seen.summary(),
+        "chat_missed": reports.iter().map(|(_, r)| r.chat_missed).sum::<u64>(),
         "errors": reports.iter().flat_map(|(_, r)| r.errors.iter().cloned()).take(10).collect::<Vec<_>>(),
         "server": {
             "cpu_cores": round3(server_cpu),
