@@ -372,6 +372,14 @@ impl Client {
                         break;
                     }
                     if placing {
+                        // Chatters post from now, each at its offset: a
+                        // ticker left running since the connection would
+                        // fire all of them at once, in bursts every period.
+                        if let (Some(ticker), Some(Pace::Every { offset, .. })) =
+                            (chatter.as_mut(), self.role.chat)
+                        {
+                            ticker.reset_at(tokio::time::Instant::now() + offset);
+                        }
                         if let Some(Pace::Window(window)) = self.role.place {
                             if self.fill_window(window).await.is_err() {
                                 break;
