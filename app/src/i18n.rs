@@ -142,6 +142,9 @@ pub struct AdminTexts {
     pub resolved: fn(&str) -> String,
     pub chat: &'static str,
     pub no_chat: &'static str,
+    /// The field naming the faction whose channel is shown.
+    pub chat_channel: &'static str,
+    pub chat_channel_canvas: &'static str,
     pub remove: &'static str,
     pub mute_hour: &'static str,
     pub chat_removed: fn(u64, bool) -> String,
@@ -220,6 +223,8 @@ pub const ADMIN_EN: AdminTexts = AdminTexts {
     },
     chat: "Chat (newest first)",
     no_chat: "No messages.",
+    chat_channel: "Faction channel (its id; empty: the canvas's)",
+    chat_channel_canvas: "the canvas's",
     remove: "Remove",
     mute_hour: "Mute 1 h",
     chat_removed: |id, removed| {
@@ -304,6 +309,8 @@ pub const ADMIN_FR: AdminTexts = AdminTexts {
     },
     chat: "Discussion (les plus récents d'abord)",
     no_chat: "Aucun message.",
+    chat_channel: "Canal d'une faction (son numéro ; vide : celui du canevas)",
+    chat_channel_canvas: "celui du canevas",
     remove: "Retirer",
     mute_hour: "Rendre muet 1 h",
     chat_removed: |id, removed| {

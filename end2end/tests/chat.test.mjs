@@ -1,7 +1,8 @@
 // The chat through the browser, across two instances on one Redis: a
 // message written on a page served by one instance reaches a page served by
 // the other, with its place as a link that moves the view; a message a
-// moderator removes leaves both pages.
+// moderator removes leaves both pages; moderators read a faction's channel
+// too.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -147,4 +148,43 @@ test("a player reports a message; on /admin its report removes it from every pag
   await admin.context().close();
   await writer.context().close();
   await reader.context().close();
+});
+
+test("on /admin a moderator reads a faction's channel and removes a message from it", async () => {
+  const member = await openCanvas(browser, second.base);
+  const founded = await member.evaluate(async () => {
+    const response = await fetch("/api/factions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Quiet Room", tag: "qrm", color: "#336699" }),
+    });
+    return response.json();
+  });
+  assert.ok(founded.id, JSON.stringify(founded));
+  // A new page takes the faction's channel with its connection.
+  await member.reload();
+  await member.waitForSelector('.app[data-connection="live"]', { timeout: 30_000 });
+  await member.click(".chat-panel summary");
+  await member.click('.chat-channel:text("My faction")');
+  await member.fill(".chat-input", "only for the room");
+  await member.click(".chat-form button");
+  const mine = member.locator(".chat-line", { hasText: "only for the room" });
+  await mine.waitFor();
+
+  const admin = await signedInAdmin(first.base);
+  const listed = admin.locator(".admin-chat-line", { hasText: "only for the room" });
+  // Not the canvas's channel: the faction's, by its id.
+  await admin.waitForSelector(".admin-chat-panel");
+  assert.equal(await listed.count(), 0);
+  await admin.fill(".admin-chat-channel input", String(founded.id));
+  await admin.press(".admin-chat-channel input", "Enter");
+  await listed.waitFor();
+  assert.match(await listed.textContent(), /\[QRM\]/);
+  await listed.locator(".admin-chat-remove").click();
+  await admin.waitForFunction(() => document.querySelector(".admin-result").textContent.includes("removed"));
+  await mine.waitFor({ state: "detached" });
+  await listed.waitFor({ state: "detached" });
+  assert.deepEqual(member.problems, []);
+  await admin.context().close();
+  await member.context().close();
 });

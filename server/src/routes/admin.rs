@@ -701,21 +701,27 @@ pub async fn audit(
     Ok(Json(AuditLog { entries }))
 }
 
-/// `GET /api/admin/chat?count=N`: the chat's kept messages (at most 100),
-/// newest first.
+/// `GET /api/admin/chat?count=N[&faction=F]`: the kept messages (at most
+/// 100) of the canvas's channel, or of faction `F`'s, newest first.
 pub async fn chat(
     State(state): State<AppState>,
     _: Moderator,
     RawQuery(query): RawQuery,
 ) -> Result<Json<ChatMessages>, ApiError> {
+    #[derive(Deserialize)]
+    struct Channel {
+        faction: Option<u64>,
+    }
     let count = count(query.as_deref(), 50, crate::backend::CHAT_KEPT)?;
+    let Channel { faction } = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|_| bad("faction must be a faction's id"))?;
     let messages = state
         .store
-        .recent_chat(None, count)
+        .recent_chat(faction, count)
         .await?
         .into_iter()
         .rev()
-        .map(|line| chat_message(line, None))
+        .map(|line| chat_message(line, faction))
         .collect();
     Ok(Json(ChatMessages { messages }))
 }

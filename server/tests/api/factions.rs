@@ -348,6 +348,41 @@ async fn a_member_reports_a_message_of_the_factions_channel_and_a_moderator_remo
         (message["text"].as_str(), message["faction"].as_u64()),
         (Some("something rude"), Some(id))
     );
+    // Moderators read the faction's channel too, apart from the canvas's.
+    let kept = |query: String| {
+        let app = &app;
+        async move {
+            let answer: Value = app
+                .http
+                .get(app.url(&format!("/api/admin/chat{query}")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["messages"].as_array().unwrap().clone()
+        }
+    };
+    let channel = kept(format!("?faction={id}")).await;
+    assert_eq!(
+        (channel[0]["text"].as_str(), channel[0]["faction"].as_u64()),
+        (Some("something rude"), Some(id))
+    );
+    assert!(
+        kept(String::new()).await.is_empty(),
+        "not the canvas's channel"
+    );
+    let status = app
+        .http
+        .get(app.url("/api/admin/chat?faction=blue"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 400);
     let removed: Value = app
         .http
         .post(app.url("/api/admin/chat/remove"))
@@ -370,6 +405,7 @@ async fn a_member_reports_a_message_of_the_factions_channel_and_a_moderator_remo
     .await
     .expect("the removal reaches the member's page");
     assert_eq!(gone, line.id);
+    assert!(kept(format!("?faction={id}")).await.is_empty());
 }
 
 #[tokio::test]

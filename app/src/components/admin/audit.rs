@@ -8,9 +8,10 @@ use leptos::prelude::*;
 #[component]
 pub(super) fn AuditPanel(desk: Desk) -> AnyView {
     let entries = RwSignal::new(Vec::<AuditRecord>::new());
-    desk.watch("audit?count=20", move |log: AuditLog| {
-        entries.set(log.entries)
-    });
+    desk.watch(
+        || "audit?count=20".into(),
+        move |log: AuditLog| entries.set(log.entries),
+    );
     let rows = move || {
         entries
             .get()

@@ -1,6 +1,7 @@
-//! The chat as moderators see it: the kept messages, newest first, each
-//! with its author's handle, to remove for everyone or to mute its author
-//! for an hour. Read again after each action.
+//! The chat as moderators see it: the kept messages of the canvas's
+//! channel, or of a faction's (by its id, as reports give it), newest
+//! first, each with its author's handle, to remove for everyone or to mute
+//! its author for an hour. Read again after each action.
 
 use super::Desk;
 use crate::api::{ChatMessage, ChatMessages, ChatMute, ChatRemove};
@@ -10,9 +11,15 @@ use leptos::prelude::*;
 pub(super) fn ChatPanel(desk: Desk) -> AnyView {
     let t = desk.t;
     let messages = RwSignal::new(Vec::<ChatMessage>::new());
-    desk.watch("chat?count=50", move |kept: ChatMessages| {
-        messages.set(kept.messages)
-    });
+    // The faction whose channel is shown (`None`: the canvas's).
+    let channel = RwSignal::new(None::<u64>);
+    desk.watch(
+        move || match channel.get() {
+            Some(faction) => format!("chat?count=50&faction={faction}"),
+            None => "chat?count=50".to_owned(),
+        },
+        move |kept: ChatMessages| messages.set(kept.messages),
+    );
     let rows = move || {
         let kept = messages.get();
         if kept.is_empty() {
@@ -23,14 +30,15 @@ pub(super) fn ChatPanel(desk: Desk) -> AnyView {
                 {kept
                     .into_iter()
                     .map(|message| {
-                        let (id, player) = (message.id, message.player.clone());
+                        let (id, faction) = (message.id, message.faction);
+                        let player = message.player.clone();
                         let author = message.name.clone().unwrap_or_else(|| message.player.clone());
                         let remove = move |_| {
                             desk.act(
                                 "chat/remove",
                                 ChatRemove {
                                     id,
-                                    faction: None,
+                                    faction,
                                     removed: false,
                                 },
                                 |t, answer: &ChatRemove| (t.chat_removed)(answer.id, answer.removed),
@@ -62,6 +70,15 @@ pub(super) fn ChatPanel(desk: Desk) -> AnyView {
     view! {
         <section class="admin-chat-panel">
             <h2>{t.chat}</h2>
+            <label class="admin-chat-channel">
+                {t.chat_channel}
+                <input
+                    type="text"
+                    inputmode="numeric"
+                    placeholder=t.chat_channel_canvas
+                    on:change=move |event| channel.set(event_target_value(&event).trim().parse().ok())
+                />
+            </label>
             {rows}
         </section>
     }

@@ -95,15 +95,18 @@ impl Desk {
     /// in, and hands each answer to `show`.
     fn watch<T: DeserializeOwned + 'static>(
         self,
-        path: &'static str,
+        path: impl Fn() -> String + 'static,
         show: impl Fn(T) + Copy + 'static,
     ) {
         Effect::new(move |_| {
             let _ = self.version.get();
+            // Read in the effect: a path made of signals is read again as
+            // they change.
+            let path = path();
             let Some(signed) = self.signed.get() else {
                 return;
             };
-            browser::admin_get(signed, self.url(path), move |answer| {
+            browser::admin_get(signed, self.url(&path), move |answer| {
                 if let Ok(answer) = answer {
                     show(answer);
                 }

@@ -139,7 +139,10 @@ fn decide(desk: Desk, report: &ReportRecord, verdict: Verdict) {
 #[component]
 pub(super) fn ReportsPanel(size: CanvasSize, desk: Desk) -> AnyView {
     let reports = RwSignal::new(Vec::<ReportRecord>::new());
-    desk.watch("reports", move |queue: Reports| reports.set(queue.reports));
+    desk.watch(
+        || "reports".into(),
+        move |queue: Reports| reports.set(queue.reports),
+    );
     let rows = move || {
         let current = desk.version.get();
         reports

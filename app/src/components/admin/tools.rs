@@ -200,7 +200,10 @@ pub(super) fn TargetTools(desk: Desk) -> AnyView {
 #[component]
 pub(super) fn FreezeTool(desk: Desk) -> AnyView {
     let frozen = RwSignal::new(false);
-    desk.watch("status", move |status: Frozen| frozen.set(status.frozen));
+    desk.watch(
+        || "status".into(),
+        move |status: Frozen| frozen.set(status.frozen),
+    );
     let toggle = move |_: ev::MouseEvent| {
         let body = Frozen {
             frozen: !frozen.get_untracked(),
