@@ -195,8 +195,22 @@ impl Outbox {
 
     /// The connection's player is in `faction` (or none) from now on:
     /// its channel's messages are queued, and no other faction's.
+    /// The faction's messages still queued go if it is not the player's
+    /// faction any more.
     pub fn set_faction(&mut self, faction: Option<u64>) {
-        self.faction = faction.unwrap_or(0);
+        let faction = faction.unwrap_or(0);
+        if faction != self.faction {
+            self.chat
+                .retain(|frame| frame.first() != Some(&kind::FACTION_CHAT_LINE));
+        }
+        self.faction = faction;
+    }
+
+    /// Whether a message of the player's faction's channel waits.
+    pub fn holds_faction_chat(&self) -> bool {
+        self.chat
+            .iter()
+            .any(|frame| frame.first() == Some(&kind::FACTION_CHAT_LINE))
     }
 
     /// The faction whose channel the connection takes, if any.
@@ -638,6 +652,21 @@ mod tests {
         };
         assert_eq!(first[0].id, 6, "the oldest kept is the third flush's");
         assert_eq!(outbox.push(Frame::Chat(line(1_000))), 0, "room again");
+    }
+
+    #[test]
+    fn a_faction_left_takes_its_queued_messages_with_it() {
+        let mut outbox = Outbox::new(version(0));
+        outbox.set_faction(Some(5));
+        let bytes = Bytes::from_static(&[kind::FACTION_CHAT_LINE, 0]);
+        outbox.push(Frame::FactionChat { faction: 5, bytes });
+        outbox.push(Frame::Chat(Bytes::from_static(&[kind::CHAT_REMOVED, 0])));
+        assert!(outbox.holds_faction_chat());
+        outbox.set_faction(None);
+        assert!(!outbox.holds_faction_chat());
+        let frames = outbox.take(&mirror()).frames;
+        assert_eq!(frames.len(), 1, "the global channel's frame stays");
+        assert_eq!(frames[0][0], kind::CHAT_REMOVED);
     }
 
     #[test]

@@ -286,6 +286,41 @@ async fn a_factions_channel_reaches_its_members_on_every_instance_and_nobody_els
         .await
         .expect("the channel's history");
     assert_eq!(line.text, "meet at (5, 5)");
+
+    // Removed by the owner, bob's open sockets stop taking the channel
+    // (well before their next heartbeat, 20 s away).
+    let mine: Value = b
+        .http
+        .get(b.url("/api/factions/mine"))
+        .header("cookie", &bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let handle = mine["player"].as_str().unwrap();
+    let path = format!("/api/factions/{id}/members/{handle}");
+    let (status, _) = post(&a, &path, &ann, json!({"role": null})).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    ann_ws
+        .send(ClientMessage::FactionChat {
+            text: "bob is gone".into(),
+        })
+        .await;
+    loop {
+        if let ServerMessage::ChatResult { status, .. } = ann_ws.recv().await {
+            assert_eq!(status, ChatStatus::Sent);
+            break;
+        }
+    }
+    for ws in [&mut bob_ws, &mut later] {
+        assert!(
+            next_line(ws, true).await.is_none(),
+            "a removed member reads the channel no more"
+        );
+    }
 }
 
 #[tokio::test]

@@ -95,6 +95,13 @@ const WATCH_BURST: u32 = 20;
 /// becoming a flood of store calls).
 const CHAT_BURST: u32 = 3;
 const CHAT_EVERY: Duration = Duration::from_secs(1);
+
+/// A faction's message is written to a socket only if its player's
+/// membership was looked up at most this long ago (else it is looked up
+/// again first): a member removed from a faction reads at most this much
+/// more of its channel. One store read per socket per this while the
+/// faction talks, none while it does not.
+const FACTION_RECHECK: Duration = Duration::from_secs(2);
 const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// How long a client is told to wait when the store is unavailable.
@@ -218,6 +225,8 @@ pub(super) struct Connection<S> {
     stall: Option<Pin<Box<tokio::time::Sleep>>>,
     /// When this socket next records its delivery lag.
     next_lag_sample: Instant,
+    /// When the player's faction was last looked up.
+    faction_checked: Instant,
 }
 
 /// A socket that watched chunks leaves the fan-out's index of them, however
@@ -265,6 +274,7 @@ impl<S: Transport> Connection<S> {
             _permit: permit,
             last_heard: ClockInstant::now(),
             next_lag_sample: Instant::now(),
+            faction_checked: Instant::now(),
             stall: None,
             state,
         }
@@ -334,6 +344,13 @@ impl<S: Transport> Connection<S> {
                 woken = self.frames.next() => {
                     if !self.frames.take_into(Some(woken), &mut self.outbox, &self.state) {
                         return Ok(());
+                    }
+                    if self.outbox.holds_faction_chat()
+                        && self.faction_checked.elapsed() >= FACTION_RECHECK
+                    {
+                        // Boxed, as below. A failed look-up keeps the
+                        // faction known (the store is down: so is its chat).
+                        let _ = Box::pin(self.refresh_faction()).await;
                     }
                     self.write_outbox().await?;
                 }
@@ -427,6 +444,7 @@ impl<S: Transport> Connection<S> {
             .await?;
         let faction = badges.into_iter().flatten().next().map(|b| b.faction);
         self.outbox.set_faction(faction);
+        self.faction_checked = Instant::now();
         Ok(faction)
     }
 
