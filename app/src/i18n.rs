@@ -460,6 +460,8 @@ pub struct Texts {
     pub join_faction: &'static str,
     pub invite_link: &'static str,
     pub invite_link_note: &'static str,
+    pub revoke_invites: &'static str,
+    pub invites_revoked: &'static str,
     pub leave_faction: &'static str,
     /// `owner`, `officer`, `member`, as shown.
     pub role_name: fn(&str) -> &'static str,
@@ -651,6 +653,8 @@ pub const EN: Texts = Texts {
     join_faction: "Join",
     invite_link: "Make an invitation link",
     invite_link_note: "Anyone with this link may join for a week.",
+    revoke_invites: "Revoke invitations",
+    invites_revoked: "Every invitation link given so far no longer works.",
     leave_faction: "Leave the faction",
     role_name: |role| match role {
         "owner" => "owner",
@@ -861,6 +865,8 @@ pub const FR: Texts = Texts {
     join_faction: "Rejoindre",
     invite_link: "Créer un lien d'invitation",
     invite_link_note: "Quiconque a ce lien peut rejoindre pendant une semaine.",
+    revoke_invites: "Révoquer les invitations",
+    invites_revoked: "Aucun lien d'invitation donné jusqu'ici ne fonctionne plus.",
     leave_faction: "Quitter la faction",
     role_name: |role| match role {
         "owner" => "chef",

@@ -137,6 +137,19 @@ test("a faction founded and joined by its invitation link shows its tag in place
     null,
     { timeout: 15_000 },
   );
+
+  // Revoked, the link given earlier lets nobody else in. (The chat's
+  // panel took the owner's dock: the faction's opens again.)
+  if (!(await owner.locator(".faction-revoke").isVisible())) await owner.click(".faction-panel summary");
+  await owner.click(".faction-revoke");
+  await owner.waitForSelector(".faction-revoked");
+  assert.equal(await owner.locator(".faction-link").count(), 0);
+  const late = await openCanvas(browser, `${server.base}/?join=${invitation.searchParams.get("join")}`);
+  await late.click(".faction-join");
+  await late.waitForFunction(() => document.querySelector(".faction-refusal")?.textContent.includes("expired"));
+  assert.equal(await late.locator(".faction-title").count(), 0);
+  await late.context().close();
+
   assert.deepEqual(owner.problems, []);
   assert.deepEqual(member.problems, []);
   await owner.context().close();

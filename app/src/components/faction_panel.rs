@@ -32,6 +32,8 @@ pub fn FactionPanel(lang: Lang, base: String) -> AnyView {
     let mine = RwSignal::new(None::<Result<MyFaction, String>>);
     let refusal = RwSignal::new(None::<String>);
     let invitation = RwSignal::new(None::<String>);
+    // Set once the player revoked the faction's invitations.
+    let revoked = RwSignal::new(false);
     let join_code = RwSignal::new(None::<String>);
     let load = move || {
         browser::fetch_json(
@@ -132,8 +134,24 @@ pub fn FactionPanel(lang: Lang, base: String) -> AnyView {
                     format!("/api/factions/{id}/invites"),
                     (),
                     move |answer: Result<Option<Invitation>, String>| match answer {
-                        Ok(Some(made)) => invitation.set(Some(browser::absolute_url(&made.url))),
+                        Ok(Some(made)) => {
+                            revoked.set(false);
+                            invitation.set(Some(browser::absolute_url(&made.url)));
+                        }
                         Ok(None) => {}
+                        Err(why) => refusal.set(Some(why)),
+                    },
+                );
+            };
+            let revoke = move |_: ev::MouseEvent| {
+                browser::post_json(
+                    format!("/api/factions/{id}/invites/revoke"),
+                    (),
+                    move |answer: Result<Option<serde_json::Value>, String>| match answer {
+                        Ok(_) => {
+                            invitation.set(None);
+                            revoked.set(true);
+                        }
                         Err(why) => refusal.set(Some(why)),
                     },
                 );
@@ -169,6 +187,12 @@ pub fn FactionPanel(lang: Lang, base: String) -> AnyView {
                         <button type="button" class="faction-invite" on:click=invite>
                             {t.invite_link}
                         </button>
+                        <button type="button" class="faction-revoke" on:click=revoke>
+                            {t.revoke_invites}
+                        </button>
+                    })}
+                    {move || revoked.get().then(|| view! {
+                        <p class="faction-revoked" role="status">{t.invites_revoked}</p>
                     })}
                     {move || invitation.get().map(|link| view! {
                         <label class="faction-link">

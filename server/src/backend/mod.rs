@@ -420,6 +420,11 @@ pub trait FactionStore: Send + Sync + 'static {
     /// owner) for [`INVITATION_TTL`]: the faction's id.
     async fn invite(&self, by: &str, code: &str) -> FactionChange<u64>;
 
+    /// Every invitation to the faction of `by` (an officer or the owner)
+    /// stops working at once (a link that went where it should not): the
+    /// faction's id.
+    async fn revoke_invitations(&self, by: &str) -> FactionChange<u64>;
+
     /// `handle` joins the faction `code` invites to, as a member.
     async fn join_faction(&self, handle: &str, code: &str) -> FactionChange<u64>;
 

@@ -212,6 +212,25 @@ pub async fn invite(
     }))
 }
 
+/// `POST /api/factions/{id}/invites/revoke`: 204; every invitation to the
+/// player's faction (an officer's or the owner's) stops working, so a link
+/// that went where it should not lets nobody in.
+pub async fn revoke_invitations(
+    State(state): State<AppState>,
+    _: SameSite,
+    KnownSession(session): KnownSession,
+    Path(id): Path<u64>,
+) -> Result<StatusCode, ApiError> {
+    let by = player(&state, &session).await?;
+    let badges = state.store.badges(std::slice::from_ref(&by)).await?;
+    if badges.first().and_then(Option::as_ref).map(|b| b.faction) != Some(id) {
+        return Err(FactionRefusal::NotInAFaction.into());
+    }
+    state.store.revoke_invitations(&by).await??;
+    tracing::info!(faction = id, "invitations revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /api/factions/join` with `{"code"}`: joins as a member.
 pub async fn join(
     State(state): State<AppState>,

@@ -206,6 +206,10 @@ fn faction_routes() -> Router<AppState> {
         .route("/api/factions/{id}", get(factions::show))
         .route("/api/factions/{id}/invites", post(factions::invite))
         .route(
+            "/api/factions/{id}/invites/revoke",
+            post(factions::revoke_invitations),
+        )
+        .route(
             "/api/factions/{id}/members/{handle}",
             post(factions::set_role),
         )

@@ -92,6 +92,15 @@ async fn a_faction_is_founded_joined_by_invitation_and_its_tag_shows_beside_its_
     assert_eq!(joined["members"], 2);
     let (status, _) = post(&b, "/api/factions/join", &bob, json!({"code": "nope"})).await;
     assert_eq!(status, 410);
+    // Revoked (by the owner, not a member), the code lets nobody else in.
+    let revoke = format!("/api/factions/{id}/invites/revoke");
+    let (status, _) = post(&b, &revoke, &bob, json!({})).await;
+    assert_eq!(status, 403, "a member revokes nothing");
+    let (status, _) = post(&a, &revoke, &ann, json!({})).await;
+    assert_eq!(status, 204);
+    let cy = player(&b).await;
+    let (status, _) = post(&b, "/api/factions/join", &cy, json!({"code": code})).await;
+    assert_eq!(status, 410, "a revoked invitation");
     let mine: Value = b
         .http
         .get(b.url("/api/factions/mine"))

@@ -1299,11 +1299,31 @@ async fn factions_keep_one_owner_and_each_player_in_one_faction() {
             s.join_faction(&bob, code).await.unwrap(),
             Err(FactionRefusal::InAFaction)
         );
-        // A member invites nobody.
+        // A member invites nobody, nor revokes invitations.
         assert_eq!(
             s.invite(&bob, code).await.unwrap(),
             Err(FactionRefusal::NotAllowed)
         );
+        assert_eq!(
+            s.revoke_invitations(&bob).await.unwrap(),
+            Err(FactionRefusal::NotAllowed)
+        );
+        // Revoked, an owner's invitations let nobody in; a new one does.
+        let eve = SessionId::generate().handle();
+        assert_eq!(s.revoke_invitations(&ann).await.unwrap(), Ok(id));
+        assert_eq!(
+            s.join_faction(&eve, code).await.unwrap(),
+            Err(FactionRefusal::NoInvitation),
+            "{which}"
+        );
+        let fresh = "fedcba9876543210fedcba9876543210";
+        assert_eq!(s.invite(&ann, fresh).await.unwrap(), Ok(id));
+        assert_eq!(
+            s.join_faction(&eve, fresh).await.unwrap(),
+            Ok(id),
+            "{which}"
+        );
+        assert_eq!(s.leave_faction(&eve).await.unwrap(), Ok(id));
 
         // Roles: the owner names an officer; an officer removes a member
         // but names nobody; nobody changes the owner.
@@ -1347,7 +1367,7 @@ async fn factions_keep_one_owner_and_each_player_in_one_faction() {
         // once the boards are folded).
         let placer = SessionId::generate();
         let placer_handle = placer.handle();
-        assert_eq!(s.join_faction(&placer_handle, code).await.unwrap(), Ok(id));
+        assert_eq!(s.join_faction(&placer_handle, fresh).await.unwrap(), Ok(id));
         for x in [1, 2, 3] {
             assert!(accepted(store.place(&placer, "192.0.2.1", x).await));
         }

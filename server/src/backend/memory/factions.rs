@@ -93,6 +93,15 @@ impl Factions {
         Ok(id)
     }
 
+    pub(super) fn revoke(&mut self, by: &str) -> Result<u64, FactionRefusal> {
+        let (id, role) = self.role_of(by)?;
+        if !role.invites() {
+            return Err(FactionRefusal::NotAllowed);
+        }
+        self.invitations.retain(|_, (faction, _)| *faction != id);
+        Ok(id)
+    }
+
     pub(super) fn join(&mut self, handle: &str, code: &str) -> Result<u64, FactionRefusal> {
         let now = SystemTime::now();
         let id = match self.invitations.get(code) {

@@ -1022,6 +1022,10 @@ impl FactionStore for MemoryStore {
         Ok(self.shared().factions.invite(by, code))
     }
 
+    async fn revoke_invitations(&self, by: &str) -> FactionChange<u64> {
+        Ok(self.shared().factions.revoke(by))
+    }
+
     async fn join_faction(&self, handle: &str, code: &str) -> FactionChange<u64> {
         Ok(self.shared().factions.join(handle, code))
     }

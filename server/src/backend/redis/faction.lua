@@ -5,6 +5,7 @@
 -- ARGV: 1 the operation, 2 the faction prefix, then by operation:
 --   create: 3 founder, 4 name, 5 tag, 6 color, 7 now (unix ms)
 --   invite: 3 by, 4 code, 5 its time to live (s)
+--   revoke: 3 by (every invitation to their faction stops working)
 --   join:   3 handle, 4 code, 5 the most members a faction holds
 --   leave:  3 handle
 --   role:   3 by, 4 member, 5 their new role ('' removes them)
@@ -53,14 +54,33 @@ if op == 'invite' then
   if role ~= 'owner' and role ~= 'officer' then
     return refuse('not-allowed')
   end
-  redis.call('SET', p .. 'invite:' .. ARGV[4], id, 'EX', ARGV[5])
+  -- The faction's invitations' generation goes with the id: revoking
+  -- them is moving it on, whatever the number of codes out.
+  local generation = redis.call('HGET', p .. id, 'invites') or '0'
+  redis.call('SET', p .. 'invite:' .. ARGV[4], id .. ':' .. generation, 'EX', ARGV[5])
+  return {'ok', id}
+end
+
+if op == 'revoke' then
+  local id, role = role_of(ARGV[3])
+  if not id then
+    return refuse('not-in-a-faction')
+  end
+  if role ~= 'owner' and role ~= 'officer' then
+    return refuse('not-allowed')
+  end
+  redis.call('HINCRBY', p .. id, 'invites', 1)
   return {'ok', id}
 end
 
 if op == 'join' then
   local handle = ARGV[3]
-  local id = redis.call('GET', p .. 'invite:' .. ARGV[4])
+  local id, generation = string.match(redis.call('GET', p .. 'invite:' .. ARGV[4]) or '',
+    '^(%d+):?(%d*)$')
   if not id or redis.call('EXISTS', p .. id) == 0 then
+    return refuse('no-invitation')
+  end
+  if (redis.call('HGET', p .. id, 'invites') or '0') ~= (generation ~= '' and generation or '0') then
     return refuse('no-invitation')
   end
   if redis.call('HEXISTS', of, handle) == 1 then

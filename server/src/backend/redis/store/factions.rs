@@ -116,6 +116,10 @@ impl FactionStore for RedisStore {
         self.change_faction("invite", &[by, code, &ttl]).await
     }
 
+    async fn revoke_invitations(&self, by: &str) -> FactionChange<u64> {
+        self.change_faction("revoke", &[by]).await
+    }
+
     async fn join_faction(&self, handle: &str, code: &str) -> FactionChange<u64> {
         let max = MAX_MEMBERS.to_string();
         self.change_faction("join", &[handle, code, &max]).await
