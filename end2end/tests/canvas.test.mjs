@@ -368,6 +368,10 @@ test("two templates at once, each with its own progress, from one link", async (
   const url = new URL(page.url());
   assert.equal(url.searchParams.has("template2"), false);
   assert.equal(url.searchParams.get("tx"), "10");
+  // An empty slot keeps no canvas-sized overlay: its canvas is one pixel.
+  const widths = await page.$$eval(".template-canvas", (all) => all.map((canvas) => canvas.width));
+  assert.ok(widths[0] > 1, `${widths}`);
+  assert.deepEqual(widths.slice(1), [1, 1]);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

@@ -21,12 +21,16 @@ pub struct Template {
     canvas: HtmlCanvasElement,
     layer: Layer,
     pattern: Pattern,
-    /// The canvas pixels the pattern and the overlay cover.
+    /// The canvas pixels the pattern and the overlay cover: one pixel
+    /// ([`PLACEHOLDER`]) while the slot holds no image, so that an empty
+    /// slot costs no canvas-sized buffers.
     window: Window,
-    /// On a canvas served by chunk, the canvas's size: the window is then
-    /// the template's own rectangle, and the overlay is placed over it on
-    /// the board. `None`: the window is the whole canvas.
-    follows: Option<CanvasSize>,
+    /// The canvas's size.
+    size: CanvasSize,
+    /// Served by chunk: the window is then the template's own rectangle,
+    /// and the overlay is placed over it on the board. Otherwise the
+    /// window of an image is the whole canvas.
+    by_chunk: bool,
     /// The canvas's colors, which the image's are matched to.
     colors: u8,
     /// The image as loaded, kept to convert it again (dithered or not).
@@ -54,6 +58,16 @@ struct Symbols {
     height: u32,
 }
 
+/// An empty slot's window: one pixel, at the origin.
+const PLACEHOLDER: Window = Window {
+    x: 0,
+    y: 0,
+    size: CanvasSize {
+        width: 1,
+        height: 1,
+    },
+};
+
 /// The largest image drawn with symbols (a 256 × 256 template: 6.5 MB of
 /// overlay).
 pub const MAX_SYMBOLS_AREA: u32 = 65_536;
@@ -67,21 +81,17 @@ impl Template {
         by_chunk: bool,
         colors: u8,
     ) -> Option<Self> {
-        let window = Window::whole(if by_chunk {
-            CanvasSize {
-                width: 1,
-                height: 1,
-            }
-        } else {
-            size
-        });
+        let window = PLACEHOLDER;
+        canvas.set_width(1);
+        canvas.set_height(1);
         set_grid(&canvas, window.size);
         Some(Self {
             layer: Layer::new(&canvas, window.size)?,
             canvas,
             pattern: Pattern::new(window.size, colors),
             window,
-            follows: by_chunk.then_some(size),
+            size,
+            by_chunk,
             colors,
             image: None,
             pace: Pace::default(),
@@ -94,9 +104,10 @@ impl Template {
     /// The canvas pixels a `width × height` template at `origin` covers
     /// (`None`: none of them is on the canvas).
     pub fn window_for(&self, origin: (i32, i32), width: u32, height: u32) -> Option<Window> {
-        match self.follows {
-            Some(size) => Window::under(size, origin, width, height),
-            None => Some(self.window),
+        if self.by_chunk {
+            Window::under(self.size, origin, width, height)
+        } else {
+            Some(Window::whole(self.size))
         }
     }
 
@@ -178,12 +189,13 @@ impl Template {
             .set_property("opacity", &opacity.clamp(0.0, 1.0).to_string());
     }
 
-    /// Drops the template and hides its overlay.
+    /// Drops the template, hides its overlay and lets its buffers go.
     pub fn clear(&mut self) {
-        self.pattern.clear();
         self.image = None;
         self.canvas.set_hidden(true);
-        self.layer.fill(|_| [0; 4]);
+        self.use_window(PLACEHOLDER);
+        self.pattern = Pattern::new(PLACEHOLDER.size, self.colors);
+        self.pattern.show_only(self.only);
         self.drop_symbols();
     }
 
@@ -284,7 +296,7 @@ impl Template {
         }
         // Over a canvas sent whole the board is the canvas at any size: the
         // symbols are placed in its percents; over chunks, in its pixels.
-        let whole = self.follows.is_none().then_some(self.window.size);
+        let whole = (!self.by_chunk).then_some(self.window.size);
         let Some(mut symbols) = Symbols::new(
             &self.canvas,
             self.pattern.origin(),
@@ -319,23 +331,26 @@ impl Template {
         }
     }
 
-    /// On a canvas served by chunk: the overlay takes `window`'s size and
-    /// place on the board.
+    /// The overlay takes `window`'s size (and, on a canvas served by
+    /// chunk, its place on the board; over a canvas sent whole it covers
+    /// the board at any size).
     fn use_window(&mut self, window: Window) {
-        if self.follows.is_none() || window == self.window {
+        if window == self.window {
             return;
         }
         let (width, height) = (window.size.width, window.size.height);
         self.canvas.set_width(u32::from(width));
         self.canvas.set_height(u32::from(height));
-        let style = self.canvas.style();
-        for (property, value) in [
-            ("left", window.x),
-            ("top", window.y),
-            ("width", width),
-            ("height", height),
-        ] {
-            let _ = style.set_property(property, &format!("{value}px"));
+        if self.by_chunk {
+            let style = self.canvas.style();
+            for (property, value) in [
+                ("left", window.x),
+                ("top", window.y),
+                ("width", width),
+                ("height", height),
+            ] {
+                let _ = style.set_property(property, &format!("{value}px"));
+            }
         }
         if let Some(layer) = Layer::new(&self.canvas, window.size) {
             self.layer = layer;

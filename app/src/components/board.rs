@@ -49,7 +49,9 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> AnyView {
                 "travel-canvas",
                 Some(t.canvas_past),
             )}
-            {(0..TEMPLATE_SLOTS).map(|_| overlay(size, "template-canvas", None)).collect_view()}
+            // A template's overlay takes the canvas's size once it holds an
+            // image (the client sizes it): an empty one costs nothing.
+            {(0..TEMPLATE_SLOTS).map(|_| overlay(PLACEHOLDER, "template-canvas", None)).collect_view()}
             {overlay(size, "heat-canvas", None)}
         }
         .into_any()
@@ -174,6 +176,12 @@ pub fn Board(size: CanvasSize, live: LiveState, base: String) -> AnyView {
 
 /// A canvas the size of the board over it, hidden until the client shows
 /// it; `label` for one a screen reader should name, else it is decoration.
+/// An overlay's size until the client sizes it.
+const PLACEHOLDER: CanvasSize = CanvasSize {
+    width: 1,
+    height: 1,
+};
+
 fn overlay(size: CanvasSize, class: &'static str, label: Option<&'static str>) -> impl IntoView {
     view! {
         <canvas
