@@ -74,6 +74,17 @@ fn within_limit(state: &AppState, address: ClientAddress) -> Result<(), ApiError
     }
 }
 
+/// Refuses a change whose path names a faction other than the player's
+/// (the store then checks their role in it).
+async fn member_of(state: &AppState, handle: &str, id: u64) -> Result<(), ApiError> {
+    let badges = state.store.badges(&[handle.to_owned()]).await?;
+    if badges.first().and_then(Option::as_ref).map(|b| b.faction) == Some(id) {
+        Ok(())
+    } else {
+        Err(FactionRefusal::NotInAFaction.into())
+    }
+}
+
 /// A JSON body of a change (anything else is refused before any work).
 fn body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
     if !is_json(headers) {
@@ -199,11 +210,7 @@ pub async fn invite(
     let by = player(&state, &session).await?;
     within_limit(&state, address)?;
     let code = format!("{:032x}", rand::random::<u128>());
-    // The store checks the role; the path must name the player's faction.
-    let badges = state.store.badges(std::slice::from_ref(&by)).await?;
-    if badges.first().and_then(Option::as_ref).map(|b| b.faction) != Some(id) {
-        return Err(FactionRefusal::NotInAFaction.into());
-    }
+    member_of(&state, &by, id).await?;
     state.store.invite(&by, &code).await??;
     Ok(no_store(Invitation {
         url: format!("/?join={code}"),
@@ -222,10 +229,7 @@ pub async fn revoke_invitations(
     Path(id): Path<u64>,
 ) -> Result<StatusCode, ApiError> {
     let by = player(&state, &session).await?;
-    let badges = state.store.badges(std::slice::from_ref(&by)).await?;
-    if badges.first().and_then(Option::as_ref).map(|b| b.faction) != Some(id) {
-        return Err(FactionRefusal::NotInAFaction.into());
-    }
+    member_of(&state, &by, id).await?;
     state.store.revoke_invitations(&by).await??;
     tracing::info!(faction = id, "invitations revoked");
     Ok(StatusCode::NO_CONTENT)
@@ -275,10 +279,7 @@ pub async fn set_role(
     let SetRole { role } = body(&headers, &raw)?;
     let role = role.as_deref().map(Role::parse).transpose().map_err(bad)?;
     let by = player(&state, &session).await?;
-    let badges = state.store.badges(std::slice::from_ref(&by)).await?;
-    if badges.first().and_then(Option::as_ref).map(|b| b.faction) != Some(id) {
-        return Err(FactionRefusal::NotInAFaction.into());
-    }
+    member_of(&state, &by, id).await?;
     state.store.set_role(&by, &member, role).await??;
     Ok(no_store(page_of(&*state.store, id).await?))
 }
