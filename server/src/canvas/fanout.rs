@@ -208,9 +208,11 @@ impl Outbox {
 
     /// Whether a message of the player's faction's channel waits.
     pub fn holds_faction_chat(&self) -> bool {
-        self.chat
-            .iter()
-            .any(|frame| frame.first() == Some(&kind::FACTION_CHAT_LINE))
+        self.faction != 0
+            && self
+                .chat
+                .iter()
+                .any(|frame| frame.first() == Some(&kind::FACTION_CHAT_LINE))
     }
 
     /// The faction whose channel the connection takes, if any.

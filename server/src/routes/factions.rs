@@ -9,7 +9,7 @@
 
 use super::{
     api::{is_json, rfc3339},
-    visitor::{KnownSession, SameSite, Sender},
+    visitor::{take_turn, KnownSession, SameSite, Sender},
 };
 use crate::{
     backend::{Store, INVITATION_TTL},
@@ -30,7 +30,7 @@ use axum::{
     Json,
 };
 use serde::{de::DeserializeOwned, Deserialize};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 /// Members whose display names a faction's page looks up (the owner and
 /// officers first): one store read each, so a bound on what one request
@@ -65,13 +65,11 @@ async fn player(state: &AppState, session: &SessionId) -> Result<String, ApiErro
 /// (founding, joining, inviting): taken once a request is well formed and
 /// its player allowed, before the store is asked.
 fn within_limit(state: &AppState, address: ClientAddress) -> Result<(), ApiError> {
-    if state.faction_limit.take(address, Instant::now()) {
-        Ok(())
-    } else {
-        Err(ApiError::TooManyRequests(
-            "too many factions founded, joined or invited to from this address: try again in a minute",
-        ))
-    }
+    take_turn(
+        &state.faction_limit,
+        address,
+        "too many factions founded, joined or invited to from this address: try again in a minute",
+    )
 }
 
 /// Refuses a change whose path names a faction other than the player's

@@ -5,7 +5,7 @@
 
 use super::{
     api::is_json,
-    visitor::{KnownSession, SameSite, Sender},
+    visitor::{take_turn, KnownSession, SameSite, Sender},
 };
 use crate::{
     backend::CHAT_KEPT,
@@ -19,7 +19,7 @@ use app::{
     requests::ReportRequest,
 };
 use axum::{body::Bytes, extract::State, http::HeaderMap, Json};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 pub async fn report(
     State(state): State<AppState>,
@@ -115,11 +115,9 @@ fn json_only(headers: &HeaderMap) -> Result<(), ApiError> {
 /// One of the few reports an address may file a minute, whatever it
 /// reports.
 fn allowance(state: &AppState, address: ClientAddress) -> Result<(), ApiError> {
-    if state.reports_limit.take(address, Instant::now()) {
-        Ok(())
-    } else {
-        Err(ApiError::TooManyRequests(
-            "too many reports from this address: try again in a minute",
-        ))
-    }
+    take_turn(
+        &state.reports_limit,
+        address,
+        "too many reports from this address: try again in a minute",
+    )
 }

@@ -8,7 +8,7 @@
 
 use super::{
     api::is_json,
-    visitor::{KnownSession, SameSite, Sender},
+    visitor::{take_turn, KnownSession, SameSite, Sender},
 };
 use crate::{
     canvas::{
@@ -34,7 +34,7 @@ use axum::{
     Json,
 };
 use serde::Deserialize;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 /// Templates one player watches at most, on each canvas.
 pub const PER_PLAYER: usize = 3;
@@ -145,11 +145,11 @@ pub async fn register(
             "you (or your faction) have as many watched templates as allowed: remove one first",
         ));
     }
-    if !state.watch_limit.take(address, Instant::now()) {
-        return Err(ApiError::TooManyRequests(
-            "too many templates registered from this address: try again in a minute",
-        ));
-    }
+    take_turn(
+        &state.watch_limit,
+        address,
+        "too many templates registered from this address: try again in a minute",
+    )?;
     let webhook_secret = webhook.as_ref().map(|hook| hook.secret.clone());
     let record = WatchRecord {
         id: 0,

@@ -9,7 +9,7 @@
 use super::origin;
 use crate::{
     error::ApiError,
-    limits::{client_address, ConnectionPermit},
+    limits::{client_address, AddressBuckets, ConnectionPermit},
     model::{ClientAddress, SessionId},
     session::NoSession,
     state::AppState,
@@ -19,7 +19,7 @@ use axum::{
     http::{header, request::Parts, HeaderValue},
     response::Response,
 };
-use std::{convert::Infallible, net::SocketAddr};
+use std::{convert::Infallible, net::SocketAddr, time::Instant};
 
 /// The client address of a request: the TCP peer, or behind a trusted proxy
 /// the first address of `X-Forwarded-For`.
@@ -30,6 +30,20 @@ pub(super) fn address(parts: &Parts, state: &AppState) -> ClientAddress {
         .map(|ConnectInfo(peer)| *peer)
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     client_address(&parts.headers, peer, state.config.trust_forwarded_for)
+}
+
+/// One of the turns `buckets` allows `address` (what costs the store a
+/// lasting write or a read whatever session asks), or 429 with `refusal`.
+pub(super) fn take_turn(
+    buckets: &AddressBuckets,
+    address: ClientAddress,
+    refusal: &'static str,
+) -> Result<(), ApiError> {
+    if buckets.take(address, Instant::now()) {
+        Ok(())
+    } else {
+        Err(ApiError::TooManyRequests(refusal))
+    }
 }
 
 /// The client address a request comes from.

@@ -102,12 +102,8 @@ async fn a_faction_is_founded_joined_by_invitation_and_its_tag_shows_beside_its_
     let (status, _) = post(&b, "/api/factions/join", &cy, json!({"code": code})).await;
     assert_eq!(status, 410, "a revoked invitation");
     let mine: Value = b
-        .http
-        .get(b.url("/api/factions/mine"))
-        .header("cookie", &bob)
-        .send()
+        .get_with("/api/factions/mine", "cookie", &bob)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -299,12 +295,8 @@ async fn a_factions_channel_reaches_its_members_on_every_instance_and_nobody_els
     // Removed by the owner, bob's open sockets stop taking the channel
     // (well before their next heartbeat, 20 s away).
     let mine: Value = b
-        .http
-        .get(b.url("/api/factions/mine"))
-        .header("cookie", &bob)
-        .send()
+        .get_with("/api/factions/mine", "cookie", &bob)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -377,13 +369,10 @@ async fn a_member_reports_a_message_of_the_factions_channel_and_a_moderator_remo
     )
     .await;
     assert_eq!(status, 200, "a member reports their channel's message");
-    let reports: Value = app
-        .http
-        .get(app.url("/api/admin/reports"))
-        .bearer_auth(token)
-        .send()
+    let bearer = format!("Bearer {token}");
+    let as_moderator = |path: &'static str| app.get_with(path, "authorization", &bearer);
+    let reports: Value = as_moderator("/api/admin/reports")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -394,15 +383,12 @@ async fn a_member_reports_a_message_of_the_factions_channel_and_a_moderator_remo
     );
     // Moderators read the faction's channel too, apart from the canvas's.
     let kept = |query: String| {
-        let app = &app;
+        let (app, bearer) = (&app, &bearer);
         async move {
+            let path = format!("/api/admin/chat{query}");
             let answer: Value = app
-                .http
-                .get(app.url(&format!("/api/admin/chat{query}")))
-                .bearer_auth(token)
-                .send()
+                .get_with(&path, "authorization", bearer)
                 .await
-                .unwrap()
                 .json()
                 .await
                 .unwrap();
@@ -418,14 +404,7 @@ async fn a_member_reports_a_message_of_the_factions_channel_and_a_moderator_remo
         kept(String::new()).await.is_empty(),
         "not the canvas's channel"
     );
-    let status = app
-        .http
-        .get(app.url("/api/admin/chat?faction=blue"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = as_moderator("/api/admin/chat?faction=blue").await.status();
     assert_eq!(status, 400);
     let removed: Value = app
         .http

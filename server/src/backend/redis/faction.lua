@@ -46,13 +46,23 @@ if op == 'create' then
   return {'ok', id}
 end
 
-if op == 'invite' then
-  local id, role = role_of(ARGV[3])
+-- The faction of a player who may invite to it (an officer or the
+-- owner), or nil and why not.
+local function inviter(handle)
+  local id, role = role_of(handle)
   if not id then
-    return refuse('not-in-a-faction')
+    return nil, 'not-in-a-faction'
   end
   if role ~= 'owner' and role ~= 'officer' then
-    return refuse('not-allowed')
+    return nil, 'not-allowed'
+  end
+  return id
+end
+
+if op == 'invite' then
+  local id, why = inviter(ARGV[3])
+  if not id then
+    return refuse(why)
   end
   -- The faction's invitations' generation goes with the id: revoking
   -- them is moving it on, whatever the number of codes out.
@@ -62,12 +72,9 @@ if op == 'invite' then
 end
 
 if op == 'revoke' then
-  local id, role = role_of(ARGV[3])
+  local id, why = inviter(ARGV[3])
   if not id then
-    return refuse('not-in-a-faction')
-  end
-  if role ~= 'owner' and role ~= 'officer' then
-    return refuse('not-allowed')
+    return refuse(why)
   end
   redis.call('HINCRBY', p .. id, 'invites', 1)
   return {'ok', id}

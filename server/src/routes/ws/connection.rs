@@ -95,6 +95,7 @@ const WATCH_BURST: u32 = 20;
 /// becoming a flood of store calls).
 const CHAT_BURST: u32 = 3;
 const CHAT_EVERY: Duration = Duration::from_secs(1);
+const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// A faction's message is written to a socket only if its player's
 /// membership was looked up at most this long ago (else it is looked up
@@ -102,7 +103,6 @@ const CHAT_EVERY: Duration = Duration::from_secs(1);
 /// more of its channel. One store read per socket per this while the
 /// faction talks, none while it does not.
 const FACTION_RECHECK: Duration = Duration::from_secs(2);
-const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// How long a client is told to wait when the store is unavailable.
 const STORE_DOWN_RETRY: Duration = Duration::from_secs(1);
@@ -349,7 +349,8 @@ impl<S: Transport> Connection<S> {
                         && self.faction_checked.elapsed() >= FACTION_RECHECK
                     {
                         // Boxed, as below. A failed look-up keeps the
-                        // faction known (the store is down: so is its chat).
+                        // faction known (the store is down: so is its chat)
+                        // until the next try, a recheck later.
                         let _ = Box::pin(self.refresh_faction()).await;
                     }
                     self.write_outbox().await?;
@@ -436,6 +437,7 @@ impl<S: Transport> Connection<S> {
     /// Looks up the faction the connection's player is in now: its
     /// channel's messages reach this socket from then on, and no other's.
     async fn refresh_faction(&mut self) -> Result<Option<u64>, crate::backend::StoreError> {
+        self.faction_checked = Instant::now();
         let handle = self.session.handle();
         let badges = self
             .state
@@ -444,7 +446,6 @@ impl<S: Transport> Connection<S> {
             .await?;
         let faction = badges.into_iter().flatten().next().map(|b| b.faction);
         self.outbox.set_faction(faction);
-        self.faction_checked = Instant::now();
         Ok(faction)
     }
 
