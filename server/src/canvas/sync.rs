@@ -1137,10 +1137,14 @@ mod tests {
             first_frames.push(frames[0]);
             second_frames.push(frames[1]);
         }
-        assert!(
-            first_frames.windows(2).all(|two| two[0] == two[1]),
-            "{first_frames:?}"
-        );
+        // A collector the OS kept off the core for a few milliseconds finds
+        // the next tile merged into its first frame, so the first frames may
+        // differ by a tile or two; a socket that waited for its phase would
+        // be behind by up to the seven other phases' share of an interval
+        // (about 17 tiles here).
+        let ends = first_frames.iter().map(|(_, last)| *last);
+        let spread = ends.clone().max().unwrap() - ends.min().unwrap();
+        assert!(spread <= 3, "{first_frames:?}");
         // The two sockets of a phase get the same frames; the phases, frames
         // cut at other moments.
         for phase in 0..PHASES {
