@@ -553,6 +553,8 @@ impl Watched {
                 }
                 Some(change) = changes.recv() => {
                     let applied = match change {
+                        // The instance that registered it has it already.
+                        WatchEvent::Added(id) if self.inner().templates.contains_key(&id) => Ok(()),
                         WatchEvent::Added(id) => self.load_one(&*store, &mirror, id).await,
                         WatchEvent::Removed(id) => {
                             remove(&mut self.inner(), id);

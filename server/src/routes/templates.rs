@@ -121,8 +121,8 @@ pub async fn register(
         None => None,
     };
     let (owner, badge) = player(&state, &session).await?;
-    let faction = match (new.faction, badge) {
-        (false, _) => None,
+    let (faction, faction_tag) = match (new.faction, badge) {
+        (false, _) => (None, None),
         (true, None) => return Err(ApiError::Conflict("you are not in a faction")),
         (true, Some(badge)) => {
             let role = role_in(&state, badge.faction, &owner).await?;
@@ -131,7 +131,7 @@ pub async fn register(
                     "only a faction's officers and owner register its templates",
                 ));
             }
-            Some(badge.faction)
+            (Some(badge.faction), Some(badge.tag))
         }
     };
     let (all, mine, ours) = state.watched.counts(&owner, faction);
@@ -165,8 +165,14 @@ pub async fn register(
         webhook,
         created_ms: unix_ms(SystemTime::now()),
     };
-    let id = state.store.add_watch(record).await?;
+    let id = state.store.add_watch(record.clone()).await?;
     tracing::info!(template = id, "a template is watched");
+    // Watched here at once, not when the feed's announcement comes back:
+    // the page asks this instance for its progress as soon as it has the
+    // id, and the next registration's limits count this one.
+    state
+        .watched
+        .load(WatchRecord { id, ..record }, faction_tag, &state.mirror);
     let mut response = (StatusCode::CREATED, Json(Watching { id, webhook_secret })).into_response();
     response
         .headers_mut()

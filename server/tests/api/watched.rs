@@ -111,6 +111,9 @@ async fn a_watched_template_is_counted_on_every_instance_and_its_damage_alerts_o
     let id = made["id"].as_u64().unwrap();
     let secret = made["webhook_secret"].as_str().unwrap().to_owned();
     let path = format!("/api/templates/{id}");
+    // The instance that took it answers for it at once (its page asks
+    // straight away); the other learns of it from the feed.
+    assert_eq!(a.get(&path).await.status(), 200);
     let progress = eventually("b watches it", WAIT, Duration::from_millis(50), || async {
         let response = b.get(&path).await;
         (response.status() == 200).then_some(())?;
