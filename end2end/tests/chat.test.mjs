@@ -31,6 +31,12 @@ after(async () => {
 
 const lines = (page) => page.locator(".chat-line .chat-text").allTextContents();
 
+/** Writes `text` in the page's chat and sends it. */
+async function say(page, text) {
+  await page.fill(".chat-input", text);
+  await page.click(".chat-form button");
+}
+
 /** The moderators' page at `base`, signed in with the test's token. */
 async function signedInAdmin(base) {
   const context = await browser.newContext();
@@ -51,8 +57,7 @@ test("a message crosses instances, its place moves the view, and a removal reach
   for (const page of [writer, reader]) {
     await page.click(".chat-panel summary");
   }
-  await writer.fill(".chat-input", "meet me at (150, 60)");
-  await writer.click(".chat-form button");
+  await say(writer, "meet me at (150, 60)");
   await reader.waitForSelector(".chat-line");
   assert.deepEqual(await lines(reader), ["meet me at (150, 60)"]);
   assert.equal(await reader.textContent(".chat-author"), "Ada");
@@ -87,13 +92,11 @@ test("a message crosses instances, its place moves the view, and a removal reach
 test("a refused message says why", async () => {
   const page = await openCanvas(browser, first.base);
   await page.click(".chat-panel summary");
-  await page.fill(".chat-input", "   ");
-  await page.click(".chat-form button");
+  await say(page, "   ");
   await page.waitForFunction(() => document.querySelector(".chat-notice").textContent.includes("1 to 200"));
   // Past the connection's burst of three, the server refuses with the wait.
   for (let n = 0; n < 4; n++) {
-    await page.fill(".chat-input", `spam ${n}`);
-    await page.click(".chat-form button");
+    await say(page, `spam ${n}`);
   }
   await page.waitForFunction(() => document.querySelector(".chat-notice").textContent.includes("too many messages"));
   await page.context().close();
@@ -102,8 +105,7 @@ test("a refused message says why", async () => {
 test("on /admin a moderator removes a message, which leaves an open page, and mutes its author", async () => {
   const player = await openCanvas(browser, second.base);
   await player.click(".chat-panel summary");
-  await player.fill(".chat-input", "something to remove");
-  await player.click(".chat-form button");
+  await say(player, "something to remove");
   const mine = player.locator(".chat-line", { hasText: "something to remove" });
   await mine.waitFor();
 
@@ -118,8 +120,7 @@ test("on /admin a moderator removes a message, which leaves an open page, and mu
   await listed.waitFor({ state: "detached" });
   assert.match(await admin.textContent(".admin-audit"), /chat-remove/);
 
-  await player.fill(".chat-input", "am I muted?");
-  await player.click(".chat-form button");
+  await say(player, "am I muted?");
   await player.waitForFunction(() => document.querySelector(".chat-notice").textContent.includes("muted"));
   await admin.context().close();
   await player.context().close();
@@ -129,8 +130,7 @@ test("a player reports a message; on /admin its report removes it from every pag
   const writer = await openCanvas(browser, first.base);
   const reader = await openCanvas(browser, second.base);
   for (const page of [writer, reader]) await page.click(".chat-panel summary");
-  await writer.fill(".chat-input", "a message to report");
-  await writer.click(".chat-form button");
+  await say(writer, "a message to report");
   const line = reader.locator(".chat-line", { hasText: "a message to report" });
   await line.waitFor();
   await line.locator(".chat-report").click();
@@ -166,8 +166,7 @@ test("on /admin a moderator reads a faction's channel and removes a message from
   await member.waitForSelector('.app[data-connection="live"]', { timeout: 30_000 });
   await member.click(".chat-panel summary");
   await member.click('.chat-channel:text("My faction")');
-  await member.fill(".chat-input", "only for the room");
-  await member.click(".chat-form button");
+  await say(member, "only for the room");
   const mine = member.locator(".chat-line", { hasText: "only for the room" });
   await mine.waitFor();
 

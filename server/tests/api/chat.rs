@@ -28,10 +28,24 @@ async fn two(extra: &[(&str, &str)]) -> (RedisServer, TestApp, TestApp) {
 impl WsClient {
     /// Sends a chat message and waits for its answer.
     async fn chat(&mut self, text: &str) -> (ChatStatus, u32) {
-        self.send(ClientMessage::Chat {
+        self.say(ClientMessage::Chat {
             text: text.to_owned(),
         })
-        .await;
+        .await
+    }
+
+    /// Sends a message to the player's faction's channel and waits for its
+    /// answer.
+    pub(crate) async fn faction_chat(&mut self, text: &str) -> (ChatStatus, u32) {
+        self.say(ClientMessage::FactionChat {
+            text: text.to_owned(),
+        })
+        .await
+    }
+
+    /// Sends `message` (`Chat` or `FactionChat`) and waits for its answer.
+    async fn say(&mut self, message: ClientMessage) -> (ChatStatus, u32) {
+        self.send(message).await;
         loop {
             if let ServerMessage::ChatResult {
                 status,

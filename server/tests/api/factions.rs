@@ -211,7 +211,7 @@ async fn next_line(
 
 #[tokio::test]
 async fn a_factions_channel_reaches_its_members_on_every_instance_and_nobody_else() {
-    use app::protocol::{ChatStatus, ClientMessage, ServerMessage};
+    use app::protocol::{ChatStatus, ClientMessage};
     let redis = RedisServer::start().await;
     let url = redis.url();
     let vars = [("REDIS_URL", url.as_str())];
@@ -241,17 +241,10 @@ async fn a_factions_channel_reaches_its_members_on_every_instance_and_nobody_els
     let mut bob_ws = WsClient::with_session(&b, &bob).await;
     let mut cy_ws = WsClient::with_session(&b, &cy).await;
     let mut ann_ws = WsClient::with_session(&a, &ann).await;
-    ann_ws
-        .send(ClientMessage::FactionChat {
-            text: "meet at (5, 5)".into(),
-        })
-        .await;
-    loop {
-        if let ServerMessage::ChatResult { status, .. } = ann_ws.recv().await {
-            assert_eq!(status, ChatStatus::Sent);
-            break;
-        }
-    }
+    assert_eq!(
+        ann_ws.faction_chat("meet at (5, 5)").await.0,
+        ChatStatus::Sent
+    );
     let (faction, line) = next_line(&mut bob_ws, true).await.expect("bob gets it");
     assert_eq!(
         (faction, line.text.as_str(), line.name.as_deref()),
@@ -263,17 +256,7 @@ async fn a_factions_channel_reaches_its_members_on_every_instance_and_nobody_els
     );
 
     // Someone in no faction is refused; the global channel shows the tag.
-    cy_ws
-        .send(ClientMessage::FactionChat {
-            text: "hello?".into(),
-        })
-        .await;
-    loop {
-        if let ServerMessage::ChatResult { status, .. } = cy_ws.recv().await {
-            assert_eq!(status, ChatStatus::NotAllowed);
-            break;
-        }
-    }
+    assert_eq!(cy_ws.faction_chat("hello?").await.0, ChatStatus::NotAllowed);
     bob_ws
         .send(ClientMessage::Chat {
             text: "hi all".into(),
@@ -305,17 +288,7 @@ async fn a_factions_channel_reaches_its_members_on_every_instance_and_nobody_els
     let (status, _) = post(&a, &path, &ann, json!({"role": null})).await;
     assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    ann_ws
-        .send(ClientMessage::FactionChat {
-            text: "bob is gone".into(),
-        })
-        .await;
-    loop {
-        if let ServerMessage::ChatResult { status, .. } = ann_ws.recv().await {
-            assert_eq!(status, ChatStatus::Sent);
-            break;
-        }
-    }
+    assert_eq!(ann_ws.faction_chat("bob is gone").await.0, ChatStatus::Sent);
     for ws in [&mut bob_ws, &mut later] {
         assert!(
             next_line(ws, true).await.is_none(),
@@ -326,7 +299,7 @@ async fn a_factions_channel_reaches_its_members_on_every_instance_and_nobody_els
 
 #[tokio::test]
 async fn a_member_reports_a_message_of_the_factions_channel_and_a_moderator_removes_it() {
-    use app::protocol::{ClientMessage, ServerMessage};
+    use app::protocol::ServerMessage;
     let token = crate::admin::TOKEN;
     let app = spawn_app(&[("ADMIN_TOKEN", token)]).await;
     let (ann, bob) = (player(&app).await, player(&app).await);
@@ -354,11 +327,7 @@ async fn a_member_reports_a_message_of_the_factions_channel_and_a_moderator_remo
     .await;
     let mut ann_ws = WsClient::with_session(&app, &ann).await;
     let mut bob_ws = WsClient::with_session(&app, &bob).await;
-    ann_ws
-        .send(ClientMessage::FactionChat {
-            text: "something rude".into(),
-        })
-        .await;
+    ann_ws.faction_chat("something rude").await;
     let (_, line) = next_line(&mut bob_ws, true).await.expect("bob gets it");
 
     let (status, _) = post(
